@@ -1,0 +1,149 @@
+// Package router decides where a request for a model name goes: it holds the
+// routes in evaluation order and turns a model name into a plan — the matched
+// route, the backend to try first, the model name to send it and the fallback
+// chain. It is pure: no I/O, no HTTP, no storage.
+package router
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Local is the backend name of the in-process engine. Provider names can never
+// take it.
+const Local = "local"
+
+// Route sends the models that match ModelPattern to Backend.
+type Route struct {
+	ID           int64    `json:"id"`
+	ModelPattern string   `json:"model_pattern"`
+	Backend      string   `json:"backend"`
+	BackendModel string   `json:"backend_model"`
+	Fallbacks    []string `json:"fallbacks"`
+	Priority     int      `json:"priority"`
+	Enabled      bool     `json:"enabled"`
+}
+
+// Target is one step of a plan: a backend and the model name it is sent.
+type Target struct {
+	Backend string `json:"backend"`
+	Model   string `json:"model"`
+}
+
+// Plan is the outcome of resolving a model name. Targets is never empty:
+// Targets[0] is the primary backend, the rest the fallback chain in order.
+type Plan struct {
+	Model   string   // the name the client asked for
+	Route   *Route   // the matched route, nil when none matched
+	Targets []Target // primary first
+}
+
+// Table is an immutable, ordered set of routes. Build a new one on every
+// change and publish it; a *Table is safe for concurrent use.
+type Table struct {
+	routes []compiled
+}
+
+type compiled struct {
+	route   Route
+	pattern Pattern
+}
+
+// NewTable compiles the routes and orders them as they are evaluated. It fails
+// on a pattern that does not compile; routes are expected to be validated
+// before they are stored.
+func NewTable(routes []Route) (*Table, error) {
+	t := &Table{routes: make([]compiled, 0, len(routes))}
+	for _, r := range routes {
+		p, err := CompilePattern(r.ModelPattern)
+		if err != nil {
+			return nil, fmt.Errorf("route %d: model_pattern: %w", r.ID, err)
+		}
+		r.Fallbacks = slices.Clone(r.Fallbacks)
+		t.routes = append(t.routes, compiled{route: r, pattern: p})
+	}
+	slices.SortStableFunc(t.routes, evaluationOrder)
+	return t, nil
+}
+
+// evaluationOrder: higher priority first; at equal priority an exact pattern
+// before a wildcard; then the older (lower id) route.
+func evaluationOrder(a, b compiled) int {
+	if c := cmp.Compare(b.route.Priority, a.route.Priority); c != 0 {
+		return c
+	}
+	if a.pattern.IsExact() != b.pattern.IsExact() {
+		if a.pattern.IsExact() {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(a.route.ID, b.route.ID)
+}
+
+// Routes returns copies of all routes, disabled ones included, in evaluation
+// order.
+func (t *Table) Routes() []Route {
+	out := make([]Route, len(t.routes))
+	for i, c := range t.routes {
+		out[i] = c.route
+		out[i].Fallbacks = slices.Clone(c.route.Fallbacks)
+	}
+	return out
+}
+
+// Resolve returns the plan for a model name: the first enabled route whose
+// pattern matches, or the local engine when none does.
+func (t *Table) Resolve(model string) Plan {
+	for _, c := range t.routes {
+		if c.route.Enabled && c.pattern.Match(model) {
+			r := c.route
+			r.Fallbacks = slices.Clone(r.Fallbacks)
+			return Plan{Model: model, Route: &r, Targets: targets(r, model)}
+		}
+	}
+	return Plan{Model: model, Targets: []Target{{Backend: Local, Model: model}}}
+}
+
+func targets(r Route, model string) []Target {
+	sent := model
+	if r.BackendModel != "" {
+		sent = r.BackendModel
+	}
+	out := make([]Target, 0, 1+len(r.Fallbacks))
+	out = append(out, Target{Backend: r.Backend, Model: sent})
+	for _, f := range r.Fallbacks {
+		backend, fbModel := SplitFallback(f)
+		if fbModel == "" {
+			fbModel = sent
+		}
+		out = append(out, Target{Backend: backend, Model: fbModel})
+	}
+	return out
+}
+
+// SplitFallback splits a fallback entry "backend" or "backend:model". The
+// model part lets a chain change vendors (`anthropic:claude-sonnet-4-5` behind
+// an OpenAI route); without it the fallback gets the route's model name.
+func SplitFallback(entry string) (backend, model string) {
+	backend, model, _ = strings.Cut(entry, ":")
+	return backend, model
+}
+
+// ExactModels returns the exact patterns of enabled routes with the backend
+// each one goes to, in evaluation order, each name once: the names a model
+// listing can honestly advertise.
+func (t *Table) ExactModels() []Target {
+	var out []Target
+	seen := map[string]bool{}
+	for _, c := range t.routes {
+		if !c.route.Enabled || !c.pattern.IsExact() || seen[c.route.ModelPattern] {
+			continue
+		}
+		seen[c.route.ModelPattern] = true
+		out = append(out, Target{Backend: c.route.Backend, Model: c.route.ModelPattern})
+	}
+	return out
+}

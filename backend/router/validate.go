@@ -1,0 +1,96 @@
+package router
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+// FieldError says which field of a route or provider is wrong and why.
+type FieldError struct {
+	Field   string // JSON field path, e.g. "fallbacks[1]"
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+var backendName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// ValidBackendName reports whether name can name a provider: lower-case
+// letters, digits, '.', '_' and '-', at most 63 characters, and never the
+// reserved "local". It keeps names safe in URLs and free of ':', which
+// separates a fallback's backend from its model.
+func ValidBackendName(name string) error {
+	if name == Local {
+		return fmt.Errorf("%q is reserved for the local engine", Local)
+	}
+	if !backendName.MatchString(name) {
+		return fmt.Errorf("%q is not a valid name: use lower-case letters, digits, '.', '_' or '-' (at most 63), starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// Validate checks a route against the backends that exist; known reports
+// whether a provider name exists ("local" always does). It returns a
+// *FieldError for the first problem found.
+func Validate(r Route, known func(name string) bool) error {
+	if _, err := CompilePattern(r.ModelPattern); err != nil {
+		return &FieldError{"model_pattern", err.Error()}
+	}
+	if err := checkBackend(r.Backend, known); err != nil {
+		return &FieldError{"backend", err.Error()}
+	}
+	if err := checkModelName(r.BackendModel, true); err != nil {
+		return &FieldError{"backend_model", err.Error()}
+	}
+	seen := map[string]bool{r.Backend: true}
+	for i, f := range r.Fallbacks {
+		field := fmt.Sprintf("fallbacks[%d]", i)
+		backend, model := SplitFallback(f)
+		if err := checkBackend(backend, known); err != nil {
+			return &FieldError{field, err.Error()}
+		}
+		if strings.Contains(f, ":") {
+			if err := checkModelName(model, false); err != nil {
+				return &FieldError{field, "model after ':' " + err.Error()}
+			}
+		}
+		if backend == r.Backend && model == "" {
+			return &FieldError{field, fmt.Sprintf("%q is already the route's backend; a fallback must be another backend or name another model (%s:MODEL)", backend, backend)}
+		}
+		if seen[f] {
+			return &FieldError{field, fmt.Sprintf("%q appears twice in the chain", f)}
+		}
+		seen[f] = true
+	}
+	return nil
+}
+
+func checkBackend(name string, known func(string) bool) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("is required: %q or a provider name", Local)
+	case name == Local:
+		return nil
+	case !known(name):
+		return fmt.Errorf("unknown backend %q: add the provider first, or use %q", name, Local)
+	}
+	return nil
+}
+
+func checkModelName(name string, emptyOK bool) error {
+	switch {
+	case name == "" && emptyOK:
+		return nil
+	case name == "":
+		return fmt.Errorf("must not be empty")
+	case strings.TrimSpace(name) != name:
+		return fmt.Errorf("must not start or end with spaces")
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return fmt.Errorf("must not contain control characters")
+	case len(name) > 512:
+		return fmt.Errorf("is longer than 512 bytes")
+	}
+	return nil
+}
