@@ -1,0 +1,147 @@
+// Package cli parses modelbar's command line and runs the chosen command.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/modelbar/modelbar/backend/server"
+)
+
+// Version is set at build time with -ldflags "-X github.com/modelbar/modelbar/backend/cli.Version=...".
+var Version = "dev"
+
+// Env is the process environment the CLI reads, injectable for tests.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+const usage = `modelbar: one local endpoint for language models
+
+Usage:
+  modelbar serve [--addr 127.0.0.1:11500] [--data-dir DIR]   run the gateway headless
+  modelbar version                                           print the version
+  modelbar help                                              this text
+
+Environment: MODELBAR_ADDR and MODELBAR_DATA_DIR set the same as the flags
+(flags win). The admin API token is in <data-dir>/admin-token.
+`
+
+// Main runs the command in args (without the program name) and returns the
+// process exit code.
+func Main(ctx context.Context, args []string, env Env) int {
+	if len(args) == 0 {
+		fmt.Fprintln(env.Stderr, "modelbar: the desktop app is not part of this build yet; run the gateway headless with `modelbar serve`")
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], env)
+	case "version", "--version", "-version":
+		fmt.Fprintln(env.Stdout, "modelbar", Version)
+		return 0
+	case "help", "--help", "-help", "-h":
+		fmt.Fprint(env.Stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(env.Stderr, "modelbar: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func serve(ctx context.Context, args []string, env Env) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	addr := fs.String("addr", envOr(env, "MODELBAR_ADDR", server.DefaultAddr), "listen address (env MODELBAR_ADDR)")
+	dataDir := fs.String("data-dir", envOr(env, "MODELBAR_DATA_DIR", ""), "data directory (env MODELBAR_DATA_DIR; default <user config dir>/modelbar)")
+	logLevel := fs.String("log-level", envOr(env, "MODELBAR_LOG_LEVEL", "info"), "debug, info, warn or error")
+	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "modelbar serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	log, err := newLogger(env.Stderr, *logLevel, *logJSON)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "modelbar serve:", err)
+		return 2
+	}
+	if *dataDir == "" {
+		if *dataDir, err = defaultDataDir(); err != nil {
+			fmt.Fprintln(env.Stderr, "modelbar serve:", err)
+			return 1
+		}
+	}
+	return run(ctx, server.Options{Addr: *addr, DataDir: *dataDir, Version: Version, Log: log}, env)
+}
+
+// run serves until SIGINT/SIGTERM (or ctx ends), then shuts down gracefully:
+// in-flight requests get up to 30 seconds, a second signal cuts them off.
+func run(ctx context.Context, opts server.Options, env Env) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Start(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "modelbar serve:", err)
+		return 1
+	}
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-srv.Done():
+		opts.Log.Error("server stopped", "err", err)
+		code = 1
+	}
+	stop() // a second signal now kills the process the default way
+	opts.Log.Info("shutting down: waiting for in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		opts.Log.Error("shutdown", "err", err)
+		return 1
+	}
+	opts.Log.Info("stopped")
+	return code
+}
+
+func envOr(env Env, key, def string) string {
+	if v := env.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func defaultDataDir() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("find the user config dir (set --data-dir): %w", err)
+	}
+	return filepath.Join(dir, "modelbar"), nil
+}
+
+func newLogger(w io.Writer, level string, asJSON bool) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	hopts := &slog.HandlerOptions{Level: lv}
+	if asJSON {
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, hopts)), nil
+}

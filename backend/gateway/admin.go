@@ -1,0 +1,258 @@
+package gateway
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/protocol"
+	"github.com/modelbar/modelbar/backend/router"
+)
+
+const maxAdminBody = 1 << 20
+
+// requireAdmin lets a request through only with the admin bearer token.
+func (s *Server) requireAdmin(next http.HandlerFunc) http.Handler {
+	want := []byte("Bearer " + s.opts.AdminToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if s.opts.AdminToken == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="modelbar admin"`)
+			failWith(w, r, &apiError{Status: http.StatusUnauthorized, Type: "authentication_error", Code: "invalid_admin_token",
+				Message: "the admin API needs Authorization: Bearer <token>, the token in admin-token in the data dir"})
+			return
+		}
+		next(w, r)
+	})
+}
+
+// decodeJSON reads a small JSON request body into v.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := readBody(w, r, maxAdminBody)
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return &protocol.RequestError{Message: "request body is empty: send a JSON object"}
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			return &protocol.RequestError{Param: typ.Field, Message: "has the wrong type: expected " + typ.Type.String()}
+		}
+		return &protocol.RequestError{Message: "request body is not valid JSON: " + err.Error()}
+	}
+	return nil
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	provs, err := s.cfg.Providers(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"version":         s.opts.Version,
+		"addr":            s.opts.Addr,
+		"data_dir":        s.opts.DataDir,
+		"started_at":      s.started.UTC().Format(time.RFC3339),
+		"uptime_seconds":  int64(time.Since(s.started).Seconds()),
+		"secrets_backend": s.cfg.SecretsBackend(),
+		"providers":       len(provs),
+		"routes":          len(s.cfg.Routes()),
+		"local":           map[string]any{"available": false, "reason": errLocalUnavailable.Message, "models": []any{}},
+	})
+}
+
+func (s *Server) listProviders(w http.ResponseWriter, r *http.Request) {
+	ps, err := s.cfg.Providers(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ps)
+}
+
+func (s *Server) getProvider(w http.ResponseWriter, r *http.Request) {
+	p, err := s.cfg.Provider(r.Context(), r.PathValue("name"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) putProvider(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		config.ProviderInput
+		Name *string `json:"name"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := r.PathValue("name")
+	if in.Name != nil && *in.Name != name {
+		s.fail(w, r, &router.FieldError{Field: "name", Message: "does not match the name in the URL"})
+		return
+	}
+	p, created, err := s.cfg.PutProvider(r.Context(), name, in.ProviderInput)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, p)
+}
+
+func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.DeleteProvider(r.Context(), r.PathValue("name")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// testProvider answers 200 with ok=false when the provider fails: the test
+// itself worked, and the body says what the provider answered.
+func (s *Server) testProvider(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if _, err := s.cfg.Provider(r.Context(), name); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	probe, err := s.cfg.TestProvider(r.Context(), name)
+	if err != nil {
+		e := toAPIError(err)
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": e.Message, "status": e.Status})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"ok": true, "latency_ms": probe.Latency.Milliseconds(), "model_count": len(probe.Models), "models": probe.Models,
+	})
+}
+
+func (s *Server) listRoutes(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.cfg.Routes())
+}
+
+func (s *Server) getRoute(w http.ResponseWriter, r *http.Request) {
+	id, err := routeID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rt, err := s.cfg.Route(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rt)
+}
+
+func (s *Server) createRoute(w http.ResponseWriter, r *http.Request) {
+	var in config.RouteInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rt, err := s.cfg.CreateRoute(r.Context(), in)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/routes/"+strconv.FormatInt(rt.ID, 10))
+	writeJSON(w, http.StatusCreated, rt)
+}
+
+func (s *Server) updateRoute(w http.ResponseWriter, r *http.Request) {
+	id, err := routeID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var in config.RouteInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rt, err := s.cfg.UpdateRoute(r.Context(), id, in)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rt)
+}
+
+func (s *Server) deleteRoute(w http.ResponseWriter, r *http.Request) {
+	id, err := routeID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.cfg.DeleteRoute(r.Context(), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func routeID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &apiError{Status: http.StatusNotFound, Type: "not_found_error", Code: "not_found",
+			Message: "route " + strconv.Quote(r.PathValue("id")) + " not found: ids are positive integers"}
+	}
+	return id, nil
+}
+
+func (s *Server) resolveRoute(w http.ResponseWriter, r *http.Request) {
+	res, err := s.cfg.Resolve(r.URL.Query().Get("model"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) listLocalModels(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, []any{})
+}
+
+func (s *Server) loadModel(w http.ResponseWriter, r *http.Request)   { s.localModelAction(w, r) }
+func (s *Server) unloadModel(w http.ResponseWriter, r *http.Request) { s.localModelAction(w, r) }
+
+// localModelAction validates a load/unload request; until the local engine
+// exists every such request answers 503 saying so.
+func (s *Server) localModelAction(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Model string `json:"model"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if in.Model == "" {
+		s.fail(w, r, &protocol.RequestError{Param: "model", Message: "is required"})
+		return
+	}
+	s.fail(w, r, errLocalUnavailable)
+}
+
+func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	after, _ := strconv.ParseUint(q.Get("after"), 10, 64)
+	writeJSON(w, http.StatusOK, s.recent.Recent(limit, after))
+}

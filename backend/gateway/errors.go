@@ -1,0 +1,169 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/protocol"
+	"github.com/modelbar/modelbar/backend/providers"
+	"github.com/modelbar/modelbar/backend/router"
+	"github.com/modelbar/modelbar/backend/store"
+)
+
+// apiError is an error with everything the client's error body needs.
+type apiError struct {
+	Status  int
+	Type    string // OpenAI error type: invalid_request_error, not_found_error, ...
+	Code    string
+	Param   string
+	Message string
+	Header  http.Header // extra response headers (Retry-After)
+	Raw     []byte      // a provider's own error body, relayed as is to a client of its protocol
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+// unavailableError: a backend cannot serve this request at all (local engine
+// absent, provider gone, protocol it cannot take). It is a before-first-byte
+// failure, so the chain moves on.
+type unavailableError struct {
+	Backend string
+	Message string
+}
+
+func (e *unavailableError) Error() string { return e.Message }
+
+// retryable reports whether the next backend of the chain may be tried.
+func retryable(err error) bool {
+	var u *unavailableError
+	return errors.As(err, &u) || providers.Retryable(err)
+}
+
+// toAPIError is the one place where an error becomes an HTTP status and a
+// client-visible message. Unknown errors become a 500 whose message says
+// nothing internal; the handler logs the cause.
+func toAPIError(err error) *apiError {
+	var (
+		ae  *apiError
+		re  *protocol.RequestError
+		fe  *router.FieldError
+		ce  *config.ConflictError
+		pe  *providers.Error
+		ue  *unavailableError
+		mbe *http.MaxBytesError
+		tne *store.SchemaTooNewError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &mbe):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",
+			Message: fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)}
+	case errors.As(err, &re):
+		return &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: re.Param, Message: re.Error()}
+	case errors.As(err, &fe):
+		return &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: fe.Field, Message: fe.Error()}
+	case errors.Is(err, config.ErrNotFound):
+		return &apiError{Status: http.StatusNotFound, Type: "not_found_error", Code: "not_found", Message: err.Error()}
+	case errors.As(err, &ce):
+		return &apiError{Status: http.StatusConflict, Type: "conflict_error", Code: "conflict", Message: ce.Error()}
+	case errors.As(err, &ue):
+		return &apiError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "backend_unavailable", Message: ue.Message}
+	case errors.As(err, &pe):
+		return providerAPIError(pe)
+	case errors.As(err, &tne):
+		return &apiError{Status: http.StatusInternalServerError, Type: "server_error", Message: tne.Error()}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &apiError{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "timeout", Message: "the request timed out"}
+	}
+	return &apiError{Status: http.StatusInternalServerError, Type: "server_error", Message: "internal error: see the modelbar log"}
+}
+
+// providerAPIError keeps the provider's status for its client-side errors
+// (4xx, 429 included, so clients back off) and maps its server-side failures
+// onto 502/503/504, the provider's message kept in every case.
+func providerAPIError(pe *providers.Error) *apiError {
+	e := &apiError{Type: "server_error", Message: pe.Error()}
+	switch pe.Kind {
+	case providers.KindTimeout:
+		e.Status, e.Code = http.StatusGatewayTimeout, "upstream_timeout"
+	case providers.KindConnection:
+		e.Status, e.Code = http.StatusBadGateway, "upstream_unreachable"
+	case providers.KindCanceled:
+		e.Status, e.Code = 499, "client_closed_request"
+	default:
+		e.Status, e.Code, e.Raw = pe.Status, "upstream_error", pe.Body
+		switch {
+		case pe.Status == http.StatusTooManyRequests:
+			e.Type = "rate_limit_error"
+		case pe.Status < 500:
+			e.Type = "invalid_request_error"
+		case pe.Status == http.StatusServiceUnavailable, pe.Status == http.StatusGatewayTimeout:
+			e.Raw = nil
+		default:
+			e.Status, e.Raw = http.StatusBadGateway, nil
+		}
+	}
+	if pe.RetryAfter > 0 {
+		e.Header = http.Header{"Retry-After": {strconv.Itoa(int(pe.RetryAfter.Seconds() + 0.5))}}
+	}
+	return e
+}
+
+// fail writes err as the error body of the request's protocol.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := toAPIError(err)
+	if e.Status == http.StatusInternalServerError {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	failWith(w, r, e)
+}
+
+func failWith(w http.ResponseWriter, r *http.Request, e *apiError) {
+	info := infoFrom(r.Context())
+	if info != nil {
+		info.errMsg = e.Message
+	}
+	for k, v := range e.Header {
+		w.Header()[k] = v
+	}
+	if len(e.Raw) > 0 && json.Valid(e.Raw) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(e.Status)
+		w.Write(e.Raw)
+		return
+	}
+	writeJSON(w, e.Status, openAIErrorBody(e))
+}
+
+func openAIErrorBody(e *apiError) any {
+	type body struct {
+		Message string  `json:"message"`
+		Type    string  `json:"type"`
+		Param   *string `json:"param"`
+		Code    *string `json:"code"`
+	}
+	b := body{Message: e.Message, Type: e.Type}
+	if e.Param != "" {
+		b.Param = &e.Param
+	}
+	if e.Code != "" {
+		b.Code = &e.Code
+	}
+	return map[string]body{"error": b}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"message":"internal error: response encoding failed","type":"server_error","param":null,"code":null}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,149 @@
+// Package gateway is modelbar's HTTP server: the OpenAI-compatible inference
+// endpoints, the admin API and the middleware that keeps a localhost API safe
+// (Host allow-list, Origin checks, body limits, bearer token).
+package gateway
+
+import (
+	"bytes"
+	"log/slog"
+	"maps"
+	"net/http"
+	"time"
+
+	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/reqlog"
+)
+
+// DefaultMaxBodyBytes bounds inference request bodies: generous enough for
+// long contexts with images, small enough that a runaway client cannot
+// exhaust memory.
+const DefaultMaxBodyBytes = 32 << 20
+
+// Options configures a Server.
+type Options struct {
+	Addr         string // the address the server listens on; its host joins the Host allow-list
+	AdminToken   string // required as a bearer token on /api
+	DataDir      string // shown in /api/status
+	Version      string
+	MaxBodyBytes int64 // 0: DefaultMaxBodyBytes
+	Config       *config.Service
+	Log          *slog.Logger
+}
+
+// Server serves the inference and admin APIs. Create it with New; it is safe
+// for concurrent use.
+type Server struct {
+	opts    Options
+	cfg     *config.Service
+	log     *slog.Logger
+	recent  *reqlog.Ring
+	hosts   hostPolicy
+	started time.Time
+	handler http.Handler
+}
+
+// New builds the server and its routes.
+func New(opts Options) *Server {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	s := &Server{
+		opts:    opts,
+		cfg:     opts.Config,
+		log:     opts.Log,
+		recent:  reqlog.NewRing(1000),
+		hosts:   newHostPolicy(opts.Addr),
+		started: time.Now(),
+	}
+	s.handler = s.middleware(s.routes())
+	return s
+}
+
+// Handler is the root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(method, path string, h http.Handler) {
+		mux.Handle(method+" "+path, h)
+	}
+	handle("POST", "/v1/chat/completions", s.openAIInference(chatCompletions))
+	handle("POST", "/v1/completions", s.openAIInference(completions))
+	handle("POST", "/v1/embeddings", s.openAIInference(embeddings))
+	handle("GET", "/v1/models", http.HandlerFunc(s.listModels))
+	handle("GET", "/v1/models/{model...}", http.HandlerFunc(s.getModel))
+
+	admin := func(method, path string, h http.HandlerFunc) { handle(method, path, s.requireAdmin(h)) }
+	admin("GET", "/api/status", s.status)
+	admin("GET", "/api/providers", s.listProviders)
+	admin("GET", "/api/providers/{name}", s.getProvider)
+	admin("PUT", "/api/providers/{name}", s.putProvider)
+	admin("DELETE", "/api/providers/{name}", s.deleteProvider)
+	admin("POST", "/api/providers/{name}/test", s.testProvider)
+	admin("GET", "/api/routes", s.listRoutes)
+	admin("POST", "/api/routes", s.createRoute)
+	admin("GET", "/api/routes/resolve", s.resolveRoute)
+	admin("GET", "/api/routes/{id}", s.getRoute)
+	admin("PUT", "/api/routes/{id}", s.updateRoute)
+	admin("DELETE", "/api/routes/{id}", s.deleteRoute)
+	admin("GET", "/api/models", s.listLocalModels)
+	admin("POST", "/api/models/load", s.loadModel)
+	admin("POST", "/api/models/unload", s.unloadModel)
+	admin("GET", "/api/requests", s.listRequests)
+
+	handle("GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			jsonMuxErrors(mux).ServeHTTP(w, r) // no route: ServeMux's own 404, 405 or redirect
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// jsonMuxErrors replays ServeMux's own response for a request no route
+// takes, except that its plain-text 404 and 405 become the API's JSON errors
+// (the 405 keeping its Allow header).
+func jsonMuxErrors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &captureWriter{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		switch rec.status {
+		case http.StatusNotFound:
+			failWith(w, r, &apiError{Status: http.StatusNotFound, Type: "not_found_error", Code: "unknown_url",
+				Message: "unknown URL " + r.Method + " " + r.URL.Path})
+			return
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			failWith(w, r, &apiError{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed",
+				Message: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + rec.header.Get("Allow")})
+			return
+		}
+		maps.Copy(w.Header(), rec.header)
+		w.WriteHeader(rec.status)
+		w.Write(rec.body.Bytes())
+	})
+}
+
+// captureWriter records a small response in memory.
+type captureWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (c *captureWriter) Header() http.Header { return c.header }
+func (c *captureWriter) WriteHeader(status int) {
+	if c.status == 0 {
+		c.status = status
+	}
+}
+func (c *captureWriter) Write(b []byte) (int, error) {
+	c.WriteHeader(http.StatusOK)
+	return c.body.Write(b)
+}

@@ -1,0 +1,163 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/modelbar/modelbar/backend/reqlog"
+)
+
+// requestInfo collects, while a request is handled, what its log line and
+// request-log entry report. One goroutine writes it: the handler's.
+type requestInfo struct {
+	protocol     string
+	model        string
+	backend      string
+	fallbackFrom []string
+	stream       bool
+	errMsg       string
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(infoKey{}).(*requestInfo)
+	return info
+}
+
+// middleware wraps every request: panic recovery, the access log, the Host
+// allow-list and the Origin policy, in that order.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &requestInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+				if sw.status == 0 {
+					failWith(sw, r, &apiError{Status: http.StatusInternalServerError, Type: "server_error", Message: "internal error: see the modelbar log"})
+				}
+			}
+			s.logRequest(r, sw.status, start, info)
+		}()
+		if !s.hosts.allowed(r.Host) {
+			failWith(sw, r, &apiError{Status: http.StatusForbidden, Type: "permission_error", Code: "host_not_allowed",
+				Message: fmt.Sprintf("Host %q is not allowed: modelbar answers only to localhost names and its own address (DNS rebinding protection)", r.Host)})
+			return
+		}
+		if !s.checkOrigin(sw, r) {
+			return
+		}
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// checkOrigin applies the browser policy. Requests without an Origin
+// (editors, SDKs, curl) pass. /api takes only same-origin requests (the /ui
+// page). /v1 also takes pages served from loopback — a local web app — and
+// answers their CORS preflight, echoing that one origin, never "*".
+// Origins of non-web schemes (wails://, vscode-webview://) cannot be forged by
+// a web page and pass.
+func (s *Server) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	v1 := strings.HasPrefix(r.URL.Path, "/v1/")
+	ok := false
+	switch kind, host := classifyOrigin(origin); kind {
+	case originOther:
+		ok = true
+	case originWeb:
+		ok = strings.EqualFold(host, r.Host) || (v1 && isLoopbackHost(host))
+	}
+	if !ok {
+		failWith(w, r, &apiError{Status: http.StatusForbidden, Type: "permission_error", Code: "origin_not_allowed",
+			Message: fmt.Sprintf("Origin %q is not allowed to call this API", origin)})
+		return false
+	}
+	if v1 {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Add("Vary", "Origin")
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta, OpenAI-Beta")
+			w.Header().Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) logRequest(r *http.Request, status int, start time.Time, info *requestInfo) {
+	if status == 0 {
+		status = 499 // the client went away before anything was written
+	}
+	d := time.Since(start)
+	attrs := []slog.Attr{
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+	}
+	if info.model != "" {
+		attrs = append(attrs, slog.String("model", info.model), slog.String("backend", info.backend), slog.Bool("stream", info.stream))
+	}
+	if len(info.fallbackFrom) > 0 {
+		attrs = append(attrs, slog.String("fallback_from", strings.Join(info.fallbackFrom, ",")))
+	}
+	if info.errMsg != "" {
+		attrs = append(attrs, slog.String("error", info.errMsg))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+	if info.model != "" {
+		s.recent.Add(reqlog.Entry{
+			Time: start.UTC(), Method: r.Method, Path: r.URL.Path, Protocol: info.protocol, Model: info.model,
+			Backend: info.backend, FallbackFrom: info.fallbackFrom, Status: status, Stream: info.stream,
+			DurationMS: d.Milliseconds(), Error: info.errMsg,
+		})
+	}
+}
+
+// statusWriter records the status code. It forwards Flush and exposes the
+// wrapped writer through Unwrap so http.ResponseController reaches it:
+// streaming must not be held back by a wrapper.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/modelbar/modelbar/backend/protocol"
+	"github.com/modelbar/modelbar/backend/providers"
+)
+
+// maxResponseBytes bounds a non-streaming response held in memory before it
+// is relayed (large embedding batches fit).
+const maxResponseBytes = 256 << 20
+
+// relayBody reads the whole response before writing anything, so a failure
+// while reading is still a before-first-byte failure and can fail over.
+func relayBody(w http.ResponseWriter, resp *http.Response, commit func(), backend string) error {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return &providers.Error{Provider: backend, Kind: providers.KindConnection, Err: fmt.Errorf("read response: %w", err)}
+	}
+	if len(body) > maxResponseBytes {
+		return &providers.Error{Provider: backend, Kind: providers.KindStatus, Status: http.StatusBadGateway,
+			Message: "response larger than 256 MiB"}
+	}
+	commit()
+	w.WriteHeader(resp.StatusCode)
+	w.Write(body)
+	return nil
+}
+
+// relayStream forwards a server-sent-events response one event at a time,
+// flushing each as it arrives. It waits for the first whole event before
+// committing, so a stream that dies before its first event fails over. After
+// that, a failure — a broken connection, or an end without the protocol's
+// final event — is reported in-stream as the protocol's error event; the
+// stream never looks complete when it is not.
+func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, p protocol.Protocol, resp *http.Response, commit func(), backend string) error {
+	events := protocol.NewEventReader(resp.Body)
+	first, err := events.Next()
+	if err != nil {
+		return &providers.Error{Provider: backend, Kind: providers.KindConnection, Err: fmt.Errorf("stream ended before its first event: %w", err)}
+	}
+	commit()
+	w.Header().Del("Content-Length")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(resp.StatusCode)
+	rc := http.NewResponseController(w)
+	done := false
+	for ev := first; ; {
+		if _, err := w.Write(ev); err != nil {
+			return nil // the client is gone; closing resp.Body stops the upstream
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+		done = done || protocol.StreamDone(p, ev)
+		ev, err = events.Next()
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, io.EOF) && done {
+			return nil
+		}
+		if r.Context().Err() != nil {
+			return nil
+		}
+		msg := streamFailure(backend, err, done)
+		infoFrom(r.Context()).errMsg = msg
+		s.log.WarnContext(r.Context(), "stream failed after the first byte", "backend", backend, "err", msg)
+		w.Write(protocol.StreamError(p, streamErrorType(p), msg))
+		rc.Flush()
+		return nil
+	}
+}
+
+func streamFailure(backend string, err error, done bool) string {
+	switch {
+	case errors.Is(err, io.EOF) && !done:
+		return fmt.Sprintf("upstream %s ended the stream before it was complete", backend)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("upstream %s ended the stream in the middle of an event", backend)
+	}
+	return fmt.Sprintf("upstream %s stream failed: %v", backend, err)
+}
+
+func streamErrorType(p protocol.Protocol) string {
+	if p == protocol.Anthropic {
+		return "api_error"
+	}
+	return "server_error"
+}
+
+// dropResponseHeaders are upstream headers that describe the upstream
+// connection or would change the browser policy of our own origin.
+var dropResponseHeaders = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true, "Proxy-Connection": true,
+	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Content-Length": true, "Set-Cookie": true, "Alt-Svc": true, "Strict-Transport-Security": true,
+}
+
+func copyResponseHeaders(dst, src http.Header) {
+	for k, v := range src {
+		if dropResponseHeaders[k] || strings.HasPrefix(k, "Access-Control-") {
+			continue
+		}
+		dst[k] = v
+	}
+}

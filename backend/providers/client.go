@@ -1,0 +1,161 @@
+package providers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// AnthropicVersion is sent to Anthropic providers when the client sent none.
+const AnthropicVersion = "2023-06-01"
+
+// forwardedHeaders are the client request headers a provider may need. The
+// client's own credentials (Authorization, x-api-key) are never among them.
+var forwardedHeaders = []string{
+	"Accept", "Content-Type", "User-Agent",
+	"OpenAI-Beta", "OpenAI-Organization", "OpenAI-Project",
+	"anthropic-version", "anthropic-beta",
+}
+
+// Client forwards requests to one provider. Safe for concurrent use.
+type Client struct {
+	cfg       Config
+	transport *http.Transport
+	http      *http.Client
+}
+
+// NewClient builds a client with its own connection pool.
+func NewClient(cfg Config) *Client {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	// No client-wide timeout: a long generation may stream for minutes. The
+	// request context bounds each call.
+	return &Client{cfg: cfg, transport: tr, http: &http.Client{Transport: tr}}
+}
+
+// Name is the provider's name.
+func (c *Client) Name() string { return c.cfg.Name }
+
+// Type is the API the provider speaks.
+func (c *Client) Type() Type { return c.cfg.Type }
+
+// Close drops idle connections; requests in flight finish normally.
+func (c *Client) Close() { c.transport.CloseIdleConnections() }
+
+// URL maps a path of the public API ("/v1/chat/completions",
+// "/v1/messages") onto the provider's base URL, which for OpenAI-style
+// providers already ends in the version ("/v1", "/openai/v1", "/api/v1").
+func (c *Client) URL(apiPath string) string {
+	if c.cfg.Type == OpenAI {
+		apiPath = strings.TrimPrefix(apiPath, "/v1")
+	}
+	return c.cfg.BaseURL + apiPath
+}
+
+// Forward sends body to the provider at apiPath with the provider's
+// credentials and the forwardable headers of in. A 2xx response is returned
+// open for the caller to read and close; any other status is read, closed and
+// returned as an *Error, as is a transport failure.
+func (c *Client) Forward(ctx context.Context, method, apiPath string, in http.Header, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.URL(apiPath), bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: build request: %w", c.cfg.Name, err)
+	}
+	for _, h := range forwardedHeaders {
+		if v := in.Values(h); len(v) > 0 {
+			req.Header[http.CanonicalHeaderKey(h)] = v
+		}
+	}
+	c.authorize(req.Header)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, transportError(c.cfg.Name, ctx, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, c.statusError(resp)
+	}
+	return resp, nil
+}
+
+func (c *Client) authorize(h http.Header) {
+	key := c.cfg.APIKey.Reveal()
+	switch c.cfg.Type {
+	case Anthropic:
+		if key != "" {
+			h.Set("x-api-key", key)
+		}
+		if h.Get("anthropic-version") == "" {
+			h.Set("anthropic-version", AnthropicVersion)
+		}
+	default:
+		if key != "" {
+			h.Set("Authorization", "Bearer "+key)
+		}
+	}
+}
+
+// Get fetches a small JSON document from the provider (model listings,
+// connection tests).
+func (c *Client) Get(ctx context.Context, apiPath string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL(apiPath), nil)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: build request: %w", c.cfg.Name, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	c.authorize(req.Header)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, transportError(c.cfg.Name, ctx, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, c.statusError(resp)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, transportError(c.cfg.Name, ctx, err)
+	}
+	return b, nil
+}
+
+// HTTPClient is the client's pooled HTTP client, for SDKs that take one.
+// Requests made through it carry no credentials: the SDK adds its own.
+func (c *Client) HTTPClient() *http.Client { return c.http }
+
+func transportError(provider string, ctx context.Context, err error) *Error {
+	kind := KindConnection
+	var nerr net.Error
+	switch {
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		kind = KindCanceled
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &nerr) && nerr.Timeout():
+		kind = KindTimeout
+	}
+	return &Error{Provider: provider, Kind: kind, Err: err}
+}
+
+// statusError reads a non-2xx answer. A provider that echoes the key it was
+// sent in its error (some self-hosted servers do) must not leak it further:
+// the key is cut out of the message and body.
+func (c *Client) statusError(resp *http.Response) *Error {
+	e := statusError(c.cfg.Name, resp)
+	if key := c.cfg.APIKey.Reveal(); len(key) >= 4 {
+		e.Message = strings.ReplaceAll(e.Message, key, "[REDACTED]")
+		e.Body = bytes.ReplaceAll(e.Body, []byte(key), []byte("[REDACTED]"))
+	}
+	return e
+}

@@ -1,0 +1,83 @@
+package providers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+)
+
+// Probe is the outcome of a connection test.
+type Probe struct {
+	Latency time.Duration
+	Models  []string // model ids the provider lists
+}
+
+// Probe lists the provider's models, which proves the address and the key
+// work. OpenAI-style providers are asked through go-openai, as an OpenAI SDK
+// user would; Anthropic through its /v1/models endpoint.
+func (c *Client) Probe(ctx context.Context) (Probe, error) {
+	start := time.Now()
+	var ids []string
+	var err error
+	if c.cfg.Type == Anthropic {
+		ids, err = c.anthropicModels(ctx)
+	} else {
+		ids, err = c.openAIModels(ctx)
+	}
+	if err != nil {
+		return Probe{}, err
+	}
+	return Probe{Latency: time.Since(start), Models: ids}, nil
+}
+
+func (c *Client) openAIModels(ctx context.Context) ([]string, error) {
+	cfg := openai.DefaultConfig(c.cfg.APIKey.Reveal())
+	cfg.BaseURL = c.cfg.BaseURL
+	cfg.HTTPClient = c.http
+	list, err := openai.NewClientWithConfig(cfg).ListModels(ctx)
+	if err != nil {
+		return nil, sdkError(c.cfg.Name, ctx, err)
+	}
+	ids := make([]string, 0, len(list.Models))
+	for _, m := range list.Models {
+		ids = append(ids, m.ID)
+	}
+	return ids, nil
+}
+
+// sdkError turns go-openai's errors into *Error so callers see one type.
+func sdkError(provider string, ctx context.Context, err error) error {
+	var apiErr *openai.APIError
+	var reqErr *openai.RequestError
+	switch {
+	case errors.As(err, &apiErr):
+		return &Error{Provider: provider, Kind: KindStatus, Status: apiErr.HTTPStatusCode, Message: apiErr.Message}
+	case errors.As(err, &reqErr):
+		return &Error{Provider: provider, Kind: KindStatus, Status: reqErr.HTTPStatusCode, Message: errorMessage(reqErr.Body)}
+	}
+	return transportError(provider, ctx, err)
+}
+
+func (c *Client) anthropicModels(ctx context.Context) ([]string, error) {
+	body, err := c.Get(ctx, "/v1/models?limit=1000")
+	if err != nil {
+		return nil, err
+	}
+	var list struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("provider %s: model list is not JSON: %w", c.cfg.Name, err)
+	}
+	ids := make([]string, 0, len(list.Data))
+	for _, m := range list.Data {
+		ids = append(ids, m.ID)
+	}
+	return ids, nil
+}

@@ -1,0 +1,78 @@
+// Package providers talks to cloud model providers: OpenAI and
+// Anthropic, or any server that speaks one of their APIs (Groq, OpenRouter,
+// vLLM, Ollama, LM Studio, another modelbar). A Client forwards request bodies
+// byte for byte and adds the provider's credentials; a Registry keeps one
+// Client per provider and rebuilds it when that provider's settings change.
+//
+// Keys arrive as constructor values (secrets.Value); this package never reads
+// the secret store or the database.
+package providers
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/modelbar/modelbar/backend/secrets"
+)
+
+// Type is the API a provider speaks.
+type Type string
+
+const (
+	OpenAI    Type = "openai"
+	Anthropic Type = "anthropic"
+)
+
+// ParseType accepts "openai" or "anthropic".
+func ParseType(s string) (Type, error) {
+	switch t := Type(s); t {
+	case OpenAI, Anthropic:
+		return t, nil
+	}
+	return "", fmt.Errorf("unknown type %q: use %q or %q", s, OpenAI, Anthropic)
+}
+
+// DefaultBaseURL follows each vendor SDK's convention: OpenAI's includes /v1,
+// Anthropic's does not.
+func DefaultBaseURL(t Type) string {
+	if t == Anthropic {
+		return "https://api.anthropic.com"
+	}
+	return "https://api.openai.com/v1"
+}
+
+// NormalizeBaseURL checks that raw is an absolute http(s) URL without query or
+// fragment and returns it without a trailing slash.
+func NormalizeBaseURL(raw string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return "", fmt.Errorf("not a URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("must start with http:// or https://")
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("has no host")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("must not have a query or fragment")
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("must not carry credentials: set api_key instead")
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// Config is everything a Client needs. Two equal Configs build
+// interchangeable clients.
+type Config struct {
+	Name    string
+	Type    Type
+	BaseURL string        // normalized, no trailing slash
+	APIKey  secrets.Value // may be zero: local servers often need none
+}
+
+func (c Config) equal(o Config) bool {
+	return c.Name == o.Name && c.Type == o.Type && c.BaseURL == o.BaseURL && c.APIKey.Reveal() == o.APIKey.Reveal()
+}

@@ -1,0 +1,141 @@
+// Package server assembles modelbar's services — data dir, store, secrets,
+// configuration, provider clients and the HTTP gateway — and runs them until
+// shut down. `modelbar serve` and the desktop app both start it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/gateway"
+	"github.com/modelbar/modelbar/backend/providers"
+	"github.com/modelbar/modelbar/backend/secrets"
+	"github.com/modelbar/modelbar/backend/store"
+)
+
+// DefaultAddr is where modelbar listens unless told otherwise: loopback only.
+const DefaultAddr = "127.0.0.1:11500"
+
+// Options configures a server.
+type Options struct {
+	Addr    string // listen address; "" means DefaultAddr
+	DataDir string // holds modelbar.db, admin-token and (file backend) the encrypted keys
+	Version string
+	Log     *slog.Logger
+}
+
+// Server is a running modelbar. Shutdown stops it.
+type Server struct {
+	log      *slog.Logger
+	listener net.Listener
+	http     *http.Server
+	store    *store.Store
+	clients  *providers.Registry
+	config   *config.Service
+	serveErr chan error
+}
+
+// Start opens everything and starts serving in the background. On error,
+// whatever was opened is closed again.
+func Start(ctx context.Context, opts Options) (_ *Server, err error) {
+	if opts.Addr == "" {
+		opts.Addr = DefaultAddr
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	token, err := AdminToken(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, filepath.Join(opts.DataDir, "modelbar.db"))
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { st.Close() })
+	sec, err := secrets.Open(ctx, opts.DataDir, opts.Log)
+	if err != nil {
+		return nil, fmt.Errorf("open secret store: %w", err)
+	}
+	clients := providers.NewRegistry()
+	cleanup = append(cleanup, clients.Close)
+	cfg, err := config.New(ctx, st, sec, clients, opts.Log)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := listen(opts.Addr)
+	if err != nil {
+		return nil, err
+	}
+	gw := gateway.New(gateway.Options{
+		Addr: ln.Addr().String(), AdminToken: token, DataDir: opts.DataDir, Version: opts.Version, Config: cfg, Log: opts.Log,
+	})
+	s := &Server{
+		log: opts.Log, listener: ln, store: st, clients: clients, config: cfg, serveErr: make(chan error, 1),
+		http: &http.Server{
+			Handler:           gw.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn),
+		},
+	}
+	go func() { s.serveErr <- s.http.Serve(ln) }()
+	opts.Log.Info("modelbar listening", "addr", "http://"+ln.Addr().String(), "data_dir", opts.DataDir,
+		"secrets", sec.Backend(), "admin_token_file", filepath.Join(opts.DataDir, "admin-token"))
+	return s, nil
+}
+
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen on %s: the address is in use (is modelbar already running?); choose another with --addr: %w", addr, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Config is the configuration service, for the desktop app and the tray.
+func (s *Server) Config() *config.Service { return s.config }
+
+// Done delivers the error that stopped serving early, if it does.
+func (s *Server) Done() <-chan error { return s.serveErr }
+
+// Shutdown stops accepting requests, lets in-flight ones (streams included)
+// finish until ctx ends, then closes the provider clients and the database.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.log.Warn("in-flight requests cut off at shutdown", "err", err)
+		s.http.Close()
+	}
+	s.clients.Close()
+	if cerr := s.store.Close(); cerr != nil {
+		return fmt.Errorf("close database: %w", cerr)
+	}
+	return nil
+}
