@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/modelbar/modelbar/backend/providers"
+	"github.com/modelbar/modelbar/backend/redact"
 	"github.com/modelbar/modelbar/backend/router"
 	"github.com/modelbar/modelbar/backend/secrets"
 	"github.com/modelbar/modelbar/backend/store"
@@ -116,18 +117,18 @@ func (s *Service) clientConfigs(ctx context.Context) ([]providers.Config, error)
 
 // apiKey returns the key a provider uses and where it came from: the named
 // environment variable when it is set and non-empty, else the secret store.
-func (s *Service) apiKey(ctx context.Context, p store.Provider) (secrets.Value, string, error) {
+func (s *Service) apiKey(ctx context.Context, p store.Provider) (redact.Value, string, error) {
 	if p.APIKeyEnv != "" {
 		if v := s.getenv(p.APIKeyEnv); v != "" {
-			return secrets.NewValue(v), "env", nil
+			return redact.NewValue(v), "env", nil
 		}
 	}
 	if !p.HasStoredKey {
-		return secrets.Value{}, "", nil
+		return redact.Value{}, "", nil
 	}
 	key, err := s.secrets.Get(ctx, p.Name)
 	if err != nil {
-		return secrets.Value{}, "", fmt.Errorf("read key of provider %s from %s: %w", p.Name, s.secrets.Backend(), err)
+		return redact.Value{}, "", fmt.Errorf("read key of provider %s from %s: %w", p.Name, s.secrets.Backend(), err)
 	}
-	return secrets.NewValue(key), s.secrets.Backend(), nil
+	return redact.NewValue(key), s.secrets.Backend(), nil
 }

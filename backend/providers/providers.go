@@ -4,7 +4,7 @@
 // byte for byte and adds the provider's credentials; a Registry keeps one
 // Client per provider and rebuilds it when that provider's settings change.
 //
-// Keys arrive as constructor values (secrets.Value); this package never reads
+// Keys arrive as constructor values (redact.Value); this package never reads
 // the secret store or the database.
 package providers
 
@@ -13,7 +13,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/modelbar/modelbar/backend/secrets"
+	"github.com/modelbar/modelbar/backend/redact"
 )
 
 // Type is the API a provider speaks.
@@ -69,8 +69,8 @@ func NormalizeBaseURL(raw string) (string, error) {
 type Config struct {
 	Name    string
 	Type    Type
-	BaseURL string        // normalized, no trailing slash
-	APIKey  secrets.Value // may be zero: local servers often need none
+	BaseURL string       // normalized, no trailing slash
+	APIKey  redact.Value // may be zero: local servers often need none
 }
 
 func (c Config) equal(o Config) bool {

@@ -1,4 +1,6 @@
-package secrets
+// Package redact wraps secret strings so that no log line, error, JSON
+// document or fmt verb can print them by accident.
+package redact
 
 import (
 	"fmt"
