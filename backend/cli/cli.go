@@ -25,11 +25,16 @@ var Version = "dev"
 type Env struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Desktop runs the desktop app (`modelbar` with no command, or with
+	// only desktop flags such as --hidden). It lives in package main, the
+	// one place that may import Wails.
+	Desktop func(ctx context.Context, args []string, stderr io.Writer) int
 }
 
 const usage = `modelbar: one local endpoint for language models
 
 Usage:
+  modelbar                                                   start the desktop app
   modelbar serve [--addr 127.0.0.1:11500] [--data-dir DIR]   run the gateway headless
   modelbar version                                           print the version
   modelbar help                                              this text
@@ -41,9 +46,12 @@ Environment: MODELBAR_ADDR and MODELBAR_DATA_DIR set the same as the flags
 // Main runs the command in args (without the program name) and returns the
 // process exit code.
 func Main(ctx context.Context, args []string, env Env) int {
-	if len(args) == 0 {
-		fmt.Fprintln(env.Stderr, "modelbar: the desktop app is not part of this build yet; run the gateway headless with `modelbar serve`")
-		return 2
+	if len(args) == 0 || strings.HasPrefix(args[0], "--hidden") {
+		if env.Desktop == nil {
+			fmt.Fprintln(env.Stderr, "modelbar: no desktop app in this build; run the gateway headless with `modelbar serve`")
+			return 2
+		}
+		return env.Desktop(ctx, args, env.Stderr)
 	}
 	switch args[0] {
 	case "serve":

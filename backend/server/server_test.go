@@ -1,0 +1,162 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelbar/modelbar/backend/store"
+)
+
+func admin(t *testing.T, s *Server, token, method, path, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+s.Addr()+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+}
+
+// TestShutdown_LetsInFlightStreamsFinish starts the whole server, begins a
+// stream, shuts down while it runs, and checks the client still gets the
+// complete stream and the database closes cleanly.
+func TestShutdown_LetsInFlightStreamsFinish(t *testing.T) {
+	t.Setenv("MODELBAR_SECRETS", "file")
+	release := make(chan struct{})
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"one\"}}]}\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+		fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"two\"}}]}\n\ndata: [DONE]\n\n")
+	}))
+	defer upstream.Close()
+
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Start(ctx, Options{Addr: "127.0.0.1:0", DataDir: dir, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := AdminToken(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin(t, s, token, "PUT", "/api/providers/up", `{"type":"openai","base_url":"`+upstream.URL+`/v1"}`)
+	admin(t, s, token, "POST", "/api/routes", `{"model_pattern":"m","backend":"up"}`)
+
+	resp, err := http.Post("http://"+s.Addr()+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	if line, _ := rd.ReadString('\n'); !strings.Contains(line, "one") {
+		t.Fatalf("first event: %q", line)
+	}
+	shutdown := make(chan error, 1)
+	go func() {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		shutdown <- s.Shutdown(sctx)
+	}()
+	// New connections are refused once shutdown has begun.
+	for i := 0; ; i++ {
+		if _, err := http.Get("http://" + s.Addr() + "/healthz"); err != nil {
+			break
+		}
+		if i > 200 {
+			t.Fatal("server still accepts new connections during shutdown")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	rest, err := io.ReadAll(rd)
+	if err != nil || !strings.Contains(string(rest), "two") || !strings.Contains(string(rest), "[DONE]") {
+		t.Errorf("stream cut by shutdown: %q %v", rest, err)
+	}
+	if err := <-shutdown; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	// The database was closed cleanly: it reopens with its data.
+	st, err := store.Open(ctx, filepath.Join(dir, "modelbar.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if routes, err := st.ListRoutes(ctx); err != nil || len(routes) != 1 {
+		t.Errorf("routes after restart: %v %v", routes, err)
+	}
+}
+
+func TestAdminToken_CreatedOnceWithMode0600(t *testing.T) {
+	dir := t.TempDir()
+	a, err := AdminToken(dir)
+	if err != nil || len(a) != 64 {
+		t.Fatalf("token %q %v", a, err)
+	}
+	b, err := AdminToken(dir)
+	if err != nil || a != b {
+		t.Errorf("second read %q != %q (%v)", b, a, err)
+	}
+	path := filepath.Join(dir, "admin-token")
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+	os.Chmod(path, 0o644)
+	if _, err := AdminToken(dir); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("loose mode not tightened: %v", fi.Mode().Perm())
+	}
+	os.WriteFile(path, []byte("\n"), 0o600)
+	if _, err := AdminToken(dir); err == nil {
+		t.Error("empty token file accepted")
+	}
+}
+
+func TestStart_RefusesANewerDatabase(t *testing.T) {
+	t.Setenv("MODELBAR_SECRETS", "file")
+	dir := t.TempDir()
+	s, err := Start(context.Background(), Options{Addr: "127.0.0.1:0", DataDir: dir, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Shutdown(context.Background())
+	// Pretend a newer modelbar migrated the file.
+	setUserVersion(t, filepath.Join(dir, "modelbar.db"), 999)
+	_, err = Start(context.Background(), Options{Addr: "127.0.0.1:0", DataDir: dir, Log: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), "newer than this modelbar supports") {
+		t.Fatalf("start on a newer schema: %v", err)
+	}
+}
+
+func setUserVersion(t *testing.T, path string, v int) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
+		t.Fatal(err)
+	}
+}
