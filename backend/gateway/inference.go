@@ -126,7 +126,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c call, t route
 	if err != nil {
 		return &protocol.RequestError{Message: err.Error()}
 	}
-	resp, err := client.Forward(r.Context(), http.MethodPost, string(c.endpoint.path), r.Header, body)
+	resp, err := client.Forward(r.Context(), http.MethodPost, string(c.endpoint.path), upstreamHeader(r.Header), body)
 	if err != nil {
 		return err
 	}
@@ -140,6 +140,16 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c call, t route
 		return s.relayStream(w, r, c.endpoint.protocol, resp, commit, t.Backend)
 	}
 	return relayBody(w, resp, commit, t.Backend)
+}
+
+// upstreamHeader is the client's header as a provider should see it. The
+// gateway has parsed the body as JSON, so the provider is told it is JSON
+// whatever the client sent: `curl -d` sends a form content type, and OpenAI
+// cannot read a body so labelled.
+func upstreamHeader(in http.Header) http.Header {
+	h := in.Clone()
+	h.Set("Content-Type", "application/json")
+	return h
 }
 
 // errLocalUnavailable: the local engine is not part of this build yet. It is

@@ -90,13 +90,28 @@ func (s *Server) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Add("Vary", "Origin")
 		if r.Method == http.MethodOptions {
 			w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta, OpenAI-Beta")
+			w.Header().Set("Access-Control-Allow-Headers", allowHeaders(r.Header.Values("Access-Control-Request-Headers")))
+			w.Header().Add("Vary", "Access-Control-Request-Headers")
 			w.Header().Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)
 			return false
 		}
 	}
 	return true
+}
+
+const baseAllowHeaders = "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta, OpenAI-Beta"
+
+// allowHeaders answers a preflight's Access-Control-Request-Headers. The
+// OpenAI and Anthropic JavaScript SDKs send headers of their own
+// (X-Stainless-*, anthropic-dangerous-direct-browser-access) on every
+// request, so a fixed list would block them; the origin has already been
+// judged trustworthy, so whatever headers it asks for are allowed.
+func allowHeaders(requested []string) string {
+	if len(requested) == 0 {
+		return baseAllowHeaders
+	}
+	return baseAllowHeaders + ", " + strings.Join(requested, ", ")
 }
 
 func (s *Server) logRequest(r *http.Request, status int, start time.Time, info *requestInfo) {

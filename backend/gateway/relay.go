@@ -63,7 +63,7 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, p protocol.
 		if err == nil {
 			continue
 		}
-		if errors.Is(err, io.EOF) && done {
+		if done { // complete: how the connection ends after [DONE] does not matter
 			return nil
 		}
 		if r.Context().Err() != nil {
@@ -105,7 +105,11 @@ var dropResponseHeaders = map[string]bool{
 
 func copyResponseHeaders(dst, src http.Header) {
 	for k, v := range src {
-		if dropResponseHeaders[k] || strings.HasPrefix(k, "Access-Control-") {
+		switch {
+		case dropResponseHeaders[k] || strings.HasPrefix(k, "Access-Control-"):
+			continue
+		case k == "Vary": // keep the gateway's own Vary: Origin
+			dst[k] = append(dst[k], v...)
 			continue
 		}
 		dst[k] = v
