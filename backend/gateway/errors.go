@@ -22,7 +22,7 @@ type apiError struct {
 	Code    string
 	Param   string
 	Message string
-	Header  http.Header // extra response headers (Retry-After)
+	Header  http.Header // extra response headers (Retry-After; a relayed provider error's own headers)
 	Raw     []byte      // a provider's own error body, relayed as is to a client of its protocol
 }
 
@@ -109,8 +109,14 @@ func providerAPIError(pe *providers.Error) *apiError {
 			e.Status, e.Raw = http.StatusBadGateway, nil
 		}
 	}
+	e.Header = http.Header{}
+	if e.Raw != nil {
+		copyResponseHeaders(e.Header, pe.Header) // x-request-id and the like, as on success
+		e.Header.Del("Content-Type")
+		e.Header.Del("Vary")
+	}
 	if pe.RetryAfter > 0 {
-		e.Header = http.Header{"Retry-After": {strconv.Itoa(int(pe.RetryAfter.Seconds() + 0.5))}}
+		e.Header.Set("Retry-After", strconv.Itoa(int(pe.RetryAfter.Seconds()+0.5)))
 	}
 	return e
 }

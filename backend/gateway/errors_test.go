@@ -79,6 +79,18 @@ func TestErrors_ShapeAndStatus(t *testing.T) {
 			if got := resp.Header.Get("Allow"); got != tt.wantAllow {
 				t.Errorf("Allow = %q, want %q", got, tt.wantAllow)
 			}
+			// Inference responses always say which backend answered: none,
+			// for errors the gateway makes before routing.
+			wantBackend := ""
+			switch {
+			case tt.code == "model_not_found" && tt.method == "POST":
+				wantBackend = "local"
+			case strings.HasPrefix(tt.path, "/v1/"):
+				wantBackend = "none"
+			}
+			if got := resp.Header.Get("X-Modelbar-Backend"); got != wantBackend {
+				t.Errorf("X-Modelbar-Backend = %q, want %q", got, wantBackend)
+			}
 		})
 	}
 	if n := len(up.requests()); n != 0 {

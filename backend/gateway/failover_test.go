@@ -38,6 +38,12 @@ func TestFailover_BeforeFirstByte(t *testing.T) {
 			abort()
 		}, true},
 		{"stream: ends before the first event", func(w http.ResponseWriter, _ *http.Request) { startSSE(w) }, true},
+		{"stream: only keep-alive comments, then cut", func(w http.ResponseWriter, _ *http.Request) {
+			startSSE(w)
+			writeEvent(w, ": OPENROUTER PROCESSING\n\n")
+			writeEvent(w, ": OPENROUTER PROCESSING\n\n")
+			abort()
+		}, true},
 		{"stream: cut inside the first event", func(w http.ResponseWriter, _ *http.Request) {
 			startSSE(w)
 			writeEvent(w, `data: {"id":"c1",`)
@@ -123,7 +129,7 @@ func TestFailover_NotForClientErrors(t *testing.T) {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			h := newHarness(t)
 			const body = `{"error":{"message":"the provider says no","type":"invalid_request_error","param":"messages","code":"nope"}}`
-			primary := newFake(t, reply(status, body))
+			primary := newFake(t, reply(status, body, "X-Request-Id", "req_123", "Vary", "Accept-Encoding"))
 			fallback := newFake(t, okChat("from fallback"))
 			h.putProvider("primary", primary.baseURL(), "")
 			h.putProvider("fallback", fallback.baseURL(), "")
@@ -135,6 +141,9 @@ func TestFailover_NotForClientErrors(t *testing.T) {
 			}
 			if got := resp.Header.Get("X-Modelbar-Backend"); got != "primary" {
 				t.Errorf("X-Modelbar-Backend = %q, want primary", got)
+			}
+			if got := resp.Header.Get("X-Request-Id"); got != "req_123" {
+				t.Errorf("X-Request-Id = %q: the provider's headers should come with its error", got)
 			}
 			if n := len(fallback.requests()); n != 0 {
 				t.Errorf("fallback received %d requests, want 0", n)

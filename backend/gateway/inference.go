@@ -99,6 +99,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c call) {
 const (
 	headerBackend      = "X-Modelbar-Backend"
 	headerFallbackFrom = "X-Modelbar-Fallback-From"
+	noBackend          = "none" // X-Modelbar-Backend when the gateway answered by itself
 )
 
 func setFallbackHeader(w http.ResponseWriter, failed []string) {

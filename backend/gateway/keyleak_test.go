@@ -123,13 +123,8 @@ func TestKeyLeak_NowhereToBeSeen(t *testing.T) {
 
 // The connection test asks the provider for its models through go-openai. A
 // provider that quotes the key in its 401 must not have it shown by the
-// admin API. Known bug outside the gateway: providers.sdkError builds its
-// *Error from go-openai's APIError without the redaction Client.statusError
-// applies, so the key is shown.
+// admin API.
 func TestKeyLeak_ProviderTestRedactsEchoedKey(t *testing.T) {
-	if os.Getenv("MODELBAR_TEST_KNOWN_BUGS") == "" {
-		t.Skip("known bug in backend/providers (probe.go sdkError does not redact); set MODELBAR_TEST_KNOWN_BUGS=1 to run")
-	}
 	h := newHarness(t)
 	echo := newFake(t, echoKey(http.StatusUnauthorized, "application/json"))
 	h.putProvider("echo", echo.baseURL(), liveKey)

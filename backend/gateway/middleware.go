@@ -38,17 +38,23 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
+			p := recover()
+			if p != nil && p != http.ErrAbortHandler {
 				s.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
 				if sw.status == 0 {
 					failWith(sw, r, &apiError{Status: http.StatusInternalServerError, Type: "server_error", Message: "internal error: see the modelbar log"})
 				}
 			}
 			s.logRequest(r, sw.status, start, info)
+			if p == http.ErrAbortHandler {
+				panic(p) // net/http's way to cut the connection; logged above first
+			}
 		}()
+		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			// Until a backend answers, none did: the gateway itself answers
+			// validation errors, model lists and the like.
+			sw.Header().Set(headerBackend, noBackend)
+		}
 		if !s.hosts.allowed(r.Host) {
 			failWith(sw, r, &apiError{Status: http.StatusForbidden, Type: "permission_error", Code: "host_not_allowed",
 				Message: fmt.Sprintf("Host %q is not allowed: modelbar answers only to localhost names and its own address (DNS rebinding protection)", r.Host)})
@@ -87,6 +93,7 @@ func (s *Server) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if v1 {
 		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Set("Access-Control-Expose-Headers", exposeHeaders)
 		w.Header().Add("Vary", "Origin")
 		if r.Method == http.MethodOptions {
 			w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
@@ -99,6 +106,9 @@ func (s *Server) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 	}
 	return true
 }
+
+// exposeHeaders are the response headers a browser app may read.
+const exposeHeaders = "X-Modelbar-Backend, X-Modelbar-Fallback-From, X-Request-Id, Retry-After"
 
 const baseAllowHeaders = "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta, OpenAI-Beta"
 
@@ -129,8 +139,9 @@ func (s *Server) logRequest(r *http.Request, status int, start time.Time, info *
 	if len(info.fallbackFrom) > 0 {
 		attrs = append(attrs, slog.String("fallback_from", strings.Join(info.fallbackFrom, ",")))
 	}
-	if info.errMsg != "" {
-		attrs = append(attrs, slog.String("error", info.errMsg))
+	errMsg := truncate(info.errMsg, 300)
+	if errMsg != "" {
+		attrs = append(attrs, slog.String("error", errMsg))
 	}
 	level := slog.LevelInfo
 	if status >= 500 {
@@ -141,7 +152,7 @@ func (s *Server) logRequest(r *http.Request, status int, start time.Time, info *
 		s.recent.Add(reqlog.Entry{
 			Time: start.UTC(), Method: r.Method, Path: r.URL.Path, Protocol: info.protocol, Model: info.model,
 			Backend: info.backend, FallbackFrom: info.fallbackFrom, Status: status, Stream: info.stream,
-			DurationMS: d.Milliseconds(), Error: info.errMsg,
+			DurationMS: d.Milliseconds(), Error: errMsg,
 		})
 	}
 }
@@ -176,3 +187,13 @@ func (w *statusWriter) Flush() {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// truncate shortens a provider's error message for the log and the request
+// log: enough to say what went wrong, too short to carry a prompt a provider
+// might quote back.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

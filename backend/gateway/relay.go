@@ -33,14 +33,15 @@ func relayBody(w http.ResponseWriter, resp *http.Response, commit func(), backen
 }
 
 // relayStream forwards a server-sent-events response one event at a time,
-// flushing each as it arrives. It waits for the first whole event before
-// committing, so a stream that dies before its first event fails over. After
-// that, a failure — a broken connection, or an end without the protocol's
-// final event — is reported in-stream as the protocol's error event; the
-// stream never looks complete when it is not.
+// flushing each as it arrives. It commits to this backend only when the
+// first event with data arrives (keep-alive comments before it are dropped),
+// so a stream that dies before producing anything fails over. After that, a
+// failure — a broken connection, or an end without the protocol's final
+// event — is reported in-stream as the protocol's error event; the stream
+// never looks complete when it is not.
 func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, p protocol.Protocol, resp *http.Response, commit func(), backend string) error {
 	events := protocol.NewEventReader(resp.Body)
-	first, err := events.Next()
+	first, err := firstDataEvent(events)
 	if err != nil {
 		return &providers.Error{Provider: backend, Kind: providers.KindConnection, Err: fmt.Errorf("stream ended before its first event: %w", err)}
 	}
@@ -59,17 +60,13 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, p protocol.
 			return nil
 		}
 		done = done || protocol.StreamDone(p, ev)
-		ev, err = events.Next()
-		if err == nil {
+		if ev, err = events.Next(); err == nil {
 			continue
 		}
-		if done { // complete: how the connection ends after [DONE] does not matter
-			return nil
+		if done || r.Context().Err() != nil {
+			return nil // complete (how the connection ends after it does not matter), or nobody listening
 		}
-		if r.Context().Err() != nil {
-			return nil
-		}
-		msg := streamFailure(backend, err, done)
+		msg := streamFailure(backend, err)
 		infoFrom(r.Context()).errMsg = msg
 		s.log.WarnContext(r.Context(), "stream failed after the first byte", "backend", backend, "err", msg)
 		w.Write(protocol.StreamError(p, streamErrorType(p), msg))
@@ -78,12 +75,26 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, p protocol.
 	}
 }
 
-func streamFailure(backend string, err error, done bool) string {
+// firstDataEvent skips the comment-only keep-alives some providers send
+// while a model warms up and returns the first event that carries data.
+func firstDataEvent(events *protocol.EventReader) ([]byte, error) {
+	for {
+		ev, err := events.Next()
+		if err != nil {
+			return nil, err
+		}
+		if protocol.EventData(ev) != nil || protocol.EventName(ev) != "" {
+			return ev, nil
+		}
+	}
+}
+
+func streamFailure(backend string, err error) string {
 	switch {
-	case errors.Is(err, io.EOF) && !done:
+	case errors.Is(err, io.EOF):
 		return fmt.Sprintf("upstream %s ended the stream before it was complete", backend)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Sprintf("upstream %s ended the stream in the middle of an event", backend)
+		return fmt.Sprintf("upstream %s broke off the stream before it was complete", backend)
 	}
 	return fmt.Sprintf("upstream %s stream failed: %v", backend, err)
 }

@@ -90,6 +90,9 @@ func TestOrigin_Policy(t *testing.T) {
 			if tt.acao != "" && !hasToken(resp.Header, "Vary", "Origin") {
 				t.Errorf("Vary = %q, want it to name Origin", resp.Header.Values("Vary"))
 			}
+			if tt.acao != "" && !hasToken(resp.Header, "Access-Control-Expose-Headers", "X-Modelbar-Backend") {
+				t.Errorf("Access-Control-Expose-Headers = %q: a browser app cannot read which backend answered", resp.Header.Values("Access-Control-Expose-Headers"))
+			}
 		})
 	}
 }

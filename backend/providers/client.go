@@ -148,11 +148,15 @@ func transportError(provider string, ctx context.Context, err error) *Error {
 	return &Error{Provider: provider, Kind: kind, Err: err}
 }
 
-// statusError reads a non-2xx answer. A provider that echoes the key it was
-// sent in its error (some self-hosted servers do) must not leak it further:
-// the key is cut out of the message and body.
+// statusError reads a non-2xx answer.
 func (c *Client) statusError(resp *http.Response) *Error {
-	e := statusError(c.cfg.Name, resp)
+	return c.redact(statusError(c.cfg.Name, resp))
+}
+
+// redact cuts the provider's key out of an error's message and body: some
+// self-hosted servers echo the credential they were sent, and it must not
+// travel further (to the client, a log line, the UI).
+func (c *Client) redact(e *Error) *Error {
 	if key := c.cfg.APIKey.Reveal(); len(key) >= 4 {
 		e.Message = strings.ReplaceAll(e.Message, key, "[REDACTED]")
 		e.Body = bytes.ReplaceAll(e.Body, []byte(key), []byte("[REDACTED]"))

@@ -40,7 +40,7 @@ func (c *Client) openAIModels(ctx context.Context) ([]string, error) {
 	cfg.HTTPClient = c.http
 	list, err := openai.NewClientWithConfig(cfg).ListModels(ctx)
 	if err != nil {
-		return nil, sdkError(c.cfg.Name, ctx, err)
+		return nil, c.sdkError(ctx, err)
 	}
 	ids := make([]string, 0, len(list.Models))
 	for _, m := range list.Models {
@@ -49,17 +49,18 @@ func (c *Client) openAIModels(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// sdkError turns go-openai's errors into *Error so callers see one type.
-func sdkError(provider string, ctx context.Context, err error) error {
+// sdkError turns go-openai's errors into *Error so callers see one type,
+// with the key cut out as on the forwarding path.
+func (c *Client) sdkError(ctx context.Context, err error) error {
 	var apiErr *openai.APIError
 	var reqErr *openai.RequestError
 	switch {
 	case errors.As(err, &apiErr):
-		return &Error{Provider: provider, Kind: KindStatus, Status: apiErr.HTTPStatusCode, Message: apiErr.Message}
+		return c.redact(&Error{Provider: c.cfg.Name, Kind: KindStatus, Status: apiErr.HTTPStatusCode, Message: apiErr.Message})
 	case errors.As(err, &reqErr):
-		return &Error{Provider: provider, Kind: KindStatus, Status: reqErr.HTTPStatusCode, Message: errorMessage(reqErr.Body)}
+		return c.redact(&Error{Provider: c.cfg.Name, Kind: KindStatus, Status: reqErr.HTTPStatusCode, Message: errorMessage(reqErr.Body)})
 	}
-	return transportError(provider, ctx, err)
+	return transportError(c.cfg.Name, ctx, err)
 }
 
 func (c *Client) anthropicModels(ctx context.Context) ([]string, error) {

@@ -201,7 +201,7 @@ func TestValidate_NamesTheField(t *testing.T) {
 
 func TestValidBackendName(t *testing.T) {
 	for name, ok := range map[string]bool{
-		"openai": true, "my-groq.2": true, "a": true, "local": false, "": false,
+		"openai": true, "my-groq.2": true, "a": true, "local": false, "none": false, "": false,
 		"OpenAI": false, "has space": false, "has:colon": false, "-lead": false, "a/b": false,
 	} {
 		if err := ValidBackendName(name); (err == nil) != ok {

@@ -19,11 +19,12 @@ var backendName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 // ValidBackendName reports whether name can name a provider: lower-case
 // letters, digits, '.', '_' and '-', at most 63 characters, and never the
-// reserved "local". It keeps names safe in URLs and free of ':', which
-// separates a fallback's backend from its model.
+// reserved "local" or "none" (the X-Modelbar-Backend of a response no backend
+// gave). It keeps names safe in URLs and free of ':', which separates a
+// fallback's backend from its model.
 func ValidBackendName(name string) error {
-	if name == Local {
-		return fmt.Errorf("%q is reserved for the local engine", Local)
+	if name == Local || name == "none" {
+		return fmt.Errorf("%q is reserved", name)
 	}
 	if !backendName.MatchString(name) {
 		return fmt.Errorf("%q is not a valid name: use lower-case letters, digits, '.', '_' or '-' (at most 63), starting with a letter or digit", name)
