@@ -8,26 +8,27 @@ import (
 	"strings"
 
 	"github.com/modelbar/modelbar/backend/protocol"
+	"github.com/modelbar/modelbar/backend/protocol/openai"
 	"github.com/modelbar/modelbar/backend/router"
 )
 
 // endpoint is one inference endpoint as the dispatcher sees it.
 type endpoint struct {
-	path     protocol.Endpoint
+	path     openai.Endpoint
 	protocol protocol.Protocol
 }
 
 var (
-	chatCompletions = endpoint{protocol.ChatCompletions, protocol.OpenAI}
-	completions     = endpoint{protocol.Completions, protocol.OpenAI}
-	embeddings      = endpoint{protocol.Embeddings, protocol.OpenAI}
+	chatCompletions = endpoint{openai.ChatCompletions, protocol.OpenAI}
+	completions     = endpoint{openai.Completions, protocol.OpenAI}
+	embeddings      = endpoint{openai.Embeddings, protocol.OpenAI}
 )
 
 // call is one validated inference request on its way to a backend.
 type call struct {
 	endpoint endpoint
 	body     []byte
-	env      protocol.Envelope
+	env      openai.Envelope
 }
 
 func (s *Server) openAIInference(ep endpoint) http.Handler {
@@ -39,7 +40,7 @@ func (s *Server) openAIInference(ep endpoint) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		env, err := protocol.ParseOpenAI(ep.path, body)
+		env, err := openai.ParseEnvelope(ep.path, body)
 		if err != nil {
 			s.fail(w, r, err)
 			return

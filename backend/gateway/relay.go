@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/modelbar/modelbar/backend/protocol"
+	"github.com/modelbar/modelbar/backend/protocol/anthropic"
+	"github.com/modelbar/modelbar/backend/protocol/openai"
 	"github.com/modelbar/modelbar/backend/providers"
 )
 
@@ -51,7 +53,8 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, p protocol.
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
-	done := false
+	wire := wires[p]
+	done, failed := false, false
 	for ev := first; ; {
 		if _, err := w.Write(ev); err != nil {
 			return nil // the client is gone; closing resp.Body stops the upstream
@@ -59,17 +62,21 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, p protocol.
 		if err := rc.Flush(); err != nil {
 			return nil
 		}
-		done = done || protocol.StreamDone(p, ev)
+		done = done || wire.isDone(ev)
+		failed = failed || wire.isError(ev)
 		if ev, err = events.Next(); err == nil {
 			continue
 		}
-		if done || r.Context().Err() != nil {
-			return nil // complete (how the connection ends after it does not matter), or nobody listening
+		if done || failed || r.Context().Err() != nil {
+			// Complete, or already ended by the backend's own error event
+			// (how the connection closes after either does not matter), or
+			// nobody is listening.
+			return nil
 		}
 		msg := streamFailure(backend, err)
 		infoFrom(r.Context()).errMsg = msg
 		s.log.WarnContext(r.Context(), "stream failed after the first byte", "backend", backend, "err", msg)
-		w.Write(protocol.StreamError(p, streamErrorType(p), msg))
+		w.Write(wire.errorEvent(wire.streamErrorType, msg))
 		rc.Flush()
 		return nil
 	}
@@ -99,11 +106,18 @@ func streamFailure(backend string, err error) string {
 	return fmt.Sprintf("upstream %s stream failed: %v", backend, err)
 }
 
-func streamErrorType(p protocol.Protocol) string {
-	if p == protocol.Anthropic {
-		return "api_error"
-	}
-	return "server_error"
+// clientWire is what the relay needs to know of a client's protocol: how a
+// stream ends, complete or failed, and how to say it failed.
+type clientWire struct {
+	isDone          func(event []byte) bool
+	isError         func(event []byte) bool
+	errorEvent      func(errType, message string) []byte
+	streamErrorType string
+}
+
+var wires = map[protocol.Protocol]clientWire{
+	protocol.OpenAI:    {openai.IsDone, openai.IsError, openai.ErrorEvent, "server_error"},
+	protocol.Anthropic: {anthropic.IsDone, anthropic.IsError, anthropic.ErrorEvent, "api_error"},
 }
 
 // dropResponseHeaders are upstream headers that describe the upstream

@@ -68,18 +68,3 @@ func TestEventData(t *testing.T) {
 		t.Error("comment has data")
 	}
 }
-
-func TestStreamDoneAndError(t *testing.T) {
-	if !StreamDone(OpenAI, []byte("data: [DONE]\n\n")) || StreamDone(OpenAI, []byte("data: {}\n\n")) {
-		t.Error("OpenAI [DONE] detection wrong")
-	}
-	if !StreamDone(Anthropic, []byte("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")) {
-		t.Error("Anthropic message_stop not detected")
-	}
-	if got := string(StreamError(OpenAI, "server_error", "boom")); got != "data: {\"error\":{\"code\":null,\"message\":\"boom\",\"param\":null,\"type\":\"server_error\"}}\n\n" {
-		t.Errorf("OpenAI error event = %q", got)
-	}
-	if got := string(StreamError(Anthropic, "api_error", "boom")); got != "event: error\ndata: {\"error\":{\"message\":\"boom\",\"type\":\"api_error\"},\"type\":\"error\"}\n\n" {
-		t.Errorf("Anthropic error event = %q", got)
-	}
-}

@@ -1,13 +1,15 @@
-package protocol
+package openai
 
 import (
 	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/modelbar/modelbar/backend/protocol"
 )
 
-func TestParseOpenAI(t *testing.T) {
+func TestParseEnvelope(t *testing.T) {
 	tests := []struct {
 		name      string
 		endpoint  Endpoint
@@ -34,9 +36,9 @@ func TestParseOpenAI(t *testing.T) {
 		{"missing input", Embeddings, `{"model":"m"}`, Envelope{}, "input", true},
 	}
 	for _, tt := range tests {
-		got, err := ParseOpenAI(tt.endpoint, []byte(tt.body))
+		got, err := ParseEnvelope(tt.endpoint, []byte(tt.body))
 		if tt.wantErr {
-			var re *RequestError
+			var re *protocol.RequestError
 			if !errors.As(err, &re) {
 				t.Errorf("%s: error %v, want a *RequestError", tt.name, err)
 			} else if re.Param != tt.wantParam {

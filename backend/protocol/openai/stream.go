@@ -1,0 +1,36 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/modelbar/modelbar/backend/protocol"
+)
+
+// IsDone reports whether a server-sent event is the "data: [DONE]" that
+// ends every complete OpenAI stream.
+func IsDone(event []byte) bool {
+	return bytes.Equal(bytes.TrimSpace(protocol.EventData(event)), []byte("[DONE]"))
+}
+
+// IsError reports whether an event is an in-band error chunk
+// (`data: {"error":{...}}`), which ends a stream as failed.
+func IsError(event []byte) bool {
+	data := protocol.EventData(event)
+	if !bytes.Contains(data, []byte(`"error"`)) {
+		return false
+	}
+	var probe struct {
+		Error json.RawMessage `json:"error"`
+	}
+	return json.Unmarshal(data, &probe) == nil && len(probe.Error) > 0 && string(probe.Error) != "null"
+}
+
+// ErrorEvent renders an in-stream error as OpenAI does: a data line holding
+// an error object, and no [DONE] after it, so a client sees a failed stream,
+// never a complete one.
+func ErrorEvent(errType, message string) []byte {
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": message, "type": errType, "param": nil, "code": nil}})
+	out := append([]byte("data: "), b...)
+	return append(out, "\n\n"...)
+}
