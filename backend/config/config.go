@@ -110,7 +110,9 @@ func (s *Service) clientConfigs(ctx context.Context) ([]providers.Config, error)
 			// provider runs without it and answers 401, which says why.
 			s.log.Warn("provider key unavailable", "provider", p.Name, "err", err)
 		}
-		cfgs = append(cfgs, providers.Config{Name: p.Name, Type: providers.Type(p.Type), BaseURL: p.BaseURL, APIKey: key})
+		cfgs = append(cfgs, providers.Config{
+			Name: p.Name, Type: providers.Type(p.Type), BaseURL: p.BaseURL, APIKey: key, DefaultMaxTokens: p.DefaultMaxTokens,
+		})
 	}
 	return cfgs, nil
 }

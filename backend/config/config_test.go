@@ -71,6 +71,10 @@ func TestPutProvider_CreateUpdateAndDefaults(t *testing.T) {
 	if p.BaseURL != "https://api.anthropic.com" || !p.HasAPIKey {
 		t.Errorf("after type change: %+v", p)
 	}
+	p, _, err = f.svc.PutProvider(ctx, "openai", ProviderInput{DefaultMaxTokens: ptr(8192)})
+	if c, _ := f.svc.Clients().Get("openai"); err != nil || p.DefaultMaxTokens != 8192 || c.DefaultMaxTokens() != 8192 {
+		t.Fatalf("default_max_tokens not stored and applied: %+v %v", p, err)
+	}
 	// A custom base URL survives a type change and loses its trailing slash.
 	p, _, err = f.svc.PutProvider(ctx, "openai", ProviderInput{BaseURL: ptr("http://127.0.0.1:1234/v1/")})
 	if err != nil || p.BaseURL != "http://127.0.0.1:1234/v1" {
@@ -111,6 +115,7 @@ func TestPutProvider_RefusesBadFields(t *testing.T) {
 		{"url with credentials", "p", ProviderInput{Type: ptr("openai"), BaseURL: ptr("https://u:pw@h/v1")}, "base_url"},
 		{"bad env name", "p", ProviderInput{Type: ptr("openai"), APIKeyEnv: ptr("MY-KEY")}, "api_key_env"},
 		{"key with newline", "p", ProviderInput{Type: ptr("openai"), APIKey: ptr("sk-abc\nX-Evil: 1")}, "api_key"},
+		{"negative max tokens", "p", ProviderInput{Type: ptr("anthropic"), DefaultMaxTokens: ptr(-1)}, "default_max_tokens"},
 	}
 	for _, tt := range tests {
 		_, _, err := f.svc.PutProvider(context.Background(), tt.pname, tt.in)

@@ -21,15 +21,19 @@ var lookupEnv = os.Getenv
 // Provider is a provider as the admin API and the UI show it: never the key,
 // only whether there is one and its last four characters.
 type Provider struct {
-	Name       string    `json:"name"`
-	Type       string    `json:"type"`
-	BaseURL    string    `json:"base_url"`
-	APIKeyEnv  string    `json:"api_key_env"`
-	HasAPIKey  bool      `json:"has_api_key"`
-	APIKeyHint string    `json:"api_key_hint"`
-	KeySource  string    `json:"api_key_source"` // "env", the secrets backend, or ""
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	BaseURL    string `json:"base_url"`
+	APIKeyEnv  string `json:"api_key_env"`
+	HasAPIKey  bool   `json:"has_api_key"`
+	APIKeyHint string `json:"api_key_hint"`
+	KeySource  string `json:"api_key_source"` // "env", the secrets backend, or ""
+	// DefaultMaxTokens is the max_tokens sent to an Anthropic-API provider
+	// when an OpenAI client gives none (Anthropic requires one); 0 means
+	// providers.DefaultMaxTokens.
+	DefaultMaxTokens int       `json:"default_max_tokens"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 // ProviderInput is a create-or-update request. A nil field keeps the current
@@ -39,6 +43,8 @@ type ProviderInput struct {
 	BaseURL   *string `json:"base_url"`
 	APIKey    *string `json:"api_key"`
 	APIKeyEnv *string `json:"api_key_env"`
+	// DefaultMaxTokens: see Provider.
+	DefaultMaxTokens *int `json:"default_max_tokens"`
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -68,7 +74,7 @@ func (s *Service) Provider(ctx context.Context, name string) (Provider, error) {
 func (s *Service) view(p store.Provider) Provider {
 	v := Provider{
 		Name: p.Name, Type: p.Type, BaseURL: p.BaseURL, APIKeyEnv: p.APIKeyEnv,
-		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		DefaultMaxTokens: p.DefaultMaxTokens, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 	switch env := s.getenvIf(p.APIKeyEnv); {
 	case env != "":
@@ -159,6 +165,12 @@ func mergeProvider(cur store.Provider, exists bool, name string, in ProviderInpu
 			return next, &router.FieldError{Field: "api_key_env", Message: "must be an environment variable name (letters, digits, '_')"}
 		}
 		next.APIKeyEnv = *in.APIKeyEnv
+	}
+	if in.DefaultMaxTokens != nil {
+		if n := *in.DefaultMaxTokens; n < 0 || n > 1_000_000 {
+			return next, &router.FieldError{Field: "default_max_tokens", Message: "must be between 0 (modelbar's default) and 1000000"}
+		}
+		next.DefaultMaxTokens = *in.DefaultMaxTokens
 	}
 	if in.APIKey != nil {
 		if err := checkKey(*in.APIKey); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -52,6 +53,25 @@ func (c *Client) Name() string { return c.cfg.Name }
 
 // Type is the API the provider speaks.
 func (c *Client) Type() Type { return c.cfg.Type }
+
+// DefaultMaxTokens is the max_tokens to send when a request has none.
+func (c *Client) DefaultMaxTokens() int {
+	if c.cfg.DefaultMaxTokens > 0 {
+		return c.cfg.DefaultMaxTokens
+	}
+	return DefaultMaxTokens
+}
+
+// MaxTokensField names the request field an OpenAI-API provider takes the
+// output limit in: api.openai.com wants max_completion_tokens (its reasoning
+// models refuse max_tokens); compatible servers (vLLM, Ollama, LM Studio,
+// Groq) all know max_tokens, not all the newer name.
+func (c *Client) MaxTokensField() string {
+	if u, err := url.Parse(c.cfg.BaseURL); err == nil && u.Hostname() == "api.openai.com" {
+		return "max_completion_tokens"
+	}
+	return "max_tokens"
+}
 
 // Close drops idle connections; requests in flight finish normally.
 func (c *Client) Close() { c.transport.CloseIdleConnections() }

@@ -64,15 +64,23 @@ func NormalizeBaseURL(raw string) (string, error) {
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
+// DefaultMaxTokens is the max_tokens sent to an Anthropic-API provider when
+// the client gave none: 4096 is the largest output every Claude model
+// accepts (Claude 3 Haiku's limit), so the default never causes an error.
+// A provider can set its own (Config.DefaultMaxTokens).
+const DefaultMaxTokens = 4096
+
 // Config is everything a Client needs. Two equal Configs build
 // interchangeable clients.
 type Config struct {
-	Name    string
-	Type    Type
-	BaseURL string       // normalized, no trailing slash
-	APIKey  redact.Value // may be zero: local servers often need none
+	Name             string
+	Type             Type
+	BaseURL          string       // normalized, no trailing slash
+	APIKey           redact.Value // may be zero: local servers often need none
+	DefaultMaxTokens int          // 0: DefaultMaxTokens
 }
 
 func (c Config) equal(o Config) bool {
-	return c.Name == o.Name && c.Type == o.Type && c.BaseURL == o.BaseURL && c.APIKey.Reveal() == o.APIKey.Reveal()
+	return c.Name == o.Name && c.Type == o.Type && c.BaseURL == o.BaseURL &&
+		c.APIKey.Reveal() == o.APIKey.Reveal() && c.DefaultMaxTokens == o.DefaultMaxTokens
 }

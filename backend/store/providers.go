@@ -17,11 +17,14 @@ type Provider struct {
 	APIKeyEnv    string // name of an env var holding the key, or ""
 	HasStoredKey bool   // a key is held in the secret store; the key itself is never stored here
 	KeyHint      string // last 4 characters of the stored key, or ""
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// DefaultMaxTokens is sent as max_tokens when a client omits it and the
+	// provider requires one; 0 means modelbar's default.
+	DefaultMaxTokens int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
-const providerCols = `name, type, base_url, api_key_env, has_stored_key, key_hint, created_at, updated_at`
+const providerCols = `name, type, base_url, api_key_env, has_stored_key, key_hint, default_max_tokens, created_at, updated_at`
 
 // ListProviders returns all providers ordered by name; an empty store gives
 // an empty, non-nil slice.
@@ -88,16 +91,16 @@ func providerExists(ctx context.Context, q queryer, name string) (bool, error) {
 
 func insertProvider(ctx context.Context, tx *sql.Tx, p Provider) error {
 	t := formatTime(now())
-	_, err := tx.ExecContext(ctx, `INSERT INTO providers (`+providerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Name, p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, t, t)
+	_, err := tx.ExecContext(ctx, `INSERT INTO providers (`+providerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Name, p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.DefaultMaxTokens, t, t)
 	return err
 }
 
 func updateProvider(ctx context.Context, tx *sql.Tx, p Provider) error {
 	_, err := tx.ExecContext(ctx, `UPDATE providers
-		SET type = ?, base_url = ?, api_key_env = ?, has_stored_key = ?, key_hint = ?, updated_at = ?
+		SET type = ?, base_url = ?, api_key_env = ?, has_stored_key = ?, key_hint = ?, default_max_tokens = ?, updated_at = ?
 		WHERE name = ?`,
-		p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, formatTime(now()), p.Name)
+		p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.DefaultMaxTokens, formatTime(now()), p.Name)
 	return err
 }
 
@@ -159,7 +162,7 @@ type scanner interface{ Scan(dest ...any) error }
 func scanProvider(sc scanner) (Provider, error) {
 	var p Provider
 	var created, updated string
-	err := sc.Scan(&p.Name, &p.Type, &p.BaseURL, &p.APIKeyEnv, &p.HasStoredKey, &p.KeyHint, &created, &updated)
+	err := sc.Scan(&p.Name, &p.Type, &p.BaseURL, &p.APIKeyEnv, &p.HasStoredKey, &p.KeyHint, &p.DefaultMaxTokens, &created, &updated)
 	if err != nil {
 		return Provider{}, err
 	}

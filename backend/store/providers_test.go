@@ -30,7 +30,7 @@ func TestPutProvider_CreatesThenUpdates(t *testing.T) {
 	}
 
 	p2 := store.Provider{Name: "acme", Type: "anthropic", BaseURL: "https://acme.test", HasStoredKey: true, KeyHint: "wxyz",
-		CreatedAt: time.Unix(1, 0)} // ignored
+		DefaultMaxTokens: 8192, CreatedAt: time.Unix(1, 0)} // CreatedAt ignored
 	created, err = s.PutProvider(t.Context(), p2)
 	if err != nil || created {
 		t.Fatalf("second PutProvider = %v, %v; want false, nil", created, err)

@@ -246,3 +246,29 @@ func TestStore_NotFound(t *testing.T) {
 		t.Errorf("routes after failed calls (-want +got):\n%s", diff)
 	}
 }
+
+// A database written by the first release (schema 1) opens in this one and
+// keeps its providers, which get the new columns' defaults.
+func TestOpen_UpgradesSchema1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "modelbar.db")
+	db := rawDB(t, path)
+	schema1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{string(schema1), "PRAGMA user_version = 1",
+		`INSERT INTO providers (name, type, base_url, created_at, updated_at) VALUES ('old', 'anthropic', 'https://api.anthropic.com', '2026-01-01T00:00:00.000000000Z', '2026-01-01T00:00:00.000000000Z')`} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db.Close()
+	s := openStore(t, path)
+	p, err := s.GetProvider(t.Context(), "old")
+	if err != nil || p.Type != "anthropic" || p.DefaultMaxTokens != 0 {
+		t.Fatalf("upgraded provider %+v, %v", p, err)
+	}
+	if v, err := s.SchemaVersion(t.Context()); err != nil || v != migrationCount(t) {
+		t.Errorf("schema version %d, %v; want %d", v, err, migrationCount(t))
+	}
+}
