@@ -14,8 +14,12 @@ func IsDone(event []byte) bool {
 }
 
 // IsError reports whether an event is an in-band error chunk
-// (`data: {"error":{...}}`), which ends a stream as failed.
+// (`data: {"error":{...}}`, or an event named "error", which some
+// compatible servers send), which ends a stream as failed.
 func IsError(event []byte) bool {
+	if protocol.EventName(event) == "error" {
+		return true
+	}
 	data := protocol.EventData(event)
 	if !bytes.Contains(data, []byte(`"error"`)) {
 		return false

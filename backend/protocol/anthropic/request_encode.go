@@ -1,0 +1,290 @@
+package anthropic
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/modelbar/modelbar/backend/protocol"
+)
+
+// outRequest is the body of a Messages request, in the API's field order.
+type outRequest struct {
+	Model         string          `json:"model"`
+	MaxTokens     int             `json:"max_tokens"`
+	System        any             `json:"system,omitempty"`
+	Messages      []outMessage    `json:"messages"`
+	Tools         []outTool       `json:"tools,omitempty"`
+	ToolChoice    *outToolChoice  `json:"tool_choice,omitempty"`
+	Thinking      *outThinkingCfg `json:"thinking,omitempty"`
+	Temperature   *float64        `json:"temperature,omitempty"`
+	TopP          *float64        `json:"top_p,omitempty"`
+	TopK          *int            `json:"top_k,omitempty"`
+	StopSequences []string        `json:"stop_sequences,omitempty"`
+	Metadata      *outMetadata    `json:"metadata,omitempty"`
+	Stream        bool            `json:"stream,omitempty"`
+}
+
+type outMessage struct {
+	Role    string `json:"role"`
+	Content []any  `json:"content"`
+}
+
+type outTool struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	InputSchema json.RawMessage `json:"input_schema"`
+}
+
+type outToolChoice struct {
+	Type                   string `json:"type"`
+	Name                   string `json:"name,omitempty"`
+	DisableParallelToolUse bool   `json:"disable_parallel_tool_use,omitempty"`
+}
+
+type outThinkingCfg struct {
+	Type         string `json:"type"`
+	BudgetTokens int    `json:"budget_tokens"`
+}
+
+type outMetadata struct {
+	UserID string `json:"user_id"`
+}
+
+// fallbackMaxTokens stands in for a non-positive defaultMaxTokens: the
+// largest output every Claude model accepts.
+const fallbackMaxTokens = 4096
+
+// EncodeMessagesRequest builds the body of a Messages request for an
+// Anthropic backend.
+//
+// max_tokens is r.MaxTokens, or defaultMaxTokens when the client gave none
+// (an OpenAI client may omit it; Anthropic requires it); a non-positive
+// defaultMaxTokens means 4096.
+//
+// The OpenAI-only fields of protocol.Request are refused, never dropped,
+// when they ask for something: n > 1, seed, a non-zero presence_penalty or
+// frequency_penalty, a non-empty logit_bias, logprobs true, top_logprobs >
+// 0, a response_format other than {"type":"text"}. The error is a
+// *protocol.RequestError whose Param is the OpenAI field name.
+//
+// Other decisions:
+//   - system is a string when it is one text block, else an array of text
+//     blocks; empty system blocks are left out.
+//   - Content that Anthropic refuses and that carries nothing is left out:
+//     empty text blocks, and thinking blocks without a signature (reasoning
+//     from another backend, which Anthropic would reject as unsigned). A
+//     message left empty is not sent; consecutive messages of one role are
+//     merged into one turn, and in a user turn the tool_result blocks are
+//     moved before the other content, as the API requires. A request left
+//     with no message at all is refused (Param "messages").
+//   - Images: base64 data with its media type (sniffed from the data when
+//     missing; image/jpg read as image/jpeg), a base64 data: URL as base64
+//     data, any other URL as a url source. An inline image that is not
+//     JPEG, PNG, GIF or WebP, and a data: URL that is not base64, are
+//     refused (Param "messages.I.content.J.image").
+//   - Params of these errors use internal indices: they can differ from
+//     the client's own (an OpenAI "tool" message is a block of a user turn).
+//   - A tool_result whose content is one text block is sent with string
+//     content; no content, no content field.
+//   - Tool input must be a JSON object (Param
+//     "messages.I.content.J.input", internal indices); none is {}.
+//   - Tools without a schema get {"type":"object","properties":{}}; a schema
+//     without "type" gets "type":"object".
+//   - tool_choice is sent only with tools (the API refuses it alone);
+//     auto/required/none/tool become auto/any/none/tool, DisableParallel
+//     disable_parallel_tool_use.
+//   - temperature is clamped to [0, 1]: OpenAI allows up to 2, Anthropic 1.
+//   - Thinking: budget_tokens is BudgetTokens, else
+//     protocol.EffortBudget(Effort), at least 1024; Effort "none" asks for
+//     no thinking. max_tokens must exceed the budget, so when it does not it
+//     becomes budget + defaultMaxTokens. Thinking is left off where
+//     Anthropic refuses it, rather than failing the request: when
+//     tool_choice forces a tool call (any or tool), and when the last
+//     assistant turn calls tools without a signed thinking block before
+//     them (a conversation begun on another backend; the API's own advice
+//     is to disable thinking).
+func EncodeMessagesRequest(r protocol.Request, defaultMaxTokens int) ([]byte, error) {
+	if err := refuseOpenAIOnly(r); err != nil {
+		return nil, err
+	}
+	if defaultMaxTokens <= 0 {
+		defaultMaxTokens = fallbackMaxTokens
+	}
+	out := outRequest{Model: r.Model, MaxTokens: r.MaxTokens, Stream: r.Stream, TopP: r.TopP, TopK: r.TopK}
+	if out.MaxTokens <= 0 {
+		out.MaxTokens = defaultMaxTokens
+	}
+	var err error
+	if out.Messages, err = encodeMessages(r.Messages); err != nil {
+		return nil, err
+	}
+	out.System = encodeSystem(r.System)
+	out.Tools = encodeTools(r.Tools)
+	out.ToolChoice = encodeToolChoice(r.ToolChoice, len(out.Tools) > 0)
+	out.Temperature = clampTemperature(r.Temperature)
+	out.StopSequences = r.StopSequences
+	if r.User != "" {
+		out.Metadata = &outMetadata{UserID: r.User}
+	}
+	encodeThinking(&out, r.Thinking, defaultMaxTokens)
+	return marshal(out)
+}
+
+func refuseOpenAIOnly(r protocol.Request) error {
+	no := func(field, what string) error {
+		return reqErr(field, "Anthropic has no %s option (%s): leave it out to use an Anthropic backend", field, what)
+	}
+	switch {
+	case r.N != nil && *r.N > 1:
+		return no("n", "it returns one choice per request")
+	case r.Seed != nil:
+		return no("seed", "sampling cannot be made deterministic")
+	case r.PresencePenalty != nil && *r.PresencePenalty != 0:
+		return no("presence_penalty", "there are no repetition penalties")
+	case r.FrequencyPenalty != nil && *r.FrequencyPenalty != 0:
+		return no("frequency_penalty", "there are no repetition penalties")
+	case !emptyJSON(r.LogitBias):
+		return no("logit_bias", "token probabilities cannot be biased")
+	case r.Logprobs != nil && *r.Logprobs:
+		return no("logprobs", "it does not return token probabilities")
+	case r.TopLogprobs != nil && *r.TopLogprobs > 0:
+		return no("top_logprobs", "it does not return token probabilities")
+	case !textFormat(r.ResponseFormat):
+		return no("response_format", "JSON modes are not available through modelbar yet")
+	}
+	return nil
+}
+
+// emptyJSON reports whether raw is absent, null, {} or [].
+func emptyJSON(raw json.RawMessage) bool {
+	if protocol.IsNull(bytes.TrimSpace(raw)) {
+		return true
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) == nil {
+		return len(m) == 0
+	}
+	var a []json.RawMessage
+	return json.Unmarshal(raw, &a) == nil && len(a) == 0
+}
+
+// textFormat reports whether a response_format asks for plain text: absent,
+// null or {"type":"text"}.
+func textFormat(raw json.RawMessage) bool {
+	if protocol.IsNull(bytes.TrimSpace(raw)) {
+		return true
+	}
+	var f struct {
+		Type string `json:"type"`
+	}
+	return json.Unmarshal(raw, &f) == nil && f.Type == "text"
+}
+
+func encodeSystem(blocks []protocol.Block) any {
+	var out []textBlock
+	for _, b := range blocks {
+		if b.Text != "" {
+			out = append(out, textBlock{"text", b.Text})
+		}
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0].Text
+	}
+	return out
+}
+
+func encodeTools(tools []protocol.Tool) []outTool {
+	out := make([]outTool, 0, len(tools))
+	for _, t := range tools {
+		out = append(out, outTool{Name: t.Name, Description: t.Description, InputSchema: inputSchema(t.InputSchema)})
+	}
+	return out
+}
+
+// emptySchema is the schema of a tool that takes no arguments.
+var emptySchema = json.RawMessage(`{"type":"object","properties":{}}`)
+
+func inputSchema(raw json.RawMessage) json.RawMessage {
+	schema, err := compactObject("", raw)
+	if err != nil || string(schema) == "{}" {
+		return emptySchema
+	}
+	var probe struct {
+		Type json.RawMessage `json:"type"`
+	}
+	if json.Unmarshal(schema, &probe) == nil && probe.Type == nil {
+		if withType, err := protocol.SetTopLevelString(schema, "type", "object"); err == nil {
+			return withType
+		}
+	}
+	return schema
+}
+
+func encodeToolChoice(tc *protocol.ToolChoice, haveTools bool) *outToolChoice {
+	if tc == nil || !haveTools {
+		return nil
+	}
+	out := &outToolChoice{DisableParallelToolUse: tc.DisableParallel}
+	switch tc.Mode {
+	case protocol.ToolChoiceNone:
+		return &outToolChoice{Type: "none"}
+	case protocol.ToolChoiceRequired:
+		out.Type = "any"
+	case protocol.ToolChoiceTool:
+		out.Type, out.Name = "tool", tc.Name
+	default:
+		out.Type = "auto"
+	}
+	return out
+}
+
+func clampTemperature(t *float64) *float64 {
+	if t == nil {
+		return nil
+	}
+	c := min(max(*t, 0), 1)
+	return &c
+}
+
+func encodeThinking(out *outRequest, t *protocol.Thinking, defaultMaxTokens int) {
+	if t == nil || (t.BudgetTokens == 0 && t.Effort == "none") || toolUseWithoutThinking(out.Messages) {
+		return
+	}
+	if out.ToolChoice != nil && (out.ToolChoice.Type == "any" || out.ToolChoice.Type == "tool") {
+		return // the API refuses thinking with a forced tool call
+	}
+	budget := t.BudgetTokens
+	if budget == 0 {
+		budget = protocol.EffortBudget(t.Effort)
+	}
+	budget = max(budget, minThinkingBudget)
+	if out.MaxTokens <= budget {
+		out.MaxTokens = budget + defaultMaxTokens
+	}
+	out.Thinking = &outThinkingCfg{Type: "enabled", BudgetTokens: budget}
+}
+
+// toolUseWithoutThinking reports whether the last assistant turn calls a
+// tool but does not begin with a thinking block, which the API refuses when
+// thinking is on.
+func toolUseWithoutThinking(msgs []outMessage) bool {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Role != string(protocol.RoleAssistant) {
+			continue
+		}
+		calls := false
+		for _, b := range msgs[i].Content {
+			_, isCall := b.(toolUseBlock)
+			calls = calls || isCall
+		}
+		switch msgs[i].Content[0].(type) {
+		case thinkingBlock, redactedThinkingBlock:
+			return false
+		}
+		return calls
+	}
+	return false
+}
