@@ -95,8 +95,10 @@ func TestServe_ProcessLifecycle(t *testing.T) {
 
 	for name, mode := range map[string]os.FileMode{"admin-token": 0o600, ".": 0o700} {
 		fi, err := os.Stat(filepath.Join(dataDir, name))
-		if err != nil || fi.Mode().Perm() != mode {
-			t.Errorf("%s: mode %v err %v, want %v", name, fi.Mode().Perm(), err, mode)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		} else if fi.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v, want %v", name, fi.Mode().Perm(), mode)
 		}
 	}
 	token, _ := os.ReadFile(filepath.Join(dataDir, "admin-token"))

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/modelbar/modelbar/backend/providers"
 	"github.com/modelbar/modelbar/backend/redact"
@@ -68,6 +69,13 @@ func (s *Service) OnChange(f func()) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.onChange = append(s.onChange, f)
+}
+
+// writeContext detaches a change from its request: once begun, a change
+// runs to its end (secret store, database, publish) even if the client
+// leaves, so the three never disagree. It is still bounded in time.
+func writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 }
 
 // publish rebuilds the routing table and provider clients from the store.

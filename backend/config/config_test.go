@@ -149,41 +149,55 @@ func TestProvider_KeyFromEnvironment(t *testing.T) {
 	}
 }
 
-// cancelOnSet cancels a context right after storing a key, so the database
+// failAfterSet makes the database fail right after a key is stored, so the
 // write that follows fails.
-type cancelOnSet struct {
+type failAfterSet struct {
 	secrets.Store
-	cancel context.CancelFunc
+	after func()
 }
 
-func (c *cancelOnSet) Set(ctx context.Context, account, secret string) error {
+func (c *failAfterSet) Set(ctx context.Context, account, secret string) error {
 	err := c.Store.Set(ctx, account, secret)
-	c.cancel()
+	c.after()
 	return err
 }
 
-func TestPutProvider_DatabaseFailureRestoresThePreviousKey(t *testing.T) {
-	var wrapper *cancelOnSet
+// A change outlives a client that hangs up mid-way: the key store and the
+// database never disagree.
+func TestPutProvider_CompletesWhenTheClientLeaves(t *testing.T) {
+	var wrapper *failAfterSet
 	f := newFixture(t, func(s secrets.Store) secrets.Store {
-		wrapper = &cancelOnSet{Store: s, cancel: func() {}}
+		wrapper = &failAfterSet{Store: s, after: func() {}}
+		return wrapper
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	wrapper.after = cancel
+	if _, _, err := f.svc.PutProvider(ctx, "openai", ProviderInput{Type: ptr("openai"), APIKey: ptr("sk-complete-me-3333")}); err != nil {
+		t.Fatalf("put failed because its client left: %v", err)
+	}
+	p, err := f.svc.Provider(context.Background(), "openai")
+	if err != nil || p.APIKeyHint != "3333" {
+		t.Errorf("provider %+v, %v", p, err)
+	}
+}
+
+func TestPutProvider_DatabaseFailureRestoresThePreviousKey(t *testing.T) {
+	var wrapper *failAfterSet
+	f := newFixture(t, func(s secrets.Store) secrets.Store {
+		wrapper = &failAfterSet{Store: s, after: func() {}}
 		return wrapper
 	})
 	ctx := context.Background()
 	if _, _, err := f.svc.PutProvider(ctx, "openai", ProviderInput{Type: ptr("openai"), APIKey: ptr("sk-original-key-1111")}); err != nil {
 		t.Fatal(err)
 	}
-	cctx, cancel := context.WithCancel(ctx)
-	wrapper.cancel = cancel
-	if _, _, err := f.svc.PutProvider(cctx, "openai", ProviderInput{APIKey: ptr("sk-replacement-key-2222")}); err == nil {
-		t.Fatal("put succeeded although the database write was cancelled")
+	wrapper.after = func() { f.store.Close() }
+	if _, _, err := f.svc.PutProvider(ctx, "openai", ProviderInput{APIKey: ptr("sk-replacement-key-2222")}); err == nil {
+		t.Fatal("put succeeded although the database was closed")
 	}
 	got, err := f.secrets.Get(ctx, "openai")
 	if err != nil || got != "sk-original-key-1111" {
 		t.Errorf("key after failed update = %q, %v; want the original", got, err)
-	}
-	p, _ := f.svc.Provider(ctx, "openai")
-	if p.APIKeyHint != "1111" {
-		t.Errorf("database hint %q, want 1111", p.APIKeyHint)
 	}
 }
 

@@ -101,6 +101,8 @@ func (s *Service) PutProvider(ctx context.Context, name string, in ProviderInput
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	ctx, cancel := writeContext(ctx)
+	defer cancel()
 	cur, err := s.store.GetProvider(ctx, name)
 	exists := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -232,6 +234,8 @@ func (s *Service) applyKey(ctx context.Context, name string, key *string, next *
 func (s *Service) DeleteProvider(ctx context.Context, name string) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	ctx, cancel := writeContext(ctx)
+	defer cancel()
 	err := s.store.DeleteProvider(ctx, name)
 	var inUse *store.InUseError
 	switch {
@@ -246,6 +250,10 @@ func (s *Service) DeleteProvider(ctx context.Context, name string) error {
 	return s.publish(ctx)
 }
 
+// probeTimeout bounds a connection test: a provider that has not listed its
+// models by then is not usable from an editor either.
+const probeTimeout = 15 * time.Second
+
 // TestProvider asks the provider for its model list with the configured
 // address and key.
 func (s *Service) TestProvider(ctx context.Context, name string) (providers.Probe, error) {
@@ -253,6 +261,8 @@ func (s *Service) TestProvider(ctx context.Context, name string) (providers.Prob
 	if !ok {
 		return providers.Probe{}, fmt.Errorf("provider %q: %w", name, ErrNotFound)
 	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
 	return c.Probe(ctx)
 }
 

@@ -58,6 +58,8 @@ func (s *Service) CreateRoute(ctx context.Context, in RouteInput) (router.Route,
 	in.applyTo(&r)
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	ctx, cancel := writeContext(ctx)
+	defer cancel()
 	if err := s.validate(ctx, r); err != nil {
 		return router.Route{}, err
 	}
@@ -72,6 +74,8 @@ func (s *Service) CreateRoute(ctx context.Context, in RouteInput) (router.Route,
 func (s *Service) UpdateRoute(ctx context.Context, id int64, in RouteInput) (router.Route, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	ctx, cancel := writeContext(ctx)
+	defer cancel()
 	cur, err := s.store.GetRoute(ctx, id)
 	if err != nil {
 		return router.Route{}, notFound(err, "route %d", id)
@@ -92,6 +96,8 @@ func (s *Service) UpdateRoute(ctx context.Context, id int64, in RouteInput) (rou
 func (s *Service) DeleteRoute(ctx context.Context, id int64) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	ctx, cancel := writeContext(ctx)
+	defer cancel()
 	if err := s.store.DeleteRoute(ctx, id); err != nil {
 		return notFound(err, "route %d", id)
 	}

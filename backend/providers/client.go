@@ -103,7 +103,7 @@ func (c *Client) Forward(ctx context.Context, method, apiPath string, in http.He
 	c.authorize(req.Header)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(c.cfg.Name, ctx, err)
+		return nil, transportError(ctx, c.cfg.Name, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, c.statusError(resp)
@@ -139,7 +139,7 @@ func (c *Client) Get(ctx context.Context, apiPath string) ([]byte, error) {
 	c.authorize(req.Header)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(c.cfg.Name, ctx, err)
+		return nil, transportError(ctx, c.cfg.Name, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, c.statusError(resp)
@@ -147,16 +147,12 @@ func (c *Client) Get(ctx context.Context, apiPath string) ([]byte, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, transportError(c.cfg.Name, ctx, err)
+		return nil, transportError(ctx, c.cfg.Name, err)
 	}
 	return b, nil
 }
 
-// HTTPClient is the client's pooled HTTP client, for SDKs that take one.
-// Requests made through it carry no credentials: the SDK adds its own.
-func (c *Client) HTTPClient() *http.Client { return c.http }
-
-func transportError(provider string, ctx context.Context, err error) *Error {
+func transportError(ctx context.Context, provider string, err error) *Error {
 	kind := KindConnection
 	var nerr net.Error
 	switch {

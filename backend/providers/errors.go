@@ -22,6 +22,20 @@ const (
 	KindCanceled               // the caller's context was cancelled
 )
 
+func (k Kind) String() string {
+	switch k {
+	case KindStatus:
+		return "status"
+	case KindConnection:
+		return "connection"
+	case KindTimeout:
+		return "timeout"
+	case KindCanceled:
+		return "canceled"
+	}
+	return "unknown"
+}
+
 // Error is a failed provider call. Its message never carries credentials:
 // request headers are not part of it, and the provider's own message is kept
 // as the provider wrote it.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
@@ -60,7 +59,7 @@ func (c *Client) sdkError(ctx context.Context, err error) error {
 	case errors.As(err, &reqErr):
 		return c.redact(&Error{Provider: c.cfg.Name, Kind: KindStatus, Status: reqErr.HTTPStatusCode, Message: errorMessage(reqErr.Body)})
 	}
-	return transportError(c.cfg.Name, ctx, err)
+	return transportError(ctx, c.cfg.Name, err)
 }
 
 func (c *Client) anthropicModels(ctx context.Context) ([]string, error) {
@@ -74,7 +73,7 @@ func (c *Client) anthropicModels(ctx context.Context) ([]string, error) {
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("provider %s: model list is not JSON: %w", c.cfg.Name, err)
+		return nil, &Error{Provider: c.cfg.Name, Kind: KindStatus, Status: 502, Message: "its model list is not JSON: " + err.Error()}
 	}
 	ids := make([]string, 0, len(list.Data))
 	for _, m := range list.Data {

@@ -1,10 +1,6 @@
 package providers
 
-import (
-	"maps"
-	"slices"
-	"sync"
-)
+import "sync"
 
 // Registry keeps one Client per provider, the way the seed design cached one
 // client per cloud backend. Safe for concurrent use.
@@ -45,13 +41,6 @@ func (r *Registry) Get(name string) (*Client, bool) {
 	defer r.mu.RUnlock()
 	c, ok := r.clients[name]
 	return c, ok
-}
-
-// Names lists the providers held, sorted.
-func (r *Registry) Names() []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return slices.Sorted(maps.Keys(r.clients))
 }
 
 // Close closes every client and empties the registry.

@@ -10,8 +10,10 @@ import (
 // Pattern is a compiled model-name pattern: an exact name, or an fnmatch-style
 // wildcard where `*` matches any run of characters (including `/`, unlike
 // path.Match), `?` one character and `[...]` one character of a set
-// (`[!...]` or `[^...]` negates it). Matching is case-sensitive, as Python's
-// fnmatch is on macOS. The zero value matches nothing; Pattern is immutable and
+// (`[!...]` negates it; as in Python's fnmatch, which the design follows, `^`
+// is an ordinary member). Matching is case-sensitive, as fnmatch is on
+// macOS. Unlike fnmatch, which reads an unclosed `[` as a literal, an unclosed
+// set is refused: it is almost always a typo. The zero value matches nothing; Pattern is immutable and
 // safe for concurrent use.
 type Pattern struct {
 	raw   string
@@ -91,7 +93,7 @@ func checkPatternText(raw string) error {
 func parseClass(s string) (elem, int, error) {
 	e := elem{kind: elemClass}
 	i := 1
-	if i < len(s) && (s[i] == '!' || s[i] == '^') {
+	if i < len(s) && s[i] == '!' {
 		e.negate = true
 		i++
 	}

@@ -35,7 +35,8 @@ func TestPattern_Match(t *testing.T) {
 		{"model-[a-c]", "model-b", true},
 		{"model-[a-c]", "model-d", false},
 		{"model-[!a-c]", "model-d", true},
-		{"model-[^a-c]", "model-a", false},
+		{"model-[^a-c]", "model-^", true}, // fnmatch: ^ is a member, not a negation
+		{"model-[^a-c]", "model-d", false},
 		{"model-[]x]", "model-]", true},
 		{"model-[*]", "model-*", true},
 		{"model-[*]", "model-x", false},
@@ -202,7 +203,7 @@ func TestValidate_NamesTheField(t *testing.T) {
 func TestValidBackendName(t *testing.T) {
 	for name, ok := range map[string]bool{
 		"openai": true, "my-groq.2": true, "a": true, "local": false, "none": false, "": false,
-		"OpenAI": false, "has space": false, "has:colon": false, "-lead": false, "a/b": false,
+		"OpenAI": true, "Local": false, "NONE": false, "has space": false, "has:colon": false, "-lead": false, "a/b": false,
 	} {
 		if err := ValidBackendName(name); (err == nil) != ok {
 			t.Errorf("ValidBackendName(%q) = %v, want ok=%v", name, err, ok)

@@ -15,19 +15,19 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
-var backendName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+var backendName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
-// ValidBackendName reports whether name can name a provider: lower-case
-// letters, digits, '.', '_' and '-', at most 63 characters, and never the
-// reserved "local" or "none" (the X-Modelbar-Backend of a response no backend
-// gave). It keeps names safe in URLs and free of ':', which separates a
-// fallback's backend from its model.
+// ValidBackendName reports whether name can name a provider: letters,
+// digits, '.', '_' and '-', at most 63 characters, and never the reserved
+// "local" or "none" (the X-Modelbar-Backend of a response no backend gave)
+// in any case. It keeps names safe in URLs and free of ':', which separates
+// a fallback's backend from its model. Names are case-sensitive.
 func ValidBackendName(name string) error {
-	if name == Local || name == "none" {
+	if strings.EqualFold(name, Local) || strings.EqualFold(name, "none") {
 		return fmt.Errorf("%q is reserved", name)
 	}
 	if !backendName.MatchString(name) {
-		return fmt.Errorf("%q is not a valid name: use lower-case letters, digits, '.', '_' or '-' (at most 63), starting with a letter or digit", name)
+		return fmt.Errorf("%q is not a valid name: use letters, digits, '.', '_' or '-' (at most 63), starting with a letter or digit", name)
 	}
 	return nil
 }

@@ -98,12 +98,13 @@ func openFile(ctx context.Context, dataDir string, log *slog.Logger, level slog.
 	return f, nil
 }
 
-// Hint returns the last 4 characters of a key for display ("…abcd" is NOT added; just "abcd"),
-// or "" for keys shorter than 8 characters (too short to show any part safely).
-// Characters are runes, so a multi-byte key is never cut inside a character.
+// Hint returns the last 4 characters of a key for display, as the admin
+// API promises, or "" for a key of 4 characters or fewer (the hint would be
+// the whole key). Characters are runes, so a multi-byte key is never cut
+// inside a character.
 func Hint(key string) string {
 	r := []rune(key)
-	if len(r) < 8 {
+	if len(r) <= 4 {
 		return ""
 	}
 	return string(r[len(r)-4:])

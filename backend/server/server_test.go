@@ -117,19 +117,42 @@ func TestAdminToken_CreatedOnceWithMode0600(t *testing.T) {
 		t.Errorf("second read %q != %q (%v)", b, a, err)
 	}
 	path := filepath.Join(dir, "admin-token")
-	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v", fi.Mode().Perm())
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("stat %v, %v", fi, err)
 	}
 	os.Chmod(path, 0o644)
 	if _, err := AdminToken(dir); err != nil {
 		t.Fatal(err)
 	}
-	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
-		t.Errorf("loose mode not tightened: %v", fi.Mode().Perm())
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("loose mode not tightened: %v, %v", fi, err)
 	}
 	os.WriteFile(path, []byte("\n"), 0o600)
 	if _, err := AdminToken(dir); err == nil {
 		t.Error("empty token file accepted")
+	}
+}
+
+func TestAdminToken_ConcurrentStartsAgree(t *testing.T) {
+	dir := t.TempDir()
+	tokens := make(chan string, 8)
+	for range 8 {
+		go func() {
+			tok, err := AdminToken(dir)
+			if err != nil {
+				t.Error(err)
+			}
+			tokens <- tok
+		}()
+	}
+	first := <-tokens
+	for range 7 {
+		if tok := <-tokens; tok != first || len(tok) != 64 {
+			t.Errorf("token %q, want %q", tok, first)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("temporary files left behind: %v", entries)
 	}
 }
 

@@ -35,29 +35,35 @@ func AdminToken(dataDir string) (string, error) {
 	return token, nil
 }
 
+// createToken writes a new token to a temporary file and links it into
+// place, so a concurrent start never reads a half-written token: the loser
+// of the race finds the winner's whole file and uses it.
 func createToken(path string) (string, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", fmt.Errorf("generate admin token: %w", err)
 	}
 	token := hex.EncodeToString(raw)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) { // another process won the race: use its token
-		return AdminToken(filepath.Dir(path))
-	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".admin-token-*")
 	if err != nil {
 		return "", fmt.Errorf("create admin token: %w", err)
 	}
-	_, werr := f.WriteString(token + "\n")
-	if serr := f.Sync(); werr == nil {
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.WriteString(token + "\n")
+	if serr := tmp.Sync(); werr == nil {
 		werr = serr
 	}
-	if cerr := f.Close(); werr == nil {
+	if cerr := tmp.Close(); werr == nil {
 		werr = cerr
 	}
 	if werr != nil {
-		os.Remove(path)
 		return "", fmt.Errorf("write admin token: %w", werr)
+	}
+	// CreateTemp made the file 0600.
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return AdminToken(filepath.Dir(path))
+	} else if err != nil {
+		return "", fmt.Errorf("create admin token: %w", err)
 	}
 	return token, nil
 }
