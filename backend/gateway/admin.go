@@ -16,12 +16,15 @@ import (
 
 const maxAdminBody = 1 << 20
 
-// requireAdmin lets a request through only with the admin bearer token.
+// requireAdmin lets a request through only with the admin bearer token
+// (the scheme is case-insensitive, as RFC 7235 says; the token is compared
+// in constant time).
 func (s *Server) requireAdmin(next http.HandlerFunc) http.Handler {
-	want := []byte("Bearer " + s.opts.AdminToken)
+	want := []byte(s.opts.AdminToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if s.opts.AdminToken == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		ok := strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), want) == 1
+		if len(want) == 0 || !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="modelbar admin"`)
 			failWith(w, r, &apiError{Status: http.StatusUnauthorized, Type: "authentication_error", Code: "invalid_admin_token",
 				Message: "the admin API needs Authorization: Bearer <token>, the token in admin-token in the data dir"})
@@ -132,6 +135,9 @@ func (s *Server) testProvider(w http.ResponseWriter, r *http.Request) {
 	probe, err := s.cfg.TestProvider(r.Context(), name)
 	if err != nil {
 		e := toAPIError(err)
+		if e.Status == http.StatusInternalServerError {
+			s.log.ErrorContext(r.Context(), "provider test failed", "provider", name, "err", err)
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": e.Message, "status": e.Status})
 		return
 	}

@@ -64,7 +64,7 @@ func TestAdmin_Providers(t *testing.T) {
 		in    map[string]any
 		param string
 	}{
-		{"Bad_Name", map[string]any{"type": "openai"}, "name"},
+		{"Bad Name", map[string]any{"type": "openai"}, "name"},
 		{"local", map[string]any{"type": "openai"}, "name"},
 		{"x", map[string]any{"type": "gemini"}, "type"},
 		{"x", map[string]any{}, "type"},

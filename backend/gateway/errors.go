@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/modelbar/modelbar/backend/config"
 	"github.com/modelbar/modelbar/backend/protocol"
+	"github.com/modelbar/modelbar/backend/protocol/anthropic"
 	"github.com/modelbar/modelbar/backend/providers"
 	"github.com/modelbar/modelbar/backend/router"
 	"github.com/modelbar/modelbar/backend/store"
@@ -33,6 +35,7 @@ func (e *apiError) Error() string { return e.Message }
 // failure, so the chain moves on.
 type unavailableError struct {
 	Backend string
+	Status  int // 0: 503
 	Message string
 }
 
@@ -73,7 +76,8 @@ func toAPIError(err error) *apiError {
 	case errors.As(err, &ce):
 		return &apiError{Status: http.StatusConflict, Type: "conflict_error", Code: "conflict", Message: ce.Error()}
 	case errors.As(err, &ue):
-		return &apiError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "backend_unavailable", Message: ue.Message}
+		status := cmp.Or(ue.Status, http.StatusServiceUnavailable)
+		return &apiError{Status: status, Type: "server_error", Code: "backend_unavailable", Message: ue.Message}
 	case errors.As(err, &pe):
 		return providerAPIError(pe)
 	case errors.As(err, &tne):
@@ -138,16 +142,32 @@ func failWith(w http.ResponseWriter, r *http.Request, e *apiError) {
 	for k, v := range e.Header {
 		w.Header()[k] = v
 	}
-	if len(e.Raw) > 0 && json.Valid(e.Raw) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(e.Status)
-		w.Write(e.Raw)
-		return
+	body := e.Raw
+	if len(body) == 0 || !json.Valid(body) {
+		body = clientDialect(info).errorBody(e)
 	}
-	writeJSON(w, e.Status, openAIErrorBody(e))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	w.Write(body)
 }
 
-func openAIErrorBody(e *apiError) any {
+// clientDialect is the API the client speaks: its requests' errors come in
+// that API's shape. The admin API uses OpenAI's.
+func clientDialect(info *requestInfo) *dialect {
+	if info != nil && info.protocol == string(protocol.Anthropic) {
+		return dialects[protocol.Anthropic]
+	}
+	return dialects[protocol.OpenAI]
+}
+
+// anthropicErrorBody is Anthropic's error shape, its type following the
+// status as Anthropic's own API would choose it.
+func anthropicErrorBody(e *apiError) []byte {
+	return anthropic.ErrorBody(anthropic.ErrorType(e.Status), e.Message)
+}
+
+// openAIErrorBody is OpenAI's error shape.
+func openAIErrorBody(e *apiError) []byte {
 	type body struct {
 		Message string  `json:"message"`
 		Type    string  `json:"type"`
@@ -161,7 +181,8 @@ func openAIErrorBody(e *apiError) any {
 	if e.Code != "" {
 		b.Code = &e.Code
 	}
-	return map[string]body{"error": b}
+	out, _ := json.Marshal(map[string]body{"error": b})
+	return append(out, '\n')
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

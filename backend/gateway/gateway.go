@@ -26,8 +26,12 @@ type Options struct {
 	DataDir      string // shown in /api/status
 	Version      string
 	MaxBodyBytes int64 // 0: DefaultMaxBodyBytes
-	Config       *config.Service
-	Log          *slog.Logger
+	// FirstByteTimeout bounds how long a backend may take to start
+	// answering before the next one is tried; 0 means 2 minutes for
+	// streams and 10 for whole answers.
+	FirstByteTimeout time.Duration
+	Config           *config.Service
+	Log              *slog.Logger
 }
 
 // Server serves the inference and admin APIs. Create it with New; it is safe
@@ -73,6 +77,8 @@ func (s *Server) routes() http.Handler {
 	handle("POST", "/v1/chat/completions", s.openAIInference(chatCompletions))
 	handle("POST", "/v1/completions", s.openAIInference(completions))
 	handle("POST", "/v1/embeddings", s.openAIInference(embeddings))
+	handle("POST", "/v1/messages", http.HandlerFunc(s.anthropicMessages))
+	handle("POST", "/v1/messages/count_tokens", http.HandlerFunc(s.countTokens))
 	handle("GET", "/v1/models", http.HandlerFunc(s.listModels))
 	handle("GET", "/v1/models/{model...}", http.HandlerFunc(s.getModel))
 

@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
 )
 
@@ -13,6 +15,9 @@ import (
 type hostPolicy struct {
 	configured string // host of the listen address, lower case, "" if loopback or none
 	anyIP      bool   // listening on 0.0.0.0/[::]: any IP literal is our own address
+	// machine holds this machine's own names ("mac", "mac.local"), allowed
+	// when listening on all interfaces so LAN clients may use them.
+	machine []string
 }
 
 func newHostPolicy(addr string) hostPolicy {
@@ -22,7 +27,12 @@ func newHostPolicy(addr string) hostPolicy {
 	}
 	host = strings.ToLower(strings.Trim(host, "[]"))
 	if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
-		return hostPolicy{anyIP: true}
+		p := hostPolicy{anyIP: true}
+		if name, err := os.Hostname(); err == nil && name != "" {
+			name = strings.ToLower(strings.TrimSuffix(name, ".local"))
+			p.machine = []string{name, name + ".local"}
+		}
+		return p
 	}
 	return hostPolicy{configured: host}
 }
@@ -33,7 +43,7 @@ func (p hostPolicy) allowed(hostport string) bool {
 	if host == "" {
 		return false
 	}
-	if isLoopbackName(host) || (p.configured != "" && host == p.configured) {
+	if isLoopbackName(host) || (p.configured != "" && host == p.configured) || slices.Contains(p.machine, host) {
 		return true
 	}
 	ip, err := netip.ParseAddr(host)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,46 +9,84 @@ import (
 	"strings"
 
 	"github.com/modelbar/modelbar/backend/protocol"
+	"github.com/modelbar/modelbar/backend/protocol/anthropic"
 	"github.com/modelbar/modelbar/backend/protocol/openai"
+	"github.com/modelbar/modelbar/backend/providers"
 	"github.com/modelbar/modelbar/backend/router"
 )
 
 // endpoint is one inference endpoint as the dispatcher sees it.
 type endpoint struct {
-	path     openai.Endpoint
-	protocol protocol.Protocol
+	path     string
+	protocol protocol.Protocol // the client's API
+	chat     bool              // a chat endpoint, translatable to the other API
 }
 
 var (
-	chatCompletions = endpoint{openai.ChatCompletions, protocol.OpenAI}
-	completions     = endpoint{openai.Completions, protocol.OpenAI}
-	embeddings      = endpoint{openai.Embeddings, protocol.OpenAI}
+	chatCompletions = endpoint{string(openai.ChatCompletions), protocol.OpenAI, true}
+	completions     = endpoint{string(openai.Completions), protocol.OpenAI, false}
+	embeddings      = endpoint{string(openai.Embeddings), protocol.OpenAI, false}
+	messages        = endpoint{"/v1/messages", protocol.Anthropic, true}
 )
 
 // call is one validated inference request on its way to a backend.
 type call struct {
 	endpoint endpoint
-	body     []byte
-	env      openai.Envelope
+	body     []byte // as the client sent it
+	model    string
+	stream   bool
+	chat     *protocol.Request // decoded on first need: same-protocol traffic never needs it
+}
+
+// chatRequest decodes the body into the internal model, once.
+func (c *call) chatRequest() (protocol.Request, error) {
+	if c.chat == nil {
+		req, err := dialects[c.endpoint.protocol].decodeRequest(c.body)
+		if err != nil {
+			return protocol.Request{}, err
+		}
+		c.chat = &req
+	}
+	return *c.chat, nil
 }
 
 func (s *Server) openAIInference(ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := infoFrom(r.Context())
-		info.protocol = string(ep.protocol)
 		body, err := readBody(w, r, s.opts.MaxBodyBytes)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		env, err := openai.ParseEnvelope(ep.path, body)
+		env, err := openai.ParseEnvelope(openai.Endpoint(ep.path), body)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		info.model, info.stream = env.Model, env.Stream
-		s.dispatch(w, r, call{endpoint: ep, body: body, env: env})
+		s.dispatch(w, r, &call{endpoint: ep, body: body, model: env.Model, stream: env.Stream})
 	})
+}
+
+// anthropicMessages serves POST /v1/messages. The anthropic-version and
+// x-api-key headers are accepted and not required: the gateway holds the
+// provider keys. Only the envelope is checked up front: a request relayed to
+// an Anthropic provider may use what translation cannot carry (documents,
+// server tools) and is the provider's to judge.
+func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
+	info := infoFrom(r.Context())
+	body, err := readBody(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	env, err := anthropic.ParseEnvelope(body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	info.model, info.stream = env.Model, env.Stream
+	s.dispatch(w, r, &call{endpoint: messages, body: body, model: env.Model, stream: env.Stream})
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
@@ -63,14 +102,14 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // turn until one answers; the next one is tried only when the failure came
 // before anything reached the client and is of a kind another backend can
 // fix (see retryable).
-func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c call) {
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 	info := infoFrom(r.Context())
-	plan := s.cfg.Table().Resolve(c.env.Model)
-	if plan.Route == nil && !s.localHas(c.env.Model) {
+	plan := s.cfg.Table().Resolve(c.model)
+	if plan.Route == nil && !s.localHas(c.model) {
 		w.Header().Set(headerBackend, router.Local)
 		info.backend = router.Local
 		s.fail(w, r, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
-			Message: fmt.Sprintf("model %q not found: no route matches it and no local model has that name", c.env.Model)})
+			Message: fmt.Sprintf("model %q not found: no route matches it and no local model has that name", c.model)})
 		return
 	}
 	var failed []string
@@ -91,7 +130,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c call) {
 		}
 		next := plan.Targets[i+1].Backend
 		s.log.WarnContext(r.Context(), "backend failed before the first byte; failing over",
-			"model", c.env.Model, "backend", t.Backend, "next", next, "err", err)
+			append([]any{"model", c.model, "backend", t.Backend, "next", next}, failureAttrs(err)...)...)
 		failed = append(failed, t.Backend)
 		info.fallbackFrom = failed
 	}
@@ -112,7 +151,7 @@ func setFallbackHeader(w http.ResponseWriter, failed []string) {
 // attempt sends the call to one backend. It returns nil once the response is
 // committed to the client (whatever happens after), and an error when the
 // backend failed before anything was written.
-func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c call, t router.Target, failed []string) error {
+func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call, t router.Target, failed []string) error {
 	if t.Backend == router.Local {
 		return errLocalUnavailable
 	}
@@ -120,28 +159,64 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c call, t route
 	if !ok {
 		return &unavailableError{Backend: t.Backend, Message: fmt.Sprintf("provider %q is not configured", t.Backend)}
 	}
-	if string(client.Type()) != string(c.endpoint.protocol) {
-		return &unavailableError{Backend: t.Backend, Message: fmt.Sprintf(
-			"provider %q speaks the %s API; translating %s requests to it is not supported yet", t.Backend, client.Type(), c.endpoint.protocol)}
+	limit := s.firstByteTimeout(c.stream)
+	ctx, disarm, release := firstByteDeadline(r.Context(), limit)
+	defer release()
+	a := &try{w: w, r: r.WithContext(ctx), c: c, t: t, client: client, failed: failed, disarm: disarm}
+	var err error
+	switch {
+	case providerProtocol(client) == c.endpoint.protocol:
+		err = s.passThrough(a)
+	case c.endpoint.chat:
+		err = s.translate(a)
+	default:
+		return &unavailableError{Backend: t.Backend, Status: http.StatusNotImplemented, Message: fmt.Sprintf(
+			"provider %q speaks the %s API, which has no %s endpoint", t.Backend, client.Type(), c.endpoint.path)}
 	}
-	body, err := protocol.SetTopLevelString(c.body, "model", t.Model)
+	if err != nil && errors.Is(context.Cause(ctx), errFirstByteTimeout) {
+		return &providers.Error{Provider: t.Backend, Kind: providers.KindTimeout,
+			Err: fmt.Errorf("no answer within %v", limit)}
+	}
+	return err
+}
+
+// try is one attempt of a call at one backend.
+type try struct {
+	w      http.ResponseWriter
+	r      *http.Request // carries the attempt's context (first-byte deadline)
+	c      *call
+	t      router.Target
+	client *providers.Client
+	failed []string // backends tried before, in order
+	disarm func()   // stops the first-byte deadline
+}
+
+// commit is the point of no return: the response now belongs to this
+// backend. It disarms the first-byte deadline and sets the headers.
+func (a *try) commit(upstream http.Header) {
+	a.disarm()
+	copyResponseHeaders(a.w.Header(), upstream)
+	a.w.Header().Set(headerBackend, a.t.Backend)
+	setFallbackHeader(a.w, a.failed)
+}
+
+// passThrough relays a call to a provider of the client's own API byte for
+// byte, with only the model name rewritten.
+func (s *Server) passThrough(a *try) error {
+	body, err := protocol.SetTopLevelString(a.c.body, "model", a.t.Model)
 	if err != nil {
 		return &protocol.RequestError{Message: err.Error()}
 	}
-	resp, err := client.Forward(r.Context(), http.MethodPost, string(c.endpoint.path), upstreamHeader(r.Header), body)
+	resp, err := a.client.Forward(a.r.Context(), http.MethodPost, a.c.endpoint.path, upstreamHeader(a.r.Header), body)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	commit := func() {
-		copyResponseHeaders(w.Header(), resp.Header)
-		w.Header().Set(headerBackend, t.Backend)
-		setFallbackHeader(w, failed)
+	commit := func() { a.commit(resp.Header) }
+	if a.c.stream && isEventStream(resp.Header) {
+		return s.relayStream(a.w, a.r, a.c.endpoint.protocol, resp, commit, a.t.Backend)
 	}
-	if c.env.Stream && isEventStream(resp.Header) {
-		return s.relayStream(w, r, c.endpoint.protocol, resp, commit, t.Backend)
-	}
-	return relayBody(w, resp, commit, t.Backend)
+	return relayBody(a.w, resp, commit, a.t.Backend)
 }
 
 // upstreamHeader is the client's header as a provider should see it. The
@@ -163,4 +238,21 @@ func (s *Server) localHas(string) bool { return false }
 
 func isEventStream(h http.Header) bool {
 	return strings.HasPrefix(strings.ToLower(h.Get("Content-Type")), "text/event-stream")
+}
+
+// failureAttrs describe a backend failure for the log without the
+// provider's own message, which may quote the client's prompt.
+func failureAttrs(err error) []any {
+	var pe *providers.Error
+	if !errors.As(err, &pe) {
+		return []any{"err", err}
+	}
+	attrs := []any{"kind", pe.Kind.String()}
+	if pe.Status != 0 {
+		attrs = append(attrs, "status", pe.Status)
+	}
+	if pe.Err != nil {
+		attrs = append(attrs, "err", pe.Err)
+	}
+	return attrs
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/reqlog"
 )
 
@@ -51,6 +52,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			}
 		}()
 		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			info.protocol = string(pathProtocol(r.URL.Path))
 			// Until a backend answers, none did: the gateway itself answers
 			// validation errors, model lists and the like.
 			sw.Header().Set(headerBackend, noBackend)
@@ -196,4 +198,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// pathProtocol is the API a /v1 path belongs to; errors on it, even those of
+// the middleware, come in that API's shape.
+func pathProtocol(path string) protocol.Protocol {
+	if path == "/v1/messages" || strings.HasPrefix(path, "/v1/messages/") {
+		return protocol.Anthropic
+	}
+	return protocol.OpenAI
 }

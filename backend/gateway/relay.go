@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"github.com/modelbar/modelbar/backend/protocol"
-	"github.com/modelbar/modelbar/backend/protocol/anthropic"
-	"github.com/modelbar/modelbar/backend/protocol/openai"
 	"github.com/modelbar/modelbar/backend/providers"
 )
 
@@ -53,7 +51,7 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, p protocol.
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
-	wire := wires[p]
+	wire := dialects[p]
 	done, failed := false, false
 	for ev := first; ; {
 		if _, err := w.Write(ev); err != nil {
@@ -106,20 +104,6 @@ func streamFailure(backend string, err error) string {
 	return fmt.Sprintf("upstream %s stream failed: %v", backend, err)
 }
 
-// clientWire is what the relay needs to know of a client's protocol: how a
-// stream ends, complete or failed, and how to say it failed.
-type clientWire struct {
-	isDone          func(event []byte) bool
-	isError         func(event []byte) bool
-	errorEvent      func(errType, message string) []byte
-	streamErrorType string
-}
-
-var wires = map[protocol.Protocol]clientWire{
-	protocol.OpenAI:    {openai.IsDone, openai.IsError, openai.ErrorEvent, "server_error"},
-	protocol.Anthropic: {anthropic.IsDone, anthropic.IsError, anthropic.ErrorEvent, "api_error"},
-}
-
 // dropResponseHeaders are upstream headers that describe the upstream
 // connection or would change the browser policy of our own origin.
 var dropResponseHeaders = map[string]bool{
@@ -131,7 +115,9 @@ var dropResponseHeaders = map[string]bool{
 func copyResponseHeaders(dst, src http.Header) {
 	for k, v := range src {
 		switch {
-		case dropResponseHeaders[k] || strings.HasPrefix(k, "Access-Control-"):
+		case dropResponseHeaders[k] || strings.HasPrefix(k, "Access-Control-") || strings.HasPrefix(k, "X-Modelbar-"):
+			// X-Modelbar-*: a provider that is itself a modelbar must not
+			// speak for this one.
 			continue
 		case k == "Vary": // keep the gateway's own Vary: Origin
 			dst[k] = append(dst[k], v...)
@@ -139,4 +125,13 @@ func copyResponseHeaders(dst, src http.Header) {
 		}
 		dst[k] = v
 	}
+}
+
+// readAllLimited reads a response body of at most limit bytes.
+func readAllLimited(resp *http.Response, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = fmt.Errorf("response larger than %d bytes", limit)
+	}
+	return b, err
 }

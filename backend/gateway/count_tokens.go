@@ -1,0 +1,91 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/modelbar/modelbar/backend/protocol"
+	"github.com/modelbar/modelbar/backend/protocol/anthropic"
+	"github.com/modelbar/modelbar/backend/providers"
+	"github.com/modelbar/modelbar/backend/router"
+)
+
+// headerEstimate marks a token count that no tokenizer of the model made.
+const headerEstimate = "X-Modelbar-Estimate"
+
+// countTokens serves POST /v1/messages/count_tokens. Claude Code calls it on
+// every turn, so it always answers: an Anthropic provider counts for itself;
+// otherwise (a local model, an OpenAI-API provider, or an Anthropic provider
+// that cannot) the answer is protocol.EstimateTokens, flagged with
+// "estimated": true and an X-Modelbar-Estimate header. Its failures never
+// count against a backend's health.
+func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
+	info := infoFrom(r.Context())
+	body, err := readBody(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	env, err := anthropic.ParseEnvelope(body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	info.model = env.Model
+	t := s.cfg.Table().Resolve(env.Model).Targets[0]
+	info.backend = t.Backend
+	if client, ok := s.cfg.Clients().Get(t.Backend); ok && client.Type() == providers.Anthropic {
+		err := s.providerCount(w, r, body, t, client)
+		if err == nil {
+			return
+		}
+		var pe *providers.Error
+		if errors.As(err, &pe) && pe.Kind == providers.KindStatus && pe.Status == http.StatusBadRequest {
+			w.Header().Set(headerBackend, t.Backend)
+			s.fail(w, r, err) // the request itself is wrong: the client should hear so
+			return
+		}
+		s.log.InfoContext(r.Context(), "provider cannot count tokens; estimating", "backend", t.Backend, "err", err)
+	}
+	n := estimateTokens(body)
+	w.Header().Set(headerBackend, noBackend)
+	w.Header().Set(headerEstimate, "true")
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"input_tokens":` + strconv.Itoa(n) + `,"estimated":true}` + "\n"))
+}
+
+// providerCount relays the count of an Anthropic provider.
+func (s *Server) providerCount(w http.ResponseWriter, r *http.Request, body []byte, t router.Target, client *providers.Client) error {
+	body, err := protocol.SetTopLevelString(body, "model", t.Model)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Forward(r.Context(), http.MethodPost, "/v1/messages/count_tokens", upstreamHeader(r.Header), body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var count struct {
+		InputTokens *int `json:"input_tokens"`
+	}
+	raw, err := readAllLimited(resp, 1<<20)
+	if err != nil || json.Unmarshal(raw, &count) != nil || count.InputTokens == nil {
+		return &providers.Error{Provider: t.Backend, Kind: providers.KindStatus, Status: http.StatusBadGateway, Message: "unreadable token count"}
+	}
+	copyResponseHeaders(w.Header(), resp.Header)
+	w.Header().Set(headerBackend, t.Backend)
+	w.WriteHeader(http.StatusOK)
+	w.Write(raw)
+	return nil
+}
+
+// estimateTokens estimates from the decoded request, or, when it holds what
+// the internal model cannot (documents, server tools), from its size.
+func estimateTokens(body []byte) int {
+	if req, err := anthropic.DecodeCountTokensRequest(body); err == nil {
+		return protocol.EstimateTokens(req)
+	}
+	return len(body)/4 + 1
+}

@@ -1,0 +1,91 @@
+package gateway
+
+import (
+	"github.com/modelbar/modelbar/backend/protocol"
+	"github.com/modelbar/modelbar/backend/protocol/anthropic"
+	"github.com/modelbar/modelbar/backend/protocol/openai"
+	"github.com/modelbar/modelbar/backend/providers"
+)
+
+// streamDecoder turns a backend's SSE events into internal events.
+type streamDecoder interface {
+	Decode(event []byte) ([]protocol.Event, error)
+	Finish() ([]protocol.Event, error)
+}
+
+// streamEncoder turns internal events into a client's SSE events.
+type streamEncoder interface {
+	Encode(ev protocol.Event) []byte
+}
+
+var (
+	_ streamDecoder = (*openai.StreamDecoder)(nil)
+	_ streamDecoder = (*anthropic.StreamDecoder)(nil)
+	_ streamEncoder = (*openai.StreamEncoder)(nil)
+	_ streamEncoder = (*anthropic.StreamEncoder)(nil)
+)
+
+// dialect is everything the gateway needs to know of one API: where its
+// chat endpoint is, how its chat requests, responses and streams convert to
+// the internal model, how a stream of it ends, and how it reports errors.
+type dialect struct {
+	chatPath string
+
+	decodeRequest  func(body []byte) (protocol.Request, error)
+	encodeRequest  func(r protocol.Request, to *providers.Client) ([]byte, error)
+	decodeResponse func(body []byte) (protocol.Response, error)
+	encodeResponse func(r protocol.Response) ([]byte, error)
+	newDecoder     func() streamDecoder
+	newEncoder     func(r protocol.Request, created int64) streamEncoder
+
+	isDone          func(event []byte) bool
+	isError         func(event []byte) bool
+	errorEvent      func(errType, message string) []byte
+	streamErrorType string
+	errorBody       func(e *apiError) []byte
+}
+
+var dialects = map[protocol.Protocol]*dialect{
+	protocol.OpenAI: {
+		chatPath:      string(openai.ChatCompletions),
+		decodeRequest: openai.DecodeChatRequest,
+		encodeRequest: func(r protocol.Request, to *providers.Client) ([]byte, error) {
+			return openai.EncodeChatRequest(r, openai.EncodeOptions{MaxTokensField: to.MaxTokensField()})
+		},
+		decodeResponse: openai.DecodeChatResponse,
+		encodeResponse: openai.EncodeChatResponse,
+		newDecoder:     func() streamDecoder { return openai.NewStreamDecoder() },
+		newEncoder: func(r protocol.Request, created int64) streamEncoder {
+			return openai.NewStreamEncoder(r.IncludeUsage, created)
+		},
+		isDone:          openai.IsDone,
+		isError:         openai.IsError,
+		errorEvent:      openai.ErrorEvent,
+		streamErrorType: "server_error",
+		errorBody:       openAIErrorBody,
+	},
+	protocol.Anthropic: {
+		chatPath:      "/v1/messages",
+		decodeRequest: anthropic.DecodeMessagesRequest,
+		encodeRequest: func(r protocol.Request, to *providers.Client) ([]byte, error) {
+			return anthropic.EncodeMessagesRequest(r, to.DefaultMaxTokens())
+		},
+		decodeResponse:  anthropic.DecodeMessagesResponse,
+		encodeResponse:  anthropic.EncodeMessagesResponse,
+		newDecoder:      func() streamDecoder { return anthropic.NewStreamDecoder() },
+		newEncoder:      func(protocol.Request, int64) streamEncoder { return anthropic.NewStreamEncoder() },
+		isDone:          anthropic.IsDone,
+		isError:         anthropic.IsError,
+		errorEvent:      anthropic.ErrorEvent,
+		streamErrorType: "api_error",
+		errorBody:       anthropicErrorBody,
+	},
+}
+
+// providerProtocol is the API a provider speaks.
+func providerProtocol(c *providers.Client) protocol.Protocol {
+	if c.Type() == providers.Anthropic {
+		return protocol.Anthropic
+	}
+	return protocol.OpenAI
+}

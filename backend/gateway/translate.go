@@ -1,0 +1,206 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/modelbar/modelbar/backend/protocol"
+	"github.com/modelbar/modelbar/backend/providers"
+)
+
+// translate serves a chat call through a provider of the other API: the
+// request is decoded (once per call) and encoded for the provider, and its
+// answer decoded and encoded for the client, event by event when streaming.
+func (s *Server) translate(a *try) error {
+	req, err := a.c.chatRequest()
+	if err != nil {
+		return err
+	}
+	req.Model = a.t.Model
+	up, down := dialects[providerProtocol(a.client)], dialects[a.c.endpoint.protocol]
+	body, err := up.encodeRequest(req, a.client)
+	if err != nil {
+		return err
+	}
+	resp, err := a.client.Forward(a.r.Context(), http.MethodPost, up.chatPath, upstreamHeader(a.r.Header), body)
+	if err != nil {
+		return acrossProtocols(err)
+	}
+	defer resp.Body.Close()
+	x := &translation{
+		s: s, w: a.w, r: a.r, req: req, up: up, down: down, backend: a.t.Backend,
+		commit: func() { a.commit(resp.Header) },
+	}
+	if isEventStream(resp.Header) {
+		return x.stream(resp.Body)
+	}
+	return x.body(resp.Body)
+}
+
+// acrossProtocols drops a provider's own error body: it is in the other
+// API's shape, so the client gets the message in its own shape instead.
+func acrossProtocols(err error) error {
+	if pe, ok := err.(*providers.Error); ok {
+		pe.Body = nil
+	}
+	return err
+}
+
+// translation is one translated answer on its way to the client.
+type translation struct {
+	s        *Server
+	w        http.ResponseWriter
+	r        *http.Request
+	req      protocol.Request
+	up, down *dialect
+	backend  string
+	commit   func()
+}
+
+// body translates a complete response. A streaming client of a backend that
+// answered in one piece gets the answer as a stream.
+func (x *translation) body(rd io.Reader) error {
+	raw, err := io.ReadAll(io.LimitReader(rd, maxResponseBytes))
+	if err != nil {
+		return &providers.Error{Provider: x.backend, Kind: providers.KindConnection, Err: fmt.Errorf("read response: %w", err)}
+	}
+	res, err := x.up.decodeResponse(raw)
+	if err != nil {
+		return x.unreadable(err)
+	}
+	if x.req.Stream {
+		return x.emit(protocol.ResponseEvents(res))
+	}
+	out, err := x.down.encodeResponse(res)
+	if err != nil {
+		return fmt.Errorf("encode %s response: %w", x.backend, err)
+	}
+	x.commit()
+	x.w.Header().Set("Content-Type", "application/json")
+	x.w.WriteHeader(http.StatusOK)
+	x.w.Write(out)
+	return nil
+}
+
+// emit streams a known list of events.
+func (x *translation) emit(events []protocol.Event) error {
+	enc := x.down.newEncoder(x.req, time.Now().Unix())
+	var out []byte
+	for _, ev := range events {
+		out = append(out, enc.Encode(ev)...)
+	}
+	x.startStream()
+	x.w.Write(out)
+	http.NewResponseController(x.w).Flush()
+	return nil
+}
+
+func (x *translation) startStream() {
+	x.commit()
+	h := x.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	x.w.WriteHeader(http.StatusOK)
+}
+
+// stream translates a server-sent-events answer. Nothing is written until
+// the backend has produced content (its opening message event alone does
+// not count), so a backend that fails or reports an error before that
+// still fails over; after that, failures end the client's stream with an
+// error event in the client's API.
+func (x *translation) stream(rd io.Reader) error {
+	events := protocol.NewEventReader(rd)
+	dec := x.up.newDecoder()
+	enc := x.down.newEncoder(x.req, time.Now().Unix())
+	pending, ended, err := x.prelude(events, dec, enc)
+	if err != nil {
+		return err
+	}
+	x.startStream()
+	rc := http.NewResponseController(x.w)
+	for out := pending; ; {
+		if _, err := x.w.Write(out); err != nil {
+			return nil // the client is gone
+		}
+		if err := rc.Flush(); err != nil || ended {
+			return nil
+		}
+		out, ended = x.next(events, dec, enc)
+	}
+}
+
+// prelude reads until the encoder has content to send, returning it.
+func (x *translation) prelude(events *protocol.EventReader, dec streamDecoder, enc streamEncoder) ([]byte, bool, error) {
+	var pending []byte
+	for {
+		raw, err := events.Next()
+		if err != nil {
+			return nil, false, &providers.Error{Provider: x.backend, Kind: providers.KindConnection,
+				Err: fmt.Errorf("stream ended before its first event: %w", err)}
+		}
+		evs, err := dec.Decode(raw)
+		if err != nil {
+			return nil, false, x.unreadable(err)
+		}
+		content := false
+		for _, ev := range evs {
+			if ev.Type == protocol.EventError {
+				return nil, false, &providers.Error{Provider: x.backend, Kind: providers.KindStatus,
+					Status: http.StatusBadGateway, Message: ev.Err.Message}
+			}
+			content = content || ev.Type != protocol.EventStart
+			pending = append(pending, enc.Encode(ev)...)
+		}
+		if content {
+			return pending, endsStream(evs), nil
+		}
+	}
+}
+
+// next translates the next backend event; after a failure it returns the
+// client's error event and ended.
+func (x *translation) next(events *protocol.EventReader, dec streamDecoder, enc streamEncoder) ([]byte, bool) {
+	raw, err := events.Next()
+	last := err != nil // the backend's stream is over, one way or another
+	var evs []protocol.Event
+	switch {
+	case last && x.r.Context().Err() != nil:
+		return nil, true
+	case last:
+		evs, err = dec.Finish()
+	default:
+		evs, err = dec.Decode(raw)
+	}
+	var out []byte
+	for _, ev := range evs {
+		out = append(out, enc.Encode(ev)...)
+	}
+	if err != nil {
+		msg := fmt.Sprintf("upstream %s stream failed: %v", x.backend, err)
+		infoFrom(x.r.Context()).errMsg = msg
+		x.s.log.WarnContext(x.r.Context(), "translated stream failed after the first byte", "backend", x.backend, "err", msg)
+		out = append(out, enc.Encode(protocol.Event{Type: protocol.EventError,
+			Err: &protocol.StreamError{Type: x.down.streamErrorType, Message: msg}})...)
+		return out, true
+	}
+	return out, last || endsStream(evs)
+}
+
+func endsStream(evs []protocol.Event) bool {
+	for _, ev := range evs {
+		if ev.Type == protocol.EventStop || ev.Type == protocol.EventError {
+			return true
+		}
+	}
+	return false
+}
+
+// unreadable: the backend answered with something its own API does not
+// allow. Nothing has been written, so another backend may try.
+func (x *translation) unreadable(err error) error {
+	return &providers.Error{Provider: x.backend, Kind: providers.KindStatus, Status: http.StatusBadGateway,
+		Message: "unreadable answer: " + err.Error()}
+}
