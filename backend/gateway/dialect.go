@@ -38,8 +38,11 @@ type dialect struct {
 	newDecoder     func() streamDecoder
 	newEncoder     func(r protocol.Request, created int64) streamEncoder
 
-	isDone          func(event []byte) bool
-	isError         func(event []byte) bool
+	isDone  func(event []byte) bool
+	isError func(event []byte) bool
+	// finishes, if set, marks an event after which a clean end of the
+	// connection completes the stream even without isDone's event.
+	finishes        func(event []byte) bool
 	errorEvent      func(errType, message string) []byte
 	streamErrorType string
 	errorBody       func(e *apiError) []byte
@@ -60,6 +63,7 @@ var dialects = map[protocol.Protocol]*dialect{
 		},
 		isDone:          openai.IsDone,
 		isError:         openai.IsError,
+		finishes:        openai.Finishes,
 		errorEvent:      openai.ErrorEvent,
 		streamErrorType: "server_error",
 		errorBody:       openAIErrorBody,

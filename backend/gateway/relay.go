@@ -52,7 +52,7 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, p protocol.
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
 	wire := dialects[p]
-	done, failed := false, false
+	done, failed, finished := false, false, false
 	for ev := first; ; {
 		if _, err := w.Write(ev); err != nil {
 			return nil // the client is gone; closing resp.Body stops the upstream
@@ -62,13 +62,15 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, p protocol.
 		}
 		done = done || wire.isDone(ev)
 		failed = failed || wire.isError(ev)
+		finished = finished || (wire.finishes != nil && wire.finishes(ev))
 		if ev, err = events.Next(); err == nil {
 			continue
 		}
-		if done || failed || r.Context().Err() != nil {
+		if done || failed || (finished && errors.Is(err, io.EOF)) || r.Context().Err() != nil {
 			// Complete, or already ended by the backend's own error event
 			// (how the connection closes after either does not matter), or
-			// nobody is listening.
+			// finished and cleanly closed by a server that sends no [DONE],
+			// or nobody is listening.
 			return nil
 		}
 		msg := streamFailure(backend, err)

@@ -219,6 +219,43 @@ func TestStream_CutAfterDoneIsComplete(t *testing.T) {
 	}
 }
 
+// Some compatible servers end a stream after the finish_reason chunk without
+// [DONE]. A clean end after a finish is complete: no error event follows,
+// and the relay adds no [DONE] the server did not send. A cut connection
+// after the finish is not a clean end.
+func TestStream_FinishWithoutDone(t *testing.T) {
+	const finish = `data: {"id":"c1","object":"chat.completion.chunk","created":1700000000,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n"
+	for name, tt := range map[string]struct {
+		upstream  http.HandlerFunc
+		wantError bool
+	}{
+		"clean end": {sse(chunk("one"), finish), false},
+		"cut after the finish": {func(w http.ResponseWriter, _ *http.Request) {
+			startSSE(w)
+			writeEvent(w, chunk("one"))
+			writeEvent(w, finish)
+			abort()
+		}, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.putProvider("p", newFake(t, tt.upstream).baseURL(), "")
+			h.route("m", "p")
+			body, err := io.ReadAll(openStream(t, h).Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rest, ok := strings.CutPrefix(string(body), chunk("one")+finish)
+			if !ok {
+				t.Fatalf("stream %q lost events", body)
+			}
+			if gotError := strings.Contains(rest, `"error"`); gotError != tt.wantError {
+				t.Errorf("after the finish: %q; want an error event: %v", rest, tt.wantError)
+			}
+		})
+	}
+}
+
 // A client that gives up while the provider is still thinking cancels the
 // provider's request too, and no fallback is tried on its behalf.
 func TestNonStream_ClientDisconnectCancelsUpstream(t *testing.T) {

@@ -38,3 +38,27 @@ func ErrorEvent(errType, message string) []byte {
 	out := append([]byte("data: "), b...)
 	return append(out, "\n\n"...)
 }
+
+// Finishes reports whether an event gives a choice its finish_reason. A
+// stream from a compatible server that omits [DONE] is complete once it
+// has had one and ends cleanly.
+func Finishes(event []byte) bool {
+	data := protocol.EventData(event)
+	if !bytes.Contains(data, []byte(`"finish_reason"`)) {
+		return false
+	}
+	var chunk struct {
+		Choices []struct {
+			FinishReason *string `json:"finish_reason"`
+		} `json:"choices"`
+	}
+	if json.Unmarshal(data, &chunk) != nil {
+		return false
+	}
+	for _, c := range chunk.Choices {
+		if c.FinishReason != nil && *c.FinishReason != "" {
+			return true
+		}
+	}
+	return false
+}

@@ -15,3 +15,17 @@ func TestStreamMarkers(t *testing.T) {
 		t.Errorf("error event = %q", got)
 	}
 }
+
+func TestFinishes(t *testing.T) {
+	for ev, want := range map[string]bool{
+		`data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n":            true,
+		`data: {"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}` + "\n\n": false,
+		`data: {"choices":[],"usage":{"prompt_tokens":1}}` + "\n\n":                             false,
+		`data: {"choices":[{"delta":{"content":"\"finish_reason\":\"stop\""}}]}` + "\n\n":       false,
+		"data: [DONE]\n\n": false,
+	} {
+		if got := Finishes([]byte(ev)); got != want {
+			t.Errorf("Finishes(%q) = %v, want %v", ev, got, want)
+		}
+	}
+}
