@@ -16,12 +16,13 @@ import (
 // AnthropicVersion is sent to Anthropic providers when the client sent none.
 const AnthropicVersion = "2023-06-01"
 
-// forwardedHeaders are the client request headers a provider may need. The
-// client's own credentials (Authorization, x-api-key) are never among them.
-var forwardedHeaders = []string{
-	"Accept", "Content-Type", "User-Agent",
-	"OpenAI-Beta", "OpenAI-Organization", "OpenAI-Project",
-	"anthropic-version", "anthropic-beta",
+// forwardedHeaders are the client request headers a provider of each API
+// may need: the common ones and that API's own (a translated request does
+// not carry the other API's headers). The client's own credentials
+// (Authorization, x-api-key) are never among them.
+var forwardedHeaders = map[Type][]string{
+	OpenAI:    {"Accept", "Content-Type", "User-Agent", "OpenAI-Beta", "OpenAI-Organization", "OpenAI-Project"},
+	Anthropic: {"Accept", "Content-Type", "User-Agent", "anthropic-version", "anthropic-beta"},
 }
 
 // Client forwards requests to one provider. Safe for concurrent use.
@@ -95,7 +96,7 @@ func (c *Client) Forward(ctx context.Context, method, apiPath string, in http.He
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: build request: %w", c.cfg.Name, err)
 	}
-	for _, h := range forwardedHeaders {
+	for _, h := range forwardedHeaders[c.cfg.Type] {
 		if v := in.Values(h); len(v) > 0 {
 			req.Header[http.CanonicalHeaderKey(h)] = v
 		}

@@ -43,14 +43,15 @@ func TestClient_ForwardAddsCredentialsPerType(t *testing.T) {
 		wantPath   string
 		wantHeader map[string]string
 	}{
-		{OpenAI, "/v1", "/v1/chat/completions", "/v1/chat/completions", map[string]string{"Authorization": "Bearer sk-provider-key-1234", "X-Api-Key": ""}},
+		{OpenAI, "/v1", "/v1/chat/completions", "/v1/chat/completions", map[string]string{"Authorization": "Bearer sk-provider-key-1234", "X-Api-Key": "", "OpenAI-Beta": "assistants=v2", "Anthropic-Beta": "", "Anthropic-Version": ""}},
 		{OpenAI, "/openai/v1", "/v1/completions", "/openai/v1/completions", map[string]string{"Authorization": "Bearer sk-provider-key-1234"}},
-		{Anthropic, "", "/v1/messages", "/v1/messages", map[string]string{"X-Api-Key": "sk-provider-key-1234", "Authorization": "", "Anthropic-Version": AnthropicVersion}},
+		{Anthropic, "", "/v1/messages", "/v1/messages", map[string]string{"X-Api-Key": "sk-provider-key-1234", "Authorization": "", "Anthropic-Version": AnthropicVersion, "Anthropic-Beta": "tools-2024", "OpenAI-Beta": ""}},
 	}
 	for _, tt := range tests {
 		rec := newRecorder(t, ok)
 		c := NewClient(Config{Name: "p", Type: tt.typ, BaseURL: rec.srv.URL + tt.base, APIKey: redact.NewValue("sk-provider-key-1234")})
-		in := http.Header{"Authorization": {"Bearer client-own-key"}, "X-Api-Key": {"client-own-key"}, "Content-Type": {"application/json"}, "Cookie": {"a=b"}}
+		in := http.Header{"Authorization": {"Bearer client-own-key"}, "X-Api-Key": {"client-own-key"}, "Content-Type": {"application/json"}, "Cookie": {"a=b"},
+			"Openai-Beta": {"assistants=v2"}, "Anthropic-Beta": {"tools-2024"}}
 		resp, err := c.Forward(context.Background(), "POST", tt.path, in, []byte(`{"model":"m"}`))
 		if err != nil {
 			t.Fatalf("%s: %v", tt.typ, err)
