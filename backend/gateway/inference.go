@@ -68,11 +68,12 @@ func (s *Server) openAIInference(ep endpoint) http.Handler {
 	})
 }
 
-// anthropicMessages serves POST /v1/messages. The anthropic-version and
-// x-api-key headers are accepted and not required: the gateway holds the
-// provider keys. Only the envelope is checked up front: a request relayed to
-// an Anthropic provider may use what translation cannot carry (documents,
-// server tools) and is the provider's to judge.
+// anthropicMessages serves POST /v1/messages, validating the request as
+// Anthropic does. The anthropic-version and x-api-key headers are accepted
+// and not required: the gateway holds the provider keys. A request that is
+// valid but holds what translation cannot carry (documents, server tools)
+// still goes to an Anthropic provider untouched; only a translation refuses
+// it.
 func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	info := infoFrom(r.Context())
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
@@ -80,13 +81,25 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	env, err := anthropic.ParseEnvelope(body)
-	if err != nil {
+	c := &call{endpoint: messages, body: body}
+	req, err := anthropic.DecodeMessagesRequest(body)
+	var re *protocol.RequestError
+	switch {
+	case err == nil:
+		c.chat, c.model, c.stream = &req, req.Model, req.Stream
+	case errors.As(err, &re) && re.Unsupported:
+		env, err := anthropic.ParseEnvelope(body)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		c.model, c.stream = env.Model, env.Stream
+	default:
 		s.fail(w, r, err)
 		return
 	}
-	info.model, info.stream = env.Model, env.Stream
-	s.dispatch(w, r, &call{endpoint: messages, body: body, model: env.Model, stream: env.Stream})
+	info.model, info.stream = c.model, c.stream
+	s.dispatch(w, r, c)
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {

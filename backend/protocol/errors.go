@@ -4,6 +4,10 @@ package protocol
 type RequestError struct {
 	Param   string
 	Message string
+	// Unsupported: the field is valid in the client's API, but the internal
+	// model cannot carry it (a document, a server tool). The request can
+	// still be relayed untouched to a backend of the client's API.
+	Unsupported bool
 }
 
 func (e *RequestError) Error() string {

@@ -39,13 +39,13 @@ func IsNull(raw json.RawMessage) bool {
 // StringField decodes a required, non-empty string field.
 func StringField(name string, raw json.RawMessage, dst *string) error {
 	if IsNull(raw) {
-		return &RequestError{name, "is required"}
+		return &RequestError{Param: name, Message: "is required"}
 	}
 	if json.Unmarshal(raw, dst) != nil {
-		return &RequestError{name, "must be a string"}
+		return &RequestError{Param: name, Message: "must be a string"}
 	}
 	if *dst == "" {
-		return &RequestError{name, "must not be empty"}
+		return &RequestError{Param: name, Message: "must not be empty"}
 	}
 	return nil
 }
@@ -56,7 +56,7 @@ func BoolField(name string, raw json.RawMessage, dst *bool) error {
 		return nil
 	}
 	if json.Unmarshal(raw, dst) != nil {
-		return &RequestError{name, "must be true or false"}
+		return &RequestError{Param: name, Message: "must be true or false"}
 	}
 	return nil
 }

@@ -128,11 +128,11 @@ func decodeBlock(path string, raw json.RawMessage, role protocol.Role) (protocol
 func unsupportedBlock(param, typ string) error {
 	switch {
 	case typ == "document" || typ == "search_result" || typ == "container_upload":
-		return reqErr(param, "%s blocks are not supported yet by modelbar", typ)
+		return unsupported(param, "%s blocks cannot be translated by modelbar yet: route this model to an Anthropic provider", typ)
 	case strings.HasSuffix(typ, "_tool_use") || strings.HasSuffix(typ, "_tool_result"):
-		return reqErr(param, "%s blocks belong to Anthropic's server tools, which modelbar does not support", typ)
+		return unsupported(param, "%s blocks belong to Anthropic's server tools, which only an Anthropic provider can run", typ)
 	}
-	return reqErr(param, "unknown content block type %q", typ)
+	return unsupported(param, "unknown content block type %q", typ)
 }
 
 func decodeText(o object, path string) (protocol.Block, error) {
@@ -167,7 +167,7 @@ func decodeImage(o object, path string) (protocol.Block, error) {
 	case "url":
 		img.URL, err = requiredString(src, spath, "url", true)
 	case "file":
-		err = reqErr(at(spath, "type"), "file sources (the Files API) are not supported yet by modelbar")
+		err = unsupported(at(spath, "type"), "file sources (the Files API) cannot be translated by modelbar: route this model to an Anthropic provider")
 	default:
 		err = reqErr(at(spath, "type"), `must be "base64" or "url"`)
 	}
@@ -311,7 +311,7 @@ func decodeTool(path string, raw json.RawMessage) (protocol.Tool, error) {
 		return t, err
 	}
 	if typ != "" && typ != "custom" {
-		return t, reqErr(at(path, "type"), "server tool %q is not supported: modelbar offers the model client tools only", typ)
+		return t, unsupported(at(path, "type"), "server tool %q runs only on an Anthropic provider; modelbar cannot translate it", typ)
 	}
 	if t.Name, err = requiredString(o, path, "name", true); err != nil {
 		return t, err

@@ -110,9 +110,9 @@ func requestErrorCases() []requestErrorCase {
 		{"image data missing", img(`{"type":"base64","media_type":"image/png"}`), "messages.0.content.0.source.data", "is required"},
 		{"image data empty", img(`{"type":"base64","media_type":"image/png","data":""}`), "messages.0.content.0.source.data", "must not be empty"},
 		{"image url missing", img(`{"type":"url"}`), "messages.0.content.0.source.url", "is required"},
-		{"image file source", img(`{"type":"file","file_id":"file_011"}`), "messages.0.content.0.source.type", "not supported yet"},
-		{"document", user(`{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}}`), "messages.0.content.0.type", "document blocks are not supported yet"},
-		{"search result", user(`{"type":"search_result","source":"s","title":"t","content":[]}`), "messages.0.content.0.type", "search_result blocks are not supported yet"},
+		{"image file source", img(`{"type":"file","file_id":"file_011"}`), "messages.0.content.0.source.type", "cannot be translated"},
+		{"document", user(`{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}}`), "messages.0.content.0.type", "document blocks cannot be translated"},
+		{"search result", user(`{"type":"search_result","source":"s","title":"t","content":[]}`), "messages.0.content.0.type", "search_result blocks cannot be translated"},
 		{"server tool use", asst(`{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}`), "messages.1.content.0.type", "server_tool_use blocks belong to Anthropic's server tools"},
 		{"web search result", asst(`{"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[]}`), "messages.1.content.0.type", "web_search_tool_result blocks belong"},
 		{"tool_use in a user turn", user(`{"type":"tool_use","id":"t","name":"f","input":{}}`), "messages.0.content.0.type", "only appear in assistant messages"},
@@ -126,7 +126,7 @@ func requestErrorCases() []requestErrorCase {
 		{"tool_result id missing", user(`{"type":"tool_result","content":"x"}`), "messages.0.content.0.tool_use_id", "is required"},
 		{"tool_result content a number", user(`{"type":"tool_result","tool_use_id":"t","content":1}`), "messages.0.content.0.content", "string or an array"},
 		{"tool_result is_error a string", user(`{"type":"tool_result","tool_use_id":"t","is_error":"yes"}`), "messages.0.content.0.is_error", "true or false"},
-		{"tool_result document", user(`{"type":"tool_result","tool_use_id":"t","content":[{"type":"document","source":{}}]}`), "messages.0.content.0.content.0.type", "document blocks are not supported yet"},
+		{"tool_result document", user(`{"type":"tool_result","tool_use_id":"t","content":[{"type":"document","source":{}}]}`), "messages.0.content.0.content.0.type", "document blocks cannot be translated"},
 		{"tool_result tool_use", user(`{"type":"tool_result","tool_use_id":"t","content":[{"type":"tool_use"}]}`), "messages.0.content.0.content.0.type", "unknown content block type"},
 		{"tool_result image media type", user(`{"type":"tool_result","tool_use_id":"t","content":[{"type":"image","source":{"type":"base64","media_type":"image/tiff","data":"x"}}]}`), "messages.0.content.0.content.0.source.media_type", "image/jpeg"},
 		{"thinking signature missing", asst(`{"type":"thinking","thinking":"hmm"}`), "messages.1.content.0.signature", "is required"},
@@ -145,9 +145,9 @@ func requestErrorCases() []requestErrorCase {
 		{"tool input_schema a string", tool(`{"name":"f","input_schema":"{}"}`), "tools.0.input_schema", "must be an object"},
 		{"tool input_schema type missing", tool(`{"name":"f","input_schema":{"properties":{}}}`), "tools.0.input_schema.type", `must be "object"`},
 		{"tool input_schema type array", tool(`{"name":"f","input_schema":{"type":"array"}}`), "tools.0.input_schema.type", `must be "object"`},
-		{"web search tool", tool(`{"type":"web_search_20250305","name":"web_search","max_uses":5}`), "tools.0.type", `server tool "web_search_20250305" is not supported`},
+		{"web search tool", tool(`{"type":"web_search_20250305","name":"web_search","max_uses":5}`), "tools.0.type", `server tool "web_search_20250305" runs only on an Anthropic provider`},
 		{"bash tool", tool(`{"name":"f","input_schema":{"type":"object"}},{"type":"bash_20250124","name":"bash"}`), "tools.1.type", `"bash_20250124"`},
-		{"text editor tool", tool(`{"type":"text_editor_20250728","name":"str_replace_based_edit_tool"}`), "tools.0.type", `"text_editor_20250728"`},
+		{"text editor tool", tool(`{"type":"text_editor_20250728","name":"str_replace_based_edit_tool"}`), "tools.0.type", `server tool "text_editor_20250728" runs only on an Anthropic provider`},
 		{"tool_choice a string", ok + "," + msgs + `,"tool_choice":"auto"`, "tool_choice", "must be an object"},
 		{"tool_choice type missing", ok + "," + msgs + `,"tool_choice":{}`, "tool_choice.type", "is required"},
 		{"tool_choice type unknown", ok + "," + msgs + `,"tool_choice":{"type":"required"}`, "tool_choice.type", `"auto", "any", "tool" or "none"`},
@@ -194,6 +194,15 @@ func TestDecodeMessagesRequest_Errors(t *testing.T) {
 			}
 			if re.Param != tt.param || !strings.Contains(re.Message, tt.message) {
 				t.Errorf("err = {Param: %q, Message: %q}, want Param %q and a message with %q", re.Param, re.Message, tt.param, tt.message)
+			}
+			// What only translation cannot carry is flagged, so the gateway
+			// can still relay it to an Anthropic provider.
+			wantUnsupported := false
+			for _, mark := range []string{"cannot be translated", "runs only on an Anthropic provider", "server tools", "blocks belong", "unknown content block type", `"bash_20250124"`} {
+				wantUnsupported = wantUnsupported || strings.Contains(tt.message, mark)
+			}
+			if re.Unsupported != wantUnsupported {
+				t.Errorf("Unsupported = %v, want %v", re.Unsupported, wantUnsupported)
 			}
 		})
 	}

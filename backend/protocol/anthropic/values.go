@@ -28,6 +28,12 @@ func reqErr(param, format string, args ...any) error {
 	return &protocol.RequestError{Param: param, Message: fmt.Sprintf(format, args...)}
 }
 
+// unsupported is reqErr for what the API allows but translation cannot
+// carry (see protocol.RequestError.Unsupported).
+func unsupported(param, format string, args ...any) error {
+	return &protocol.RequestError{Param: param, Message: fmt.Sprintf(format, args...), Unsupported: true}
+}
+
 // at extends a field path in the API's style: "messages", "messages.1",
 // "messages.1.content".
 func at(path string, key any) string {
