@@ -60,3 +60,16 @@ func BoolField(name string, raw json.RawMessage, dst *bool) error {
 	}
 	return nil
 }
+
+// Marshal is json.Marshal without the HTML escaping of <, > and &, which
+// neither API does: tool inputs and text reach clients and backends as
+// written.
+func Marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}

@@ -1,5 +1,7 @@
 package anthropic
 
+import "github.com/modelbar/modelbar/backend/protocol"
+
 // errorBody is the API's error body, in its field order.
 type errorBody struct {
 	Type  string    `json:"type"`
@@ -14,7 +16,7 @@ type errorInfo struct {
 // ErrorBody renders the API's error body:
 // {"type":"error","error":{"type":errType,"message":message}}.
 func ErrorBody(errType, message string) []byte {
-	b, _ := marshal(errorBody{Type: "error", Error: errorInfo{Type: errType, Message: message}}) // strings always marshal
+	b, _ := protocol.Marshal(errorBody{Type: "error", Error: errorInfo{Type: errType, Message: message}}) // strings always marshal
 	return b
 }
 

@@ -88,7 +88,7 @@ func prune(v reflect.Value) (json.RawMessage, bool) {
 		if json.Valid(v.Bytes()) {
 			return json.RawMessage(v.Bytes()), true
 		}
-		b, _ := marshal(string(v.Bytes()))
+		b, _ := protocol.Marshal(string(v.Bytes()))
 		return b, true
 	}
 	switch v.Kind() {
@@ -111,7 +111,7 @@ func prune(v reflect.Value) (json.RawMessage, bool) {
 		}
 		return json.RawMessage("[" + strings.Join(parts, ",") + "]"), true
 	}
-	b, err := marshal(v.Interface())
+	b, err := protocol.Marshal(v.Interface())
 	if err != nil {
 		panic(err)
 	}

@@ -127,7 +127,7 @@ func EncodeMessagesRequest(r protocol.Request, defaultMaxTokens int) ([]byte, er
 		out.Metadata = &outMetadata{UserID: r.User}
 	}
 	encodeThinking(&out, r.Thinking, defaultMaxTokens)
-	return marshal(out)
+	return protocol.Marshal(out)
 }
 
 func refuseOpenAIOnly(r protocol.Request) error {

@@ -98,7 +98,7 @@ func EncodeMessagesResponse(r protocol.Response) ([]byte, error) {
 		}
 		out.Content = append(out.Content, wire)
 	}
-	return marshal(out)
+	return protocol.Marshal(out)
 }
 
 // nullable is nil for "": written as null.

@@ -94,7 +94,7 @@ func errorEvent(se *protocol.StreamError) []byte {
 
 // sse renders one server-sent event.
 func sse(name string, payload any) []byte {
-	data, err := marshal(payload)
+	data, err := protocol.Marshal(payload)
 	if err != nil { // cannot happen: every payload is made of plain values
 		return ErrorEvent("api_error", "modelbar could not encode a stream event: "+err.Error())
 	}
@@ -194,7 +194,7 @@ func (e *StreamEncoder) delta(ev protocol.Event) []byte {
 	if !e.open || ev.Index != e.openIndex || e.openType != w.block {
 		out = e.blockStart(ev.Index, &protocol.Block{Type: w.block})
 	}
-	text, _ := marshal(ev.Delta) // a string always marshals
+	text, _ := protocol.Marshal(ev.Delta) // a string always marshals
 	payload := json.RawMessage(`{"type":"` + w.typ + `","` + w.member + `":` + string(text) + `}`)
 	return append(out, sse("content_block_delta", struct {
 		Type  string          `json:"type"`

@@ -131,15 +131,3 @@ func compactObject(path string, raw json.RawMessage) (json.RawMessage, error) {
 	}
 	return buf.Bytes(), nil
 }
-
-// marshal is json.Marshal without the HTML escaping of <, > and &, which
-// the API does not do either: tool inputs and text stay readable.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}

@@ -3,6 +3,8 @@ package openai
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/modelbar/modelbar/backend/protocol"
 )
 
 // OpenAI carries a tool call's input as function.arguments, a string holding
@@ -40,7 +42,7 @@ func modelArguments(s string) json.RawMessage {
 	if input, ok := objectArguments(s); ok {
 		return input
 	}
-	b, _ := marshal(map[string]string{invalidArgumentsKey: s})
+	b, _ := protocol.Marshal(map[string]string{invalidArgumentsKey: s})
 	return b
 }
 

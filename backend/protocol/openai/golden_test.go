@@ -98,7 +98,7 @@ func renderValue(buf *bytes.Buffer, v reflect.Value) {
 		}
 		buf.WriteByte(']')
 	default:
-		b, _ := marshal(v.Interface())
+		b, _ := protocol.Marshal(v.Interface())
 		buf.Write(b)
 	}
 }

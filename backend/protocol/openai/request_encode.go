@@ -61,7 +61,7 @@ func EncodeChatRequest(r protocol.Request, opts EncodeOptions) ([]byte, error) {
 	if r.Stream {
 		out.StreamOptions = &streamOptions{IncludeUsage: true}
 	}
-	body, err := marshal(out)
+	body, err := protocol.Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("encode openai request: %w", err)
 	}

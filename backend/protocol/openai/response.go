@@ -189,7 +189,7 @@ func EncodeChatResponse(r protocol.Response) ([]byte, error) {
 	out := chatResponseOut{ID: r.ID, Object: "chat.completion", Created: created, Model: r.Model,
 		Choices: []responseChoiceOut{{Message: responseMessage(r.Content), FinishReason: finishReason(r.StopReason)}},
 		Usage:   usageOut(r.Usage)}
-	return marshal(out)
+	return protocol.Marshal(out)
 }
 
 func responseMessage(blocks []protocol.Block) responseMessageOut {

@@ -200,7 +200,7 @@ func (e *StreamEncoder) chunk(d deltaOut, finish *string) []byte {
 
 // sse frames v as one server-sent event.
 func sse(v any) []byte {
-	b, err := marshal(v)
+	b, err := protocol.Marshal(v)
 	if err != nil { // only strings and numbers: cannot happen
 		return ErrorEvent("server_error", "encode chunk: "+err.Error())
 	}

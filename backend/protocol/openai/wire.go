@@ -246,15 +246,3 @@ func (a *arguments) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
-
-// marshal is json.Marshal without HTML escaping: <, > and & reach clients
-// and backends as they are, as OpenAI writes them.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
