@@ -1,0 +1,94 @@
+// Package modelfile reads MLX-format models from disk: config.json,
+// generation_config.json, the tokenizer files and the safetensors weights
+// (one file or several with an index), quantized (MLX affine, 4 or 8 bit)
+// or not (float16, bfloat16, float32). It also finds models in modelbar's
+// models directory and the Hugging Face cache. It knows nothing of tensors'
+// arithmetic: the engine's backends turn Tensors into their own arrays.
+package modelfile
+
+// DType is a safetensors element type.
+type DType string
+
+const (
+	F32  DType = "F32"
+	F16  DType = "F16"
+	BF16 DType = "BF16"
+	U32  DType = "U32" // packed quantized weights
+	I32  DType = "I32"
+	U8   DType = "U8"
+)
+
+// Size is the byte size of one element.
+func (d DType) Size() int {
+	switch d {
+	case F32, U32, I32:
+		return 4
+	case F16, BF16:
+		return 2
+	case U8:
+		return 1
+	}
+	return 0
+}
+
+// Tensor is one named array as stored: little-endian elements, row-major.
+// Data may be a view of a memory-mapped file: it is valid until the Model
+// that returned it is closed, and must not be written.
+type Tensor struct {
+	Name  string
+	DType DType
+	Shape []int
+	Data  []byte
+}
+
+// Quantization is MLX's affine quantization of a model's linear and
+// embedding layers: each row is cut into groups of GroupSize values, each
+// value stored in Bits bits (packed little-endian into uint32 words, the
+// first value in the lowest bits), and dequantized as scale*q + bias with
+// the group's scale and bias (tensors "<name>.scales" and "<name>.biases"
+// next to "<name>.weight").
+type Quantization struct {
+	GroupSize int `json:"group_size"`
+	Bits      int `json:"bits"`
+}
+
+// RopeScaling is Llama 3's frequency-dependent RoPE scaling ("llama3"), the
+// only kind the supported architectures use; other kinds are refused.
+type RopeScaling struct {
+	Type                          string  `json:"rope_type"`
+	Factor                        float64 `json:"factor"`
+	LowFreqFactor                 float64 `json:"low_freq_factor"`
+	HighFreqFactor                float64 `json:"high_freq_factor"`
+	OriginalMaxPositionEmbeddings int     `json:"original_max_position_embeddings"`
+}
+
+// Config is the part of config.json (and generation_config.json) that the
+// Llama-family forward pass and generation need, validated and with
+// defaults applied the way mlx-lm applies them.
+type Config struct {
+	Architecture          string // model_type: "llama", "mistral", "qwen2" or "qwen3"
+	HiddenSize            int
+	IntermediateSize      int
+	NumLayers             int
+	NumHeads              int
+	NumKVHeads            int // grouped-query attention; = NumHeads when absent
+	HeadDim               int // = HiddenSize / NumHeads when absent
+	VocabSize             int
+	RMSNormEps            float64
+	RopeTheta             float64 // 10000 when absent
+	RopeScaling           *RopeScaling
+	MaxPositionEmbeddings int  // the context length
+	TieWordEmbeddings     bool // the output projection is the embedding matrix
+	AttentionBias         bool // q/k/v projections have biases (qwen2: true)
+	QKNorm                bool // per-head RMSNorm of q and k (qwen3)
+	Quantization          *Quantization
+	BOSTokenID            *int
+	EOSTokenIDs           []int // from config.json and generation_config.json, merged
+}
+
+// Weights gives a model's tensors by name (as in the safetensors files:
+// "model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
+// "...q_proj.scales", "lm_head.weight", ...).
+type Weights interface {
+	Tensor(name string) (Tensor, bool)
+}
