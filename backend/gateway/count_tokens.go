@@ -33,6 +33,13 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	req, err := anthropic.DecodeCountTokensRequest(body)
+	var re *protocol.RequestError
+	decoded := err == nil
+	if !decoded && !(errors.As(err, &re) && re.Unsupported) {
+		s.fail(w, r, err) // invalid, as Anthropic would say; untranslatable content is still countable
+		return
+	}
 	info.model = env.Model
 	t := s.cfg.Table().Resolve(env.Model).Targets[0]
 	info.backend = t.Backend
@@ -49,7 +56,10 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.InfoContext(r.Context(), "provider cannot count tokens; estimating", "backend", t.Backend, "err", err)
 	}
-	n := estimateTokens(body)
+	n := len(body)/4 + 1 // holds what the internal model cannot: estimate from its size
+	if decoded {
+		n = protocol.EstimateTokens(req)
+	}
 	w.Header().Set(headerBackend, noBackend)
 	w.Header().Set(headerEstimate, "true")
 	w.Header().Set("Content-Type", "application/json")
@@ -79,13 +89,4 @@ func (s *Server) providerCount(w http.ResponseWriter, r *http.Request, body []by
 	w.WriteHeader(http.StatusOK)
 	w.Write(raw)
 	return nil
-}
-
-// estimateTokens estimates from the decoded request, or, when it holds what
-// the internal model cannot (documents, server tools), from its size.
-func estimateTokens(body []byte) int {
-	if req, err := anthropic.DecodeCountTokensRequest(body); err == nil {
-		return protocol.EstimateTokens(req)
-	}
-	return len(body)/4 + 1
 }

@@ -53,7 +53,9 @@ var dialects = map[protocol.Protocol]*dialect{
 		chatPath:      string(openai.ChatCompletions),
 		decodeRequest: openai.DecodeChatRequest,
 		encodeRequest: func(r protocol.Request, to *providers.Client) ([]byte, error) {
-			return openai.EncodeChatRequest(r, openai.EncodeOptions{MaxTokensField: to.MaxTokensField()})
+			return openai.EncodeChatRequest(r, openai.EncodeOptions{
+				MaxTokensField: to.MaxTokensField(), SendReasoningEffort: to.ReasoningModel(r.Model),
+			})
 		},
 		decodeResponse: openai.DecodeChatResponse,
 		encodeResponse: openai.EncodeChatResponse,

@@ -41,10 +41,27 @@ type unavailableError struct {
 
 func (e *unavailableError) Error() string { return e.Message }
 
-// retryable reports whether the next backend of the chain may be tried.
+// retryable reports whether the next backend of the chain may be tried
+// after a failure of this one.
 func retryable(err error) bool {
 	var u *unavailableError
 	return errors.As(err, &u) || providers.Retryable(err)
+}
+
+// untranslatableError: a backend of the other API cannot take this request
+// (it holds what translation cannot carry, or a field that API lacks). The
+// next backend may; the client hears this only if no other failure is
+// worth telling.
+type untranslatableError struct{ err error }
+
+func (e *untranslatableError) Error() string { return e.err.Error() }
+func (e *untranslatableError) Unwrap() error { return e.err }
+
+// cannotTake reports whether err says the backend cannot take the request
+// at all, as opposed to having failed at it.
+func cannotTake(err error) bool {
+	var u *untranslatableError
+	return errors.As(err, &u)
 }
 
 // toAPIError is the one place where an error becomes an HTTP status and a
@@ -101,16 +118,20 @@ func providerAPIError(pe *providers.Error) *apiError {
 	case providers.KindCanceled:
 		e.Status, e.Code = 499, "client_closed_request"
 	default:
+		// A provider of the client's own API has its error body relayed
+		// (request ids, error types a client acts on); translation clears
+		// the body first.
 		e.Status, e.Code, e.Raw = pe.Status, "upstream_error", pe.Body
 		switch {
 		case pe.Status == http.StatusTooManyRequests:
 			e.Type = "rate_limit_error"
 		case pe.Status < 500:
 			e.Type = "invalid_request_error"
-		case pe.Status == http.StatusServiceUnavailable, pe.Status == http.StatusGatewayTimeout:
-			e.Raw = nil
+		case pe.Status == http.StatusServiceUnavailable, pe.Status == http.StatusGatewayTimeout, pe.Status == 529:
+			// Kept: 503 and Anthropic's 529 "overloaded" tell a client to
+			// back off (Claude Code switches to its fallback model on 529).
 		default:
-			e.Status, e.Raw = http.StatusBadGateway, nil
+			e.Status = http.StatusBadGateway
 		}
 	}
 	e.Header = http.Header{}

@@ -164,10 +164,12 @@ func TestFailover_LastBackendFailure(t *testing.T) {
 		wantInMsg  string
 		retryAfter string
 	}{
-		{"500 becomes 502", reply(http.StatusInternalServerError, upstreamError), "", http.StatusBadGateway, "upstream_error", "upstream exploded", ""},
+		// A provider's own JSON error body is relayed (its request id and
+		// error type are the client's to see); only the status is mapped.
+		{"500 becomes 502", reply(http.StatusInternalServerError, upstreamError), "", http.StatusBadGateway, "", "upstream exploded", ""},
 		{"text 500 becomes 502", reply(http.StatusInternalServerError, "kaput", "Content-Type", "text/plain"), "", http.StatusBadGateway, "upstream_error", "kaput", ""},
-		{"503 stays", reply(http.StatusServiceUnavailable, upstreamError), "", http.StatusServiceUnavailable, "upstream_error", "upstream exploded", ""},
-		{"504 stays", reply(http.StatusGatewayTimeout, upstreamError), "", http.StatusGatewayTimeout, "upstream_error", "upstream exploded", ""},
+		{"503 stays", reply(http.StatusServiceUnavailable, upstreamError), "", http.StatusServiceUnavailable, "", "upstream exploded", ""},
+		{"504 stays", reply(http.StatusGatewayTimeout, upstreamError), "", http.StatusGatewayTimeout, "", "upstream exploded", ""},
 		{"429 keeps Retry-After", reply(http.StatusTooManyRequests, upstreamError, "Retry-After", "7"), "", http.StatusTooManyRequests, "", "upstream exploded", "7"},
 		{"connection refused", nil, "", http.StatusBadGateway, "upstream_unreachable", "connection", ""},
 		{"local engine", nil, "local", http.StatusServiceUnavailable, "backend_unavailable", "local engine not available", ""},

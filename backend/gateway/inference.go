@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/modelbar/modelbar/backend/protocol"
@@ -126,6 +127,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	var failed []string
+	var report *failure // what the client hears if every backend fails
 	for i, t := range plan.Targets {
 		info.backend = t.Backend
 		err := s.attempt(w, r, c, t, failed)
@@ -135,11 +137,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 		if r.Context().Err() != nil {
 			return // the client left; nobody to answer
 		}
-		if i == len(plan.Targets)-1 || !retryable(err) {
-			w.Header().Set(headerBackend, t.Backend)
-			setFallbackHeader(w, failed)
-			s.fail(w, r, err)
-			return
+		report = report.worse(failure{backend: t.Backend, err: err})
+		if i == len(plan.Targets)-1 || !(retryable(err) || cannotTake(err)) {
+			break
 		}
 		next := plan.Targets[i+1].Backend
 		s.log.WarnContext(r.Context(), "backend failed before the first byte; failing over",
@@ -147,6 +147,26 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 		failed = append(failed, t.Backend)
 		info.fallbackFrom = failed
 	}
+	info.backend = report.backend
+	w.Header().Set(headerBackend, report.backend)
+	setFallbackHeader(w, slices.DeleteFunc(slices.Clone(failed), func(b string) bool { return b == report.backend }))
+	s.fail(w, r, report.err)
+}
+
+// failure is one backend's failure to answer.
+type failure struct {
+	backend string
+	err     error
+}
+
+// worse picks the failure to report: the latest, except that a backend that
+// could not take the request at all (it cannot translate it) never hides a
+// real failure of an earlier one (a 529 the client should retry).
+func (f *failure) worse(next failure) *failure {
+	if f != nil && cannotTake(next.err) && !cannotTake(f.err) {
+		return f
+	}
+	return &next
 }
 
 const (
@@ -226,8 +246,17 @@ func (s *Server) passThrough(a *try) error {
 	}
 	defer resp.Body.Close()
 	commit := func() { a.commit(resp.Header) }
-	if a.c.stream && isEventStream(resp.Header) {
+	switch {
+	case a.c.stream && isEventStream(resp.Header):
 		return s.relayStream(a.w, a.r, a.c.endpoint.protocol, resp, commit, a.t.Backend)
+	case a.c.stream && a.c.endpoint.chat:
+		// Asked to stream, the backend answered in one piece: SDK stream
+		// helpers fail on a JSON body, so it is sent as a stream.
+		if req, err := a.c.chatRequest(); err == nil {
+			d := dialects[a.c.endpoint.protocol]
+			x := &translation{s: s, w: a.w, r: a.r, req: req, up: d, down: d, backend: a.t.Backend, commit: commit, disarm: a.disarm}
+			return x.body(resp.Body)
+		}
 	}
 	return relayBody(a.w, resp, commit, a.t.Backend)
 }

@@ -16,13 +16,13 @@ import (
 func (s *Server) translate(a *try) error {
 	req, err := a.c.chatRequest()
 	if err != nil {
-		return err
+		return &untranslatableError{err}
 	}
 	req.Model = a.t.Model
 	up, down := dialects[providerProtocol(a.client)], dialects[a.c.endpoint.protocol]
 	body, err := up.encodeRequest(req, a.client)
 	if err != nil {
-		return err
+		return &untranslatableError{err}
 	}
 	resp, err := a.client.Forward(a.r.Context(), http.MethodPost, up.chatPath, upstreamHeader(a.r.Header), body)
 	if err != nil {
@@ -31,7 +31,7 @@ func (s *Server) translate(a *try) error {
 	defer resp.Body.Close()
 	x := &translation{
 		s: s, w: a.w, r: a.r, req: req, up: up, down: down, backend: a.t.Backend,
-		commit: func() { a.commit(resp.Header) },
+		commit: func() { a.commit(resp.Header) }, disarm: a.disarm,
 	}
 	if isEventStream(resp.Header) {
 		return x.stream(resp.Body)
@@ -57,6 +57,7 @@ type translation struct {
 	up, down *dialect
 	backend  string
 	commit   func()
+	disarm   func() // the backend has started answering: no first-byte deadline any more
 }
 
 // body translates a complete response. A streaming client of a backend that
@@ -145,6 +146,7 @@ func (x *translation) prelude(events *protocol.EventReader, dec streamDecoder, e
 		if err != nil {
 			return nil, false, x.unreadable(err)
 		}
+		x.disarm() // a reasoning model may open its message minutes before content
 		content := false
 		for _, ev := range evs {
 			if ev.Type == protocol.EventError {

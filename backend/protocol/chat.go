@@ -55,6 +55,12 @@ type Request struct {
 	Logprobs         *bool           // logprobs
 	TopLogprobs      *int            // top_logprobs
 	ResponseFormat   json.RawMessage // response_format (other than {"type":"text"})
+
+	// Untranslatable names fields the client set that only a backend of its
+	// own API can honour (OpenAI audio output, predicted outputs, web
+	// search; Anthropic MCP servers, context management, output formats).
+	// An encoder for the other API refuses the request, naming the first.
+	Untranslatable []string
 }
 
 // Message is one turn. Tool results are blocks of a user message, as in
@@ -234,8 +240,8 @@ type StreamError struct {
 }
 
 // EffortBudget converts between OpenAI reasoning_effort and an Anthropic
-// thinking budget: minimal 1024, low 2048, medium 8192, high 24576 tokens.
-// Budgets convert back to the nearest level at or above them.
+// thinking budget: minimal 1024, low 2048, medium 8192, high 24576, xhigh
+// 32768 tokens. Budgets convert back to the nearest level at or above them.
 func EffortBudget(effort string) int {
 	switch effort {
 	case "minimal":
@@ -244,6 +250,8 @@ func EffortBudget(effort string) int {
 		return 2048
 	case "high":
 		return 24576
+	case "xhigh":
+		return 32768
 	}
 	return 8192
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -73,6 +74,17 @@ func (c *Client) MaxTokensField() string {
 	}
 	return "max_tokens"
 }
+
+// reasoningModel matches the names of models that take reasoning_effort:
+// OpenAI's o-series and GPT-5 family, gpt-oss, and the open reasoning
+// models compatible servers host (DeepSeek R1, QwQ, Qwen3, Magistral,
+// "-thinking" and "reason" variants).
+var reasoningModel = regexp.MustCompile(`(?i)(^|/)(o[1-9]|gpt-5|gpt-oss|deepseek-r|qwq|qwen3|magistral)|thinking|reason`)
+
+// ReasoningModel reports whether model accepts reasoning_effort. Sending it
+// to a model that does not reason is a 400 at OpenAI, so it goes only where
+// the name says the model reasons.
+func (c *Client) ReasoningModel(model string) bool { return reasoningModel.MatchString(model) }
 
 // Close drops idle connections; requests in flight finish normally.
 func (c *Client) Close() { c.transport.CloseIdleConnections() }

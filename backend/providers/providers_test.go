@@ -263,3 +263,17 @@ func TestNormalizeBaseURL(t *testing.T) {
 		}
 	}
 }
+
+func TestClient_ReasoningModel(t *testing.T) {
+	c := NewClient(Config{Name: "p", Type: OpenAI, BaseURL: "https://api.openai.com/v1"})
+	for model, want := range map[string]bool{
+		"o3": true, "o4-mini": true, "gpt-5": true, "gpt-5.1-codex": true, "openai/gpt-oss-120b": true,
+		"deepseek-reasoner": true, "deepseek-r1-distill-llama-70b": true, "qwen/qwq-32b": true, "Qwen3-8B": true,
+		"claude-sonnet-4-thinking": true,
+		"gpt-4o":                   false, "gpt-4.1-mini": false, "llama-3.3-70b-versatile": false, "mistral-large": false, "omni-moderation": false,
+	} {
+		if got := c.ReasoningModel(model); got != want {
+			t.Errorf("ReasoningModel(%q) = %v, want %v", model, got, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"encoding/json"
 	"regexp"
 
 	"github.com/modelbar/modelbar/backend/protocol"
@@ -95,7 +96,7 @@ func decodeRequest(body []byte, withMaxTokens bool) (protocol.Request, error) {
 	d := requestDecoder{top: top, withMaxTokens: withMaxTokens}
 	steps := []func(*protocol.Request) error{
 		d.model, d.maxTokens, d.system, d.messages, d.tools, d.toolChoice,
-		d.sampling, d.stopSequences, d.metadata, d.thinking, d.stream,
+		d.sampling, d.stopSequences, d.metadata, d.thinking, d.stream, d.untranslatable,
 	}
 	var r protocol.Request
 	for _, step := range steps {
@@ -104,6 +105,24 @@ func decodeRequest(body []byte, withMaxTokens bool) (protocol.Request, error) {
 		}
 	}
 	return r, nil
+}
+
+// untranslatable records the fields only Anthropic can honour: structured
+// output formats (output_config.format), context management, MCP servers
+// and code-execution containers.
+func (d requestDecoder) untranslatable(r *protocol.Request) error {
+	for _, name := range []string{"context_management", "mcp_servers", "container"} {
+		if raw, ok := d.top.get(name); ok && !protocol.IsNull(raw) {
+			r.Untranslatable = append(r.Untranslatable, name)
+		}
+	}
+	if raw, ok := d.top.get("output_config"); ok {
+		var cfg map[string]json.RawMessage
+		if json.Unmarshal(raw, &cfg) == nil && !protocol.IsNull(cfg["format"]) {
+			r.Untranslatable = append(r.Untranslatable, "output_config.format")
+		}
+	}
+	return nil
 }
 
 // requestDecoder decodes the top-level fields of a request, one step each.

@@ -102,7 +102,9 @@ const fallbackMaxTokens = 4096
 //     tool_choice forces a tool call (any or tool), and when the last
 //     assistant turn calls tools without a signed thinking block before
 //     them (a conversation begun on another backend; the API's own advice
-//     is to disable thinking).
+//     is to disable thinking). With thinking on, temperature and top_k are
+//     not sent and a top_p below 0.95 is not sent, as Anthropic refuses
+//     them together with thinking.
 func EncodeMessagesRequest(r protocol.Request, defaultMaxTokens int) ([]byte, error) {
 	if err := refuseOpenAIOnly(r); err != nil {
 		return nil, err
@@ -135,6 +137,8 @@ func refuseOpenAIOnly(r protocol.Request) error {
 		return reqErr(field, "Anthropic has no %s option (%s): leave it out to use an Anthropic backend", field, what)
 	}
 	switch {
+	case len(r.Untranslatable) > 0:
+		return reqErr(r.Untranslatable[0], "Anthropic has no counterpart of %s: leave it out to use an Anthropic backend", r.Untranslatable[0])
 	case r.N != nil && *r.N > 1:
 		return no("n", "it returns one choice per request")
 	case r.Seed != nil:
@@ -265,6 +269,13 @@ func encodeThinking(out *outRequest, t *protocol.Thinking, defaultMaxTokens int)
 		out.MaxTokens = budget + defaultMaxTokens
 	}
 	out.Thinking = &outThinkingCfg{Type: "enabled", BudgetTokens: budget}
+	// With thinking on, Anthropic takes only temperature 1, no top_k and
+	// top_p of at least 0.95; the reasoning the client asked for wins over
+	// the sampling settings editors send by habit.
+	out.Temperature, out.TopK = nil, nil
+	if out.TopP != nil && *out.TopP < 0.95 {
+		out.TopP = nil
+	}
 }
 
 // toolUseWithoutThinking reports whether the last assistant turn calls a

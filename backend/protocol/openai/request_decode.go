@@ -37,6 +37,10 @@ type rawRequest struct {
 	Logprobs            json.RawMessage `json:"logprobs"`
 	TopLogprobs         json.RawMessage `json:"top_logprobs"`
 	ResponseFormat      json.RawMessage `json:"response_format"`
+	Modalities          json.RawMessage `json:"modalities"`
+	Audio               json.RawMessage `json:"audio"`
+	Prediction          json.RawMessage `json:"prediction"`
+	WebSearchOptions    json.RawMessage `json:"web_search_options"`
 }
 
 // DecodeChatRequest validates an OpenAI chat completion request body and
@@ -61,7 +65,7 @@ func DecodeChatRequest(body []byte) (protocol.Request, error) {
 	var req protocol.Request
 	steps := []func(*rawRequest, *protocol.Request) error{
 		decodeModel, decodeMessages, decodeTools, decodeToolChoice,
-		decodeMaxTokens, decodeSampling, decodeOpenAIOnly, decodeOutput, decodeStreaming,
+		decodeMaxTokens, decodeSampling, decodeOpenAIOnly, decodeOutput, decodeStreaming, noteUntranslatable,
 	}
 	for _, step := range steps {
 		if err := step(&doc, &req); err != nil {
@@ -69,6 +73,24 @@ func DecodeChatRequest(body []byte) (protocol.Request, error) {
 		}
 	}
 	return req, nil
+}
+
+// noteUntranslatable records the OpenAI fields that change what the model
+// produces and that no other API can carry: audio output (modalities
+// beyond "text", audio), predicted outputs and web search. Operational
+// hints (store, metadata, service_tier) are not among them.
+func noteUntranslatable(doc *rawRequest, req *protocol.Request) error {
+	var modalities []string
+	if json.Unmarshal(doc.Modalities, &modalities) == nil && slices.ContainsFunc(modalities, func(m string) bool { return m != "text" }) {
+		req.Untranslatable = append(req.Untranslatable, "modalities")
+	}
+	for name, raw := range map[string]json.RawMessage{"audio": doc.Audio, "prediction": doc.Prediction, "web_search_options": doc.WebSearchOptions} {
+		if !protocol.IsNull(raw) {
+			req.Untranslatable = append(req.Untranslatable, name)
+		}
+	}
+	slices.Sort(req.Untranslatable)
+	return nil
 }
 
 func decodeModel(doc *rawRequest, req *protocol.Request) (err error) {
@@ -223,8 +245,8 @@ func decodeLogitBias(raw json.RawMessage, req *protocol.Request) error {
 
 // decodeOutput reads user, reasoning_effort and response_format.
 // reasoning_effort "none" (GPT-5.1's "do not reason") leaves Thinking nil,
-// as if it were absent; "minimal", "low", "medium" and "high" become
-// Thinking{Effort}. response_format {"type":"text"} is OpenAI's default and
+// as if it were absent; "minimal", "low", "medium", "high" and "xhigh"
+// become Thinking{Effort}. response_format {"type":"text"} is OpenAI's default and
 // counts as unset; json_object and json_schema are kept as sent.
 func decodeOutput(doc *rawRequest, req *protocol.Request) (err error) {
 	if req.User, err = optString("user", doc.User); err != nil {
@@ -234,10 +256,10 @@ func decodeOutput(doc *rawRequest, req *protocol.Request) (err error) {
 	switch {
 	case err != nil:
 		return err
-	case effort == "minimal" || effort == "low" || effort == "medium" || effort == "high":
+	case effort == "minimal" || effort == "low" || effort == "medium" || effort == "high" || effort == "xhigh":
 		req.Thinking = &protocol.Thinking{Effort: effort}
 	case effort != "" && effort != "none":
-		return fieldError("reasoning_effort", "must be one of none, minimal, low, medium or high, got %q", effort)
+		return fieldError("reasoning_effort", "must be one of none, minimal, low, medium, high or xhigh, got %q", effort)
 	}
 	return decodeResponseFormat(doc.ResponseFormat, req)
 }

@@ -14,6 +14,12 @@ type EncodeOptions struct {
 	// "max_completion_tokens" (required by api.openai.com reasoning models).
 	// "" means "max_tokens".
 	MaxTokensField string
+	// SendReasoningEffort: the backend model reasons and takes
+	// reasoning_effort. Non-reasoning models (gpt-4o, gpt-4.1, most local
+	// models) refuse the field with a 400, so a request for thinking (which
+	// Claude Code sends on every turn) is not passed on to them: the model
+	// simply answers without visible reasoning.
+	SendReasoningEffort bool
 }
 
 // EncodeChatRequest builds the body of a chat completion request for an
@@ -41,6 +47,10 @@ type EncodeOptions struct {
 //     decides what it is shown.
 //   - The OpenAI-only fields are sent as given.
 func EncodeChatRequest(r protocol.Request, opts EncodeOptions) ([]byte, error) {
+	if len(r.Untranslatable) > 0 {
+		return nil, &protocol.RequestError{Param: r.Untranslatable[0],
+			Message: fmt.Sprintf("an OpenAI-compatible backend has no counterpart of %s: leave it out, or route this model to a backend of the client's own API", r.Untranslatable[0])}
+	}
 	out := chatRequestOut{
 		Model: r.Model, Temperature: r.Temperature, TopP: r.TopP, TopK: r.TopK,
 		Stop: r.StopSequences, User: r.User, Stream: r.Stream,
@@ -57,7 +67,9 @@ func EncodeChatRequest(r protocol.Request, opts EncodeOptions) ([]byte, error) {
 	out.Messages = msgs
 	out.Tools = encodeTools(r.Tools)
 	out.ToolChoice, out.ParallelToolCalls = encodeToolChoice(r.ToolChoice, len(r.Tools) > 0)
-	out.ReasoningEffort = reasoningEffort(r.Thinking)
+	if opts.SendReasoningEffort {
+		out.ReasoningEffort = reasoningEffort(r.Thinking)
+	}
 	if r.Stream {
 		out.StreamOptions = &streamOptions{IncludeUsage: true}
 	}
@@ -151,7 +163,9 @@ func encodeMessages(r protocol.Request) ([]messageOut, error) {
 // block, then a user message with the rest of the content, if any. The
 // user content is a string when it is only text (blocks joined by a blank
 // line), else an array of text and image_url parts, images as data: URLs
-// or their own URL.
+// or their own URL. OpenAI's tool messages hold only text, so images a tool
+// returned (a screenshot, an image file read) travel in that user message,
+// first, introduced by a line naming the tool call.
 func encodeUser(i int, m protocol.Message) ([]messageOut, error) {
 	var out []messageOut
 	var parts []partOut
@@ -159,11 +173,16 @@ func encodeUser(i int, m protocol.Message) ([]messageOut, error) {
 	for j, b := range m.Content {
 		switch b.Type {
 		case protocol.BlockToolResult:
-			msg, err := toolMessage(i, j, b)
+			msg, images, err := toolMessage(i, j, b)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, msg)
+			if len(images) > 0 {
+				parts = append(parts, partOut{Type: "text", Text: fmt.Sprintf("The result of tool call %s includes these images:", b.ToolUseID)})
+				parts = append(parts, images...)
+				onlyText = false
+			}
 		case protocol.BlockText:
 			if b.Text != "" {
 				parts = append(parts, partOut{Type: "text", Text: b.Text})
@@ -189,18 +208,27 @@ func encodeUser(i int, m protocol.Message) ([]messageOut, error) {
 }
 
 // toolMessage converts a tool_result. OpenAI's tool messages hold only
-// text: the result's text blocks joined by a blank line, an image is an
-// error. OpenAI has no is_error either, so an error result's text is
-// prefixed "Error: " for the model to see (unless it already starts with
-// "error"; an empty one is just "Error").
-func toolMessage(i, j int, b protocol.Block) (messageOut, error) {
+// text: the result's text blocks joined by a blank line; its images are
+// returned apart, for the user message that follows (a note in the tool
+// message says where they went). OpenAI has no is_error either, so an error
+// result's text is prefixed "Error: " for the model to see (unless it
+// already starts with "error"; an empty one is just "Error").
+func toolMessage(i, j int, b protocol.Block) (messageOut, []partOut, error) {
 	texts := make([]string, 0, len(b.Content))
+	var images []partOut
 	for _, c := range b.Content {
-		if c.Type != protocol.BlockText {
-			return messageOut{}, &protocol.RequestError{Param: fmt.Sprintf("messages.%d.content.%d.content", i, j),
-				Message: fmt.Sprintf("a tool result holding a %s block cannot be sent to an OpenAI-compatible backend: its tool messages hold only text", c.Type)}
+		switch {
+		case c.Type == protocol.BlockText:
+			texts = append(texts, c.Text)
+		case c.Type == protocol.BlockImage && c.Image != nil:
+			images = append(images, partOut{Type: "image_url", ImageURL: &imageURLOut{URL: imageURL(c.Image)}})
+		default:
+			return messageOut{}, nil, &protocol.RequestError{Param: fmt.Sprintf("messages.%d.content.%d.content", i, j),
+				Message: fmt.Sprintf("a tool result holding an %s block cannot be sent to an OpenAI-compatible backend", c.Type)}
 		}
-		texts = append(texts, c.Text)
+	}
+	if len(images) > 0 {
+		texts = append(texts, fmt.Sprintf("(%d image(s) follow in the next user message)", len(images)))
 	}
 	text := joinStrings(texts)
 	switch {
@@ -210,7 +238,7 @@ func toolMessage(i, j int, b protocol.Block) (messageOut, error) {
 	default:
 		text = "Error: " + text
 	}
-	return messageOut{Role: "tool", ToolCallID: b.ToolUseID, Content: text}, nil
+	return messageOut{Role: "tool", ToolCallID: b.ToolUseID, Content: text}, images, nil
 }
 
 // encodeAssistant converts an assistant turn: text blocks joined by a blank

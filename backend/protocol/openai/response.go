@@ -107,7 +107,7 @@ func hasToolUse(blocks []protocol.Block) bool {
 // stop_reason naming the matched stop string is stop_sequence with it.
 func stopReason(c choiceIn, toolUse bool) (protocol.StopReason, string) {
 	switch c.FinishReason {
-	case "length":
+	case "length", "model_context_window_exceeded":
 		return protocol.StopMaxTokens, ""
 	case "tool_calls", "function_call":
 		return protocol.StopToolUse, ""
@@ -130,7 +130,7 @@ func stopReason(c choiceIn, toolUse bool) (protocol.StopReason, string) {
 // content_filter.
 func finishReason(s protocol.StopReason) string {
 	switch s {
-	case protocol.StopMaxTokens:
+	case protocol.StopMaxTokens, "model_context_window_exceeded":
 		return "length"
 	case protocol.StopToolUse:
 		return "tool_calls"

@@ -1,0 +1,42 @@
+package openai
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/modelbar/modelbar/backend/protocol"
+)
+
+// Fields that change what the model produces and that no other API can
+// carry are noted, so a translation refuses them instead of dropping them.
+func TestDecodeChatRequest_NotesUntranslatableFields(t *testing.T) {
+	const msgs = `"messages":[{"role":"user","content":"hi"}]`
+	tests := map[string][]string{
+		`{"model":"m",` + msgs + `}`: nil,
+		`{"model":"m",` + msgs + `,"modalities":["text"],"store":true,"service_tier":"auto"}`:               nil,
+		`{"model":"m",` + msgs + `,"modalities":["text","audio"],"audio":{"voice":"alloy","format":"wav"}}`: {"audio", "modalities"},
+		`{"model":"m",` + msgs + `,"prediction":{"type":"content","content":"x"}}`:                          {"prediction"},
+		`{"model":"m",` + msgs + `,"web_search_options":{}}`:                                                {"web_search_options"},
+	}
+	for body, want := range tests {
+		req, err := DecodeChatRequest([]byte(body))
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		if diff := cmp.Diff(want, req.Untranslatable); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", body, diff)
+		}
+	}
+}
+
+func TestEncodeChatRequest_RefusesUntranslatable(t *testing.T) {
+	req := protocol.Request{Model: "m", Untranslatable: []string{"mcp_servers"},
+		Messages: []protocol.Message{{Role: protocol.RoleUser, Content: []protocol.Block{{Type: protocol.BlockText, Text: "hi"}}}}}
+	_, err := EncodeChatRequest(req, EncodeOptions{})
+	var re *protocol.RequestError
+	if !errors.As(err, &re) || re.Param != "mcp_servers" {
+		t.Errorf("error %v, want a RequestError naming mcp_servers", err)
+	}
+}
