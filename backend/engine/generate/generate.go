@@ -1,0 +1,168 @@
+package generate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Model is what generation needs of a loaded model. Forward runs tokens
+// through the model after those already in its cache and returns the
+// logits of the last position; the slice is the caller's to modify until
+// the next call. It blocks for the computation and returns ctx's error if
+// ctx ends first.
+type Model interface {
+	Forward(ctx context.Context, tokens []int) ([]float32, error)
+	ContextLength() int
+}
+
+// Detokenizer turns tokens into text incrementally: Add returns only
+// complete UTF-8 text, Flush what is left.
+type Detokenizer interface {
+	Add(id int) string
+	Flush() string
+}
+
+// Request is one generation.
+type Request struct {
+	Prompt     []int
+	MaxTokens  int // 0: until the context is full
+	StopTokens []int
+	Stop       []string // stop sequences: the text ends before the first one
+	Sampling   Sampling
+}
+
+// FinishReason is why generation ended.
+type FinishReason string
+
+const (
+	FinishStop         FinishReason = "stop"          // a stop token (end of turn)
+	FinishStopSequence FinishReason = "stop_sequence" // a stop sequence
+	FinishLength       FinishReason = "length"        // MaxTokens, or the context is full
+)
+
+// Result is the outcome of a finished generation.
+type Result struct {
+	Finish           FinishReason
+	StopSequence     string // the matched stop sequence, for FinishStopSequence
+	PromptTokens     int
+	CompletionTokens int
+}
+
+// ErrPromptTooLong: the prompt leaves no room in the model's context.
+var ErrPromptTooLong = errors.New("the prompt is longer than the model's context")
+
+// Run generates from req, calling emit with each new piece of text as soon
+// as it is certain (no partial UTF-8 character, no prefix of a stop
+// sequence). It stops at a stop token, a stop sequence, MaxTokens, the end
+// of the context, an emit error, or when ctx ends (checked before every
+// token, so a disconnected client stops generation within one token).
+func Run(ctx context.Context, m Model, d Detokenizer, vocab int, req Request, emit func(string) error) (Result, error) {
+	res := Result{PromptTokens: len(req.Prompt)}
+	if len(req.Prompt) == 0 {
+		return res, errors.New("generate: empty prompt")
+	}
+	room := m.ContextLength() - len(req.Prompt)
+	if room <= 0 {
+		return res, fmt.Errorf("%w (%d tokens, context %d)", ErrPromptTooLong, len(req.Prompt), m.ContextLength())
+	}
+	budget := room
+	if req.MaxTokens > 0 {
+		budget = min(budget, req.MaxTokens)
+	}
+	smp := newSampler(req.Sampling, vocab, req.Prompt)
+	out := &holdback{stops: req.Stop, emit: emit}
+	input := req.Prompt
+	for res.CompletionTokens < budget {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		logits, err := m.Forward(ctx, input)
+		if err != nil {
+			return res, err
+		}
+		id := smp.pick(logits)
+		if slices.Contains(req.StopTokens, id) {
+			res.Finish = FinishStop
+			return res, out.finish(d.Flush())
+		}
+		res.CompletionTokens++
+		smp.seen(id)
+		stop, err := out.add(d.Add(id))
+		if err != nil || stop != "" {
+			res.Finish, res.StopSequence = FinishStopSequence, stop
+			return res, err
+		}
+		input = append(input[:0:0], id)
+	}
+	res.Finish = FinishLength
+	return res, out.finish(d.Flush())
+}
+
+// holdback releases text only once it cannot be the start of a stop
+// sequence, and ends it before the first stop sequence it completes.
+type holdback struct {
+	stops   []string
+	pending string
+	emit    func(string) error
+}
+
+// add appends text; it returns the stop sequence if one completed.
+func (h *holdback) add(text string) (string, error) {
+	h.pending += text
+	if at, stop := firstStop(h.pending, h.stops); stop != "" {
+		return stop, h.send(h.pending[:at])
+	}
+	keep := longestStopPrefix(h.pending, h.stops)
+	release := h.pending[:len(h.pending)-keep]
+	h.pending = h.pending[len(release):]
+	return "", h.send(release)
+}
+
+// finish releases what is held at the end of generation.
+func (h *holdback) finish(tail string) error {
+	if stop, err := h.add(tail); stop != "" || err != nil {
+		return err
+	}
+	rest := h.pending
+	h.pending = ""
+	return h.send(rest)
+}
+
+func (h *holdback) send(s string) error {
+	if s == "" {
+		return nil
+	}
+	return h.emit(s)
+}
+
+// firstStop finds the earliest complete stop sequence in s.
+func firstStop(s string, stops []string) (int, string) {
+	at, found := -1, ""
+	for _, st := range stops {
+		if st == "" {
+			continue
+		}
+		if i := strings.Index(s, st); i >= 0 && (at < 0 || i < at) {
+			at, found = i, st
+		}
+	}
+	return at, found
+}
+
+// longestStopPrefix is the length of the longest suffix of s that is a
+// proper prefix of a stop sequence: text that must wait for the next token.
+func longestStopPrefix(s string, stops []string) int {
+	best := 0
+	for _, st := range stops {
+		for n := min(len(st)-1, len(s)); n > best; n-- {
+			if strings.HasSuffix(s, st[:n]) {
+				best = n
+				break
+			}
+		}
+	}
+	return best
+}
