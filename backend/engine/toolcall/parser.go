@@ -1,0 +1,213 @@
+package toolcall
+
+import "strings"
+
+const (
+	thinkOpen   = "<think>"
+	thinkClose  = "</think>"
+	hermesOpen  = "<tool_call>"
+	hermesClose = "</tool_call>"
+	pythonTag   = "<|python_tag|>"
+	mistralTag  = "[TOOL_CALLS]"
+)
+
+// Parser splits one answer as it streams. Not safe for concurrent use.
+type Parser struct {
+	syntax  Syntax
+	think   bool   // the model may open a <think> block
+	state   state  // where in the answer we are
+	held    string // text not yet certain
+	started bool   // any non-space output seen (Llama 3 decides on its first character)
+	trimLF  bool   // drop the newlines that follow </think>, whichever chunk they come in
+}
+
+type state int
+
+const (
+	inText     state = iota
+	inThinking       // between <think> and </think>
+	inCall           // inside one Hermes <tool_call>
+	inTail           // Llama 3 / Mistral: the rest of the answer is a call
+)
+
+// NewParser starts a parser for one answer. startInThinking is for chat
+// templates whose generation prompt already opened the <think> block.
+func NewParser(s Syntax, think, startInThinking bool) *Parser {
+	p := &Parser{syntax: s, think: think}
+	if startInThinking {
+		p.state = inThinking
+	}
+	return p
+}
+
+// Add takes the next piece of output and returns the parts now certain.
+func (p *Parser) Add(text string) []Part {
+	p.held += text
+	var out []Part
+	for {
+		parts, progressed := p.step()
+		out = append(out, parts...)
+		if !progressed {
+			return out
+		}
+	}
+}
+
+// Finish ends the answer: what is held is resolved, a call that does not
+// parse (or never closed) comes back as text.
+func (p *Parser) Finish() []Part {
+	held := p.held
+	p.held = ""
+	switch p.state {
+	case inThinking:
+		return nonEmpty(Part{Kind: Reasoning, Text: held})
+	case inCall:
+		if calls, ok := parseCalls(held); ok {
+			return calls
+		}
+		return nonEmpty(Part{Kind: Text, Text: hermesOpen + held})
+	case inTail:
+		body := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(held), pythonTag), mistralTag)
+		if calls, ok := parseCalls(body); ok {
+			return calls
+		}
+	}
+	return nonEmpty(Part{Kind: Text, Text: held})
+}
+
+// step consumes what it can of held; progressed is false when it must wait
+// for more output.
+func (p *Parser) step() ([]Part, bool) {
+	switch p.state {
+	case inThinking:
+		return p.until(thinkClose, Reasoning, inText)
+	case inCall:
+		i := strings.Index(p.held, hermesClose)
+		if i < 0 {
+			return nil, false
+		}
+		body := p.held[:i]
+		p.held, p.state = p.held[i+len(hermesClose):], inText
+		if calls, ok := parseCalls(body); ok {
+			return calls, true
+		}
+		return []Part{{Kind: Text, Text: hermesOpen + body + hermesClose}}, true
+	case inTail:
+		return nil, false // the whole rest is read at Finish
+	}
+	return p.text()
+}
+
+// text handles plain output: it looks for the markers that change state and
+// releases text that cannot be the start of one.
+func (p *Parser) text() ([]Part, bool) {
+	if p.trimLF {
+		p.held = strings.TrimLeft(p.held, "\n")
+		if p.held == "" {
+			return nil, false
+		}
+		p.trimLF = false
+	}
+	if !p.started && (p.syntax == Llama3 || p.syntax == Mistral) {
+		trimmed := strings.TrimLeft(p.held, " \n\t")
+		if trimmed == "" {
+			return nil, false
+		}
+		tag := pythonTag
+		if p.syntax == Mistral {
+			tag = mistralTag
+		}
+		if strings.HasPrefix(tag, trimmed) && trimmed != tag {
+			return nil, false // maybe the tag, not yet whole
+		}
+		p.started = true
+		if strings.HasPrefix(trimmed, tag) || (p.syntax == Llama3 && strings.HasPrefix(trimmed, "{")) {
+			p.state = inTail
+			return nil, false
+		}
+	}
+	markers := p.markers()
+	at, marker := earliest(p.held, markers)
+	if marker == "" {
+		keep := partialSuffix(p.held, markers)
+		release := p.held[:len(p.held)-keep]
+		p.held = p.held[len(release):]
+		if release != "" {
+			p.started = true
+		}
+		return nonEmpty(Part{Kind: Text, Text: release}), false
+	}
+	before := p.held[:at]
+	p.held = p.held[at+len(marker):]
+	switch marker {
+	case thinkOpen:
+		p.state = inThinking
+	case hermesOpen:
+		p.state = inCall
+	default: // python tag or [TOOL_CALLS] mid-answer: the rest is a call
+		p.state, p.held = inTail, marker+p.held
+	}
+	return nonEmpty(Part{Kind: Text, Text: before}), true
+}
+
+func (p *Parser) markers() []string {
+	var m []string
+	if p.think {
+		m = append(m, thinkOpen)
+	}
+	switch p.syntax {
+	case Hermes:
+		m = append(m, hermesOpen)
+	case Llama3:
+		m = append(m, pythonTag)
+	case Mistral:
+		m = append(m, mistralTag)
+	}
+	return m
+}
+
+// until emits held as kind up to marker, then switches to next.
+func (p *Parser) until(marker string, kind Kind, next state) ([]Part, bool) {
+	i := strings.Index(p.held, marker)
+	if i < 0 {
+		keep := partialSuffix(p.held, []string{marker})
+		release := p.held[:len(p.held)-keep]
+		p.held = p.held[len(release):]
+		return nonEmpty(Part{Kind: kind, Text: release}), false
+	}
+	part := Part{Kind: kind, Text: p.held[:i]}
+	p.held, p.state, p.trimLF = p.held[i+len(marker):], next, true
+	return nonEmpty(part), true
+}
+
+func nonEmpty(p Part) []Part {
+	if p.Text == "" && p.Kind != Call {
+		return nil
+	}
+	return []Part{p}
+}
+
+func earliest(s string, markers []string) (int, string) {
+	at, found := -1, ""
+	for _, m := range markers {
+		if i := strings.Index(s, m); i >= 0 && (at < 0 || i < at) {
+			at, found = i, m
+		}
+	}
+	return at, found
+}
+
+// partialSuffix is the length of the longest suffix of s that begins one of
+// the markers.
+func partialSuffix(s string, markers []string) int {
+	best := 0
+	for _, m := range markers {
+		for n := min(len(m)-1, len(s)); n > best; n-- {
+			if strings.HasSuffix(s, m[:n]) {
+				best = n
+				break
+			}
+		}
+	}
+	return best
+}

@@ -1,0 +1,147 @@
+package toolcall
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// run feeds the output in chunks of every size from 1 to len (so markers
+// and JSON are split at every possible point) and checks each gives the
+// same parts, merged.
+func run(t *testing.T, s Syntax, think, startThinking bool, output string) []Part {
+	t.Helper()
+	var first []Part
+	for size := 1; size <= len(output); size++ {
+		p := NewParser(s, think, startThinking)
+		var parts []Part
+		for i := 0; i < len(output); i += size {
+			parts = append(parts, p.Add(output[i:min(i+size, len(output))])...)
+		}
+		parts = merge(append(parts, p.Finish()...))
+		if size == 1 {
+			first = parts
+			continue
+		}
+		if diff := cmp.Diff(first, parts); diff != "" {
+			t.Fatalf("chunks of %d differ from chunks of 1 (-1 +%d):\n%s", size, size, diff)
+		}
+	}
+	return first
+}
+
+// merge joins consecutive text or reasoning parts.
+func merge(parts []Part) []Part {
+	var out []Part
+	for _, p := range parts {
+		if n := len(out); n > 0 && p.Kind != Call && out[n-1].Kind == p.Kind {
+			out[n-1].Text += p.Text
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func text(s string) Part      { return Part{Kind: Text, Text: s} }
+func reasoning(s string) Part { return Part{Kind: Reasoning, Text: s} }
+func callOf(name, args string) Part {
+	return Part{Kind: Call, Name: name, Arguments: json.RawMessage(args)}
+}
+
+func TestParser(t *testing.T) {
+	tests := []struct {
+		name          string
+		syntax        Syntax
+		think         bool
+		startThinking bool
+		output        string
+		want          []Part
+	}{
+		{"plain text", Hermes, true, false, "Hello <b>world</b>", []Part{text("Hello <b>world</b>")}},
+		{"qwen thinking then answer", Hermes, true, false, "<think>\nLet me see.\n</think>\n\nIt is 4.",
+			[]Part{reasoning("\nLet me see.\n"), text("It is 4.")}},
+		{"generation prompt opened thinking", Hermes, true, true, "hmm</think>\n\nDone.", []Part{reasoning("hmm"), text("Done.")}},
+		{"hermes parallel calls", Hermes, false, false,
+			"I'll check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Tokyo\", \"unit\": \"c\"}}\n</tool_call>",
+			[]Part{text("I'll check.\n"), callOf("get_weather", `{"city":"Paris"}`), text("\n"), callOf("get_weather", `{"city":"Tokyo","unit":"c"}`)}},
+		{"hermes arguments as a string", Hermes, false, false, `<tool_call>{"name":"f","arguments":"{\"a\": 1}"}</tool_call>`,
+			[]Part{callOf("f", `{"a":1}`)}},
+		{"hermes broken call is text", Hermes, false, false, "<tool_call>{not json}</tool_call> ok",
+			[]Part{text("<tool_call>{not json}</tool_call> ok")}},
+		{"hermes unclosed call parses at the end", Hermes, false, false, `<tool_call>{"name":"f","arguments":{}}`,
+			[]Part{callOf("f", `{}`)}},
+		{"llama3 bare json", Llama3, false, false, `{"name": "get_weather", "parameters": {"city": "Paris"}}`,
+			[]Part{callOf("get_weather", `{"city":"Paris"}`)}},
+		{"llama3 python tag, two calls", Llama3, false, false, `<|python_tag|>{"name": "a", "parameters": {}}; {"name": "b", "parameters": {"x": [1, ";"]}}`,
+			[]Part{callOf("a", `{}`), callOf("b", `{"x":[1,";"]}`)}},
+		{"llama3 text that starts with a brace", Llama3, false, false, `{this is not a call}`, []Part{text(`{this is not a call}`)}},
+		{"llama3 plain text streams", Llama3, false, false, "Sure <b>", []Part{text("Sure <b>")}},
+		{"mistral calls", Mistral, false, false, `[TOOL_CALLS][{"name": "f", "arguments": {"q": "x"}}, {"name": "g", "arguments": {}}]`,
+			[]Part{callOf("f", `{"q":"x"}`), callOf("g", `{}`)}},
+		{"mistral text then calls", Mistral, false, false, `Let me look. [TOOL_CALLS][{"name": "f", "arguments": {}}]`,
+			[]Part{text("Let me look. "), callOf("f", `{}`)}},
+		{"no syntax", None, false, false, `<tool_call>{"name":"f"}</tool_call>`, []Part{text(`<tool_call>{"name":"f"}</tool_call>`)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := run(t, tt.syntax, tt.think, tt.startThinking, tt.output)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Text is released as soon as it cannot be part of a marker.
+func TestParser_ReleasesTextEarly(t *testing.T) {
+	p := NewParser(Hermes, true, false)
+	if got := p.Add("Hello wor"); len(got) != 1 || got[0].Text != "Hello wor" {
+		t.Errorf("Add = %+v, want the text at once", got)
+	}
+	if got := p.Add("ld <tool_"); len(got) != 1 || got[0].Text != "ld " {
+		t.Errorf("Add = %+v, want the text before a possible marker", got)
+	}
+}
+
+func TestDetect(t *testing.T) {
+	tests := map[string][2]any{
+		"{% if tools %}<tool_call>{% endif %}<think>": {Hermes, true},
+		"<|start_header_id|>ipython<|end_header_id|>": {Llama3, false},
+		"[AVAILABLE_TOOLS][TOOL_CALLS]":               {Mistral, false},
+		"{{ messages }}":                              {None, false},
+	}
+	for tmpl, want := range tests {
+		s, think := Detect(tmpl)
+		if s != want[0].(Syntax) || think != want[1].(bool) {
+			t.Errorf("Detect(%q) = %v, %v; want %v", tmpl, s, think, want)
+		}
+	}
+}
+
+func FuzzParser(f *testing.F) {
+	f.Add("<think>a</think><tool_call>{\"name\":\"f\",\"arguments\":{}}</tool_call>", uint8(1), uint8(3))
+	f.Add(`<|python_tag|>{"name":"a","parameters":{}}`, uint8(2), uint8(5))
+	f.Fuzz(func(t *testing.T, output string, syntax, chunk uint8) {
+		p := NewParser(Syntax(syntax%4), syntax%2 == 0, false)
+		size := int(chunk%16) + 1
+		var parts []Part
+		for i := 0; i < len(output); i += size {
+			parts = append(parts, p.Add(output[i:min(i+size, len(output))])...)
+		}
+		parts = append(parts, p.Finish()...)
+		// Nothing is lost: text and reasoning together hold every byte
+		// that is not markup of a parsed call or a think tag.
+		n := 0
+		for _, part := range parts {
+			n += len(part.Text)
+			if part.Kind == Call && !json.Valid(part.Arguments) {
+				t.Fatalf("call with invalid arguments %q", part.Arguments)
+			}
+		}
+		if n > len(output) {
+			t.Fatalf("parts hold %d bytes of a %d-byte output", n, len(output))
+		}
+	})
+}
