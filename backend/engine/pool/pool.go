@@ -1,0 +1,190 @@
+// Package pool keeps local models loaded: on first use (just in time) or on
+// request, within a memory budget, evicting the least recently used idle
+// model when a new one needs room, unloading models idle longer than a TTL,
+// never evicting a pinned model or one a request is using. One goroutine
+// owns all of that state; callers talk to it with request structs.
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Loader loads models. Estimate says how much memory a model will take
+// before it is loaded (to make room first); Load may take seconds and is
+// called outside the pool's goroutine, one load per model at a time.
+type Loader interface {
+	Estimate(name string) (int64, error)
+	Load(ctx context.Context, name string) (Model, error)
+}
+
+// Model is a loaded model. Close frees it; the pool calls it once, when no
+// request uses the model any more.
+type Model interface {
+	MemoryBytes() int64
+	Close() error
+}
+
+// Options configure a Pool.
+type Options struct {
+	Budget  int64         // bytes all loaded models may take together
+	IdleTTL time.Duration // unload a model unused this long; 0: never
+	Now     func() time.Time
+	Tick    time.Duration // how often idle models are checked; 0: a minute
+}
+
+// Errors the pool returns.
+var (
+	ErrTooLarge = errors.New("the model does not fit in the memory budget")
+	ErrNoRoom   = errors.New("no room: the models in memory are pinned or in use")
+	ErrClosed   = errors.New("the model pool is closed")
+)
+
+// Status is one loaded (or loading) model.
+type Status struct {
+	Name     string    `json:"name"`
+	Memory   int64     `json:"memory_bytes"`
+	Pinned   bool      `json:"pinned"`
+	InUse    int       `json:"in_use"`
+	Loading  bool      `json:"loading"`
+	LastUsed time.Time `json:"last_used"`
+}
+
+// Pool is the model pool. Its methods are safe for concurrent use.
+type Pool struct {
+	loader Loader
+	opts   Options
+	reqs   chan func(*state)
+	done   chan struct{}
+	once   sync.Once
+}
+
+// New starts a pool. Close stops it and unloads every model.
+func New(loader Loader, opts Options) *Pool {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Tick <= 0 {
+		opts.Tick = time.Minute
+	}
+	p := &Pool{loader: loader, opts: opts, reqs: make(chan func(*state)), done: make(chan struct{})}
+	st := &state{pool: p, models: map[string]*entry{}}
+	go st.run()
+	return p
+}
+
+// do runs f on the pool's goroutine and waits for it.
+func (p *Pool) do(ctx context.Context, f func(*state)) error {
+	finished := make(chan struct{})
+	select {
+	case p.reqs <- func(s *state) { f(s); close(finished) }:
+	case <-p.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-finished
+	return nil
+}
+
+// Acquire returns the model, loading it first if needed (making room by
+// evicting idle models), and marks it in use until release is called.
+// release must be called exactly once.
+func (p *Pool) Acquire(ctx context.Context, name string) (Model, func(), error) {
+	for {
+		var loading *entry
+		var loaded chan struct{}
+		var m Model
+		var err error
+		if derr := p.do(ctx, func(s *state) {
+			if m, loading, err = s.acquire(name); loading != nil {
+				loaded = loading.loading // read here: the pool's goroutine clears it
+			}
+		}); derr != nil {
+			return nil, nil, derr
+		}
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case m != nil:
+			return m, p.releaser(name), nil
+		}
+		select { // a load is under way: wait for it, then try again
+		case <-loaded:
+			if loading.err != nil {
+				return nil, nil, loading.err
+			}
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-p.done:
+			return nil, nil, ErrClosed
+		}
+	}
+}
+
+func (p *Pool) releaser(name string) func() {
+	released := false
+	return func() {
+		if released {
+			return
+		}
+		released = true
+		p.do(context.Background(), func(s *state) { s.release(name) })
+	}
+}
+
+// Load loads a model ahead of use; pin keeps it from eviction and idle
+// unloading.
+func (p *Pool) Load(ctx context.Context, name string, pin bool) error {
+	_, release, err := p.Acquire(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return p.do(ctx, func(s *state) {
+		if e := s.models[name]; e != nil {
+			e.pinned = e.pinned || pin
+		}
+	})
+}
+
+// Pin sets whether a loaded model is pinned.
+func (p *Pool) Pin(name string, pinned bool) error {
+	var err error
+	if derr := p.do(context.Background(), func(s *state) {
+		e := s.models[name]
+		if e == nil || e.loading != nil {
+			err = fmt.Errorf("model %q is not loaded", name)
+			return
+		}
+		e.pinned = pinned
+	}); derr != nil {
+		return derr
+	}
+	return err
+}
+
+// Unload unloads a model now, or, if requests are using it, as soon as the
+// last one ends. It reports whether the model was loaded.
+func (p *Pool) Unload(name string) (bool, error) {
+	var found bool
+	err := p.do(context.Background(), func(s *state) { found = s.unload(name) })
+	return found, err
+}
+
+// Status lists the models in memory, by name.
+func (p *Pool) Status() []Status {
+	var out []Status
+	p.do(context.Background(), func(s *state) { out = s.status() })
+	return out
+}
+
+// Close unloads every model and stops the pool. Call it once requests
+// have finished (the server shuts down HTTP first).
+func (p *Pool) Close() {
+	p.do(context.Background(), func(s *state) { s.closeAll() })
+	p.once.Do(func() { close(p.done) })
+}

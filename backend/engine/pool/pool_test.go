@@ -1,0 +1,268 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+type fakeModel struct {
+	name   string
+	size   int64
+	closed *sync.Map
+}
+
+func (m *fakeModel) MemoryBytes() int64 { return m.size }
+func (m *fakeModel) Close() error       { m.closed.Store(m.name, true); return nil }
+
+// fakeLoader loads models of fixed sizes; a model in gate waits for its
+// channel before loading.
+type fakeLoader struct {
+	mu     sync.Mutex
+	sizes  map[string]int64
+	loads  map[string]int
+	gate   map[string]chan struct{}
+	fail   map[string]error
+	closed sync.Map
+}
+
+func newLoader(sizes map[string]int64) *fakeLoader {
+	return &fakeLoader{sizes: sizes, loads: map[string]int{}, gate: map[string]chan struct{}{}, fail: map[string]error{}}
+}
+
+func (l *fakeLoader) Estimate(name string) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	size, ok := l.sizes[name]
+	if !ok {
+		return 0, errors.New("no such model")
+	}
+	return size, nil
+}
+
+func (l *fakeLoader) Load(_ context.Context, name string) (Model, error) {
+	l.mu.Lock()
+	gate := l.gate[name]
+	l.loads[name]++
+	err := l.fail[name]
+	l.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &fakeModel{name: name, size: l.sizes[name], closed: &l.closed}, nil
+}
+
+func (l *fakeLoader) count(name string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.loads[name]
+}
+
+func (l *fakeLoader) isClosed(name string) bool {
+	_, ok := l.closed.Load(name)
+	return ok
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newPool(t *testing.T, l *fakeLoader, budget int64, ttl time.Duration) (*Pool, *clock) {
+	t.Helper()
+	c := &clock{t: time.Unix(1000, 0)}
+	p := New(l, Options{Budget: budget, IdleTTL: ttl, Now: c.now, Tick: time.Hour})
+	t.Cleanup(p.Close)
+	return p, c
+}
+
+func names(st []Status) []string {
+	var out []string
+	for _, s := range st {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func TestPool_LoadsOnceEvictsLRUAndKeepsPinned(t *testing.T) {
+	l := newLoader(map[string]int64{"a": 40, "b": 40, "c": 40, "huge": 200})
+	p, c := newPool(t, l, 100, 0)
+	ctx := context.Background()
+	use := func(name string) {
+		t.Helper()
+		_, release, err := p.Acquire(ctx, name)
+		if err != nil {
+			t.Fatalf("acquire %s: %v", name, err)
+		}
+		c.advance(time.Second)
+		release()
+	}
+	use("a")
+	use("a")
+	if n := l.count("a"); n != 1 {
+		t.Errorf("a loaded %d times, want 1", n)
+	}
+	use("b")
+	use("a") // a is now more recent than b
+	use("c") // needs room: b is the least recently used
+	if got := names(p.Status()); len(got) != 2 || got[0] != "a" || got[1] != "c" || !l.isClosed("b") {
+		t.Errorf("after loading c: %v (b closed: %v), want a and c", got, l.isClosed("b"))
+	}
+	if err := p.Pin("a", true); err != nil {
+		t.Fatal(err)
+	}
+	use("b") // a is pinned, so c goes
+	if got := names(p.Status()); len(got) != 2 || got[0] != "a" || got[1] != "b" {
+		t.Errorf("after loading b with a pinned: %v", got)
+	}
+	if _, _, err := p.Acquire(ctx, "huge"); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("huge: %v, want ErrTooLarge", err)
+	}
+	if _, _, err := p.Acquire(ctx, "nope"); err == nil {
+		t.Error("unknown model acquired")
+	}
+}
+
+// A model in use is never evicted nor unloaded under its request.
+func TestPool_NeverDropsAModelInUse(t *testing.T) {
+	l := newLoader(map[string]int64{"a": 60, "b": 60})
+	p, _ := newPool(t, l, 100, 0)
+	ctx := context.Background()
+	_, releaseA, err := p.Acquire(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.Acquire(ctx, "b"); !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("b while a is in use: %v, want ErrNoRoom", err)
+	}
+	if found, err := p.Unload("a"); !found || err != nil {
+		t.Fatalf("unload a: %v %v", found, err)
+	}
+	if l.isClosed("a") {
+		t.Fatal("a closed while in use")
+	}
+	releaseA()
+	releaseA() // a second release is harmless
+	if !l.isClosed("a") || len(p.Status()) != 0 {
+		t.Errorf("a not unloaded after its request ended: %v", p.Status())
+	}
+	if _, release, err := p.Acquire(ctx, "b"); err != nil {
+		t.Errorf("b after a left: %v", err)
+	} else {
+		release()
+	}
+}
+
+// Concurrent first requests share one load; a failed load reaches them all
+// and the next request tries again.
+func TestPool_ConcurrentRequestsShareOneLoad(t *testing.T) {
+	l := newLoader(map[string]int64{"a": 10})
+	l.gate["a"] = make(chan struct{})
+	l.fail["a"] = errors.New("corrupt weights")
+	p, _ := newPool(t, l, 100, 0)
+	errs := make(chan error, 5)
+	for range 5 {
+		go func() {
+			_, _, err := p.Acquire(context.Background(), "a")
+			errs <- err
+		}()
+	}
+	for p.Status() == nil || !p.Status()[0].Loading {
+		time.Sleep(time.Millisecond)
+	}
+	close(l.gate["a"])
+	for range 5 {
+		if err := <-errs; err == nil || !errors.Is(err, l.fail["a"]) {
+			t.Errorf("waiter got %v, want the load error", err)
+		}
+	}
+	if n := l.count("a"); n != 1 {
+		t.Errorf("%d loads for 5 concurrent requests, want 1", n)
+	}
+	l.mu.Lock()
+	delete(l.fail, "a")
+	delete(l.gate, "a")
+	l.mu.Unlock()
+	if _, release, err := p.Acquire(context.Background(), "a"); err != nil {
+		t.Errorf("retry after a failed load: %v", err)
+	} else {
+		release()
+	}
+}
+
+func TestPool_IdleTTL(t *testing.T) {
+	l := newLoader(map[string]int64{"a": 10, "b": 10})
+	p, c := newPool(t, l, 100, 30*time.Minute)
+	ctx := context.Background()
+	for _, name := range []string{"a", "b"} {
+		if err := p.Load(ctx, name, name == "b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.advance(29 * time.Minute)
+	p.do(ctx, func(s *state) { s.expire() })
+	if len(p.Status()) != 2 {
+		t.Fatalf("unloaded before the TTL: %v", names(p.Status()))
+	}
+	c.advance(2 * time.Minute)
+	p.do(ctx, func(s *state) { s.expire() })
+	if got := names(p.Status()); len(got) != 1 || got[0] != "b" || !l.isClosed("a") {
+		t.Errorf("after the TTL: %v, want only the pinned b", got)
+	}
+}
+
+func TestPool_CancelledWaiterLeavesTheLoadRunning(t *testing.T) {
+	l := newLoader(map[string]int64{"a": 10})
+	l.gate["a"] = make(chan struct{})
+	p, _ := newPool(t, l, 100, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		_, _, err := p.Acquire(ctx, "a")
+		done <- err
+	}()
+	for len(p.Status()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled waiter: %v", err)
+	}
+	close(l.gate["a"])
+	_, release, err := p.Acquire(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if n := l.count("a"); n != 1 {
+		t.Errorf("%d loads, want 1", n)
+	}
+}
+
+func TestPool_CloseUnloadsEverything(t *testing.T) {
+	l := newLoader(map[string]int64{"a": 10})
+	p := New(l, Options{Budget: 100})
+	if err := p.Load(context.Background(), "a", true); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	p.Close()
+	if !l.isClosed("a") {
+		t.Error("a not closed")
+	}
+	if _, _, err := p.Acquire(context.Background(), "a"); !errors.Is(err, ErrClosed) {
+		t.Errorf("acquire after close: %v", err)
+	}
+}

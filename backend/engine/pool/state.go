@@ -1,0 +1,198 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// entry is one model in memory or on its way there.
+type entry struct {
+	model    Model
+	memory   int64
+	pinned   bool
+	inUse    int
+	lastUsed time.Time
+	// loading is non-nil while the model loads and closed when the load
+	// ends; err (set before the close) says how it ended.
+	loading  chan struct{}
+	err      error
+	unloadAt bool // unload as soon as nobody uses it
+}
+
+// state is owned by the pool's goroutine: nothing else touches it.
+type state struct {
+	pool   *Pool
+	models map[string]*entry
+}
+
+func (s *state) run() {
+	tick := time.NewTicker(s.pool.opts.Tick)
+	defer tick.Stop()
+	for {
+		select {
+		case f := <-s.pool.reqs:
+			f(s)
+		case <-tick.C:
+			s.expire()
+		case <-s.pool.done:
+			return
+		}
+	}
+}
+
+func (s *state) now() time.Time { return s.pool.opts.Now() }
+
+// acquire returns the model (marked in use), or the entry of a load under
+// way to wait for, or an error.
+func (s *state) acquire(name string) (Model, *entry, error) {
+	if e := s.models[name]; e != nil {
+		if e.loading != nil {
+			return nil, e, nil
+		}
+		e.inUse++
+		e.lastUsed = s.now()
+		return e.model, nil, nil
+	}
+	size, err := s.pool.loader.Estimate(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if size > s.pool.opts.Budget {
+		return nil, nil, fmt.Errorf("%w: %s needs about %s, the budget is %s", ErrTooLarge, name, mib(size), mib(s.pool.opts.Budget))
+	}
+	if err := s.makeRoom(name, size); err != nil {
+		return nil, nil, err
+	}
+	e := &entry{memory: size, loading: make(chan struct{}), lastUsed: s.now()}
+	s.models[name] = e
+	go func() {
+		m, err := s.pool.loader.Load(context.Background(), name)
+		s.pool.do(context.Background(), func(s *state) { s.loaded(name, e, m, err) })
+		if err == nil && m != nil {
+			select {
+			case <-s.pool.done: // closed meanwhile: nobody owns it
+				m.Close()
+			default:
+			}
+		}
+	}()
+	return nil, e, nil
+}
+
+// loaded ends a load.
+func (s *state) loaded(name string, e *entry, m Model, err error) {
+	if err != nil {
+		e.err = fmt.Errorf("load %s: %w", name, err)
+		delete(s.models, name)
+	} else {
+		e.model, e.memory = m, m.MemoryBytes()
+	}
+	close(e.loading)
+	e.loading = nil
+	if e.err == nil && e.unloadAt && e.inUse == 0 {
+		s.drop(name, e)
+	}
+}
+
+// makeRoom evicts idle, unpinned models, least recently used first, until
+// size more bytes fit the budget.
+func (s *state) makeRoom(name string, size int64) error {
+	for s.used()+size > s.pool.opts.Budget {
+		victim, e := s.lru()
+		if e == nil {
+			return fmt.Errorf("%w: %s needs about %s, %s of %s is taken", ErrNoRoom, name, mib(size), mib(s.used()), mib(s.pool.opts.Budget))
+		}
+		s.drop(victim, e)
+	}
+	return nil
+}
+
+func (s *state) used() int64 {
+	var n int64
+	for _, e := range s.models {
+		n += e.memory
+	}
+	return n
+}
+
+// lru is the least recently used model that may be evicted.
+func (s *state) lru() (string, *entry) {
+	var name string
+	var oldest *entry
+	for n, e := range s.models {
+		if e.loading != nil || e.pinned || e.inUse > 0 {
+			continue
+		}
+		if oldest == nil || e.lastUsed.Before(oldest.lastUsed) || (e.lastUsed.Equal(oldest.lastUsed) && n < name) {
+			name, oldest = n, e
+		}
+	}
+	return name, oldest
+}
+
+func (s *state) release(name string) {
+	e := s.models[name]
+	if e == nil {
+		return
+	}
+	e.inUse--
+	e.lastUsed = s.now()
+	if e.inUse == 0 && e.unloadAt {
+		s.drop(name, e)
+	}
+}
+
+func (s *state) unload(name string) bool {
+	e := s.models[name]
+	if e == nil {
+		return false
+	}
+	if e.loading != nil || e.inUse > 0 {
+		e.unloadAt = true
+		return true
+	}
+	s.drop(name, e)
+	return true
+}
+
+// expire unloads models idle longer than the TTL.
+func (s *state) expire() {
+	ttl := s.pool.opts.IdleTTL
+	if ttl <= 0 {
+		return
+	}
+	for name, e := range s.models {
+		if e.loading == nil && !e.pinned && e.inUse == 0 && s.now().Sub(e.lastUsed) >= ttl {
+			s.drop(name, e)
+		}
+	}
+}
+
+func (s *state) drop(name string, e *entry) {
+	delete(s.models, name)
+	if e.model != nil {
+		e.model.Close()
+	}
+}
+
+func (s *state) closeAll() {
+	for name, e := range s.models {
+		if e.loading == nil {
+			s.drop(name, e)
+		}
+	}
+}
+
+func (s *state) status() []Status {
+	out := make([]Status, 0, len(s.models))
+	for name, e := range s.models {
+		out = append(out, Status{Name: name, Memory: e.memory, Pinned: e.pinned, InUse: e.inUse, Loading: e.loading != nil, LastUsed: e.lastUsed})
+	}
+	slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func mib(n int64) string { return fmt.Sprintf("%d MiB", n>>20) }
