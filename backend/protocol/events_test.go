@@ -40,3 +40,26 @@ func TestResponseEvents_CarryTheWholeResponse(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestAggregate_InvertsResponseEvents(t *testing.T) {
+	r := Response{
+		ID: "msg_1", Model: "m",
+		Content: []Block{
+			{Type: BlockThinking, Text: "hmm", Signature: "sig"},
+			{Type: BlockText, Text: "Hello"},
+			{Type: BlockToolUse, ID: "call_1", Name: "get", Input: json.RawMessage(`{"a":1}`)},
+		},
+		StopReason: StopToolUse,
+		Usage:      Usage{InputTokens: 10, OutputTokens: 5},
+	}
+	got, err := Aggregate(ResponseEvents(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := Aggregate([]Event{{Type: EventError, Err: &StreamError{Type: "x", Message: "boom"}}}); err == nil {
+		t.Error("an error event aggregated without error")
+	}
+}

@@ -50,8 +50,9 @@ type Template struct {
 
 // variant is one compiled template source.
 type variant struct {
-	name string
-	tpl  *exec.Template
+	name   string
+	source string // as written, for callers that read its markers
+	tpl    *exec.Template
 	// tagLines maps the position gonja reports for a {% %} tag (that of the
 	// token after it) to the line the tag starts on.
 	tagLines map[position]int
@@ -67,6 +68,17 @@ func Parse(source, bos, eos string) (*Template, error) {
 
 // Name is the template's name as errors give it.
 func (t *Template) Name() string { return t.name }
+
+// Source is the text of every variant, joined: what a caller searches for
+// the markers a model family writes (tool-call tags, <think>).
+func (t *Template) Source() string {
+	var b strings.Builder
+	for _, v := range t.variants {
+		b.WriteString(v.source)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
 
 func parseVariants(name string, sources map[string]string, specials map[string]string) (*Template, error) {
 	t := &Template{name: name, variants: map[string]*variant{}, specials: map[string]string{}, now: time.Now}
@@ -84,6 +96,7 @@ func parseVariants(name string, sources map[string]string, specials map[string]s
 		if err != nil {
 			return nil, err
 		}
+		v.source = src
 		t.variants[key] = v
 	}
 	return t, nil

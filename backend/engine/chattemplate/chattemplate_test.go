@@ -261,3 +261,13 @@ func TestRender_Concurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestTemplate_Source(t *testing.T) {
+	tpl, err := Parse("{% if tools %}<tool_call>{% endif %}{{ messages[0].content }}", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tpl.Source(), "<tool_call>") {
+		t.Errorf("Source() = %q", tpl.Source())
+	}
+}

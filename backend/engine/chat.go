@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/modelbar/modelbar/backend/engine/generate"
+	"github.com/modelbar/modelbar/backend/engine/toolcall"
+	"github.com/modelbar/modelbar/backend/protocol"
+)
+
+// Defaults where a request leaves sampling open: the middle ground of
+// LM Studio's and Ollama's defaults, for small local models.
+const (
+	defaultTemperature = 0.7
+	defaultTopP        = 0.95
+)
+
+// ErrNoTemplate: a model without a chat template cannot chat.
+var ErrNoTemplate = errors.New("the model has no chat template")
+
+// Chat answers a chat request with the local model named by r.Model,
+// loading it if needed. Events go to emit as they are produced, in the
+// order protocol.Event documents; an error returned before the first event
+// means nothing was produced (the model is missing or failed to load, or
+// the request does not fit it). A client that goes away (ctx) stops
+// generation within one token.
+func (e *Engine) Chat(ctx context.Context, r protocol.Request, emit func(protocol.Event) error) error {
+	m, release, err := e.pool.Acquire(ctx, r.Model)
+	if err != nil {
+		return err
+	}
+	defer release()
+	l := m.(*loaded)
+	if l.template == nil {
+		return fmt.Errorf("%s: %w", l.name, ErrNoTemplate)
+	}
+	in, err := templateInput(r)
+	if err != nil {
+		return err
+	}
+	prompt, err := l.template.Render(in)
+	if err != nil {
+		return &protocol.RequestError{Message: "the model's chat template refused the conversation: " + err.Error()}
+	}
+	ids := l.tok.Encode(prompt, false)
+	done, err := l.take(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return l.generate(ctx, r, prompt, ids, emit)
+}
+
+func (l *loaded) generate(ctx context.Context, r protocol.Request, prompt string, ids []int, emit func(protocol.Event) error) error {
+	ctxLen := l.files.Config().MaxPositionEmbeddings
+	if len(ids) >= ctxLen {
+		return &protocol.RequestError{Param: "messages", Message: fmt.Sprintf("the conversation is %d tokens; %s holds %d", len(ids), l.name, ctxLen)}
+	}
+	want := ctxLen
+	if r.MaxTokens > 0 {
+		want = min(ctxLen, len(ids)+r.MaxTokens)
+	}
+	cache, err := l.model.NewCache(want)
+	if err != nil {
+		return err
+	}
+	defer cache.Close()
+	out := &blocks{emit: emit}
+	if err := emit(protocol.Event{Type: protocol.EventStart, ID: "msg_" + randomID(), Model: r.Model, Usage: protocol.Usage{InputTokens: len(ids)}}); err != nil {
+		return err
+	}
+	opened := strings.HasSuffix(strings.TrimRight(prompt, "\n"), "<think>")
+	parser := toolcall.NewParser(l.syntax, l.thinks, opened)
+	res, err := generate.Run(ctx, &sequence{model: l.model, cache: cache}, l.tok.NewDecoder(), l.tok.VocabSize(),
+		generate.Request{Prompt: ids, MaxTokens: r.MaxTokens, StopTokens: l.stops, Stop: r.StopSequences, Sampling: sampling(r)},
+		func(text string) error { return out.parts(parser.Add(text)) })
+	if err != nil {
+		return err
+	}
+	if err := out.parts(parser.Finish()); err != nil {
+		return err
+	}
+	return out.stop(res)
+}
+
+func sampling(r protocol.Request) generate.Sampling {
+	s := generate.Sampling{Temperature: defaultTemperature, TopP: defaultTopP}
+	if r.Temperature != nil {
+		s.Temperature = *r.Temperature
+	}
+	if r.TopP != nil {
+		s.TopP = *r.TopP
+	}
+	if r.TopK != nil {
+		s.TopK = *r.TopK
+	}
+	if r.Seed != nil {
+		seed := uint64(*r.Seed)
+		s.Seed = &seed
+	}
+	return s
+}
+
+// blocks turns parts of the output into the block events of one message.
+type blocks struct {
+	emit  func(protocol.Event) error
+	next  int
+	open  protocol.BlockType // "" when no block is open
+	calls int
+}
+
+func (b *blocks) parts(ps []toolcall.Part) error {
+	for _, p := range ps {
+		var err error
+		switch p.Kind {
+		case toolcall.Text:
+			err = b.text(protocol.BlockText, protocol.DeltaText, p.Text)
+		case toolcall.Reasoning:
+			err = b.text(protocol.BlockThinking, protocol.DeltaThinking, p.Text)
+		case toolcall.Call:
+			err = b.call(p)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *blocks) text(kind protocol.BlockType, delta protocol.DeltaType, s string) error {
+	if b.open != kind {
+		if err := b.start(&protocol.Block{Type: kind}); err != nil {
+			return err
+		}
+	}
+	return b.emit(protocol.Event{Type: protocol.EventDelta, Index: b.next - 1, DeltaType: delta, Delta: s})
+}
+
+func (b *blocks) call(p toolcall.Part) error {
+	b.calls++
+	if err := b.start(&protocol.Block{Type: protocol.BlockToolUse, ID: "call_" + randomID(), Name: p.Name}); err != nil {
+		return err
+	}
+	if err := b.emit(protocol.Event{Type: protocol.EventDelta, Index: b.next - 1, DeltaType: protocol.DeltaInputJSON, Delta: string(p.Arguments)}); err != nil {
+		return err
+	}
+	return b.close()
+}
+
+func (b *blocks) start(blk *protocol.Block) error {
+	if err := b.close(); err != nil {
+		return err
+	}
+	b.open = blk.Type
+	b.next++
+	return b.emit(protocol.Event{Type: protocol.EventBlockStart, Index: b.next - 1, Block: blk})
+}
+
+func (b *blocks) close() error {
+	if b.open == "" {
+		return nil
+	}
+	b.open = ""
+	return b.emit(protocol.Event{Type: protocol.EventBlockStop, Index: b.next - 1})
+}
+
+func (b *blocks) stop(res generate.Result) error {
+	if err := b.close(); err != nil {
+		return err
+	}
+	reason := protocol.StopEndTurn
+	switch {
+	case b.calls > 0:
+		reason = protocol.StopToolUse
+	case res.Finish == generate.FinishLength:
+		reason = protocol.StopMaxTokens
+	case res.Finish == generate.FinishStopSequence:
+		reason = protocol.StopSequence
+	}
+	return b.emit(protocol.Event{Type: protocol.EventStop, StopReason: reason, StopSequence: res.StopSequence,
+		Usage: protocol.Usage{InputTokens: res.PromptTokens, OutputTokens: res.CompletionTokens}})
+}
+
+func randomID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,167 @@
+// Package engine is the local backend: it finds MLX-format models on disk,
+// keeps them loaded in a memory-bounded pool, and answers chat requests in
+// the internal model of package protocol — the chat template rendered,
+// tokens generated on a tensor backend, reasoning and tool calls read out
+// of the model's output. It knows nothing of HTTP or SQLite.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/pool"
+	"github.com/modelbar/modelbar/backend/engine/tensor"
+)
+
+// ErrNotFound: no usable local model has that name.
+var ErrNotFound = errors.New("no local model by that name")
+
+// Options configure an Engine.
+type Options struct {
+	Roots   []modelfile.Root // where models are found
+	Budget  int64            // memory all loaded models may take
+	IdleTTL time.Duration    // unload a model unused this long; 0: never
+	Backend tensor.Backend   // computes the models
+	Log     *slog.Logger
+}
+
+// Engine is the local engine. Safe for concurrent use.
+type Engine struct {
+	opts Options
+	pool *pool.Pool
+
+	mu      sync.Mutex
+	catalog []modelfile.Entry // guarded by mu: the last discovery
+	scanned time.Time         // guarded by mu
+}
+
+// New starts an engine; Close stops it.
+func New(opts Options) *Engine {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{opts: opts}
+	e.pool = pool.New(loader{e}, pool.Options{Budget: opts.Budget, IdleTTL: opts.IdleTTL})
+	return e
+}
+
+// Close unloads every model. Call it once requests have finished.
+func (e *Engine) Close() { e.pool.Close() }
+
+// Backend names the tensor backend.
+func (e *Engine) Backend() string { return e.opts.Backend.Name() }
+
+// rescanAfter bounds how often a missing name makes the engine look at the
+// disk again (a model just downloaded is found without a restart).
+const rescanAfter = 2 * time.Second
+
+// Models lists every model found, usable or not, with the loaded state.
+func (e *Engine) Models() []Model {
+	entries := e.discover(true)
+	loaded := map[string]pool.Status{}
+	for _, st := range e.pool.Status() {
+		loaded[st.Name] = st
+	}
+	out := make([]Model, 0, len(entries))
+	for _, en := range entries {
+		m := Model{Entry: en}
+		if st, ok := loaded[en.ID]; ok {
+			m.Loaded, m.Loading, m.Pinned, m.MemoryBytes, m.InUse = !st.Loading, st.Loading, st.Pinned, st.Memory, st.InUse
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// Model is a model found on disk and its state in memory.
+type Model struct {
+	modelfile.Entry
+	Loaded      bool
+	Loading     bool
+	Pinned      bool
+	InUse       int
+	MemoryBytes int64
+}
+
+// Has reports whether a usable model has that name.
+func (e *Engine) Has(name string) bool {
+	_, err := e.find(name)
+	return err == nil
+}
+
+// find returns the catalog entry of name, looking at the disk again when it
+// is missing and the last look is older than rescanAfter.
+func (e *Engine) find(name string) (modelfile.Entry, error) {
+	for _, fresh := range []bool{false, true} {
+		i := slices.IndexFunc(e.discover(fresh), func(en modelfile.Entry) bool { return en.ID == name })
+		if i < 0 {
+			continue
+		}
+		en := e.catalogEntry(i)
+		if !en.Usable() {
+			return en, fmt.Errorf("local model %s cannot be used: %s", name, en.Reason)
+		}
+		return en, nil
+	}
+	return modelfile.Entry{}, fmt.Errorf("%w: %q", ErrNotFound, name)
+}
+
+func (e *Engine) catalogEntry(i int) modelfile.Entry {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.catalog[i]
+}
+
+// discover returns the catalog, rescanning the disk when asked and the
+// last scan is older than rescanAfter, or when there has been none.
+func (e *Engine) discover(fresh bool) []modelfile.Entry {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.scanned.IsZero() || (fresh && time.Since(e.scanned) > rescanAfter) {
+		e.catalog, e.scanned = modelfile.Discover(e.opts.Roots...), time.Now()
+	}
+	return e.catalog
+}
+
+// Load loads a model ahead of use; pin keeps it loaded.
+func (e *Engine) Load(ctx context.Context, name string, pin bool) error {
+	if _, err := e.find(name); err != nil {
+		return err
+	}
+	return e.pool.Load(ctx, name, pin)
+}
+
+// Unload unloads a model (once its requests have finished).
+func (e *Engine) Unload(name string) (bool, error) { return e.pool.Unload(name) }
+
+// loader is the pool's view of the engine.
+type loader struct{ e *Engine }
+
+func (l loader) Estimate(name string) (int64, error) {
+	en, err := l.e.find(name)
+	if err != nil {
+		return 0, err
+	}
+	return en.SizeOnDisk, nil
+}
+
+func (l loader) Load(ctx context.Context, name string) (pool.Model, error) {
+	en, err := l.e.find(name)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	m, err := open(en, l.e.opts.Backend)
+	if err != nil {
+		return nil, err
+	}
+	l.e.opts.Log.Info("local model loaded", "model", name, "backend", l.e.opts.Backend.Name(),
+		"seconds", time.Since(start).Seconds())
+	return m, nil
+}

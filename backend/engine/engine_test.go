@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
+	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
+	"github.com/modelbar/modelbar/backend/protocol"
+)
+
+// newEngine writes tiny random models under <dir>/models/test/<name> and
+// starts an engine on them.
+func newEngine(t *testing.T, budget int64, specs map[string]testmodel.Spec) *Engine {
+	t.Helper()
+	dir := t.TempDir()
+	for name, spec := range specs {
+		if err := testmodel.Write(filepath.Join(dir, "models", "test", name), spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := cpu.New()
+	t.Cleanup(func() { b.Close() })
+	e := New(Options{Roots: []modelfile.Root{modelfile.ModelsRoot(dir)}, Budget: budget, Backend: b})
+	t.Cleanup(e.Close)
+	return e
+}
+
+func userSays(model, text string, maxTokens int) protocol.Request {
+	zero := 0.0
+	return protocol.Request{Model: model, MaxTokens: maxTokens, Temperature: &zero,
+		Messages: []protocol.Message{{Role: protocol.RoleUser, Content: []protocol.Block{{Type: protocol.BlockText, Text: text}}}}}
+}
+
+func chat(t *testing.T, e *Engine, r protocol.Request) ([]protocol.Event, error) {
+	t.Helper()
+	var evs []protocol.Event
+	err := e.Chat(context.Background(), r, func(ev protocol.Event) error {
+		evs = append(evs, ev)
+		return nil
+	})
+	return evs, err
+}
+
+// A chat with a generated model runs end to end: the template is rendered,
+// tokens generated, and the events form one well-formed message whose
+// usage counts the tokens; greedy decoding repeats itself exactly.
+func TestChat_EndToEnd(t *testing.T) {
+	e := newEngine(t, 1<<30, map[string]testmodel.Spec{
+		"llama": {Seed: 1},
+		"qwen3": {Architecture: "qwen3", Seed: 2, Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4}},
+	})
+	for _, name := range []string{"test/llama", "test/qwen3"} {
+		t.Run(name, func(t *testing.T) {
+			evs, err := chat(t, e, userSays(name, "Hello there", 12))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := protocol.Aggregate(evs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if evs[0].Type != protocol.EventStart || evs[len(evs)-1].Type != protocol.EventStop {
+				t.Fatalf("events do not open and close a message: %+v", evs)
+			}
+			if res.Usage.InputTokens == 0 || res.Usage.OutputTokens == 0 || res.Usage.OutputTokens > 12 {
+				t.Errorf("usage %+v", res.Usage)
+			}
+			if res.Usage.OutputTokens == 12 && res.StopReason != protocol.StopMaxTokens {
+				t.Errorf("12 tokens generated of 12 allowed, stop reason %q", res.StopReason)
+			}
+			again, err := chat(t, e, userSays(name, "Hello there", 12))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res2, _ := protocol.Aggregate(again)
+			if res2.Usage != res.Usage || len(res2.Content) != len(res.Content) {
+				t.Errorf("greedy decoding differs between runs: %+v vs %+v", res, res2)
+			}
+		})
+	}
+}
+
+func TestChat_UnknownModelAndCancellation(t *testing.T) {
+	e := newEngine(t, 1<<30, map[string]testmodel.Spec{"llama": {Seed: 1}})
+	if _, err := chat(t, e, userSays("test/nope", "hi", 5)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown model: %v", err)
+	}
+	if !e.Has("test/llama") || e.Has("test/nope") {
+		t.Error("Has is wrong")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	deltas := 0
+	err := e.Chat(ctx, userSays("test/llama", "hi", 500), func(ev protocol.Event) error {
+		if ev.Type == protocol.EventDelta {
+			deltas++
+			if deltas == 2 {
+				cancel()
+			}
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled chat: %v", err)
+	}
+	if deltas > 3 {
+		t.Errorf("%d deltas after cancelling at the second", deltas)
+	}
+}
+
+// Under a budget that holds one model, using a second evicts the first,
+// and the first reloads on its next use.
+func TestChat_PoolEvictsUnderBudget(t *testing.T) {
+	specs := map[string]testmodel.Spec{"a": {Seed: 1}, "b": {Seed: 2}}
+	e := newEngine(t, 0, specs)
+	var size int64
+	for _, m := range e.Models() {
+		size = max(size, m.SizeOnDisk)
+	}
+	e.Close()
+	e = newEngine(t, size+size/2, specs)
+	for _, name := range []string{"test/a", "test/b", "test/a"} {
+		if _, err := chat(t, e, userSays(name, "hi", 2)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		loaded := 0
+		for _, m := range e.Models() {
+			if m.Loaded {
+				loaded++
+				if m.ID != name {
+					t.Errorf("after %s, %s is loaded", name, m.ID)
+				}
+			}
+		}
+		if loaded != 1 {
+			t.Errorf("after %s: %d models loaded, want 1", name, loaded)
+		}
+	}
+}
+
+func TestChat_RefusesImages(t *testing.T) {
+	e := newEngine(t, 1<<30, map[string]testmodel.Spec{"llama": {Seed: 1}})
+	r := userSays("test/llama", "hi", 2)
+	r.Messages[0].Content = append(r.Messages[0].Content, protocol.Block{Type: protocol.BlockImage, Image: &protocol.Image{URL: "https://x/y.png"}})
+	var re *protocol.RequestError
+	if _, err := chat(t, e, r); !errors.As(err, &re) {
+		t.Errorf("image: %v, want a RequestError", err)
+	}
+}

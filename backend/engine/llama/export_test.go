@@ -1,0 +1,4 @@
+package llama
+
+// RopeFrequencies exposes ropeFrequencies to the external tests.
+var RopeFrequencies = ropeFrequencies

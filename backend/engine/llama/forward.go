@@ -1,0 +1,216 @@
+package llama
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/modelbar/modelbar/backend/engine/tensor"
+)
+
+// prefillChunk bounds the tokens of one backend step: a long prompt is
+// prefilled in chunks so that a step's working set (and a lazy backend's
+// graph) stays bounded, and other sequences get turns in between.
+const prefillChunk = 256
+
+// Cache is one sequence's state: the keys and values of every layer for
+// up to MaxLen positions, and the logits of its last step. It is used by
+// one goroutine at a time.
+type Cache struct {
+	m      *Model
+	kv     []tensor.KVCache
+	len    int
+	maxLen int
+	logits []float32
+
+	// The step in progress, read by run; bound once so that a decode step
+	// allocates nothing.
+	chunk      []int
+	wantLogits bool
+	run        func() error
+}
+
+// NewCache makes a cache for maxLen positions (the model's context
+// length when maxLen ≤ 0).
+func (m *Model) NewCache(maxLen int) (*Cache, error) {
+	if maxLen <= 0 {
+		maxLen = m.cfg.MaxPositionEmbeddings
+	}
+	if maxLen <= 0 {
+		return nil, fmt.Errorf("llama: cache of %d positions", maxLen)
+	}
+	c := &Cache{m: m, maxLen: maxLen, logits: make([]float32, m.cfg.VocabSize)}
+	c.run = c.step
+	err := m.b.Run(func() error {
+		c.kv = make([]tensor.KVCache, m.cfg.NumLayers)
+		for i := range c.kv {
+			kv, err := m.b.NewKVCache(m.cfg.NumKVHeads, m.cfg.HeadDim, maxLen)
+			if err != nil {
+				c.free()
+				return err
+			}
+			c.kv[i] = kv
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("llama: %w", err)
+	}
+	return c, nil
+}
+
+// Len is the number of positions the cache holds.
+func (c *Cache) Len() int { return c.len }
+
+// MaxLen is the number of positions the cache can hold.
+func (c *Cache) MaxLen() int { return c.maxLen }
+
+// Truncate forgets every position from n on (n ≤ Len), so a sequence
+// sharing the first n tokens can continue from there.
+func (c *Cache) Truncate(n int) error {
+	if n < 0 || n > c.len {
+		return fmt.Errorf("llama: truncate a cache of %d positions to %d", c.len, n)
+	}
+	c.len = n
+	return nil
+}
+
+// Close frees the cache's backend storage.
+func (c *Cache) Close() error {
+	return c.m.b.Run(func() error { c.free(); return nil })
+}
+
+func (c *Cache) free() {
+	for _, kv := range c.kv {
+		if kv != nil {
+			kv.Free()
+		}
+	}
+	c.kv, c.len = nil, 0
+}
+
+// Forward runs tokens through the model after the cache's positions,
+// stores their keys and values in the cache, and returns the logits of
+// the last token. It serves prefill (many tokens) and decode (one). The
+// logits belong to the cache and are overwritten by its next Forward.
+// On error the cache keeps its previous length.
+func (m *Model) Forward(tokens []int, c *Cache) ([]float32, error) {
+	if err := m.checkForward(tokens, c); err != nil {
+		return nil, err
+	}
+	before := c.len
+	for start := 0; start < len(tokens); start += prefillChunk {
+		end := min(start+prefillChunk, len(tokens))
+		c.chunk, c.wantLogits = tokens[start:end], end == len(tokens)
+		err := m.b.Run(c.run)
+		c.chunk = nil
+		if err != nil {
+			c.len = before
+			return nil, fmt.Errorf("llama: forward: %w", err)
+		}
+		c.len += end - start
+	}
+	return c.logits, nil
+}
+
+func (m *Model) checkForward(tokens []int, c *Cache) error {
+	switch {
+	case c == nil || c.m != m || c.kv == nil:
+		return errors.New("llama: Forward with a closed cache or another model's")
+	case len(tokens) == 0:
+		return errors.New("llama: Forward with no tokens")
+	case c.len+len(tokens) > c.maxLen:
+		return fmt.Errorf("%w: %d positions + %d tokens > %d", ErrContextFull, c.len, len(tokens), c.maxLen)
+	}
+	for _, t := range tokens {
+		if t < 0 || t >= m.cfg.VocabSize {
+			return fmt.Errorf("llama: token %d outside the vocabulary of %d", t, m.cfg.VocabSize)
+		}
+	}
+	return nil
+}
+
+// step runs c.chunk through every layer inside Run and reads the logits
+// of its last position when c.wantLogits.
+func (c *Cache) step() error {
+	m, b := c.m, c.m.b
+	x := b.Embed(m.embed, c.chunk)
+	for i := range m.layers {
+		x = m.block(&m.layers[i], x, c.kv[i], c.len)
+	}
+	if !c.wantLogits {
+		return b.Eval(x)
+	}
+	last := b.SliceRows(x, len(c.chunk)-1, 1)
+	h := b.RMSNorm(last, m.norm, m.eps)
+	return b.Read(b.MatMul(h, m.lmHead), c.logits)
+}
+
+// block is one transformer block: x + attention(norm(x)), then
+// + mlp(norm(·)). It releases x and everything it made but its result.
+func (m *Model) block(l *layer, x tensor.Array, kv tensor.KVCache, offset int) tensor.Array {
+	b := m.b
+	h := b.RMSNorm(x, l.attnNorm, m.eps)
+	a := m.attention(l, h, kv, offset)
+	x2 := b.Add(x, a)
+	release(b, x, h, a)
+	h = b.RMSNorm(x2, l.mlpNorm, m.eps)
+	y := b.Add(x2, m.mlp(l, h))
+	release(b, x2, h)
+	return y
+}
+
+// attention projects h to queries, keys and values, normalizes and
+// rotates them, attends over the cache and projects back.
+func (m *Model) attention(l *layer, h tensor.Array, kv tensor.KVCache, offset int) tensor.Array {
+	b := m.b
+	q, k, v := m.linear(h, l.q), m.linear(h, l.k), m.linear(h, l.v)
+	if l.qNorm != nil {
+		q, k = m.headNorm(q, l.qNorm), m.headNorm(k, l.kNorm)
+	}
+	qr, kr := b.Rope(q, m.rope, offset), b.Rope(k, m.rope, offset)
+	a := b.Attention(qr, kr, v, kv, offset, m.scale)
+	out := m.linear(a, l.o)
+	release(b, q, k, v, qr, kr, a)
+	return out
+}
+
+// mlp is down(silu(gate(h)) · up(h)).
+func (m *Model) mlp(l *layer, h tensor.Array) tensor.Array {
+	b := m.b
+	g, u := m.linear(h, l.gate), m.linear(h, l.up)
+	s := b.SiLU(g)
+	p := b.Mul(s, u)
+	out := m.linear(p, l.down)
+	release(b, g, u, s, p)
+	return out
+}
+
+// linear is x·Wᵀ + bias.
+func (m *Model) linear(x tensor.Array, l linear) tensor.Array {
+	y := m.b.MatMul(x, l.w)
+	if l.bias == nil {
+		return y
+	}
+	yb := m.b.AddBias(y, l.bias)
+	m.b.Release(y)
+	return yb
+}
+
+// headNorm applies RMSNorm to each head_dim-wide head of x (qwen3's q_norm
+// and k_norm) and releases x.
+func (m *Model) headNorm(x tensor.Array, w tensor.Weight) tensor.Array {
+	b := m.b
+	rows, cols := x.Shape()
+	hd := m.cfg.HeadDim
+	heads := b.Reshape(x, rows*cols/hd, hd)
+	normed := b.RMSNorm(heads, w, m.eps)
+	out := b.Reshape(normed, rows, cols)
+	release(b, x, heads, normed)
+	return out
+}
+
+func release(b tensor.Backend, xs ...tensor.Array) {
+	for _, x := range xs {
+		b.Release(x)
+	}
+}

@@ -1,0 +1,224 @@
+package llama_test
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/modelbar/modelbar/backend/engine/llama"
+	"github.com/modelbar/modelbar/backend/engine/llama/llamatest"
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/tensor"
+	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
+	"github.com/modelbar/modelbar/backend/engine/tensor/tensortest"
+)
+
+func TestConformance_CPU(t *testing.T) {
+	llamatest.RunConformance(t, func(testing.TB) tensor.Backend { return cpu.NewThreads(2) })
+}
+
+// spec returns the named tiny model.
+func spec(t testing.TB, name string) llamatest.Spec {
+	for _, s := range llamatest.Specs {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no spec %s", name)
+	return llamatest.Spec{}
+}
+
+func load(t testing.TB, b tensor.Backend, name string) *llama.Model {
+	t.Helper()
+	cfg, w := llamatest.Build(spec(t, name))
+	m, err := llama.Load(cfg, w, b)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestLoad_ErrorsNameTheTensor(t *testing.T) {
+	b := cpu.New()
+	defer b.Close()
+	tests := []struct {
+		spec, want string
+		edit       func(c *modelfile.Config, w tensortest.Weights)
+	}{
+		{"llama_f32_gqa", "model.layers.1.mlp.down_proj.weight", func(_ *modelfile.Config, w tensortest.Weights) {
+			delete(w, "model.layers.1.mlp.down_proj.weight")
+		}},
+		{"llama_f32_gqa", "model.layers.0.self_attn.q_proj.weight", func(_ *modelfile.Config, w tensortest.Weights) {
+			t := w["model.layers.0.self_attn.q_proj.weight"]
+			t.Shape = []int{t.Shape[1], t.Shape[0] / 2, 2}
+			w[t.Name] = t
+		}},
+		{"llama_f32_gqa", "lm_head.weight", func(_ *modelfile.Config, w tensortest.Weights) { delete(w, "lm_head.weight") }},
+		{"llama_f32_gqa", "model.norm.weight", func(_ *modelfile.Config, w tensortest.Weights) {
+			t := w["model.norm.weight"]
+			t.Shape = []int{t.Shape[0] / 2, 2}
+			w[t.Name] = t
+		}},
+		{"llama_f32_gqa", "model.norm.weight", func(_ *modelfile.Config, w tensortest.Weights) {
+			t := w["model.norm.weight"]
+			t.DType = modelfile.I32
+			w[t.Name] = t
+		}},
+		{"qwen2_q4g32_tied_bias", "model.layers.0.self_attn.k_proj.biases", func(_ *modelfile.Config, w tensortest.Weights) {
+			delete(w, "model.layers.0.self_attn.k_proj.biases")
+		}},
+		{"qwen2_q4g32_tied_bias", "model.layers.1.self_attn.v_proj.bias", func(_ *modelfile.Config, w tensortest.Weights) {
+			delete(w, "model.layers.1.self_attn.v_proj.bias")
+		}},
+		{"qwen2_q4g32_tied_bias", "model.embed_tokens.scales", func(_ *modelfile.Config, w tensortest.Weights) {
+			t := w["model.embed_tokens.scales"]
+			t.Shape = []int{t.Shape[0], 3}
+			w[t.Name] = t
+		}},
+		{"qwen3_q8g64_qknorm", "model.layers.1.self_attn.k_norm.weight", func(_ *modelfile.Config, w tensortest.Weights) {
+			delete(w, "model.layers.1.self_attn.k_norm.weight")
+		}},
+		{"llama_f32_gqa", "key/value heads", func(c *modelfile.Config, _ tensortest.Weights) { c.NumKVHeads = 3 }},
+		{"llama_f32_gqa", `"gemma"`, func(c *modelfile.Config, _ tensortest.Weights) { c.Architecture = "gemma" }},
+		{"llama_f32_gqa", `"yarn"`, func(c *modelfile.Config, _ tensortest.Weights) {
+			c.RopeScaling = &modelfile.RopeScaling{Type: "yarn", Factor: 4}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			cfg, w := llamatest.Build(spec(t, tt.spec))
+			tt.edit(&cfg, w)
+			m, err := llama.Load(cfg, w, b)
+			if err == nil {
+				m.Close()
+				t.Fatal("Load: no error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load error %q does not name %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestForward_RefusesBadInput(t *testing.T) {
+	b := cpu.New()
+	defer b.Close()
+	m := load(t, b, "llama_f32_gqa")
+	c, err := m.NewCache(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := m.Forward([]int{1, 2, 3, 4, 5}, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Forward([]int{1, 2, 3, 4}, c); !errors.Is(err, llama.ErrContextFull) {
+		t.Errorf("Forward past MaxLen = %v, want ErrContextFull", err)
+	}
+	for _, tokens := range [][]int{nil, {80}, {-1}} {
+		if _, err := m.Forward(tokens, c); err == nil {
+			t.Errorf("Forward(%v): no error", tokens)
+		}
+	}
+	if c.Len() != 5 {
+		t.Errorf("Len() = %d after refused input, want 5", c.Len())
+	}
+}
+
+// TestForward_DecodeAllocatesNothing checks the hot path once warm: no
+// heap allocation per decoded token on the CPU backend.
+func TestForward_DecodeAllocatesNothing(t *testing.T) {
+	b := cpu.NewThreads(2)
+	defer b.Close()
+	for _, name := range []string{"llama_f32_gqa", "qwen2_q4g32_tied_bias", "qwen3_q8g64_qknorm", "llama_bf16_tied_llama3rope", "qwen2_f16_bias"} {
+		m := load(t, b, name)
+		c, err := m.NewCache(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range []int{1, 2, 3, 4} {
+			if _, err := m.Forward([]int{tok}, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tok := []int{7}
+		allocs := testing.AllocsPerRun(20, func() {
+			if _, err := m.Forward(tok, c); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per decoded token, want 0", name, allocs)
+		}
+		c.Close()
+	}
+}
+
+// TestForward_ConcurrentSequences decodes two sequences of one model from
+// two goroutines; each must get the logits it gets alone.
+func TestForward_ConcurrentSequences(t *testing.T) {
+	b := cpu.NewThreads(2)
+	defer b.Close()
+	m := load(t, b, "qwen3_bf16_tied_qknorm")
+	seqs := [][]int{{1, 2, 3, 4, 5, 6}, {9, 8, 7, 6, 5, 4}}
+	alone := make([][]float32, 2)
+	for i, s := range seqs {
+		alone[i] = decodeAll(t, m, s)
+	}
+	var wg sync.WaitGroup
+	for i, s := range seqs {
+		wg.Go(func() {
+			got := decodeAll(t, m, s)
+			llamatest.CheckLogits(t, "concurrent", got, tensortest.F64(alone[i]))
+		})
+	}
+	wg.Wait()
+}
+
+func decodeAll(t *testing.T, m *llama.Model, seq []int) []float32 {
+	c, err := m.NewCache(16)
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	defer c.Close()
+	var logits []float32
+	for _, tok := range seq {
+		if logits, err = m.Forward([]int{tok}, c); err != nil {
+			t.Error(err)
+			return nil
+		}
+	}
+	return append([]float32(nil), logits...)
+}
+
+// TestForward_LongPromptInChunks prefills more tokens than one backend
+// step takes (256): the chunks must join up exactly as the reference.
+func TestForward_LongPromptInChunks(t *testing.T) {
+	b := cpu.NewThreads(2)
+	defer b.Close()
+	s := spec(t, "qwen2_q4g32_tied_bias")
+	cfg, w := llamatest.Build(s)
+	m, err := llama.Load(cfg, w, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c, err := m.NewCache(320)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tokens := make([]int, 300)
+	for i := range tokens {
+		tokens[i] = (i*37 + 5) % cfg.VocabSize
+	}
+	got, err := m.Forward(tokens, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := llamatest.NewReference(cfg, w).Logits(tokens)
+	llamatest.CheckLogits(t, "300-token prefill", got, want[len(tokens)-1])
+}

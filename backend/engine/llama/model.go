@@ -1,0 +1,112 @@
+// Package llama is the Llama-family forward pass as mlx-lm defines it —
+// llama, mistral (the same math), qwen2 (q/k/v biases) and qwen3 (per-head
+// RMSNorm of q and k) — written once against tensor.Backend: grouped-query
+// attention, RoPE with rope_theta and Llama 3 rope_scaling, SwiGLU MLPs,
+// RMSNorm, tied or separate output embeddings, dense or MLX-quantized
+// weights.
+package llama
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/tensor"
+)
+
+// ErrContextFull is returned by Forward when the tokens do not fit in
+// the cache.
+var ErrContextFull = errors.New("llama: context full")
+
+// Model is a loaded Llama-family model. Its methods are safe for
+// concurrent use with distinct Caches: the backend serializes the work.
+type Model struct {
+	cfg    modelfile.Config
+	b      tensor.Backend
+	embed  tensor.Weight
+	layers []layer
+	norm   tensor.Weight
+	lmHead tensor.Weight // = embed when the embeddings are tied
+	rope   tensor.Rope
+	eps    float32
+	scale  float32 // 1/sqrt(head_dim)
+
+	owned []tensor.Resource // every resource, freed by Close
+}
+
+// layer is one transformer block.
+type layer struct {
+	attnNorm, mlpNorm tensor.Weight
+	q, k, v, o        linear
+	qNorm, kNorm      tensor.Weight // qwen3; nil otherwise
+	gate, up, down    linear
+}
+
+// linear is a projection x·Wᵀ (+ bias).
+type linear struct {
+	w, bias tensor.Weight // bias may be nil
+}
+
+// Load loads the model described by cfg from w onto b. Errors name the
+// missing or misshaped tensor. On error nothing stays loaded.
+func Load(cfg modelfile.Config, w modelfile.Weights, b tensor.Backend) (*Model, error) {
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
+	}
+	inv, err := ropeFrequencies(cfg.HeadDim, cfg.RopeTheta, cfg.RopeScaling)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{cfg: cfg, b: b, eps: float32(cfg.RMSNormEps), scale: float32(1 / math.Sqrt(float64(cfg.HeadDim)))}
+	l := &loader{w: w, b: b, m: m}
+	if err := l.model(inv); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Config is the configuration the model was loaded with.
+func (m *Model) Config() modelfile.Config { return m.cfg }
+
+// Close frees the model's weights on the backend. Caches must be closed
+// separately.
+func (m *Model) Close() error {
+	owned := m.owned
+	m.owned = nil
+	return m.b.Run(func() error {
+		for _, r := range owned {
+			r.Free()
+		}
+		return nil
+	})
+}
+
+// checkConfig refuses configurations the forward pass cannot run.
+func checkConfig(c modelfile.Config) error {
+	switch c.Architecture {
+	case "llama", "mistral", "qwen2", "qwen3":
+	default:
+		return fmt.Errorf("llama: architecture %q is not in the Llama family", c.Architecture)
+	}
+	positive := map[string]int{"hidden_size": c.HiddenSize, "intermediate_size": c.IntermediateSize,
+		"num_hidden_layers": c.NumLayers, "num_attention_heads": c.NumHeads,
+		"num_key_value_heads": c.NumKVHeads, "head_dim": c.HeadDim, "vocab_size": c.VocabSize}
+	for name, v := range positive {
+		if v <= 0 {
+			return fmt.Errorf("llama: %s is %d", name, v)
+		}
+	}
+	switch {
+	case c.NumHeads%c.NumKVHeads != 0:
+		return fmt.Errorf("llama: %d attention heads are not a multiple of %d key/value heads", c.NumHeads, c.NumKVHeads)
+	case c.HeadDim%2 != 0:
+		return fmt.Errorf("llama: head_dim %d is odd", c.HeadDim)
+	case c.RopeTheta <= 0:
+		return fmt.Errorf("llama: rope_theta is %v", c.RopeTheta)
+	case c.RMSNormEps < 0:
+		return fmt.Errorf("llama: rms_norm_eps is %v", c.RMSNormEps)
+	}
+	return nil
+}

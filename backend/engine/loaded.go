@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/modelbar/modelbar/backend/engine/chattemplate"
+	"github.com/modelbar/modelbar/backend/engine/llama"
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/tensor"
+	"github.com/modelbar/modelbar/backend/engine/tokenizer"
+	"github.com/modelbar/modelbar/backend/engine/toolcall"
+)
+
+// loaded is a model in memory: its files, tokenizer, chat template and
+// compute graph. One request generates at a time; the others queue in
+// arrival order (a channel's waiters are served first come, first served).
+type loaded struct {
+	name     string
+	files    *modelfile.Model
+	tok      *tokenizer.Tokenizer
+	template *chattemplate.Template // nil: the model has none (completions only)
+	model    *llama.Model
+	stops    []int // end-of-turn tokens: config, generation config, tokenizer
+	syntax   toolcall.Syntax
+	thinks   bool
+	turn     chan struct{}
+	memory   int64
+}
+
+func open(en modelfile.Entry, b tensor.Backend) (_ *loaded, err error) {
+	files, err := modelfile.Open(en.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			files.Close()
+		}
+	}()
+	tok, err := tokenizer.Load(en.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", en.ID, err)
+	}
+	tpl, err := chattemplate.Load(en.Path)
+	if err != nil && !errors.Is(err, chattemplate.ErrNoTemplate) {
+		return nil, fmt.Errorf("%s: %w", en.ID, err)
+	}
+	model, err := llama.Load(files.Config(), files, b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", en.ID, err)
+	}
+	l := &loaded{name: en.ID, files: files, tok: tok, template: tpl, model: model, turn: make(chan struct{}, 1), memory: en.SizeOnDisk}
+	l.stops = slices.Compact(slices.Sorted(slices.Values(append(files.Config().EOSTokenIDs, tok.EOS()...))))
+	if tpl != nil {
+		l.syntax, l.thinks = toolcall.Detect(tpl.Source())
+	}
+	return l, nil
+}
+
+func (l *loaded) MemoryBytes() int64 { return l.memory }
+
+func (l *loaded) Close() error {
+	return errors.Join(l.model.Close(), l.files.Close())
+}
+
+// take waits for this model's turn; the returned func gives it back.
+func (l *loaded) take(ctx context.Context) (func(), error) {
+	select {
+	case l.turn <- struct{}{}:
+		return func() { <-l.turn }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// sequence adapts one llama cache to generate.Model.
+type sequence struct {
+	model *llama.Model
+	cache *llama.Cache
+}
+
+func (s *sequence) ContextLength() int { return s.cache.MaxLen() }
+
+func (s *sequence) Forward(ctx context.Context, tokens []int) ([]float32, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.model.Forward(tokens, s.cache)
+}

@@ -1,0 +1,86 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/modelbar/modelbar/backend/engine/chattemplate"
+	"github.com/modelbar/modelbar/backend/protocol"
+)
+
+// templateInput turns a request into what the chat template receives, as
+// transformers' apply_chat_template would get it from an OpenAI-style
+// conversation: one system message, tool results as "tool" messages, tool
+// calls with their arguments as JSON objects, reasoning as
+// reasoning_content. Local models are text-only: an image is refused.
+func templateInput(r protocol.Request) (chattemplate.Input, error) {
+	in := chattemplate.Input{AddGenerationPrompt: true, Extra: map[string]any{"enable_thinking": r.Thinking != nil}}
+	if sys := joinText(r.System); sys != "" {
+		in.Messages = append(in.Messages, chattemplate.Message{Role: "system", Content: sys})
+	}
+	for i, m := range r.Messages {
+		msgs, err := templateMessages(i, m)
+		if err != nil {
+			return in, err
+		}
+		in.Messages = append(in.Messages, msgs...)
+	}
+	for _, t := range r.Tools {
+		in.Tools = append(in.Tools, chattemplate.Tool{Function: chattemplate.Function{
+			Name: t.Name, Description: t.Description, Parameters: t.InputSchema,
+		}})
+	}
+	return in, nil
+}
+
+func templateMessages(i int, m protocol.Message) ([]chattemplate.Message, error) {
+	if m.Role == protocol.RoleAssistant {
+		return []chattemplate.Message{assistantMessage(m)}, nil
+	}
+	var out []chattemplate.Message
+	var texts []string
+	for j, b := range m.Content {
+		switch b.Type {
+		case protocol.BlockText:
+			texts = append(texts, b.Text)
+		case protocol.BlockToolResult:
+			out = append(out, chattemplate.Message{Role: "tool", ToolCallID: b.ToolUseID, Content: joinText(b.Content)})
+		default:
+			return nil, &protocol.RequestError{Param: fmt.Sprintf("messages.%d.content.%d", i, j),
+				Message: fmt.Sprintf("local models take text only, not %s blocks", b.Type)}
+		}
+	}
+	if len(texts) > 0 || len(out) == 0 {
+		out = append(out, chattemplate.Message{Role: "user", Content: strings.Join(texts, "\n\n")})
+	}
+	return out, nil
+}
+
+func assistantMessage(m protocol.Message) chattemplate.Message {
+	msg := chattemplate.Message{Role: "assistant"}
+	var texts, thoughts []string
+	for _, b := range m.Content {
+		switch b.Type {
+		case protocol.BlockText:
+			texts = append(texts, b.Text)
+		case protocol.BlockThinking:
+			thoughts = append(thoughts, b.Text)
+		case protocol.BlockToolUse:
+			msg.ToolCalls = append(msg.ToolCalls, chattemplate.ToolCall{ID: b.ID, Function: chattemplate.FunctionCall{Name: b.Name, Arguments: b.Input}})
+		}
+	}
+	msg.Content, msg.ReasoningContent = strings.Join(texts, "\n\n"), strings.Join(thoughts, "\n\n")
+	return msg
+}
+
+// joinText joins the text blocks of a list (tool results: images are not
+// for a text-only model and are left out).
+func joinText(blocks []protocol.Block) string {
+	var texts []string
+	for _, b := range blocks {
+		if b.Type == protocol.BlockText {
+			texts = append(texts, b.Text)
+		}
+	}
+	return strings.Join(texts, "\n\n")
+}

@@ -1,0 +1,137 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/modelbar/modelbar/backend/engine/tensor"
+)
+
+// kvCache stores float32 keys and values head-major: position p of head h
+// starts at (h*maxLen+p)*dim, so one head's positions are contiguous.
+type kvCache struct {
+	b                  *Backend
+	heads, dim, maxLen int
+	k, v               []float32
+	freed              bool
+}
+
+// MaxLen is the number of positions it holds.
+func (c *kvCache) MaxLen() int { return c.maxLen }
+
+// Free drops the storage.
+func (c *kvCache) Free() { *c = kvCache{b: c.b, freed: true} }
+
+// NewKVCache allocates storage for maxLen positions. The memory is
+// reserved up front (the operating system commits it as it is touched).
+func (b *Backend) NewKVCache(kvHeads, headDim, maxLen int) (tensor.KVCache, error) {
+	if kvHeads <= 0 || headDim <= 0 || maxLen <= 0 {
+		return nil, fmt.Errorf("cpu: KV cache of %d heads × %d values × %d positions", kvHeads, headDim, maxLen)
+	}
+	n := kvHeads * headDim * maxLen
+	return &kvCache{b: b, heads: kvHeads, dim: headDim, maxLen: maxLen,
+		k: make([]float32, n), v: make([]float32, n)}, nil
+}
+
+// at is the storage of position p of head h in s (c.k or c.v).
+func (c *kvCache) at(s []float32, h, p int) []float32 {
+	i := (h*c.maxLen + p) * c.dim
+	return s[i : i+c.dim : i+c.dim]
+}
+
+// attentionJob computes causal attention for (query, head) items.
+type attentionJob struct {
+	q, out        *array
+	kv            *kvCache
+	heads, offset int
+	scale         float32
+}
+
+// Attention appends k and v to kv at offset, then attends causally.
+func (b *Backend) Attention(qa, ka, va tensor.Array, ct tensor.KVCache, offset int, scale float32) tensor.Array {
+	q, out, ok := b.unary(qa)
+	if !ok {
+		return b.poison
+	}
+	k, ok1 := b.arr(ka)
+	v, ok2 := b.arr(va)
+	c, ok3 := ct.(*kvCache)
+	if !ok1 || !ok2 || !ok3 || c.b != b || c.freed {
+		return b.fail("Attention: released or foreign argument")
+	}
+	if err := c.check(q, k, v, offset); err != nil {
+		return b.fail("Attention: %v", err)
+	}
+	c.store(k, v, offset)
+	b.scratchFor(max(offset+q.rows, min(c.maxLen, 4096)))
+	b.att = attentionJob{q: q, out: out, kv: c, heads: q.cols / c.dim, offset: offset, scale: scale}
+	b.pool.parallel(&b.att, q.rows*b.att.heads, 1)
+	b.att = attentionJob{}
+	return out
+}
+
+func (c *kvCache) check(q, k, v *array, offset int) error {
+	width := c.heads * c.dim
+	switch {
+	case k.rows != q.rows || v.rows != q.rows || k.cols != width || v.cols != width:
+		return fmt.Errorf("k %d×%d and v %d×%d for %d queries of a cache of %d heads × %d",
+			k.rows, k.cols, v.rows, v.cols, q.rows, c.heads, c.dim)
+	case q.cols%c.dim != 0 || (q.cols/c.dim)%c.heads != 0:
+		return fmt.Errorf("q of %d columns is not a multiple of %d heads × %d", q.cols, c.heads, c.dim)
+	case offset < 0 || offset+q.rows > c.maxLen:
+		return fmt.Errorf("positions %d..%d outside a cache of %d", offset, offset+q.rows-1, c.maxLen)
+	}
+	return nil
+}
+
+// store copies the rows of k and v to positions offset, offset+1, ...
+func (c *kvCache) store(k, v *array, offset int) {
+	for i := range k.rows {
+		kr, vr := k.row(i), v.row(i)
+		for h := range c.heads {
+			copy(c.at(c.k, h, offset+i), kr[h*c.dim:(h+1)*c.dim])
+			copy(c.at(c.v, h, offset+i), vr[h*c.dim:(h+1)*c.dim])
+		}
+	}
+}
+
+func (j *attentionJob) run(lo, hi, worker int) {
+	scores := j.q.b.scratch[worker]
+	for item := lo; item < hi; item++ {
+		i, h := item/j.heads, item%j.heads
+		j.one(i, h, scores[:j.offset+i+1])
+	}
+}
+
+// one attends query i of head h over positions 0..len(scores)-1.
+func (j *attentionJob) one(i, h int, scores []float32) {
+	c := j.kv
+	dim := c.dim
+	kvh := h / (j.heads / c.heads)
+	q := j.q.row(i)[h*dim : (h+1)*dim]
+	out := j.out.row(i)[h*dim : (h+1)*dim]
+	m := float32(math.Inf(-1))
+	for p := range scores {
+		s := j.scale * dotF32(q, c.at(c.k, kvh, p))
+		scores[p] = s
+		m = max(m, s)
+	}
+	var sum float32
+	for p, s := range scores {
+		e := float32(math.Exp(float64(s - m)))
+		scores[p] = e
+		sum += e
+	}
+	clear(out)
+	for p, e := range scores {
+		axpy(out, c.at(c.v, kvh, p), e/sum)
+	}
+}
+
+// axpy is y += a·x.
+func axpy(y, x []float32, a float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += a * x[i]
+	}
+}

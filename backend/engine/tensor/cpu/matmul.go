@@ -1,0 +1,149 @@
+package cpu
+
+import (
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/tensor"
+)
+
+// Below blockRows rows of x, MatMul computes each output with a fused
+// kernel that reads the stored weight row once per x row (decode). From
+// blockRows on, it converts blocks of four weight rows into scratch once
+// and multiplies them with every row of x (prefill).
+const blockRows = 4
+
+// matmulJob is x·wᵀ over a range of weight rows.
+type matmulJob struct {
+	w    *weight
+	x    *array
+	out  *array
+	sums []float32 // quantized decode: per x row, the sum of each group of x
+}
+
+// MatMul is x·wᵀ.
+func (b *Backend) MatMul(xa tensor.Array, wt tensor.Weight) tensor.Array {
+	if b.err != nil {
+		return b.poison
+	}
+	x, ok := b.arr(xa)
+	w, ok2 := b.weightArg(wt)
+	if !ok || !ok2 {
+		return b.poison
+	}
+	if x.cols != w.cols {
+		return b.fail("MatMul: x is %d×%d, weight is %d×%d", x.rows, x.cols, w.rows, w.cols)
+	}
+	out := b.arena.alloc(b, x.rows, w.rows)
+	b.mm = matmulJob{w: w, x: x, out: out}
+	if x.rows < blockRows {
+		if w.quantized() {
+			b.mm.sums = b.groupSums(x, w.group)
+			b.scratchFor(2 * w.groups)
+		}
+		b.pool.parallel(&b.mm, w.rows, 16)
+	} else {
+		b.scratchFor(blockRows * w.cols)
+		b.pool.parallel(&b.mm, w.rows, 4*blockRows)
+	}
+	b.mm = matmulJob{}
+	return out
+}
+
+// groupSums returns, for each row of x, the sum of each group of x's
+// values: the bias term of a quantized group's dot product.
+func (b *Backend) groupSums(x *array, group int) []float32 {
+	groups := x.cols / group
+	sums := b.sumsBuf(x.rows * groups)
+	for r := range x.rows {
+		xr := x.row(r)
+		for g := range groups {
+			var s float32
+			for _, v := range xr[g*group : (g+1)*group] {
+				s += v
+			}
+			sums[r*groups+g] = s
+		}
+	}
+	return sums
+}
+
+// sumsBuf is a reusable buffer of n values for groupSums.
+func (b *Backend) sumsBuf(n int) []float32 {
+	if cap(b.sums) < n {
+		b.sums = make([]float32, n)
+	}
+	return b.sums[:n]
+}
+
+func (j *matmulJob) run(lo, hi, worker int) {
+	if j.x.rows < blockRows {
+		j.fused(lo, hi, j.x.b.scratch[worker])
+		return
+	}
+	j.blocked(lo, hi, j.x.b.scratch[worker])
+}
+
+// fused computes outputs lo..hi-1 of every x row straight from the stored
+// weight rows.
+func (j *matmulJob) fused(lo, hi int, scratch []float32) {
+	w, x, out := j.w, j.x, j.out.data()
+	m := w.rows
+	for o := lo; o < hi; o++ {
+		for r := range x.rows {
+			var s float32
+			if w.quantized() {
+				s = w.dotQuant(o, x.row(r), j.sums[r*w.groups:(r+1)*w.groups], scratch)
+			} else {
+				s = w.dotDense(o, x.row(r))
+			}
+			out[r*m+o] = s
+		}
+	}
+}
+
+// blocked converts weight rows lo..hi-1 four at a time into scratch and
+// multiplies each block with every row of x.
+func (j *matmulJob) blocked(lo, hi int, scratch []float32) {
+	w, x, out := j.w, j.x, j.out.data()
+	k, m := w.cols, w.rows
+	for o := lo; o < hi; o += blockRows {
+		n := min(blockRows, hi-o)
+		for i := range n {
+			w.rowInto(o+i, scratch[i*k:(i+1)*k])
+		}
+		if n < blockRows {
+			clear(scratch[n*k : blockRows*k])
+		}
+		w0, w1, w2, w3 := scratch[:k], scratch[k:2*k], scratch[2*k:3*k], scratch[3*k:4*k]
+		for r := range x.rows {
+			s := dot4(x.row(r), w0, w1, w2, w3)
+			copy(out[r*m+o:r*m+o+n], s[:n])
+		}
+	}
+}
+
+// dotDense is the dot product of dense weight row o with x.
+func (w *weight) dotDense(o int, x []float32) float32 {
+	k := w.cols
+	v := w.vals
+	switch v.dt {
+	case modelfile.F16:
+		return dotF16(v.h[o*k:(o+1)*k], x)
+	case modelfile.BF16:
+		return dotBF16(v.h[o*k:(o+1)*k], x)
+	}
+	return dotF32(v.f[o*k:(o+1)*k], x)
+}
+
+// dotQuant is the dot product of quantized weight row o with x, given the
+// group sums of x: Σ_g scale_g·Σ q·x + bias_g·Σ x. scratch holds the
+// row's scales and biases converted to float32.
+func (w *weight) dotQuant(o int, x, sums, scratch []float32) float32 {
+	q := w.q[o*w.words : (o+1)*w.words]
+	sc, bi := scratch[:w.groups], scratch[w.groups:2*w.groups]
+	w.scales.into(sc, o*w.groups)
+	w.biases.into(bi, o*w.groups)
+	if w.bits == 4 {
+		return dotQ4(q, sc, bi, x, sums, w.group)
+	}
+	return dotQ8(q, sc, bi, x, sums, w.group)
+}
