@@ -4,12 +4,14 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/router"
 )
@@ -68,7 +70,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		"secrets_backend": s.cfg.SecretsBackend(),
 		"providers":       len(provs),
 		"routes":          len(s.cfg.Routes()),
-		"local":           map[string]any{"available": false, "reason": errLocalUnavailable.Message, "models": []any{}},
+		"local":           s.localStatus(),
 	})
 }
 
@@ -229,28 +231,98 @@ func (s *Server) resolveRoute(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-func (s *Server) listLocalModels(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, []any{})
+// localModel is a local model as the admin API and the UI show it.
+type localModel struct {
+	ID            string `json:"id"`
+	Path          string `json:"path"`
+	Source        string `json:"source"` // "models" (the data dir) or "hf-cache"
+	SizeBytes     int64  `json:"size_bytes"`
+	Architecture  string `json:"architecture"`
+	Quantization  string `json:"quantization"`
+	ContextLength int    `json:"context_length"`
+	Usable        bool   `json:"usable"`
+	Reason        string `json:"reason,omitempty"` // why it cannot be used
+	Loaded        bool   `json:"loaded"`
+	Loading       bool   `json:"loading"`
+	Pinned        bool   `json:"pinned"`
+	InUse         int    `json:"in_use"`
+	MemoryBytes   int64  `json:"memory_bytes"`
 }
 
-func (s *Server) loadModel(w http.ResponseWriter, r *http.Request)   { s.localModelAction(w, r) }
-func (s *Server) unloadModel(w http.ResponseWriter, r *http.Request) { s.localModelAction(w, r) }
+func (s *Server) localModels() []localModel {
+	out := []localModel{}
+	if s.opts.Local == nil {
+		return out
+	}
+	for _, m := range s.opts.Local.Models() {
+		source := "models"
+		if m.Source == modelfile.HFCache {
+			source = "hf-cache"
+		}
+		out = append(out, localModel{
+			ID: m.ID, Path: m.Path, Source: source, SizeBytes: m.SizeOnDisk, Architecture: m.Architecture,
+			Quantization: m.Quantization, ContextLength: m.ContextLength, Usable: m.Usable(), Reason: m.Reason,
+			Loaded: m.Loaded, Loading: m.Loading, Pinned: m.Pinned, InUse: m.InUse, MemoryBytes: m.MemoryBytes,
+		})
+	}
+	return out
+}
 
-// localModelAction validates a load/unload request; until the local engine
-// exists every such request answers 503 saying so.
-func (s *Server) localModelAction(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listLocalModels(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.localModels())
+}
+
+// loadModel loads a local model (`{"model": "...", "pin": true}`); it
+// answers once the model is in memory.
+func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Model string `json:"model"`
+		Pin   bool   `json:"pin"`
+	}
+	if !s.decodeModelAction(w, r, &in, &in.Model) {
+		return
+	}
+	if err := s.opts.Local.Load(r.Context(), in.Model, in.Pin); err != nil {
+		s.fail(w, r, localError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"model": in.Model, "loaded": true, "pinned": in.Pin})
+}
+
+// unloadModel unloads a local model, at once or when its requests end.
+func (s *Server) unloadModel(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Model string `json:"model"`
 	}
-	if err := decodeJSON(w, r, &in); err != nil {
+	if !s.decodeModelAction(w, r, &in, &in.Model) {
+		return
+	}
+	found, err := s.opts.Local.Unload(in.Model)
+	switch {
+	case err != nil:
+		s.fail(w, r, localError(err))
+	case !found:
+		s.fail(w, r, &apiError{Status: http.StatusNotFound, Type: "not_found_error", Code: "not_loaded",
+			Message: fmt.Sprintf("local model %q is not loaded", in.Model)})
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"model": in.Model, "unloaded": true})
+	}
+}
+
+func (s *Server) decodeModelAction(w http.ResponseWriter, r *http.Request, in any, model *string) bool {
+	if err := decodeJSON(w, r, in); err != nil {
 		s.fail(w, r, err)
-		return
+		return false
 	}
-	if in.Model == "" {
+	if *model == "" {
 		s.fail(w, r, &protocol.RequestError{Param: "model", Message: "is required"})
-		return
+		return false
 	}
-	s.fail(w, r, errLocalUnavailable)
+	if s.opts.Local == nil {
+		s.fail(w, r, errLocalUnavailable)
+		return false
+	}
+	return true
 }
 
 func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
@@ -261,4 +333,18 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
 	}
 	after, _ := strconv.ParseUint(q.Get("after"), 10, 64)
 	writeJSON(w, http.StatusOK, s.recent.Recent(limit, after))
+}
+
+// localStatus is the engine's part of /api/status.
+func (s *Server) localStatus() map[string]any {
+	if s.opts.Local == nil {
+		return map[string]any{"available": false, "reason": errLocalUnavailable.Message, "models": []any{}}
+	}
+	loaded := []localModel{}
+	for _, m := range s.localModels() {
+		if m.Loaded || m.Loading {
+			loaded = append(loaded, m)
+		}
+	}
+	return map[string]any{"available": true, "backend": s.opts.Local.Backend(), "models": loaded}
 }

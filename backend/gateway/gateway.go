@@ -31,6 +31,7 @@ type Options struct {
 	// streams and 10 for whole answers.
 	FirstByteTimeout time.Duration
 	Config           *config.Service
+	Local            Local // nil: no local engine
 	Log              *slog.Logger
 }
 

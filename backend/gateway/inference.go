@@ -185,11 +185,8 @@ func setFallbackHeader(w http.ResponseWriter, failed []string) {
 // committed to the client (whatever happens after), and an error when the
 // backend failed before anything was written.
 func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call, t router.Target, failed []string) error {
-	if t.Backend == router.Local {
-		return errLocalUnavailable
-	}
 	client, ok := s.cfg.Clients().Get(t.Backend)
-	if !ok {
+	if !ok && t.Backend != router.Local {
 		return &unavailableError{Backend: t.Backend, Message: fmt.Sprintf("provider %q is not configured", t.Backend)}
 	}
 	limit := s.firstByteTimeout(c.stream)
@@ -198,6 +195,8 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call, t rout
 	a := &try{w: w, r: r.WithContext(ctx), c: c, t: t, client: client, failed: failed, disarm: disarm}
 	var err error
 	switch {
+	case t.Backend == router.Local:
+		err = s.viaLocal(a)
 	case providerProtocol(client) == c.endpoint.protocol:
 		err = s.passThrough(a)
 	case c.endpoint.chat:
@@ -271,12 +270,9 @@ func upstreamHeader(in http.Header) http.Header {
 	return h
 }
 
-// errLocalUnavailable: the local engine is not part of this build yet. It is
-// a before-first-byte failure, so a route's fallbacks still answer.
+// errLocalUnavailable: this server runs without a local engine. It is a
+// before-first-byte failure, so a route's fallbacks still answer.
 var errLocalUnavailable = &unavailableError{Backend: router.Local, Message: "local engine not available: route this model to a provider, or add a fallback"}
-
-// localHas reports whether the local engine serves model.
-func (s *Server) localHas(string) bool { return false }
 
 func isEventStream(h http.Header) bool {
 	return strings.HasPrefix(strings.ToLower(h.Get("Content-Type")), "text/event-stream")

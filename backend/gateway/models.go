@@ -3,6 +3,8 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/modelbar/modelbar/backend/router"
 )
 
 // openAIModel is a model object of the OpenAI API.
@@ -19,8 +21,15 @@ type openAIModel struct {
 func (s *Server) models() []openAIModel {
 	created := s.started.Unix()
 	out := []openAIModel{}
-	for _, t := range s.cfg.Table().ExactModels() {
+	seen := map[string]bool{}
+	for _, t := range s.cfg.Table().ExactModels() { // a route wins over a local model of its name
+		seen[t.Model] = true
 		out = append(out, openAIModel{ID: t.Model, Object: "model", Created: created, OwnedBy: t.Backend})
+	}
+	for _, m := range s.localModels() {
+		if m.Usable && !seen[m.ID] {
+			out = append(out, openAIModel{ID: m.ID, Object: "model", Created: created, OwnedBy: router.Local})
+		}
 	}
 	return out
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/engine"
+	"github.com/modelbar/modelbar/backend/engine/tensor"
 	"github.com/modelbar/modelbar/backend/gateway"
 	"github.com/modelbar/modelbar/backend/providers"
 	"github.com/modelbar/modelbar/backend/secrets"
@@ -41,6 +43,8 @@ type Server struct {
 	store    *store.Store
 	clients  *providers.Registry
 	config   *config.Service
+	local    *engine.Engine
+	backend  tensor.Backend
 	serveErr chan error
 }
 
@@ -83,15 +87,22 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	local, backend, err := startEngine(opts.DataDir, opts.Log)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { local.Close(); backend.Close() })
 	ln, err := listen(opts.Addr)
 	if err != nil {
 		return nil, err
 	}
 	gw := gateway.New(gateway.Options{
 		Addr: ln.Addr().String(), AdminToken: token, DataDir: opts.DataDir, Version: opts.Version, Config: cfg, Log: opts.Log,
+		Local: local,
 	})
 	s := &Server{
 		log: opts.Log, listener: ln, store: st, clients: clients, config: cfg, serveErr: make(chan error, 1),
+		local: local, backend: backend,
 		http: &http.Server{
 			Handler:           gw.Handler(),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -134,6 +145,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.http.Close()
 	}
 	s.clients.Close()
+	s.local.Close()
+	s.backend.Close()
 	if cerr := s.store.Close(); cerr != nil {
 		return fmt.Errorf("close database: %w", cerr)
 	}

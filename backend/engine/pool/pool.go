@@ -45,11 +45,13 @@ var (
 
 // Status is one loaded (or loading) model.
 type Status struct {
-	Name     string    `json:"name"`
-	Memory   int64     `json:"memory_bytes"`
-	Pinned   bool      `json:"pinned"`
-	InUse    int       `json:"in_use"`
-	Loading  bool      `json:"loading"`
+	Name    string `json:"name"`
+	Memory  int64  `json:"memory_bytes"`
+	Pinned  bool   `json:"pinned"`
+	InUse   int    `json:"in_use"`
+	Loading bool   `json:"loading"`
+	Waiting int    `json:"waiting"` // requests waiting for the load
+
 	LastUsed time.Time `json:"last_used"`
 }
 

@@ -179,8 +179,8 @@ func TestPool_ConcurrentRequestsShareOneLoad(t *testing.T) {
 			errs <- err
 		}()
 	}
-	for p.Status() == nil || !p.Status()[0].Loading {
-		time.Sleep(time.Millisecond)
+	for st := p.Status(); len(st) == 0 || st[0].Waiting < 5; st = p.Status() {
+		time.Sleep(time.Millisecond) // until all five wait on the one load
 	}
 	close(l.gate["a"])
 	for range 5 {

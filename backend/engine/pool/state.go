@@ -19,6 +19,7 @@ type entry struct {
 	// ends; err (set before the close) says how it ended.
 	loading  chan struct{}
 	err      error
+	waiting  int  // requests waiting for the load
 	unloadAt bool // unload as soon as nobody uses it
 }
 
@@ -50,6 +51,7 @@ func (s *state) now() time.Time { return s.pool.opts.Now() }
 func (s *state) acquire(name string) (Model, *entry, error) {
 	if e := s.models[name]; e != nil {
 		if e.loading != nil {
+			e.waiting++
 			return nil, e, nil
 		}
 		e.inUse++
@@ -66,7 +68,7 @@ func (s *state) acquire(name string) (Model, *entry, error) {
 	if err := s.makeRoom(name, size); err != nil {
 		return nil, nil, err
 	}
-	e := &entry{memory: size, loading: make(chan struct{}), lastUsed: s.now()}
+	e := &entry{memory: size, loading: make(chan struct{}), lastUsed: s.now(), waiting: 1}
 	s.models[name] = e
 	go func() {
 		m, err := s.pool.loader.Load(context.Background(), name)
@@ -91,7 +93,7 @@ func (s *state) loaded(name string, e *entry, m Model, err error) {
 		e.model, e.memory = m, m.MemoryBytes()
 	}
 	close(e.loading)
-	e.loading = nil
+	e.loading, e.waiting = nil, 0
 	if e.err == nil && e.unloadAt && e.inUse == 0 {
 		s.drop(name, e)
 	}
@@ -189,7 +191,7 @@ func (s *state) closeAll() {
 func (s *state) status() []Status {
 	out := make([]Status, 0, len(s.models))
 	for name, e := range s.models {
-		out = append(out, Status{Name: name, Memory: e.memory, Pinned: e.pinned, InUse: e.inUse, Loading: e.loading != nil, LastUsed: e.lastUsed})
+		out = append(out, Status{Name: name, Memory: e.memory, Pinned: e.pinned, InUse: e.inUse, Loading: e.loading != nil, Waiting: e.waiting, LastUsed: e.lastUsed})
 	}
 	slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.Name, b.Name) })
 	return out

@@ -1,0 +1,130 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/modelbar/modelbar/backend/engine"
+	"github.com/modelbar/modelbar/backend/engine/pool"
+	"github.com/modelbar/modelbar/backend/protocol"
+	"github.com/modelbar/modelbar/backend/router"
+)
+
+// Local is the in-process engine as the gateway uses it. Chat blocks for
+// the whole generation, calling emit as events are produced; it returns
+// before the first event when the model cannot serve (missing, failed to
+// load, no room, request does not fit it). Safe for concurrent use.
+type Local interface {
+	Has(model string) bool
+	Chat(ctx context.Context, r protocol.Request, emit func(protocol.Event) error) error
+	Models() []engine.Model
+	Load(ctx context.Context, model string, pin bool) error
+	Unload(model string) (bool, error)
+	Backend() string
+}
+
+var _ Local = (*engine.Engine)(nil)
+
+// localHas reports whether the local engine serves model.
+func (s *Server) localHas(model string) bool { return s.opts.Local != nil && s.opts.Local.Has(model) }
+
+// viaLocal serves a chat call with the local engine, in the client's API.
+func (s *Server) viaLocal(a *try) error {
+	if s.opts.Local == nil {
+		return errLocalUnavailable
+	}
+	if !a.c.endpoint.chat {
+		return &unavailableError{Backend: router.Local, Status: http.StatusNotImplemented,
+			Message: fmt.Sprintf("the local engine does not serve %s yet", a.c.endpoint.path)}
+	}
+	req, err := a.c.chatRequest()
+	if err != nil {
+		return err
+	}
+	req.Model = a.t.Model
+	down := dialects[a.c.endpoint.protocol]
+	x := &translation{s: s, w: a.w, r: a.r, req: req, down: down, backend: router.Local,
+		commit: func() { a.commit(http.Header{}) }, disarm: a.disarm}
+	if req.Stream {
+		return x.local(s.opts.Local)
+	}
+	var evs []protocol.Event
+	if err := s.opts.Local.Chat(a.r.Context(), req, func(ev protocol.Event) error {
+		evs = append(evs, ev)
+		return nil
+	}); err != nil {
+		return localError(err)
+	}
+	res, err := protocol.Aggregate(evs)
+	if err != nil {
+		return localError(err)
+	}
+	out, err := down.encodeResponse(res)
+	if err != nil {
+		return err
+	}
+	x.commit()
+	a.w.Header().Set("Content-Type", "application/json")
+	a.w.WriteHeader(http.StatusOK)
+	a.w.Write(out)
+	return nil
+}
+
+// local streams the engine's events to the client, committing on the first
+// content (the engine's opening event is held back with it), and ending the
+// stream with the client's error event if generation fails after that.
+func (x *translation) local(l Local) error {
+	enc := x.down.newEncoder(x.req, time.Now().Unix())
+	var held []byte
+	committed := false
+	rc := http.NewResponseController(x.w)
+	err := l.Chat(x.r.Context(), x.req, func(ev protocol.Event) error {
+		out := enc.Encode(ev)
+		if !committed && ev.Type == protocol.EventStart {
+			held = append(held, out...)
+			return nil
+		}
+		if !committed {
+			committed = true
+			x.disarm()
+			x.startStream()
+			out = append(held, out...)
+		}
+		if _, err := x.w.Write(out); err != nil {
+			return err
+		}
+		return rc.Flush()
+	})
+	switch {
+	case err == nil:
+		return nil
+	case !committed:
+		return localError(err)
+	case x.r.Context().Err() == nil:
+		msg := "local generation failed: " + err.Error()
+		infoFrom(x.r.Context()).errMsg = msg
+		x.w.Write(enc.Encode(protocol.Event{Type: protocol.EventError, Err: &protocol.StreamError{Type: x.down.streamErrorType, Message: msg}}))
+		rc.Flush()
+	}
+	return nil
+}
+
+// localError sorts an engine failure before the first byte: the client's
+// mistakes (a conversation that does not fit, images) stay 400s; a model
+// that is missing, cannot load or has no room is the engine being
+// unavailable, and the chain moves on.
+func localError(err error) error {
+	var re *protocol.RequestError
+	switch {
+	case errors.As(err, &re), errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, engine.ErrNotFound):
+		return &unavailableError{Backend: router.Local, Status: http.StatusNotFound, Message: err.Error()}
+	case errors.Is(err, pool.ErrNoRoom), errors.Is(err, pool.ErrTooLarge):
+		return &unavailableError{Backend: router.Local, Message: err.Error()}
+	}
+	return &unavailableError{Backend: router.Local, Message: "local engine: " + err.Error()}
+}

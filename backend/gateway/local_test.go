@@ -1,0 +1,177 @@
+package gateway_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/modelbar/modelbar/backend/engine"
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
+	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
+	"github.com/modelbar/modelbar/backend/gateway"
+)
+
+const localModel = "test/tiny"
+
+// withLocal gives the harness a local engine with one tiny generated model.
+func withLocal(t *testing.T) (*engine.Engine, func(*gateway.Options)) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := testmodel.Write(filepath.Join(dir, "models", "test", "tiny"), testmodel.Spec{Architecture: "qwen2", Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	b := cpu.New()
+	e := engine.New(engine.Options{Roots: []modelfile.Root{modelfile.ModelsRoot(dir)}, Budget: 1 << 30, Backend: b})
+	t.Cleanup(func() { e.Close(); b.Close() })
+	return e, func(o *gateway.Options) { o.Local = e }
+}
+
+// A local model answers both APIs, whole and streamed, through the same
+// translators as the providers.
+func TestLocal_AnswersBothAPIs(t *testing.T) {
+	_, opt := withLocal(t)
+	h := newHarness(t, opt)
+
+	cfg := openai.DefaultConfig("any")
+	cfg.BaseURL = h.url("/v1")
+	client := openai.NewClientWithConfig(cfg)
+	ctx := context.Background()
+	req := openai.ChatCompletionRequest{Model: localModel, MaxTokens: 8, Temperature: 0.0001,
+		Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "Say hi"}}}
+	resp, err := client.CreateChatCompletion(ctx, req)
+	if err != nil {
+		t.Fatalf("chat: %v", err)
+	}
+	if resp.Usage.PromptTokens == 0 || resp.Usage.CompletionTokens == 0 || len(resp.Choices) != 1 {
+		t.Errorf("response %+v", resp)
+	}
+	req.Stream = true
+	req.StreamOptions = &openai.StreamOptions{IncludeUsage: true}
+	stream, err := client.CreateChatCompletionStream(ctx, req)
+	if err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	chunks, usage := 0, 0
+	for {
+		c, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("stream recv: %v", err)
+		}
+		chunks++
+		if c.Usage != nil {
+			usage = c.Usage.CompletionTokens
+		}
+	}
+	stream.Close()
+	if chunks < 2 || usage == 0 {
+		t.Errorf("stream: %d chunks, usage %d", chunks, usage)
+	}
+
+	httpResp, body := h.post("/v1/messages", `{"model":"`+localModel+`","max_tokens":6,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if httpResp.StatusCode != http.StatusOK || httpResp.Header.Get("X-Modelbar-Backend") != "local" {
+		t.Fatalf("messages: %d %s", httpResp.StatusCode, body)
+	}
+	for _, ev := range []string{"event: message_start", "event: content_block_start", "event: message_delta", "event: message_stop"} {
+		if !strings.Contains(string(body), ev) {
+			t.Errorf("Anthropic stream lacks %q:\n%s", ev, body)
+		}
+	}
+}
+
+// A client that goes away mid-stream stops the generation: the model is
+// free again at once.
+func TestLocal_DisconnectStopsGeneration(t *testing.T) {
+	e, opt := withLocal(t)
+	h := newHarness(t, opt)
+	req := h.request(http.MethodPost, "/v1/chat/completions",
+		[]byte(`{"model":"`+localModel+`","max_tokens":100000,"stream":true,"messages":[{"role":"user","content":"go on forever"}]}`))
+	resp, err := h.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+		t.Fatalf("first event: %v", err)
+	}
+	resp.Body.Close()
+	deadline := time.After(30 * time.Second)
+	for {
+		busy := false
+		for _, m := range e.Models() {
+			busy = busy || m.InUse > 0
+		}
+		if !busy {
+			return
+		}
+		select {
+		case <-deadline:
+			t.Fatal("generation still running 30 s after the client left")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Local models are listed, loadable and unloadable through the admin API
+// and appear in /v1/models.
+func TestLocal_ModelsAdmin(t *testing.T) {
+	_, opt := withLocal(t)
+	h := newHarness(t, opt)
+	var list []struct {
+		ID     string `json:"id"`
+		Usable bool   `json:"usable"`
+		Loaded bool   `json:"loaded"`
+		Pinned bool   `json:"pinned"`
+	}
+	decode(t, h.mustAdmin(http.MethodGet, "/api/models", nil, http.StatusOK), &list)
+	if len(list) != 1 || list[0].ID != localModel || !list[0].Usable || list[0].Loaded {
+		t.Fatalf("models %+v", list)
+	}
+	h.mustAdmin(http.MethodPost, "/api/models/load", map[string]any{"model": localModel, "pin": true}, http.StatusOK)
+	decode(t, h.mustAdmin(http.MethodGet, "/api/models", nil, http.StatusOK), &list)
+	if !list[0].Loaded || !list[0].Pinned {
+		t.Errorf("after load: %+v", list)
+	}
+	var status struct {
+		Local struct {
+			Available bool              `json:"available"`
+			Backend   string            `json:"backend"`
+			Models    []json.RawMessage `json:"models"`
+		} `json:"local"`
+	}
+	decode(t, h.mustAdmin(http.MethodGet, "/api/status", nil, http.StatusOK), &status)
+	if !status.Local.Available || status.Local.Backend == "" || len(status.Local.Models) != 1 {
+		t.Errorf("status %+v", status.Local)
+	}
+	h.mustAdmin(http.MethodPost, "/api/models/unload", map[string]any{"model": localModel}, http.StatusOK)
+	h.mustAdmin(http.MethodPost, "/api/models/unload", map[string]any{"model": localModel}, http.StatusNotFound)
+	h.mustAdmin(http.MethodPost, "/api/models/load", map[string]any{"model": "test/missing"}, http.StatusNotFound)
+
+	resp, body := h.do(h.request(http.MethodGet, "/v1/models", nil))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"id":"`+localModel+`"`) || !strings.Contains(string(body), `"owned_by":"local"`) {
+		t.Errorf("/v1/models: %s", body)
+	}
+}
+
+// A route whose local model is missing fails over to its fallback.
+func TestLocal_MissingModelFailsOver(t *testing.T) {
+	_, opt := withLocal(t)
+	h := newHarness(t, opt)
+	up := newFake(t, okChat("from the cloud"))
+	h.putProvider("cloud", up.baseURL(), "")
+	h.addRoute(map[string]any{"model_pattern": "m", "backend": "local", "backend_model": "test/not-downloaded", "fallbacks": []string{"cloud:gpt-4o-mini"}})
+	resp, body := h.post("/v1/chat/completions", chatBody)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "from the cloud") || resp.Header.Get("X-Modelbar-Fallback-From") != "local" {
+		t.Errorf("%d %s %v", resp.StatusCode, body, resp.Header)
+	}
+}

@@ -1,0 +1,6 @@
+//go:build !linux && !darwin
+
+package server
+
+// physicalMemory is unknown here.
+func physicalMemory() int64 { return 0 }
