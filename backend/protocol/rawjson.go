@@ -59,17 +59,21 @@ func topLevelValueSpans(body []byte, key string) (spans [][2]int, closing int, e
 		return nil, 0, fmt.Errorf("invalid JSON: %w", err)
 	}
 	closing = int(dec.InputOffset()) - 1
-	if rest := bytes.TrimSpace(body[closing+1:]); len(rest) > 0 {
+	if rest := bytes.Trim(body[closing+1:], jsonSpace); len(rest) > 0 {
 		return nil, 0, fmt.Errorf("invalid JSON: data after the top-level object")
 	}
 	return spans, closing, nil
 }
 
+// jsonSpace is JSON's whitespace, narrower than bytes.TrimSpace's (no \f,
+// \v or Unicode spaces).
+const jsonSpace = " \t\r\n"
+
 func appendMember(body []byte, closing int, key string, encoded []byte) []byte {
 	k, _ := json.Marshal(key)
 	out := make([]byte, 0, len(body)+len(k)+len(encoded)+2)
 	out = append(out, body[:closing]...)
-	if len(bytes.TrimSpace(body[1:closing])) > 0 {
+	if len(bytes.Trim(body[1:closing], jsonSpace)) > 0 {
 		out = append(out, ',')
 	}
 	out = append(out, k...)
