@@ -12,7 +12,7 @@ import (
 // survive, which a decode/encode round trip would not guarantee. body must be
 // a JSON object; a missing key is added at the end.
 func SetTopLevelString(body []byte, key, value string) ([]byte, error) {
-	spans, end, err := topLevelValueSpans(body, key)
+	spans, open, end, err := topLevelValueSpans(body, key)
 	if err != nil {
 		return nil, err
 	}
@@ -21,7 +21,7 @@ func SetTopLevelString(body []byte, key, value string) ([]byte, error) {
 		return nil, err
 	}
 	if len(spans) == 0 {
-		return appendMember(body, end, key, encoded), nil
+		return appendMember(body, open, end, key, encoded), nil
 	}
 	out := make([]byte, 0, len(body)+len(encoded))
 	prev := 0
@@ -34,21 +34,23 @@ func SetTopLevelString(body []byte, key, value string) ([]byte, error) {
 }
 
 // topLevelValueSpans finds the byte spans of the values of key at depth one,
-// and the offset of the object's closing brace.
-func topLevelValueSpans(body []byte, key string) (spans [][2]int, closing int, err error) {
+// and the offsets just after the object's opening brace and of its closing
+// brace.
+func topLevelValueSpans(body []byte, key string) (spans [][2]int, open, closing int, err error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, 0, fmt.Errorf("request body must be a JSON object")
+		return nil, 0, 0, fmt.Errorf("request body must be a JSON object")
 	}
+	open = int(dec.InputOffset())
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, 0, fmt.Errorf("invalid JSON: %w", err)
+			return nil, 0, 0, fmt.Errorf("invalid JSON: %w", err)
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, 0, fmt.Errorf("invalid JSON: %w", err)
+			return nil, 0, 0, fmt.Errorf("invalid JSON: %w", err)
 		}
 		if name, _ := tok.(string); name == key {
 			end := int(dec.InputOffset())
@@ -56,24 +58,24 @@ func topLevelValueSpans(body []byte, key string) (spans [][2]int, closing int, e
 		}
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, 0, fmt.Errorf("invalid JSON: %w", err)
+		return nil, 0, 0, fmt.Errorf("invalid JSON: %w", err)
 	}
 	closing = int(dec.InputOffset()) - 1
 	if rest := bytes.Trim(body[closing+1:], jsonSpace); len(rest) > 0 {
-		return nil, 0, fmt.Errorf("invalid JSON: data after the top-level object")
+		return nil, 0, 0, fmt.Errorf("invalid JSON: data after the top-level object")
 	}
-	return spans, closing, nil
+	return spans, open, closing, nil
 }
 
 // jsonSpace is JSON's whitespace, narrower than bytes.TrimSpace's (no \f,
 // \v or Unicode spaces).
 const jsonSpace = " \t\r\n"
 
-func appendMember(body []byte, closing int, key string, encoded []byte) []byte {
+func appendMember(body []byte, open, closing int, key string, encoded []byte) []byte {
 	k, _ := json.Marshal(key)
 	out := make([]byte, 0, len(body)+len(k)+len(encoded)+2)
 	out = append(out, body[:closing]...)
-	if len(bytes.Trim(body[1:closing], jsonSpace)) > 0 {
+	if len(bytes.Trim(body[open:closing], jsonSpace)) > 0 {
 		out = append(out, ',')
 	}
 	out = append(out, k...)
