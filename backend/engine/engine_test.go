@@ -150,3 +150,16 @@ func TestChat_RefusesImages(t *testing.T) {
 		t.Errorf("image: %v, want a RequestError", err)
 	}
 }
+
+func TestComplete_ContinuesAPrompt(t *testing.T) {
+	e := newEngine(t, 1<<30, map[string]testmodel.Spec{"llama": {Seed: 1}})
+	var text string
+	res, err := e.Complete(context.Background(), Completion{Model: "test/llama", Prompt: "Once upon a time", MaxTokens: 5},
+		func(s string) error { text += s; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PromptTokens == 0 || res.CompletionTokens == 0 || res.CompletionTokens > 5 {
+		t.Errorf("result %+v (text %q)", res, text)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/modelbar/modelbar/backend/engine"
+	"github.com/modelbar/modelbar/backend/engine/generate"
 	"github.com/modelbar/modelbar/backend/engine/pool"
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/router"
@@ -20,6 +21,7 @@ import (
 type Local interface {
 	Has(model string) bool
 	Chat(ctx context.Context, r protocol.Request, emit func(protocol.Event) error) error
+	Complete(ctx context.Context, c engine.Completion, emit func(string) error) (generate.Result, error)
 	Models() []engine.Model
 	Load(ctx context.Context, model string, pin bool) error
 	Unload(model string) (bool, error)
@@ -35,6 +37,9 @@ func (s *Server) localHas(model string) bool { return s.opts.Local != nil && s.o
 func (s *Server) viaLocal(a *try) error {
 	if s.opts.Local == nil {
 		return errLocalUnavailable
+	}
+	if a.c.endpoint == completions {
+		return s.localCompletion(a)
 	}
 	if !a.c.endpoint.chat {
 		return &unavailableError{Backend: router.Local, Status: http.StatusNotImplemented,

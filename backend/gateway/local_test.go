@@ -175,3 +175,42 @@ func TestLocal_MissingModelFailsOver(t *testing.T) {
 		t.Errorf("%d %s %v", resp.StatusCode, body, resp.Header)
 	}
 }
+
+// The legacy completions API continues a prompt with a local model.
+func TestLocal_Completions(t *testing.T) {
+	_, opt := withLocal(t)
+	h := newHarness(t, opt)
+	cfg := openai.DefaultConfig("any")
+	cfg.BaseURL = h.url("/v1")
+	client := openai.NewClientWithConfig(cfg)
+	resp, err := client.CreateCompletion(context.Background(), openai.CompletionRequest{Model: localModel, Prompt: "def fib(n):", MaxTokens: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Choices) != 1 || resp.Usage.CompletionTokens == 0 || resp.Usage.CompletionTokens > 6 {
+		t.Errorf("completion %+v", resp)
+	}
+	stream, err := client.CreateCompletionStream(context.Background(), openai.CompletionRequest{Model: localModel, Prompt: "def fib(n):", MaxTokens: 4, Stream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	finished := false
+	for {
+		c, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		finished = finished || (len(c.Choices) > 0 && c.Choices[0].FinishReason != "")
+	}
+	if !finished {
+		t.Error("no chunk carried a finish_reason")
+	}
+	r, body := h.post("/v1/completions", `{"model":"`+localModel+`","prompt":"x","suffix":"y"}`)
+	if r.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "suffix") {
+		t.Errorf("suffix to the local engine: %d %s", r.StatusCode, body)
+	}
+}

@@ -1,0 +1,49 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/modelbar/modelbar/backend/engine/generate"
+	"github.com/modelbar/modelbar/backend/protocol"
+)
+
+// Completion is a plain text continuation (the legacy completions API):
+// no chat template, the prompt tokenized with the model's special tokens.
+type Completion struct {
+	Model     string
+	Prompt    string
+	MaxTokens int
+	Stop      []string
+	Sampling  generate.Sampling
+}
+
+// Complete continues a prompt with the local model, calling emit with each
+// new piece of text; errors before the first piece mean nothing was
+// produced.
+func (e *Engine) Complete(ctx context.Context, c Completion, emit func(string) error) (generate.Result, error) {
+	m, release, err := e.pool.Acquire(ctx, c.Model)
+	if err != nil {
+		return generate.Result{}, err
+	}
+	defer release()
+	l := m.(*loaded)
+	ids := l.tok.Encode(c.Prompt, true)
+	ctxLen := l.files.Config().MaxPositionEmbeddings
+	if len(ids) == 0 || len(ids) >= ctxLen {
+		return generate.Result{}, &protocol.RequestError{Param: "prompt",
+			Message: fmt.Sprintf("the prompt is %d tokens; %s holds %d", len(ids), l.name, ctxLen)}
+	}
+	done, err := l.take(ctx)
+	if err != nil {
+		return generate.Result{}, err
+	}
+	defer done()
+	cache, err := l.model.NewCache(min(ctxLen, len(ids)+max(c.MaxTokens, 1)))
+	if err != nil {
+		return generate.Result{}, err
+	}
+	defer cache.Close()
+	return generate.Run(ctx, &sequence{model: l.model, cache: cache}, l.tok.NewDecoder(), l.tok.VocabSize(),
+		generate.Request{Prompt: ids, MaxTokens: c.MaxTokens, StopTokens: l.stops, Stop: c.Stop, Sampling: c.Sampling}, emit)
+}
