@@ -39,9 +39,10 @@ type Service struct {
 	log     *slog.Logger
 	getenv  func(string) string
 
-	writeMu  sync.Mutex                   // serialises changes: validate, persist, publish
-	table    atomic.Pointer[router.Table] // the published routing table
-	onChange []func()                     // guarded by writeMu; called after each publish
+	writeMu    sync.Mutex                   // serialises changes: validate, persist, publish
+	table      atomic.Pointer[router.Table] // the published routing table
+	onChange   []func()                     // guarded by writeMu; called after each publish
+	onSettings []func(Settings)             // guarded by writeMu; called after each settings change
 }
 
 // New loads the configuration and publishes it. clients is filled and kept in

@@ -129,6 +129,9 @@ func (e *Engine) discover(fresh bool) []modelfile.Entry {
 	return e.catalog
 }
 
+// SetLimits changes the memory budget and idle TTL of loaded models.
+func (e *Engine) SetLimits(budget int64, idleTTL time.Duration) { e.pool.SetLimits(budget, idleTTL) }
+
 // Load loads a model ahead of use; pin keeps it loaded.
 func (e *Engine) Load(ctx context.Context, name string, pin bool) error {
 	if _, err := e.find(name); err != nil {

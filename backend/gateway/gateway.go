@@ -100,6 +100,8 @@ func (s *Server) routes() http.Handler {
 	admin("POST", "/api/models/load", s.loadModel)
 	admin("POST", "/api/models/unload", s.unloadModel)
 	admin("GET", "/api/requests", s.listRequests)
+	admin("GET", "/api/settings", s.getSettings)
+	admin("PUT", "/api/settings", s.putSettings)
 
 	handle("GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

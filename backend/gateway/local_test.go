@@ -214,3 +214,23 @@ func TestLocal_Completions(t *testing.T) {
 		t.Errorf("suffix to the local engine: %d %s", r.StatusCode, body)
 	}
 }
+
+func TestSettings_AdminAPI(t *testing.T) {
+	h := newHarness(t)
+	var st struct {
+		MemoryBudgetMB int64 `json:"memory_budget_mb"`
+		IdleTTLMinutes int64 `json:"idle_ttl_minutes"`
+	}
+	decode(t, h.mustAdmin(http.MethodPut, "/api/settings", map[string]any{"memory_budget_mb": 2048, "idle_ttl_minutes": 10}, http.StatusOK), &st)
+	if st.MemoryBudgetMB != 2048 || st.IdleTTLMinutes != 10 {
+		t.Errorf("after put: %+v", st)
+	}
+	decode(t, h.mustAdmin(http.MethodGet, "/api/settings", nil, http.StatusOK), &st)
+	if st.MemoryBudgetMB != 2048 {
+		t.Errorf("get: %+v", st)
+	}
+	resp, body := h.admin(http.MethodPut, "/api/settings", map[string]any{"idle_ttl_minutes": -3})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "idle_ttl_minutes") {
+		t.Errorf("bad TTL: %d %s", resp.StatusCode, body)
+	}
+}

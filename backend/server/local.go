@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/modelbar/modelbar/backend/config"
 	"github.com/modelbar/modelbar/backend/engine"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
@@ -24,26 +26,56 @@ const (
 )
 
 // startEngine builds the local engine over the models dir and the Hugging
-// Face cache.
-func startEngine(dataDir string, log *slog.Logger) (*engine.Engine, tensor.Backend, error) {
+// Face cache, with the limits the settings ask for, and keeps applying
+// them as they change.
+func startEngine(ctx context.Context, dataDir string, cfg *config.Service, log *slog.Logger) (*engine.Engine, tensor.Backend, error) {
 	b, err := tensorBackend()
 	if err != nil {
 		return nil, nil, err
 	}
-	budget, err := memoryBudget()
+	fallback, err := memoryBudget()
 	if err != nil {
 		b.Close()
 		return nil, nil, err
 	}
+	settings, err := cfg.Settings(ctx)
+	if err != nil {
+		b.Close()
+		return nil, nil, err
+	}
+	budget, ttl := limits(settings, fallback)
 	e := engine.New(engine.Options{
 		Roots:   []modelfile.Root{modelfile.ModelsRoot(dataDir), modelfile.HFCacheRoot()},
 		Budget:  budget,
-		IdleTTL: defaultIdleTTL,
+		IdleTTL: ttl,
 		Backend: b,
 		Log:     log,
 	})
-	log.Info("local engine ready", "backend", b.Name(), "memory_budget_mb", budget>>20, "idle_ttl", defaultIdleTTL.String())
+	cfg.OnSettings(func(s config.Settings) {
+		budget, ttl := limits(s, fallback)
+		e.SetLimits(budget, ttl)
+		log.Info("local engine limits", "memory_budget_mb", budget>>20, "idle_ttl", ttl.String())
+	})
+	log.Info("local engine ready", "backend", b.Name(), "memory_budget_mb", budget>>20, "idle_ttl", ttl.String())
 	return e, b, nil
+}
+
+// limits turns the settings into the engine's limits: a budget of 0 means
+// the fallback (MODELBAR_MEMORY_BUDGET_MB or half the memory); a TTL of 0
+// means 30 minutes and -1 never.
+func limits(s config.Settings, fallback int64) (int64, time.Duration) {
+	budget := fallback
+	if s.MemoryBudgetMB > 0 {
+		budget = s.MemoryBudgetMB << 20
+	}
+	ttl := defaultIdleTTL
+	switch {
+	case s.IdleTTLMinutes < 0:
+		ttl = 0
+	case s.IdleTTLMinutes > 0:
+		ttl = time.Duration(s.IdleTTLMinutes) * time.Minute
+	}
+	return budget, ttl
 }
 
 // tensorBackend picks the compute backend: MODELBAR_BACKEND=cpu (or unset)

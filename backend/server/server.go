@@ -87,7 +87,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	local, backend, err := startEngine(opts.DataDir, opts.Log)
+	local, backend, err := startEngine(ctx, opts.DataDir, cfg, opts.Log)
 	if err != nil {
 		return nil, err
 	}

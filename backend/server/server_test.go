@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelbar/modelbar/backend/config"
 	"github.com/modelbar/modelbar/backend/store"
 )
 
@@ -181,5 +182,23 @@ func setUserVersion(t *testing.T, path string, v int) {
 	defer db.Close()
 	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestLimits_FromSettings(t *testing.T) {
+	tests := []struct {
+		in         config.Settings
+		wantBudget int64
+		wantTTL    time.Duration
+	}{
+		{config.Settings{}, 8 << 30, 30 * time.Minute},
+		{config.Settings{MemoryBudgetMB: 2048, IdleTTLMinutes: 5}, 2 << 30, 5 * time.Minute},
+		{config.Settings{IdleTTLMinutes: -1}, 8 << 30, 0},
+	}
+	for _, tt := range tests {
+		b, ttl := limits(tt.in, 8<<30)
+		if b != tt.wantBudget || ttl != tt.wantTTL {
+			t.Errorf("limits(%+v) = %d, %v; want %d, %v", tt.in, b, ttl, tt.wantBudget, tt.wantTTL)
+		}
 	}
 }

@@ -177,6 +177,22 @@ func (p *Pool) Unload(name string) (bool, error) {
 	return found, err
 }
 
+// SetLimits changes the memory budget and the idle TTL; models over a
+// smaller budget are evicted now if they are idle (a model in use stays
+// until its request ends).
+func (p *Pool) SetLimits(budget int64, ttl time.Duration) {
+	p.do(context.Background(), func(s *state) {
+		s.pool.opts.Budget, s.pool.opts.IdleTTL = budget, ttl
+		for s.used() > budget {
+			victim, e := s.lru()
+			if e == nil {
+				return
+			}
+			s.drop(victim, e)
+		}
+	})
+}
+
 // Status lists the models in memory, by name.
 func (p *Pool) Status() []Status {
 	var out []Status

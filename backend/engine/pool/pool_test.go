@@ -266,3 +266,20 @@ func TestPool_CloseUnloadsEverything(t *testing.T) {
 		t.Errorf("acquire after close: %v", err)
 	}
 }
+
+func TestPool_SetLimitsShrinksTheBudget(t *testing.T) {
+	l := newLoader(map[string]int64{"a": 40, "b": 40})
+	p, c := newPool(t, l, 100, 0)
+	for _, name := range []string{"a", "b"} {
+		_, release, err := p.Acquire(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.advance(time.Second)
+		release()
+	}
+	p.SetLimits(50, time.Minute)
+	if got := names(p.Status()); len(got) != 1 || got[0] != "b" || !l.isClosed("a") {
+		t.Errorf("after shrinking to 50: %v, want only the more recent b", got)
+	}
+}
