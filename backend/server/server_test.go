@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
 	"github.com/modelbar/modelbar/backend/store"
 )
 
@@ -199,6 +200,36 @@ func TestLimits_FromSettings(t *testing.T) {
 		b, ttl := limits(tt.in, 8<<30)
 		if b != tt.wantBudget || ttl != tt.wantTTL {
 			t.Errorf("limits(%+v) = %d, %v; want %d, %v", tt.in, b, ttl, tt.wantBudget, tt.wantTTL)
+		}
+	}
+}
+
+// `modelbar serve` answers with a local model found in its data dir,
+// through both APIs.
+func TestStart_ServesLocalModels(t *testing.T) {
+	t.Setenv("MODELBAR_SECRETS", "file")
+	t.Setenv("HF_HOME", t.TempDir())
+	dir := t.TempDir()
+	if err := testmodel.Write(filepath.Join(dir, "models", "test", "tiny"), testmodel.Spec{Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(context.Background(), Options{Addr: "127.0.0.1:0", DataDir: dir, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	for path, body := range map[string]string{
+		"/v1/chat/completions": `{"model":"test/tiny","max_tokens":4,"messages":[{"role":"user","content":"hi"}]}`,
+		"/v1/messages":         `{"model":"test/tiny","max_tokens":4,"stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+	} {
+		resp, err := http.Post("http://"+s.Addr()+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Modelbar-Backend") != "local" {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, b)
 		}
 	}
 }
