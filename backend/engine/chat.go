@@ -99,6 +99,12 @@ func sampling(r protocol.Request) generate.Sampling {
 	if r.TopK != nil {
 		s.TopK = *r.TopK
 	}
+	if r.MinP != nil {
+		s.MinP = *r.MinP
+	}
+	if r.RepetitionPenalty != nil {
+		s.RepetitionPenalty = *r.RepetitionPenalty
+	}
 	if r.Seed != nil {
 		seed := uint64(*r.Seed)
 		s.Seed = &seed

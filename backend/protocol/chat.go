@@ -37,12 +37,18 @@ type Request struct {
 	// (stream_options.include_usage). Anthropic clients always get usage.
 	IncludeUsage bool
 
-	Temperature   *float64
-	TopP          *float64
-	TopK          *int
-	StopSequences []string
-	User          string    // OpenAI user / Anthropic metadata.user_id
-	Thinking      *Thinking // nil: the client did not ask for reasoning
+	Temperature *float64
+	TopP        *float64
+	TopK        *int
+	// MinP and RepetitionPenalty are the extensions vLLM, llama.cpp and
+	// LM Studio take in OpenAI requests (min_p, repetition_penalty); the
+	// local engine honours them, OpenAI-compatible backends get them as
+	// sent, and Anthropic has neither.
+	MinP              *float64
+	RepetitionPenalty *float64
+	StopSequences     []string
+	User              string    // OpenAI user / Anthropic metadata.user_id
+	Thinking          *Thinking // nil: the client did not ask for reasoning
 
 	// OpenAI-only sampling and output controls. The OpenAI encoder sends them
 	// on; the Anthropic encoder refuses a request that sets one (it has no

@@ -139,6 +139,10 @@ func refuseOpenAIOnly(r protocol.Request) error {
 	switch {
 	case len(r.Untranslatable) > 0:
 		return reqErr(r.Untranslatable[0], "Anthropic has no counterpart of %s: leave it out to use an Anthropic backend", r.Untranslatable[0])
+	case r.MinP != nil:
+		return no("min_p", "its sampling has temperature, top_p and top_k only")
+	case r.RepetitionPenalty != nil:
+		return no("repetition_penalty", "there are no repetition penalties")
 	case r.N != nil && *r.N > 1:
 		return no("n", "it returns one choice per request")
 	case r.Seed != nil:

@@ -37,6 +37,8 @@ func TestEncodeMessagesRequest_RefusesOpenAIOnlyFields(t *testing.T) {
 	}{
 		{"n", func(r *protocol.Request) { r.N = &two }},
 		{"seed", func(r *protocol.Request) { r.Seed = &seed }},
+		{"min_p", func(r *protocol.Request) { r.MinP = ptr(0.05) }},
+		{"repetition_penalty", func(r *protocol.Request) { r.RepetitionPenalty = ptr(1.1) }},
 		{"presence_penalty", func(r *protocol.Request) { r.PresencePenalty = ptr(0.5) }},
 		{"frequency_penalty", func(r *protocol.Request) { r.FrequencyPenalty = ptr(-1) }},
 		{"logit_bias", func(r *protocol.Request) { r.LogitBias = json.RawMessage(`{"50256": -100}`) }},

@@ -24,6 +24,8 @@ type rawRequest struct {
 	Temperature         json.RawMessage `json:"temperature"`
 	TopP                json.RawMessage `json:"top_p"`
 	TopK                json.RawMessage `json:"top_k"`
+	MinP                json.RawMessage `json:"min_p"`
+	RepetitionPenalty   json.RawMessage `json:"repetition_penalty"`
 	Stop                json.RawMessage `json:"stop"`
 	User                json.RawMessage `json:"user"`
 	ReasoningEffort     json.RawMessage `json:"reasoning_effort"`
@@ -133,6 +135,18 @@ func decodeSampling(doc *rawRequest, req *protocol.Request) (err error) {
 	}
 	if topK != nil && *topK > 0 {
 		req.TopK = topK
+	}
+	if req.MinP, err = optFloat("min_p", doc.MinP, 0, 1); err != nil {
+		return err
+	}
+	if req.MinP != nil && *req.MinP == 0 {
+		req.MinP = nil // 0 is off: the servers' default
+	}
+	if req.RepetitionPenalty, err = optFloat("repetition_penalty", doc.RepetitionPenalty, 0, 10); err != nil {
+		return err
+	}
+	if req.RepetitionPenalty != nil && *req.RepetitionPenalty == 1 {
+		req.RepetitionPenalty = nil // 1 is off
 	}
 	req.StopSequences, err = decodeStop(doc.Stop)
 	return err

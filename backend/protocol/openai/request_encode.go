@@ -53,6 +53,7 @@ func EncodeChatRequest(r protocol.Request, opts EncodeOptions) ([]byte, error) {
 	}
 	out := chatRequestOut{
 		Model: r.Model, Temperature: r.Temperature, TopP: r.TopP, TopK: r.TopK,
+		MinP: r.MinP, RepetitionPenalty: r.RepetitionPenalty,
 		Stop: r.StopSequences, User: r.User, Stream: r.Stream,
 		N: r.N, Seed: r.Seed, PresencePenalty: r.PresencePenalty, FrequencyPenalty: r.FrequencyPenalty,
 		LogitBias: r.LogitBias, Logprobs: r.Logprobs, TopLogprobs: r.TopLogprobs, ResponseFormat: r.ResponseFormat,

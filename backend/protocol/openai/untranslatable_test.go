@@ -2,6 +2,7 @@ package openai
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -38,5 +39,28 @@ func TestEncodeChatRequest_RefusesUntranslatable(t *testing.T) {
 	var re *protocol.RequestError
 	if !errors.As(err, &re) || re.Param != "mcp_servers" {
 		t.Errorf("error %v, want a RequestError naming mcp_servers", err)
+	}
+}
+
+// vLLM's and llama.cpp's sampling extensions are read (0 and 1 mean off)
+// and passed on to OpenAI-compatible backends; Anthropic refuses them.
+func TestSamplingExtensions(t *testing.T) {
+	req, err := DecodeChatRequest([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"}],"min_p":0.05,"repetition_penalty":1.1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.MinP == nil || *req.MinP != 0.05 || req.RepetitionPenalty == nil || *req.RepetitionPenalty != 1.1 {
+		t.Fatalf("decoded %v %v", req.MinP, req.RepetitionPenalty)
+	}
+	body, err := EncodeChatRequest(req, EncodeOptions{})
+	if err != nil || !strings.Contains(string(body), `"min_p":0.05`) || !strings.Contains(string(body), `"repetition_penalty":1.1`) {
+		t.Errorf("encoded %s %v", body, err)
+	}
+	off, err := DecodeChatRequest([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"}],"min_p":0,"repetition_penalty":1}`))
+	if err != nil || off.MinP != nil || off.RepetitionPenalty != nil {
+		t.Errorf("neutral values kept: %v %v %v", off.MinP, off.RepetitionPenalty, err)
+	}
+	if _, err := DecodeChatRequest([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"}],"min_p":2}`)); err == nil {
+		t.Error("min_p 2 accepted")
 	}
 }

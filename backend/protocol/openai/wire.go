@@ -23,6 +23,8 @@ type chatRequestOut struct {
 	Temperature         *float64        `json:"temperature,omitempty"`
 	TopP                *float64        `json:"top_p,omitempty"`
 	TopK                *int            `json:"top_k,omitempty"`
+	MinP                *float64        `json:"min_p,omitempty"`
+	RepetitionPenalty   *float64        `json:"repetition_penalty,omitempty"`
 	Stop                []string        `json:"stop,omitempty"`
 	User                string          `json:"user,omitempty"`
 	ReasoningEffort     string          `json:"reasoning_effort,omitempty"`
