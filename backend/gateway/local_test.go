@@ -79,11 +79,15 @@ func TestLocal_AnswersBothAPIs(t *testing.T) {
 		t.Errorf("stream: %d chunks, usage %d", chunks, usage)
 	}
 
-	httpResp, body := h.post("/v1/messages", `{"model":"`+localModel+`","max_tokens":6,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	httpResp, body := h.post("/v1/messages", `{"model":"`+localModel+`","max_tokens":6,"temperature":0,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
 	if httpResp.StatusCode != http.StatusOK || httpResp.Header.Get("X-Modelbar-Backend") != "local" {
 		t.Fatalf("messages: %d %s", httpResp.StatusCode, body)
 	}
-	for _, ev := range []string{"event: message_start", "event: content_block_start", "event: message_delta", "event: message_stop"} {
+	want := []string{"event: message_start", "event: message_delta", "event: message_stop"}
+	if !strings.Contains(string(body), `"output_tokens":0}`) { // a random model may end its turn at once
+		want = append(want, "event: content_block_start", "event: content_block_stop")
+	}
+	for _, ev := range want {
 		if !strings.Contains(string(body), ev) {
 			t.Errorf("Anthropic stream lacks %q:\n%s", ev, body)
 		}
@@ -183,7 +187,7 @@ func TestLocal_Completions(t *testing.T) {
 	cfg := openai.DefaultConfig("any")
 	cfg.BaseURL = h.url("/v1")
 	client := openai.NewClientWithConfig(cfg)
-	resp, err := client.CreateCompletion(context.Background(), openai.CompletionRequest{Model: localModel, Prompt: "def fib(n):", MaxTokens: 6})
+	resp, err := client.CreateCompletion(context.Background(), openai.CompletionRequest{Model: localModel, Prompt: "def fib(n):", MaxTokens: 6, Temperature: 0.0001})
 	if err != nil {
 		t.Fatal(err)
 	}
