@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/modelbar/modelbar/backend/bench"
 	"github.com/modelbar/modelbar/backend/server"
 )
 
@@ -36,6 +37,7 @@ const usage = `modelbar: one local endpoint for language models
 Usage:
   modelbar                                                   start the desktop app
   modelbar serve [--addr 127.0.0.1:11500] [--data-dir DIR]   run the gateway headless
+  modelbar bench [--dir DIR] [--prefill 128] [--decode 32]   measure the local engine on this machine
   modelbar version                                           print the version
   modelbar help                                              this text
 
@@ -56,6 +58,8 @@ func Main(ctx context.Context, args []string, env Env) int {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], env)
+	case "bench":
+		return benchCmd(args[1:], env)
 	case "version", "--version", "-version":
 		fmt.Fprintln(env.Stdout, "modelbar", Version)
 		return 0
@@ -152,4 +156,25 @@ func newLogger(w io.Writer, level string, asJSON bool) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, hopts)), nil
 	}
 	return slog.New(slog.NewTextHandler(w, hopts)), nil
+}
+
+// benchCmd measures the local engine: prefill and decode of a generated
+// model of Qwen2.5-0.5B-Instruct-4bit's shape, with the memory bandwidth.
+func benchCmd(args []string, env Env) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	dir := fs.String("dir", "", "where to write (and keep) the generated model; default a temporary dir")
+	prefill := fs.Int("prefill", 128, "prompt tokens")
+	decode := fs.Int("decode", 32, "generated tokens")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if err := bench.Engine(env.Stdout, bench.Options{Dir: *dir, Prefill: *prefill, Decode: *decode}); err != nil {
+		fmt.Fprintln(env.Stderr, "modelbar bench:", err)
+		return 1
+	}
+	return 0
 }
