@@ -58,6 +58,9 @@ func (s *Server) viaLocal(a *try) error {
 	}
 	var evs []protocol.Event
 	if err := s.opts.Local.Chat(a.r.Context(), req, func(ev protocol.Event) error {
+		if len(evs) == 0 {
+			a.disarm() // the model is loaded and generating: however long it takes, it is answering
+		}
 		evs = append(evs, ev)
 		return nil
 	}); err != nil {
@@ -89,12 +92,15 @@ func (x *translation) local(l Local) error {
 	err := l.Chat(x.r.Context(), x.req, func(ev protocol.Event) error {
 		out := enc.Encode(ev)
 		if !committed && ev.Type == protocol.EventStart {
+			// The model is loaded and starting: a long prompt's prefill
+			// may outlast the first-byte deadline, which is for backends
+			// that hang, not for one that is working.
+			x.disarm()
 			held = append(held, out...)
 			return nil
 		}
 		if !committed {
 			committed = true
-			x.disarm()
 			x.startStream()
 			out = append(held, out...)
 		}

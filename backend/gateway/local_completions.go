@@ -36,7 +36,11 @@ func (s *Server) localCompletion(a *try) error {
 		return s.streamCompletion(a, c, req, id, created)
 	}
 	var text []byte
-	res, err := s.opts.Local.Complete(a.r.Context(), c, func(t string) error { text = append(text, t...); return nil })
+	res, err := s.opts.Local.Complete(a.r.Context(), c, func(t string) error {
+		a.disarm() // generating: the first-byte deadline no longer applies
+		text = append(text, t...)
+		return nil
+	})
 	if err != nil {
 		return localError(err)
 	}
