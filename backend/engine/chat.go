@@ -18,6 +18,10 @@ import (
 const (
 	defaultTemperature = 0.7
 	defaultTopP        = 0.95
+	// defaultMaxTokens bounds an answer whose request sets no limit: the
+	// KV cache is reserved for prompt + answer up front, and a model's
+	// whole context (128k tokens for Llama 3.1) would take tens of GB.
+	defaultMaxTokens = 4096
 )
 
 // ErrNoTemplate: a model without a chat template cannot chat.
@@ -39,7 +43,7 @@ func (e *Engine) Chat(ctx context.Context, r protocol.Request, emit func(protoco
 	if l.template == nil {
 		return fmt.Errorf("%s: %w", l.name, ErrNoTemplate)
 	}
-	in, err := templateInput(r)
+	in, err := templateInput(r, l.syntax)
 	if err != nil {
 		return err
 	}
@@ -61,23 +65,27 @@ func (l *loaded) generate(ctx context.Context, r protocol.Request, prompt string
 	if len(ids) >= ctxLen {
 		return &protocol.RequestError{Param: "messages", Message: fmt.Sprintf("the conversation is %d tokens; %s holds %d", len(ids), l.name, ctxLen)}
 	}
-	want := ctxLen
-	if r.MaxTokens > 0 {
-		want = min(ctxLen, len(ids)+r.MaxTokens)
+	maxTokens := r.MaxTokens
+	if maxTokens <= 0 {
+		maxTokens = defaultMaxTokens
 	}
-	cache, err := l.model.NewCache(want)
+	cache, err := l.model.NewCache(min(ctxLen, len(ids)+maxTokens))
 	if err != nil {
 		return err
 	}
 	defer cache.Close()
-	out := &blocks{emit: emit}
+	out := &blocks{emit: emit, tools: toolNames(r), ids: l.callIDs()}
 	if err := emit(protocol.Event{Type: protocol.EventStart, ID: "msg_" + randomID(), Model: r.Model, Usage: protocol.Usage{InputTokens: len(ids)}}); err != nil {
 		return err
 	}
 	opened := strings.HasSuffix(strings.TrimRight(prompt, "\n"), "<think>")
-	parser := toolcall.NewParser(l.syntax, l.thinks, opened)
+	syntax := l.syntax
+	if len(out.tools) == 0 {
+		syntax = toolcall.None // no tools offered: a JSON answer is an answer, not a call
+	}
+	parser := toolcall.NewParser(syntax, l.thinks, opened)
 	res, err := generate.Run(ctx, &sequence{model: l.model, cache: cache}, l.tok.NewDecoder(), l.tok.VocabSize(),
-		generate.Request{Prompt: ids, MaxTokens: r.MaxTokens, StopTokens: l.stops, Stop: r.StopSequences, Sampling: sampling(r)},
+		generate.Request{Prompt: ids, MaxTokens: maxTokens, StopTokens: l.stops, Stop: r.StopSequences, Sampling: sampling(r)},
 		func(text string) error { return out.parts(parser.Add(text)) })
 	if err != nil {
 		return err
@@ -112,9 +120,24 @@ func sampling(r protocol.Request) generate.Sampling {
 	return s
 }
 
+// toolNames are the tools a request lets the model call: none when it
+// offers none or says tool_choice "none".
+func toolNames(r protocol.Request) map[string]bool {
+	if r.ToolChoice != nil && r.ToolChoice.Mode == protocol.ToolChoiceNone {
+		return nil
+	}
+	names := map[string]bool{}
+	for _, t := range r.Tools {
+		names[t.Name] = true
+	}
+	return names
+}
+
 // blocks turns parts of the output into the block events of one message.
 type blocks struct {
 	emit  func(protocol.Event) error
+	tools map[string]bool // the tools the model may call; a call to another is text
+	ids   func() string   // makes tool-call ids in the form the model family uses
 	next  int
 	open  protocol.BlockType // "" when no block is open
 	calls int
@@ -129,7 +152,11 @@ func (b *blocks) parts(ps []toolcall.Part) error {
 		case toolcall.Reasoning:
 			err = b.text(protocol.BlockThinking, protocol.DeltaThinking, p.Text)
 		case toolcall.Call:
-			err = b.call(p)
+			if b.tools[p.Name] {
+				err = b.call(p)
+			} else { // not a tool the client offered: what the model wrote is text
+				err = b.text(protocol.BlockText, protocol.DeltaText, fmt.Sprintf(`{"name": %q, "arguments": %s}`, p.Name, p.Arguments))
+			}
 		}
 		if err != nil {
 			return err
@@ -149,7 +176,7 @@ func (b *blocks) text(kind protocol.BlockType, delta protocol.DeltaType, s strin
 
 func (b *blocks) call(p toolcall.Part) error {
 	b.calls++
-	if err := b.start(&protocol.Block{Type: protocol.BlockToolUse, ID: "call_" + randomID(), Name: p.Name}); err != nil {
+	if err := b.start(&protocol.Block{Type: protocol.BlockToolUse, ID: b.ids(), Name: p.Name}); err != nil {
 		return err
 	}
 	if err := b.emit(protocol.Event{Type: protocol.EventDelta, Index: b.next - 1, DeltaType: protocol.DeltaInputJSON, Delta: string(p.Arguments)}); err != nil {

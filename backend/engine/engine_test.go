@@ -2,13 +2,16 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"testing"
 
+	"github.com/modelbar/modelbar/backend/engine/generate"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
 	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
+	"github.com/modelbar/modelbar/backend/engine/toolcall"
 	"github.com/modelbar/modelbar/backend/protocol"
 )
 
@@ -161,5 +164,61 @@ func TestComplete_ContinuesAPrompt(t *testing.T) {
 	}
 	if res.PromptTokens == 0 || res.CompletionTokens == 0 || res.CompletionTokens > 5 {
 		t.Errorf("result %+v (text %q)", res, text)
+	}
+}
+
+func TestMistralID(t *testing.T) {
+	for _, id := range []string{"toolu_01ABC", "call_abcdef0123456789", "x"} {
+		got := mistralID(id)
+		if len(got) != 9 || got != mistralID(id) {
+			t.Errorf("mistralID(%q) = %q: want 9 characters, stable", id, got)
+		}
+		for _, r := range got {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				t.Errorf("mistralID(%q) = %q: not alphanumeric", id, got)
+			}
+		}
+	}
+	if got := mistralID("aB3dE5gH9"); got != "aB3dE5gH9" {
+		t.Errorf("a valid Mistral id was changed to %q", got)
+	}
+}
+
+// A call to a tool the client did not offer is what the model wrote, as
+// text; a call to an offered tool is a tool_use block.
+func TestBlocks_OnlyOfferedToolsAreCalls(t *testing.T) {
+	var evs []protocol.Event
+	b := &blocks{emit: func(ev protocol.Event) error { evs = append(evs, ev); return nil },
+		tools: map[string]bool{"get_weather": true}, ids: func() string { return "call_1" }}
+	err := b.parts([]toolcall.Part{
+		{Kind: toolcall.Call, Name: "Alice", Arguments: json.RawMessage(`{}`)},
+		{Kind: toolcall.Call, Name: "get_weather", Arguments: json.RawMessage(`{"city":"Paris"}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.stop(generate.Result{Finish: generate.FinishStop}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := protocol.Aggregate(append([]protocol.Event{{Type: protocol.EventStart}}, evs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Content) != 2 || res.Content[0].Type != protocol.BlockText || res.Content[1].Type != protocol.BlockToolUse ||
+		res.Content[1].Name != "get_weather" || res.StopReason != protocol.StopToolUse {
+		t.Errorf("response %+v", res)
+	}
+}
+
+func TestTemplateInput_ToolChoiceNoneHidesTools(t *testing.T) {
+	r := userSays("m", "hi", 5)
+	r.Tools = []protocol.Tool{{Name: "f"}}
+	in, err := templateInput(r, toolcall.Hermes)
+	if err != nil || len(in.Tools) != 1 {
+		t.Fatalf("tools %v %v", in.Tools, err)
+	}
+	r.ToolChoice = &protocol.ToolChoice{Mode: protocol.ToolChoiceNone}
+	if in, _ := templateInput(r, toolcall.Hermes); len(in.Tools) != 0 || toolNames(r) != nil {
+		t.Errorf("tool_choice none still offers tools: %v", in.Tools)
 	}
 }

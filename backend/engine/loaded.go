@@ -2,9 +2,12 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"unicode"
 
 	"github.com/modelbar/modelbar/backend/engine/chattemplate"
 	"github.com/modelbar/modelbar/backend/engine/llama"
@@ -89,4 +92,30 @@ func (s *sequence) Forward(ctx context.Context, tokens []int) ([]float32, error)
 		return nil, err
 	}
 	return s.model.Forward(tokens, s.cache)
+}
+
+// callIDs makes ids for the tool calls of one answer. Mistral's templates
+// accept only 9-character alphanumeric ids; other families take OpenAI's
+// "call_" form.
+func (l *loaded) callIDs() func() string {
+	if l.syntax == toolcall.Mistral {
+		return func() string { return mistralID(randomID()) }
+	}
+	return func() string { return "call_" + randomID() }
+}
+
+// mistralID maps any id to the 9 alphanumeric characters Mistral's
+// templates require, the same id always to the same result (so a client's
+// "toolu_..." or "call_..." ids match between a call and its result).
+func mistralID(id string) string {
+	if len(id) == 9 && strings.IndexFunc(id, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) < 0 {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	out := make([]byte, 9)
+	for i := range out {
+		out[i] = alphabet[int(sum[i])%len(alphabet)]
+	}
+	return string(out)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/modelbar/modelbar/backend/engine/chattemplate"
+	"github.com/modelbar/modelbar/backend/engine/toolcall"
 	"github.com/modelbar/modelbar/backend/protocol"
 )
 
@@ -13,7 +14,7 @@ import (
 // conversation: one system message, tool results as "tool" messages, tool
 // calls with their arguments as JSON objects, reasoning as
 // reasoning_content. Local models are text-only: an image is refused.
-func templateInput(r protocol.Request) (chattemplate.Input, error) {
+func templateInput(r protocol.Request, syntax toolcall.Syntax) (chattemplate.Input, error) {
 	in := chattemplate.Input{AddGenerationPrompt: true, Extra: map[string]any{"enable_thinking": r.Thinking != nil}}
 	if sys := joinText(r.System); sys != "" {
 		in.Messages = append(in.Messages, chattemplate.Message{Role: "system", Content: sys})
@@ -25,12 +26,30 @@ func templateInput(r protocol.Request) (chattemplate.Input, error) {
 		}
 		in.Messages = append(in.Messages, msgs...)
 	}
-	for _, t := range r.Tools {
-		in.Tools = append(in.Tools, chattemplate.Tool{Function: chattemplate.Function{
-			Name: t.Name, Description: t.Description, Parameters: t.InputSchema,
-		}})
+	if r.ToolChoice == nil || r.ToolChoice.Mode != protocol.ToolChoiceNone {
+		for _, t := range r.Tools {
+			in.Tools = append(in.Tools, chattemplate.Tool{Function: chattemplate.Function{
+				Name: t.Name, Description: t.Description, Parameters: t.InputSchema,
+			}})
+		}
+	}
+	if syntax == toolcall.Mistral {
+		mistralIDs(in.Messages)
 	}
 	return in, nil
+}
+
+// mistralIDs rewrites tool-call ids into the form Mistral's templates
+// require, the same way in a call and in its result.
+func mistralIDs(msgs []chattemplate.Message) {
+	for i := range msgs {
+		for j := range msgs[i].ToolCalls {
+			msgs[i].ToolCalls[j].ID = mistralID(msgs[i].ToolCalls[j].ID)
+		}
+		if msgs[i].ToolCallID != "" {
+			msgs[i].ToolCallID = mistralID(msgs[i].ToolCallID)
+		}
+	}
 }
 
 func templateMessages(i int, m protocol.Message) ([]chattemplate.Message, error) {
