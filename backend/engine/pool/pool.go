@@ -114,12 +114,14 @@ func (p *Pool) Acquire(ctx context.Context, name string) (Model, func(), error) 
 		case m != nil:
 			return m, p.releaser(name), nil
 		}
-		select { // a load is under way: wait for it, then try again
+		select { // a load is under way: it counts this request as a user when it ends
 		case <-loaded:
 			if loading.err != nil {
 				return nil, nil, loading.err
 			}
+			return loading.model, p.releaser(name), nil
 		case <-ctx.Done():
+			p.do(context.Background(), func(s *state) { s.abandon(name, loading) })
 			return nil, nil, ctx.Err()
 		case <-p.done:
 			return nil, nil, ErrClosed
@@ -183,13 +185,7 @@ func (p *Pool) Unload(name string) (bool, error) {
 func (p *Pool) SetLimits(budget int64, ttl time.Duration) {
 	p.do(context.Background(), func(s *state) {
 		s.pool.opts.Budget, s.pool.opts.IdleTTL = budget, ttl
-		for s.used() > budget {
-			victim, e := s.lru()
-			if e == nil {
-				return
-			}
-			s.drop(victim, e)
-		}
+		s.fitBudget()
 	})
 }
 

@@ -90,7 +90,9 @@ func (s *state) loaded(name string, e *entry, m Model, err error) {
 		e.err = fmt.Errorf("load %s: %w", name, err)
 		delete(s.models, name)
 	} else {
-		e.model, e.memory = m, m.MemoryBytes()
+		// Every waiting request becomes a user at once, so nothing can
+		// evict the model between its load and their use of it.
+		e.model, e.memory, e.inUse, e.lastUsed = m, m.MemoryBytes(), e.waiting, s.now()
 	}
 	close(e.loading)
 	e.loading, e.waiting = nil, 0
@@ -144,6 +146,29 @@ func (s *state) release(name string) {
 	e.lastUsed = s.now()
 	if e.inUse == 0 && e.unloadAt {
 		s.drop(name, e)
+	}
+	s.fitBudget() // a budget that shrank while models were busy
+}
+
+// abandon is a waiter giving up: before the load ends it no longer
+// counts; after, it releases the use the load gave it.
+func (s *state) abandon(name string, e *entry) {
+	switch {
+	case e.loading != nil:
+		e.waiting--
+	case e.err == nil && s.models[name] == e:
+		s.release(name)
+	}
+}
+
+// fitBudget evicts idle models while the loaded ones exceed the budget.
+func (s *state) fitBudget() {
+	for s.used() > s.pool.opts.Budget {
+		victim, e := s.lru()
+		if e == nil {
+			return
+		}
+		s.drop(victim, e)
 	}
 }
 
