@@ -88,10 +88,7 @@ type sequence struct {
 func (s *sequence) ContextLength() int { return s.cache.MaxLen() }
 
 func (s *sequence) Forward(ctx context.Context, tokens []int) ([]float32, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return s.model.Forward(tokens, s.cache)
+	return s.model.ForwardContext(ctx, tokens, s.cache)
 }
 
 // callIDs makes ids for the tool calls of one answer. Mistral's templates

@@ -1,6 +1,7 @@
 package llama
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -94,11 +95,22 @@ func (c *Cache) free() {
 // logits belong to the cache and are overwritten by its next Forward.
 // On error the cache keeps its previous length.
 func (m *Model) Forward(tokens []int, c *Cache) ([]float32, error) {
+	return m.ForwardContext(context.Background(), tokens, c)
+}
+
+// ForwardContext is Forward that stops between prefill chunks once ctx
+// ends (a long prompt's prefill takes minutes on a CPU) and returns ctx's
+// error, the cache keeping its previous length.
+func (m *Model) ForwardContext(ctx context.Context, tokens []int, c *Cache) ([]float32, error) {
 	if err := m.checkForward(tokens, c); err != nil {
 		return nil, err
 	}
 	before := c.len
 	for start := 0; start < len(tokens); start += prefillChunk {
+		if err := ctx.Err(); err != nil {
+			c.len = before
+			return nil, err
+		}
 		end := min(start+prefillChunk, len(tokens))
 		c.chunk, c.wantLogits = tokens[start:end], end == len(tokens)
 		err := m.b.Run(c.run)
