@@ -19,8 +19,9 @@ func templateInput(r protocol.Request, syntax toolcall.Syntax) (chattemplate.Inp
 	if sys := joinText(r.System); sys != "" {
 		in.Messages = append(in.Messages, chattemplate.Message{Role: "system", Content: sys})
 	}
+	names := callNames(r.Messages)
 	for i, m := range r.Messages {
-		msgs, err := templateMessages(i, m)
+		msgs, err := templateMessages(i, m, names)
 		if err != nil {
 			return in, err
 		}
@@ -52,7 +53,21 @@ func mistralIDs(msgs []chattemplate.Message) {
 	}
 }
 
-func templateMessages(i int, m protocol.Message) ([]chattemplate.Message, error) {
+// callNames maps tool-call ids to the called tool: some templates name the
+// tool a result answers.
+func callNames(msgs []protocol.Message) map[string]string {
+	names := map[string]string{}
+	for _, m := range msgs {
+		for _, b := range m.Content {
+			if b.Type == protocol.BlockToolUse {
+				names[b.ID] = b.Name
+			}
+		}
+	}
+	return names
+}
+
+func templateMessages(i int, m protocol.Message, names map[string]string) ([]chattemplate.Message, error) {
 	if m.Role == protocol.RoleAssistant {
 		return []chattemplate.Message{assistantMessage(m)}, nil
 	}
@@ -63,7 +78,11 @@ func templateMessages(i int, m protocol.Message) ([]chattemplate.Message, error)
 		case protocol.BlockText:
 			texts = append(texts, b.Text)
 		case protocol.BlockToolResult:
-			out = append(out, chattemplate.Message{Role: "tool", ToolCallID: b.ToolUseID, Content: joinText(b.Content)})
+			text := joinText(b.Content)
+			if b.IsError { // chat templates have no error flag: the model reads it
+				text = "Error: " + text
+			}
+			out = append(out, chattemplate.Message{Role: "tool", ToolCallID: b.ToolUseID, Name: names[b.ToolUseID], Content: text})
 		default:
 			return nil, &protocol.RequestError{Param: fmt.Sprintf("messages.%d.content.%d", i, j),
 				Message: fmt.Sprintf("local models take text only, not %s blocks", b.Type)}
