@@ -79,6 +79,17 @@ func TestLocal_AnswersBothAPIs(t *testing.T) {
 		t.Errorf("stream: %d chunks, usage %d", chunks, usage)
 	}
 
+	whole, wb := h.post("/v1/messages", `{"model":"`+localModel+`","max_tokens":6,"temperature":0,"messages":[{"role":"user","content":"hi"}]}`)
+	var msg struct {
+		Type       string `json:"type"`
+		StopReason string `json:"stop_reason"`
+		Usage      struct {
+			InputTokens int `json:"input_tokens"`
+		} `json:"usage"`
+	}
+	if whole.StatusCode != http.StatusOK || json.Unmarshal(wb, &msg) != nil || msg.Type != "message" || msg.StopReason == "" || msg.Usage.InputTokens == 0 {
+		t.Errorf("whole Anthropic answer: %d %s", whole.StatusCode, wb)
+	}
 	httpResp, body := h.post("/v1/messages", `{"model":"`+localModel+`","max_tokens":6,"temperature":0,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
 	if httpResp.StatusCode != http.StatusOK || httpResp.Header.Get("X-Modelbar-Backend") != "local" {
 		t.Fatalf("messages: %d %s", httpResp.StatusCode, body)
