@@ -28,7 +28,10 @@ type Options struct {
 	Budget  int64            // memory all loaded models may take
 	IdleTTL time.Duration    // unload a model unused this long; 0: never
 	Backend tensor.Backend   // computes the models
-	Log     *slog.Logger
+	// BackendReason says why this backend runs (e.g. why not MLX), for
+	// /api/status and the log.
+	BackendReason string
+	Log           *slog.Logger
 }
 
 // Engine is the local engine. Safe for concurrent use.
@@ -56,6 +59,9 @@ func (e *Engine) Close() { e.pool.Close() }
 
 // Backend names the tensor backend.
 func (e *Engine) Backend() string { return e.opts.Backend.Name() }
+
+// BackendReason says why this backend runs.
+func (e *Engine) BackendReason() string { return e.opts.BackendReason }
 
 // rescanAfter bounds how often a missing name makes the engine look at the
 // disk again (a model just downloaded is found without a restart).

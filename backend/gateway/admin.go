@@ -346,7 +346,7 @@ func (s *Server) localStatus() map[string]any {
 			loaded = append(loaded, m)
 		}
 	}
-	return map[string]any{"available": true, "backend": s.opts.Local.Backend(), "models": loaded}
+	return map[string]any{"available": true, "backend": s.opts.Local.Backend(), "backend_reason": s.opts.Local.BackendReason(), "models": loaded}
 }
 
 func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) {

@@ -26,6 +26,7 @@ type Local interface {
 	Load(ctx context.Context, model string, pin bool) error
 	Unload(model string) (bool, error)
 	Backend() string
+	BackendReason() string
 }
 
 var _ Local = (*engine.Engine)(nil)

@@ -13,6 +13,7 @@ import (
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
+	"github.com/modelbar/modelbar/backend/engine/tensor/mlx/mlxload"
 )
 
 // Defaults of the local engine: half the machine's memory for models (the
@@ -29,7 +30,7 @@ const (
 // Face cache, with the limits the settings ask for, and keeps applying
 // them as they change.
 func startEngine(ctx context.Context, dataDir string, cfg *config.Service, log *slog.Logger) (*engine.Engine, tensor.Backend, error) {
-	b, err := tensorBackend()
+	b, reason, err := tensorBackend()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -45,18 +46,19 @@ func startEngine(ctx context.Context, dataDir string, cfg *config.Service, log *
 	}
 	budget, ttl := limits(settings, fallback)
 	e := engine.New(engine.Options{
-		Roots:   []modelfile.Root{modelfile.ModelsRoot(dataDir), modelfile.HFCacheRoot()},
-		Budget:  budget,
-		IdleTTL: ttl,
-		Backend: b,
-		Log:     log,
+		Roots:         []modelfile.Root{modelfile.ModelsRoot(dataDir), modelfile.HFCacheRoot()},
+		Budget:        budget,
+		IdleTTL:       ttl,
+		Backend:       b,
+		BackendReason: reason,
+		Log:           log,
 	})
 	cfg.OnSettings(func(s config.Settings) {
 		budget, ttl := limits(s, fallback)
 		e.SetLimits(budget, ttl)
 		log.Info("local engine limits", "memory_budget_mb", budget>>20, "idle_ttl", ttl.String())
 	})
-	log.Info("local engine ready", "backend", b.Name(), "memory_budget_mb", budget>>20, "idle_ttl", ttl.String())
+	log.Info("local engine ready", "backend", b.Name(), "why", reason, "memory_budget_mb", budget>>20, "idle_ttl", ttl.String())
 	return e, b, nil
 }
 
@@ -78,14 +80,30 @@ func limits(s config.Settings, fallback int64) (int64, time.Duration) {
 	return budget, ttl
 }
 
-// tensorBackend picks the compute backend: MODELBAR_BACKEND=cpu (or unset)
-// is the pure-Go CPU backend; mlx is refused until the MLX backend exists.
-func tensorBackend() (tensor.Backend, error) {
+// tensorBackend picks the compute backend and says why:
+// MODELBAR_BACKEND=cpu forces the pure-Go CPU backend; otherwise libmlxc is
+// probed, and the reason MLX does not run is reported (the MLX tensor
+// backend itself is not part of this build yet).
+func tensorBackend() (tensor.Backend, string, error) {
 	switch v := os.Getenv(envBackend); v {
-	case "", "cpu":
-		return cpu.New(), nil
+	case "cpu":
+		return cpu.New(), envBackend + "=cpu", nil
+	case "", "mlx":
+		lib, err := mlxload.Open()
+		if err != nil {
+			if v == "mlx" {
+				return nil, "", fmt.Errorf("%s=mlx: %w", envBackend, err)
+			}
+			return cpu.New(), err.Error(), nil
+		}
+		version := lib.Version()
+		lib.Close()
+		if v == "mlx" {
+			return nil, "", fmt.Errorf("%s=mlx: libmlxc %s found, but this build has no MLX tensor backend yet", envBackend, version)
+		}
+		return cpu.New(), "libmlxc " + version + " found, but this build has no MLX tensor backend yet", nil
 	default:
-		return nil, fmt.Errorf("%s=%q: this build has only the cpu backend", envBackend, v)
+		return nil, "", fmt.Errorf("%s=%q: use cpu or mlx", envBackend, v)
 	}
 }
 
