@@ -34,6 +34,9 @@ var ErrNoTemplate = errors.New("the model has no chat template")
 // the request does not fit it). A client that goes away (ctx) stops
 // generation within one token.
 func (e *Engine) Chat(ctx context.Context, r protocol.Request, emit func(protocol.Event) error) error {
+	if _, err := e.find(r.Model); err != nil {
+		return err
+	}
 	m, release, err := e.pool.Acquire(ctx, r.Model)
 	if err != nil {
 		return err

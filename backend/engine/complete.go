@@ -22,6 +22,9 @@ type Completion struct {
 // new piece of text; errors before the first piece mean nothing was
 // produced.
 func (e *Engine) Complete(ctx context.Context, c Completion, emit func(string) error) (generate.Result, error) {
+	if _, err := e.find(c.Model); err != nil {
+		return generate.Result{}, err
+	}
 	m, release, err := e.pool.Acquire(ctx, c.Model)
 	if err != nil {
 		return generate.Result{}, err

@@ -102,26 +102,27 @@ func (e *Engine) Has(name string) bool {
 }
 
 // find returns the catalog entry of name, looking at the disk again when it
-// is missing and the last look is older than rescanAfter.
+// is missing and the last look is older than rescanAfter. Callers find a
+// model before asking the pool for it, so the pool's goroutine never waits
+// for a disk scan (the loader looks only in the catalog).
 func (e *Engine) find(name string) (modelfile.Entry, error) {
-	for _, fresh := range []bool{false, true} {
-		i := slices.IndexFunc(e.discover(fresh), func(en modelfile.Entry) bool { return en.ID == name })
+	return e.lookup(name, true)
+}
+
+func (e *Engine) lookup(name string, rescan bool) (modelfile.Entry, error) {
+	for _, fresh := range []bool{false, rescan} {
+		catalog := e.discover(fresh) // a snapshot: a rescan replaces the slice, never changes it
+		i := slices.IndexFunc(catalog, func(en modelfile.Entry) bool { return en.ID == name })
 		if i < 0 {
 			continue
 		}
-		en := e.catalogEntry(i)
+		en := catalog[i]
 		if !en.Usable() {
 			return en, fmt.Errorf("local model %s cannot be used: %s", name, en.Reason)
 		}
 		return en, nil
 	}
 	return modelfile.Entry{}, fmt.Errorf("%w: %q", ErrNotFound, name)
-}
-
-func (e *Engine) catalogEntry(i int) modelfile.Entry {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.catalog[i]
 }
 
 // discover returns the catalog, rescanning the disk when asked and the
@@ -153,7 +154,7 @@ func (e *Engine) Unload(name string) (bool, error) { return e.pool.Unload(name) 
 type loader struct{ e *Engine }
 
 func (l loader) Estimate(name string) (int64, error) {
-	en, err := l.e.find(name)
+	en, err := l.e.lookup(name, false)
 	if err != nil {
 		return 0, err
 	}
@@ -161,7 +162,7 @@ func (l loader) Estimate(name string) (int64, error) {
 }
 
 func (l loader) Load(ctx context.Context, name string) (pool.Model, error) {
-	en, err := l.e.find(name)
+	en, err := l.e.lookup(name, false)
 	if err != nil {
 		return nil, err
 	}
