@@ -64,6 +64,14 @@ func decodeMessage(path string, raw json.RawMessage, mayBeEmpty bool) (protocol.
 
 // decodeContent decodes message content: a string or an array of blocks.
 func decodeContent(path string, raw json.RawMessage, role protocol.Role) ([]protocol.Block, error) {
+	return stringOrBlocks(path, raw, func(p string, item json.RawMessage) (protocol.Block, error) {
+		return decodeBlock(p, item, role)
+	})
+}
+
+// stringOrBlocks decodes content that is a string (one text block; none
+// when empty) or an array of blocks, each read by block.
+func stringOrBlocks(path string, raw json.RawMessage, block func(string, json.RawMessage) (protocol.Block, error)) ([]protocol.Block, error) {
 	if startsWith(raw, '"') {
 		s, err := asString(path, raw)
 		if err != nil || s == "" {
@@ -77,7 +85,7 @@ func decodeContent(path string, raw json.RawMessage, role protocol.Role) ([]prot
 	}
 	blocks := make([]protocol.Block, 0, len(items))
 	for i, item := range items {
-		b, err := decodeBlock(at(path, i), item, role)
+		b, err := block(at(path, i), item)
 		if err != nil {
 			return nil, err
 		}
@@ -225,26 +233,7 @@ func decodeToolResult(o object, path string) (protocol.Block, error) {
 // array of text and image blocks. Unlike a message's, its text blocks may be
 // empty (a command that printed nothing).
 func decodeToolResultContent(path string, raw json.RawMessage) ([]protocol.Block, error) {
-	if startsWith(raw, '"') {
-		s, err := asString(path, raw)
-		if err != nil || s == "" {
-			return nil, err
-		}
-		return []protocol.Block{{Type: protocol.BlockText, Text: s}}, nil
-	}
-	items, err := asArray(path, raw)
-	if err != nil {
-		return nil, reqErr(path, "must be a string or an array of content blocks")
-	}
-	var blocks []protocol.Block
-	for i, item := range items {
-		b, err := decodeToolResultBlock(at(path, i), item)
-		if err != nil {
-			return nil, err
-		}
-		blocks = append(blocks, b)
-	}
-	return blocks, nil
+	return stringOrBlocks(path, raw, decodeToolResultBlock)
 }
 
 func decodeToolResultBlock(path string, raw json.RawMessage) (protocol.Block, error) {
