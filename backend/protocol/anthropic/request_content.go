@@ -337,16 +337,8 @@ var toolChoiceModes = map[string]protocol.ToolChoiceMode{
 }
 
 func (d requestDecoder) toolChoice(r *protocol.Request) error {
-	raw, ok := d.top.get("tool_choice")
-	if !ok {
-		return nil
-	}
-	o, err := asObject("tool_choice", raw)
-	if err != nil {
-		return err
-	}
-	typ, err := requiredString(o, "tool_choice", "type", false)
-	if err != nil {
+	o, typ, ok, err := d.typedObject("tool_choice")
+	if !ok || err != nil {
 		return err
 	}
 	tc := &protocol.ToolChoice{Mode: toolChoiceModes[typ]}

@@ -125,6 +125,20 @@ func (d requestDecoder) untranslatable(r *protocol.Request) error {
 	return nil
 }
 
+// typedObject reads an optional top-level object with a required "type"
+// (tool_choice, thinking); ok is false when the field is absent.
+func (d requestDecoder) typedObject(field string) (o object, typ string, ok bool, err error) {
+	raw, ok := d.top.get(field)
+	if !ok {
+		return nil, "", false, nil
+	}
+	if o, err = asObject(field, raw); err != nil {
+		return nil, "", true, err
+	}
+	typ, err = requiredString(o, field, "type", false)
+	return o, typ, true, err
+}
+
 // requestDecoder decodes the top-level fields of a request, one step each.
 type requestDecoder struct {
 	top           object
@@ -266,16 +280,8 @@ func decodeSystemBlock(path string, raw []byte) (protocol.Block, error) {
 }
 
 func (d requestDecoder) thinking(r *protocol.Request) error {
-	raw, ok := d.top.get("thinking")
-	if !ok {
-		return nil
-	}
-	o, err := asObject("thinking", raw)
-	if err != nil {
-		return err
-	}
-	typ, err := requiredString(o, "thinking", "type", false)
-	if err != nil {
+	o, typ, ok, err := d.typedObject("thinking")
+	if !ok || err != nil {
 		return err
 	}
 	switch typ {
