@@ -25,8 +25,8 @@ func (c *kvCache) Free() { *c = kvCache{b: c.b, freed: true} }
 // NewKVCache allocates storage for maxLen positions. The memory is
 // reserved up front (the operating system commits it as it is touched).
 func (b *Backend) NewKVCache(kvHeads, headDim, maxLen int) (tensor.KVCache, error) {
-	if kvHeads <= 0 || headDim <= 0 || maxLen <= 0 {
-		return nil, fmt.Errorf("cpu: KV cache of %d heads × %d values × %d positions", kvHeads, headDim, maxLen)
+	if err := tensor.CheckKVCache(kvHeads, headDim, maxLen); err != nil {
+		return nil, fmt.Errorf("cpu: %w", err)
 	}
 	n := kvHeads * headDim * maxLen
 	return &kvCache{b: b, heads: kvHeads, dim: headDim, maxLen: maxLen,
@@ -59,7 +59,7 @@ func (b *Backend) Attention(qa, ka, va tensor.Array, ct tensor.KVCache, offset i
 	if !ok1 || !ok2 || !ok3 || c.b != b || c.freed {
 		return b.fail("Attention: released or foreign argument")
 	}
-	if err := c.check(q, k, v, offset); err != nil {
+	if _, err := tensor.CheckAttention(q.rows, q.cols, k.rows, k.cols, v.rows, v.cols, c.heads, c.dim, c.maxLen, offset); err != nil {
 		return b.fail("Attention: %v", err)
 	}
 	c.store(k, v, offset)
@@ -68,20 +68,6 @@ func (b *Backend) Attention(qa, ka, va tensor.Array, ct tensor.KVCache, offset i
 	b.pool.parallel(&b.att, q.rows*b.att.heads, 1)
 	b.att = attentionJob{}
 	return out
-}
-
-func (c *kvCache) check(q, k, v *array, offset int) error {
-	width := c.heads * c.dim
-	switch {
-	case k.rows != q.rows || v.rows != q.rows || k.cols != width || v.cols != width:
-		return fmt.Errorf("k %d×%d and v %d×%d for %d queries of a cache of %d heads × %d",
-			k.rows, k.cols, v.rows, v.cols, q.rows, c.heads, c.dim)
-	case q.cols%c.dim != 0 || (q.cols/c.dim)%c.heads != 0:
-		return fmt.Errorf("q of %d columns is not a multiple of %d heads × %d", q.cols, c.heads, c.dim)
-	case offset < 0 || offset+q.rows > c.maxLen:
-		return fmt.Errorf("positions %d..%d outside a cache of %d", offset, offset+q.rows-1, c.maxLen)
-	}
-	return nil
 }
 
 // store copies the rows of k and v to positions offset, offset+1, ...

@@ -25,8 +25,8 @@ func (r *rope) Free() { *r = rope{b: r.b, freed: true} }
 
 // NewRope makes a rotary embedding of dims-wide heads.
 func (b *Backend) NewRope(dims int, invFreq []float64) (tensor.Rope, error) {
-	if dims <= 0 || dims%2 != 0 || len(invFreq) != dims/2 {
-		return nil, fmt.Errorf("cpu: rope of %d dims with %d frequencies", dims, len(invFreq))
+	if err := tensor.CheckRope(dims, invFreq); err != nil {
+		return nil, fmt.Errorf("cpu: %w", err)
 	}
 	half := dims / 2
 	return &rope{b: b, dims: dims, invFreq: append([]float64(nil), invFreq...),
