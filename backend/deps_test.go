@@ -1,7 +1,7 @@
 // Package backend_test checks that imports flow one way (see STYLE.md):
 // protocol and router stay pure, providers never touch the store or the
 // secret store, nothing below the gateway imports it, and only the
-// adapters may import Wails or the tray.
+// adapters may import Wails or the tray, and only the MLX backend uses cgo.
 package backend_test
 
 import (
@@ -51,6 +51,22 @@ func TestImports_OnlyAdaptersUseWailsOrTray(t *testing.T) {
 			if strings.Contains(dep, "wailsapp/wails") || strings.Contains(dep, "systray") {
 				t.Errorf("%s imports %s: only package main and the tray adapter may", pkg, dep)
 			}
+		}
+	}
+}
+
+// TestImports_OneCgoPackage: cgo lives in one leaf package, the MLX
+// backend; everything else is pure Go.
+func TestImports_OneCgoPackage(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{len .CgoFiles}}", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	allowed := module + "backend/engine/tensor/mlx"
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, n, _ := strings.Cut(line, " ")
+		if n != "0" && pkg != allowed {
+			t.Errorf("%s has %s cgo files: only %s may import \"C\"", pkg, n, allowed)
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
-	"github.com/modelbar/modelbar/backend/engine/tensor/mlx/mlxload"
+	"github.com/modelbar/modelbar/backend/engine/tensor/mlx"
 )
 
 // Defaults of the local engine: half the machine's memory for models (the
@@ -30,21 +30,19 @@ const (
 // Face cache, with the limits the settings ask for, and keeps applying
 // them as they change.
 func startEngine(ctx context.Context, dataDir string, cfg *config.Service, log *slog.Logger) (*engine.Engine, tensor.Backend, error) {
-	b, reason, err := tensorBackend()
-	if err != nil {
-		return nil, nil, err
-	}
 	fallback, err := memoryBudget()
 	if err != nil {
-		b.Close()
 		return nil, nil, err
 	}
 	settings, err := cfg.Settings(ctx)
 	if err != nil {
-		b.Close()
 		return nil, nil, err
 	}
 	budget, ttl := limits(settings, fallback)
+	b, reason, err := tensorBackend(os.Getenv(envBackend), budget)
+	if err != nil {
+		return nil, nil, err
+	}
 	e := engine.New(engine.Options{
 		Roots:         []modelfile.Root{modelfile.ModelsRoot(dataDir), modelfile.HFCacheRoot()},
 		Budget:        budget,
@@ -56,6 +54,11 @@ func startEngine(ctx context.Context, dataDir string, cfg *config.Service, log *
 	cfg.OnSettings(func(s config.Settings) {
 		budget, ttl := limits(s, fallback)
 		e.SetLimits(budget, ttl)
+		if l, ok := b.(tensor.MemoryLimiter); ok {
+			if err := l.SetMemoryLimit(deviceLimit(budget)); err != nil {
+				log.Warn("tensor backend memory limit", "err", err)
+			}
+		}
 		log.Info("local engine limits", "memory_budget_mb", budget>>20, "idle_ttl", ttl.String())
 	})
 	log.Info("local engine ready", "backend", b.Name(), "why", reason, "memory_budget_mb", budget>>20, "idle_ttl", ttl.String())
@@ -80,31 +83,45 @@ func limits(s config.Settings, fallback int64) (int64, time.Duration) {
 	return budget, ttl
 }
 
-// tensorBackend picks the compute backend and says why:
-// MODELBAR_BACKEND=cpu forces the pure-Go CPU backend; otherwise libmlxc is
-// probed, and the reason MLX does not run is reported (the MLX tensor
-// backend itself is not part of this build yet).
-func tensorBackend() (tensor.Backend, string, error) {
-	switch v := os.Getenv(envBackend); v {
+// deviceLimit is the memory limit given to a backend that manages its own
+// memory (MLX) for a model budget: the budget counts weights, and KV
+// caches and activations need room beside them.
+func deviceLimit(budget int64) int64 { return budget + budget/4 }
+
+// tensorBackend picks the compute backend and says why: MODELBAR_BACKEND=cpu
+// forces the pure-Go CPU backend and =mlx requires MLX; otherwise MLX runs
+// when libmlxc loads (on the Metal GPU when there is one) and the CPU
+// backend when it does not, the reason naming what was missing.
+func tensorBackend(force string, budget int64) (tensor.Backend, string, error) {
+	switch force {
 	case "cpu":
 		return cpu.New(), envBackend + "=cpu", nil
 	case "", "mlx":
-		lib, err := mlxload.Open()
-		if err != nil {
-			if v == "mlx" {
-				return nil, "", fmt.Errorf("%s=mlx: %w", envBackend, err)
-			}
-			return cpu.New(), err.Error(), nil
+		b, why, err := mlxBackend(budget)
+		if err == nil {
+			return b, why, nil
 		}
-		version := lib.Version()
-		lib.Close()
-		if v == "mlx" {
-			return nil, "", fmt.Errorf("%s=mlx: libmlxc %s found, but this build has no MLX tensor backend yet", envBackend, version)
+		if force == "mlx" {
+			return nil, "", fmt.Errorf("%s=mlx: %w", envBackend, err)
 		}
-		return cpu.New(), "libmlxc " + version + " found, but this build has no MLX tensor backend yet", nil
+		return cpu.New(), err.Error(), nil
 	default:
-		return nil, "", fmt.Errorf("%s=%q: use cpu or mlx", envBackend, v)
+		return nil, "", fmt.Errorf("%s=%q: use cpu or mlx", envBackend, force)
 	}
+}
+
+// mlxBackend loads libmlxc and starts the MLX backend on its best device.
+func mlxBackend(budget int64) (tensor.Backend, string, error) {
+	lib, err := mlx.Open()
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := mlx.NewBackend(lib, mlx.Options{MemoryLimit: deviceLimit(budget)})
+	if err != nil {
+		lib.Close()
+		return nil, "", fmt.Errorf("libmlxc %s at %s loaded, but the MLX backend did not start: %w", lib.Version(), lib.Path(), err)
+	}
+	return b, fmt.Sprintf("libmlxc (MLX %s) loaded from %s", lib.Version(), lib.Path()), nil
 }
 
 func memoryBudget() (int64, error) {

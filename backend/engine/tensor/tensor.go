@@ -184,3 +184,11 @@ type KVCache interface {
 	// MaxLen is the number of positions it holds.
 	MaxLen() int
 }
+
+// MemoryLimiter is implemented by backends that manage device memory of
+// their own (MLX): the engine passes the memory budget on to them.
+type MemoryLimiter interface {
+	// SetMemoryLimit caps the backend's memory at bytes. Safe for
+	// concurrent use; not inside Run.
+	SetMemoryLimit(bytes int64) error
+}

@@ -1,4 +1,4 @@
-package mlxload
+package mlx
 
 import (
 	"errors"

@@ -1,18 +1,19 @@
-// Package mlxload loads Apple's mlx-c library (libmlxc) at run time for the
-// MLX tensor backend.
+// Package mlx is the MLX tensor backend: Apple's MLX, through the mlx-c C
+// API, computing the local engine's forward pass on the Metal GPU (or MLX's
+// own CPU device where Metal is absent).
 //
-// The binary never links mlx-c: it is opened with dlopen(RTLD_NOW|RTLD_LOCAL)
-// and its functions are resolved with dlsym, so modelbar builds and runs where
-// MLX is absent and the engine then falls back to the pure-Go CPU backend.
-// The functions are declared in the package's own header (mlxc.h), pinned to
-// the mlx-c 0.6.0 ABI. mlx_version reports the MLX core version, which for
-// mlx-c 0.6.0 is 0.31.x; other versions are refused before any call whose
-// signature might differ.
+// The binary never links mlx-c: libmlxc is opened at run time with
+// dlopen(RTLD_NOW|RTLD_LOCAL) and its functions are resolved with dlsym, so
+// modelbar builds and runs where MLX is absent and the engine then falls back
+// to the pure-Go CPU backend. The functions are declared in the package's own
+// header (mlxc.h), pinned to the mlx-c 0.6.0 ABI. mlx_version reports the MLX
+// core version, which for mlx-c 0.6.0 is 0.31.x; other versions are refused
+// before any call whose signature might differ.
 //
 // This is the one package of modelbar that imports "C" (see STYLE.md); the
-// rest of the engine sees only the pure-Go API below. Without cgo every Open
-// returns an error matching ErrNotFound that says so.
-package mlxload
+// rest of the engine sees tensor.Backend and the pure-Go API below. Without
+// cgo every Open returns an error matching ErrNotFound that says so.
+package mlx
 
 import (
 	"errors"
@@ -50,23 +51,13 @@ var versionSymbols = [...]string{
 }
 
 // RequiredSymbols lists every mlx-c 0.6.0 function that must resolve for the
-// library to be used. A missing one gives a *SymbolError.
-var RequiredSymbols = []string{
-	"mlx_set_error_handler",
-	"mlx_string_new",
-	"mlx_version",
-	"mlx_string_data",
-	"mlx_string_free",
-	"mlx_metal_is_available",
-	"mlx_array_new_data",
-	"mlx_array_free",
-	"mlx_eval",
-	"mlx_quantized_matmul",
-}
+// library to be used (the backend's whole symbol table). A missing one gives
+// a *SymbolError. It is empty in a build without cgo.
+func RequiredSymbols() []string { return symbolNames() }
 
 // ErrNotFound is matched (errors.Is) by every error saying that no usable
 // libmlxc file was found; the concrete error is a *NotFoundError.
-var ErrNotFound = errors.New("mlxload: libmlxc not found")
+var ErrNotFound = errors.New("mlx: libmlxc not found")
 
 // Attempt is one place Open looked and why it was not used.
 type Attempt struct {
@@ -82,7 +73,7 @@ type NotFoundError struct {
 
 func (e *NotFoundError) Error() string {
 	var b strings.Builder
-	b.WriteString("mlxload: libmlxc not found, " + fallback + "; tried: ")
+	b.WriteString("mlx: libmlxc not found, " + fallback + "; tried: ")
 	for i, a := range e.Tried {
 		if i > 0 {
 			b.WriteString("; ")
@@ -105,10 +96,10 @@ type VersionError struct {
 
 func (e *VersionError) Error() string {
 	if e.Detail != "" {
-		return fmt.Sprintf("mlxload: %s: cannot read the MLX version (%s); supported: %s; %s",
+		return fmt.Sprintf("mlx: %s: cannot read the MLX version (%s); supported: %s; %s",
 			e.Path, e.Detail, e.Supported, fallback)
 	}
-	return fmt.Sprintf("mlxload: %s reports MLX %q, supported: %s; %s",
+	return fmt.Sprintf("mlx: %s reports MLX %q, supported: %s; %s",
 		e.Path, e.Found, e.Supported, fallback)
 }
 
@@ -119,7 +110,7 @@ type SymbolError struct {
 }
 
 func (e *SymbolError) Error() string {
-	return fmt.Sprintf("mlxload: %s lacks the mlx-c symbol %s (need mlx-c 0.6.0); %s",
+	return fmt.Sprintf("mlx: %s lacks the mlx-c symbol %s (need mlx-c 0.6.0); %s",
 		e.Path, e.Name, fallback)
 }
 
@@ -146,7 +137,7 @@ func (l *Lib) MetalAvailable() (bool, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
-		return false, errors.New("mlxload: library closed")
+		return false, errors.New("mlx: library closed")
 	}
 	return l.h.metalAvailable()
 }

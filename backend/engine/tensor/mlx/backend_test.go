@@ -1,0 +1,235 @@
+//go:build cgo && (linux || darwin)
+
+package mlx_test
+
+import (
+	"math"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/modelbar/modelbar/backend/engine/llama"
+	"github.com/modelbar/modelbar/backend/engine/llama/llamatest"
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/tensor"
+	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
+	"github.com/modelbar/modelbar/backend/engine/tensor/mlx"
+	"github.com/modelbar/modelbar/backend/engine/tensor/tensortest"
+)
+
+// The MLX tests need a real libmlxc (mlx-c 0.6.0): a Mac with Homebrew's
+// mlx-c, or a local CPU build named by MODELBAR_MLX_LIB. Without one they
+// are skipped, saying why; with MODELBAR_MLX_LIB set, a library that does
+// not load fails them instead.
+var lib = sync.OnceValues(mlx.Open)
+
+func openLib(t testing.TB) *mlx.Lib {
+	t.Helper()
+	l, err := lib()
+	if err != nil {
+		if os.Getenv(mlx.EnvLib) != "" {
+			t.Fatalf("%s is set but the library does not load: %v", mlx.EnvLib, err)
+		}
+		t.Skipf("MLX backend tests skipped (set %s to a libmlxc of mlx-c 0.6.0 to run them): %v", mlx.EnvLib, err)
+	}
+	return l
+}
+
+// devices are the MLX devices the tests run on: the CPU device always,
+// the GPU where Metal is available.
+func devices(t *testing.T) []string {
+	l := openLib(t)
+	d := []string{"cpu"}
+	if metal, err := l.MetalAvailable(); err == nil && metal {
+		d = append(d, "gpu")
+	}
+	return d
+}
+
+func newBackend(t testing.TB, device string) *mlx.Backend {
+	t.Helper()
+	b, err := mlx.New(openLib(t), mlx.Options{Device: device})
+	if err != nil {
+		t.Fatalf("New(%s): %v", device, err)
+	}
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	for _, d := range devices(t) {
+		t.Run(d, func(t *testing.T) {
+			tensortest.RunConformance(t, func(t testing.TB) tensor.Backend { return newBackend(t, d) })
+		})
+	}
+}
+
+func TestForwardConformance(t *testing.T) {
+	for _, d := range devices(t) {
+		t.Run(d, func(t *testing.T) {
+			llamatest.RunConformance(t, func(t testing.TB) tensor.Backend { return newBackend(t, d) })
+		})
+	}
+}
+
+// TestGreedy_SameTokensAsCPU decodes every generated test model greedily
+// on the CPU backend and on MLX: the tokens must be the same, except
+// after a step where the CPU's two best logits are closer than the
+// forward-pass tolerance (a tie either backend may break).
+func TestGreedy_SameTokensAsCPU(t *testing.T) {
+	for _, d := range devices(t) {
+		for _, s := range llamatest.Specs {
+			t.Run(d+"/"+s.Name, func(t *testing.T) {
+				ref := cpu.NewThreads(2)
+				defer ref.Close()
+				b := newBackend(t, d)
+				defer b.Close()
+				cfg, w := llamatest.Build(s)
+				want, margins := greedy(t, cfg, w, ref)
+				got, _ := greedy(t, cfg, w, b)
+				for i := range want {
+					if got[i] == want[i] {
+						continue
+					}
+					if margins[i] > 2*llamatest.LogitTol {
+						t.Fatalf("token %d: mlx %d, cpu %d (cpu margin %.3g); mlx %v, cpu %v", i, got[i], want[i], margins[i], got, want)
+					}
+					t.Logf("token %d: a near tie (margin %.3g); compared up to here", i, margins[i])
+					return
+				}
+				t.Logf("same %d tokens: %v", len(want), want)
+			})
+		}
+	}
+}
+
+// greedy decodes 24 tokens after a fixed prompt and returns them with the
+// relative margin between the two best logits of each step.
+func greedy(t *testing.T, cfg modelfile.Config, w modelfile.Weights, b tensor.Backend) (tokens []int, margins []float64) {
+	t.Helper()
+	m, err := llama.Load(cfg, w, b)
+	if err != nil {
+		t.Fatalf("Load on %s: %v", b.Name(), err)
+	}
+	defer m.Close()
+	c, err := m.NewCache(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	next := []int{1, 17, 42, 5, 79, 0, 33}
+	for range 24 {
+		logits, err := m.Forward(next, c)
+		if err != nil {
+			t.Fatalf("Forward on %s: %v", b.Name(), err)
+		}
+		best, second, scale := 0, -1, 0.0
+		for i, v := range logits {
+			scale = max(scale, math.Abs(float64(v)))
+			if v > logits[best] {
+				best, second = i, best
+			} else if i != best && (second < 0 || v > logits[second]) {
+				second = i
+			}
+		}
+		tokens = append(tokens, best)
+		margins = append(margins, float64(logits[best]-logits[second])/(1+scale))
+		next = []int{best}
+	}
+	return tokens, margins
+}
+
+// TestMemory_NoGrowthOverManyRequests runs 1,000 short requests (a cache,
+// a prefill, a few decode steps, the cache closed) on one loaded model:
+// MLX's active memory after them equals what it was after the first ten.
+func TestMemory_NoGrowthOverManyRequests(t *testing.T) {
+	for _, d := range devices(t) {
+		t.Run(d, func(t *testing.T) {
+			b := newBackend(t, d)
+			defer b.Close()
+			cfg, w := llamatest.Build(llamatest.Specs[3]) // 4-bit, tied, llama3 rope
+			m, err := llama.Load(cfg, w, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			request := func() {
+				c, err := m.NewCache(0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				logits, err := m.Forward([]int{1, 2, 3, 4, 5, 6, 7, 8}, c)
+				for i := 0; err == nil && i < 4; i++ {
+					logits, err = m.Forward([]int{slices.Index(logits, slices.Max(logits))}, c)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 10 {
+				request()
+			}
+			before, err := b.Memory()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 990 {
+				request()
+			}
+			after, err := b.Memory()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.Active != before.Active {
+				t.Errorf("active memory %d bytes after 1,000 requests, %d after 10", after.Active, before.Active)
+			}
+			t.Logf("active %d bytes, cache %d, peak %d", after.Active, after.Cache, after.Peak)
+		})
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	b := newBackend(t, "cpu")
+	defer b.Close()
+	if err := b.SetMemoryLimit(1 << 30); err != nil {
+		t.Errorf("SetMemoryLimit: %v", err)
+	}
+	if err := b.SetMemoryLimit(0); err == nil {
+		t.Error("SetMemoryLimit(0) succeeded")
+	}
+}
+
+func TestNew_Devices(t *testing.T) {
+	l := openLib(t)
+	metal, err := l.MetalAvailable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := mlx.New(l, mlx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	want := map[bool]string{true: "mlx gpu", false: "mlx cpu"}[metal]
+	if b.Name() != want {
+		t.Errorf("Name() = %q, want %q", b.Name(), want)
+	}
+	if !metal {
+		if _, err := mlx.New(l, mlx.Options{Device: "gpu"}); err == nil {
+			t.Error("New with the gpu device succeeded without Metal")
+		}
+	}
+	if _, err := mlx.New(l, mlx.Options{Device: "tpu"}); err == nil {
+		t.Error("New with an unknown device succeeded")
+	}
+}
+
+func TestRun_AfterCloseFails(t *testing.T) {
+	b := newBackend(t, "cpu")
+	b.Close()
+	b.Close()
+	if err := b.Run(func() error { return nil }); err != mlx.ErrClosed {
+		t.Errorf("Run after Close = %v, want ErrClosed", err)
+	}
+}

@@ -1,0 +1,7 @@
+package mlx
+
+// Internals for the external tests.
+var (
+	OpenFirst = openFirst
+	LibName   = libName
+)

@@ -1,0 +1,389 @@
+//go:build cgo && (linux || darwin)
+
+/*
+ * mlxc.c: the symbol table of the mlx-c functions the MLX backend calls,
+ * the error handler, and composite operations that keep one Go→C crossing
+ * per backend operation. See mlxc.h.
+ */
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlxc.h"
+
+struct mb_api mb;
+
+/* The table's fields in declaration order, with their mlx-c names. */
+#define MB_SYM(field) { "mlx_" #field, (void **)&mb.field }
+static const struct {
+	const char *name;
+	void **slot;
+} mb_symbols[] = {
+	MB_SYM(set_error_handler),
+	MB_SYM(string_new),
+	MB_SYM(string_data),
+	MB_SYM(string_free),
+	MB_SYM(version),
+	MB_SYM(metal_is_available),
+	MB_SYM(array_new),
+	MB_SYM(array_free),
+	MB_SYM(array_new_data),
+	MB_SYM(array_ndim),
+	MB_SYM(array_shape),
+	MB_SYM(array_data_float32),
+	MB_SYM(array_data_uint32),
+	MB_SYM(vector_array_new_data),
+	MB_SYM(vector_array_free),
+	MB_SYM(eval),
+	MB_SYM(async_eval),
+	MB_SYM(default_cpu_stream_new),
+	MB_SYM(default_gpu_stream_new),
+	MB_SYM(stream_free),
+	MB_SYM(synchronize),
+	MB_SYM(set_memory_limit),
+	MB_SYM(set_cache_limit),
+	MB_SYM(get_active_memory),
+	MB_SYM(get_cache_memory),
+	MB_SYM(get_peak_memory),
+	MB_SYM(clear_cache),
+	MB_SYM(add),
+	MB_SYM(multiply),
+	MB_SYM(sigmoid),
+	MB_SYM(softmax_axis),
+	MB_SYM(reshape),
+	MB_SYM(transpose_axes),
+	MB_SYM(slice),
+	MB_SYM(slice_update),
+	MB_SYM(concatenate_axis),
+	MB_SYM(zeros),
+	MB_SYM(argmax_axis),
+	MB_SYM(astype),
+	MB_SYM(contiguous),
+	MB_SYM(matmul),
+	MB_SYM(take_axis),
+	MB_SYM(quantized_matmul),
+	MB_SYM(dequantize),
+	MB_SYM(fast_rms_norm),
+	MB_SYM(fast_rope),
+	MB_SYM(fast_scaled_dot_product_attention),
+};
+#undef MB_SYM
+
+int mb_symbol_count(void) { return (int)(sizeof mb_symbols / sizeof mb_symbols[0]); }
+
+const char *mb_symbol_name(int i) {
+	if (i < 0 || i >= mb_symbol_count()) {
+		return NULL;
+	}
+	return mb_symbols[i].name;
+}
+
+const char *mb_bind(void *dl) {
+	for (int i = 0; i < mb_symbol_count(); i++) {
+		void *p = dlsym(dl, mb_symbols[i].name);
+		if (p == NULL) {
+			return mb_symbols[i].name;
+		}
+		*mb_symbols[i].slot = p;
+	}
+	return NULL;
+}
+
+void *mb_dlopen(const char *path, char **err) {
+	*err = NULL;
+	dlerror();
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) {
+		const char *e = dlerror();
+		*err = strdup(e ? e : "dlopen failed");
+	}
+	return h;
+}
+
+void *mb_dlsym(void *dl, const char *name) {
+	dlerror();
+	return dlsym(dl, name);
+}
+
+int mb_dlclose(void *dl) { return dlclose(dl); }
+
+/* Last MLX error message of this OS thread. MLX work runs on one locked OS
+ * thread, so a thread-local buffer keeps messages of different threads apart. */
+static __thread char mb_last_error[1024];
+
+static void mb_error_handler(const char *msg, void *data) {
+	(void)data;
+	if (msg == NULL) {
+		msg = "unknown MLX error";
+	}
+	strncpy(mb_last_error, msg, sizeof mb_last_error - 1);
+	mb_last_error[sizeof mb_last_error - 1] = '\0';
+}
+
+void mb_install_error_handler(void *set_handler) {
+	((void (*)(mb_error_handler_func, void *, void (*)(void *)))set_handler)(mb_error_handler, NULL, NULL);
+}
+
+char *mb_take_error(void) {
+	if (mb_last_error[0] == '\0') {
+		return NULL;
+	}
+	char *s = strdup(mb_last_error);
+	mb_last_error[0] = '\0';
+	return s;
+}
+
+char *mb_read_version(void *string_new, void *version, void *string_data, void *string_free) {
+	mb_string s = ((mb_string(*)(void))string_new)();
+	if (((int (*)(mb_string *))version)(&s) != 0) {
+		((int (*)(mb_string))string_free)(s);
+		return NULL;
+	}
+	const char *d = ((const char *(*)(mb_string))string_data)(s);
+	char *out = strdup(d ? d : "");
+	((int (*)(mb_string))string_free)(s);
+	return out;
+}
+
+int mb_metal_is_available(void *f, int *res) {
+	bool b = false;
+	int rc = ((int (*)(bool *))f)(&b);
+	*res = b ? 1 : 0;
+	return rc;
+}
+
+mb_stream mb_default_cpu_stream_new(void) { return mb.default_cpu_stream_new(); }
+mb_stream mb_default_gpu_stream_new(void) { return mb.default_gpu_stream_new(); }
+int mb_stream_free(mb_stream s) { return mb.stream_free(s); }
+int mb_synchronize(mb_stream s) { return mb.synchronize(s); }
+int mb_set_memory_limit(size_t *res, size_t limit) { return mb.set_memory_limit(res, limit); }
+int mb_set_cache_limit(size_t *res, size_t limit) { return mb.set_cache_limit(res, limit); }
+int mb_get_active_memory(size_t *res) { return mb.get_active_memory(res); }
+int mb_get_cache_memory(size_t *res) { return mb.get_cache_memory(res); }
+int mb_get_peak_memory(size_t *res) { return mb.get_peak_memory(res); }
+int mb_clear_cache(void) { return mb.clear_cache(); }
+mb_array mb_array_new(void) { return mb.array_new(); }
+mb_array mb_array_new_data(const void *data, const int *shape, int dim, int dtype) {
+	return mb.array_new_data(data, shape, dim, dtype);
+}
+int mb_add(mb_array *res, mb_array a, mb_array b, mb_stream s) { return mb.add(res, a, b, s); }
+int mb_multiply(mb_array *res, mb_array a, mb_array b, mb_stream s) { return mb.multiply(res, a, b, s); }
+int mb_softmax_axis(mb_array *res, mb_array a, int axis, bool precise, mb_stream s) {
+	return mb.softmax_axis(res, a, axis, precise, s);
+}
+int mb_reshape(mb_array *res, mb_array a, const int *shape, size_t n, mb_stream s) {
+	return mb.reshape(res, a, shape, n, s);
+}
+int mb_slice(mb_array *res, mb_array a, const int *start, const int *stop, const int *strides, size_t n, mb_stream s) {
+	return mb.slice(res, a, start, n, stop, n, strides, n, s);
+}
+int mb_astype(mb_array *res, mb_array a, int dtype, mb_stream s) { return mb.astype(res, a, dtype, s); }
+
+/* mb_matmul_t is x·wᵀ; the transpose is a view MLX's matmul reads in place. */
+int mb_matmul_t(mb_array *res, mb_array x, mb_array w, mb_stream s) {
+	int axes[2] = {1, 0};
+	mb_array t = mb.array_new();
+	int rc = mb.transpose_axes(&t, w, axes, 2, s);
+	if (rc == 0) {
+		rc = mb.matmul(res, x, t, s);
+	}
+	mb_free(t);
+	return rc;
+}
+int mb_take_axis(mb_array *res, mb_array a, mb_array idx, int axis, mb_stream s) {
+	return mb.take_axis(res, a, idx, axis, s);
+}
+int mb_quantized_matmul(mb_array *res, mb_array x, mb_array w, mb_array scales, mb_array biases, int group, int bits, mb_stream s) {
+	mb_optional_int g = {group, true}, b = {bits, true};
+	return mb.quantized_matmul(res, x, w, scales, biases, true, g, b, "affine", s);
+}
+int mb_dequantize(mb_array *res, mb_array w, mb_array scales, mb_array biases, int group, int bits, mb_stream s) {
+	mb_optional_int g = {group, true}, b = {bits, true};
+	mb_optional_dtype dt = {MB_FLOAT32, true};
+	mb_array none = {NULL};
+	return mb.dequantize(res, w, scales, biases, g, b, "affine", none, dt, s);
+}
+int mb_fast_rms_norm(mb_array *res, mb_array x, mb_array w, float eps, mb_stream s) {
+	return mb.fast_rms_norm(res, x, w, eps, s);
+}
+
+void mb_free(mb_array a) {
+	if (a.ctx != NULL) {
+		mb.array_free(a);
+	}
+}
+
+/* tokens_to_heads views x (n × heads*dims) as [1, heads, n, dims]. */
+static int tokens_to_heads(mb_array *res, mb_array x, int n, int heads, int dims, mb_stream s) {
+	int shape[4] = {1, n, heads, dims};
+	int axes[4] = {0, 2, 1, 3};
+	mb_array r = mb.array_new();
+	if (mb.reshape(&r, x, shape, 4, s) != 0) {
+		mb_free(r);
+		return 1;
+	}
+	int rc = mb.transpose_axes(res, r, axes, 4, s);
+	mb_free(r);
+	return rc;
+}
+
+/* heads_to_tokens turns [1, heads, n, dims] back into n × heads*dims. */
+static int heads_to_tokens(mb_array *res, mb_array x, int n, int heads, int dims, mb_stream s) {
+	int axes[4] = {0, 2, 1, 3};
+	int shape[2] = {n, heads * dims};
+	mb_array t = mb.array_new();
+	if (mb.transpose_axes(&t, x, axes, 4, s) != 0) {
+		mb_free(t);
+		return 1;
+	}
+	int rc = mb.reshape(res, t, shape, 2, s);
+	mb_free(t);
+	return rc;
+}
+
+static int rows_of(mb_array x) { return mb.array_shape(x)[0]; }
+
+int mb_rope(mb_array *res, mb_array x, int heads, int dims, mb_array freqs, int offset, mb_stream s) {
+	int n = rows_of(x);
+	mb_array h = mb.array_new(), r = mb.array_new();
+	mb_optional_float no_base = {0, false};
+	int rc = tokens_to_heads(&h, x, n, heads, dims, s);
+	if (rc == 0) {
+		rc = mb.fast_rope(&r, h, dims, false, no_base, 1.0f, offset, freqs, s);
+	}
+	if (rc == 0) {
+		rc = heads_to_tokens(res, r, n, heads, dims, s);
+	}
+	mb_free(h);
+	mb_free(r);
+	return rc;
+}
+
+int mb_kv_store(mb_array *cache, mb_array x, int kv_heads, int head_dim, int offset, int grow_to, mb_stream s) {
+	int n = rows_of(x);
+	mb_array h = mb.array_new(), grown = mb.array_new(), updated = mb.array_new();
+	int rc = tokens_to_heads(&h, x, n, kv_heads, head_dim, s);
+	mb_array c = *cache;
+	if (rc == 0 && grow_to > 0) {
+		int cap = c.ctx == NULL ? 0 : mb.array_shape(c)[2];
+		int shape[4] = {1, kv_heads, grow_to - cap, head_dim};
+		if (cap == 0) {
+			rc = mb.zeros(&grown, shape, 4, MB_FLOAT32, s);
+		} else {
+			mb_array z = mb.array_new();
+			rc = mb.zeros(&z, shape, 4, MB_FLOAT32, s);
+			if (rc == 0) {
+				mb_array parts[2] = {c, z};
+				mb_vector_array v = mb.vector_array_new_data(parts, 2);
+				rc = mb.concatenate_axis(&grown, v, 2, s);
+				mb.vector_array_free(v);
+			}
+			mb_free(z);
+		}
+		c = grown;
+	}
+	if (rc == 0) {
+		int start[4] = {0, 0, offset, 0};
+		int stop[4] = {1, kv_heads, offset + n, head_dim};
+		int strides[4] = {1, 1, 1, 1};
+		rc = mb.slice_update(&updated, c, h, start, 4, stop, 4, strides, 4, s);
+	}
+	mb_free(h);
+	mb_free(grown);
+	if (rc != 0) {
+		mb_free(updated);
+		return 1;
+	}
+	mb_free(*cache);
+	*cache = updated;
+	return 0;
+}
+
+int mb_attention(mb_array *res, mb_array q, mb_array kcache, mb_array vcache, int heads, int head_dim, int offset, float scale, mb_stream s) {
+	int n = rows_of(q);
+	int kv_heads = mb.array_shape(kcache)[1];
+	int start[4] = {0, 0, 0, 0};
+	int stop[4] = {1, kv_heads, offset + n, head_dim};
+	int strides[4] = {1, 1, 1, 1};
+	mb_array qh = mb.array_new(), k = mb.array_new(), v = mb.array_new(), o = mb.array_new();
+	mb_array none = {NULL};
+	int rc = tokens_to_heads(&qh, q, n, heads, head_dim, s);
+	if (rc == 0) {
+		rc = mb.slice(&k, kcache, start, 4, stop, 4, strides, 4, s);
+	}
+	if (rc == 0) {
+		rc = mb.slice(&v, vcache, start, 4, stop, 4, strides, 4, s);
+	}
+	if (rc == 0) {
+		/* MLX's causal mask aligns the last query with the last key, which
+		 * is query i at position offset+i over keys 0..offset+n-1. */
+		rc = mb.fast_scaled_dot_product_attention(&o, qh, k, v, scale, n > 1 ? "causal" : "", none, none, s);
+	}
+	if (rc == 0) {
+		rc = heads_to_tokens(res, o, n, heads, head_dim, s);
+	}
+	mb_free(qh);
+	mb_free(k);
+	mb_free(v);
+	mb_free(o);
+	return rc;
+}
+
+int mb_silu(mb_array *res, mb_array x, mb_stream s) {
+	mb_array sg = mb.array_new();
+	int rc = mb.sigmoid(&sg, x, s);
+	if (rc == 0) {
+		rc = mb.multiply(res, x, sg, s);
+	}
+	mb_free(sg);
+	return rc;
+}
+
+int mb_eval1(mb_array x) {
+	mb_vector_array v = mb.vector_array_new_data(&x, 1);
+	int rc = mb.eval(v);
+	mb.vector_array_free(v);
+	return rc;
+}
+
+int mb_read(mb_array x, float *dst, size_t n, mb_stream s) {
+	mb_array c = mb.array_new();
+	int rc = mb.contiguous(&c, x, false, s);
+	if (rc == 0) {
+		rc = mb_eval1(c);
+	}
+	if (rc == 0) {
+		const float *p = mb.array_data_float32(c);
+		if (p == NULL) {
+			rc = 1;
+		} else {
+			memcpy(dst, p, n * sizeof *dst);
+		}
+	}
+	mb_free(c);
+	return rc;
+}
+
+int mb_argmax(mb_array x, int64_t *dst, size_t rows, mb_stream s) {
+	mb_array a = mb.array_new(), c = mb.array_new();
+	int rc = mb.argmax_axis(&a, x, 1, false, s);
+	if (rc == 0) {
+		rc = mb.contiguous(&c, a, false, s);
+	}
+	if (rc == 0) {
+		rc = mb_eval1(c);
+	}
+	if (rc == 0) {
+		const uint32_t *p = mb.array_data_uint32(c);
+		if (p == NULL) {
+			rc = 1;
+		} else {
+			for (size_t i = 0; i < rows; i++) {
+				dst[i] = (int64_t)p[i];
+			}
+		}
+	}
+	mb_free(a);
+	mb_free(c);
+	return rc;
+}
