@@ -1,7 +1,9 @@
 // Package bench measures the local engine on this machine: prefill and
-// decode tokens/s of a generated model of realistic shape on the CPU
-// backend, next to the memory bandwidth measured in the same run (decode
-// reads every weight once per token, so bandwidth bounds it).
+// decode tokens/s of a generated model of realistic shape on every tensor
+// backend available (the pure-Go CPU backend, MLX on its CPU device and on
+// the Metal GPU), next to the memory bandwidth measured in the same run
+// (decode reads every weight once per token, so bandwidth bounds it), and
+// for MLX the share of each decode step spent outside MLX's evaluation.
 package bench
 
 import (
@@ -16,7 +18,9 @@ import (
 	"github.com/modelbar/modelbar/backend/engine/llama"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
+	"github.com/modelbar/modelbar/backend/engine/tensor"
 	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
+	"github.com/modelbar/modelbar/backend/engine/tensor/mlx"
 )
 
 // Options configure a run.
@@ -25,6 +29,9 @@ type Options struct {
 	Spec    testmodel.Spec // zero: testmodel.Realistic() (Qwen2.5-0.5B-Instruct-4bit's shape)
 	Prefill int            // prompt tokens; 0: 128
 	Decode  int            // generated tokens; 0: 32
+	// Backends names the backends to measure ("cpu", "mlx"); empty: every
+	// one that is available, saying why the others are not.
+	Backends []string
 }
 
 // Engine runs the benchmark and writes its report to w.
@@ -48,14 +55,92 @@ func Engine(w io.Writer, o Options) error {
 		return err
 	}
 	defer files.Close()
-	b := cpu.New()
-	defer b.Close()
-	m, err := llama.Load(files.Config(), files, b)
+	cfg := files.Config()
+	quant := "unquantized"
+	if q := cfg.Quantization; q != nil {
+		quant = fmt.Sprintf("%d-bit g%d", q.Bits, q.GroupSize)
+	}
+	size := files.SizeOnDisk()
+	bw := Bandwidth(512<<20, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(w, "model: %s, %d layers, hidden %d, vocab %d, %s, %.0f MB on disk\n",
+		cfg.Architecture, cfg.NumLayers, cfg.HiddenSize, cfg.VocabSize, quant, float64(size)/1e6)
+	fmt.Fprintf(w, "machine: %s/%s, %d threads; memory bandwidth (same run): %.1f GB/s\n",
+		runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), bw/1e9)
+	backends, err := available(w, o.Backends)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	return measure(w, files, m, o)
+	var baseline float64
+	for _, b := range backends {
+		r, err := run(files, b, o)
+		b.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		weightRate := float64(size) * r.decodeRate()
+		fmt.Fprintf(w, "%s: prefill %d tokens = %.1f tokens/s; decode %d tokens = %.1f tokens/s, reading %.2f GB/s of weights = %.1f%% of the bandwidth",
+			b.Name(), o.Prefill, float64(o.Prefill)/r.prefill.Seconds(), o.Decode, r.decodeRate(), weightRate/1e9, 100*weightRate/bw)
+		if baseline == 0 {
+			baseline = r.decodeRate()
+		} else {
+			fmt.Fprintf(w, ", %.2f× the decode rate of %s", r.decodeRate()/baseline, backends[0].Name())
+		}
+		if r.timed {
+			fmt.Fprintf(w, "; %.1f%% of each decode step outside MLX's evaluation (Go, cgo, graph building)", 100*r.outside())
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+// available starts the backends asked for (all when names is empty),
+// reporting those that cannot run; a backend named explicitly that cannot
+// run is an error.
+func available(w io.Writer, names []string) ([]tensor.Backend, error) {
+	all := len(names) == 0
+	if all {
+		names = []string{"cpu", "mlx"}
+	}
+	var out []tensor.Backend
+	for _, n := range names {
+		switch n {
+		case "cpu":
+			out = append(out, cpu.New())
+		case "mlx":
+			bs, err := mlxBackends()
+			if err != nil && !all {
+				return nil, err
+			}
+			if err != nil {
+				fmt.Fprintf(w, "mlx: not measured: %v\n", err)
+			}
+			out = append(out, bs...)
+		default:
+			return nil, fmt.Errorf("unknown backend %q: use cpu or mlx", n)
+		}
+	}
+	return out, nil
+}
+
+// mlxBackends starts MLX on its CPU device and, with Metal, on the GPU.
+func mlxBackends() ([]tensor.Backend, error) {
+	lib, err := mlx.Open()
+	if err != nil {
+		return nil, err
+	}
+	devices := []string{"cpu"}
+	if metal, err := lib.MetalAvailable(); err == nil && metal {
+		devices = append(devices, "gpu")
+	}
+	var out []tensor.Backend
+	for _, d := range devices {
+		b, err := mlx.NewBackend(lib, mlx.Options{Device: d})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }
 
 // modelDir writes the model unless o.Dir already holds it.
@@ -79,51 +164,63 @@ func modelDir(w io.Writer, o Options) (string, func(), error) {
 	return dir, cleanup, nil
 }
 
-func measure(w io.Writer, files *modelfile.Model, m *llama.Model, o Options) error {
-	cfg := files.Config()
+// result is one backend's measurement.
+type result struct {
+	prefill, decode time.Duration
+	tokens          int
+	compute         time.Duration // decode time inside MLX's evaluation
+	timed           bool          // compute was measured
+}
+
+func (r result) decodeRate() float64 { return float64(r.tokens) / r.decode.Seconds() }
+func (r result) outside() float64    { return 1 - r.compute.Seconds()/r.decode.Seconds() }
+
+// timer is implemented by backends that account for their compute time
+// (MLX).
+type timer interface{ Timing() time.Duration }
+
+// run loads the model on b, prefills the prompt and decodes greedily.
+func run(files *modelfile.Model, b tensor.Backend, o Options) (result, error) {
+	m, err := llama.Load(files.Config(), files, b)
+	if err != nil {
+		return result{}, err
+	}
+	defer m.Close()
 	c, err := m.NewCache(o.Prefill + o.Decode)
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	defer c.Close()
+	vocab := files.Config().VocabSize
 	prompt := make([]int, o.Prefill)
 	for i := range prompt {
-		prompt[i] = (i*7919 + 11) % cfg.VocabSize
+		prompt[i] = (i*7919 + 11) % vocab
 	}
-	bw := Bandwidth(512<<20, runtime.GOMAXPROCS(0))
+	r := result{tokens: o.Decode}
 	start := time.Now()
 	logits, err := m.Forward(prompt, c)
 	if err != nil {
-		return err
+		return result{}, err
 	}
-	prefill := time.Since(start)
+	r.prefill = time.Since(start)
+	t, timed := b.(timer)
+	var before time.Duration
+	if timed {
+		before = t.Timing()
+	}
 	start = time.Now()
 	tok := []int{argmax(logits)}
 	for range o.Decode {
 		if logits, err = m.Forward(tok, c); err != nil {
-			return err
+			return result{}, err
 		}
 		tok[0] = argmax(logits)
 	}
-	decode := time.Since(start)
-	report(w, cfg, files.SizeOnDisk(), bw, o, prefill, decode)
-	return nil
-}
-
-func report(w io.Writer, cfg modelfile.Config, size int64, bw float64, o Options, prefill, decode time.Duration) {
-	quant := "unquantized"
-	if q := cfg.Quantization; q != nil {
-		quant = fmt.Sprintf("%d-bit g%d", q.Bits, q.GroupSize)
+	r.decode = time.Since(start)
+	if timed {
+		r.compute, r.timed = t.Timing()-before, true
 	}
-	perTok := decode.Seconds() / float64(o.Decode)
-	weightRate := float64(size) / perTok
-	fmt.Fprintf(w, "model: %s, %d layers, hidden %d, vocab %d, %s, %.0f MB on disk\n",
-		cfg.Architecture, cfg.NumLayers, cfg.HiddenSize, cfg.VocabSize, quant, float64(size)/1e6)
-	fmt.Fprintf(w, "backend: cpu, %d threads, %s/%s\n", runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(w, "memory bandwidth (same run): %.1f GB/s\n", bw/1e9)
-	fmt.Fprintf(w, "prefill: %d tokens in %.2f s = %.1f tokens/s\n", o.Prefill, prefill.Seconds(), float64(o.Prefill)/prefill.Seconds())
-	fmt.Fprintf(w, "decode: %d tokens in %.2f s = %.1f tokens/s, reading %.2f GB/s of weights = %.1f%% of the bandwidth\n",
-		o.Decode, decode.Seconds(), 1/perTok, weightRate/1e9, 100*weightRate/bw)
+	return r, nil
 }
 
 // Bandwidth measures memory read bandwidth in bytes/s: threads goroutines

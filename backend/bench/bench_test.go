@@ -14,10 +14,31 @@ func TestEngine_Reports(t *testing.T) {
 	if err := Engine(&out, Options{Dir: t.TempDir() + "/m", Spec: testmodel.Spec{Seed: 1}, Prefill: 8, Decode: 4}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"model: llama", "memory bandwidth (same run):", "prefill: 8 tokens", "decode: 4 tokens", "% of the bandwidth"} {
+	for _, want := range []string{"model: llama", "memory bandwidth (same run):", "cpu (", "prefill 8 tokens", "decode 4 tokens", "% of the bandwidth"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// Every backend available is measured; MLX either reports its overhead or
+// says why it was not measured.
+func TestEngine_EveryBackend(t *testing.T) {
+	var out bytes.Buffer
+	if err := Engine(&out, Options{Dir: t.TempDir() + "/m", Spec: testmodel.Spec{Seed: 2}, Prefill: 4, Decode: 2}); err != nil {
+		t.Fatal(err)
+	}
+	report := out.String()
+	if !strings.Contains(report, "mlx: not measured:") && !(strings.Contains(report, "mlx cpu: prefill") && strings.Contains(report, "outside MLX's evaluation") && strings.Contains(report, "× the decode rate of cpu")) {
+		t.Errorf("report neither measures MLX nor says why not:\n%s", report)
+	}
+	t.Log(report)
+}
+
+func TestEngine_UnknownBackend(t *testing.T) {
+	err := Engine(&bytes.Buffer{}, Options{Dir: t.TempDir() + "/m", Spec: testmodel.Spec{Seed: 1}, Prefill: 2, Decode: 1, Backends: []string{"tpu"}})
+	if err == nil || !strings.Contains(err.Error(), "tpu") {
+		t.Errorf("Engine with backend tpu = %v, want an error naming it", err)
 	}
 }
 

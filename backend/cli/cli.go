@@ -37,7 +37,7 @@ const usage = `modelbar: one local endpoint for language models
 Usage:
   modelbar                                                   start the desktop app
   modelbar serve [--addr 127.0.0.1:11500] [--data-dir DIR]   run the gateway headless
-  modelbar bench [--dir DIR] [--prefill 128] [--decode 32]   measure the local engine on this machine
+  modelbar bench [--dir DIR] [--prefill 128] [--decode 32] [--backend cpu|mlx]   measure the local engine on this machine
   modelbar version                                           print the version
   modelbar help                                              this text
 
@@ -159,22 +159,32 @@ func newLogger(w io.Writer, level string, asJSON bool) (*slog.Logger, error) {
 }
 
 // benchCmd measures the local engine: prefill and decode of a generated
-// model of Qwen2.5-0.5B-Instruct-4bit's shape, with the memory bandwidth.
+// model of Qwen2.5-0.5B-Instruct-4bit's shape on each tensor backend, with
+// the memory bandwidth.
 func benchCmd(args []string, env Env) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	dir := fs.String("dir", "", "where to write (and keep) the generated model; default a temporary dir")
 	prefill := fs.Int("prefill", 128, "prompt tokens")
 	decode := fs.Int("decode", 32, "generated tokens")
+	backend := fs.String("backend", "", "measure only this tensor backend: cpu or mlx (default: every one available)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if err := bench.Engine(env.Stdout, bench.Options{Dir: *dir, Prefill: *prefill, Decode: *decode}); err != nil {
+	if err := bench.Engine(env.Stdout, bench.Options{Dir: *dir, Prefill: *prefill, Decode: *decode, Backends: backends(*backend)}); err != nil {
 		fmt.Fprintln(env.Stderr, "modelbar bench:", err)
 		return 1
 	}
 	return 0
+}
+
+// backends turns the --backend flag into bench's list (empty: all).
+func backends(flag string) []string {
+	if flag == "" {
+		return nil
+	}
+	return []string{flag}
 }

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 )
@@ -33,6 +35,8 @@ type Backend struct {
 	mu     sync.RWMutex // guards closed; Run holds it shared, Close exclusively
 	closed bool
 	exited chan struct{} // closed when the worker has returned
+
+	compute atomic.Int64 // nanoseconds spent evaluating graphs (see Timing)
 
 	// Touched only on the worker thread.
 	stream C.mb_stream
@@ -180,6 +184,19 @@ func (b *Backend) SetMemoryLimit(bytes int64) error {
 		}
 		return nil
 	})
+}
+
+// Timing returns the total time MLX has spent evaluating graphs (inside
+// Eval, Read and Argmax) since the backend started. A step's time minus
+// its share of this is what Go, cgo and graph building cost around MLX.
+func (b *Backend) Timing() time.Duration { return time.Duration(b.compute.Load()) }
+
+// evaluating runs an evaluating C call and adds its duration to Timing.
+func (b *Backend) evaluating(call func() C.int) C.int {
+	start := time.Now()
+	rc := call()
+	b.compute.Add(int64(time.Since(start)))
+	return rc
 }
 
 // MemoryStats is what MLX reports of its memory, in bytes.

@@ -514,7 +514,7 @@ func (b *Backend) Eval(xa tensor.Array) error {
 	if !ok {
 		return b.err
 	}
-	if C.mb_eval1(x.h) != 0 {
+	if b.evaluating(func() C.int { return C.mb_eval1(x.h) }) != 0 {
 		b.failMLX(0, 0, "Eval")
 	}
 	return b.err
@@ -533,7 +533,9 @@ func (b *Backend) Read(xa tensor.Array, dst []float32) error {
 	if len(dst) == 0 {
 		return nil
 	}
-	if C.mb_read(x.h, (*C.float)(unsafe.Pointer(&dst[0])), C.size_t(len(dst)), b.stream) != 0 {
+	if b.evaluating(func() C.int {
+		return C.mb_read(x.h, (*C.float)(unsafe.Pointer(&dst[0])), C.size_t(len(dst)), b.stream)
+	}) != 0 {
 		b.failMLX(0, 0, "Read")
 	}
 	return b.err
@@ -553,7 +555,9 @@ func (b *Backend) Argmax(xa tensor.Array, dst []int) error {
 		return nil
 	}
 	idx := make([]int64, len(dst))
-	if C.mb_argmax(x.h, (*C.int64_t)(unsafe.Pointer(&idx[0])), C.size_t(len(dst)), b.stream) != 0 {
+	if b.evaluating(func() C.int {
+		return C.mb_argmax(x.h, (*C.int64_t)(unsafe.Pointer(&idx[0])), C.size_t(len(dst)), b.stream)
+	}) != 0 {
 		b.failMLX(0, 0, "Argmax")
 		return b.err
 	}
