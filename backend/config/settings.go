@@ -8,7 +8,8 @@ import (
 	"github.com/modelbar/modelbar/backend/router"
 )
 
-// Settings are modelbar's own settings. A zero value means "the default".
+// Settings are modelbar's own settings. A zero number means "the default";
+// where a setting can be switched off, -1 does that.
 type Settings struct {
 	// MemoryBudgetMB bounds the memory of loaded local models; 0: half the
 	// machine's memory (or MODELBAR_MEMORY_BUDGET_MB).
@@ -16,18 +17,95 @@ type Settings struct {
 	// IdleTTLMinutes unloads a local model unused this long; 0: 30 minutes.
 	// -1 never unloads.
 	IdleTTLMinutes int64 `json:"idle_ttl_minutes"`
+
+	// MaxRetries is how many times a backend that failed retryably (429,
+	// 5xx, connection error) before the first byte is tried again before
+	// the next backend of the chain; 0: 2, -1: never.
+	MaxRetries int64 `json:"max_retries"`
+	// RetryBackoffMS is the first retry's wait, doubled (with jitter) each
+	// retry up to RetryBackoffMaxMS; a Retry-After header overrides it.
+	// 0: 250 ms and 4,000 ms.
+	RetryBackoffMS    int64 `json:"retry_backoff_ms"`
+	RetryBackoffMaxMS int64 `json:"retry_backoff_max_ms"`
+	// RequestTimeoutSeconds bounds a request's whole time until its answer
+	// starts, retries and failovers included; 0: 600.
+	RequestTimeoutSeconds int64 `json:"request_timeout_seconds"`
+	// ConnectTimeoutSeconds bounds one attempt's connection to a provider;
+	// 0: 10.
+	ConnectTimeoutSeconds int64 `json:"connect_timeout_seconds"`
+	// FirstByteTimeoutSeconds bounds one attempt's wait for the answer to
+	// start; 0: 120 for streams, 600 for whole answers.
+	FirstByteTimeoutSeconds int64 `json:"first_byte_timeout_seconds"`
+	// StreamIdleTimeoutSeconds ends a stream whose backend sends nothing
+	// for this long; 0: 120, -1: never.
+	StreamIdleTimeoutSeconds int64 `json:"stream_idle_timeout_seconds"`
+	// CooldownFailures consecutive failures put a backend in cooldown for
+	// CooldownSeconds, during which it is skipped; 0: 3 and 30 s; -1
+	// failures: never.
+	CooldownFailures int64 `json:"cooldown_failures"`
+	CooldownSeconds  int64 `json:"cooldown_seconds"`
+
+	// RequestLogRetentionDays keeps the request log this long; 0: 30.
+	RequestLogRetentionDays int64 `json:"request_log_retention_days"`
+	// RequireAPIKeys makes every /v1 request present an inference API key.
+	RequireAPIKeys bool `json:"require_api_keys"`
 }
 
 // SettingsInput changes some settings; a nil field keeps its value.
 type SettingsInput struct {
-	MemoryBudgetMB *int64 `json:"memory_budget_mb"`
-	IdleTTLMinutes *int64 `json:"idle_ttl_minutes"`
+	MemoryBudgetMB           *int64 `json:"memory_budget_mb"`
+	IdleTTLMinutes           *int64 `json:"idle_ttl_minutes"`
+	MaxRetries               *int64 `json:"max_retries"`
+	RetryBackoffMS           *int64 `json:"retry_backoff_ms"`
+	RetryBackoffMaxMS        *int64 `json:"retry_backoff_max_ms"`
+	RequestTimeoutSeconds    *int64 `json:"request_timeout_seconds"`
+	ConnectTimeoutSeconds    *int64 `json:"connect_timeout_seconds"`
+	FirstByteTimeoutSeconds  *int64 `json:"first_byte_timeout_seconds"`
+	StreamIdleTimeoutSeconds *int64 `json:"stream_idle_timeout_seconds"`
+	CooldownFailures         *int64 `json:"cooldown_failures"`
+	CooldownSeconds          *int64 `json:"cooldown_seconds"`
+	RequestLogRetentionDays  *int64 `json:"request_log_retention_days"`
+	RequireAPIKeys           *bool  `json:"require_api_keys"`
 }
 
-const (
-	keyMemoryBudget = "memory_budget_mb"
-	keyIdleTTL      = "idle_ttl_minutes"
-)
+// intSetting is one numeric setting: its key (also its JSON name), its
+// accepted range and where it lives in Settings and SettingsInput.
+type intSetting struct {
+	key      string
+	min, max int64
+	message  string
+	value    func(*Settings) *int64
+	input    func(*SettingsInput) *int64
+}
+
+var intSettings = []intSetting{
+	{"memory_budget_mb", 0, 1 << 30, "must be 0 (the default) or a positive number of MiB",
+		func(s *Settings) *int64 { return &s.MemoryBudgetMB }, func(s *SettingsInput) *int64 { return s.MemoryBudgetMB }},
+	{"idle_ttl_minutes", -1, 1 << 30, "must be -1 (never), 0 (the default) or a number of minutes",
+		func(s *Settings) *int64 { return &s.IdleTTLMinutes }, func(s *SettingsInput) *int64 { return s.IdleTTLMinutes }},
+	{"max_retries", -1, 10, "must be -1 (never retry), 0 (the default, 2) or 1 to 10",
+		func(s *Settings) *int64 { return &s.MaxRetries }, func(s *SettingsInput) *int64 { return s.MaxRetries }},
+	{"retry_backoff_ms", 0, 60_000, "must be 0 (the default, 250) or up to 60000 ms",
+		func(s *Settings) *int64 { return &s.RetryBackoffMS }, func(s *SettingsInput) *int64 { return s.RetryBackoffMS }},
+	{"retry_backoff_max_ms", 0, 300_000, "must be 0 (the default, 4000) or up to 300000 ms",
+		func(s *Settings) *int64 { return &s.RetryBackoffMaxMS }, func(s *SettingsInput) *int64 { return s.RetryBackoffMaxMS }},
+	{"request_timeout_seconds", 0, 24 * 3600, "must be 0 (the default, 600) or a number of seconds up to a day",
+		func(s *Settings) *int64 { return &s.RequestTimeoutSeconds }, func(s *SettingsInput) *int64 { return s.RequestTimeoutSeconds }},
+	{"connect_timeout_seconds", 0, 600, "must be 0 (the default, 10) or up to 600 seconds",
+		func(s *Settings) *int64 { return &s.ConnectTimeoutSeconds }, func(s *SettingsInput) *int64 { return s.ConnectTimeoutSeconds }},
+	{"first_byte_timeout_seconds", 0, 24 * 3600, "must be 0 (the default) or a number of seconds up to a day",
+		func(s *Settings) *int64 { return &s.FirstByteTimeoutSeconds }, func(s *SettingsInput) *int64 { return s.FirstByteTimeoutSeconds }},
+	{"stream_idle_timeout_seconds", -1, 24 * 3600, "must be -1 (never), 0 (the default, 120) or a number of seconds",
+		func(s *Settings) *int64 { return &s.StreamIdleTimeoutSeconds }, func(s *SettingsInput) *int64 { return s.StreamIdleTimeoutSeconds }},
+	{"cooldown_failures", -1, 1000, "must be -1 (never cool down), 0 (the default, 3) or a number of failures",
+		func(s *Settings) *int64 { return &s.CooldownFailures }, func(s *SettingsInput) *int64 { return s.CooldownFailures }},
+	{"cooldown_seconds", 0, 24 * 3600, "must be 0 (the default, 30) or a number of seconds up to a day",
+		func(s *Settings) *int64 { return &s.CooldownSeconds }, func(s *SettingsInput) *int64 { return s.CooldownSeconds }},
+	{"request_log_retention_days", 0, 3650, "must be 0 (the default, 30) or a number of days up to 3650",
+		func(s *Settings) *int64 { return &s.RequestLogRetentionDays }, func(s *SettingsInput) *int64 { return s.RequestLogRetentionDays }},
+}
+
+const keyRequireAPIKeys = "require_api_keys"
 
 // Settings returns the current settings.
 func (s *Service) Settings(ctx context.Context) (Settings, error) {
@@ -36,31 +114,36 @@ func (s *Service) Settings(ctx context.Context) (Settings, error) {
 		return Settings{}, err
 	}
 	var out Settings
-	out.MemoryBudgetMB, _ = strconv.ParseInt(all[keyMemoryBudget], 10, 64)
-	out.IdleTTLMinutes, _ = strconv.ParseInt(all[keyIdleTTL], 10, 64)
+	for _, is := range intSettings {
+		*is.value(&out), _ = strconv.ParseInt(all[is.key], 10, 64)
+	}
+	out.RequireAPIKeys = all[keyRequireAPIKeys] == "true"
 	return out, nil
 }
 
 // PutSettings validates and stores a change, then tells the OnSettings
-// listeners.
+// listeners. Nothing is stored unless every field is valid.
 func (s *Service) PutSettings(ctx context.Context, in SettingsInput) (Settings, error) {
-	if in.MemoryBudgetMB != nil && (*in.MemoryBudgetMB < 0 || *in.MemoryBudgetMB > 1<<30) {
-		return Settings{}, &router.FieldError{Field: "memory_budget_mb", Message: "must be 0 (the default) or a positive number of MiB"}
+	changes := map[string]string{}
+	for _, is := range intSettings {
+		v := is.input(&in)
+		if v == nil {
+			continue
+		}
+		if *v < is.min || *v > is.max {
+			return Settings{}, &router.FieldError{Field: is.key, Message: is.message}
+		}
+		changes[is.key] = strconv.FormatInt(*v, 10)
 	}
-	if in.IdleTTLMinutes != nil && *in.IdleTTLMinutes < -1 {
-		return Settings{}, &router.FieldError{Field: "idle_ttl_minutes", Message: "must be -1 (never), 0 (the default) or a number of minutes"}
+	if in.RequireAPIKeys != nil {
+		changes[keyRequireAPIKeys] = strconv.FormatBool(*in.RequireAPIKeys)
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	ctx, cancel := writeContext(ctx)
 	defer cancel()
-	for key, v := range map[string]*int64{keyMemoryBudget: in.MemoryBudgetMB, keyIdleTTL: in.IdleTTLMinutes} {
-		if v == nil {
-			continue
-		}
-		if err := s.store.SetSetting(ctx, key, strconv.FormatInt(*v, 10)); err != nil {
-			return Settings{}, fmt.Errorf("save setting %s: %w", key, err)
-		}
+	if err := s.store.SetSettings(ctx, changes); err != nil {
+		return Settings{}, fmt.Errorf("save settings: %w", err)
 	}
 	out, err := s.Settings(ctx)
 	if err != nil {

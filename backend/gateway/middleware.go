@@ -17,10 +17,16 @@ import (
 type requestInfo struct {
 	protocol     string
 	model        string
+	route        string // the pattern of the route that matched; "" for none
 	backend      string
 	fallbackFrom []string
 	stream       bool
 	errMsg       string
+
+	// Filled as the answer goes out, when known.
+	firstByte    time.Time // when the answer's first byte reached the client
+	inputTokens  int64     // usage the backend reported
+	outputTokens int64
 }
 
 type infoKey struct{}

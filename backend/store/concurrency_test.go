@@ -44,7 +44,7 @@ func TestCreateRoute_ConcurrentWriters(t *testing.T) {
 							if _, err := s.PutProvider(t.Context(), p); err != nil {
 								errs <- err
 							}
-							if err := s.SetSetting(t.Context(), fmt.Sprintf("h%d-w%d", h, w), fmt.Sprint(i)); err != nil {
+							if err := s.SetSettings(t.Context(), map[string]string{fmt.Sprintf("h%d-w%d", h, w): fmt.Sprint(i)}); err != nil {
 								errs <- err
 							}
 						}

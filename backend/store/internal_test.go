@@ -119,7 +119,7 @@ func seed(t *testing.T, s *Store) {
 	if _, err := s.CreateRoute(ctx, Route{ModelPattern: "*", Backend: "acme"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetSetting(ctx, "theme", "dark"); err != nil {
+	if err := s.SetSettings(ctx, map[string]string{"theme": "dark"}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -20,15 +20,22 @@ func (s *Store) Setting(ctx context.Context, key string) (value string, ok bool,
 	return value, true, nil
 }
 
-// SetSetting stores value under key, replacing any previous value.
-func (s *Store) SetSetting(ctx context.Context, key, value string) error {
+// SetSettings stores several settings in one transaction: all or none.
+func (s *Store) SetSettings(ctx context.Context, kv map[string]string) error {
+	if len(kv) == 0 {
+		return nil
+	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
-		return err
+		for k, v := range kv {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k, v); err != nil {
+				return fmt.Errorf("setting %q: %w", k, err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store: set setting %q: %w", key, err)
+		return fmt.Errorf("store: set settings: %w", err)
 	}
 	return nil
 }

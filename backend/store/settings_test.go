@@ -21,10 +21,10 @@ func TestSettings_SetGetDelete(t *testing.T) {
 		do   func() error
 		want map[string]string
 	}{
-		{"set", func() error { return s.SetSetting(t.Context(), "theme", "dark") }, map[string]string{"theme": "dark"}},
-		{"set another", func() error { return s.SetSetting(t.Context(), "port", "11435") }, map[string]string{"theme": "dark", "port": "11435"}},
-		{"overwrite", func() error { return s.SetSetting(t.Context(), "theme", "light") }, map[string]string{"theme": "light", "port": "11435"}},
-		{"empty value", func() error { return s.SetSetting(t.Context(), "blank", "") }, map[string]string{"theme": "light", "port": "11435", "blank": ""}},
+		{"set", func() error { return s.SetSettings(t.Context(), map[string]string{"theme": "dark"}) }, map[string]string{"theme": "dark"}},
+		{"set another", func() error { return s.SetSettings(t.Context(), map[string]string{"port": "11435"}) }, map[string]string{"theme": "dark", "port": "11435"}},
+		{"overwrite", func() error { return s.SetSettings(t.Context(), map[string]string{"theme": "light"}) }, map[string]string{"theme": "light", "port": "11435"}},
+		{"empty value", func() error { return s.SetSettings(t.Context(), map[string]string{"blank": ""}) }, map[string]string{"theme": "light", "port": "11435", "blank": ""}},
 		{"delete", func() error { return s.DeleteSetting(t.Context(), "port") }, map[string]string{"theme": "light", "blank": ""}},
 		{"delete absent", func() error { return s.DeleteSetting(t.Context(), "port") }, map[string]string{"theme": "light", "blank": ""}},
 	}

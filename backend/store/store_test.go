@@ -89,7 +89,7 @@ func TestOpen_ReopenKeepsData(t *testing.T) {
 	}
 	mustPutProvider(t, s, store.Provider{Name: "acme", Type: "openai", BaseURL: "https://acme.test/v1", HasStoredKey: true, KeyHint: "wxyz"})
 	mustCreateRoute(t, s, store.Route{ModelPattern: "gpt-*", Backend: "acme", Fallbacks: []string{"local:llama3"}, Enabled: true})
-	if err := s.SetSetting(t.Context(), "theme", "dark"); err != nil {
+	if err := s.SetSettings(t.Context(), map[string]string{"theme": "dark"}); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshot(t, s)
