@@ -19,8 +19,9 @@ import (
 )
 
 // Backend is the MLX tensor backend. Every MLX call runs on one worker
-// goroutine locked to its OS thread: MLX's graph building is not
-// goroutine-safe and its default streams are thread-local.
+// goroutine locked to its OS thread, and the MLX work of all backends in
+// the process takes turns: MLX 0.31's graph building is not safe for
+// concurrent use.
 //
 // Activations are float32. Dense weights are converted to float32 when
 // they are loaded; quantized weights stay packed (4 or 8 bits) on the
@@ -95,26 +96,44 @@ func New(lib *Lib, opts Options) (*Backend, error) {
 	return b, nil
 }
 
+// mlxMu serializes the MLX work of every Backend in the process: MLX 0.31
+// is not safe for concurrent use from several threads (its stream
+// registry is process-wide), so backends take turns, each on its own
+// locked thread.
+var mlxMu sync.Mutex
+
 // worker is the one goroutine that calls MLX, for the backend's lifetime.
 func (b *Backend) worker(started chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer close(b.exited)
+	mlxMu.Lock()
 	if b.device == "gpu" {
 		b.stream = C.mb_default_gpu_stream_new()
 	} else {
 		b.stream = C.mb_default_cpu_stream_new()
 	}
+	mlxMu.Unlock()
 	if b.stream.ctx == nil {
 		started <- fmt.Errorf("mlx: cannot create a %s stream: %s", b.device, lastError())
 		return
 	}
 	started <- nil
 	for job := range b.jobs {
-		job()
+		serialized(job)
 	}
+	mlxMu.Lock()
 	C.mb_synchronize(b.stream)
 	C.mb_stream_free(b.stream)
+	mlxMu.Unlock()
+}
+
+// serialized runs job holding mlxMu, released even if job ends the
+// goroutine.
+func serialized(job func()) {
+	mlxMu.Lock()
+	defer mlxMu.Unlock()
+	job()
 }
 
 // Name says "mlx gpu" or "mlx cpu".
@@ -123,26 +142,55 @@ func (b *Backend) Name() string { return b.name }
 // Device is "gpu" or "cpu".
 func (b *Backend) Device() string { return b.device }
 
-// Run calls fn on the worker thread; see tensor.Backend.
+// Run calls fn on the worker thread; see tensor.Backend. A panic in fn is
+// raised again in the caller, as on the CPU backend.
 func (b *Backend) Run(fn func() error) error {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
 		return ErrClosed
 	}
-	var err error
+	var (
+		err      error
+		panicked any
+	)
 	done := make(chan struct{})
-	b.jobs <- func() {
-		defer close(done)
-		defer b.endRun()
+	job := func() {
+		returned := false
+		defer func() {
+			if p := recover(); p != nil {
+				panicked = p
+			} else if !returned {
+				// fn called runtime.Goexit: the worker goroutine is ending.
+				panicked = errWorkerExited
+			}
+			b.endRun()
+			close(done)
+		}()
 		err = fn()
 		if err == nil {
 			err = b.err
 		}
+		returned = true
+	}
+	select {
+	case b.jobs <- job:
+	case <-b.exited:
+		return errWorkerExited
 	}
 	<-done
+	switch {
+	case panicked == errWorkerExited:
+		return errWorkerExited
+	case panicked != nil:
+		panic(panicked)
+	}
 	return err
 }
+
+// errWorkerExited: the worker goroutine ended (a function passed to Run
+// called runtime.Goexit); the backend can do no more work.
+var errWorkerExited = errors.New("mlx: the backend's worker exited")
 
 // endRun frees the arrays still held and clears the recorded error.
 func (b *Backend) endRun() {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -231,5 +232,41 @@ func TestRun_AfterCloseFails(t *testing.T) {
 	b.Close()
 	if err := b.Run(func() error { return nil }); err != mlx.ErrClosed {
 		t.Errorf("Run after Close = %v, want ErrClosed", err)
+	}
+}
+
+// A group size MLX's kernels do not take (16; the CPU backend takes it) is
+// refused at load with an error naming it, never an abort of the process.
+func TestQuantized_OddGroupSizeRefused(t *testing.T) {
+	qz := tensortest.Quantize("w.weight", tensortest.Random(tensortest.NewRand(5), 8*32, 1), 8, 32, 16, 4, modelfile.BF16)
+	b := newBackend(t, "cpu")
+	defer b.Close()
+	err := b.Run(func() error {
+		w, err := b.LoadQuantized(qz.W, qz.Scales, qz.Biases, qz.GroupSize, qz.Bits)
+		if err == nil {
+			w.Free()
+		}
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "group size 16") {
+		t.Errorf("LoadQuantized with groups of 16 = %v, want an error naming the group size", err)
+	}
+}
+
+// A panic inside Run reaches the caller, as on the CPU backend, and the
+// backend keeps working.
+func TestRun_PanicReachesCaller(t *testing.T) {
+	b := newBackend(t, "cpu")
+	defer b.Close()
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Errorf("recovered %v, want boom", p)
+			}
+		}()
+		b.Run(func() error { panic("boom") })
+	}()
+	if err := b.Run(func() error { return nil }); err != nil {
+		t.Errorf("Run after a panic: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -67,6 +68,9 @@ func lastError() string {
 // symbol resolves. It does not bind the backend's symbol table: that is
 // bindLib's job, once per process.
 func load(path string) (*Lib, error) {
+	// MLX's error message is kept per OS thread: stay on one until it is read.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	dl, err := dlopenLib(path)
 	if err != nil {
 		return nil, err
@@ -131,6 +135,9 @@ var bound struct {
 // bindLib fills the symbol table from l, or checks that l is the library
 // already bound.
 func bindLib(l *Lib) error {
+	// Lock order: the library, then the binding (as Lib.Close does).
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	bound.mu.Lock()
 	defer bound.mu.Unlock()
 	if bound.lib != nil {
@@ -139,8 +146,6 @@ func bindLib(l *Lib) error {
 		}
 		return nil
 	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
 	if l.closed {
 		return errors.New("mlx: library closed")
 	}
@@ -172,6 +177,8 @@ func (h *handle) close() error {
 
 // metalAvailable calls mlx_metal_is_available.
 func (h *handle) metalAvailable() (bool, error) {
+	runtime.LockOSThread() // the error message, if any, is this thread's
+	defer runtime.UnlockOSThread()
 	name := C.CString("mlx_metal_is_available")
 	defer C.free(unsafe.Pointer(name))
 	f := C.mb_dlsym(h.dl, name)

@@ -29,6 +29,7 @@ static const struct {
 	MB_SYM(array_free),
 	MB_SYM(array_new_data),
 	MB_SYM(array_ndim),
+	MB_SYM(array_size),
 	MB_SYM(array_shape),
 	MB_SYM(array_data_float32),
 	MB_SYM(array_data_uint32),
@@ -264,8 +265,8 @@ int mb_kv_store(mb_array *cache, mb_array x, int kv_heads, int head_dim, int off
 	mb_array h = mb.array_new(), grown = mb.array_new(), updated = mb.array_new();
 	int rc = tokens_to_heads(&h, x, n, kv_heads, head_dim, s);
 	mb_array c = *cache;
-	if (rc == 0 && grow_to > 0) {
-		int cap = c.ctx == NULL ? 0 : mb.array_shape(c)[2];
+	int cap = c.ctx == NULL ? 0 : mb.array_shape(c)[2];
+	if (rc == 0 && grow_to > cap) {
 		int shape[4] = {1, kv_heads, grow_to - cap, head_dim};
 		if (cap == 0) {
 			rc = mb.zeros(&grown, shape, 4, MB_FLOAT32, s);
@@ -354,7 +355,7 @@ int mb_read(mb_array x, float *dst, size_t n, mb_stream s) {
 	}
 	if (rc == 0) {
 		const float *p = mb.array_data_float32(c);
-		if (p == NULL) {
+		if (p == NULL || mb.array_size(c) != n) {
 			rc = 1;
 		} else {
 			memcpy(dst, p, n * sizeof *dst);

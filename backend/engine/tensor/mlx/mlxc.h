@@ -54,6 +54,7 @@ struct mb_api {
 	int (*array_free)(mb_array);
 	mb_array (*array_new_data)(const void *, const int *, int, int);
 	size_t (*array_ndim)(mb_array);
+	size_t (*array_size)(mb_array);
 	const int *(*array_shape)(mb_array);
 	const float *(*array_data_float32)(mb_array);
 	const uint32_t *(*array_data_uint32)(mb_array);

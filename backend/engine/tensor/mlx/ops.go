@@ -114,6 +114,10 @@ func (b *Backend) LoadQuantized(wt, scales, biases modelfile.Tensor, groupSize, 
 	if err != nil {
 		return nil, fmt.Errorf("mlx: %w", err)
 	}
+	if !mlxGroupSize(groupSize) {
+		// MLX's CPU kernel aborts the process on other group sizes.
+		return nil, fmt.Errorf("mlx: %s: group size %d: MLX's quantized kernels take 32, 64 or 128", wt.Name, groupSize)
+	}
 	w := &weight{b: b, rows: rows, cols: cols, group: groupSize, bits: bits}
 	groups := cols / groupSize
 	if w.w, err = b.upload(wt, true, rows, wt.Shape[1]); err == nil {
@@ -127,6 +131,9 @@ func (b *Backend) LoadQuantized(wt, scales, biases modelfile.Tensor, groupSize, 
 	}
 	return w, nil
 }
+
+// mlxGroupSize reports whether MLX's quantized kernels take groups of n.
+func mlxGroupSize(n int) bool { return n == 32 || n == 64 || n == 128 }
 
 // rope holds MLX's rope frequencies: 1/invFreq of each pair.
 type rope struct {
