@@ -43,6 +43,7 @@ type Service struct {
 	table      atomic.Pointer[router.Table] // the published routing table
 	onChange   []func()                     // guarded by writeMu; called after each publish
 	onSettings []func(Settings)             // guarded by writeMu; called after each settings change
+	apiKeys    atomic.Pointer[apiKeySet]    // the published inference API keys (apikeys.go); swapped under writeMu
 }
 
 // New loads the configuration and publishes it. clients is filled and kept in
@@ -50,6 +51,9 @@ type Service struct {
 func New(ctx context.Context, st *store.Store, sec secrets.Store, clients *providers.Registry, log *slog.Logger) (*Service, error) {
 	s := &Service{store: st, secrets: sec, clients: clients, log: log, getenv: lookupEnv}
 	if err := s.publish(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.loadAPIKeys(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -71,6 +71,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		"providers":       len(provs),
 		"routes":          len(s.cfg.Routes()),
 		"local":           s.localStatus(),
+		"backends":        s.breakers.status(), // providers failing or in cooldown
 	})
 }
 
@@ -331,8 +332,13 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
 	if err != nil || limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	after, _ := strconv.ParseUint(q.Get("after"), 10, 64)
-	writeJSON(w, http.StatusOK, s.recent.Recent(limit, after))
+	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
+	entries, err := s.requests.Recent(r.Context(), limit, after)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("read the request log: %w", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, entries)
 }
 
 // localStatus is the engine's part of /api/status.

@@ -217,10 +217,11 @@ func TestAdmin_RequestsAndStatus(t *testing.T) {
 	want := []reqlog.Entry{
 		{ID: 2, Method: "POST", Path: "/v1/chat/completions", Protocol: "openai", Model: "unrouted", Backend: "local",
 			FallbackFrom: []string{}, Status: http.StatusNotFound},
-		{ID: 1, Method: "POST", Path: "/v1/chat/completions", Protocol: "openai", Model: "m", Backend: "fallback",
+		{ID: 1, Method: "POST", Path: "/v1/chat/completions", Protocol: "openai", Model: "m", Route: "m", Backend: "fallback",
 			FallbackFrom: []string{"primary"}, Status: http.StatusOK},
 	}
-	opts := cmpopts.IgnoreFields(reqlog.Entry{}, "Time", "DurationMS", "Error")
+	// Timings and usage are checked in requests_test.go.
+	opts := cmpopts.IgnoreFields(reqlog.Entry{}, "Time", "DurationMS", "TTFBMS", "InputTokens", "OutputTokens", "Error")
 	if diff := cmp.Diff(want, entries, opts); diff != "" {
 		t.Errorf("request log (-want +got):\n%s", diff)
 	}

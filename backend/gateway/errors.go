@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/modelbar/modelbar/backend/config"
 	"github.com/modelbar/modelbar/backend/protocol"
@@ -34,9 +36,10 @@ func (e *apiError) Error() string { return e.Message }
 // absent, provider gone, protocol it cannot take). It is a before-first-byte
 // failure, so the chain moves on.
 type unavailableError struct {
-	Backend string
-	Status  int // 0: 503
-	Message string
+	Backend    string
+	Status     int // 0: 503
+	Message    string
+	RetryAfter time.Duration // sent as Retry-After when set (a backend in cooldown)
 }
 
 func (e *unavailableError) Error() string { return e.Message }
@@ -94,11 +97,18 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: http.StatusConflict, Type: "conflict_error", Code: "conflict", Message: ce.Error()}
 	case errors.As(err, &ue):
 		status := cmp.Or(ue.Status, http.StatusServiceUnavailable)
-		return &apiError{Status: status, Type: "server_error", Code: "backend_unavailable", Message: ue.Message}
+		e := &apiError{Status: status, Type: "server_error", Code: "backend_unavailable", Message: ue.Message}
+		if ue.RetryAfter > 0 {
+			e.Header = http.Header{"Retry-After": {strconv.Itoa(int(math.Ceil(ue.RetryAfter.Seconds())))}}
+		}
+		return e
 	case errors.As(err, &pe):
 		return providerAPIError(pe)
 	case errors.As(err, &tne):
 		return &apiError{Status: http.StatusInternalServerError, Type: "server_error", Message: tne.Error()}
+	case errors.Is(err, errRequestTimeout):
+		return &apiError{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "timeout",
+			Message: "no backend answered within the request timeout (request_timeout_seconds), retries and failovers included"}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "timeout", Message: "the request timed out"}
 	}

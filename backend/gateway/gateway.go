@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/metrics"
 	"github.com/modelbar/modelbar/backend/reqlog"
 )
 
@@ -33,6 +35,11 @@ type Options struct {
 	Config           *config.Service
 	Local            Local // nil: no local engine
 	Log              *slog.Logger
+
+	// Requests is the request log; its owner closes it after the HTTP
+	// server has drained. nil: one in memory, for tests, never closed.
+	Requests *reqlog.Log
+	Metrics  *metrics.Registry // served at /metrics; nil: a new one
 }
 
 // Server serves the inference and admin APIs. Create it with New; it is safe
@@ -41,10 +48,17 @@ type Server struct {
 	opts    Options
 	cfg     *config.Service
 	log     *slog.Logger
-	recent  *reqlog.Ring
 	hosts   hostPolicy
 	started time.Time
-	handler http.Handler
+
+	requests *reqlog.Log       // Options.Requests
+	metrics  *metrics.Registry // Options.Metrics
+	met      *gatewayMetrics   // the series logRequest records
+
+	pol      atomic.Pointer[policy] // the failover policy in force (settings)
+	breakers *breakers              // per-provider cooldowns
+	keyGate  keyGate                // require_api_keys, cached (apikeys.go)
+	handler  http.Handler
 }
 
 // New builds the server and its routes.
@@ -55,14 +69,24 @@ func New(opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	if opts.Requests == nil {
+		opts.Requests = reqlog.New(&reqlog.Memory{}, reqlog.Options{Log: opts.Log})
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.NewRegistry()
+	}
 	s := &Server{
 		opts:    opts,
 		cfg:     opts.Config,
 		log:     opts.Log,
-		recent:  reqlog.NewRing(1000),
 		hosts:   newHostPolicy(opts.Addr),
 		started: time.Now(),
 	}
+	s.requests, s.metrics = opts.Requests, opts.Metrics
+	s.met = s.registerMetrics(opts.Metrics)
+	s.breakers = newBreakers()
+	s.watchPolicy()
+	s.watchAPIKeySetting()
 	s.handler = s.middleware(s.routes())
 	return s
 }
@@ -102,7 +126,11 @@ func (s *Server) routes() http.Handler {
 	admin("GET", "/api/requests", s.listRequests)
 	admin("GET", "/api/settings", s.getSettings)
 	admin("PUT", "/api/settings", s.putSettings)
+	admin("GET", "/api/keys", s.listAPIKeys)
+	admin("POST", "/api/keys", s.createAPIKey)
+	admin("DELETE", "/api/keys/{id}", s.deleteAPIKey)
 
+	handle("GET", "/metrics", http.HandlerFunc(s.serveMetrics))
 	handle("GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))

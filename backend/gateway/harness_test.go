@@ -17,6 +17,7 @@ import (
 	"github.com/modelbar/modelbar/backend/config"
 	"github.com/modelbar/modelbar/backend/gateway"
 	"github.com/modelbar/modelbar/backend/providers"
+	"github.com/modelbar/modelbar/backend/reqlog"
 	"github.com/modelbar/modelbar/backend/router"
 	"github.com/modelbar/modelbar/backend/secrets"
 	"github.com/modelbar/modelbar/backend/store"
@@ -65,8 +66,11 @@ func newHarness(t *testing.T, opts ...func(*gateway.Options)) *harness {
 		t.Fatalf("config.New: %v", err)
 	}
 
+	requests := reqlog.New(st, reqlog.Options{Log: log})
+	t.Cleanup(func() { requests.Close() }) // after the server, before the store
+
 	h.srv = httptest.NewUnstartedServer(nil)
-	o := gateway.Options{Addr: h.srv.Listener.Addr().String(), AdminToken: adminToken, Config: h.cfg, Log: log}
+	o := gateway.Options{Addr: h.srv.Listener.Addr().String(), AdminToken: adminToken, Config: h.cfg, Log: log, Requests: requests}
 	for _, f := range opts {
 		f(&o)
 	}

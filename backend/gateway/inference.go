@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/protocol/anthropic"
@@ -113,12 +114,17 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 }
 
 // dispatch resolves the model and walks the plan: each backend is tried in
-// turn until one answers; the next one is tried only when the failure came
+// turn (a provider that fails retryably is retried first, see tryBackend)
+// until one answers; the next one is tried only when the failure came
 // before anything reached the client and is of a kind another backend can
-// fix (see retryable).
+// fix (see retryable). Backends in cooldown are skipped. The whole walk is
+// bounded by the request timeout; once an answer starts, it is not.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 	info := infoFrom(r.Context())
 	plan := s.cfg.Table().Resolve(c.model)
+	if plan.Route != nil {
+		info.route = plan.Route.ModelPattern
+	}
 	if plan.Route == nil && !s.localHas(c.model) {
 		w.Header().Set(headerBackend, router.Local)
 		info.backend = router.Local
@@ -126,19 +132,26 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 			Message: fmt.Sprintf("model %q not found: no route matches it and no local model has that name", c.model)})
 		return
 	}
+	pol := s.policy()
+	ctx, disarm, release := deadline(r.Context(), pol.requestTimeout, errRequestTimeout)
+	defer release()
+	rr := r.WithContext(ctx)
 	var failed []string
 	var report *failure // what the client hears if every backend fails
 	for i, t := range plan.Targets {
 		info.backend = t.Backend
-		err := s.attempt(w, r, c, t, failed)
+		err := s.tryBackend(w, rr, c, t, failed, pol, disarm)
 		if err == nil {
 			return
 		}
 		if r.Context().Err() != nil {
 			return // the client left; nobody to answer
 		}
+		if context.Cause(ctx) == errRequestTimeout {
+			err = errRequestTimeout
+		}
 		report = report.worse(failure{backend: t.Backend, err: err})
-		if i == len(plan.Targets)-1 || !(retryable(err) || cannotTake(err)) {
+		if i == len(plan.Targets)-1 || err == errRequestTimeout || !(retryable(err) || cannotTake(err)) {
 			break
 		}
 		next := plan.Targets[i+1].Backend
@@ -151,6 +164,100 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 	w.Header().Set(headerBackend, report.backend)
 	setFallbackHeader(w, slices.DeleteFunc(slices.Clone(failed), func(b string) bool { return b == report.backend }))
 	s.fail(w, r, report.err)
+}
+
+// tryBackend sends the call to one backend, retrying a provider that fails
+// retryably (429, 5xx, a broken connection) after a backoff while the
+// policy allows, and keeps the backend's cooldown state: a provider in
+// cooldown is not called at all. It returns nil once an answer is
+// committed to the client.
+func (s *Server) tryBackend(w http.ResponseWriter, r *http.Request, c *call, t router.Target, failed []string, pol policy, disarm func()) error {
+	provider := t.Backend != router.Local
+	probe := false
+	if provider {
+		var ok bool
+		if ok, probe = s.breakers.admit(t.Backend); !ok {
+			until, _ := s.breakers.inCooldown(t.Backend)
+			return &unavailableError{Backend: t.Backend, RetryAfter: time.Until(until), Message: fmt.Sprintf(
+				"provider %q is cooling down after repeated failures; it is tried again from %s", t.Backend, until.UTC().Format(time.RFC3339))}
+		}
+	}
+	for n := 1; ; n++ {
+		err := s.attempt(w, r, c, t, failed, pol, disarm)
+		if !provider {
+			return err
+		}
+		switch {
+		case err == nil || answered(err):
+			s.breakers.succeeded(t.Backend) // the backend works, whatever it thought of the request
+			return err
+		case r.Context().Err() != nil || cannotTake(err):
+			if probe {
+				s.breakers.abandoned(t.Backend) // no verdict on the backend
+			}
+			return err
+		}
+		var pe *providers.Error
+		errors.As(err, &pe)
+		retryAfter := time.Duration(0)
+		if pe != nil {
+			retryAfter = pe.RetryAfter
+		}
+		wait, waitOK := pol.wait(n, retryAfter)
+		threshold := pol.cooldownFailures
+		if retryAfter > pol.backoffMax && threshold > 0 {
+			threshold = 1 // the provider said how long it needs: believe it at once
+		}
+		if s.breakers.failed(t.Backend, err.Error(), threshold, pol.cooldown, min(retryAfter, maxHold)) {
+			s.log.WarnContext(r.Context(), "provider in cooldown", "backend", t.Backend, "for", max(pol.cooldown, min(retryAfter, maxHold)).String())
+			return err
+		}
+		probe = false
+		if n > pol.maxRetries || !retrySame(err) || !waitOK || !s.sleep(r.Context(), wait) {
+			return err
+		}
+		s.log.InfoContext(r.Context(), "retrying provider", append([]any{"backend", t.Backend, "retry", n, "after", wait.String()}, failureAttrs(err)...)...)
+	}
+}
+
+// maxHold bounds the cooldown a provider's Retry-After can ask for.
+const maxHold = 10 * time.Minute
+
+// answered reports whether err is the backend's considered answer (a 4xx
+// about the request) rather than a failure of the backend.
+func answered(err error) bool {
+	var pe *providers.Error
+	return errors.As(err, &pe) && pe.Kind == providers.KindStatus && pe.Status < 500 &&
+		pe.Status != http.StatusTooManyRequests && pe.Status != http.StatusRequestTimeout
+}
+
+// retrySame reports whether the same backend is worth another try: it
+// refused for now (429, 408, 5xx) or the connection broke. A timeout is
+// not: the next backend is tried instead.
+func retrySame(err error) bool {
+	var pe *providers.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Kind {
+	case providers.KindConnection:
+		return true
+	case providers.KindStatus:
+		return pe.Status == http.StatusTooManyRequests || pe.Status == http.StatusRequestTimeout || pe.Status >= 500
+	}
+	return false
+}
+
+// sleep waits d unless ctx ends first; it reports whether it waited.
+func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // failure is one backend's failure to answer.
@@ -181,18 +288,21 @@ func setFallbackHeader(w http.ResponseWriter, failed []string) {
 	}
 }
 
-// attempt sends the call to one backend. It returns nil once the response is
-// committed to the client (whatever happens after), and an error when the
-// backend failed before anything was written.
-func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call, t router.Target, failed []string) error {
+// attempt sends the call to one backend once. It returns nil once the
+// response is committed to the client (whatever happens after), and an
+// error when the backend failed before anything was written.
+func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call, t router.Target, failed []string, pol policy, disarmRequest func()) error {
 	client, ok := s.cfg.Clients().Get(t.Backend)
 	if !ok && t.Backend != router.Local {
 		return &unavailableError{Backend: t.Backend, Message: fmt.Sprintf("provider %q is not configured", t.Backend)}
 	}
-	limit := s.firstByteTimeout(c.stream)
-	ctx, disarm, release := firstByteDeadline(r.Context(), limit)
+	limit := s.firstByteTimeout(pol, c.stream)
+	ctx, disarm, release := deadline(r.Context(), limit, errFirstByteTimeout)
 	defer release()
-	a := &try{w: w, r: r.WithContext(ctx), c: c, t: t, client: client, failed: failed, disarm: disarm}
+	ctx, cancel := context.WithCancelCause(providers.WithConnectTimeout(ctx, pol.connectTimeout))
+	defer cancel(nil)
+	a := &try{w: w, r: r.WithContext(ctx), c: c, t: t, client: client, failed: failed,
+		disarm: func() { disarm(); disarmRequest() }, cancel: cancel, idle: pol.streamIdle}
 	var err error
 	switch {
 	case t.Backend == router.Local:
@@ -219,17 +329,38 @@ type try struct {
 	c      *call
 	t      router.Target
 	client *providers.Client
-	failed []string // backends tried before, in order
-	disarm func()   // stops the first-byte deadline
+	failed []string                // backends tried before, in order
+	disarm func()                  // stops the first-byte and request deadlines
+	cancel context.CancelCauseFunc // ends the attempt (a silent stream)
+	idle   time.Duration           // silence that ends a stream; 0: never
+}
+
+// forward sends body to the provider; a streamed answer that then stays
+// silent for longer than the idle timeout is cut.
+func (a *try) forward(path string, body []byte) (*http.Response, error) {
+	resp, err := a.client.Forward(a.r.Context(), http.MethodPost, path, upstreamHeader(a.r.Header), body)
+	if err == nil && a.c.stream {
+		resp.Body = watchIdle(resp.Body, a.idle, a.cancel)
+	}
+	return resp, err
 }
 
 // commit is the point of no return: the response now belongs to this
-// backend. It disarms the first-byte deadline and sets the headers.
+// backend. It disarms the deadlines and sets the headers.
 func (a *try) commit(upstream http.Header) {
 	a.disarm()
+	if info := infoFrom(a.r.Context()); info != nil && info.firstByte.IsZero() {
+		info.firstByte = time.Now()
+	}
 	copyResponseHeaders(a.w.Header(), upstream)
 	a.w.Header().Set(headerBackend, a.t.Backend)
 	setFallbackHeader(a.w, a.failed)
+}
+
+// clientGone reports whether a committed answer's context ended because
+// the client left (rather than because the backend went silent).
+func clientGone(ctx context.Context) bool {
+	return ctx.Err() != nil && !errors.Is(context.Cause(ctx), errStreamIdle)
 }
 
 // passThrough relays a call to a provider of the client's own API byte for
@@ -239,7 +370,7 @@ func (s *Server) passThrough(a *try) error {
 	if err != nil {
 		return &protocol.RequestError{Message: err.Error()}
 	}
-	resp, err := a.client.Forward(a.r.Context(), http.MethodPost, a.c.endpoint.path, upstreamHeader(a.r.Header), body)
+	resp, err := a.forward(a.c.endpoint.path, body)
 	if err != nil {
 		return err
 	}
@@ -257,7 +388,7 @@ func (s *Server) passThrough(a *try) error {
 			return x.body(resp.Body)
 		}
 	}
-	return relayBody(a.w, resp, commit, a.t.Backend)
+	return relayBody(a.w, a.r, resp, commit, a.t.Backend)
 }
 
 // upstreamHeader is the client's header as a provider should see it. The

@@ -94,7 +94,7 @@ func TestKeyLeak_NowhereToBeSeen(t *testing.T) {
 
 	for _, path := range []string{
 		"/api/providers", "/api/providers/good", "/api/providers/echo401", "/api/status", "/api/routes",
-		"/api/requests", "/api/routes/resolve?model=e500", "/v1/models", "/v1/models/ok",
+		"/api/requests", "/api/routes/resolve?model=e500", "/v1/models", "/v1/models/ok", "/metrics",
 	} {
 		resp, b := h.admin(http.MethodGet, path, nil)
 		c.response("GET "+path, resp, b)

@@ -71,6 +71,7 @@ func (s *Server) viaLocal(a *try) error {
 	if err != nil {
 		return localError(err)
 	}
+	infoFrom(a.r.Context()).noteUsage(res.Usage)
 	out, err := down.encodeResponse(res)
 	if err != nil {
 		return err
@@ -86,7 +87,7 @@ func (s *Server) viaLocal(a *try) error {
 // content (the engine's opening event is held back with it), and ending the
 // stream with the client's error event if generation fails after that.
 func (x *translation) local(l Local) error {
-	enc := x.down.newEncoder(x.req, time.Now().Unix())
+	enc := usageEncoder{x.down.newEncoder(x.req, time.Now().Unix()), infoFrom(x.r.Context())}
 	var held []byte
 	committed := false
 	rc := http.NewResponseController(x.w)

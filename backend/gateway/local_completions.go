@@ -44,6 +44,7 @@ func (s *Server) localCompletion(a *try) error {
 	if err != nil {
 		return localError(err)
 	}
+	infoFrom(a.r.Context()).noteUsage(usageOf(res))
 	a.commit(http.Header{})
 	a.w.Header().Set("Content-Type", "application/json")
 	a.w.WriteHeader(http.StatusOK)
@@ -81,6 +82,7 @@ func (s *Server) streamCompletion(a *try, c engine.Completion, req openai.Comple
 		}
 		return nil
 	}
+	infoFrom(a.r.Context()).noteUsage(usageOf(res))
 	out := openai.CompletionChunk(id, a.c.model, created, "", finishOf(res))
 	if req.IncludeUsage {
 		out = append(out, openai.CompletionUsageChunk(id, a.c.model, created, usageOf(res))...)

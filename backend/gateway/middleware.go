@@ -71,6 +71,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if !s.checkOrigin(sw, r) {
 			return
 		}
+		if !s.checkAPIKey(sw, r) {
+			return
+		}
 		next.ServeHTTP(sw, r)
 	})
 }
@@ -157,11 +160,21 @@ func (s *Server) logRequest(r *http.Request, status int, start time.Time, info *
 	}
 	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	if info.model != "" {
-		s.recent.Add(reqlog.Entry{
+		ttfb := time.Duration(-1)
+		if !info.firstByte.IsZero() {
+			ttfb = max(info.firstByte.Sub(start), 0)
+		}
+		e := reqlog.Entry{
 			Time: start.UTC(), Method: r.Method, Path: r.URL.Path, Protocol: info.protocol, Model: info.model,
-			Backend: info.backend, FallbackFrom: info.fallbackFrom, Status: status, Stream: info.stream,
+			Route: info.route, Backend: info.backend, FallbackFrom: info.fallbackFrom, Status: status, Stream: info.stream,
+			InputTokens: info.inputTokens, OutputTokens: info.outputTokens, TTFBMS: -1,
 			DurationMS: d.Milliseconds(), Error: errMsg,
-		})
+		}
+		if ttfb >= 0 {
+			e.TTFBMS = ttfb.Milliseconds()
+		}
+		s.requests.Add(e)
+		s.met.observe(e, d, ttfb)
 	}
 }
 

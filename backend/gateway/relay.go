@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,8 +18,10 @@ import (
 const maxResponseBytes = 256 << 20
 
 // relayBody reads the whole response before writing anything, so a failure
-// while reading is still a before-first-byte failure and can fail over.
-func relayBody(w http.ResponseWriter, resp *http.Response, commit func(), backend string) error {
+// while reading is still a before-first-byte failure and can fail over. A
+// body that is not JSON (a proxy's HTML error page, a truncated answer) is
+// such a failure too: no client of these APIs could read it.
+func relayBody(w http.ResponseWriter, r *http.Request, resp *http.Response, commit func(), backend string) error {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
 		return &providers.Error{Provider: backend, Kind: providers.KindConnection, Err: fmt.Errorf("read response: %w", err)}
@@ -26,6 +30,11 @@ func relayBody(w http.ResponseWriter, resp *http.Response, commit func(), backen
 		return &providers.Error{Provider: backend, Kind: providers.KindStatus, Status: http.StatusBadGateway,
 			Message: "response larger than 256 MiB"}
 	}
+	if !json.Valid(body) {
+		return &providers.Error{Provider: backend, Kind: providers.KindStatus, Status: http.StatusBadGateway,
+			Message: "unreadable answer: the body is not JSON"}
+	}
+	infoFrom(r.Context()).noteWireUsage(body)
 	commit()
 	w.WriteHeader(resp.StatusCode)
 	w.Write(body)
@@ -60,13 +69,17 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, p protocol.
 		if err := rc.Flush(); err != nil {
 			return nil
 		}
+		infoFrom(r.Context()).noteWireUsage(protocol.EventData(ev))
 		done = done || wire.isDone(ev)
 		failed = failed || wire.isError(ev)
 		finished = finished || (wire.finishes != nil && wire.finishes(ev))
 		if ev, err = events.Next(); err == nil {
 			continue
 		}
-		if done || failed || (finished && errors.Is(err, io.EOF)) || r.Context().Err() != nil {
+		if errors.Is(context.Cause(r.Context()), errStreamIdle) {
+			err = errStreamIdle
+		}
+		if done || failed || (finished && errors.Is(err, io.EOF)) || clientGone(r.Context()) {
 			// Complete, or already ended by the backend's own error event
 			// (how the connection closes after either does not matter), or
 			// finished and cleanly closed by a server that sends no [DONE],

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,7 +26,7 @@ func (s *Server) translate(a *try) error {
 	if err != nil {
 		return &untranslatableError{err}
 	}
-	resp, err := a.client.Forward(a.r.Context(), http.MethodPost, up.chatPath, upstreamHeader(a.r.Header), body)
+	resp, err := a.forward(up.chatPath, body)
 	if err != nil {
 		return acrossProtocols(err)
 	}
@@ -71,6 +73,7 @@ func (x *translation) body(rd io.Reader) error {
 	if err != nil {
 		return x.unreadable(err)
 	}
+	infoFrom(x.r.Context()).noteUsage(res.Usage)
 	if x.req.Stream {
 		return x.emit(protocol.ResponseEvents(res))
 	}
@@ -87,7 +90,7 @@ func (x *translation) body(rd io.Reader) error {
 
 // emit streams a known list of events.
 func (x *translation) emit(events []protocol.Event) error {
-	enc := x.down.newEncoder(x.req, time.Now().Unix())
+	enc := usageEncoder{x.down.newEncoder(x.req, time.Now().Unix()), infoFrom(x.r.Context())}
 	var out []byte
 	for _, ev := range events {
 		out = append(out, enc.Encode(ev)...)
@@ -115,7 +118,7 @@ func (x *translation) startStream() {
 func (x *translation) stream(rd io.Reader) error {
 	events := protocol.NewEventReader(rd)
 	dec := x.up.newDecoder()
-	enc := x.down.newEncoder(x.req, time.Now().Unix())
+	enc := usageEncoder{x.down.newEncoder(x.req, time.Now().Unix()), infoFrom(x.r.Context())}
 	pending, ended, err := x.prelude(events, dec, enc)
 	if err != nil {
 		return err
@@ -169,7 +172,7 @@ func (x *translation) next(events *protocol.EventReader, dec streamDecoder, enc 
 	last := err != nil // the backend's stream is over, one way or another
 	var evs []protocol.Event
 	switch {
-	case last && x.r.Context().Err() != nil:
+	case last && clientGone(x.r.Context()):
 		return nil, true
 	case last:
 		evs, err = dec.Finish()
@@ -179,6 +182,9 @@ func (x *translation) next(events *protocol.EventReader, dec streamDecoder, enc 
 	var out []byte
 	for _, ev := range evs {
 		out = append(out, enc.Encode(ev)...)
+	}
+	if errors.Is(context.Cause(x.r.Context()), errStreamIdle) {
+		evs, err = nil, errStreamIdle
 	}
 	if err != nil {
 		msg := fmt.Sprintf("upstream %s stream failed: %v", x.backend, err)

@@ -37,7 +37,7 @@ type Client struct {
 func NewClient(cfg Config) *Client {
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dial,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          64,
 		MaxIdleConnsPerHost:   16,
@@ -48,6 +48,32 @@ func NewClient(cfg Config) *Client {
 	// No client-wide timeout: a long generation may stream for minutes. The
 	// request context bounds each call.
 	return &Client{cfg: cfg, transport: tr, http: &http.Client{Transport: tr}}
+}
+
+// DefaultConnectTimeout bounds the dial of a connection to a provider
+// unless the call's context says otherwise.
+const DefaultConnectTimeout = 10 * time.Second
+
+type connectTimeoutKey struct{}
+
+// WithConnectTimeout bounds the dial of the connections that calls made
+// with ctx open to d, so that a dead address fails fast and the next
+// backend is tried, while the answer itself may take minutes.
+func WithConnectTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, connectTimeoutKey{}, d)
+}
+
+func connectTimeout(ctx context.Context) time.Duration {
+	if d, ok := ctx.Value(connectTimeoutKey{}).(time.Duration); ok && d > 0 {
+		return d
+	}
+	return DefaultConnectTimeout
+}
+
+// dial opens a connection within the context's connect timeout.
+func dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: connectTimeout(ctx), KeepAlive: 30 * time.Second}
+	return d.DialContext(ctx, network, addr)
 }
 
 // Name is the provider's name.

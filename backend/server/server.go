@@ -19,7 +19,9 @@ import (
 	"github.com/modelbar/modelbar/backend/engine"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 	"github.com/modelbar/modelbar/backend/gateway"
+	"github.com/modelbar/modelbar/backend/metrics"
 	"github.com/modelbar/modelbar/backend/providers"
+	"github.com/modelbar/modelbar/backend/reqlog"
 	"github.com/modelbar/modelbar/backend/secrets"
 	"github.com/modelbar/modelbar/backend/store"
 )
@@ -45,6 +47,8 @@ type Server struct {
 	config   *config.Service
 	local    *engine.Engine
 	backend  tensor.Backend
+	requests *reqlog.Log
+	metrics  *metrics.Registry
 	serveErr chan error
 }
 
@@ -87,6 +91,11 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	requests, err := startRequestLog(ctx, st, cfg, opts.Log)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { requests.Close() })
 	local, backend, err := startEngine(ctx, opts.DataDir, cfg, opts.Log)
 	if err != nil {
 		return nil, err
@@ -96,13 +105,14 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	reg := metrics.NewRegistry()
 	gw := gateway.New(gateway.Options{
 		Addr: ln.Addr().String(), AdminToken: token, DataDir: opts.DataDir, Version: opts.Version, Config: cfg, Log: opts.Log,
-		Local: local,
+		Local: local, Requests: requests, Metrics: reg,
 	})
 	s := &Server{
 		log: opts.Log, listener: ln, store: st, clients: clients, config: cfg, serveErr: make(chan error, 1),
-		local: local, backend: backend,
+		local: local, backend: backend, requests: requests, metrics: reg,
 		http: &http.Server{
 			Handler:           gw.Handler(),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -133,17 +143,23 @@ func (s *Server) Addr() string { return s.listener.Addr().String() }
 // Config is the configuration service, for the desktop app and the tray.
 func (s *Server) Config() *config.Service { return s.config }
 
+// Metrics is the registry served at /metrics, for services that add their
+// own series.
+func (s *Server) Metrics() *metrics.Registry { return s.metrics }
+
 // Done delivers the error that stopped serving early, if it does.
 func (s *Server) Done() <-chan error { return s.serveErr }
 
 // Shutdown stops accepting requests, lets in-flight ones (streams included)
-// finish until ctx ends, then closes the provider clients and the database.
+// finish until ctx ends, then writes the request log's last entries and
+// closes the provider clients and the database.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		s.log.Warn("in-flight requests cut off at shutdown", "err", err)
 		s.http.Close()
 	}
+	s.requests.Close()
 	s.clients.Close()
 	s.local.Close()
 	s.backend.Close()

@@ -7,8 +7,9 @@
 // file written by a newer modelbar is refused untouched (see
 // [SchemaTooNewError]).
 //
-// API keys are never stored here: a provider records only whether the secret
-// store holds its key and the key's last four characters.
+// Provider keys are never stored here: a provider records only whether the
+// secret store holds its key and the key's last four characters. Inference
+// API keys are stored only as their SHA-256 and last four characters.
 package store
 
 import (

@@ -1,0 +1,81 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/modelbar/modelbar/backend/protocol"
+)
+
+// Token usage for the request log and metrics, taken from what the backend
+// reported: from raw bodies and stream events of either API when relayed
+// byte for byte, and from the internal events when translated or answered
+// locally. Input counts the whole prompt (cached tokens included).
+
+// noteUsage records the usage of one internal event or response.
+func (info *requestInfo) noteUsage(u protocol.Usage) {
+	if info == nil {
+		return
+	}
+	if in := int64(u.InputTokens + u.CacheReadTokens + u.CacheWriteTokens); in > 0 {
+		info.inputTokens = in
+	}
+	if out := int64(u.OutputTokens); out > 0 {
+		info.outputTokens = out
+	}
+}
+
+// wireUsage is the usage object of either API: OpenAI's prompt and
+// completion tokens, Anthropic's input, output and cache tokens.
+type wireUsage struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	InputTokens      int64 `json:"input_tokens"`
+	OutputTokens     int64 `json:"output_tokens"`
+	CacheRead        int64 `json:"cache_read_input_tokens"`
+	CacheCreation    int64 `json:"cache_creation_input_tokens"`
+}
+
+// noteWireUsage records the usage found in a JSON body or stream event
+// (OpenAI's "usage", Anthropic's "usage" or message_start's
+// "message.usage"); anything else is ignored.
+func (info *requestInfo) noteWireUsage(data []byte) {
+	if info == nil || !bytes.Contains(data, []byte(`"usage"`)) {
+		return
+	}
+	var doc struct {
+		Usage   *wireUsage `json:"usage"`
+		Message *struct {
+			Usage *wireUsage `json:"usage"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(data, &doc) != nil {
+		return
+	}
+	u := doc.Usage
+	if u == nil && doc.Message != nil {
+		u = doc.Message.Usage
+	}
+	if u == nil {
+		return
+	}
+	if in := u.PromptTokens + u.InputTokens + u.CacheRead + u.CacheCreation; in > 0 {
+		info.inputTokens = in
+	}
+	if out := u.CompletionTokens + u.OutputTokens; out > 0 {
+		info.outputTokens = out
+	}
+}
+
+// usageEncoder notes the usage of the events it encodes.
+type usageEncoder struct {
+	streamEncoder
+	info *requestInfo
+}
+
+func (e usageEncoder) Encode(ev protocol.Event) []byte {
+	if ev.Type == protocol.EventStart || ev.Type == protocol.EventStop {
+		e.info.noteUsage(ev.Usage)
+	}
+	return e.streamEncoder.Encode(ev)
+}
