@@ -50,6 +50,7 @@ type Service struct {
 // sync; the caller closes it.
 func New(ctx context.Context, st *store.Store, sec secrets.Store, clients *providers.Registry, log *slog.Logger) (*Service, error) {
 	s := &Service{store: st, secrets: sec, clients: clients, log: log, getenv: lookupEnv}
+	s.cleanUpKeys(ctx)
 	if err := s.publish(ctx); err != nil {
 		return nil, err
 	}
@@ -141,7 +142,7 @@ func (s *Service) apiKey(ctx context.Context, p store.Provider) (redact.Value, s
 	if !p.HasStoredKey {
 		return redact.Value{}, "", nil
 	}
-	key, err := s.secrets.Get(ctx, p.Name)
+	key, err := s.secrets.Get(ctx, keyAccount(p))
 	if err != nil {
 		return redact.Value{}, "", fmt.Errorf("read key of provider %s from %s: %w", p.Name, s.secrets.Backend(), err)
 	}

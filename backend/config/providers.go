@@ -2,6 +2,8 @@ package config
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -92,9 +94,14 @@ func (s *Service) getenvIf(name string) string {
 	return s.getenv(name)
 }
 
-// PutProvider creates or updates a provider. The key goes to the secret store
-// first; if the database write then fails the previous key is put back, so
-// the two never disagree.
+// PutProvider creates or updates a provider.
+//
+// A new key goes under a fresh secret store account (see storeKey), which
+// the provider row takes up in the same transaction that queues the account
+// it replaces for deletion (store.PutProvider); that old secret is deleted
+// once the row is committed. A crash at any point therefore leaves the row
+// pointing at a secret that exists, and at worst an unused secret that
+// secret_gc still names and the next start deletes (cleanUpKeys).
 func (s *Service) PutProvider(ctx context.Context, name string, in ProviderInput) (Provider, bool, error) {
 	if err := router.ValidBackendName(name); err != nil {
 		return Provider{}, false, &router.FieldError{Field: "name", Message: err.Error()}
@@ -112,15 +119,25 @@ func (s *Service) PutProvider(ctx context.Context, name string, in ProviderInput
 	if err != nil {
 		return Provider{}, false, err
 	}
-	undo, err := s.applyKey(ctx, name, in.APIKey, &next)
-	if err != nil {
+	if err := s.storeKey(ctx, name, in.APIKey, &next); err != nil {
 		return Provider{}, false, err
 	}
 	created, err := s.store.PutProvider(ctx, next)
 	if err != nil {
-		undo()
+		if next.KeyAccount != cur.KeyAccount {
+			s.abandonKey(ctx, name, next.KeyAccount)
+		}
 		return Provider{}, false, err
 	}
+	if old := keyAccount(cur); old != keyAccount(next) {
+		s.dropKey(ctx, old)
+	}
+	return s.published(ctx, name, created)
+}
+
+// published publishes the committed change to provider name and returns the
+// provider as stored.
+func (s *Service) published(ctx context.Context, name string, created bool) (Provider, bool, error) {
 	if err := s.publish(ctx); err != nil {
 		return Provider{}, false, err
 	}
@@ -194,49 +211,122 @@ func checkKey(k string) error {
 	return nil
 }
 
-// applyKey stores, replaces or removes the provider's key as in asks and
-// records it in next. It returns a function that restores the previous key.
-func (s *Service) applyKey(ctx context.Context, name string, key *string, next *store.Provider) (undo func(), err error) {
-	if key == nil {
-		return func() {}, nil
+// storeKey records in next the key change in asks. A removal only clears
+// the key fields. A new key is written to the secret store under a fresh
+// account, queued in secret_gc (committed) before the secret is written, so
+// that it is deleted at the next start unless the provider row takes it up.
+// On failure nothing is left behind, or only what the next start deletes.
+func (s *Service) storeKey(ctx context.Context, name string, key *string, next *store.Provider) error {
+	switch {
+	case key == nil:
+		return nil
+	case *key == "":
+		next.HasStoredKey, next.KeyHint, next.KeyAccount = false, "", ""
+		return nil
 	}
-	prev, prevErr := s.secrets.Get(ctx, name)
-	hadPrev := prevErr == nil
-	if prevErr != nil && !errors.Is(prevErr, secrets.ErrNotFound) {
-		return nil, fmt.Errorf("read current key of %s: %w", name, prevErr)
+	account := newKeyAccount(name)
+	if err := s.store.QueueSecretGC(ctx, account); err != nil {
+		return fmt.Errorf("store key of %s: %w", name, err)
 	}
-	undo = func() {
-		var err error
-		if hadPrev {
-			err = s.secrets.Set(context.WithoutCancel(ctx), name, prev)
-		} else {
-			err = s.secrets.Delete(context.WithoutCancel(ctx), name)
-		}
-		if err != nil {
-			s.log.Error("restore provider key", "provider", name, "err", err)
-		}
+	if err := s.secrets.Set(ctx, account, *key); err != nil {
+		s.dropKey(ctx, account)
+		return fmt.Errorf("store key of %s in %s: %w", name, s.secrets.Backend(), err)
 	}
-	if *key == "" {
-		err = s.secrets.Delete(ctx, name)
-		next.HasStoredKey, next.KeyHint = false, ""
-	} else {
-		err = s.secrets.Set(ctx, name, *key)
-		next.HasStoredKey, next.KeyHint = true, secrets.Hint(*key)
+	next.HasStoredKey, next.KeyHint, next.KeyAccount = true, secrets.Hint(*key), account
+	return nil
+}
+
+// newKeyAccount returns a secret store account no key has used before:
+// "<provider>#<16 hex digits>".
+func newKeyAccount(provider string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return provider + "#" + hex.EncodeToString(b)
+}
+
+// keyAccount returns the secret store account holding p's key, or "". A
+// stored key without a key_account lives under the provider's name, where
+// keys were kept before key_account existed.
+func keyAccount(p store.Provider) string {
+	if p.KeyAccount == "" && p.HasStoredKey {
+		return p.Name
 	}
+	return p.KeyAccount
+}
+
+// abandonKey undoes storeKey after the write of provider name failed: it
+// deletes the new account's secret unless the row turns out to use it (a
+// commit that reported an error) or cannot be read; then secret_gc keeps
+// the account, and the next start decides.
+func (s *Service) abandonKey(ctx context.Context, name, account string) {
+	p, err := s.store.GetProvider(context.WithoutCancel(ctx), name)
+	switch {
+	case err == nil && p.KeyAccount == account:
+		return
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		s.log.Warn("new provider key left for the clean-up at the next start", "account", account, "err", err)
+		return
+	}
+	s.dropKey(ctx, account)
+}
+
+// dropKey deletes account's secret, then its secret_gc entry. Neither
+// failure is returned: the change it follows is decided, and an entry left
+// in secret_gc has its secret deleted at the next start. Nothing is done
+// for "".
+func (s *Service) dropKey(ctx context.Context, account string) {
+	if account == "" {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := s.secrets.Delete(ctx, account); err != nil && !errors.Is(err, secrets.ErrNotFound) {
+		s.log.Warn("delete unused provider key; retried at the next start", "account", account, "err", err)
+		return
+	}
+	if err := s.store.DropSecretGC(ctx, account); err != nil {
+		s.log.Warn("forget deleted provider key", "account", account, "err", err)
+	}
+}
+
+// cleanUpKeys deletes the secrets that secret_gc names and no provider
+// refers to: keys written or replaced by changes a crash interrupted. It
+// logs the accounts it deleted (never a key) and any failure, and is
+// called by New before the first publish.
+func (s *Service) cleanUpKeys(ctx context.Context) {
+	accounts, err := s.store.ClaimSecretGC(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("store key of %s in %s: %w", name, s.secrets.Backend(), err)
+		s.log.Warn("clean up unused provider keys", "err", err)
+		return
 	}
-	return undo, nil
+	deleted := make([]string, 0, len(accounts))
+	for _, a := range accounts {
+		if err := s.secrets.Delete(ctx, a); err != nil && !errors.Is(err, secrets.ErrNotFound) {
+			s.log.Warn("delete unused provider key; retried at the next start", "account", a, "err", err)
+			continue
+		}
+		if err := s.store.DropSecretGC(ctx, a); err != nil {
+			s.log.Warn("forget deleted provider key", "account", a, "err", err)
+			continue
+		}
+		deleted = append(deleted, a)
+	}
+	if len(deleted) > 0 {
+		s.log.Info("deleted unused provider keys left by an interrupted change", "accounts", deleted)
+	}
 }
 
 // DeleteProvider removes a provider and its key. A provider that routes still
-// use is refused with a *ConflictError naming them.
+// use is refused with a *ConflictError naming them. The row goes first, and
+// its key account into secret_gc in the same transaction; then the secret.
 func (s *Service) DeleteProvider(ctx context.Context, name string) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	ctx, cancel := writeContext(ctx)
 	defer cancel()
-	err := s.store.DeleteProvider(ctx, name)
+	cur, err := s.store.GetProvider(ctx, name)
+	if err == nil {
+		err = s.store.DeleteProvider(ctx, name)
+	}
 	var inUse *store.InUseError
 	switch {
 	case errors.As(err, &inUse):
@@ -244,9 +334,7 @@ func (s *Service) DeleteProvider(ctx context.Context, name string) error {
 	case err != nil:
 		return notFound(err, "provider %q", name)
 	}
-	if err := s.secrets.Delete(ctx, name); err != nil {
-		s.log.Warn("delete provider key", "provider", name, "err", err)
-	}
+	s.dropKey(ctx, keyAccount(cur))
 	return s.publish(ctx)
 }
 

@@ -17,7 +17,8 @@ import (
 // ErrNotFound is wrapped by Store.Get when no secret is stored for the account.
 var ErrNotFound = errors.New("secret not found")
 
-// Store holds one secret per account (modelbar uses the provider name as account). Safe for concurrent use.
+// Store holds one secret per account (modelbar uses "<provider>#<random hex>",
+// a fresh account for each key, see config). Safe for concurrent use.
 //
 // Methods may block on the OS secret store, which can show the user an unlock
 // prompt; ctx is checked before the store is touched and, where the backend

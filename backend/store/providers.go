@@ -17,6 +17,10 @@ type Provider struct {
 	APIKeyEnv    string // name of an env var holding the key, or ""
 	HasStoredKey bool   // a key is held in the secret store; the key itself is never stored here
 	KeyHint      string // last 4 characters of the stored key, or ""
+	// KeyAccount is the secret store account holding the key, or "". An
+	// account a write stops using is entered in secret_gc by that write;
+	// one it starts using must be there already (see QueueSecretGC).
+	KeyAccount string
 	// DefaultMaxTokens is sent as max_tokens when a client omits it and the
 	// provider requires one; 0 means modelbar's default.
 	DefaultMaxTokens int
@@ -24,7 +28,7 @@ type Provider struct {
 	UpdatedAt        time.Time
 }
 
-const providerCols = `name, type, base_url, api_key_env, has_stored_key, key_hint, default_max_tokens, created_at, updated_at`
+const providerCols = `name, type, base_url, api_key_env, has_stored_key, key_hint, key_account, default_max_tokens, created_at, updated_at`
 
 // ListProviders returns all providers ordered by name; an empty store gives
 // an empty, non-nil slice.
@@ -65,17 +69,27 @@ func (s *Store) GetProvider(ctx context.Context, name string) (Provider, error) 
 // PutProvider inserts p, or replaces the provider of the same name, and
 // reports whether it was inserted. p.CreatedAt and p.UpdatedAt are ignored:
 // CreatedAt is set on insert and kept on update; UpdatedAt is set to now.
+//
+// When p.KeyAccount differs from the stored row's, the same transaction
+// takes p.KeyAccount (if not "") out of secret_gc, failing with an error
+// wrapping ErrAccountNotQueued, and enters the row's previous account (if
+// not "") in it.
 func (s *Store) PutProvider(ctx context.Context, p Provider) (created bool, err error) {
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		exists, err := providerExists(ctx, tx, p.Name)
+		prev, exists, err := providerKeyAccount(ctx, tx, p.Name)
 		if err != nil {
 			return err
 		}
 		created = !exists
 		if created {
-			return insertProvider(ctx, tx, p)
+			err = insertProvider(ctx, tx, p)
+		} else {
+			err = updateProvider(ctx, tx, p)
 		}
-		return updateProvider(ctx, tx, p)
+		if err != nil || prev == p.KeyAccount {
+			return err
+		}
+		return swapKeyAccount(ctx, tx, prev, p.KeyAccount)
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: put provider %q: %w", p.Name, err)
@@ -83,24 +97,30 @@ func (s *Store) PutProvider(ctx context.Context, p Provider) (created bool, err 
 	return created, nil
 }
 
-func providerExists(ctx context.Context, q queryer, name string) (bool, error) {
-	var exists bool
-	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM providers WHERE name = ?)`, name).Scan(&exists)
-	return exists, err
+// providerKeyAccount returns the key account of the provider called name
+// and whether there is one. A stored key without a key_account is under the
+// provider's name, as before migration 0005 (see unreferenced).
+func providerKeyAccount(ctx context.Context, q queryer, name string) (account string, exists bool, err error) {
+	err = q.QueryRowContext(ctx, `SELECT CASE WHEN key_account = '' AND has_stored_key = 1 THEN name ELSE key_account END
+		FROM providers WHERE name = ?`, name).Scan(&account)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return account, err == nil, err
 }
 
 func insertProvider(ctx context.Context, tx *sql.Tx, p Provider) error {
 	t := formatTime(now())
-	_, err := tx.ExecContext(ctx, `INSERT INTO providers (`+providerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Name, p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.DefaultMaxTokens, t, t)
+	_, err := tx.ExecContext(ctx, `INSERT INTO providers (`+providerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Name, p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, t, t)
 	return err
 }
 
 func updateProvider(ctx context.Context, tx *sql.Tx, p Provider) error {
 	_, err := tx.ExecContext(ctx, `UPDATE providers
-		SET type = ?, base_url = ?, api_key_env = ?, has_stored_key = ?, key_hint = ?, default_max_tokens = ?, updated_at = ?
+		SET type = ?, base_url = ?, api_key_env = ?, has_stored_key = ?, key_hint = ?, key_account = ?, default_max_tokens = ?, updated_at = ?
 		WHERE name = ?`,
-		p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.DefaultMaxTokens, formatTime(now()), p.Name)
+		p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, formatTime(now()), p.Name)
 	return err
 }
 
@@ -108,10 +128,12 @@ func updateProvider(ctx context.Context, tx *sql.Tx, p Provider) error {
 // wrapping ErrNotFound if there is none, and a wrapped *InUseError, deleting
 // nothing, if any route names it as its backend or in its fallbacks (as
 // "name" or "name:model"). The check and the delete are one transaction, so
-// a route created concurrently cannot be left pointing at nothing.
+// a route created concurrently cannot be left pointing at nothing. The
+// provider's key account, if any, is entered in secret_gc in the same
+// transaction.
 func (s *Store) DeleteProvider(ctx context.Context, name string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		exists, err := providerExists(ctx, tx, name)
+		account, exists, err := providerKeyAccount(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -125,8 +147,10 @@ func (s *Store) DeleteProvider(ctx context.Context, name string) error {
 		if len(ids) > 0 {
 			return &InUseError{Provider: name, RouteIDs: ids}
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM providers WHERE name = ?`, name)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM providers WHERE name = ?`, name); err != nil {
+			return err
+		}
+		return swapKeyAccount(ctx, tx, account, "")
 	})
 	if err != nil {
 		return fmt.Errorf("store: delete provider %q: %w", name, err)
@@ -162,7 +186,7 @@ type scanner interface{ Scan(dest ...any) error }
 func scanProvider(sc scanner) (Provider, error) {
 	var p Provider
 	var created, updated string
-	err := sc.Scan(&p.Name, &p.Type, &p.BaseURL, &p.APIKeyEnv, &p.HasStoredKey, &p.KeyHint, &p.DefaultMaxTokens, &created, &updated)
+	err := sc.Scan(&p.Name, &p.Type, &p.BaseURL, &p.APIKeyEnv, &p.HasStoredKey, &p.KeyHint, &p.KeyAccount, &p.DefaultMaxTokens, &created, &updated)
 	if err != nil {
 		return Provider{}, err
 	}
