@@ -2,8 +2,11 @@ package bench
 
 import (
 	"bytes"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
 )
@@ -46,4 +49,36 @@ func TestBandwidth_Positive(t *testing.T) {
 	if bw := Bandwidth(8<<20, 2); bw <= 0 {
 		t.Errorf("bandwidth %v", bw)
 	}
+}
+
+// The gateway benchmark runs end to end (the real binary as modelbar and as
+// the null proxy) on a short schedule and reports every figure.
+func TestGateway_Reports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary: skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "modelbar")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/modelbar/modelbar").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var out bytes.Buffer
+	err := Gateway(&out, GatewayOptions{Binary: bin, Sequential: 20, Rates: []int{200}, Duration: 200 * time.Millisecond, Streams: 2})
+	if err != nil {
+		t.Fatalf("Gateway: %v\n%s", err, out.String())
+	}
+	report := out.String()
+	for _, want := range []string{"start-up:", "memory (RSS) at idle", "direct", "null proxy", "modelbar → anthropic",
+		"the null proxy's", "open loop, 200 requests/s", "memory (RSS) under load", "TTFB p50", "added gap p99"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	for _, line := range strings.Split(report, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && (f[0] == "direct" || f[0] == "modelbar") && !strings.Contains(line, "TTFB") {
+			if errs := f[len(f)-1]; strings.Contains(line, "ms") && errs != "0" && !strings.HasSuffix(errs, "ms") {
+				t.Errorf("errors in %q", line)
+			}
+		}
+	}
+	t.Log(report)
 }

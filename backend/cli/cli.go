@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,7 +38,9 @@ const usage = `modelbar: one local endpoint for language models
 Usage:
   modelbar                                                   start the desktop app
   modelbar serve [--addr 127.0.0.1:11500] [--data-dir DIR]   run the gateway headless
-  modelbar bench [--dir DIR] [--prefill 128] [--decode 32] [--backend cpu|mlx]   measure the local engine on this machine
+  modelbar bench [engine] [--dir DIR] [--prefill 128] [--decode 32] [--backend cpu|mlx]   measure the local engine on this machine
+  modelbar bench gateway [--requests 500] [--rates 500,1000,2000] [--duration 5s] [--streams 50]
+                                       measure what the gateway adds, next to a direct call and a null proxy
   modelbar version                                           print the version
   modelbar help                                              this text
 
@@ -162,6 +165,15 @@ func newLogger(w io.Writer, level string, asJSON bool) (*slog.Logger, error) {
 // model of Qwen2.5-0.5B-Instruct-4bit's shape on each tensor backend, with
 // the memory bandwidth.
 func benchCmd(args []string, env Env) int {
+	if len(args) > 0 && args[0] == "gateway" {
+		return gatewayBenchCmd(args[1:], env)
+	}
+	if len(args) > 0 && args[0] == "null-proxy" {
+		return nullProxyCmd(args[1:], env)
+	}
+	if len(args) > 0 && args[0] == "engine" {
+		args = args[1:]
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	dir := fs.String("dir", "", "where to write (and keep) the generated model; default a temporary dir")
@@ -176,6 +188,57 @@ func benchCmd(args []string, env Env) int {
 	}
 	if err := bench.Engine(env.Stdout, bench.Options{Dir: *dir, Prefill: *prefill, Decode: *decode, Backends: backends(*backend)}); err != nil {
 		fmt.Fprintln(env.Stderr, "modelbar bench:", err)
+		return 1
+	}
+	return 0
+}
+
+// gatewayBenchCmd measures what modelbar adds to a request next to a direct
+// call and a null proxy, against a fake provider.
+func gatewayBenchCmd(args []string, env Env) int {
+	fs := flag.NewFlagSet("bench gateway", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	requests := fs.Int("requests", 500, "requests at concurrency 1, per path")
+	rates := fs.String("rates", "500,1000,2000", "open-loop request rates per second, comma-separated")
+	duration := fs.Duration("duration", 5*time.Second, "length of each open-loop run")
+	streams := fs.Int("streams", 50, "streams of 64 events measured per path")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	var rs []int
+	for _, f := range strings.Split(*rates, ",") {
+		r, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || r <= 0 {
+			fmt.Fprintf(env.Stderr, "modelbar bench gateway: --rates %q: want positive numbers, comma-separated\n", *rates)
+			return 2
+		}
+		rs = append(rs, r)
+	}
+	o := bench.GatewayOptions{Sequential: *requests, Rates: rs, Duration: *duration, Streams: *streams}
+	if err := bench.Gateway(env.Stdout, o); err != nil {
+		fmt.Fprintln(env.Stderr, "modelbar bench gateway:", err)
+		return 1
+	}
+	return 0
+}
+
+// nullProxyCmd serves the null proxy that `modelbar bench gateway` starts
+// in a process of its own (not meant to be run by hand).
+func nullProxyCmd(args []string, env Env) int {
+	fs := flag.NewFlagSet("bench null-proxy", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
+	target := fs.String("target", "", "URL to proxy to")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := bench.NullProxy(ctx, *addr, *target); err != nil {
+		fmt.Fprintln(env.Stderr, "modelbar bench null-proxy:", err)
 		return 1
 	}
 	return 0

@@ -29,7 +29,7 @@ const adminToken = "test-token"
 // temp dir, the file secret store, the provider registry and the config
 // service. Every response it sees is checked for a wildcard CORS header.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	client *http.Client
 	cfg    *config.Service
@@ -42,7 +42,7 @@ type harness struct {
 }
 
 // newHarness starts a gateway; opts may adjust its Options before New.
-func newHarness(t *testing.T, opts ...func(*gateway.Options)) *harness {
+func newHarness(t testing.TB, opts ...func(*gateway.Options)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, logs: &syncBuffer{}}
@@ -113,7 +113,7 @@ func (h *harness) settle() {
 
 // corsGuard fails the test on any gateway response that allows every origin.
 type corsGuard struct {
-	t    *testing.T
+	t    testing.TB
 	next http.RoundTripper
 }
 
@@ -226,7 +226,7 @@ func (h *harness) route(pattern, backend string, fallbacks ...string) router.Rou
 	return h.addRoute(map[string]any{"model_pattern": pattern, "backend": backend, "fallbacks": fallbacks})
 }
 
-func decode(t *testing.T, b []byte, v any) {
+func decode(t testing.TB, b []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("decode %s: %v", b, err)
