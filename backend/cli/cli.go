@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -31,6 +32,8 @@ type Env struct {
 	// only desktop flags such as --hidden). It lives in package main, the
 	// one place that may import Wails.
 	Desktop func(ctx context.Context, args []string, stderr io.Writer) int
+	// UI is the built web frontend, served at /ui/ (nil: none).
+	UI fs.FS
 }
 
 const usage = `modelbar: one local endpoint for language models
@@ -102,7 +105,7 @@ func serve(ctx context.Context, args []string, env Env) int {
 			return 1
 		}
 	}
-	return run(ctx, server.Options{Addr: *addr, DataDir: *dataDir, Version: Version, Log: log}, env)
+	return run(ctx, server.Options{Addr: *addr, DataDir: *dataDir, Version: Version, Log: log, UI: env.UI}, env)
 }
 
 // run serves until SIGINT/SIGTERM (or ctx ends), then shuts down gracefully:

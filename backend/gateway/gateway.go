@@ -5,6 +5,7 @@ package gateway
 
 import (
 	"bytes"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -34,7 +35,10 @@ type Options struct {
 	FirstByteTimeout time.Duration
 	Config           *config.Service
 	Local            Local // nil: no local engine
-	Log              *slog.Logger
+	// UI is the built web frontend (index.html and assets), served at /ui/;
+	// nil answers /ui with a 404 that says so.
+	UI  fs.FS
+	Log *slog.Logger
 
 	// Requests is the request log; its owner closes it after the HTTP
 	// server has drained. nil: one in memory, for tests, never closed.
@@ -131,6 +135,9 @@ func (s *Server) routes() http.Handler {
 	admin("DELETE", "/api/keys/{id}", s.deleteAPIKey)
 
 	handle("GET", "/metrics", http.HandlerFunc(s.serveMetrics))
+	handle("GET", "/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
+	handle("GET", "/ui/{file...}", http.HandlerFunc(s.serveUI))
+
 	handle("GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))

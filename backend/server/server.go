@@ -4,14 +4,17 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,10 +38,12 @@ type Options struct {
 	DataDir string // holds modelbar.db, admin-token and (file backend) the encrypted keys
 	Version string
 	Log     *slog.Logger
+	UI      fs.FS // the built web frontend served at /ui/; nil: none
 }
 
 // Server is a running modelbar. Shutdown stops it.
 type Server struct {
+	token    string // the admin token
 	log      *slog.Logger
 	listener net.Listener
 	http     *http.Server
@@ -108,10 +113,10 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	reg := metrics.NewRegistry()
 	gw := gateway.New(gateway.Options{
 		Addr: ln.Addr().String(), AdminToken: token, DataDir: opts.DataDir, Version: opts.Version, Config: cfg, Log: opts.Log,
-		Local: local, Requests: requests, Metrics: reg,
+		Local: local, Requests: requests, Metrics: reg, UI: opts.UI,
 	})
 	s := &Server{
-		log: opts.Log, listener: ln, store: st, clients: clients, config: cfg, serveErr: make(chan error, 1),
+		token: token, log: opts.Log, listener: ln, store: st, clients: clients, config: cfg, serveErr: make(chan error, 1),
 		local: local, backend: backend, requests: requests, metrics: reg,
 		http: &http.Server{
 			Handler:           gw.Handler(),
@@ -139,6 +144,46 @@ func listen(addr string) (net.Listener, error) {
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// CallAdmin answers one admin API request in process, as the HTTP server
+// would (same handler, same validation, same JSON): the desktop window's
+// bindings use it, so the window and a browser on /ui share one API.
+func (s *Server) CallAdmin(ctx context.Context, method, path string, body []byte) (status int, response []byte) {
+	if !strings.HasPrefix(path, "/api/") {
+		return http.StatusBadRequest, []byte(`{"error":{"message":"only /api/ paths","type":"invalid_request_error","param":null,"code":null}}`)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+s.Addr()+path, bytes.NewReader(body))
+	if err != nil {
+		return http.StatusBadRequest, []byte(`{"error":{"message":"malformed request","type":"invalid_request_error","param":null,"code":null}}`)
+	}
+	req.RemoteAddr = "127.0.0.1:0"
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/json")
+	rec := &recorder{header: http.Header{}}
+	s.http.Handler.ServeHTTP(rec, req)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	return rec.status, rec.body.Bytes()
+}
+
+// recorder is the ResponseWriter of an in-process admin call.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}
 
 // Config is the configuration service, for the desktop app and the tray.
 func (s *Server) Config() *config.Service { return s.config }

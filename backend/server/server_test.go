@@ -233,3 +233,28 @@ func TestStart_ServesLocalModels(t *testing.T) {
 		}
 	}
 }
+
+// The desktop window calls the admin API in process: same handler, same
+// answers as over HTTP, only /api paths.
+func TestCallAdmin(t *testing.T) {
+	srv, err := Start(t.Context(), Options{Addr: "127.0.0.1:0", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	status, body := srv.CallAdmin(t.Context(), http.MethodPut, "/api/providers/p", []byte(`{"type":"openai","base_url":"http://127.0.0.1:1/v1"}`))
+	if status != http.StatusCreated || !strings.Contains(string(body), `"name":"p"`) {
+		t.Errorf("PUT provider: %d %s", status, body)
+	}
+	status, body = srv.CallAdmin(t.Context(), http.MethodGet, "/api/providers", nil)
+	if status != http.StatusOK || !strings.Contains(string(body), `"name":"p"`) {
+		t.Errorf("GET providers: %d %s", status, body)
+	}
+	status, body = srv.CallAdmin(t.Context(), http.MethodPost, "/api/routes", []byte(`{"model_pattern":"["}`))
+	if status != http.StatusBadRequest || !strings.Contains(string(body), "model_pattern") {
+		t.Errorf("bad route: %d %s, want 400 naming the field", status, body)
+	}
+	if status, _ := srv.CallAdmin(t.Context(), http.MethodPost, "/v1/chat/completions", nil); status != http.StatusBadRequest {
+		t.Errorf("a /v1 path through CallAdmin: %d, want 400", status)
+	}
+}
