@@ -3,6 +3,9 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
+	"time"
 
 	"github.com/modelbar/modelbar/backend/router"
 )
@@ -35,21 +38,90 @@ func (s *Server) models() []openAIModel {
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
+	if anthropicClient(r) {
+		s.listAnthropicModels(w, r)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": s.models()})
+}
+
+// anthropicClient reports whether a request comes from an Anthropic SDK
+// (they all send anthropic-version): GET /v1/models is the one path both
+// APIs share, each with its own answer.
+func anthropicClient(r *http.Request) bool { return r.Header.Get("anthropic-version") != "" }
+
+// anthropicModel is a model object of the Anthropic API.
+type anthropicModel struct {
+	Type        string `json:"type"`
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+	CreatedAt   string `json:"created_at"`
+}
+
+func (s *Server) anthropicModel(m openAIModel) anthropicModel {
+	return anthropicModel{Type: "model", ID: m.ID, DisplayName: m.ID, CreatedAt: time.Unix(m.Created, 0).UTC().Format(time.RFC3339)}
+}
+
+// listAnthropicModels answers in Anthropic's list shape, paged by limit
+// (default 20, at most 1000) and after_id or before_id as Anthropic does.
+func (s *Server) listAnthropicModels(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 20
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			s.fail(w, r, &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: "limit", Message: "limit: must be between 1 and 1000"})
+			return
+		}
+		limit = n
+	}
+	all := s.models()
+	start, end := 0, len(all)
+	if id := q.Get("after_id"); id != "" {
+		start = slices.IndexFunc(all, func(m openAIModel) bool { return m.ID == id }) + 1
+		end = min(len(all), start+limit)
+	} else if id := q.Get("before_id"); id != "" {
+		if end = slices.IndexFunc(all, func(m openAIModel) bool { return m.ID == id }); end < 0 {
+			end = 0
+		}
+		start = max(0, end-limit)
+	} else {
+		end = min(len(all), limit)
+	}
+	data := make([]anthropicModel, 0, end-start)
+	for _, m := range all[start:end] {
+		data = append(data, s.anthropicModel(m))
+	}
+	var first, last any
+	if len(data) > 0 {
+		first, last = data[0].ID, data[len(data)-1].ID
+	}
+	more := end < len(all)
+	if q.Get("before_id") != "" {
+		more = start > 0
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "has_more": more, "first_id": first, "last_id": last})
 }
 
 // getModel answers a listed model, or any name a route would take (wildcard
 // routes included), owned by the backend it would go to.
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("model")
+	reply := func(m openAIModel) {
+		if anthropicClient(r) {
+			writeJSON(w, http.StatusOK, s.anthropicModel(m))
+			return
+		}
+		writeJSON(w, http.StatusOK, m)
+	}
 	for _, m := range s.models() {
 		if m.ID == id {
-			writeJSON(w, http.StatusOK, m)
+			reply(m)
 			return
 		}
 	}
 	if plan := s.cfg.Table().Resolve(id); plan.Route != nil || s.localHas(id) {
-		writeJSON(w, http.StatusOK, openAIModel{ID: id, Object: "model", Created: s.started.Unix(), OwnedBy: plan.Targets[0].Backend})
+		reply(openAIModel{ID: id, Object: "model", Created: s.started.Unix(), OwnedBy: plan.Targets[0].Backend})
 		return
 	}
 	s.fail(w, r, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
