@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/protocol/anthropic"
@@ -66,13 +68,20 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(`{"input_tokens":` + strconv.Itoa(n) + `,"estimated":true}` + "\n"))
 }
 
+// countTimeout bounds a provider's token count.
+const countTimeout = 4 * time.Second
+
 // providerCount relays the count of an Anthropic provider.
 func (s *Server) providerCount(w http.ResponseWriter, r *http.Request, body []byte, t router.Target, client *providers.Client) error {
 	body, err := protocol.SetTopLevelString(body, "model", t.Model)
 	if err != nil {
 		return err
 	}
-	resp, err := client.Forward(r.Context(), http.MethodPost, "/v1/messages/count_tokens", upstreamHeader(r.Header), body)
+	// Claude Code counts every turn: a provider that does not answer soon is
+	// estimated for instead of holding the editor up.
+	ctx, cancel := context.WithTimeout(providers.WithConnectTimeout(r.Context(), s.policy().connectTimeout), countTimeout)
+	defer cancel()
+	resp, err := client.Forward(ctx, http.MethodPost, "/v1/messages/count_tokens", upstreamHeader(r.Header), body)
 	if err != nil {
 		return err
 	}

@@ -46,32 +46,39 @@ func deadline(ctx context.Context, d time.Duration, cause error) (_ context.Cont
 	return ctx, func() { timer.Stop() }, func() { timer.Stop(); cancel(nil) }
 }
 
-// idleBody ends a response body that stays silent for longer than d: the
-// attempt's context is cancelled with errStreamIdle, which unblocks the
-// pending Read. Every byte, keep-alive comments included, restarts the
-// clock.
+// idleBody ends a response body that stays silent for longer than d once
+// armed (at commit: before, the first-byte deadline rules): the attempt's
+// context is cancelled with errStreamIdle, which unblocks the pending
+// Read. Every byte, keep-alive comments included, restarts the clock.
 type idleBody struct {
 	io.ReadCloser
-	d      time.Duration
-	mu     sync.Mutex // guards timer
-	timer  *time.Timer
-	cancel context.CancelCauseFunc
+	d     time.Duration
+	mu    sync.Mutex  // guards timer
+	timer *time.Timer // nil until armed
+	stop  bool        // closed: never arm again
+	fire  func()
 }
 
-func watchIdle(body io.ReadCloser, d time.Duration, cancel context.CancelCauseFunc) io.ReadCloser {
-	if d <= 0 {
-		return body
+func watchIdle(body io.ReadCloser, d time.Duration, cancel context.CancelCauseFunc) *idleBody {
+	return &idleBody{ReadCloser: body, d: d, fire: func() { cancel(errStreamIdle) }}
+}
+
+// arm starts the clock.
+func (b *idleBody) arm() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.timer == nil && !b.stop {
+		b.timer = time.AfterFunc(b.d, b.fire)
 	}
-	b := &idleBody{ReadCloser: body, d: d, cancel: cancel}
-	b.timer = time.AfterFunc(d, func() { cancel(errStreamIdle) })
-	return b
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
 		b.mu.Lock()
-		b.timer.Reset(b.d)
+		if b.timer != nil {
+			b.timer.Reset(b.d)
+		}
 		b.mu.Unlock()
 	}
 	return n, err
@@ -79,7 +86,10 @@ func (b *idleBody) Read(p []byte) (int, error) {
 
 func (b *idleBody) Close() error {
 	b.mu.Lock()
-	b.timer.Stop()
+	b.stop = true
+	if b.timer != nil {
+		b.timer.Stop()
+	}
 	b.mu.Unlock()
 	return b.ReadCloser.Close()
 }

@@ -163,6 +163,20 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	failWith(w, r, e)
+	if info := infoFrom(r.Context()); info != nil {
+		info.errMsg = loggable(err, e.Message)
+	}
+}
+
+// loggable is what the log and the request log say of a failure: the
+// client's message, except that a provider's own words (which may quote
+// the prompt) are left out.
+func loggable(err error, message string) string {
+	var pe *providers.Error
+	if errors.As(err, &pe) {
+		return pe.Summary()
+	}
+	return message
 }
 
 func failWith(w http.ResponseWriter, r *http.Request, e *apiError) {

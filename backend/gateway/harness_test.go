@@ -65,6 +65,11 @@ func newHarness(t testing.TB, opts ...func(*gateway.Options)) *harness {
 	if err != nil {
 		t.Fatalf("config.New: %v", err)
 	}
+	// Quick retries keep the suite fast; tests of the backoff set their own.
+	backoff, backoffMax := int64(2), int64(50)
+	if _, err := h.cfg.PutSettings(ctx, config.SettingsInput{RetryBackoffMS: &backoff, RetryBackoffMaxMS: &backoffMax}); err != nil {
+		t.Fatalf("settings: %v", err)
+	}
 
 	requests := reqlog.New(st, reqlog.Options{Log: log})
 	t.Cleanup(func() { requests.Close() }) // after the server, before the store

@@ -177,9 +177,12 @@ func (s *Server) tryBackend(w http.ResponseWriter, r *http.Request, c *call, t r
 	if provider {
 		var ok bool
 		if ok, probe = s.breakers.admit(t.Backend); !ok {
-			until, _ := s.breakers.inCooldown(t.Backend)
-			return &unavailableError{Backend: t.Backend, RetryAfter: time.Until(until), Message: fmt.Sprintf(
-				"provider %q is cooling down after repeated failures; it is tried again from %s", t.Backend, until.UTC().Format(time.RFC3339))}
+			if until, cooling := s.breakers.inCooldown(t.Backend); cooling {
+				return &unavailableError{Backend: t.Backend, RetryAfter: time.Until(until), Message: fmt.Sprintf(
+					"provider %q is cooling down after repeated failures; it is tried again from %s", t.Backend, until.UTC().Format(time.RFC3339))}
+			}
+			return &unavailableError{Backend: t.Backend, RetryAfter: time.Second, Message: fmt.Sprintf(
+				"provider %q is recovering from repeated failures: one request is probing it; retry in a moment", t.Backend)}
 		}
 	}
 	for n := 1; ; n++ {
@@ -208,7 +211,7 @@ func (s *Server) tryBackend(w http.ResponseWriter, r *http.Request, c *call, t r
 		if retryAfter > pol.backoffMax && threshold > 0 {
 			threshold = 1 // the provider said how long it needs: believe it at once
 		}
-		if s.breakers.failed(t.Backend, err.Error(), threshold, pol.cooldown, min(retryAfter, maxHold)) {
+		if s.breakers.failed(t.Backend, loggable(err, err.Error()), threshold, pol.cooldown, min(retryAfter, maxHold)) {
 			s.log.WarnContext(r.Context(), "provider in cooldown", "backend", t.Backend, "for", max(pol.cooldown, min(retryAfter, maxHold)).String())
 			return err
 		}
@@ -302,7 +305,10 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call, t rout
 	ctx, cancel := context.WithCancelCause(providers.WithConnectTimeout(ctx, pol.connectTimeout))
 	defer cancel(nil)
 	a := &try{w: w, r: r.WithContext(ctx), c: c, t: t, client: client, failed: failed,
-		disarm: func() { disarm(); disarmRequest() }, cancel: cancel, idle: pol.streamIdle}
+		disarm: disarm, disarmRequest: disarmRequest, cancel: cancel, idle: pol.streamIdle}
+	if t.Backend != router.Local {
+		a.committed = func() { s.breakers.succeeded(t.Backend) } // a probe's answer has started: the provider is back
+	}
 	var err error
 	switch {
 	case t.Backend == router.Local:
@@ -315,7 +321,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call, t rout
 		return &unavailableError{Backend: t.Backend, Status: http.StatusNotImplemented, Message: fmt.Sprintf(
 			"provider %q speaks the %s API, which has no %s endpoint", t.Backend, client.Type(), c.endpoint.path)}
 	}
-	if err != nil && errors.Is(context.Cause(ctx), errFirstByteTimeout) {
+	if err != nil && (errors.Is(context.Cause(ctx), errFirstByteTimeout) || errors.Is(context.Cause(ctx), errStreamIdle)) {
 		return &providers.Error{Provider: t.Backend, Kind: providers.KindTimeout,
 			Err: fmt.Errorf("no answer within %v", limit)}
 	}
@@ -329,18 +335,24 @@ type try struct {
 	c      *call
 	t      router.Target
 	client *providers.Client
-	failed []string                // backends tried before, in order
-	disarm func()                  // stops the first-byte and request deadlines
-	cancel context.CancelCauseFunc // ends the attempt (a silent stream)
-	idle   time.Duration           // silence that ends a stream; 0: never
+	failed []string // backends tried before, in order
+	// disarm stops the attempt's first-byte deadline: the backend has
+	// started answering (a stream opened, a local model generating).
+	disarm        func()
+	disarmRequest func()                  // stops the request deadline, at commit
+	cancel        context.CancelCauseFunc // ends the attempt (a silent stream)
+	idle          time.Duration           // silence that ends a committed stream; 0: never
+	watch         *idleBody               // the stream's idle watch, armed at commit
+	committed     func()                  // called at commit, if set
 }
 
 // forward sends body to the provider; a streamed answer that then stays
 // silent for longer than the idle timeout is cut.
 func (a *try) forward(path string, body []byte) (*http.Response, error) {
 	resp, err := a.client.Forward(a.r.Context(), http.MethodPost, path, upstreamHeader(a.r.Header), body)
-	if err == nil && a.c.stream {
-		resp.Body = watchIdle(resp.Body, a.idle, a.cancel)
+	if err == nil && a.c.stream && a.idle > 0 {
+		a.watch = watchIdle(resp.Body, a.idle, a.cancel)
+		resp.Body = a.watch
 	}
 	return resp, err
 }
@@ -349,6 +361,13 @@ func (a *try) forward(path string, body []byte) (*http.Response, error) {
 // backend. It disarms the deadlines and sets the headers.
 func (a *try) commit(upstream http.Header) {
 	a.disarm()
+	a.disarmRequest()
+	if a.watch != nil {
+		a.watch.arm() // from now on silence ends the stream; before, the first-byte deadline rules
+	}
+	if a.committed != nil {
+		a.committed()
+	}
 	if info := infoFrom(a.r.Context()); info != nil && info.firstByte.IsZero() {
 		info.firstByte = time.Now()
 	}

@@ -36,6 +36,9 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
+// maxRetryAfter bounds the Retry-After a provider can ask for.
+const maxRetryAfter = 24 * time.Hour
+
 // Error is a failed provider call. Its message never carries credentials:
 // request headers are not part of it, and the provider's own message is kept
 // as the provider wrote it.
@@ -66,6 +69,21 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Summary describes the failure without the provider's own message, which
+// may quote the client's prompt: for logs, the request log and the status
+// page, where prompts never go.
+func (e *Error) Summary() string {
+	switch e.Kind {
+	case KindStatus:
+		return fmt.Sprintf("provider %s: HTTP %d", e.Provider, e.Status)
+	case KindTimeout:
+		return fmt.Sprintf("provider %s: timed out", e.Provider)
+	case KindCanceled:
+		return fmt.Sprintf("provider %s: request cancelled", e.Provider)
+	}
+	return fmt.Sprintf("provider %s: connection failed: %v", e.Provider, e.Err)
+}
 
 // Retryable reports whether another backend may be tried after err: the
 // failures a healthy fallback can fix (connection errors, timeouts, 408, 429
@@ -138,6 +156,9 @@ func retryAfter(v string) time.Duration {
 		return 0
 	}
 	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
+		if secs > int(maxRetryAfter/time.Second) {
+			return maxRetryAfter // a larger number would overflow a Duration
+		}
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {

@@ -67,6 +67,9 @@ func DecodeCompletionRequest(body []byte) (CompletionRequest, error) {
 }
 
 func completionPrompt(raw json.RawMessage) (string, error) {
+	if protocol.IsNull(raw) { // before Unmarshal, which reads null as ""
+		return "", fieldError("prompt", "is required")
+	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s, nil
@@ -74,9 +77,6 @@ func completionPrompt(raw json.RawMessage) (string, error) {
 	var list []string
 	if json.Unmarshal(raw, &list) == nil && len(list) == 1 {
 		return list[0], nil
-	}
-	if protocol.IsNull(raw) {
-		return "", fieldError("prompt", "is required")
 	}
 	return "", fieldError("prompt", "must be one string: token ids and several prompts are not supported by the local engine")
 }
