@@ -147,6 +147,10 @@ func (e *Engine) Load(ctx context.Context, name string, pin bool) error {
 	return e.pool.Load(ctx, name, pin)
 }
 
+// Pin sets whether a loaded model is pinned (kept through eviction and
+// idle unloading).
+func (e *Engine) Pin(name string, pinned bool) error { return e.pool.Pin(name, pinned) }
+
 // Unload unloads a model (once its requests have finished).
 func (e *Engine) Unload(name string) (bool, error) { return e.pool.Unload(name) }
 

@@ -290,6 +290,27 @@ func (s *Server) loadModel(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"model": in.Model, "loaded": true, "pinned": in.Pin})
 }
 
+// pinModel pins or unpins a loaded local model.
+func (s *Server) pinModel(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Model string `json:"model"`
+		Pin   *bool  `json:"pin"`
+	}
+	if !s.decodeModelAction(w, r, &in, &in.Model) {
+		return
+	}
+	if in.Pin == nil {
+		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: "pin", Message: "pin: true or false is required"})
+		return
+	}
+	if err := s.opts.Local.Pin(in.Model, *in.Pin); err != nil {
+		s.fail(w, r, &apiError{Status: http.StatusNotFound, Type: "not_found_error", Code: "not_loaded",
+			Message: fmt.Sprintf("local model %q is not loaded: load it first", in.Model)})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"model": in.Model, "pinned": *in.Pin})
+}
+
 // unloadModel unloads a local model, at once or when its requests end.
 func (s *Server) unloadModel(w http.ResponseWriter, r *http.Request) {
 	var in struct {

@@ -127,6 +127,7 @@ func (s *Server) routes() http.Handler {
 	admin("GET", "/api/models", s.listLocalModels)
 	admin("POST", "/api/models/load", s.loadModel)
 	admin("POST", "/api/models/unload", s.unloadModel)
+	admin("POST", "/api/models/pin", s.pinModel)
 	admin("GET", "/api/requests", s.listRequests)
 	admin("GET", "/api/settings", s.getSettings)
 	admin("PUT", "/api/settings", s.putSettings)

@@ -25,6 +25,7 @@ type Local interface {
 	Models() []engine.Model
 	Load(ctx context.Context, model string, pin bool) error
 	Unload(model string) (bool, error)
+	Pin(model string, pinned bool) error
 	Backend() string
 	BackendReason() string
 }

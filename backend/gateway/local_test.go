@@ -157,6 +157,13 @@ func TestLocal_ModelsAdmin(t *testing.T) {
 	if !list[0].Loaded || !list[0].Pinned {
 		t.Errorf("after load: %+v", list)
 	}
+	h.mustAdmin(http.MethodPost, "/api/models/pin", map[string]any{"model": localModel, "pin": false}, http.StatusOK)
+	decode(t, h.mustAdmin(http.MethodGet, "/api/models", nil, http.StatusOK), &list)
+	if !list[0].Loaded || list[0].Pinned {
+		t.Errorf("after unpin: %+v", list)
+	}
+	h.mustAdmin(http.MethodPost, "/api/models/pin", map[string]any{"model": localModel}, http.StatusBadRequest)
+	h.mustAdmin(http.MethodPost, "/api/models/pin", map[string]any{"model": "test/missing", "pin": true}, http.StatusNotFound)
 	var status struct {
 		Local struct {
 			Available bool              `json:"available"`
