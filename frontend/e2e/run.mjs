@@ -1,0 +1,324 @@
+// Browser test: the real modelbar binary serving the built UI at /ui/, a
+// fake OpenAI-compatible provider, and Debian's Chromium driven by
+// playwright-core. No mocked backend: every click goes through the admin API
+// and the gateway.
+//
+//   npm run e2e                       build the UI and a binary, then test
+//   MODELBAR_BIN=./modelbar npm run e2e   test a given binary (with the UI embedded)
+//   UPDATE_SCREENSHOTS=1 npm run e2e  also refresh frontend/screenshots/
+//   E2E_KEEP=1                        keep the temp dir (data dir, binary)
+//   CHROMIUM=/path/to/chromium        another browser binary
+
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { cleanup, frontendDir, modelbarBinary, onCleanup, startFakeProvider, startModelbar, tempDir } from './harness.mjs';
+
+const resultsDir = join(frontendDir, 'test-results');
+const screenshotsDir = join(frontendDir, 'screenshots');
+const update = process.env.UPDATE_SCREENSHOTS === '1';
+const started = Date.now();
+
+function step(name) {
+  console.log(`e2e: [${((Date.now() - started) / 1000).toFixed(1)}s] ${name}`);
+}
+
+const state = { page: null, mb: null };
+
+async function main() {
+  const tmp = tempDir();
+  mkdirSync(resultsDir, { recursive: true });
+  rmSync(join(resultsDir, 'failure.png'), { force: true });
+  if (update) mkdirSync(screenshotsDir, { recursive: true });
+
+  step('fake provider');
+  const fake = await startFakeProvider();
+
+  step('modelbar binary');
+  const bin = modelbarBinary(tmp);
+  const mb = await startModelbar(bin, tmp);
+  state.mb = mb;
+  const base = `http://${mb.addr}`;
+  step(`modelbar listening on ${base}`);
+  const api = async (method, path, body) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { Authorization: 'Bearer ' + mb.token, 'Content-Type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+
+  const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+  if (!existsSync(executablePath)) throw new Error(`no browser at ${executablePath}: apt-get install -y chromium`);
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  onCleanup(() => browser.close());
+  const context = await browser.newContext({ viewport: { width: 1240, height: 780 }, colorScheme: 'light', deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  state.page = page;
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  // Error answers the test provokes (400s) show as failed resources: not page errors.
+  page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && pageErrors.push('console: ' + m.text()));
+  page.setDefaultTimeout(10000);
+  const tid = (id) => page.getByTestId(id);
+
+  async function shot(name) {
+    const file = join(resultsDir, name + '.png');
+    await page.screenshot({ path: file, style: '.toasts { visibility: hidden; }' });
+    if (update) copyFileSync(file, join(screenshotsDir, name + '.png'));
+  }
+  async function nav(id) {
+    await tid('nav-' + id).click();
+    await tid('screen-' + id).waitFor();
+  }
+  async function routeOrder() {
+    await page.waitForFunction(() => !document.querySelector('[data-testid="routes-table"][aria-busy="true"]'));
+    return page.locator('[data-testid="route-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-pattern')));
+  }
+
+  step('open /ui/');
+  const res = await page.goto(base + '/ui/');
+  assert.equal(res?.status(), 200, 'GET /ui/');
+  await tid('screen-routes').waitFor();
+  await page.getByText('No routes yet').waitFor();
+  await tid('connection').getByText(mb.addr).waitFor();
+
+  // ---- Providers ----
+  step('providers: add the fake provider');
+  await nav('providers');
+  await tid('provider-add').click();
+  const pdlg = tid('provider-dialog');
+  await pdlg.waitFor();
+  await tid('provider-preset').selectOption('custom');
+  await tid('provider-name').fill('fake');
+  await tid('provider-base-url').fill(fake.url);
+  await tid('provider-api-key').fill('sk-fake-key-1234');
+  await tid('provider-api-key').press('Enter'); // Enter submits
+  await pdlg.waitFor({ state: 'hidden' });
+  const fakeRow = page.locator('[data-testid="provider-row"][data-name="fake"]');
+  await fakeRow.waitFor();
+  await fakeRow.getByTestId('provider-key').getByText('••••1234').waitFor();
+  assert.ok(!(await page.content()).includes('sk-fake-key-1234'), 'the key must not be in the page after save');
+
+  step('providers: a bad base URL is shown at its field');
+  await tid('provider-add').click();
+  await tid('provider-preset').selectOption('custom');
+  await tid('provider-name').fill('backup');
+  await tid('provider-base-url').fill('ftp://nowhere');
+  await tid('provider-save').click();
+  await tid('error-base_url').waitFor();
+  await tid('provider-base-url').fill(fake.url);
+  await tid('provider-save').click();
+  await pdlg.waitFor({ state: 'hidden' });
+  await page.locator('[data-testid="provider-row"][data-name="backup"]').waitFor();
+
+  step('providers: test connection');
+  await fakeRow.getByTestId('provider-test').click();
+  await fakeRow.getByTestId('provider-test-result').getByText('ok').waitFor();
+  await fakeRow.getByTestId('provider-test-result').getByText('2 models').waitFor();
+  assert.ok(fake.seen.some((r) => r.path === '/v1/models' && r.auth === 'Bearer sk-fake-key-1234'), 'the provider got its key');
+  await shot('providers');
+
+  // ---- Routes ----
+  await nav('routes');
+  step('routes: a bad pattern is shown at its field');
+  await tid('route-add').click();
+  const rdlg = tid('route-dialog');
+  await rdlg.waitFor();
+  await tid('route-pattern').fill('gpt-[');
+  await tid('route-backend').selectOption('fake');
+  await tid('route-save').click();
+  await tid('error-model_pattern').waitFor();
+  await page.keyboard.press('Escape'); // Escape closes the dialog
+  await rdlg.waitFor({ state: 'hidden' });
+
+  step('routes: add two routes');
+  await tid('route-add').click();
+  await tid('route-pattern').fill('fake-*');
+  await tid('route-backend').selectOption('fake');
+  await tid('route-pattern').press('Enter');
+  await rdlg.waitFor({ state: 'hidden' });
+  await page.locator('[data-testid="route-row"][data-pattern="fake-*"]').waitFor();
+
+  await tid('route-add').click();
+  await tid('route-pattern').fill('fast');
+  await tid('route-backend').selectOption('fake');
+  await tid('route-backend-model').fill('fake-small');
+  await tid('route-fallback-backend').selectOption('backup');
+  await tid('route-fallback-model').fill('fake-large');
+  await tid('route-fallback-add').click();
+  await tid('route-fallback-backend').selectOption('local');
+  await tid('route-fallback-add').click();
+  assert.equal(await tid('route-fallback-entry').count(), 2);
+  await shot('route-editor');
+  await tid('route-save').click();
+  await rdlg.waitFor({ state: 'hidden' });
+  await page.locator('[data-testid="route-row"][data-pattern="fast"]').waitFor();
+
+  step('routes: order, reorder');
+  // Equal priority: the exact pattern comes before the wildcard.
+  assert.deepEqual(await routeOrder(), ['fast', 'fake-*']);
+  await page.locator('[data-testid="route-row"][data-pattern="fast"]').getByTestId('route-down').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="route-row"]')?.getAttribute('data-pattern') === 'fake-*');
+  assert.deepEqual(await routeOrder(), ['fake-*', 'fast']);
+  const serverOrder = (await api('GET', '/api/routes')).body.map((r) => r.model_pattern);
+  assert.deepEqual(serverOrder, ['fake-*', 'fast'], 'the server evaluates in the order shown');
+  await page.locator('[data-testid="route-row"][data-pattern="fast"]').getByTestId('route-up').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="route-row"]')?.getAttribute('data-pattern') === 'fast');
+  assert.deepEqual((await api('GET', '/api/routes')).body.map((r) => r.model_pattern), ['fast', 'fake-*']);
+
+  step('routes: disable and enable');
+  const wild = page.locator('[data-testid="route-row"][data-pattern="fake-*"]');
+  await wild.getByTestId('route-toggle').click();
+  await wild.and(page.locator('.disabled')).waitFor();
+  assert.equal((await api('GET', '/api/routes')).body.find((r) => r.model_pattern === 'fake-*').enabled, false);
+  await wild.getByTestId('route-toggle').click();
+  await wild.and(page.locator(':not(.disabled)')).waitFor();
+
+  step('routes: tester');
+  const tester = tid('route-tester-input');
+  await tester.fill('fast');
+  await tid('route-tester-route').getByText('fast', { exact: true }).waitFor();
+  const chain = tid('route-tester-chain');
+  await chain.getByText('fake-large').waitFor();
+  // The alias applies down the chain; a fallback's own model replaces it.
+  assert.match((await chain.innerText()).replace(/\s+/g, ' '), /fake fake-small → backup fake-large → local fake-small/);
+  await tester.fill('fake-large');
+  await tid('route-tester-route').getByText('fake-*', { exact: true }).waitFor();
+  await tester.fill('something-else');
+  await tid('route-tester-route').getByText('no route').waitFor();
+  await tester.fill('fast');
+  await tid('route-tester-route').getByText('fast', { exact: true }).waitFor();
+  await shot('routes');
+
+  // ---- Chat ----
+  step('chat: stream an answer');
+  await nav('chat');
+  await tid('chat-model').fill('fast');
+  await tid('chat-input').fill('Hi there');
+  await tid('chat-input').press('Enter');
+  const answer = tid('chat-answer').last();
+  // Streaming: part of the answer is on screen while the stream is still open.
+  await page.waitForFunction(() => {
+    const a = [...document.querySelectorAll('[data-testid="chat-answer"]')].pop();
+    return !!a && a.textContent.length > 0 && !!a.querySelector('.caret') && !a.textContent.includes('You said');
+  });
+  await tid('chat-stop').waitFor();
+  await answer.getByText('Hello from the fake provider (fake-small). You said: Hi there').waitFor();
+  await tid('chat-send').waitFor();
+  assert.equal(await tid('chat-backend').last().innerText(), 'fake');
+  await tid('chat-usage').last().getByText('7 in').waitFor();
+  assert.equal(await tid('chat-fallback').count(), 0);
+
+  step('chat: a failover shows where it came from');
+  // Fewer retries so the failing step is quick; set through the settings form.
+  await nav('status');
+  await tid('setting-max_retries').fill('-1');
+  await tid('settings-save').click();
+  await page.getByText('Settings saved').waitFor();
+  assert.equal((await api('GET', '/api/settings')).body.max_retries, -1);
+  step('chat: a route whose backend fails');
+  await nav('routes');
+  await tid('route-add').click();
+  await tid('route-pattern').fill('flaky');
+  await tid('route-backend').selectOption('fake');
+  await tid('route-backend-model').fill('fail-503');
+  await tid('route-fallback-backend').selectOption('backup');
+  await tid('route-fallback-model').fill('fake-small');
+  await tid('route-fallback-add').click();
+  await tid('route-save').click();
+  await rdlg.waitFor({ state: 'hidden' });
+  step('chat: send to the failing route');
+  await nav('chat');
+  await tid('chat-model').fill('flaky');
+  await tid('chat-input').fill('Are you there?');
+  await tid('chat-send').click();
+  // The conversation survived the trip to other screens.
+  await tid('chat-answer').nth(1).getByText('(fake-small). You said: Are you there?').waitFor();
+  assert.equal(await tid('chat-backend').last().innerText(), 'backup');
+  assert.match(await tid('chat-fallback').last().innerText(), /fake/);
+  await shot('chat');
+
+  // ---- Requests ----
+  step('requests: the log shows both');
+  await nav('requests');
+  await page.locator('[data-testid="request-row"][data-model="fast"][data-backend="fake"]').waitFor();
+  const flaky = page.locator('[data-testid="request-row"][data-model="flaky"][data-backend="backup"]');
+  await flaky.waitFor();
+  await flaky.getByTestId('request-fallback').getByText('fake').waitFor();
+  // Live: a request made now appears without a reload.
+  const before = await tid('request-row').count();
+  const direct = await fetch(base + '/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model: 'fake-large', messages: [{ role: 'user', content: 'ping' }] }),
+  });
+  assert.equal(direct.status, 200);
+  assert.equal(direct.headers.get('x-modelbar-backend'), 'fake');
+  await page.locator('[data-testid="request-row"][data-model="fake-large"]').waitFor({ timeout: 5000 });
+  assert.equal(await tid('request-row').count(), before + 1);
+  await shot('requests');
+
+  // ---- Models ----
+  step('models');
+  await nav('models');
+  await page.locator('[data-testid="models-empty"], [data-testid="models-table"]').first().waitFor();
+  await shot('models');
+
+  // ---- Status ----
+  step('status: address, snippets, a new API key');
+  await nav('status');
+  await tid('status-addr').getByText(base).waitFor();
+  assert.equal(await tid('snippet-openai').innerText(), `${base}/v1`);
+  assert.equal(await tid('snippet-anthropic').innerText(), `ANTHROPIC_BASE_URL=${base}`);
+  await tid('key-name').fill('e2e');
+  await tid('key-name').press('Enter');
+  await tid('key-created').waitFor();
+  const key = await tid('key-value').inputValue();
+  assert.match(key, /^mb-/);
+  await shot('status-new-key');
+  await page.keyboard.press('Escape');
+  await tid('key-created').waitFor({ state: 'hidden' });
+  await tid('key-row').getByText('e2e').waitFor();
+  assert.ok(!(await page.content()).includes(key), 'the key is gone from the page once the dialog closes');
+  await page.evaluate(() => document.querySelector('main')?.scrollTo(0, 0));
+  await shot('status');
+
+  // ---- Dark theme ----
+  step('dark theme');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await nav('routes');
+  await tid('route-tester-input').fill('fast');
+  await tid('route-tester-chain').getByText('fake-large').waitFor();
+  await shot('routes-dark');
+  await nav('chat');
+  await shot('chat-dark');
+  // The toggle overrides the system scheme.
+  await tid('theme-toggle').click(); // system -> light
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
+
+  assert.deepEqual(pageErrors, [], 'no errors in the page');
+  step(`passed; screenshots in ${resultsDir}${update ? ' and ' + screenshotsDir : ''}`);
+}
+
+let failed = false;
+try {
+  await main();
+} catch (err) {
+  failed = true;
+  console.error('\ne2e: FAILED:', err?.stack ?? err);
+  if (state.page) {
+    const file = join(resultsDir, 'failure.png');
+    await state.page.screenshot({ path: file }).then(() => console.error('e2e: the page at the failure:', file), () => {});
+  }
+  if (state.mb) console.error('e2e: modelbar log (last lines):\n' + state.mb.log.join('').split('\n').slice(-40).join('\n'));
+}
+await cleanup();
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,134 @@
+// The admin API's shapes (see the top-level README, "Admin API").
+
+export interface Route {
+  id: number;
+  model_pattern: string;
+  backend: string;
+  backend_model: string;
+  fallbacks: string[] | null;
+  priority: number;
+  enabled: boolean;
+}
+
+export type RouteInput = Omit<Route, 'id'>;
+
+export interface Target {
+  backend: string;
+  model: string;
+}
+
+export interface Resolution {
+  model: string;
+  route: Route | null;
+  backend: string;
+  backend_model: string;
+  fallbacks: string[] | null;
+  chain: Target[] | null;
+}
+
+export interface Provider {
+  name: string;
+  type: 'openai' | 'anthropic';
+  base_url: string;
+  api_key_env: string;
+  has_api_key: boolean;
+  api_key_hint: string;
+  api_key_source: string;
+  default_max_tokens: number;
+  created_at?: string;
+  updated_at?: string;
+}
+
+export interface ProviderInput {
+  type: string;
+  base_url: string;
+  api_key?: string;
+  api_key_env?: string;
+  default_max_tokens?: number;
+}
+
+export type ProviderTest =
+  | { ok: true; latency_ms: number; model_count: number; models: string[] }
+  | { ok: false; error: string; status: number };
+
+export interface LocalModel {
+  id: string;
+  path: string;
+  source: string;
+  size_bytes: number;
+  architecture: string;
+  quantization: string;
+  context_length: number;
+  usable: boolean;
+  reason?: string;
+  loaded: boolean;
+  loading: boolean;
+  pinned: boolean;
+  in_use: number;
+  memory_bytes: number;
+}
+
+export interface BackendState {
+  backend: string;
+  state: 'failing' | 'cooldown' | 'probing' | string;
+  consecutive_failures: number;
+  until?: string;
+  reason?: string;
+}
+
+export interface Status {
+  version: string;
+  addr: string;
+  data_dir: string;
+  started_at: string;
+  uptime_seconds: number;
+  secrets_backend: string;
+  providers: number;
+  routes: number;
+  local: { available: boolean; backend?: string; backend_reason?: string; reason?: string; models: LocalModel[] };
+  backends: BackendState[] | null;
+}
+
+export interface Settings {
+  memory_budget_mb: number;
+  idle_ttl_minutes: number;
+  max_retries: number;
+  retry_backoff_ms: number;
+  retry_backoff_max_ms: number;
+  request_timeout_seconds: number;
+  connect_timeout_seconds: number;
+  first_byte_timeout_seconds: number;
+  stream_idle_timeout_seconds: number;
+  cooldown_failures: number;
+  cooldown_seconds: number;
+  request_log_retention_days: number;
+  require_api_keys: boolean;
+}
+
+export interface RequestEntry {
+  id: number;
+  time: string;
+  method: string;
+  path: string;
+  protocol: string;
+  model: string;
+  route: string;
+  backend: string;
+  fallback_from: string[] | null;
+  status: number;
+  stream: boolean;
+  input_tokens: number;
+  output_tokens: number;
+  ttfb_ms: number;
+  duration_ms: number;
+  error?: string;
+}
+
+export interface APIKey {
+  id: number;
+  name: string;
+  hint: string;
+  created_at: string;
+  last_used_at: string | null;
+  key?: string; // only in the answer to POST /api/keys
+}

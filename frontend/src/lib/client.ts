@@ -1,0 +1,430 @@
+// The one client every screen uses: the admin API (/api/...) and the
+// gateway's own inference API (/v1/...) for the chat playground.
+//
+// Two transports, chosen once at start-up:
+//   - in the Wails desktop window, the Go binding window.go.main.App.Call
+//     answers admin calls in process (no token, no HTTP);
+//   - in a browser (/ui/ served by `modelbar serve`), fetch with the admin
+//     token the server wrote into <meta name="modelbar-admin-token">.
+// The admin API's errors are {"error":{"message","type","param","code"}};
+// they surface as ApiError, whose `param` names the offending form field.
+
+/** What a transport answers: the HTTP status and the raw body text. */
+export interface RawResponse {
+  status: number;
+  body: string;
+}
+
+/** Sends one admin request; rejects only when it could not be sent. */
+export type Transport = (method: string, path: string, body: string) => Promise<RawResponse>;
+
+export type TransportKind = 'wails' | 'http';
+
+/** The Go binding the desktop shell provides (see app.go). */
+export interface WailsApp {
+  Call(method: string, path: string, body: string): Promise<RawResponse>;
+}
+
+declare global {
+  interface Window {
+    go?: { main?: { App?: Partial<WailsApp> } };
+  }
+}
+
+/** An admin or gateway error, decoded from the API's error body. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly param: string | null;
+  readonly code: string | null;
+
+  constructor(status: number, message: string, type = 'api_error', param: string | null = null, code: string | null = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.type = type;
+    this.param = param;
+    this.code = code;
+  }
+
+  /** The form field `param` points at: "fallbacks[1]" -> "fallbacks". */
+  get field(): string | null {
+    if (!this.param) return null;
+    const m = /^[^[.]+/.exec(this.param);
+    return m ? m[0] : this.param;
+  }
+
+  /** The message without the "param: " prefix the server puts in front. */
+  get fieldMessage(): string {
+    const p = this.param ? this.param + ': ' : '';
+    return p && this.message.startsWith(p) ? this.message.slice(p.length) : this.message;
+  }
+}
+
+/** Decodes an error answer; anything that is not the API's shape still gives a useful message. */
+export function decodeError(status: number, body: string): ApiError {
+  const text = body.trim();
+  try {
+    const v = JSON.parse(text) as unknown;
+    const e = (v as { error?: unknown })?.error;
+    if (e && typeof e === 'object') {
+      const o = e as Record<string, unknown>;
+      const str = (x: unknown) => (typeof x === 'string' && x !== '' ? x : null);
+      return new ApiError(status, str(o.message) ?? `HTTP ${status}`, str(o.type) ?? 'api_error', str(o.param), str(o.code));
+    }
+    if (typeof e === 'string' && e) return new ApiError(status, e); // {"error":"..."} (some providers)
+  } catch {
+    // not JSON: fall through
+  }
+  return new ApiError(status, text ? text.slice(0, 500) : `HTTP ${status}`);
+}
+
+/** Turns a raw answer into a value, or throws its ApiError. */
+export function decodeResponse<T>(res: RawResponse): T {
+  if (res.status < 200 || res.status >= 300) throw decodeError(res.status, res.body);
+  if (res.status === 204 || res.body.trim() === '') return undefined as T;
+  try {
+    return JSON.parse(res.body) as T;
+  } catch {
+    throw new ApiError(res.status, 'the answer is not JSON: ' + res.body.slice(0, 200), 'decode_error');
+  }
+}
+
+function sendError(err: unknown): ApiError {
+  const msg = err instanceof Error ? err.message : String(err);
+  return new ApiError(0, 'cannot reach modelbar: ' + msg, 'network_error');
+}
+
+/** The Wails binding, when this page runs in the desktop window. */
+export function wailsApp(win: Pick<Window, 'go'> | undefined): WailsApp | undefined {
+  const app = win?.go?.main?.App;
+  return app && typeof app.Call === 'function' ? (app as WailsApp) : undefined;
+}
+
+/** The admin token the server put into the page (empty when none). */
+export function pageToken(doc: Pick<Document, 'querySelector'> | undefined): string {
+  const meta = doc?.querySelector('meta[name="modelbar-admin-token"]');
+  return meta?.getAttribute('content') ?? '';
+}
+
+export function wailsTransport(app: WailsApp): Transport {
+  return async (method, path, body) => {
+    let res: RawResponse;
+    try {
+      res = await app.Call(method, path, body);
+    } catch (err) {
+      throw sendError(err);
+    }
+    return { status: Number(res?.status) || 0, body: String(res?.body ?? '') };
+  };
+}
+
+export function fetchTransport(token: string, fetchFn: typeof fetch, origin = ''): Transport {
+  return async (method, path, body) => {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (token) headers.Authorization = 'Bearer ' + token;
+    if (body) headers['Content-Type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetchFn(origin + path, { method, headers, body: body || undefined });
+    } catch (err) {
+      throw sendError(err);
+    }
+    return { status: res.status, body: await res.text() };
+  };
+}
+
+/** Options of createClient; the defaults are the page's own globals. */
+export interface ClientEnv {
+  window?: Pick<Window, 'go'> & { location?: { origin: string } };
+  document?: Pick<Document, 'querySelector'>;
+  fetch?: typeof fetch;
+}
+
+export class Client {
+  readonly kind: TransportKind;
+  private readonly transport: Transport;
+  private readonly origin: string;
+  private readonly fetchFn: typeof fetch;
+  private base: Promise<string> | null = null;
+
+  constructor(kind: TransportKind, transport: Transport, origin: string, fetchFn: typeof fetch) {
+    this.kind = kind;
+    this.transport = transport;
+    this.origin = origin;
+    this.fetchFn = fetchFn;
+  }
+
+  /** One admin API call: JSON in (body, if any), JSON out; throws ApiError. */
+  async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const text = body === undefined ? '' : JSON.stringify(body);
+    return decodeResponse<T>(await this.transport(method.toUpperCase(), path, text));
+  }
+
+  /**
+   * The gateway's base URL for /v1 calls: the page's origin in a browser;
+   * in the desktop window http:// plus the address /api/status reports.
+   */
+  gatewayBase(): Promise<string> {
+    if (!this.base) {
+      this.base =
+        this.kind === 'http'
+          ? Promise.resolve(this.origin)
+          : this.call<{ addr: string }>('GET', '/api/status').then((s) => 'http://' + s.addr);
+      this.base.catch(() => (this.base = null));
+    }
+    return this.base;
+  }
+
+  /** fetch against the gateway (no admin token: /v1 never takes it). */
+  async fetchGateway(path: string, init: RequestInit = {}): Promise<Response> {
+    const base = await this.gatewayBase();
+    try {
+      return await this.fetchFn(base + path, init);
+    } catch (err) {
+      throw sendError(err);
+    }
+  }
+}
+
+/** Picks the transport: the Wails binding when present, else fetch with the page's token. */
+export function createClient(env: ClientEnv = {}): Client {
+  const win = env.window ?? (typeof window !== 'undefined' ? window : undefined);
+  const doc = env.document ?? (typeof document !== 'undefined' ? document : undefined);
+  const fetchFn = env.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+  const origin = win?.location?.origin ?? '';
+  const app = wailsApp(win);
+  if (app) return new Client('wails', wailsTransport(app), origin, fetchFn);
+  return new Client('http', fetchTransport(pageToken(doc), fetchFn), origin, fetchFn);
+}
+
+let shared: Client | null = null;
+
+/** The page's client, created on first use. */
+export function client(): Client {
+  return (shared ??= createClient());
+}
+
+/** Shorthand for client().call. */
+export function call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  return client().call<T>(method, path, body);
+}
+
+// ---- Server-sent events ----------------------------------------------------
+
+export interface SSEEvent {
+  event: string; // "" when the stream named none
+  data: string;
+}
+
+/**
+ * An incremental SSE parser (the WHATWG rules that matter here): feed it
+ * text as it arrives, get whole events back. Lines end in \n, \r\n or \r;
+ * a blank line ends an event; "data" lines join with \n; ":" lines are
+ * comments; events without data are dropped.
+ */
+export class SSEParser {
+  private buf = '';
+  private event = '';
+  private data: string[] = [];
+
+  push(text: string): SSEEvent[] {
+    this.buf += text;
+    const out: SSEEvent[] = [];
+    for (;;) {
+      const m = /\r\n|\r|\n/.exec(this.buf);
+      if (!m) break;
+      // A lone \r at the very end may be the first half of \r\n: wait for more.
+      if (m[0] === '\r' && m.index === this.buf.length - 1) break;
+      const line = this.buf.slice(0, m.index);
+      this.buf = this.buf.slice(m.index + m[0].length);
+      this.line(line, out);
+    }
+    return out;
+  }
+
+  /** Ends the stream: a last event without its blank line still counts. */
+  end(): SSEEvent[] {
+    const out: SSEEvent[] = [];
+    if (this.buf) this.line(this.buf, out);
+    this.buf = '';
+    this.line('', out);
+    return out;
+  }
+
+  private line(line: string, out: SSEEvent[]) {
+    if (line === '') {
+      if (this.data.length) out.push({ event: this.event, data: this.data.join('\n') });
+      this.event = '';
+      this.data = [];
+      return;
+    }
+    if (line.startsWith(':')) return;
+    const i = line.indexOf(':');
+    const field = i < 0 ? line : line.slice(0, i);
+    let value = i < 0 ? '' : line.slice(i + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') this.data.push(value);
+    else if (field === 'event') this.event = value;
+  }
+}
+
+/** The events of a response body, as they arrive. */
+export async function* readSSE(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<SSEEvent> {
+  const reader = body.getReader();
+  const dec = new TextDecoder();
+  const parser = new SSEParser();
+  try {
+    for (;;) {
+      if (signal?.aborted) return;
+      const { done, value } = await reader.read();
+      if (done) break;
+      yield* parser.push(dec.decode(value, { stream: true }));
+    }
+    yield* parser.push(dec.decode());
+    yield* parser.end();
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+// ---- Chat through the gateway ------------------------------------------------
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens?: number;
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  temperature?: number;
+  max_tokens?: number;
+  apiKey?: string; // a modelbar inference key, when require_api_keys is on
+}
+
+export interface ChatProgress {
+  content: string; // the answer so far
+  reasoning: string; // reasoning_content so far
+  backend: string; // X-Modelbar-Backend
+  fallbackFrom: string; // X-Modelbar-Fallback-From ("" without a failover)
+  usage: Usage | null;
+  model: string; // the model the answer names
+  firstTokenMs: number | null; // from send to the first content
+  elapsedMs: number; // from send to now
+  tokensPerSecond: number | null; // completion tokens / generation time
+  finishReason: string | null;
+}
+
+/**
+ * Streams one chat completion through the gateway (POST /v1/chat/completions,
+ * stream with usage), calling onProgress after every event. Resolves with the
+ * final state; throws ApiError on an error answer or an in-stream error event.
+ */
+export async function streamChat(
+  c: Client,
+  req: ChatRequest,
+  onProgress: (p: ChatProgress) => void,
+  signal?: AbortSignal,
+  now: () => number = () => performance.now(),
+): Promise<ChatProgress> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream' };
+  if (req.apiKey) headers.Authorization = 'Bearer ' + req.apiKey;
+  const body: Record<string, unknown> = {
+    model: req.model,
+    messages: req.messages,
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  if (req.temperature !== undefined) body.temperature = req.temperature;
+  if (req.max_tokens !== undefined) body.max_tokens = req.max_tokens;
+  const start = now();
+  const res = await c.fetchGateway('/v1/chat/completions', { method: 'POST', headers, body: JSON.stringify(body), signal });
+  const p: ChatProgress = {
+    content: '',
+    reasoning: '',
+    backend: res.headers.get('X-Modelbar-Backend') ?? '',
+    fallbackFrom: res.headers.get('X-Modelbar-Fallback-From') ?? '',
+    usage: null,
+    model: '',
+    firstTokenMs: null,
+    elapsedMs: 0,
+    tokensPerSecond: null,
+    finishReason: null,
+  };
+  if (!res.ok || !res.body) {
+    const err = decodeError(res.status, await res.text());
+    throw Object.assign(err, { backend: p.backend, fallbackFrom: p.fallbackFrom });
+  }
+  const isStream = (res.headers.get('Content-Type') ?? '').includes('text/event-stream');
+  if (!isStream) {
+    // A backend may answer whole; take it as one event.
+    applyChunk(p, JSON.parse(await res.text()), now() - start);
+  } else {
+    for await (const ev of readSSE(res.body, signal)) {
+      if (ev.data === '[DONE]') break;
+      let chunk: unknown;
+      try {
+        chunk = JSON.parse(ev.data);
+      } catch {
+        continue;
+      }
+      applyChunk(p, chunk, now() - start);
+      onProgress({ ...p });
+    }
+  }
+  p.elapsedMs = now() - start;
+  p.tokensPerSecond = rate(p);
+  onProgress({ ...p });
+  return p;
+}
+
+function applyChunk(p: ChatProgress, chunk: unknown, elapsed: number) {
+  const c = chunk as {
+    error?: unknown;
+    model?: string;
+    usage?: Usage | null;
+    choices?: { delta?: { content?: string | null; reasoning_content?: string | null }; message?: { content?: string | null; reasoning_content?: string | null }; finish_reason?: string | null }[];
+  };
+  if (c.error) {
+    throw decodeError(0, JSON.stringify({ error: c.error }));
+  }
+  if (c.model) p.model = c.model;
+  if (c.usage) p.usage = c.usage;
+  for (const ch of c.choices ?? []) {
+    const d = ch.delta ?? ch.message ?? {};
+    const text = d.content ?? '';
+    const reasoning = d.reasoning_content ?? '';
+    if ((text || reasoning) && p.firstTokenMs === null) p.firstTokenMs = elapsed;
+    p.content += text;
+    p.reasoning += reasoning;
+    if (ch.finish_reason) p.finishReason = ch.finish_reason;
+  }
+  p.elapsedMs = elapsed;
+}
+
+function rate(p: ChatProgress): number | null {
+  const n = p.usage?.completion_tokens;
+  if (!n || p.firstTokenMs === null) return null;
+  const genMs = p.elapsedMs - p.firstTokenMs;
+  // One token arrives with the first event: the rest took genMs.
+  if (genMs <= 0) return null;
+  return (Math.max(n - 1, 1) * 1000) / genMs;
+}
+
+/** The model ids the gateway lists (GET /v1/models). */
+export async function gatewayModels(c: Client, apiKey?: string): Promise<string[]> {
+  const headers: Record<string, string> = {};
+  if (apiKey) headers.Authorization = 'Bearer ' + apiKey;
+  const res = await c.fetchGateway('/v1/models', { headers });
+  const text = await res.text();
+  if (!res.ok) throw decodeError(res.status, text);
+  const v = JSON.parse(text) as { data?: { id: string }[] };
+  return (v.data ?? []).map((m) => m.id);
+}
