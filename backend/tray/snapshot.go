@@ -1,0 +1,127 @@
+// Package tray is modelbar's menu-bar icon and menu. It is a client of the
+// admin API (the same in-process calls the window makes): it polls what
+// the gateway reports, turns it into an icon state and a menu model with
+// pure functions (tested here as values), and sends the admin API requests
+// the menu items stand for. The thin systray adapter (systray.go, built
+// with the desktop tags) draws that model with fyne.io/systray.
+package tray
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Admin answers one admin API request in process: it is
+// (*server.Server).CallAdmin. It blocks until the answer is complete and
+// must be safe for concurrent use.
+type Admin func(ctx context.Context, method, path string, body []byte) (status int, response []byte)
+
+// Snapshot is what the tray shows, as the admin API reported it.
+type Snapshot struct {
+	Addr      string   // the gateway's listen address, host:port
+	Engine    string   // the local tensor backend ("cpu", "mlx (gpu)"); "" when unavailable
+	Cooldowns []string // backends in cooldown, by name
+	Models    []Model
+	Routes    []Route
+}
+
+// Model is a local model (GET /api/models).
+type Model struct {
+	ID          string `json:"id"`
+	SizeBytes   int64  `json:"size_bytes"`
+	Usable      bool   `json:"usable"`
+	Reason      string `json:"reason"`
+	Loaded      bool   `json:"loaded"`
+	Loading     bool   `json:"loading"`
+	MemoryBytes int64  `json:"memory_bytes"`
+}
+
+// Route is a route (GET /api/routes).
+type Route struct {
+	ID           int64  `json:"id"`
+	ModelPattern string `json:"model_pattern"`
+	Backend      string `json:"backend"`
+	Enabled      bool   `json:"enabled"`
+}
+
+// Request is a request log entry (GET /api/requests).
+type Request struct {
+	ID           int64     `json:"id"`
+	Time         time.Time `json:"time"`
+	Backend      string    `json:"backend"`
+	FallbackFrom []string  `json:"fallback_from"`
+	Status       int       `json:"status"`
+}
+
+// status is the part of GET /api/status the tray reads.
+type status struct {
+	Addr  string `json:"addr"`
+	Local struct {
+		Available bool   `json:"available"`
+		Backend   string `json:"backend"`
+	} `json:"local"`
+	Backends []struct {
+		Backend string `json:"backend"`
+		State   string `json:"state"`
+	} `json:"backends"`
+}
+
+// Fetch reads a snapshot and the requests logged after request id after
+// (newest first) through admin.
+func Fetch(ctx context.Context, admin Admin, after int64) (Snapshot, []Request, error) {
+	var st status
+	var s Snapshot
+	var reqs []Request
+	if err := get(ctx, admin, "/api/status", &st); err != nil {
+		return s, nil, err
+	}
+	if err := get(ctx, admin, "/api/models", &s.Models); err != nil {
+		return s, nil, err
+	}
+	if err := get(ctx, admin, "/api/routes", &s.Routes); err != nil {
+		return s, nil, err
+	}
+	if err := get(ctx, admin, "/api/requests?limit=1000&after="+strconv.FormatInt(after, 10), &reqs); err != nil {
+		return s, nil, err
+	}
+	s.Addr = st.Addr
+	if st.Local.Available {
+		s.Engine = st.Local.Backend
+	}
+	for _, b := range st.Backends {
+		if b.State == "cooldown" {
+			s.Cooldowns = append(s.Cooldowns, b.Backend)
+		}
+	}
+	return s, reqs, nil
+}
+
+func get(ctx context.Context, admin Admin, path string, v any) error {
+	code, body := admin(ctx, "GET", path, nil)
+	if code != 200 {
+		return fmt.Errorf("GET %s: %d %s", path, code, apiMessage(body))
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	return nil
+}
+
+// apiMessage is the message of an admin API error body, or the body.
+func apiMessage(body []byte) string {
+	var e struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+		return e.Error.Message
+	}
+	if len(body) > 200 {
+		body = body[:200]
+	}
+	return string(body)
+}
