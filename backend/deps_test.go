@@ -56,18 +56,20 @@ func TestImports_OnlyAdaptersUseWailsOrTray(t *testing.T) {
 	}
 }
 
-// TestImports_OneCgoPackage: cgo lives in one leaf package, the MLX
-// backend; everything else is pure Go.
-func TestImports_OneCgoPackage(t *testing.T) {
+// TestImports_CgoInLeafPackages: cgo lives in the MLX backend (and, on
+// macOS, the desktop adapter); everything else is pure Go.
+func TestImports_CgoInLeafPackages(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{len .CgoFiles}}", "./...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	allowed := module + "backend/engine/tensor/mlx"
+	// The MLX backend; and on macOS the desktop adapter's Dock switch
+	// (Objective-C on the main queue), which Wails offers no way to make.
+	allowed := map[string]bool{module + "backend/engine/tensor/mlx": true, module + "backend/desktop": true}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		pkg, n, _ := strings.Cut(line, " ")
-		if n != "0" && pkg != allowed {
-			t.Errorf("%s has %s cgo files: only %s may import \"C\"", pkg, n, allowed)
+		if n != "0" && !allowed[pkg] {
+			t.Errorf("%s has %s cgo files: only the MLX backend and the desktop adapter may import \"C\"", pkg, n)
 		}
 	}
 }

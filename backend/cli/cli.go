@@ -29,7 +29,7 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
 	// Desktop runs the desktop app (`modelbar` with no command, or with
-	// only desktop flags such as --hidden). It lives in package main, the
+	// only flags: --hidden, --addr, --data-dir, --log-level). It lives in package main, the
 	// one place that may import Wails.
 	Desktop func(ctx context.Context, args []string, stderr io.Writer) int
 	// UI is the built web frontend, served at /ui/ (nil: none).
@@ -39,7 +39,7 @@ type Env struct {
 const usage = `modelbar: one local endpoint for language models
 
 Usage:
-  modelbar                                                   start the desktop app
+  modelbar [--hidden] [--addr A] [--data-dir D]              start the desktop app (window and menu-bar icon)
   modelbar serve [--addr 127.0.0.1:11500] [--data-dir DIR]   run the gateway headless
   modelbar bench [engine] [--dir DIR] [--prefill 128] [--decode 32] [--backend cpu|mlx]   measure the local engine on this machine
   modelbar bench gateway [--requests 500] [--rates 500,1000,2000] [--duration 5s] [--streams 50]
@@ -51,10 +51,20 @@ Environment: MODELBAR_ADDR and MODELBAR_DATA_DIR set the same as the flags
 (flags win). The admin API token is in <data-dir>/admin-token.
 `
 
+// desktopFlag reports whether a first argument is one of the desktop app's
+// flags (`modelbar --hidden --data-dir D`) rather than a command.
+func desktopFlag(arg string) bool {
+	switch arg {
+	case "--version", "-version", "--help", "-help", "-h":
+		return false
+	}
+	return strings.HasPrefix(arg, "-")
+}
+
 // Main runs the command in args (without the program name) and returns the
 // process exit code.
 func Main(ctx context.Context, args []string, env Env) int {
-	if len(args) == 0 || strings.HasPrefix(args[0], "--hidden") {
+	if len(args) == 0 || desktopFlag(args[0]) {
 		if env.Desktop == nil {
 			fmt.Fprintln(env.Stderr, "modelbar: no desktop app in this build; run the gateway headless with `modelbar serve`")
 			return 2

@@ -31,6 +31,15 @@ type requestInfo struct {
 
 type infoKey struct{}
 
+type inProcessKey struct{}
+
+// InProcess marks a request the app makes of itself (the desktop window
+// and the menu-bar icon calling the admin API in process): it is logged at
+// debug level, so their polling does not fill the log.
+func InProcess(ctx context.Context) context.Context {
+	return context.WithValue(ctx, inProcessKey{}, true)
+}
+
 func infoFrom(ctx context.Context) *requestInfo {
 	info, _ := ctx.Value(infoKey{}).(*requestInfo)
 	return info
@@ -155,8 +164,11 @@ func (s *Server) logRequest(r *http.Request, status int, start time.Time, info *
 		attrs = append(attrs, slog.String("error", errMsg))
 	}
 	level := slog.LevelInfo
-	if status >= 500 {
+	switch {
+	case status >= 500:
 		level = slog.LevelWarn
+	case r.Context().Value(inProcessKey{}) != nil:
+		level = slog.LevelDebug // the desktop app's own polling
 	}
 	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	if info.model != "" {

@@ -152,7 +152,7 @@ func (s *Server) CallAdmin(ctx context.Context, method, path string, body []byte
 	if !strings.HasPrefix(path, "/api/") {
 		return http.StatusBadRequest, []byte(`{"error":{"message":"only /api/ paths","type":"invalid_request_error","param":null,"code":null}}`)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+s.Addr()+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(gateway.InProcess(ctx), method, "http://"+s.Addr()+path, bytes.NewReader(body))
 	if err != nil {
 		return http.StatusBadRequest, []byte(`{"error":{"message":"malformed request","type":"invalid_request_error","param":null,"code":null}}`)
 	}
