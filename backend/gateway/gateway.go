@@ -5,10 +5,13 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"io/fs"
 	"log/slog"
 	"maps"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -173,6 +176,25 @@ func jsonMuxErrors(h http.Handler) http.Handler {
 		w.WriteHeader(rec.status)
 		w.Write(rec.body.Bytes())
 	})
+}
+
+// CallAdmin answers one admin API request in process, as the HTTP server
+// would (same handler, validation and JSON, with the admin token): the
+// desktop app's window and tray call it. Only /api/ paths are served.
+func (s *Server) CallAdmin(ctx context.Context, method, path string, body []byte) (status int, response []byte) {
+	if !strings.HasPrefix(path, "/api/") {
+		return http.StatusBadRequest, []byte(`{"error":{"message":"only /api/ paths are served in process","type":"invalid_request_error","param":null,"code":null}}`)
+	}
+	req, err := http.NewRequestWithContext(InProcess(ctx), method, "http://"+s.opts.Addr+path, bytes.NewReader(body))
+	if err != nil {
+		return http.StatusBadRequest, []byte(`{"error":{"message":"malformed request","type":"invalid_request_error","param":null,"code":null}}`)
+	}
+	req.RemoteAddr = "127.0.0.1:0"
+	req.Header.Set("Authorization", "Bearer "+s.opts.AdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	rec := &captureWriter{header: http.Header{}}
+	s.handler.ServeHTTP(rec, req)
+	return cmp.Or(rec.status, http.StatusOK), rec.body.Bytes()
 }
 
 // captureWriter records a small response in memory.

@@ -4,7 +4,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -43,7 +41,7 @@ type Options struct {
 
 // Server is a running modelbar. Shutdown stops it.
 type Server struct {
-	token    string // the admin token
+	gateway  *gateway.Server
 	log      *slog.Logger
 	listener net.Listener
 	http     *http.Server
@@ -116,7 +114,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		Local: local, Requests: requests, Metrics: reg, UI: opts.UI,
 	})
 	s := &Server{
-		token: token, log: opts.Log, listener: ln, store: st, clients: clients, config: cfg, serveErr: make(chan error, 1),
+		gateway: gw, log: opts.Log, listener: ln, store: st, clients: clients, config: cfg, serveErr: make(chan error, 1),
 		local: local, backend: backend, requests: requests, metrics: reg,
 		http: &http.Server{
 			Handler:           gw.Handler(),
@@ -145,44 +143,11 @@ func listen(addr string) (net.Listener, error) {
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.listener.Addr().String() }
 
-// CallAdmin answers one admin API request in process, as the HTTP server
-// would (same handler, same validation, same JSON): the desktop window's
-// bindings use it, so the window and a browser on /ui share one API.
+// CallAdmin answers one admin API request in process (see
+// gateway.Server.CallAdmin): the desktop window's bindings and the tray use
+// it, so the window and a browser on /ui share one API.
 func (s *Server) CallAdmin(ctx context.Context, method, path string, body []byte) (status int, response []byte) {
-	if !strings.HasPrefix(path, "/api/") {
-		return http.StatusBadRequest, []byte(`{"error":{"message":"only /api/ paths","type":"invalid_request_error","param":null,"code":null}}`)
-	}
-	req, err := http.NewRequestWithContext(gateway.InProcess(ctx), method, "http://"+s.Addr()+path, bytes.NewReader(body))
-	if err != nil {
-		return http.StatusBadRequest, []byte(`{"error":{"message":"malformed request","type":"invalid_request_error","param":null,"code":null}}`)
-	}
-	req.RemoteAddr = "127.0.0.1:0"
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	req.Header.Set("Content-Type", "application/json")
-	rec := &recorder{header: http.Header{}}
-	s.http.Handler.ServeHTTP(rec, req)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	return rec.status, rec.body.Bytes()
-}
-
-// recorder is the ResponseWriter of an in-process admin call.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-}
-func (r *recorder) Write(b []byte) (int, error) {
-	r.WriteHeader(http.StatusOK)
-	return r.body.Write(b)
+	return s.gateway.CallAdmin(ctx, method, path, body)
 }
 
 // Config is the configuration service, for the desktop app and the tray.
