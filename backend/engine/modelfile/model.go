@@ -90,7 +90,7 @@ func (m *Model) load(sh shard) error {
 		if info.end > int64(len(data)) {
 			return &TensorError{sh.path, name, wrapf(ErrCorrupt, "data ends at %d, past the file's %d bytes", info.end, len(data))}
 		}
-		m.tensors[name] = Tensor{Name: name, DType: info.dtype, Shape: info.shape, Data: data[info.begin:info.end:info.end]}
+		m.tensors[name] = Tensor{Name: name, DType: info.dtype, Shape: info.shape, Data: data[info.begin:info.end:info.end], File: sh.path}
 	}
 	return nil
 }

@@ -39,6 +39,10 @@ type Tensor struct {
 	DType DType
 	Shape []int
 	Data  []byte
+	// File is the safetensors file the tensor was read from ("" for one
+	// built in memory): a backend with a loader of its own (MLX) may read
+	// it from there instead of from Data.
+	File string
 }
 
 // Quantization is MLX's affine quantization of a model's linear and

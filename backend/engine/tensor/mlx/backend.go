@@ -37,7 +37,8 @@ type Backend struct {
 	closed bool
 	exited chan struct{} // closed when the worker has returned
 
-	compute atomic.Int64 // nanoseconds spent evaluating graphs (see Timing)
+	compute   atomic.Int64 // nanoseconds spent evaluating graphs (see Timing)
+	fileLoads atomic.Int64 // tensors read by MLX's safetensors loader
 
 	// Touched only on the worker thread.
 	stream C.mb_stream

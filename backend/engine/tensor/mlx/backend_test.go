@@ -13,6 +13,7 @@ import (
 	"github.com/modelbar/modelbar/backend/engine/llama"
 	"github.com/modelbar/modelbar/backend/engine/llama/llamatest"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
 	"github.com/modelbar/modelbar/backend/engine/tensor/mlx"
@@ -268,5 +269,65 @@ func TestRun_PanicReachesCaller(t *testing.T) {
 	}()
 	if err := b.Run(func() error { return nil }); err != nil {
 		t.Errorf("Run after a panic: %v", err)
+	}
+}
+
+// A model read from disk is loaded by MLX's own safetensors loader —
+// dense bfloat16, 4-bit quantized, sharded — and answers as the CPU
+// backend does from the same files.
+func TestLoad_FromSafetensorsFiles(t *testing.T) {
+	for name, spec := range map[string]testmodel.Spec{
+		"llama_bf16":            {Seed: 3},
+		"qwen2_q4_tied_sharded": {Seed: 4, Architecture: "qwen2", TieWordEmbeddings: true, Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4}, Shards: 2},
+	} {
+		t.Run(name, func(t *testing.T) { testLoadFromFiles(t, spec) })
+	}
+}
+
+func testLoadFromFiles(t *testing.T, spec testmodel.Spec) {
+	dir := t.TempDir() + "/model"
+	if err := testmodel.Write(dir, spec); err != nil {
+		t.Fatal(err)
+	}
+	files, err := modelfile.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer files.Close()
+	logits := func(b tensor.Backend) []float32 {
+		m, err := llama.Load(files.Config(), files, b)
+		if err != nil {
+			t.Fatalf("Load on %s: %v", b.Name(), err)
+		}
+		defer m.Close()
+		c, err := m.NewCache(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		out, err := m.Forward([]int{1, 2, 3, 4}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	ref := cpu.NewThreads(2)
+	defer ref.Close()
+	b := newBackend(t, "cpu")
+	defer b.Close()
+	want, got := logits(ref), logits(b)
+	if n := mlx.FileLoads(b); n == 0 {
+		t.Error("no tensor was read by MLX's safetensors loader")
+	} else {
+		t.Logf("%d tensors read by MLX from the files", n)
+	}
+	scale := 0.0
+	for _, v := range want {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > llamatest.LogitTol*(1+scale) {
+			t.Fatalf("logit %d: mlx %v, cpu %v", i, got[i], want[i])
+		}
 	}
 }

@@ -30,6 +30,11 @@ static const struct {
 	MB_SYM(array_new_data),
 	MB_SYM(array_ndim),
 	MB_SYM(array_size),
+	MB_SYM(array_dtype),
+	MB_SYM(load_safetensors),
+	MB_SYM(map_string_to_array_get),
+	MB_SYM(map_string_to_array_free),
+	MB_SYM(map_string_to_string_free),
 	MB_SYM(array_shape),
 	MB_SYM(array_data_float32),
 	MB_SYM(array_data_uint32),
@@ -206,6 +211,36 @@ int mb_dequantize(mb_array *res, mb_array w, mb_array scales, mb_array biases, i
 }
 int mb_fast_rms_norm(mb_array *res, mb_array x, mb_array w, float eps, mb_stream s) {
 	return mb.fast_rms_norm(res, x, w, eps, s);
+}
+
+int mb_load_file(mb_map_string_to_array *res, const char *path, mb_stream s) {
+	mb_map_string_to_string meta = {NULL};
+	int rc = mb.load_safetensors(res, &meta, path, s);
+	if (meta.ctx != NULL) {
+		mb.map_string_to_string_free(meta);
+	}
+	return rc;
+}
+
+int mb_map_get(mb_array *res, mb_map_string_to_array m, const char *name) {
+	return mb.map_string_to_array_get(res, m, name);
+}
+
+void mb_map_free(mb_map_string_to_array m) {
+	if (m.ctx != NULL) {
+		mb.map_string_to_array_free(m);
+	}
+}
+
+int mb_array_dtype(mb_array a) { return mb.array_dtype(a); }
+
+int mb_array_dims(mb_array a, int *dims, int max) {
+	int n = (int)mb.array_ndim(a);
+	const int *shape = mb.array_shape(a);
+	for (int i = 0; i < n && i < max; i++) {
+		dims[i] = shape[i];
+	}
+	return n;
 }
 
 void mb_free(mb_array a) {

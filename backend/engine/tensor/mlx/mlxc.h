@@ -24,6 +24,8 @@ typedef struct mb_string { void *ctx; } mb_string;
 typedef struct mb_array { void *ctx; } mb_array;
 typedef struct mb_stream { void *ctx; } mb_stream;
 typedef struct mb_vector_array { void *ctx; } mb_vector_array;
+typedef struct mb_map_string_to_array { void *ctx; } mb_map_string_to_array;
+typedef struct mb_map_string_to_string { void *ctx; } mb_map_string_to_string;
 typedef struct mb_optional_int { int value; bool has_value; } mb_optional_int;
 typedef struct mb_optional_float { float value; bool has_value; } mb_optional_float;
 typedef struct mb_optional_dtype { int value; bool has_value; } mb_optional_dtype;
@@ -55,6 +57,7 @@ struct mb_api {
 	mb_array (*array_new_data)(const void *, const int *, int, int);
 	size_t (*array_ndim)(mb_array);
 	size_t (*array_size)(mb_array);
+	int (*array_dtype)(mb_array);
 	const int *(*array_shape)(mb_array);
 	const float *(*array_data_float32)(mb_array);
 	const uint32_t *(*array_data_uint32)(mb_array);
@@ -72,6 +75,13 @@ struct mb_api {
 	int (*get_cache_memory)(size_t *);
 	int (*get_peak_memory)(size_t *);
 	int (*clear_cache)(void);
+
+	/* io.h, map.h */
+	int (*load_safetensors)(mb_map_string_to_array *, mb_map_string_to_string *,
+				const char *, mb_stream);
+	int (*map_string_to_array_get)(mb_array *, mb_map_string_to_array, const char *);
+	int (*map_string_to_array_free)(mb_map_string_to_array);
+	int (*map_string_to_string_free)(mb_map_string_to_string);
 
 	/* ops.h */
 	int (*add)(mb_array *, mb_array, mb_array, mb_stream);
@@ -167,6 +177,17 @@ int mb_take_axis(mb_array *res, mb_array a, mb_array idx, int axis, mb_stream s)
 int mb_quantized_matmul(mb_array *res, mb_array x, mb_array w, mb_array scales, mb_array biases, int group, int bits, mb_stream s);
 int mb_dequantize(mb_array *res, mb_array w, mb_array scales, mb_array biases, int group, int bits, mb_stream s);
 int mb_fast_rms_norm(mb_array *res, mb_array x, mb_array w, float eps, mb_stream s);
+
+/* mb_load_file reads the header of a safetensors file into *res: its
+ * tensors as arrays MLX reads from the file when they are evaluated. */
+int mb_load_file(mb_map_string_to_array *res, const char *path, mb_stream s);
+/* mb_map_get returns the file's tensor name (2 when there is none). */
+int mb_map_get(mb_array *res, mb_map_string_to_array m, const char *name);
+/* mb_map_free frees a map when it is set. */
+void mb_map_free(mb_map_string_to_array m);
+/* mb_array_dtype and mb_array_dims describe an array. */
+int mb_array_dtype(mb_array a);
+int mb_array_dims(mb_array a, int *dims, int max);
 
 /* mb_free frees a handle when it is set. */
 void mb_free(mb_array a);

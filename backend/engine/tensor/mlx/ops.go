@@ -3,12 +3,14 @@
 package mlx
 
 /*
+#include <stdlib.h>
 #include "mlxc.h"
 */
 import "C"
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
@@ -59,14 +61,18 @@ func mlxDType(d modelfile.DType) C.int {
 	return C.MB_FLOAT32
 }
 
-// upload copies t's bytes into a new MLX array of the given shape,
-// converted to float32 unless keep is set, and evaluates it so that load
-// errors surface now and nothing refers to t.Data afterwards.
+// upload makes t an MLX array of the given shape — read by MLX's own
+// safetensors loader from t's file when it has one, else copied from
+// t.Data — converted to float32 unless keep is set, and evaluates it so
+// that load errors surface now and nothing refers to t.Data afterwards.
 func (b *Backend) upload(t modelfile.Tensor, keep bool, shape ...int) (C.mb_array, error) {
-	cs := cShape(shape)
-	h := C.mb_array_new_data(unsafe.Pointer(unsafe.SliceData(t.Data)), &cs[0], C.int(len(shape)), mlxDType(t.DType))
-	if h.ctx == nil {
-		return h, b.mlxError("load " + t.Name)
+	h, ok := b.fromFile(t, shape)
+	if !ok {
+		cs := cShape(shape)
+		h = C.mb_array_new_data(unsafe.Pointer(unsafe.SliceData(t.Data)), &cs[0], C.int(len(shape)), mlxDType(t.DType))
+		if h.ctx == nil {
+			return h, b.mlxError("load " + t.Name)
+		}
 	}
 	if !keep && t.DType != modelfile.F32 {
 		f := C.mb_array_new()
@@ -83,6 +89,58 @@ func (b *Backend) upload(t modelfile.Tensor, keep bool, shape ...int) (C.mb_arra
 		return C.mb_array{}, b.mlxError("load " + t.Name)
 	}
 	return h, nil
+}
+
+// fromFile reads t with MLX's safetensors loader (the data goes from the
+// file straight into MLX's memory), reshaped to shape. It reports false —
+// and the caller copies t.Data instead — when t has no file or the file
+// does not hold t as modelfile read it.
+func (b *Backend) fromFile(t modelfile.Tensor, shape []int) (C.mb_array, bool) {
+	if t.File == "" {
+		return C.mb_array{}, false
+	}
+	path, name := C.CString(t.File), C.CString(t.Name)
+	defer C.free(unsafe.Pointer(path))
+	defer C.free(unsafe.Pointer(name))
+	// One header read per tensor: the map is freed at once, so it holds no
+	// data alive (its arrays are read from the file when evaluated).
+	var m C.mb_map_string_to_array
+	if C.mb_load_file(&m, path, b.stream) != 0 {
+		C.mb_map_free(m)
+		lastError()
+		return C.mb_array{}, false
+	}
+	defer C.mb_map_free(m)
+	var h C.mb_array
+	if C.mb_map_get(&h, m, name) != 0 {
+		C.mb_free(h)
+		lastError()
+		return C.mb_array{}, false
+	}
+	var dims [8]C.int
+	n := int(C.mb_array_dims(h, &dims[0], C.int(len(dims))))
+	same := C.mb_array_dtype(h) == mlxDType(t.DType) && n == len(t.Shape)
+	for i := 0; same && i < n; i++ {
+		same = int(dims[i]) == t.Shape[i]
+	}
+	if !same {
+		C.mb_free(h)
+		return C.mb_array{}, false
+	}
+	if len(shape) != n || !slices.Equal(shape, t.Shape) {
+		cs := cShape(shape)
+		var r C.mb_array
+		rc := C.mb_reshape(&r, h, &cs[0], C.size_t(len(shape)), b.stream)
+		C.mb_free(h)
+		if rc != 0 {
+			C.mb_free(r)
+			lastError()
+			return C.mb_array{}, false
+		}
+		h = r
+	}
+	b.fileLoads.Add(1)
+	return h, true
 }
 
 // LoadDense copies an F32, F16 or BF16 vector or matrix to the device as
