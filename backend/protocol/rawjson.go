@@ -35,36 +35,95 @@ func SetTopLevelString(body []byte, key, value string) ([]byte, error) {
 
 // topLevelValueSpans finds the byte spans of the values of key at depth one,
 // and the offsets just after the object's opening brace and of its closing
-// brace.
+// brace. One validation pass and one scan of the top level, without
+// decoding or copying any value: the messages of a long conversation are
+// skipped over, not read.
 func topLevelValueSpans(body []byte, key string) (spans [][2]int, open, closing int, err error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, 0, 0, fmt.Errorf("request body must be a JSON object")
-	}
-	open = int(dec.InputOffset())
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, 0, 0, fmt.Errorf("invalid JSON: %w", err)
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, 0, 0, fmt.Errorf("invalid JSON: %w", err)
-		}
-		if name, _ := tok.(string); name == key {
-			end := int(dec.InputOffset())
-			spans = append(spans, [2]int{end - len(raw), end})
-		}
-	}
-	if _, err := dec.Token(); err != nil {
+	if !json.Valid(body) {
+		var v any
+		err := json.Unmarshal(body, &v) // for the message
 		return nil, 0, 0, fmt.Errorf("invalid JSON: %w", err)
 	}
-	closing = int(dec.InputOffset()) - 1
-	if rest := bytes.Trim(body[closing+1:], jsonSpace); len(rest) > 0 {
-		return nil, 0, 0, fmt.Errorf("invalid JSON: data after the top-level object")
+	i := skipSpace(body, 0)
+	if body[i] != '{' {
+		return nil, 0, 0, fmt.Errorf("request body must be a JSON object")
 	}
-	return spans, open, closing, nil
+	open = i + 1
+	i = skipSpace(body, open)
+	for body[i] != '}' {
+		keyEnd := skipString(body, i)
+		name := body[i+1 : keyEnd-1]
+		i = skipSpace(body, skipSpace(body, keyEnd)+1) // past the colon
+		valueEnd := skipValue(body, i)
+		if keyIs(name, key) {
+			spans = append(spans, [2]int{i, valueEnd})
+		}
+		i = skipSpace(body, valueEnd)
+		if body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+	}
+	return spans, open, i, nil
+}
+
+// The skip functions walk JSON already checked by json.Valid.
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the offset just past the string starting at b[i].
+func skipString(b []byte, i int) int {
+	for i++; ; i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+}
+
+// skipValue returns the offset just past the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) { // a number, true, false or null
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\r', '\n':
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// keyIs compares a raw object key (its escapes intact) with key.
+func keyIs(raw []byte, key string) bool {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw) == key
+	}
+	var name string
+	return json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &name) == nil && name == key
 }
 
 // jsonSpace is JSON's whitespace, narrower than bytes.TrimSpace's (no \f,

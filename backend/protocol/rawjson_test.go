@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -40,6 +42,19 @@ func TestSetTopLevelString_RefusesNonObjects(t *testing.T) {
 	}
 }
 
+// BenchmarkSetTopLevelString rewrites the model of a long conversation
+// (about 400 KB of messages), as every pass-through request does.
+func BenchmarkSetTopLevelString(b *testing.B) {
+	msg := `{"role":"user","content":"` + strings.Repeat("lorem ipsum dolor sit amet \\\"quoted\\\" ", 40) + `"},`
+	body := []byte(`{"model":"fast","messages":[` + strings.Repeat(msg, 300) + `{"role":"user","content":"hi"}],"stream":true}`)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := SetTopLevelString(body, "model", "gpt-4o-mini"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func FuzzSetTopLevelString(f *testing.F) {
 	f.Add([]byte(`{"model":"fast","messages":[{"role":"user","content":"hi"}],"stream":true}`))
 	f.Add([]byte(`{"a":[1,2,{"model":3}],"model" : "x" }`))
@@ -48,12 +63,21 @@ func FuzzSetTopLevelString(f *testing.F) {
 		if err != nil {
 			return
 		}
-		var doc map[string]any
+		var doc, in map[string]any
 		if err := json.Unmarshal(out, &doc); err != nil {
 			t.Fatalf("output is not JSON: %v\n in: %q\nout: %q", err, body, out)
 		}
 		if doc["model"] != "m" {
 			t.Fatalf("model = %v in %q", doc["model"], out)
+		}
+		// Nothing else changed.
+		if err := json.Unmarshal(body, &in); err != nil {
+			t.Fatalf("accepted a body that is not a JSON object: %q", body)
+		}
+		delete(in, "model")
+		delete(doc, "model")
+		if !reflect.DeepEqual(in, doc) {
+			t.Fatalf("other members changed:\n in: %q\nout: %q", body, out)
 		}
 	})
 }
