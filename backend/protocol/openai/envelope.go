@@ -4,6 +4,7 @@
 package openai
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/modelbar/modelbar/backend/protocol"
@@ -66,14 +67,15 @@ func ParseEnvelope(endpoint Endpoint, body []byte) (Envelope, error) {
 func required(endpoint Endpoint, messages, prompt, input json.RawMessage) error {
 	switch endpoint {
 	case ChatCompletions:
-		var msgs []json.RawMessage
+		// messages is valid JSON (the body decoded): looking at its first
+		// bytes tells an array, and an empty one, without copying it.
 		if protocol.IsNull(messages) {
 			return &protocol.RequestError{Param: "messages", Message: "is required"}
 		}
-		if json.Unmarshal(messages, &msgs) != nil {
+		if messages[0] != '[' {
 			return &protocol.RequestError{Param: "messages", Message: "must be an array of messages"}
 		}
-		if len(msgs) == 0 {
+		if bytes.TrimLeft(messages[1:], " \t\r\n")[0] == ']' {
 			return &protocol.RequestError{Param: "messages", Message: "must contain at least one message"}
 		}
 	case Completions:
