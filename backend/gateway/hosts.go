@@ -101,3 +101,17 @@ func classifyOrigin(origin string) (originKind, string) {
 	}
 	return originOther, ""
 }
+
+// clientBaseURL is the URL a client on this machine uses for a server
+// listening on addr: an unspecified host (all interfaces) becomes
+// 127.0.0.1, which every client can reach.
+func clientBaseURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

@@ -32,7 +32,8 @@ func (s *Server) serveUI(w http.ResponseWriter, r *http.Request) {
 		name = "index.html"
 	}
 	b, err := fs.ReadFile(s.opts.UI, name)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) {
+	var pe *fs.PathError
+	if errors.As(err, &pe) { // missing, invalid, or a directory
 		failWith(w, r, &apiError{Status: http.StatusNotFound, Type: "not_found_error", Code: "unknown_url", Message: "no such file in the UI: " + name})
 		return
 	}

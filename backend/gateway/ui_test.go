@@ -31,8 +31,10 @@ func TestUI_ServesTheFrontend(t *testing.T) {
 	if resp, _ := h.do(h.request(http.MethodGet, "/ui/../../etc/passwd", nil)); resp.StatusCode == http.StatusOK {
 		t.Error("a path outside the UI was served")
 	}
-	if resp, _ := h.do(h.request(http.MethodGet, "/ui/missing.js", nil)); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("missing asset: %d, want 404", resp.StatusCode)
+	for _, path := range []string{"/ui/missing.js", "/ui/assets", "/ui/assets/"} {
+		if resp, _ := h.do(h.request(http.MethodGet, path, nil)); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, resp.StatusCode)
+		}
 	}
 	// A page of another origin cannot load it (the token would leak).
 	if resp, _ := h.do(h.request(http.MethodGet, "/ui/", nil, "Origin", "https://evil.example")); resp.StatusCode != http.StatusForbidden {

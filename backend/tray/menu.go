@@ -48,8 +48,13 @@ type View struct {
 	Menu    []Item
 }
 
-// BaseURL is the OpenAI base URL of a gateway listening on addr.
-func BaseURL(addr string) string { return "http://" + addr + "/v1" }
+// OpenAIBaseURL is the OpenAI base URL of the gateway in s.
+func OpenAIBaseURL(s Snapshot) string {
+	if s.BaseURL == "" {
+		return "http://" + s.Addr + "/v1"
+	}
+	return s.BaseURL + "/v1"
+}
 
 // Extras is the tray's own part of the menu.
 type Extras struct {
@@ -72,7 +77,7 @@ func BuildView(s Snapshot, st State, describe string, l Extras) View {
 	menu = append(menu, modelItems(s.Models)...)
 	menu = append(menu, sep(2), routesItem(s.Routes), sep(3),
 		Item{ID: "open", Title: "Open modelbar", Action: Action{Kind: OpenWindow}},
-		Item{ID: "copy", Title: "Copy OpenAI base URL", Tooltip: BaseURL(s.Addr), Action: Action{Kind: CopyBaseURL}},
+		Item{ID: "copy", Title: "Copy OpenAI base URL", Tooltip: OpenAIBaseURL(s), Action: Action{Kind: CopyBaseURL}},
 		Item{ID: "login", Title: "Launch at login", Checkbox: true, Checked: l.LaunchAtLogin,
 			Disabled: l.NoLoginItem, Action: Action{Kind: ToggleLogin}},
 		sep(4),

@@ -22,6 +22,7 @@ type Admin func(ctx context.Context, method, path string, body []byte) (status i
 // Snapshot is what the tray shows, as the admin API reported it.
 type Snapshot struct {
 	Addr      string   // the gateway's listen address, host:port
+	BaseURL   string   // the URL clients use: http://host:port, a loopback host when it listens on all interfaces
 	Engine    string   // the local tensor backend ("cpu", "mlx (gpu)"); "" when unavailable
 	Cooldowns []string // backends in cooldown, by name
 	Models    []Model
@@ -54,11 +55,17 @@ type Request struct {
 	Backend      string    `json:"backend"`
 	FallbackFrom []string  `json:"fallback_from"`
 	Status       int       `json:"status"`
+	DurationMS   int64     `json:"duration_ms"`
 }
+
+// End is when the request finished: Time is when it started, and a long
+// stream ends minutes later.
+func (r Request) End() time.Time { return r.Time.Add(time.Duration(r.DurationMS) * time.Millisecond) }
 
 // status is the part of GET /api/status the tray reads.
 type status struct {
-	Addr  string `json:"addr"`
+	Addr    string `json:"addr"`
+	BaseURL string `json:"base_url"`
 	Local struct {
 		Available bool   `json:"available"`
 		Backend   string `json:"backend"`
@@ -87,7 +94,7 @@ func Fetch(ctx context.Context, admin Admin, after int64) (Snapshot, []Request, 
 	if err := get(ctx, admin, "/api/requests?limit=1000&after="+strconv.FormatInt(after, 10), &reqs); err != nil {
 		return s, nil, err
 	}
-	s.Addr = st.Addr
+	s.Addr, s.BaseURL = st.Addr, st.BaseURL
 	if st.Local.Available {
 		s.Engine = st.Local.Backend
 	}

@@ -39,14 +39,15 @@ type Tracker struct {
 func (t *Tracker) Observe(reqs []Request) {
 	for _, r := range reqs {
 		t.After = max(t.After, r.ID)
-		if len(r.FallbackFrom) > 0 && r.Time.After(t.lastFailover) {
-			t.lastFailover = r.Time
+		end := r.End() // what happened is recent from when it ended
+		if len(r.FallbackFrom) > 0 && end.After(t.lastFailover) {
+			t.lastFailover = end
 		}
-		if r.Status >= 500 && r.Time.After(t.lastError) {
-			t.lastError = r.Time
+		if r.Status >= 500 && end.After(t.lastError) {
+			t.lastError = end
 		}
-		if r.Backend != "" && r.Backend != "none" && r.Time.After(t.last) {
-			t.last, t.lastBackend = r.Time, r.Backend
+		if r.Backend != "" && r.Backend != "none" && end.After(t.last) {
+			t.last, t.lastBackend = end, r.Backend
 		}
 	}
 }

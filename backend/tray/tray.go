@@ -123,9 +123,9 @@ func (c *Controller) do(ctx context.Context, a Action) error {
 		c.shell.ShowWindow()
 	case CopyBaseURL:
 		c.mu.Lock()
-		addr := c.snap.Addr
+		snap := c.snap
 		c.mu.Unlock()
-		return c.shell.CopyText(BaseURL(addr))
+		return c.shell.CopyText(OpenAIBaseURL(snap))
 	case ToggleLogin:
 		if c.login == nil {
 			return errors.New("launch at login is not available here")

@@ -44,6 +44,9 @@ func TestTracker_State(t *testing.T) {
 		}, Snapshot{}, Error},
 		{"4xx is not an error", []Request{{ID: 1, Time: ago(time.Second), Backend: "openai", Status: 429}}, Snapshot{}, Cloud},
 		{"cooldown", nil, Snapshot{Cooldowns: []string{"openai"}}, Error},
+		// Entries are stamped with their start: what counts is when they ended.
+		{"5xx after a 2-minute wait, just ended", []Request{{ID: 1, Time: ago(120 * time.Second), DurationMS: 119_000, Backend: "openai", Status: 504}}, Snapshot{}, Error},
+		{"failover on a 90 s stream, just ended", []Request{{ID: 1, Time: ago(90 * time.Second), DurationMS: 89_000, Backend: "groq", FallbackFrom: []string{"openai"}, Status: 200}}, Snapshot{}, Failover},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -364,5 +367,16 @@ func TestAppIcon_OpaqueCentreTransparentCorner(t *testing.T) {
 	}
 	if _, _, _, a := img.At(64, 20).RGBA(); a != 0xffff {
 		t.Errorf("inside alpha %d, want opaque", a)
+	}
+}
+
+// The copied base URL is the one /api/status gives clients (a loopback
+// host when the gateway listens on all interfaces), else built from addr.
+func TestOpenAIBaseURL(t *testing.T) {
+	if got := OpenAIBaseURL(Snapshot{Addr: "[::]:11500", BaseURL: "http://127.0.0.1:11500"}); got != "http://127.0.0.1:11500/v1" {
+		t.Errorf("all interfaces: %s", got)
+	}
+	if got := OpenAIBaseURL(Snapshot{Addr: "127.0.0.1:2"}); got != "http://127.0.0.1:2/v1" {
+		t.Errorf("no base_url: %s", got)
 	}
 }

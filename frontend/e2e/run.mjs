@@ -246,10 +246,34 @@ async function main() {
   assert.match(await tid('chat-fallback').last().innerText(), /fake/);
   await shot('chat');
 
+  step('chat: temperature and max tokens set in Options');
+  await tid('chat-options').click();
+  await page.locator('#chat-temp').fill('0.5');
+  await page.locator('#chat-max').fill('64');
+  await tid('chat-model').fill('fast');
+  await tid('chat-input').fill('With options');
+  await tid('chat-send').click();
+  await tid('chat-answer').nth(2).getByText('You said: With options').waitFor();
+  await page.locator('#chat-temp').fill('');
+  await tid('chat-input').fill('Options cleared');
+  await tid('chat-send').click();
+  await tid('chat-answer').nth(3).getByText('You said: Options cleared').waitFor();
+
+  step('chat: Clear while an answer streams, then chat on');
+  await tid('chat-input').fill('Stream then clear');
+  await tid('chat-send').click();
+  await tid('chat-stop').waitFor();
+  await tid('chat-clear').click();
+  assert.equal(await tid('chat-answer').count(), 0);
+  await tid('chat-send').waitFor(); // not stuck on Stop
+  await tid('chat-input').fill('After clear');
+  await tid('chat-send').click();
+  await tid('chat-answer').first().getByText('You said: After clear').waitFor();
+
   // ---- Requests ----
   step('requests: the log shows both');
   await nav('requests');
-  await page.locator('[data-testid="request-row"][data-model="fast"][data-backend="fake"]').waitFor();
+  await page.locator('[data-testid="request-row"][data-model="fast"][data-backend="fake"]').first().waitFor();
   const flaky = page.locator('[data-testid="request-row"][data-model="flaky"][data-backend="backup"]');
   await flaky.waitFor();
   await flaky.getByTestId('request-fallback').getByText('fake').waitFor();
@@ -287,6 +311,8 @@ async function main() {
   await page.keyboard.press('Escape');
   await tid('key-created').waitFor({ state: 'hidden' });
   await tid('key-row').getByText('e2e').waitFor();
+  // Gone from the page once the dialog has closed (Svelte re-renders a tick later).
+  await page.waitForFunction((k) => !document.documentElement.outerHTML.includes(k), key, { timeout: 2000 });
   assert.ok(!(await page.content()).includes(key), 'the key is gone from the page once the dialog closes');
   await page.evaluate(() => document.querySelector('main')?.scrollTo(0, 0));
   await shot('status');

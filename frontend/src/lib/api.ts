@@ -79,6 +79,8 @@ export interface BackendState {
 export interface Status {
   version: string;
   addr: string;
+  /** The URL clients use (a loopback host when listening on all interfaces). */
+  base_url?: string;
   data_dir: string;
   started_at: string;
   uptime_seconds: number;

@@ -170,7 +170,7 @@ export class Client {
       this.base =
         this.kind === 'http'
           ? Promise.resolve(this.origin)
-          : this.call<{ addr: string }>('GET', '/api/status').then((s) => 'http://' + s.addr);
+          : this.call<{ addr: string; base_url?: string }>('GET', '/api/status').then((s) => s.base_url || 'http://' + s.addr);
       this.base.catch(() => (this.base = null));
     }
     return this.base;
