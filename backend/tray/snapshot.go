@@ -66,7 +66,7 @@ func (r Request) End() time.Time { return r.Time.Add(time.Duration(r.DurationMS)
 type status struct {
 	Addr    string `json:"addr"`
 	BaseURL string `json:"base_url"`
-	Local struct {
+	Local   struct {
 		Available bool   `json:"available"`
 		Backend   string `json:"backend"`
 	} `json:"local"`
