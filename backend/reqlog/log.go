@@ -11,8 +11,8 @@ import (
 // Defaults for the zero fields of Options.
 const (
 	DefaultBuffer        = 4096
-	DefaultBatchSize     = 256
-	DefaultFlushInterval = 200 * time.Millisecond
+	DefaultBatchSize     = 1024
+	DefaultFlushInterval = time.Second
 	DefaultRetention     = 30 * 24 * time.Hour
 	DefaultMaxEntries    = 1_000_000
 	DefaultPruneInterval = time.Hour

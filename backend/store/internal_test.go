@@ -53,6 +53,36 @@ func TestOpen_ConnectionPragmas(t *testing.T) {
 	}
 }
 
+// The request log is written with synchronous=NORMAL; the writer goes
+// back to FULL afterwards, whether the batch committed or failed, so
+// configuration writes stay durable.
+func TestWriteRelaxed_RestoresFull(t *testing.T) {
+	s := openTestStore(t)
+	synchronous := func() string {
+		var got string
+		if err := s.w.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	var during string
+	err := s.writeRelaxed(t.Context(), func(tx *sql.Tx) error {
+		return tx.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&during)
+	})
+	if err != nil || during != "1" {
+		t.Errorf("inside writeRelaxed: synchronous %q, %v; want 1 (NORMAL)", during, err)
+	}
+	if got := synchronous(); got != "2" {
+		t.Errorf("after a relaxed write: synchronous %s, want 2 (FULL)", got)
+	}
+	if err := s.writeRelaxed(t.Context(), func(*sql.Tx) error { return errors.New("refused") }); err == nil {
+		t.Error("a failing relaxed write reported no error")
+	}
+	if got := synchronous(); got != "2" {
+		t.Errorf("after a failed relaxed write: synchronous %s, want 2 (FULL)", got)
+	}
+}
+
 func TestWrite_FailureLeavesPreviousState(t *testing.T) {
 	tests := []struct {
 		name string

@@ -24,7 +24,7 @@ func (s *Store) InsertRequests(ctx context.Context, es []reqlog.Entry) error {
 	if len(es) == 0 {
 		return nil
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeRelaxed(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO requests (time, method, path, protocol, model, route, backend,
 			fallback_from, status, stream, input_tokens, output_tokens, ttfb_ms, duration_ms, error)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)

@@ -1,8 +1,9 @@
 // Package store persists modelbar's providers, routes and settings in one
 // SQLite file.
 //
-// The file is opened in WAL mode with foreign keys on, synchronous=FULL and a
-// 5 s busy timeout. Its schema is versioned by PRAGMA user_version and brought
+// The file is opened in WAL mode with foreign keys on, synchronous=FULL (the
+// request log's batches alone are written with NORMAL: see writeRelaxed) and
+// a 5 s busy timeout. Its schema is versioned by PRAGMA user_version and brought
 // up to date by the SQL files embedded from migrations/ when it is opened; a
 // file written by a newer modelbar is refused untouched (see
 // [SchemaTooNewError]).
@@ -15,6 +16,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -201,6 +203,39 @@ func userVersion(ctx context.Context, q queryer) (int, error) {
 // failed write leaves the previous state intact.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// writeRelaxed is write for data that may lose its last transactions to a
+// power failure (never to a crash of modelbar): the request log. It runs
+// with synchronous=NORMAL — in WAL mode still atomic and consistent, but
+// without an fsync per commit — so logging requests does not compete with
+// them for the disk; configuration writes keep synchronous=FULL.
+func (s *Store) writeRelaxed(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	conn, err := s.w.Conn(ctx) // the one writer connection
+	if err != nil {
+		return fmt.Errorf("writer connection: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return fmt.Errorf("relax synchronous: %w", err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) // never hand the relaxed connection on
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
