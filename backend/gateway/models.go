@@ -58,7 +58,7 @@ type anthropicModel struct {
 	CreatedAt   string `json:"created_at"`
 }
 
-func (s *Server) anthropicModel(m openAIModel) anthropicModel {
+func toAnthropicModel(m openAIModel) anthropicModel {
 	return anthropicModel{Type: "model", ID: m.ID, DisplayName: m.ID, CreatedAt: time.Unix(m.Created, 0).UTC().Format(time.RFC3339)}
 }
 
@@ -90,7 +90,7 @@ func (s *Server) listAnthropicModels(w http.ResponseWriter, r *http.Request) {
 	}
 	data := make([]anthropicModel, 0, end-start)
 	for _, m := range all[start:end] {
-		data = append(data, s.anthropicModel(m))
+		data = append(data, toAnthropicModel(m))
 	}
 	var first, last any
 	if len(data) > 0 {
@@ -109,7 +109,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("model")
 	reply := func(m openAIModel) {
 		if anthropicClient(r) {
-			writeJSON(w, http.StatusOK, s.anthropicModel(m))
+			writeJSON(w, http.StatusOK, toAnthropicModel(m))
 			return
 		}
 		writeJSON(w, http.StatusOK, m)

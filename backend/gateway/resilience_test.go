@@ -237,7 +237,13 @@ func TestCooldown_NotFromCountTokensOrListings(t *testing.T) {
 	h.route("claude-*", "a")
 	for range 3 {
 		h.post("/v1/messages/count_tokens", `{"model":"claude-x","messages":[{"role":"user","content":"hi"}]}`)
-		h.do(h.request(http.MethodGet, "/v1/models", nil))
+		// The connection test lists the provider's models (a failing listing).
+		if resp, body := h.admin(http.MethodPost, "/api/providers/a/test", nil); resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"ok":false`) {
+			t.Fatalf("provider test: %d %s, want a failed listing", resp.StatusCode, body)
+		}
+	}
+	if n := len(up.requests()); n != 6 {
+		t.Errorf("provider called %d times, want 6 (3 counts, 3 listings), all failing", n)
 	}
 	if cd := h.cooldowns(); len(cd) != 0 {
 		t.Errorf("backends after failing count_tokens and listings: %v, want none", cd)
