@@ -117,17 +117,18 @@ func TestServe_ProcessLifecycle(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	// The log is read to its end (the process closing stderr) before Wait,
+	// which closes the pipe and could cut off the last lines.
+	var rest string
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
-		}
+	case rest = <-logRest:
 	case <-time.After(20 * time.Second):
 		t.Fatal("no exit 20s after SIGTERM")
 	}
-	if rest := <-logRest; !strings.Contains(rest, "msg=stopped") {
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	if !strings.Contains(rest, "msg=stopped") {
 		t.Errorf("no clean stop in the log:\n%s", rest)
 	}
 	if _, err := os.Stat(filepath.Join(dataDir, "modelbar.db")); err != nil {
