@@ -130,6 +130,9 @@ func (c *Client) URL(apiPath string) string {
 // open for the caller to read and close; any other status is read, closed and
 // returned as an *Error, as is a transport failure.
 func (c *Client) Forward(ctx context.Context, method, apiPath string, in http.Header, body []byte) (*http.Response, error) {
+	if err := c.usable(); err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, method, c.URL(apiPath), bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: build request: %w", c.cfg.Name, err)
@@ -148,6 +151,15 @@ func (c *Client) Forward(ctx context.Context, method, apiPath string, in http.He
 		return nil, c.statusError(resp)
 	}
 	return resp, nil
+}
+
+// usable refuses to call a provider whose key could not be read.
+func (c *Client) usable() *Error {
+	if c.cfg.KeyError == "" {
+		return nil
+	}
+	return &Error{Provider: c.cfg.Name, Kind: KindConfig, Message: "its API key cannot be read (" + c.cfg.KeyError +
+		"); no request was sent: set the key again in modelbar"}
 }
 
 func (c *Client) authorize(h http.Header) {
@@ -170,6 +182,9 @@ func (c *Client) authorize(h http.Header) {
 // Get fetches a small JSON document from the provider (model listings,
 // connection tests).
 func (c *Client) Get(ctx context.Context, apiPath string) ([]byte, error) {
+	if err := c.usable(); err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL(apiPath), nil)
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: build request: %w", c.cfg.Name, err)

@@ -20,6 +20,10 @@ const (
 	KindConnection             // dial, TLS, reset, EOF before a response
 	KindTimeout                // a deadline passed
 	KindCanceled               // the caller's context was cancelled
+	// KindConfig: the provider cannot be called as configured, and was not
+	// (its key is unreadable), or its answer was not followed (a redirect
+	// to another host, which would carry the key away). Message says why.
+	KindConfig
 )
 
 func (k Kind) String() string {
@@ -32,6 +36,8 @@ func (k Kind) String() string {
 		return "timeout"
 	case KindCanceled:
 		return "canceled"
+	case KindConfig:
+		return "config"
 	}
 	return "unknown"
 }
@@ -64,6 +70,8 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("provider %s: timed out: %v", e.Provider, e.Err)
 	case KindCanceled:
 		return fmt.Sprintf("provider %s: request cancelled", e.Provider)
+	case KindConfig:
+		return fmt.Sprintf("provider %s: %s", e.Provider, e.Message)
 	}
 	return fmt.Sprintf("provider %s: connection failed: %v", e.Provider, e.Err)
 }
@@ -81,6 +89,8 @@ func (e *Error) Summary() string {
 		return fmt.Sprintf("provider %s: timed out", e.Provider)
 	case KindCanceled:
 		return fmt.Sprintf("provider %s: request cancelled", e.Provider)
+	case KindConfig:
+		return fmt.Sprintf("provider %s: %s", e.Provider, e.Message) // modelbar's own words
 	}
 	return fmt.Sprintf("provider %s: connection failed: %v", e.Provider, e.Err)
 }
@@ -94,7 +104,7 @@ func Retryable(err error) bool {
 		return false
 	}
 	switch e.Kind {
-	case KindConnection, KindTimeout:
+	case KindConnection, KindTimeout, KindConfig:
 		return true
 	case KindStatus:
 		return e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests || e.Status >= 500

@@ -19,6 +19,9 @@ type Probe struct {
 // work. OpenAI-style providers are asked through go-openai, as an OpenAI SDK
 // user would; Anthropic through its /v1/models endpoint.
 func (c *Client) Probe(ctx context.Context) (Probe, error) {
+	if err := c.usable(); err != nil {
+		return Probe{}, err
+	}
 	start := time.Now()
 	var ids []string
 	var err error

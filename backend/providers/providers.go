@@ -78,9 +78,13 @@ type Config struct {
 	BaseURL          string       // normalized, no trailing slash
 	APIKey           redact.Value // may be zero: local servers often need none
 	DefaultMaxTokens int          // 0: DefaultMaxTokens
+	// KeyError says why the provider's key could not be read (a corrupt
+	// secret store); while it is set no request is sent, since one
+	// without its credential could only fail, or reach the wrong account.
+	KeyError string
 }
 
 func (c Config) equal(o Config) bool {
 	return c.Name == o.Name && c.Type == o.Type && c.BaseURL == o.BaseURL &&
-		c.APIKey.Reveal() == o.APIKey.Reveal() && c.DefaultMaxTokens == o.DefaultMaxTokens
+		c.APIKey.Reveal() == o.APIKey.Reveal() && c.DefaultMaxTokens == o.DefaultMaxTokens && c.KeyError == o.KeyError
 }
