@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,18 +17,14 @@ import (
 
 const maxAdminBody = 1 << 20
 
-// requireAdmin lets a request through only with the admin bearer token
-// (the scheme is case-insensitive, as RFC 7235 says; the token is compared
-// in constant time).
+// requireAdmin lets a request through only when authenticate admits it
+// (session.go): the admin bearer token, an in-process call, or a browser
+// session cookie from this server's own origin.
 func (s *Server) requireAdmin(next http.HandlerFunc) http.Handler {
-	want := []byte(s.opts.AdminToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		ok := strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), want) == 1
-		if len(want) == 0 || !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="modelbar admin"`)
-			failWith(w, r, &apiError{Status: http.StatusUnauthorized, Type: "authentication_error", Code: "invalid_admin_token",
-				Message: "the admin API needs Authorization: Bearer <token>, the token in admin-token in the data dir"})
+		r, e := s.authenticate(r)
+		if e != nil {
+			failWith(w, r, e)
 			return
 		}
 		next(w, r)

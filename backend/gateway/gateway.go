@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/modelbar/modelbar/backend/auth"
 	"github.com/modelbar/modelbar/backend/config"
 	"github.com/modelbar/modelbar/backend/metrics"
 	"github.com/modelbar/modelbar/backend/reqlog"
@@ -27,9 +28,10 @@ const DefaultMaxBodyBytes = 32 << 20
 
 // Options configures a Server.
 type Options struct {
-	Addr         string // the address the server listens on; its host joins the Host allow-list
-	AdminToken   string // required as a bearer token on /api
-	DataDir      string // shown in /api/status
+	Addr         string       // the address the server listens on; its host joins the Host allow-list
+	AdminToken   string       // the admin bearer token on /api, when Auth is nil
+	Auth         *auth.Keeper // admin token, login codes, browser sessions; nil: one in memory over AdminToken
+	DataDir      string       // shown in /api/status
 	Version      string
 	MaxBodyBytes int64 // 0: DefaultMaxBodyBytes
 	// FirstByteTimeout bounds how long a backend may take to start
@@ -58,6 +60,9 @@ type Server struct {
 	hosts   hostPolicy
 	started time.Time
 
+	auth       *auth.Keeper // Options.Auth
+	cookieName string       // the browser session cookie's (session.go)
+
 	requests *reqlog.Log       // Options.Requests
 	metrics  *metrics.Registry // Options.Metrics
 	met      *gatewayMetrics   // the series logRequest records
@@ -82,12 +87,17 @@ func New(opts Options) *Server {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.NewRegistry()
 	}
+	if opts.Auth == nil {
+		opts.Auth = auth.NewMemory(opts.AdminToken, auth.Options{})
+	}
 	s := &Server{
-		opts:    opts,
-		cfg:     opts.Config,
-		log:     opts.Log,
-		hosts:   newHostPolicy(opts.Addr),
-		started: time.Now(),
+		opts:       opts,
+		cfg:        opts.Config,
+		log:        opts.Log,
+		hosts:      newHostPolicy(opts.Addr),
+		started:    time.Now(),
+		auth:       opts.Auth,
+		cookieName: sessionCookieName(opts.Addr),
 	}
 	s.requests, s.metrics = opts.Requests, opts.Metrics
 	s.met = s.registerMetrics(opts.Metrics)
@@ -137,10 +147,16 @@ func (s *Server) routes() http.Handler {
 	admin("GET", "/api/keys", s.listAPIKeys)
 	admin("POST", "/api/keys", s.createAPIKey)
 	admin("DELETE", "/api/keys/{id}", s.deleteAPIKey)
+	admin("POST", "/api/login-link", s.createLoginLink)
+	admin("GET", "/api/sessions", s.listSessions)
+	admin("DELETE", "/api/sessions", s.deleteSessions)
+	admin("DELETE", "/api/sessions/{id}", s.deleteSession)
+	admin("POST", "/api/admin-token/rotate", s.rotateAdminToken)
 
 	handle("GET", "/metrics", http.HandlerFunc(s.serveMetrics))
 	handle("GET", "/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 	handle("GET", "/ui/{file...}", http.HandlerFunc(s.serveUI))
+	handle("GET", "/ui/login", http.HandlerFunc(s.login))
 
 	handle("GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -179,18 +195,20 @@ func jsonMuxErrors(h http.Handler) http.Handler {
 }
 
 // CallAdmin answers one admin API request in process, as the HTTP server
-// would (same handler, validation and JSON, with the admin token): the
-// desktop app's window and tray call it. Only /api/ paths are served.
+// would (same handler, validation and JSON): the desktop app's window and
+// tray call it. It needs no credential — the request is marked in its
+// context, which no network request can carry — so rotating the admin
+// token never locks the window out. Only /api/ paths are served.
 func (s *Server) CallAdmin(ctx context.Context, method, path string, body []byte) (status int, response []byte) {
 	if !strings.HasPrefix(path, "/api/") {
 		return http.StatusBadRequest, []byte(`{"error":{"message":"only /api/ paths are served in process","type":"invalid_request_error","param":null,"code":null}}`)
 	}
-	req, err := http.NewRequestWithContext(InProcess(ctx), method, "http://"+s.opts.Addr+path, bytes.NewReader(body))
+	ctx = context.WithValue(InProcess(ctx), adminCallKey{}, true)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+s.opts.Addr+path, bytes.NewReader(body))
 	if err != nil {
 		return http.StatusBadRequest, []byte(`{"error":{"message":"malformed request","type":"invalid_request_error","param":null,"code":null}}`)
 	}
 	req.RemoteAddr = "127.0.0.1:0"
-	req.Header.Set("Authorization", "Bearer "+s.opts.AdminToken)
 	req.Header.Set("Content-Type", "application/json")
 	rec := &captureWriter{header: http.Header{}}
 	s.handler.ServeHTTP(rec, req)

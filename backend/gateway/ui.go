@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"bytes"
 	"errors"
-	"html"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -12,13 +10,9 @@ import (
 )
 
 // The web UI is the built frontend (Options.UI), served at /ui/ to
-// browsers on this machine: the same app the desktop window shows. Its
-// index.html gets the admin token in a meta tag so the page can call /api;
-// only same-origin pages can read it (no CORS on /ui, the Host allow-list
-// stops DNS rebinding), the same protection /api itself has.
-
-// tokenMeta is the placeholder the frontend's index.html carries.
-const tokenMeta = `<meta name="modelbar-admin-token" content="">`
+// browsers on this machine: the same app the desktop window shows. It holds
+// no secret: the page calls /api with the session cookie a one-time login
+// link set (session.go), and shows how to get one when it has none.
 
 func (s *Server) serveUI(w http.ResponseWriter, r *http.Request) {
 	if s.opts.UI == nil {
@@ -49,8 +43,6 @@ func (s *Server) serveUI(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Type", ct)
 	}
 	if name == "index.html" {
-		b = bytes.Replace(b, []byte(tokenMeta),
-			[]byte(`<meta name="modelbar-admin-token" content="`+html.EscapeString(s.opts.AdminToken)+`">`), 1)
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Cache-Control", "no-store")
 	} else {

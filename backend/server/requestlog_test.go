@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelbar/modelbar/backend/auth"
 	"github.com/modelbar/modelbar/backend/config"
 	"github.com/modelbar/modelbar/backend/reqlog"
 )
@@ -55,7 +56,7 @@ func TestRequestLog_SurvivesRestart(t *testing.T) {
 	defer upstream.Close()
 	dir := t.TempDir()
 	s := startTestServer(t, dir)
-	token, err := AdminToken(dir)
+	token, err := auth.ReadToken(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestRetention_SettingAppliesAtOnce(t *testing.T) {
 	if got := s.requests.Retention(); got != reqlog.DefaultRetention {
 		t.Errorf("retention at start %v, want the default", got)
 	}
-	token, err := AdminToken(dir)
+	token, err := auth.ReadToken(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

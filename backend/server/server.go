@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/modelbar/modelbar/backend/auth"
 	"github.com/modelbar/modelbar/backend/config"
 	"github.com/modelbar/modelbar/backend/engine"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
@@ -75,7 +76,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	token, err := AdminToken(opts.DataDir)
+	keeper, err := auth.Open(opts.DataDir, auth.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +111,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	reg := metrics.NewRegistry()
 	gw := gateway.New(gateway.Options{
-		Addr: ln.Addr().String(), AdminToken: token, DataDir: opts.DataDir, Version: opts.Version, Config: cfg, Log: opts.Log,
+		Addr: ln.Addr().String(), Auth: keeper, DataDir: opts.DataDir, Version: opts.Version, Config: cfg, Log: opts.Log,
 		Local: local, Requests: requests, Metrics: reg, UI: opts.UI,
 	})
 	s := &Server{
@@ -125,7 +126,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	go func() { s.serveErr <- s.http.Serve(ln) }()
 	opts.Log.Info("modelbar listening", "addr", "http://"+ln.Addr().String(), "data_dir", opts.DataDir,
-		"secrets", sec.Backend(), "admin_token_file", filepath.Join(opts.DataDir, "admin-token"))
+		"secrets", sec.Backend(), "admin_token_file", auth.TokenPath(opts.DataDir))
 	return s, nil
 }
 
@@ -149,6 +150,16 @@ func (s *Server) Addr() string { return s.listener.Addr().String() }
 func (s *Server) CallAdmin(ctx context.Context, method, path string, body []byte) (status int, response []byte) {
 	return s.gateway.CallAdmin(ctx, method, path, body)
 }
+
+// LoginLink makes a one-time login link for a browser (see
+// gateway.Server.LoginLink): it works once, until expires.
+func (s *Server) LoginLink() (link string, expires time.Time) { return s.gateway.LoginLink() }
+
+// AdminToken returns the admin token in dataDir, creating it if missing.
+//
+// Deprecated: use auth.LoadToken; kept so callers written before the token
+// moved to package auth still build.
+func AdminToken(dataDir string) (string, error) { return auth.LoadToken(dataDir) }
 
 // Config is the configuration service, for the desktop app and the tray.
 func (s *Server) Config() *config.Service { return s.config }

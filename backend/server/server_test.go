@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/modelbar/modelbar/backend/auth"
 	"github.com/modelbar/modelbar/backend/config"
 	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
 	"github.com/modelbar/modelbar/backend/store"
@@ -56,7 +56,7 @@ func TestShutdown_LetsInFlightStreamsFinish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, err := AdminToken(dir)
+	token, err := auth.ReadToken(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,56 +105,6 @@ func TestShutdown_LetsInFlightStreamsFinish(t *testing.T) {
 	defer st.Close()
 	if routes, err := st.ListRoutes(ctx); err != nil || len(routes) != 1 {
 		t.Errorf("routes after restart: %v %v", routes, err)
-	}
-}
-
-func TestAdminToken_CreatedOnceWithMode0600(t *testing.T) {
-	dir := t.TempDir()
-	a, err := AdminToken(dir)
-	if err != nil || len(a) != 64 {
-		t.Fatalf("token %q %v", a, err)
-	}
-	b, err := AdminToken(dir)
-	if err != nil || a != b {
-		t.Errorf("second read %q != %q (%v)", b, a, err)
-	}
-	path := filepath.Join(dir, "admin-token")
-	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("stat %v, %v", fi, err)
-	}
-	os.Chmod(path, 0o644)
-	if _, err := AdminToken(dir); err != nil {
-		t.Fatal(err)
-	}
-	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("loose mode not tightened: %v, %v", fi, err)
-	}
-	os.WriteFile(path, []byte("\n"), 0o600)
-	if _, err := AdminToken(dir); err == nil {
-		t.Error("empty token file accepted")
-	}
-}
-
-func TestAdminToken_ConcurrentStartsAgree(t *testing.T) {
-	dir := t.TempDir()
-	tokens := make(chan string, 8)
-	for range 8 {
-		go func() {
-			tok, err := AdminToken(dir)
-			if err != nil {
-				t.Error(err)
-			}
-			tokens <- tok
-		}()
-	}
-	first := <-tokens
-	for range 7 {
-		if tok := <-tokens; tok != first || len(tok) != 64 {
-			t.Errorf("token %q, want %q", tok, first)
-		}
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("temporary files left behind: %v", entries)
 	}
 }
 
@@ -256,5 +206,58 @@ func TestCallAdmin(t *testing.T) {
 	}
 	if status, _ := srv.CallAdmin(t.Context(), http.MethodPost, "/v1/chat/completions", nil); status != http.StatusBadRequest {
 		t.Errorf("a /v1 path through CallAdmin: %d, want 400", status)
+	}
+}
+
+// The desktop window's in-process calls need no token, so rotating it
+// (through HTTP, as `modelbar rotate-token` does) never locks the window
+// out; the old token stops working over HTTP at once.
+func TestCallAdmin_WorksAfterRotation(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := Start(t.Context(), Options{Addr: "127.0.0.1:0", DataDir: dir, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	old, err := auth.ReadToken(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpStatus := func(method, path, token string) int {
+		req, _ := http.NewRequest(method, "http://"+srv.Addr()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := httpStatus("POST", "/api/admin-token/rotate", old); got != http.StatusOK {
+		t.Fatalf("rotate: %d", got)
+	}
+	if got := httpStatus("GET", "/api/status", old); got != http.StatusUnauthorized {
+		t.Errorf("old token: %d, want 401", got)
+	}
+	cases := []struct {
+		method, path string
+		want         int
+		body         string
+	}{
+		{"GET", "/api/status", http.StatusOK, `"addr"`},
+		{"POST", "/api/login-link", http.StatusCreated, `"url":"http://` + srv.Addr() + `/ui/login?code=`},
+		{"GET", "/api/sessions", http.StatusOK, `[]`},
+		{"POST", "/api/admin-token/rotate", http.StatusOK, `"rotated":true`},
+		{"GET", "/api/routes", http.StatusOK, `[]`},
+	}
+	for _, c := range cases {
+		status, body := srv.CallAdmin(t.Context(), c.method, c.path, nil)
+		if status != c.want || !strings.Contains(string(body), c.body) {
+			t.Errorf("CallAdmin %s %s after rotation: %d %s", c.method, c.path, status, body)
+		}
+	}
+	now, _ := auth.ReadToken(dir)
+	if got := httpStatus("GET", "/api/status", now); now == old || got != http.StatusOK {
+		t.Errorf("the token in the file after rotating twice: %d", got)
 	}
 }
