@@ -34,6 +34,9 @@ type Env struct {
 	Desktop func(ctx context.Context, args []string, stderr io.Writer) int
 	// UI is the built web frontend, served at /ui/ (nil: none).
 	UI fs.FS
+	// OpenURL opens a URL in the default browser (`modelbar ui`); nil:
+	// `open` on macOS, `xdg-open` elsewhere.
+	OpenURL func(url string) error
 }
 
 const usage = `modelbar: one local endpoint for language models
@@ -41,6 +44,9 @@ const usage = `modelbar: one local endpoint for language models
 Usage:
   modelbar [--hidden] [--addr A] [--data-dir D]              start the desktop app (window and menu-bar icon)
   modelbar serve [--addr 127.0.0.1:11500] [--data-dir DIR]   run the gateway headless
+  modelbar ui [--addr A] [--data-dir D] [--no-open]          open the running modelbar's UI in the browser: prints
+                                                             a login link that works once, within 60 s, and opens it
+  modelbar rotate-token [--addr A] [--data-dir D]            replace the admin token; every browser is signed out
   modelbar bench [engine] [--dir DIR] [--prefill 128] [--decode 32] [--backend cpu|mlx]   measure the local engine on this machine
   modelbar bench gateway [--requests 500] [--rates 500,1000,2000] [--duration 5s] [--streams 50]
                                        measure what the gateway adds, next to a direct call and a null proxy
@@ -48,7 +54,8 @@ Usage:
   modelbar help                                              this text
 
 Environment: MODELBAR_ADDR and MODELBAR_DATA_DIR set the same as the flags
-(flags win). The admin API token is in <data-dir>/admin-token.
+(flags win). The admin API token is in <data-dir>/admin-token; a browser
+signs in with a login link from ` + "`modelbar ui`" + `, never with the token.
 `
 
 // desktopFlag reports whether a first argument is one of the desktop app's
@@ -74,6 +81,10 @@ func Main(ctx context.Context, args []string, env Env) int {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], env)
+	case "ui":
+		return uiCmd(ctx, args[1:], env)
+	case "rotate-token":
+		return rotateTokenCmd(ctx, args[1:], env)
 	case "bench":
 		return benchCmd(args[1:], env)
 	case "version", "--version", "-version":
@@ -128,6 +139,9 @@ func run(ctx context.Context, opts server.Options, env Env) int {
 		fmt.Fprintln(env.Stderr, "modelbar serve:", err)
 		return 1
 	}
+	link, _ := srv.LoginLink()
+	opts.Log.Info("open the UI in a browser", "url", link,
+		"note", "the link works once, within 60 s; `modelbar ui` prints and opens a new one")
 	code := 0
 	select {
 	case <-ctx.Done():

@@ -37,6 +37,11 @@ func TestMain_Commands(t *testing.T) {
 		{[]string{"serve", "--nope"}, 2, "", "flag provided but not defined"},
 		{[]string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
 		{[]string{"serve", "--log-level", "loud"}, 2, "", "--log-level"},
+		{[]string{"help"}, 0, "modelbar ui [--addr", ""},
+		{[]string{"help"}, 0, "modelbar rotate-token", ""},
+		{[]string{"ui", "extra"}, 2, "", `unexpected argument "extra"`},
+		{[]string{"ui", "--nope"}, 2, "", "flag provided but not defined"},
+		{[]string{"rotate-token", "extra"}, 2, "", `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {
 		code, out, errOut := runMain(tt.args, nil)
@@ -60,17 +65,14 @@ func TestServe_FailsClearlyWhenTheAddressIsTaken(t *testing.T) {
 
 // TestServe_ProcessLifecycle runs the real binary: flags win over the
 // environment, the data dir gets its files with the right modes, requests are
-// served, and SIGTERM ends it cleanly. (In-flight requests surviving shutdown
-// are tested in package server.)
+// served, a login link is logged at start and `modelbar ui` prints another,
+// and SIGTERM ends it cleanly. (In-flight requests surviving shutdown are
+// tested in package server.)
 func TestServe_ProcessLifecycle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "modelbar")
-	build := exec.Command("go", "build", "-o", bin, "github.com/modelbar/modelbar")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildModelbar(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "MODELBAR_ADDR=256.0.0.1:1", "MODELBAR_DATA_DIR="+dataDir, "MODELBAR_SECRETS=file")
@@ -84,6 +86,7 @@ func TestServe_ProcessLifecycle(t *testing.T) {
 	defer cmd.Process.Kill()
 	lines := bufio.NewScanner(stderr)
 	addr := waitForListening(t, lines)
+	logged := waitForLine(t, lines, loginLinkLine)
 	logRest := make(chan string, 1)
 	go func() {
 		var rest strings.Builder
@@ -114,6 +117,27 @@ func TestServe_ProcessLifecycle(t *testing.T) {
 		t.Fatalf("status: %d %s", resp.StatusCode, body)
 	}
 
+	// The login link logged at start, and one from `modelbar ui`, each
+	// sign a browser in once.
+	ui := exec.Command(bin, "ui", "--no-open", "--data-dir", dataDir)
+	ui.Env = append(os.Environ(), "MODELBAR_ADDR="+addr)
+	printed, err := ui.Output()
+	if err != nil {
+		t.Fatalf("modelbar ui: %v", err)
+	}
+	for _, link := range []string{logged[1], strings.TrimSuffix(string(printed), "\n")} {
+		if !strings.HasPrefix(link, "http://"+addr+"/ui/login?code=") || strings.Contains(link, "\n") {
+			t.Errorf("login link %q", link)
+			continue
+		}
+		if status, ck := follow(t, link); status != http.StatusSeeOther || ck == nil {
+			t.Errorf("login link %s: %d, cookie %v", link, status, ck)
+		}
+		if status, _ := follow(t, link); status != http.StatusUnauthorized {
+			t.Errorf("login link %s used twice: %d", link, status)
+		}
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +160,22 @@ func TestServe_ProcessLifecycle(t *testing.T) {
 	}
 }
 
-var listeningAddr = regexp.MustCompile(`msg="modelbar listening" addr=http://(\S+)`)
+var (
+	listeningAddr = regexp.MustCompile(`msg="modelbar listening" addr=http://(\S+)`)
+	loginLinkLine = regexp.MustCompile(`level=INFO msg="open the UI in a browser" url="?([^"\s]+)"? note=".*modelbar ui`)
+)
+
+// waitForLine reads log lines until one matches re and returns its submatches.
+func waitForLine(t *testing.T, lines *bufio.Scanner, re *regexp.Regexp) []string {
+	t.Helper()
+	for lines.Scan() {
+		if m := re.FindStringSubmatch(lines.Text()); m != nil {
+			return m
+		}
+	}
+	t.Fatalf("the server never logged a line matching %s", re)
+	return nil
+}
 
 func waitForListening(t *testing.T, lines *bufio.Scanner) string {
 	t.Helper()

@@ -72,15 +72,37 @@ func TestServe_DurabilityUnderKill9(t *testing.T) {
 	srv.stop(t)
 }
 
+// buildModelbar builds the modelbar binary (with the UI in frontend/dist
+// embedded) once for the package's tests; TestMain removes it.
 func buildModelbar(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "modelbar")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/modelbar/modelbar").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "modelbar-cli-test-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binDir = dir
+		bin := filepath.Join(dir, "modelbar")
+		out, err := exec.Command("go", "build", "-o", bin, "github.com/modelbar/modelbar").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("build: %v\n%s", err, out)
+			return
+		}
+		binPath = bin
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
 	}
-	return bin
+	return binPath
 }
+
+var (
+	binOnce sync.Once
+	binDir  string // the temporary dir holding the binary; removed by TestMain
+	binPath string
+	binErr  error
+)
 
 // modelbarProc is a running `modelbar serve`.
 type modelbarProc struct {
