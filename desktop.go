@@ -110,7 +110,7 @@ func runDesktop(ctx context.Context, args []string, stderr io.Writer, ui fs.FS) 
 }
 
 // shell is the app around the tray, over the Wails runtime: the window,
-// the clipboard, quitting.
+// the clipboard, the browser, quitting.
 type shell struct {
 	log  *slog.Logger
 	ctx  atomic.Pointer[context.Context] // the Wails context, once started
@@ -171,6 +171,16 @@ func (s *shell) ShowWindow() {
 func (s *shell) CopyText(text string) error {
 	if wctx := s.wctx(); wctx != nil {
 		return runtime.ClipboardSetText(wctx, text)
+	}
+	return errors.New("modelbar is starting")
+}
+
+// OpenURL hands url to the default browser. Wails reports no failure (it
+// logs one), so nil says only that the URL was handed over.
+func (s *shell) OpenURL(url string) error {
+	if wctx := s.wctx(); wctx != nil {
+		runtime.BrowserOpenURL(wctx, url)
+		return nil
 	}
 	return errors.New("modelbar is starting")
 }

@@ -85,9 +85,11 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	w := startWatcher(t)
 	dataDir, configHome := t.TempDir(), t.TempDir()
 	addr := freeAddr(t)
+	browser, opened := fakeBrowser(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "MODELBAR_DATA_DIR="+dataDir, "MODELBAR_ADDR="+addr,
-		"XDG_CONFIG_HOME="+configHome, "MODELBAR_BACKEND=cpu", "NO_AT_BRIDGE=1")
+		"XDG_CONFIG_HOME="+configHome, "MODELBAR_BACKEND=cpu", "NO_AT_BRIDGE=1",
+		"PATH="+browser+string(os.PathListSeparator)+os.Getenv("PATH"))
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -165,6 +167,29 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	}
 	menu := conn.Object(sender, menuPath.Value().(dbus.ObjectPath))
 
+	// "Open in browser" hands the default browser (a stand-in xdg-open that
+	// writes the URL down) a one-time login link that signs a browser in.
+	click(t, menu, itemID(t, menu, "Open in browser"))
+	var link string
+	waitFor(t, 10*time.Second, "the tray to open a login link", func() bool {
+		b, _ := os.ReadFile(opened)
+		link = strings.TrimSpace(string(b))
+		return link != ""
+	})
+	signIn(t, addr, link)
+
+	// Rotating the admin token signs browsers out, not the window or the
+	// tray: they call in process (the route click below goes that way).
+	var rotated struct {
+		Rotated         bool `json:"rotated"`
+		SessionsRevoked int  `json:"sessions_revoked"`
+	}
+	api("POST", "/api/admin-token/rotate", "", &rotated)
+	if !rotated.Rotated || rotated.SessionsRevoked != 1 {
+		t.Errorf("rotate: %+v, want one session revoked", rotated)
+	}
+	api = adminClient(t, dataDir, addr) // the new token
+
 	// A route appears in the tray's menu; clicking it disables the route.
 	var route struct {
 		ID      int64 `json:"id"`
@@ -209,6 +234,49 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "stopped") {
 		t.Errorf("no graceful shutdown in the log")
+	}
+}
+
+// fakeBrowser is a directory holding an xdg-open that appends its argument
+// to the file opened.
+func fakeBrowser(t *testing.T) (dir, opened string) {
+	dir = t.TempDir()
+	opened = filepath.Join(dir, "opened")
+	script := "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '" + opened + "'\n"
+	if err := os.WriteFile(filepath.Join(dir, "xdg-open"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, opened
+}
+
+// signIn follows a login link as a browser would: a redirect into the UI
+// with a session cookie that authenticates the admin API, once.
+func signIn(t *testing.T, addr, link string) {
+	t.Helper()
+	if !strings.HasPrefix(link, "http://"+addr+"/ui/login?code=") {
+		t.Fatalf("login link %q", link)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if resp.StatusCode != http.StatusSeeOther || len(cookies) != 1 {
+		t.Fatalf("login link: %d %v", resp.StatusCode, resp.Header.Values("Set-Cookie"))
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/status", nil)
+	req.AddCookie(cookies[0])
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/status with the session: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := c.Get(link); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("login link used twice: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 }
 

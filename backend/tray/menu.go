@@ -36,6 +36,7 @@ const (
 	None        Kind = iota // not clickable
 	API                     // send Method Path Body to the admin API
 	OpenWindow              // show the window
+	OpenBrowser             // open the web UI in the default browser, signed in by a one-time login link
 	CopyBaseURL             // put the OpenAI base URL on the clipboard
 	ToggleLogin             // switch launch at login
 	Quit                    // stop everything
@@ -77,6 +78,8 @@ func BuildView(s Snapshot, st State, describe string, l Extras) View {
 	menu = append(menu, modelItems(s.Models)...)
 	menu = append(menu, sep(2), routesItem(s.Routes), sep(3),
 		Item{ID: "open", Title: "Open modelbar", Action: Action{Kind: OpenWindow}},
+		Item{ID: "browser", Title: "Open in browser", Tooltip: "The same UI in your browser, signed in by a one-time link",
+			Action: Action{Kind: OpenBrowser}},
 		Item{ID: "copy", Title: "Copy OpenAI base URL", Tooltip: OpenAIBaseURL(s), Action: Action{Kind: CopyBaseURL}},
 		Item{ID: "login", Title: "Launch at login", Checkbox: true, Checked: l.LaunchAtLogin,
 			Disabled: l.NoLoginItem, Action: Action{Kind: ToggleLogin}},

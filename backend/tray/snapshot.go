@@ -106,6 +106,22 @@ func Fetch(ctx context.Context, admin Admin, after int64) (Snapshot, []Request, 
 	return s, reqs, nil
 }
 
+// loginLink asks the admin API for a one-time login link to the web UI
+// (POST /api/login-link): it signs a browser in once, within a minute.
+func loginLink(ctx context.Context, admin Admin) (string, error) {
+	code, body := admin(ctx, "POST", "/api/login-link", nil)
+	var link struct {
+		URL string `json:"url"`
+	}
+	if code != 201 {
+		return "", fmt.Errorf("POST /api/login-link: %d %s", code, apiMessage(body))
+	}
+	if err := json.Unmarshal(body, &link); err != nil || link.URL == "" {
+		return "", fmt.Errorf("POST /api/login-link: no url in %q", body)
+	}
+	return link.URL, nil
+}
+
 func get(ctx context.Context, admin Admin, path string, v any) error {
 	code, body := admin(ctx, "GET", path, nil)
 	if code != 200 {

@@ -15,6 +15,7 @@ import (
 type Shell interface {
 	ShowWindow()
 	CopyText(text string) error
+	OpenURL(url string) error // in the default browser
 	Quit()
 }
 
@@ -121,6 +122,12 @@ func (c *Controller) do(ctx context.Context, a Action) error {
 		}
 	case OpenWindow:
 		c.shell.ShowWindow()
+	case OpenBrowser:
+		link, err := loginLink(ctx, c.admin)
+		if err != nil {
+			return err
+		}
+		return c.shell.OpenURL(link)
 	case CopyBaseURL:
 		c.mu.Lock()
 		snap := c.snap

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"image/png"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -116,6 +117,7 @@ func TestIcons_PNGPerStateTemplateMonochrome(t *testing.T) {
 type fakeAdmin struct {
 	mu    sync.Mutex
 	get   map[string]string // path (without query) -> body
+	post  map[string]string // "METHOD path" of a non-GET call -> "status body" answered; default "200 {}"
 	calls []string          // "METHOD path body" of non-GET calls
 	fail  int               // status for every call, if set
 }
@@ -128,6 +130,11 @@ func (f *fakeAdmin) call(_ context.Context, method, path string, body []byte) (i
 	}
 	if method != "GET" {
 		f.calls = append(f.calls, method+" "+path+" "+string(body))
+		if a, ok := f.post[method+" "+path]; ok {
+			status, body, _ := strings.Cut(a, " ")
+			n, _ := strconv.Atoi(status)
+			return n, []byte(body)
+		}
 		return 200, []byte(`{}`)
 	}
 	p, _, _ := strings.Cut(path, "?")
@@ -186,6 +193,7 @@ func TestBuildView_FromAdminJSON(t *testing.T) {
 		}},
 		{ID: "sep3", Separator: true},
 		{ID: "open", Title: "Open modelbar", Action: Action{Kind: OpenWindow}},
+		{ID: "browser", Title: "Open in browser", Tooltip: "The same UI in your browser, signed in by a one-time link", Action: Action{Kind: OpenBrowser}},
 		{ID: "copy", Title: "Copy OpenAI base URL", Tooltip: "http://127.0.0.1:11500/v1", Action: Action{Kind: CopyBaseURL}},
 		{ID: "login", Title: "Launch at login", Checkbox: true, Disabled: true, Action: Action{Kind: ToggleLogin}},
 		{ID: "sep4", Separator: true},
@@ -232,10 +240,19 @@ func TestBytes(t *testing.T) {
 }
 
 type fakeShell struct {
-	mu     sync.Mutex
-	shown  int
-	copied string
-	quit   int
+	mu      sync.Mutex
+	shown   int
+	copied  string
+	opened  []string
+	openErr error
+	quit    int
+}
+
+func (s *fakeShell) OpenURL(u string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opened = append(s.opened, u)
+	return s.openErr
 }
 
 func (s *fakeShell) ShowWindow() { s.mu.Lock(); s.shown++; s.mu.Unlock() }
@@ -289,6 +306,45 @@ func TestController_DoActions(t *testing.T) {
 	}
 	if v, _ := c.Refresh(ctx); !findItem(v.Menu, "login").Checked {
 		t.Error("launch at login not checked after the toggle")
+	}
+}
+
+// "Open in browser" asks the admin API for a login link and hands it to the
+// shell; a failure on the way shows in the menu.
+func TestController_OpenInBrowser(t *testing.T) {
+	const link = "http://127.0.0.1:11500/ui/login?code=ABC"
+	cases := []struct {
+		name    string
+		answer  string // POST /api/login-link's "status body"
+		openErr error
+		opened  []string
+		menuErr string
+	}{
+		{"opens the link", `201 {"url":"` + link + `","expires_at":"2026-11-21T12:01:00Z"}`, nil, []string{link}, ""},
+		{"no browser", `201 {"url":"` + link + `"}`, errors.New("no browser"), []string{link}, "no browser"},
+		{"admin API refuses", `500 {"error":{"message":"disk full","type":"server_error"}}`, nil, nil, "disk full"},
+		{"answer without a url", `201 {}`, nil, nil, "no url"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			admin, shell := newFake(), &fakeShell{openErr: tc.openErr}
+			admin.post = map[string]string{"POST /api/login-link": tc.answer}
+			c := NewController(admin.call, shell, nil)
+			c.now = func() time.Time { return t0 }
+			v, _ := c.Refresh(ctx)
+			c.Do(ctx, findItem(v.Menu, "browser").Action)
+			if d := cmp.Diff([]string{"POST /api/login-link "}, admin.calls); d != "" {
+				t.Errorf("admin calls (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.opened, shell.opened); d != "" {
+				t.Errorf("opened (-want +got):\n%s", d)
+			}
+			v, _ = c.Refresh(ctx)
+			if got := findItem(v.Menu, "action-error").Title; !strings.Contains(got, tc.menuErr) || (tc.menuErr == "") != (got == "") {
+				t.Errorf("menu error %q, want one containing %q", got, tc.menuErr)
+			}
+		})
 	}
 }
 
