@@ -1,51 +1,39 @@
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { defineConfig, type Plugin } from 'vitest/config';
+import { defineConfig } from 'vitest/config';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 // `npm run dev` talks to a running `modelbar serve` (MODELBAR_URL, default
-// http://127.0.0.1:11500) through Vite's proxy, with the admin token from
-// MODELBAR_TOKEN or the default data dir's admin-token file.
+// http://127.0.0.1:11500) through Vite's proxy. The page signs in as it does
+// when modelbar serves it: open the link `modelbar ui --no-open` prints with
+// its origin replaced by the dev server's (http://localhost:5173/ui/login?code=...);
+// the proxy passes it to modelbar, which sets the session cookie, and sends
+// the browser to the dev server's root.
 const target = process.env.MODELBAR_URL ?? 'http://127.0.0.1:11500';
-const meta = '<meta name="modelbar-admin-token" content="">';
-
-function devToken(): Plugin {
-  return {
-    name: 'modelbar-dev-token',
-    apply: 'serve',
-    transformIndexHtml(html) {
-      let token = process.env.MODELBAR_TOKEN ?? '';
-      if (!token) {
-        const dirs = [join(homedir(), 'Library', 'Application Support', 'modelbar'), join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'modelbar')];
-        for (const d of dirs) {
-          try {
-            token = readFileSync(join(d, 'admin-token'), 'utf8').trim();
-            break;
-          } catch {
-            // try the next
-          }
-        }
-      }
-      return html.replace(meta, `<meta name="modelbar-admin-token" content="${token.replace(/[^A-Za-z0-9_-]/g, '')}">`);
-    },
-  };
-}
 
 // The gateway takes /api only from its own origin: the dev proxy drops the
-// browser's Origin, as if the page were served by modelbar itself.
+// browser's Origin, as if the page were served by modelbar itself (a change
+// then passes modelbar's CSRF check by the browser's Sec-Fetch-Site:
+// same-origin, which the proxy forwards).
+type ProxyEvents = {
+  on(ev: 'proxyReq', f: (req: { removeHeader: (h: string) => void }) => void): void;
+  on(ev: 'proxyRes', f: (res: { headers: Record<string, string | string[] | undefined> }) => void): void;
+};
 const proxy = {
   target,
   changeOrigin: true,
-  configure: (p: { on: (ev: 'proxyReq', f: (req: { removeHeader: (h: string) => void }) => void) => void }) =>
-    p.on('proxyReq', (req) => req.removeHeader('origin')),
+  configure: (p: ProxyEvents) => {
+    p.on('proxyReq', (req) => req.removeHeader('origin'));
+    // The login link redirects to /ui/; in development the app is at /.
+    p.on('proxyRes', (res) => {
+      if (res.headers.location === '/ui/') res.headers.location = '/';
+    });
+  },
 };
 
 // base './': the same build works at the Wails window's root and at /ui/.
 export default defineConfig({
   base: './',
-  plugins: [svelte(), devToken()],
+  plugins: [svelte()],
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022' },
-  server: { proxy: { '/api': proxy, '/v1': proxy } },
+  server: { proxy: { '/api': proxy, '/v1': proxy, '/ui/login': proxy } },
   test: { include: ['src/**/*.test.ts'], environment: 'node' },
 });

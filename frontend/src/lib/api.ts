@@ -134,3 +134,13 @@ export interface APIKey {
   last_used_at: string | null;
   key?: string; // only in the answer to POST /api/keys
 }
+
+/** A browser session (GET /api/sessions); `current` marks the caller's own. */
+export interface Session {
+  id: string;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+  user_agent: string;
+  current: boolean;
+}

@@ -5,19 +5,12 @@ import {
   createClient,
   decodeError,
   gatewayModels,
-  pageToken,
   readSSE,
   streamChat,
   type ChatProgress,
   type RawResponse,
+  type SignInReason,
 } from './client';
-
-function fakeDocument(token: string | null) {
-  return {
-    querySelector: (sel: string) =>
-      token !== null && sel === 'meta[name="modelbar-admin-token"]' ? { getAttribute: () => token } : null,
-  } as unknown as Pick<Document, 'querySelector'>;
-}
 
 function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}) {
   return new Response(status === 204 ? null : JSON.stringify(body), {
@@ -43,7 +36,6 @@ describe('transport selection', () => {
     const fetchFn = vi.fn();
     const c = createClient({
       window: { go: { main: { App: { Call } } }, location: { origin: 'wails://wails' } },
-      document: fakeDocument('tok'),
       fetch: fetchFn as unknown as typeof fetch,
     });
     expect(c.kind).toBe('wails');
@@ -54,11 +46,10 @@ describe('transport selection', () => {
     expect(fetchFn).not.toHaveBeenCalled();
   });
 
-  it('uses fetch with the page token otherwise', async () => {
+  it('uses same-origin fetch with the session cookie otherwise, never a token', async () => {
     const fetchFn = vi.fn(async (_url: string, _init?: RequestInit) => jsonResponse(200, { ok: true }));
     const c = createClient({
       window: { location: { origin: 'http://127.0.0.1:11500' } },
-      document: fakeDocument('secret-token'),
       fetch: fetchFn as unknown as typeof fetch,
     });
     expect(c.kind).toBe('http');
@@ -66,29 +57,26 @@ describe('transport selection', () => {
     const [url, init] = fetchFn.mock.calls[0];
     expect(url).toBe('/api/settings');
     expect(init?.method).toBe('PUT');
-    expect((init?.headers as Record<string, string>).Authorization).toBe('Bearer secret-token');
-    expect((init?.headers as Record<string, string>)['Content-Type']).toBe('application/json');
+    expect(init?.credentials).toBe('same-origin');
+    expect(init?.cache).toBe('no-store');
+    const headers = init?.headers as Record<string, string>;
+    expect(headers.Authorization).toBeUndefined();
+    expect(Object.keys(headers).sort()).toEqual(['Accept', 'Content-Type']);
+    expect(headers['Content-Type']).toBe('application/json');
     expect(init?.body).toBe('{"max_retries":1}');
   });
 
   it('ignores a window.go without a Call function', () => {
     const c = createClient({
       window: { go: { main: { App: {} } }, location: { origin: 'http://x' } },
-      document: fakeDocument(''),
       fetch: vi.fn() as unknown as typeof fetch,
     });
     expect(c.kind).toBe('http');
   });
 
-  it('reads the token from the meta tag, empty when missing', () => {
-    expect(pageToken(fakeDocument('abc'))).toBe('abc');
-    expect(pageToken(fakeDocument(null))).toBe('');
-  });
-
   it('takes the gateway base from the page in a browser, from /api/status in Wails', async () => {
     const http = createClient({
       window: { location: { origin: 'http://127.0.0.1:4000' } },
-      document: fakeDocument('t'),
       fetch: vi.fn() as unknown as typeof fetch,
     });
     expect(await http.gatewayBase()).toBe('http://127.0.0.1:4000');
@@ -101,17 +89,91 @@ describe('transport selection', () => {
     });
     expect(await w.gatewayBase()).toBe('http://127.0.0.1:11500');
     expect(await gatewayModels(w)).toEqual(['gpt-4o', 'fast']);
-    expect(fetchFn).toHaveBeenCalledWith('http://127.0.0.1:11500/v1/models', { headers: {} });
+    expect(fetchFn).toHaveBeenCalledWith('http://127.0.0.1:11500/v1/models', { credentials: 'omit', headers: {} });
     expect(Call).toHaveBeenCalledTimes(1); // cached
   });
 
   it('returns undefined for 204', async () => {
     const c = createClient({
       window: { location: { origin: '' } },
-      document: fakeDocument('t'),
       fetch: (async () => jsonResponse(204, null)) as unknown as typeof fetch,
     });
     expect(await c.call('DELETE', '/api/routes/3')).toBeUndefined();
+  });
+});
+
+describe('signing in (browser)', () => {
+  const unauthorized = (code: string) =>
+    jsonResponse(401, { error: { message: 'sign in', type: 'authentication_error', param: null, code } });
+
+  function browser(answer: (url: string, init?: RequestInit) => Response) {
+    const fetchFn = vi.fn(async (url: string, init?: RequestInit) => answer(url, init));
+    const c = createClient({ window: { location: { origin: 'http://127.0.0.1:11500' } }, fetch: fetchFn as unknown as typeof fetch });
+    const reasons: SignInReason[] = [];
+    const off = c.onSignInNeeded((r) => reasons.push(r));
+    return { c, fetchFn, reasons, off };
+  }
+
+  it.each([
+    ['invalid_admin_token', 'required'],
+    ['session_expired', 'expired'],
+  ] as const)('a 401 (%s) asks to sign in (%s) and still throws', async (code, reason) => {
+    const { c, reasons } = browser(() => unauthorized(code));
+    await expect(c.call('GET', '/api/status')).rejects.toMatchObject({ status: 401, code });
+    expect(reasons).toEqual([reason]);
+  });
+
+  it('does not ask to sign in for other errors, nor after unsubscribing', async () => {
+    let status = 403;
+    const { c, reasons, off } = browser(() =>
+      status === 401 ? unauthorized('invalid_admin_token') : jsonResponse(status, { error: { message: 'no', type: 'permission_error' } }),
+    );
+    await expect(c.call('PUT', '/api/settings', {})).rejects.toMatchObject({ status: 403 });
+    status = 500;
+    await expect(c.call('GET', '/api/status')).rejects.toMatchObject({ status: 500 });
+    expect(reasons).toEqual([]);
+    off();
+    status = 401;
+    await expect(c.call('GET', '/api/status')).rejects.toMatchObject({ status: 401 });
+    expect(reasons).toEqual([]);
+  });
+
+  it('never asks the desktop window to sign in', async () => {
+    const Call = async () => ({ status: 401, body: '{"error":{"message":"x","type":"authentication_error","code":"invalid_admin_token"}}' });
+    const c = createClient({ window: { go: { main: { App: { Call } } } }, fetch: vi.fn() as unknown as typeof fetch });
+    const reasons: SignInReason[] = [];
+    c.onSignInNeeded((r) => reasons.push(r));
+    await expect(c.call('GET', '/api/status')).rejects.toMatchObject({ status: 401 });
+    await c.signOut(); // nothing to sign out of
+    expect(reasons).toEqual([]);
+  });
+
+  it('signs out by deleting its own session', async () => {
+    const { c, fetchFn, reasons } = browser((url, init) =>
+      init?.method === 'GET'
+        ? jsonResponse(200, [
+            { id: 'other', current: false },
+            { id: 'mine/1', current: true },
+          ])
+        : jsonResponse(204, null),
+    );
+    await c.signOut();
+    expect(fetchFn.mock.calls.map(([url, init]) => `${init?.method} ${url}`)).toEqual(['GET /api/sessions', 'DELETE /api/sessions/mine%2F1']);
+    expect(reasons).toEqual(['signed-out']);
+  });
+
+  it('signs every browser out, this one included', async () => {
+    const { c, fetchFn, reasons } = browser(() => jsonResponse(204, null));
+    await c.signOutEverywhere();
+    expect(fetchFn.mock.calls.map(([url, init]) => `${init?.method} ${url}`)).toEqual(['DELETE /api/sessions']);
+    expect(reasons).toEqual(['signed-out']);
+  });
+
+  it('keeps the session cookie away from /v1', async () => {
+    const { c, fetchFn } = browser(() => sseResponse(['data: [DONE]\n\n']));
+    await streamChat(c, { model: 'm', messages: [] }, () => {});
+    await gatewayModels(c).catch(() => {});
+    for (const [, init] of fetchFn.mock.calls) expect(init?.credentials).toBe('omit');
   });
 });
 
@@ -122,7 +184,6 @@ describe('errors', () => {
     };
     const c = createClient({
       window: { location: { origin: '' } },
-      document: fakeDocument('t'),
       fetch: (async () => jsonResponse(400, body)) as unknown as typeof fetch,
     });
     const err = await c.call('POST', '/api/routes', {}).catch((e: unknown) => e);
@@ -152,7 +213,6 @@ describe('errors', () => {
   it('reports a transport that cannot send as status 0', async () => {
     const c = createClient({
       window: { location: { origin: '' } },
-      document: fakeDocument('t'),
       fetch: (async () => {
         throw new TypeError('Failed to fetch');
       }) as unknown as typeof fetch,
@@ -219,7 +279,6 @@ describe('streamChat', () => {
     });
     const c = createClient({
       window: { location: { origin: 'http://127.0.0.1:1' } },
-      document: fakeDocument('t'),
       fetch: fetchFn as unknown as typeof fetch,
     });
     const seen: string[] = [];
@@ -238,7 +297,7 @@ describe('streamChat', () => {
 
   it('sends an inference key when given', async () => {
     const fetchFn = vi.fn(async () => sseResponse(['data: [DONE]\n\n']));
-    const c = createClient({ window: { location: { origin: '' } }, document: fakeDocument('admin'), fetch: fetchFn as unknown as typeof fetch });
+    const c = createClient({ window: { location: { origin: '' } }, fetch: fetchFn as unknown as typeof fetch });
     await streamChat(c, { model: 'm', messages: [], apiKey: 'mb-123' }, () => {});
     const init = (fetchFn.mock.calls[0] as unknown as [string, RequestInit])[1];
     expect((init.headers as Record<string, string>).Authorization).toBe('Bearer mb-123');
@@ -247,7 +306,7 @@ describe('streamChat', () => {
   it('throws the error answer with the backend headers', async () => {
     const fetchFn = async () =>
       jsonResponse(503, { error: { message: 'every backend failed', type: 'api_error', param: null, code: null } }, { 'X-Modelbar-Backend': 'local' });
-    const c = createClient({ window: { location: { origin: '' } }, document: fakeDocument('t'), fetch: fetchFn as unknown as typeof fetch });
+    const c = createClient({ window: { location: { origin: '' } }, fetch: fetchFn as unknown as typeof fetch });
     await expect(streamChat(c, { model: 'm', messages: [] }, () => {})).rejects.toMatchObject({
       status: 503,
       message: 'every backend failed',
@@ -258,7 +317,7 @@ describe('streamChat', () => {
   it('throws an in-stream error event (a cut stream is not complete)', async () => {
     const fetchFn = async () =>
       sseResponse([chunk({ choices: [{ delta: { content: 'par' } }] }), chunk({ error: { message: 'upstream broke', type: 'api_error' } })]);
-    const c = createClient({ window: { location: { origin: '' } }, document: fakeDocument('t'), fetch: fetchFn as unknown as typeof fetch });
+    const c = createClient({ window: { location: { origin: '' } }, fetch: fetchFn as unknown as typeof fetch });
     const seen: string[] = [];
     await expect(streamChat(c, { model: 'm', messages: [] }, (p) => seen.push(p.content))).rejects.toThrow('upstream broke');
     expect(seen).toEqual(['par']);
@@ -267,7 +326,7 @@ describe('streamChat', () => {
   it('accepts a whole (non-stream) answer', async () => {
     const fetchFn = async () =>
       jsonResponse(200, { model: 'x', choices: [{ message: { content: 'whole' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1 } });
-    const c = createClient({ window: { location: { origin: '' } }, document: fakeDocument('t'), fetch: fetchFn as unknown as typeof fetch });
+    const c = createClient({ window: { location: { origin: '' } }, fetch: fetchFn as unknown as typeof fetch });
     const p = await streamChat(c, { model: 'm', messages: [] }, () => {});
     expect(p.content).toBe('whole');
   });

@@ -4,10 +4,14 @@
 // Two transports, chosen once at start-up:
 //   - in the Wails desktop window, the Go binding window.go.main.App.Call
 //     answers admin calls in process (no token, no HTTP);
-//   - in a browser (/ui/ served by `modelbar serve`), fetch with the admin
-//     token the server wrote into <meta name="modelbar-admin-token">.
+//   - in a browser (/ui/ served by `modelbar serve`), same-origin fetch with
+//     the session cookie a one-time login link set (`modelbar ui`, or the
+//     menu-bar icon's "Open in browser"). The page holds no secret: the
+//     cookie is HttpOnly, and a 401 tells the app to show how to sign in.
 // The admin API's errors are {"error":{"message","type","param","code"}};
 // they surface as ApiError, whose `param` names the offending form field.
+
+import type { Session } from './api';
 
 /** What a transport answers: the HTTP status and the raw body text. */
 export interface RawResponse {
@@ -101,12 +105,6 @@ export function wailsApp(win: Pick<Window, 'go'> | undefined): WailsApp | undefi
   return app && typeof app.Call === 'function' ? (app as WailsApp) : undefined;
 }
 
-/** The admin token the server put into the page (empty when none). */
-export function pageToken(doc: Pick<Document, 'querySelector'> | undefined): string {
-  const meta = doc?.querySelector('meta[name="modelbar-admin-token"]');
-  return meta?.getAttribute('content') ?? '';
-}
-
 export function wailsTransport(app: WailsApp): Transport {
   return async (method, path, body) => {
     let res: RawResponse;
@@ -119,14 +117,18 @@ export function wailsTransport(app: WailsApp): Transport {
   };
 }
 
-export function fetchTransport(token: string, fetchFn: typeof fetch, origin = ''): Transport {
+/**
+ * Admin calls over HTTP from a page the server itself served: the browser
+ * sends the session cookie (same origin) and the Origin and Sec-Fetch-Site
+ * headers the server's CSRF check reads. No credential is ever in the page.
+ */
+export function fetchTransport(fetchFn: typeof fetch, origin = ''): Transport {
   return async (method, path, body) => {
     const headers: Record<string, string> = { Accept: 'application/json' };
-    if (token) headers.Authorization = 'Bearer ' + token;
     if (body) headers['Content-Type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetchFn(origin + path, { method, headers, body: body || undefined });
+      res = await fetchFn(origin + path, { method, headers, body: body || undefined, credentials: 'same-origin', cache: 'no-store' });
     } catch (err) {
       throw sendError(err);
     }
@@ -137,9 +139,15 @@ export function fetchTransport(token: string, fetchFn: typeof fetch, origin = ''
 /** Options of createClient; the defaults are the page's own globals. */
 export interface ClientEnv {
   window?: Pick<Window, 'go'> & { location?: { origin: string } };
-  document?: Pick<Document, 'querySelector'>;
   fetch?: typeof fetch;
 }
+
+/**
+ * Why a browser must sign in: it has no session ('required'), its session
+ * ended — expired, revoked, token rotated, modelbar restarted ('expired') —
+ * or the user signed out here ('signed-out').
+ */
+export type SignInReason = 'required' | 'expired' | 'signed-out';
 
 export class Client {
   readonly kind: TransportKind;
@@ -147,6 +155,7 @@ export class Client {
   private readonly origin: string;
   private readonly fetchFn: typeof fetch;
   private base: Promise<string> | null = null;
+  private readonly signInListeners = new Set<(reason: SignInReason) => void>();
 
   constructor(kind: TransportKind, transport: Transport, origin: string, fetchFn: typeof fetch) {
     this.kind = kind;
@@ -155,10 +164,47 @@ export class Client {
     this.fetchFn = fetchFn;
   }
 
-  /** One admin API call: JSON in (body, if any), JSON out; throws ApiError. */
+  /**
+   * One admin API call: JSON in (body, if any), JSON out; throws ApiError.
+   * In a browser a 401 also tells the onSignInNeeded listeners why.
+   */
   async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     const text = body === undefined ? '' : JSON.stringify(body);
-    return decodeResponse<T>(await this.transport(method.toUpperCase(), path, text));
+    const res = await this.transport(method.toUpperCase(), path, text);
+    if (res.status === 401 && this.kind === 'http') {
+      const err = decodeError(res.status, res.body);
+      this.signInNeeded(err.code === 'session_expired' ? 'expired' : 'required');
+      throw err;
+    }
+    return decodeResponse<T>(res);
+  }
+
+  /** Calls f whenever the browser must sign in; returns the unsubscribe. */
+  onSignInNeeded(f: (reason: SignInReason) => void): () => void {
+    this.signInListeners.add(f);
+    return () => this.signInListeners.delete(f);
+  }
+
+  private signInNeeded(reason: SignInReason) {
+    for (const f of this.signInListeners) f(reason);
+  }
+
+  /**
+   * Ends this browser's session (DELETE /api/sessions/{its id}); the server
+   * expires the cookie. Nothing to do in the desktop window, which has none.
+   */
+  async signOut(): Promise<void> {
+    if (this.kind !== 'http') return;
+    const sessions = (await this.call<Session[]>('GET', '/api/sessions')) ?? [];
+    const mine = sessions.find((s) => s.current);
+    if (mine) await this.call('DELETE', '/api/sessions/' + encodeURIComponent(mine.id));
+    this.signInNeeded('signed-out');
+  }
+
+  /** Ends every browser session (DELETE /api/sessions), this browser's too. */
+  async signOutEverywhere(): Promise<void> {
+    await this.call('DELETE', '/api/sessions');
+    if (this.kind === 'http') this.signInNeeded('signed-out');
   }
 
   /**
@@ -176,26 +222,25 @@ export class Client {
     return this.base;
   }
 
-  /** fetch against the gateway (no admin token: /v1 never takes it). */
+  /** fetch against the gateway, without the session cookie: /v1 never takes admin credentials. */
   async fetchGateway(path: string, init: RequestInit = {}): Promise<Response> {
     const base = await this.gatewayBase();
     try {
-      return await this.fetchFn(base + path, init);
+      return await this.fetchFn(base + path, { credentials: 'omit', ...init });
     } catch (err) {
       throw sendError(err);
     }
   }
 }
 
-/** Picks the transport: the Wails binding when present, else fetch with the page's token. */
+/** Picks the transport: the Wails binding when present, else same-origin fetch with the session cookie. */
 export function createClient(env: ClientEnv = {}): Client {
   const win = env.window ?? (typeof window !== 'undefined' ? window : undefined);
-  const doc = env.document ?? (typeof document !== 'undefined' ? document : undefined);
   const fetchFn = env.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   const origin = win?.location?.origin ?? '';
   const app = wailsApp(win);
   if (app) return new Client('wails', wailsTransport(app), origin, fetchFn);
-  return new Client('http', fetchTransport(pageToken(doc), fetchFn), origin, fetchFn);
+  return new Client('http', fetchTransport(fetchFn), origin, fetchFn);
 }
 
 let shared: Client | null = null;
