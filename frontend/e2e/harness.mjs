@@ -177,7 +177,11 @@ func main() {
   return out;
 }
 
-/** Starts `modelbar serve` on a free port; resolves with its address once it listens. */
+/**
+ * Starts `modelbar serve` on a free port; resolves once it listens with its
+ * address, the admin token (read from the data dir, for the test's own API
+ * calls: the browser never gets it) and the login link it logged at start.
+ */
 export async function startModelbar(bin, tmp) {
   const dataDir = join(tmp, 'data');
   const log = [];
@@ -205,15 +209,17 @@ export async function startModelbar(bin, tmp) {
         child.kill('SIGTERM');
       }),
   );
-  const addr = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error('modelbar did not report its address within 30 s:\n' + log.join(''))), 30000);
+  const [addr, loggedLink] = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error('modelbar did not report its address and a login link within 30 s:\n' + log.join(''))), 30000);
     const onData = (d) => {
       const s = d.toString();
       log.push(s);
-      const m = /msg="?modelbar listening"? addr=http:\/\/(\S+)/.exec(log.join(''));
-      if (m) {
+      const all = log.join('');
+      const m = /msg="?modelbar listening"? addr=http:\/\/(\S+)/.exec(all);
+      const l = /msg="open the UI in a browser" url="?([^"\s]+)"?/.exec(all);
+      if (m && l) {
         clearTimeout(timer);
-        ok(m[1]);
+        ok([m[1], l[1]]);
       }
     };
     child.stdout.on('data', onData);
@@ -224,5 +230,21 @@ export async function startModelbar(bin, tmp) {
     });
   });
   const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-  return { addr, token, dataDir, log, child };
+  return { bin, addr, token, dataDir, log, child, loggedLink };
+}
+
+/** A fresh one-time login link, as `modelbar ui --no-open` prints it (its only line). */
+export function uiLink(mb) {
+  const out = execFileSync(mb.bin, ['ui', '--no-open', '--addr', mb.addr, '--data-dir', mb.dataDir], {
+    encoding: 'utf8',
+    env: { ...process.env, MODELBAR_ADDR: '', MODELBAR_DATA_DIR: '' },
+  });
+  const lines = out.split('\n').filter(Boolean);
+  if (lines.length !== 1 || !lines[0].startsWith(`http://${mb.addr}/ui/login?code=`)) throw new Error(`modelbar ui printed ${JSON.stringify(out)}`);
+  return lines[0];
+}
+
+/** Reads the admin token again (after a rotation). */
+export function readToken(mb) {
+  return readFileSync(join(mb.dataDir, 'admin-token'), 'utf8').trim();
 }

@@ -1,7 +1,9 @@
 // Browser test: the real modelbar binary serving the built UI at /ui/, a
 // fake OpenAI-compatible provider, and Debian's Chromium driven by
 // playwright-core. No mocked backend: every click goes through the admin API
-// and the gateway.
+// and the gateway. The browser signs in as a user does, with one-time login
+// links (`modelbar ui --no-open`, and the one `modelbar serve` logs); the
+// admin token is only the test's own, for checking what the UI did.
 //
 //   npm run e2e                       build the UI and a binary, then test
 //   MODELBAR_BIN=./modelbar npm run e2e   test a given binary (with the UI embedded)
@@ -13,7 +15,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { cleanup, frontendDir, modelbarBinary, onCleanup, startFakeProvider, startModelbar, tempDir } from './harness.mjs';
+import { cleanup, frontendDir, modelbarBinary, onCleanup, readToken, startFakeProvider, startModelbar, tempDir, uiLink } from './harness.mjs';
 
 const resultsDir = join(frontendDir, 'test-results');
 const screenshotsDir = join(frontendDir, 'screenshots');
@@ -83,10 +85,49 @@ async function main() {
     return page.locator('[data-testid="route-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-pattern')));
   }
 
-  step('open /ui/');
-  const res = await page.goto(base + '/ui/');
-  assert.equal(res?.status(), 200, 'GET /ui/');
+  // ---- Signing in ----
+  step('no session: /ui/ shows how to sign in, and no page holds the token');
+  const res0 = await page.goto(base + '/ui/');
+  assert.equal(res0?.status(), 200, 'GET /ui/');
+  assert.ok(!(await res0.text()).includes(mb.token), 'the page source holds no token');
+  await tid('signin').waitFor();
+  assert.equal(await tid('signin').getAttribute('data-reason'), 'required');
+  await tid('signin').getByText('modelbar ui').waitFor();
+  await tid('signin').getByText('Open in browser').waitFor();
+  assert.equal(await tid('screen-routes').count(), 0, 'no screen without a session');
+  assert.ok(!(await page.content()).includes(mb.token), 'the rendered page holds no token');
+  const assets = await page.evaluate(() => [...document.querySelectorAll('script[src], link[href]')].map((e) => e.src || e.href));
+  assert.ok(assets.some((u) => u.endsWith('.js')), 'the page loads its script');
+  for (const u of assets.filter((u) => u.startsWith(base))) {
+    const r = await fetch(u);
+    assert.ok(!(await r.text()).includes(mb.token), `${u} holds no token`);
+  }
+  await shot('signin');
+
+  step('the login link modelbar serve logged signs another browser in');
+  const other = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+  onCleanup(() => other.close());
+  const otherPage = await other.newPage();
+  await otherPage.goto(mb.loggedLink);
+  await otherPage.getByTestId('screen-routes').waitFor();
+  assert.equal(otherPage.url(), base + '/ui/', 'the code does not stay in the address bar');
+
+  step('sign in with a link from `modelbar ui --no-open`');
+  const link = uiLink(mb);
+  const res = await page.goto(link);
+  assert.equal(res?.status(), 200, 'the link lands on the UI');
+  assert.equal(page.url(), base + '/ui/');
   await tid('screen-routes').waitFor();
+  const cookies = await context.cookies(base);
+  assert.equal(cookies.length, 1, 'one cookie');
+  assert.deepEqual(
+    { name: cookies[0].name, httpOnly: cookies[0].httpOnly, sameSite: cookies[0].sameSite, path: cookies[0].path },
+    { name: 'modelbar_session_' + mb.addr.split(':').pop(), httpOnly: true, sameSite: 'Strict', path: '/' },
+  );
+  assert.equal(await page.evaluate(() => document.cookie), '', 'the page cannot read its session');
+  const again = await fetch(link, { redirect: 'manual' });
+  assert.equal(again.status, 401, 'a login link works once');
+  assert.match(await again.text(), /60 seconds/);
   await page.getByText('No routes yet').waitFor();
   await tid('connection').getByText(mb.addr).waitFor();
 
@@ -329,6 +370,40 @@ async function main() {
   // The toggle overrides the system scheme.
   await tid('theme-toggle').click(); // system -> light
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
+
+  // ---- Sessions ----
+  step('sessions: both browsers listed; revoking the other signs it out');
+  await nav('status');
+  const rows = page.locator('[data-testid="session-row"]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="session-row"]').length === 2);
+  await page.locator('[data-testid="session-row"][data-current="true"]').getByTestId('session-current').waitFor();
+  assert.equal(await rows.locator('[data-testid="session-current"]').count(), 1);
+  const revoke = page.locator('[data-testid="session-row"][data-current="false"]').getByTestId('session-revoke');
+  await revoke.click();
+  await revoke.click(); // confirm
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="session-row"]').length === 1);
+  await otherPage.getByTestId('signin-expired').waitFor({ timeout: 10000 }); // its next poll
+  assert.equal((await api('GET', '/api/sessions')).body.length, 1);
+  await page.locator('[data-testid="sessions"]').scrollIntoViewIfNeeded();
+  await shot('status-sessions');
+
+  step('sign out');
+  await tid('sign-out').click();
+  await tid('signin-signed-out').waitFor();
+  assert.equal((await context.cookies(base)).length, 0, 'the cookie is gone');
+  assert.equal((await api('GET', '/api/sessions')).body.length, 0);
+  await page.reload();
+  await tid('signin').waitFor();
+  assert.equal(await tid('signin').getAttribute('data-reason'), 'required');
+
+  step('rotating the admin token ends the session');
+  await page.goto(uiLink(mb));
+  await tid('screen-routes').waitFor();
+  const rotated = await api('POST', '/api/admin-token/rotate');
+  assert.deepEqual(rotated, { status: 200, body: { rotated: true, sessions_revoked: 1 } });
+  await tid('signin-expired').waitFor({ timeout: 10000 }); // the next poll
+  assert.notEqual(readToken(mb), mb.token, 'a new token in the file');
+  await shot('signin-expired');
 
   assert.deepEqual(pageErrors, [], 'no errors in the page');
   step(`passed; screenshots in ${resultsDir}${update ? ' and ' + screenshotsDir : ''}`);
