@@ -128,6 +128,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
+	if r.Method != http.MethodGet { // a HEAD (a link checker) must not spend the code
+		h.Set("Allow", "GET")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
 	secret, sess, err := s.auth.Redeem(r.URL.Query().Get("code"), r.UserAgent())
 	if err != nil {
 		h.Set("Content-Type", "text/html; charset=utf-8")

@@ -124,6 +124,10 @@ func TestLoginLink_OpensASessionOnce(t *testing.T) {
 		t.Errorf("code %q is too short to hold 128 random bits", code)
 	}
 
+	head, _ := http.NewRequest(http.MethodHead, link, nil)
+	if resp, err := h.noRedirect().Do(head); err != nil || resp.StatusCode != http.StatusMethodNotAllowed || len(resp.Cookies()) != 0 {
+		t.Fatalf("HEAD of the link: %v %v, want 405 without spending the code", resp, err)
+	}
 	resp, body := h.openLink(link, "Mozilla/5.0 test")
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/" {
 		t.Fatalf("first use: %d Location %q %s", resp.StatusCode, resp.Header.Get("Location"), body)
