@@ -61,6 +61,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	cooldowns := s.breakers.Status() // providers and models failing or cooling down
 	writeJSON(w, http.StatusOK, map[string]any{
 		"version":         s.opts.Version,
 		"addr":            s.opts.Addr,
@@ -72,7 +73,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		"providers":       len(provs),
 		"routes":          len(s.cfg.Routes()),
 		"local":           s.localStatus(),
-		"backends":        s.breakers.status(), // providers failing or in cooldown
+		"cooldowns":       cooldowns,
+		"backends":        cooldowns, // the same list, under its name from before cooldowns had a scope
 	})
 }
 

@@ -79,7 +79,7 @@ func (s *Server) providerCount(w http.ResponseWriter, r *http.Request, body []by
 	}
 	// Claude Code counts every turn: a provider that does not answer soon is
 	// estimated for instead of holding the editor up.
-	ctx, cancel := context.WithTimeout(providers.WithConnectTimeout(r.Context(), s.policy().connectTimeout), countTimeout)
+	ctx, cancel := context.WithTimeout(providers.WithConnectTimeout(r.Context(), s.policy().ConnectTimeout), countTimeout)
 	defer cancel()
 	resp, err := client.Forward(ctx, http.MethodPost, "/v1/messages/count_tokens", upstreamHeader(r.Header), body)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/metrics"
 	"github.com/modelbar/modelbar/backend/reqlog"
 )
@@ -62,9 +63,9 @@ type Server struct {
 	metrics  *metrics.Registry // Options.Metrics
 	met      *gatewayMetrics   // the series logRequest records
 
-	pol      atomic.Pointer[policy] // the failover policy in force (settings)
-	breakers *breakers              // per-provider cooldowns
-	keyGate  keyGate                // require_api_keys, cached (apikeys.go)
+	pol      atomic.Pointer[failover.Policy] // the failover policy in force (settings)
+	breakers *failover.Breakers              // cooldowns of providers and their models
+	keyGate  keyGate                         // require_api_keys, cached (apikeys.go)
 	handler  http.Handler
 }
 
@@ -91,7 +92,7 @@ func New(opts Options) *Server {
 	}
 	s.requests, s.metrics = opts.Requests, opts.Metrics
 	s.met = s.registerMetrics(opts.Metrics)
-	s.breakers = newBreakers()
+	s.breakers = failover.NewBreakers(nil)
 	s.watchPolicy()
 	s.watchAPIKeySetting()
 	s.handler = s.middleware(s.routes())
@@ -137,6 +138,10 @@ func (s *Server) routes() http.Handler {
 	admin("GET", "/api/keys", s.listAPIKeys)
 	admin("POST", "/api/keys", s.createAPIKey)
 	admin("DELETE", "/api/keys/{id}", s.deleteAPIKey)
+	admin("GET", "/api/cooldowns", s.listCooldowns)
+	admin("DELETE", "/api/cooldowns", s.endAllCooldowns)
+	admin("DELETE", "/api/cooldowns/{provider}", s.endCooldown)
+	admin("DELETE", "/api/cooldowns/{provider}/{model...}", s.endCooldown)
 
 	handle("GET", "/metrics", http.HandlerFunc(s.serveMetrics))
 	handle("GET", "/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -230,6 +231,11 @@ func truncate(s string, n int) string {
 	}
 	return strings.ToValidUTF8(s[:n], "") + "…"
 }
+
+// quoteName quotes a client-given name (a model) for a message, cut to a
+// short prefix: the client knows what it sent, and a long name must not
+// grow answers or logs.
+func quoteName(s string) string { return strconv.Quote(truncate(s, 64)) }
 
 // pathProtocol is the API a /v1 path belongs to; errors on it, even those of
 // the middleware, come in that API's shape.
