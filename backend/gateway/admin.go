@@ -227,7 +227,12 @@ func routeID(r *http.Request) (int64, error) {
 }
 
 func (s *Server) resolveRoute(w http.ResponseWriter, r *http.Request) {
-	res, err := s.cfg.Resolve(r.URL.Query().Get("model"))
+	model := r.URL.Query().Get("model")
+	if err := checkModelName(model); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.cfg.Resolve(model)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -48,6 +48,9 @@ type Options struct {
 	// server has drained. nil: one in memory, for tests, never closed.
 	Requests *reqlog.Log
 	Metrics  *metrics.Registry // served at /metrics; nil: a new one
+	// FileLimit is how many files the process may open, when known: the
+	// default connection cap stays below half of it.
+	FileLimit int
 }
 
 // Server serves the inference and admin APIs. Create it with New; it is safe
@@ -66,6 +69,7 @@ type Server struct {
 	pol      atomic.Pointer[failover.Policy] // the failover policy in force (settings)
 	breakers *failover.Breakers              // cooldowns of providers and their models
 	keyGate  keyGate                         // require_api_keys, cached (apikeys.go)
+	limits   limits                          // resource bounds (limits.go)
 	handler  http.Handler
 }
 
@@ -95,6 +99,7 @@ func New(opts Options) *Server {
 	s.breakers = failover.NewBreakers(nil)
 	s.watchPolicy()
 	s.watchAPIKeySetting()
+	s.watchLimits(opts.FileLimit)
 	s.handler = s.middleware(s.routes())
 	return s
 }
@@ -169,7 +174,7 @@ func jsonMuxErrors(h http.Handler) http.Handler {
 		switch rec.status {
 		case http.StatusNotFound:
 			failWith(w, r, &apiError{Status: http.StatusNotFound, Type: "not_found_error", Code: "unknown_url",
-				Message: "unknown URL " + r.Method + " " + r.URL.Path})
+				Message: "unknown URL " + r.Method + " " + truncate(r.URL.Path, 256)})
 			return
 		case http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", rec.header.Get("Allow"))

@@ -80,6 +80,7 @@ func newHarness(t testing.TB, opts ...func(*gateway.Options)) *harness {
 		f(&o)
 	}
 	gw := gateway.New(o)
+	h.srv.Listener = gw.Listener(h.srv.Listener) // max_connections, as modelbar serve has it
 	h.srv.Config.Handler = h.track(gw.Handler())
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)
@@ -306,4 +307,10 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func (b *syncBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
 }

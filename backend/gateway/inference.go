@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/protocol"
@@ -29,16 +32,25 @@ var (
 
 // call is one validated inference request on its way to a backend.
 type call struct {
+	ctx      context.Context
 	endpoint endpoint
 	body     []byte // as the client sent it
 	model    string
 	stream   bool
 	chat     *protocol.Request // decoded on first need: same-protocol traffic never needs it
+	budget   *byteBudget       // what decoding takes its room from
+	release  func()            // gives the room back; nil until taken
 }
 
-// chatRequest decodes the body into the internal model, once.
+// chatRequest decodes the body into the internal model, once, after
+// taking room for it in the translation budget (a decoded request is many
+// times its size). A full budget is errBudget, which no other backend can
+// help with.
 func (c *call) chatRequest() (protocol.Request, error) {
 	if c.chat == nil {
+		if err := c.reserve(); err != nil {
+			return protocol.Request{}, err
+		}
 		req, err := dialects[c.endpoint.protocol].decodeRequest(c.body)
 		if err != nil {
 			return protocol.Request{}, err
@@ -46,6 +58,26 @@ func (c *call) chatRequest() (protocol.Request, error) {
 		c.chat = &req
 	}
 	return *c.chat, nil
+}
+
+// reserve takes the call's room in the translation budget, once.
+func (c *call) reserve() error {
+	if c.release != nil {
+		return nil
+	}
+	release, err := c.budget.acquire(c.ctx, int64(len(c.body)), budgetWait)
+	if err != nil {
+		return err
+	}
+	c.release = release
+	return nil
+}
+
+// done gives back what the call holds.
+func (c *call) done() {
+	if c.release != nil {
+		c.release()
+	}
 }
 
 func (s *Server) openAIInference(ep endpoint) http.Handler {
@@ -61,8 +93,14 @@ func (s *Server) openAIInference(ep endpoint) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
+		if err := checkModelName(env.Model); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		info.model, info.stream = env.Model, env.Stream
-		s.dispatch(w, r, &call{endpoint: ep, body: body, model: env.Model, stream: env.Stream})
+		c := &call{ctx: r.Context(), endpoint: ep, body: body, model: env.Model, stream: env.Stream, budget: &s.limits.budget}
+		defer c.done()
+		s.dispatch(w, r, c)
 	})
 }
 
@@ -79,7 +117,12 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	c := &call{endpoint: messages, body: body}
+	c := &call{ctx: r.Context(), endpoint: messages, body: body, budget: &s.limits.budget}
+	defer c.done()
+	if err := c.reserve(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	req, err := anthropic.DecodeMessagesRequest(body)
 	var re *protocol.RequestError
 	switch {
@@ -96,17 +139,46 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := checkModelName(c.model); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	info.model, info.stream = c.model, c.stream
 	s.dispatch(w, r, c)
 }
 
+// readBody reads a JSON request body of at most limit bytes, which must
+// arrive within the body read timeout and be valid UTF-8 (JSON text is;
+// invalid bytes would reach a provider or a log as they are).
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var mbe *http.MaxBytesError
-	if err != nil && !errors.As(err, &mbe) {
+	switch {
+	case errors.As(err, &mbe):
+		return nil, err
+	case bodyTimedOut(err):
+		w.Header().Set("Connection", "close")
+		return nil, &apiError{Status: http.StatusRequestTimeout, Type: "invalid_request_error", Code: "body_timeout",
+			Message: "the request body did not arrive within the body read timeout (body_read_timeout_seconds)"}
+	case err != nil:
 		return nil, &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Message: "could not read the request body: " + err.Error()}
+	case !utf8.Valid(body):
+		return nil, &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "invalid_utf8",
+			Message: fmt.Sprintf("the request body is not valid UTF-8 (first invalid byte at offset %d): JSON text must be UTF-8", invalidUTF8At(body))}
 	}
-	return body, err
+	return body, nil
+}
+
+// invalidUTF8At is the offset of the first byte of b that is not valid UTF-8.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 // passThrough relays a call to a provider of the client's own API byte for

@@ -18,6 +18,9 @@ import (
 // answer decoded and encoded for the client, event by event when streaming.
 func (s *Server) translate(a *attempt) error {
 	req, err := a.c.chatRequest()
+	if errors.Is(err, errBudget) {
+		return err
+	}
 	if err != nil {
 		return &failover.CannotTakeError{Err: err}
 	}

@@ -111,7 +111,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	reg := metrics.NewRegistry()
 	gw := gateway.New(gateway.Options{
 		Addr: ln.Addr().String(), AdminToken: token, DataDir: opts.DataDir, Version: opts.Version, Config: cfg, Log: opts.Log,
-		Local: local, Requests: requests, Metrics: reg, UI: opts.UI,
+		Local: local, Requests: requests, Metrics: reg, UI: opts.UI, FileLimit: fileLimit(),
 	})
 	s := &Server{
 		gateway: gw, log: opts.Log, listener: ln, store: st, clients: clients, config: cfg, serveErr: make(chan error, 1),
@@ -123,7 +123,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			ErrorLog:          slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn),
 		},
 	}
-	go func() { s.serveErr <- s.http.Serve(ln) }()
+	go func() { s.serveErr <- s.http.Serve(gw.Listener(ln)) }()
 	opts.Log.Info("modelbar listening", "addr", "http://"+ln.Addr().String(), "data_dir", opts.DataDir,
 		"secrets", sec.Backend(), "admin_token_file", filepath.Join(opts.DataDir, "admin-token"))
 	return s, nil
