@@ -30,6 +30,11 @@ type Provider struct {
 	HasAPIKey  bool   `json:"has_api_key"`
 	APIKeyHint string `json:"api_key_hint"`
 	KeySource  string `json:"api_key_source"` // "env", the secrets backend, or ""
+	// KeyUnreadable: a key is configured (HasAPIKey) but could not be read
+	// when the configuration was last published, so the provider sends no
+	// requests; KeyError says why. Setting the key again clears it.
+	KeyUnreadable bool   `json:"key_unreadable"`
+	KeyError      string `json:"key_error,omitempty"`
 	// DefaultMaxTokens is the max_tokens sent to an Anthropic-API provider
 	// when an OpenAI client gives none (Anthropic requires one); 0 means
 	// providers.DefaultMaxTokens.
@@ -78,20 +83,16 @@ func (s *Service) view(p store.Provider) Provider {
 		Name: p.Name, Type: p.Type, BaseURL: p.BaseURL, APIKeyEnv: p.APIKeyEnv,
 		DefaultMaxTokens: p.DefaultMaxTokens, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
-	switch env := s.getenvIf(p.APIKeyEnv); {
-	case env != "":
-		v.HasAPIKey, v.APIKeyHint, v.KeySource = true, secrets.Hint(env), "env"
+	switch {
+	case s.envKey(p) != "":
+		v.HasAPIKey, v.APIKeyHint, v.KeySource = true, secrets.Hint(s.envKey(p)), "env"
 	case p.HasStoredKey:
 		v.HasAPIKey, v.APIKeyHint, v.KeySource = true, p.KeyHint, s.secrets.Backend()
+		if reason, ok := (*s.keyErrors.Load())[p.Name]; ok {
+			v.KeyUnreadable, v.KeyError = true, reason
+		}
 	}
 	return v
-}
-
-func (s *Service) getenvIf(name string) string {
-	if name == "" {
-		return ""
-	}
-	return s.getenv(name)
 }
 
 // PutProvider creates or updates a provider.
