@@ -151,8 +151,12 @@ func (s *Service) clientConfigs(ctx context.Context) ([]providers.Config, keyErr
 
 // apiKey returns the key a provider uses and where it came from: the named
 // environment variable when it is set and non-empty, else the secret store.
-// An error is the secret store's own.
+// A variable name the rules refuse (written before they existed) is
+// ignored, with a warning. An error is the secret store's own.
 func (s *Service) apiKey(ctx context.Context, p store.Provider) (redact.Value, string, error) {
+	if p.APIKeyEnv != "" && !keyEnvName.MatchString(p.APIKeyEnv) {
+		s.log.Warn("ignoring api_key_env: "+keyEnvRule+"; set it again", "provider", p.Name, "api_key_env", p.APIKeyEnv)
+	}
 	if v := s.envKey(p); v != "" {
 		return redact.NewValue(v), "env", nil
 	}
@@ -166,10 +170,10 @@ func (s *Service) apiKey(ctx context.Context, p store.Provider) (redact.Value, s
 	return redact.NewValue(key), s.secrets.Backend(), nil
 }
 
-// envKey returns the value of p's api_key_env, or "" when it is unset or
-// empty.
+// envKey returns the value of p's api_key_env, or "" when it is unset,
+// empty or a name the rules refuse.
 func (s *Service) envKey(p store.Provider) string {
-	if p.APIKeyEnv == "" {
+	if p.APIKeyEnv == "" || !keyEnvName.MatchString(p.APIKeyEnv) {
 		return ""
 	}
 	return s.getenv(p.APIKeyEnv)

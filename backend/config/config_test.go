@@ -53,6 +53,16 @@ func newFixture(t *testing.T, wrap func(secrets.Store) secrets.Store) *fixture {
 
 func ptr[T any](v T) *T { return &v }
 
+// mustRow returns provider name's row as stored.
+func mustRow(t *testing.T, f *fixture, name string) store.Provider {
+	t.Helper()
+	p, err := f.store.GetProvider(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestPutProvider_CreateUpdateAndDefaults(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
@@ -116,6 +126,10 @@ func TestPutProvider_RefusesBadFields(t *testing.T) {
 		{"relative url", "p", ProviderInput{Type: ptr("openai"), BaseURL: ptr("api.openai.com/v1")}, "base_url"},
 		{"url with credentials", "p", ProviderInput{Type: ptr("openai"), BaseURL: ptr("https://u:pw@h/v1")}, "base_url"},
 		{"bad env name", "p", ProviderInput{Type: ptr("openai"), APIKeyEnv: ptr("MY-KEY")}, "api_key_env"},
+		{"env not named as a key", "p", ProviderInput{Type: ptr("openai"), APIKeyEnv: ptr("HOME")}, "api_key_env"},
+		{"env ending in KEYS", "p", ProviderInput{Type: ptr("openai"), APIKeyEnv: ptr("GROQ_KEYS")}, "api_key_env"},
+		{"env ending in lower-case key", "p", ProviderInput{Type: ptr("openai"), APIKeyEnv: ptr("groq_api_key")}, "api_key_env"},
+		{"env only a suffix", "p", ProviderInput{Type: ptr("openai"), APIKeyEnv: ptr("_TOKEN")}, "api_key_env"},
 		{"key with newline", "p", ProviderInput{Type: ptr("openai"), APIKey: ptr("sk-abc\nX-Evil: 1")}, "api_key"},
 		{"negative max tokens", "p", ProviderInput{Type: ptr("anthropic"), DefaultMaxTokens: ptr(-1)}, "default_max_tokens"},
 	}
@@ -142,8 +156,12 @@ func TestProvider_KeyFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.HasAPIKey || p.APIKeyHint != "9876" || p.KeySource != "env" {
-		t.Errorf("env key not reported: %+v", p)
+	// The variable's value is never hinted.
+	if !p.HasAPIKey || p.APIKeyHint != "" || p.KeySource != "env" {
+		t.Errorf("env key not reported as has_api_key without a hint: %+v", p)
+	}
+	if key, src, err := f.svc.apiKey(ctx, mustRow(t, f, "groq")); key.Reveal() != "gsk-from-the-env-9876" || src != "env" || err != nil {
+		t.Errorf("apiKey: source %q, %v; want the env value", src, err)
 	}
 	delete(f.env, "GROQ_API_KEY")
 	if p, _ = f.svc.Provider(ctx, "groq"); p.HasAPIKey {

@@ -28,7 +28,7 @@ type Provider struct {
 	BaseURL    string `json:"base_url"`
 	APIKeyEnv  string `json:"api_key_env"`
 	HasAPIKey  bool   `json:"has_api_key"`
-	APIKeyHint string `json:"api_key_hint"`
+	APIKeyHint string `json:"api_key_hint"`   // last 4 characters of a stored key; "" for a key from the environment
 	KeySource  string `json:"api_key_source"` // "env", the secrets backend, or ""
 	// KeyUnreadable: a key is configured (HasAPIKey) but could not be read
 	// when the configuration was last published, so the provider sends no
@@ -54,7 +54,13 @@ type ProviderInput struct {
 	DefaultMaxTokens *int `json:"default_max_tokens"`
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// keyEnvName is what api_key_env may name: a variable that by its name
+// holds a credential. Any other (HOME, PATH, ...) would send the
+// environment to whatever host the provider points at.
+var keyEnvName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*_(KEY|TOKEN)$`)
+
+// keyEnvRule says what keyEnvName accepts (_API_KEY ends in _KEY).
+const keyEnvRule = "must be the name of an environment variable that ends in _KEY, _TOKEN or _API_KEY (letters, digits, '_'), such as GROQ_API_KEY"
 
 // Providers lists the providers by name.
 func (s *Service) Providers(ctx context.Context) ([]Provider, error) {
@@ -85,7 +91,8 @@ func (s *Service) view(p store.Provider) Provider {
 	}
 	switch {
 	case s.envKey(p) != "":
-		v.HasAPIKey, v.APIKeyHint, v.KeySource = true, secrets.Hint(s.envKey(p)), "env"
+		// No hint: the variable's value is not modelbar's to show.
+		v.HasAPIKey, v.KeySource = true, "env"
 	case p.HasStoredKey:
 		v.HasAPIKey, v.APIKeyHint, v.KeySource = true, p.KeyHint, s.secrets.Backend()
 		if reason, ok := (*s.keyErrors.Load())[p.Name]; ok {
@@ -181,8 +188,8 @@ func mergeProvider(cur store.Provider, exists bool, name string, in ProviderInpu
 	}
 	next.BaseURL = u
 	if in.APIKeyEnv != nil {
-		if *in.APIKeyEnv != "" && !envName.MatchString(*in.APIKeyEnv) {
-			return next, &router.FieldError{Field: "api_key_env", Message: "must be an environment variable name (letters, digits, '_')"}
+		if *in.APIKeyEnv != "" && !keyEnvName.MatchString(*in.APIKeyEnv) {
+			return next, &router.FieldError{Field: "api_key_env", Message: keyEnvRule}
 		}
 		next.APIKeyEnv = *in.APIKeyEnv
 	}
