@@ -74,13 +74,18 @@ func TestPutProvider_CreateUpdateAndDefaults(t *testing.T) {
 	if diff := cmp.Diff(want, p, ignoreTimes); diff != "" {
 		t.Errorf("created provider (-want +got):\n%s", diff)
 	}
-	// An update without api_key keeps the key; a type change moves a default base URL to the new vendor's.
+	// A type change moves a default base URL to the new vendor's: another
+	// host, so the key stays behind (see TestPutProvider_KeysStayWithTheirHost).
+	old := storedAccount(t, f, "openai")
 	p, created, err = f.svc.PutProvider(ctx, "openai", ProviderInput{Type: ptr("anthropic")})
 	if err != nil || created {
 		t.Fatalf("update: created=%v err=%v", created, err)
 	}
-	if p.BaseURL != "https://api.anthropic.com" || !p.HasAPIKey {
-		t.Errorf("after type change: %+v", p)
+	if p.BaseURL != "https://api.anthropic.com" || p.HasAPIKey {
+		t.Errorf("after type change: %+v, want the Anthropic default and no key", p)
+	}
+	if _, err := f.secrets.Get(ctx, old); !errors.Is(err, secrets.ErrNotFound) {
+		t.Errorf("the key left behind is still in the secret store: %v", err)
 	}
 	p, _, err = f.svc.PutProvider(ctx, "openai", ProviderInput{DefaultMaxTokens: ptr(8192)})
 	if c, _ := f.svc.Clients().Get("openai"); err != nil || p.DefaultMaxTokens != 8192 || c.DefaultMaxTokens() != 8192 {
@@ -96,6 +101,9 @@ func TestPutProvider_CreateUpdateAndDefaults(t *testing.T) {
 		t.Fatalf("custom base url changed by a type change: %q %v", p.BaseURL, err)
 	}
 	// api_key "" removes the key from the secret store.
+	if _, _, err := f.svc.PutProvider(ctx, "openai", ProviderInput{APIKey: ptr("sk-abcdefgh87654321")}); err != nil {
+		t.Fatal(err)
+	}
 	account := storedAccount(t, f, "openai")
 	p, _, err = f.svc.PutProvider(ctx, "openai", ProviderInput{APIKey: ptr("")})
 	if err != nil || p.HasAPIKey || p.APIKeyHint != "" {

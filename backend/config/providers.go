@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -104,6 +106,9 @@ func (s *Service) view(p store.Provider) Provider {
 
 // PutProvider creates or updates a provider.
 //
+// A change of base_url to another host drops the stored key and the
+// api_key_env binding, unless the same change sets them (keepKeyWithHost).
+//
 // A new key goes under a fresh secret store account (see storeKey), which
 // the provider row takes up in the same transaction that queues the account
 // it replaces for deletion (store.PutProvider); that old secret is deleted
@@ -126,6 +131,9 @@ func (s *Service) PutProvider(ctx context.Context, name string, in ProviderInput
 	next, err := mergeProvider(cur, exists, name, in)
 	if err != nil {
 		return Provider{}, false, err
+	}
+	if exists {
+		s.keepKeyWithHost(cur, &next, in)
 	}
 	if err := s.storeKey(ctx, name, in.APIKey, &next); err != nil {
 		return Provider{}, false, err
@@ -205,6 +213,66 @@ func mergeProvider(cur store.Provider, exists bool, name string, in ProviderInpu
 		}
 	}
 	return next, nil
+}
+
+// keepKeyWithHost drops next's stored key and api_key_env binding when the
+// change moves provider cur to another host (see sameHost), unless in
+// supplies a new one: a key goes only to the host it was given for. The
+// dropped key's secret is deleted as a replaced one is (PutProvider).
+func (s *Service) keepKeyWithHost(cur store.Provider, next *store.Provider, in ProviderInput) {
+	if sameHost(cur.BaseURL, next.BaseURL) {
+		return
+	}
+	var dropped []string
+	if in.APIKey == nil && next.HasStoredKey {
+		next.HasStoredKey, next.KeyHint, next.KeyAccount = false, "", ""
+		dropped = append(dropped, "stored key")
+	}
+	if in.APIKeyEnv == nil && next.APIKeyEnv != "" {
+		next.APIKeyEnv = ""
+		dropped = append(dropped, "api_key_env")
+	}
+	if len(dropped) > 0 {
+		s.log.Info("provider moved to another host; its key stays behind", "provider", cur.Name,
+			"from", cur.BaseURL, "to", next.BaseURL, "dropped", dropped)
+	}
+}
+
+// sameHost reports whether a key given for base URL from may go to base
+// URL to: the same host name (case-insensitive) and effective port, and no
+// step down from https to http. Either URL unparsable: false.
+func sameHost(from, to string) bool {
+	f, err := url.Parse(from)
+	if err != nil {
+		return false
+	}
+	t, err := url.Parse(to)
+	if err != nil {
+		return false
+	}
+	if f.Scheme == "https" && t.Scheme != "https" {
+		return false
+	}
+	fp, tp := effectivePort(f), effectivePort(t)
+	return strings.EqualFold(f.Hostname(), t.Hostname()) && fp > 0 && fp == tp
+}
+
+// effectivePort is u's port, or its scheme's default; 0 when neither.
+func effectivePort(u *url.URL) int {
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+	switch u.Scheme {
+	case "https":
+		return 443
+	case "http":
+		return 80
+	}
+	return 0
 }
 
 // checkKey refuses keys that cannot travel in an HTTP header. The message
