@@ -75,6 +75,9 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	if err := secureDataDir(opts.DataDir, opts.Log); err != nil {
+		return nil, err
+	}
 	token, err := AdminToken(opts.DataDir)
 	if err != nil {
 		return nil, err
