@@ -73,6 +73,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		"providers":       len(provs),
 		"routes":          len(s.cfg.Routes()),
 		"local":           s.localStatus(),
+		"problems":        s.cfg.Problems(r.Context()), // a corrupt database, unreadable keys: what the user must know
 		"cooldowns":       cooldowns,
 		"backends":        cooldowns, // the same list, under its name from before cooldowns had a scope
 	})

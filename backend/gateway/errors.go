@@ -88,6 +88,8 @@ func providerAPIError(pe *providers.Error) *apiError {
 		e.Status, e.Code = http.StatusBadGateway, "upstream_unreachable"
 	case providers.KindCanceled:
 		e.Status, e.Code = 499, "client_closed_request"
+	case providers.KindConfig:
+		e.Status, e.Code = http.StatusBadGateway, "provider_unusable" // its key is unreadable, or it redirected elsewhere
 	default:
 		// A provider of the client's own API has its error body relayed
 		// (request ids, error types a client acts on); translation clears

@@ -29,12 +29,13 @@ const adminToken = "test-token"
 // temp dir, the file secret store, the provider registry and the config
 // service. Every response it sees is checked for a wildcard CORS header.
 type harness struct {
-	t      testing.TB
-	srv    *httptest.Server
-	client *http.Client
-	cfg    *config.Service
-	dbPath string
-	logs   *syncBuffer
+	t          testing.TB
+	srv        *httptest.Server
+	client     *http.Client
+	cfg        *config.Service
+	dbPath     string
+	secretsDir string // the file secret store's directory
+	logs       *syncBuffer
 
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when inflight drops to zero
@@ -55,7 +56,8 @@ func newHarness(t testing.TB, opts ...func(*gateway.Options)) *harness {
 		t.Fatalf("store.Open: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sec, err := secrets.NewFile(t.TempDir())
+	h.secretsDir = t.TempDir()
+	sec, err := secrets.NewFile(h.secretsDir)
 	if err != nil {
 		t.Fatalf("secrets.NewFile: %v", err)
 	}
