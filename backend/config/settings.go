@@ -66,7 +66,7 @@ type Settings struct {
 	MaxInflightRequests int64 `json:"max_inflight_requests"`
 	// TranslationBudgetMB bounds the request bytes decoded at once for
 	// translation and the local engine (a request beyond it waits up to 5
-	// seconds, then 503); 0: 64.
+	// seconds, then 503); 0: 32.
 	TranslationBudgetMB int64 `json:"translation_budget_mb"`
 	// AllowedOrigins are browser origins, besides loopback pages, that may
 	// call /v1 with CORS: a LAN web app ("http://192.168.1.5:3000") or an
@@ -138,7 +138,7 @@ var intSettings = []intSetting{
 		func(s *Settings) *int64 { return &s.MaxConnections }, func(s *SettingsInput) *int64 { return s.MaxConnections }},
 	{"max_inflight_requests", 0, 1_000_000, "must be 0 (the default, 512) or a number of requests",
 		func(s *Settings) *int64 { return &s.MaxInflightRequests }, func(s *SettingsInput) *int64 { return s.MaxInflightRequests }},
-	{"translation_budget_mb", 0, 1 << 20, "must be 0 (the default, 64) or a number of MiB",
+	{"translation_budget_mb", 0, 1 << 20, "must be 0 (the default, 32) or a number of MiB",
 		func(s *Settings) *int64 { return &s.TranslationBudgetMB }, func(s *SettingsInput) *int64 { return s.TranslationBudgetMB }},
 }
 

@@ -22,7 +22,7 @@ const (
 	defaultBodyReadTimeout   = 60 * time.Second
 	defaultMaxConnections    = 1024
 	defaultMaxInflight       = 512
-	defaultTranslationBudget = 64 << 20
+	defaultTranslationBudget = 32 << 20
 	// budgetWait is how long a request waits for translation budget
 	// before it is refused.
 	budgetWait = 5 * time.Second
