@@ -47,7 +47,7 @@ func NewClient(cfg Config) *Client {
 	}
 	// No client-wide timeout: a long generation may stream for minutes. The
 	// request context bounds each call.
-	return &Client{cfg: cfg, transport: tr, http: &http.Client{Transport: tr}}
+	return &Client{cfg: cfg, transport: tr, http: &http.Client{Transport: tr, CheckRedirect: checkRedirect}}
 }
 
 // DefaultConnectTimeout bounds the dial of a connection to a provider
@@ -145,7 +145,7 @@ func (c *Client) Forward(ctx context.Context, method, apiPath string, in http.He
 	c.authorize(req.Header)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, c.cfg.Name, err)
+		return nil, c.transportError(ctx, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, c.statusError(resp)
@@ -193,7 +193,7 @@ func (c *Client) Get(ctx context.Context, apiPath string) ([]byte, error) {
 	c.authorize(req.Header)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, c.cfg.Name, err)
+		return nil, c.transportError(ctx, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, c.statusError(resp)
@@ -201,12 +201,18 @@ func (c *Client) Get(ctx context.Context, apiPath string) ([]byte, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, transportError(ctx, c.cfg.Name, err)
+		return nil, c.transportError(ctx, err)
 	}
 	return b, nil
 }
 
-func transportError(ctx context.Context, provider string, err error) *Error {
+// transportError classifies a failed call. A redirect that was not
+// followed is the provider's configuration at fault (KindConfig).
+func (c *Client) transportError(ctx context.Context, err error) *Error {
+	var rerr *redirectError
+	if errors.As(err, &rerr) {
+		return c.redact(&Error{Provider: c.cfg.Name, Kind: KindConfig, Message: rerr.msg})
+	}
 	kind := KindConnection
 	var nerr net.Error
 	switch {
@@ -215,7 +221,7 @@ func transportError(ctx context.Context, provider string, err error) *Error {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &nerr) && nerr.Timeout():
 		kind = KindTimeout
 	}
-	return &Error{Provider: provider, Kind: kind, Err: err}
+	return &Error{Provider: c.cfg.Name, Kind: kind, Err: err}
 }
 
 // statusError reads a non-2xx answer.
