@@ -58,13 +58,17 @@ func NewCutter(needles [][]byte) *Cutter {
 // prefix is the first len bytes of c.needles[needle].
 type prefix struct{ needle, len int32 }
 
+// maxNeedles is how many needles Cut and CutString search for without
+// allocating: Needles lists at most 17.
+const maxNeedles = 24
+
 // Cut returns b with every needle replaced. It returns b itself, without
 // allocating, when b holds none.
 func (c *Cutter) Cut(b []byte) []byte {
 	if c == nil {
 		return b
 	}
-	var next [16]int
+	var next [maxNeedles]int
 	out, _, cut := c.scan(nil, b, true, c.positions(next[:0]))
 	if !cut {
 		return b
@@ -80,7 +84,7 @@ func (c *Cutter) CutString(s string) string {
 	// scan only reads its input, so s's bytes serve as it is, saving a
 	// copy of every header value that holds no needle.
 	b := unsafe.Slice(unsafe.StringData(s), len(s))
-	var next [16]int
+	var next [maxNeedles]int
 	out, _, cut := c.scan(nil, b, true, c.positions(next[:0]))
 	if !cut {
 		return s

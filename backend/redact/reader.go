@@ -39,6 +39,9 @@ type reader struct {
 }
 
 func (r *reader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	for len(r.out) == 0 {
 		if r.err != nil {
 			return 0, r.err

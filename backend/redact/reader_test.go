@@ -229,3 +229,10 @@ func TestReader_NilCutterReturnsTheSource(t *testing.T) {
 		t.Errorf("Reader = %v, want the source itself", r)
 	}
 }
+
+func TestReader_EmptyReadDoesNotReadTheSource(t *testing.T) {
+	src := &script{chunks: [][]byte{[]byte("data")}, check: func([]byte) { t.Error("an empty Read read the source") }}
+	if n, err := NewCutter(Needles(streamKey)).Reader(src).Read(nil); n != 0 || err != nil {
+		t.Errorf("Read(nil) = %d, %v", n, err)
+	}
+}
