@@ -18,9 +18,10 @@ func (e *redirectError) Error() string { return e.msg }
 
 // checkRedirect is every Client's redirect policy. A provider key goes only
 // to its own host: net/http drops Authorization on a redirect to another
-// host but keeps every other header, x-api-key included, so a redirect is
-// followed only to the same hostname and port, and never from https to
-// http, where the key would travel in the clear.
+// host (not to another port of the same one) but keeps every other
+// header, x-api-key included, so a redirect is followed only to the same
+// hostname and port, and never from https to http, where the key would
+// travel in the clear.
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	from, to := via[len(via)-1].URL, req.URL
 	status := 0
