@@ -1,10 +1,15 @@
 // Package backend_test checks that imports flow one way (see STYLE.md):
-// protocol and router stay pure, providers never touch the store or the
-// secret store, nothing below the gateway imports it, and only the
+// protocol, router and failover stay pure, the engine knows nothing of
+// HTTP, storage or routing, providers never touch the store or the secret
+// store, the gateway reaches the store only through config, nothing below
+// the gateway imports it, the tray is a client of the admin API, only the
 // adapters may import Wails or the tray, and only the MLX backend uses cgo.
+// Every rule is checked for Linux, for macOS and with the desktop build
+// tags, since build-tagged files import differently.
 package backend_test
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -12,74 +17,131 @@ import (
 
 const module = "github.com/modelbar/modelbar/"
 
+// builds are the configurations the rules are checked in.
+var builds = []struct {
+	name string
+	env  []string
+	tags string
+}{
+	{"linux", []string{"GOOS=linux"}, ""},
+	{"darwin", []string{"GOOS=darwin", "GOARCH=arm64", "CGO_ENABLED=1"}, ""},
+	{"desktop", nil, "desktop,production,webkit2_41"},
+	{"darwin-desktop", []string{"GOOS=darwin", "GOARCH=arm64", "CGO_ENABLED=1"}, "desktop,production"},
+}
+
 func TestImports_FlowOneWay(t *testing.T) {
-	pure := []string{"net/http", "database/sql", "os/exec", "backend/store", "backend/secrets", "backend/providers", "backend/config", "backend/gateway", "backend/server"}
-	above := []string{"backend/gateway", "backend/server", "backend/cli"}
-	rules := map[string][]string{
+	pure := []string{"net/http", "database/sql", "os/exec", "backend/store", "backend/secrets", "backend/providers", "backend/config", "backend/gateway", "backend/server", "backend/engine"}
+	above := []string{"backend/gateway", "backend/server", "backend/cli", "backend/desktop"}
+	// Transitive: nothing the package imports, directly or not, may be one
+	// of these.
+	transitive := map[string][]string{
 		"backend/router":    pure,
 		"backend/protocol":  pure,
 		"backend/redact":    pure,
 		"backend/reqlog":    pure,
 		"backend/metrics":   pure,
 		"backend/auth":      pure, // the admin token, login codes and sessions: no HTTP, the gateway maps them
-		"backend/providers": append([]string{"backend/store", "backend/secrets", "backend/config", "database/sql"}, above...),
-		"backend/store":     append([]string{"net/http", "backend/secrets", "backend/providers", "backend/router", "backend/config"}, above...),
-		"backend/secrets":   append([]string{"net/http", "database/sql", "backend/store", "backend/providers", "backend/config"}, above...),
+		"backend/engine":    append([]string{"net/http", "database/sql", "backend/store", "backend/secrets", "backend/providers", "backend/config", "backend/router", "backend/failover", "backend/reqlog"}, above...),
+		"backend/failover":  append([]string{"database/sql", "backend/store", "backend/secrets", "backend/config", "backend/engine", "backend/router", "backend/reqlog"}, above...),
+		"backend/providers": append([]string{"backend/store", "backend/secrets", "backend/config", "backend/engine", "database/sql"}, above...),
+		"backend/store":     append([]string{"net/http", "backend/secrets", "backend/providers", "backend/router", "backend/config", "backend/engine"}, above...),
+		"backend/secrets":   append([]string{"net/http", "database/sql", "backend/store", "backend/providers", "backend/config", "backend/engine"}, above...),
 		"backend/config":    above,
-		"backend/gateway":   {"backend/server", "backend/cli"},
+		"backend/gateway":   {"backend/server", "backend/cli", "backend/desktop", "backend/tray"},
+		// The tray is a client: it reaches the gateway through the admin
+		// API it is handed, never through the services themselves.
+		"backend/tray": {"net/http", "database/sql", "backend/store", "backend/secrets", "backend/providers", "backend/config",
+			"backend/router", "backend/engine", "backend/failover", "backend/gateway", "backend/server", "backend/protocol"},
 	}
-	for pkg, forbidden := range rules {
-		for _, dep := range deps(t, module+pkg) {
-			for _, f := range forbidden {
-				if dep == f || dep == module+f || strings.HasPrefix(dep, module+f+"/") {
-					t.Errorf("%s imports %s (directly or not): imports must flow one way", pkg, dep)
-				}
+	// Direct: the package itself may not import these (it may reach them
+	// through a package in between: the gateway reads and writes state
+	// only through config, which owns the store).
+	direct := map[string][]string{
+		"backend/gateway":  {"backend/store", "backend/secrets", "database/sql"},
+		"backend/failover": {"net/http"},
+	}
+	for _, b := range builds {
+		t.Run(b.name, func(t *testing.T) {
+			for pkg, forbidden := range transitive {
+				check(t, pkg, deps(t, b.env, b.tags, "-deps", module+pkg), forbidden)
+			}
+			for pkg, forbidden := range direct {
+				check(t, pkg, deps(t, b.env, b.tags, "-f", "{{join .Imports \"\\n\"}}", module+pkg), forbidden)
+			}
+		})
+	}
+}
+
+func check(t *testing.T, pkg string, imports, forbidden []string) {
+	t.Helper()
+	for _, dep := range imports {
+		for _, f := range forbidden {
+			if dep == f || dep == module+f || strings.HasPrefix(dep, module+f+"/") {
+				t.Errorf("%s imports %s: imports must flow one way", pkg, dep)
 			}
 		}
 	}
 }
 
 func TestImports_OnlyAdaptersUseWailsOrTray(t *testing.T) {
-	out, err := exec.Command("go", "list", "./...").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
 	adapters := map[string]bool{strings.TrimSuffix(module, "/"): true, module + "backend/tray": true}
-	for _, pkg := range strings.Fields(string(out)) {
-		if adapters[pkg] {
-			continue
-		}
-		for _, dep := range deps(t, pkg) {
-			if strings.Contains(dep, "wailsapp/wails") || strings.Contains(dep, "systray") {
-				t.Errorf("%s imports %s: only package main and the tray adapter may", pkg, dep)
+	for _, b := range builds {
+		t.Run(b.name, func(t *testing.T) {
+			for _, pkg := range deps(t, b.env, b.tags, "./...") {
+				if adapters[pkg] {
+					continue
+				}
+				for _, dep := range deps(t, b.env, b.tags, "-deps", pkg) {
+					if strings.Contains(dep, "wailsapp/wails") || strings.Contains(dep, "systray") {
+						t.Errorf("%s imports %s: only package main and the tray adapter may", pkg, dep)
+					}
+				}
 			}
-		}
+		})
 	}
 }
 
 // TestImports_CgoInLeafPackages: cgo lives in the MLX backend (and, on
 // macOS, the desktop adapter); everything else is pure Go.
 func TestImports_CgoInLeafPackages(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{len .CgoFiles}}", "./...").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
 	// The MLX backend; and on macOS the desktop adapter's Dock switch
 	// (Objective-C on the main queue), which Wails offers no way to make.
 	allowed := map[string]bool{module + "backend/engine/tensor/mlx": true, module + "backend/desktop": true}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		pkg, n, _ := strings.Cut(line, " ")
-		if n != "0" && !allowed[pkg] {
-			t.Errorf("%s has %s cgo files: only the MLX backend and the desktop adapter may import \"C\"", pkg, n)
-		}
+	for _, b := range builds {
+		t.Run(b.name, func(t *testing.T) {
+			for _, line := range deps(t, b.env, b.tags, "-f", "{{.ImportPath}} {{len .CgoFiles}}", "./...") {
+				pkg, n, _ := strings.Cut(line, " ")
+				if n != "0" && !allowed[pkg] {
+					t.Errorf("%s has %s cgo files: only the MLX backend and the desktop adapter may import \"C\"", pkg, n)
+				}
+			}
+		})
 	}
 }
 
-func deps(t *testing.T, pkg string) []string {
+// deps runs go list with args in a build configuration and returns its
+// output lines.
+func deps(t *testing.T, env []string, tags string, args ...string) []string {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-deps", pkg).Output()
-	if err != nil {
-		t.Fatalf("go list -deps %s: %v", pkg, err)
+	list := []string{"list"}
+	if tags != "" {
+		list = append(list, "-tags", tags)
 	}
-	return strings.Fields(string(out))
+	cmd := exec.Command("go", append(list, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		msg := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg = string(ee.Stderr)
+		}
+		t.Fatalf("go list %v (%v): %v\n%s", args, env, err, msg)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }

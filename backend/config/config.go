@@ -44,12 +44,21 @@ type Service struct {
 	onChange   []func()                     // guarded by writeMu; called after each publish
 	onSettings []func(Settings)             // guarded by writeMu; called after each settings change
 	apiKeys    atomic.Pointer[apiKeySet]    // the published inference API keys (apikeys.go); swapped under writeMu
+	keyErrors  atomic.Pointer[keyErrors]    // why each unreadable provider key could not be read, as of the last publish; swapped under writeMu
 }
+
+// keyErrors maps the name of each provider whose configured key could not
+// be read to a short reason (never the key). Published whole, never changed.
+type keyErrors map[string]string
 
 // New loads the configuration and publishes it. clients is filled and kept in
 // sync; the caller closes it.
 func New(ctx context.Context, st *store.Store, sec secrets.Store, clients *providers.Registry, log *slog.Logger) (*Service, error) {
 	s := &Service{store: st, secrets: sec, clients: clients, log: log, getenv: lookupEnv}
+	s.keyErrors.Store(&keyErrors{})
+	if ok, problem := st.Integrity(); !ok {
+		log.Error("database failed its integrity check; what can be read is used", "path", st.Path(), "problem", problem)
+	}
 	s.cleanUpKeys(ctx)
 	if err := s.publish(ctx); err != nil {
 		return nil, err
@@ -99,10 +108,11 @@ func (s *Service) publish(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load routes: %w", err)
 	}
-	cfgs, err := s.clientConfigs(ctx)
+	cfgs, keyErrs, err := s.clientConfigs(ctx)
 	if err != nil {
 		return err
 	}
+	s.keyErrors.Store(&keyErrs)
 	s.clients.Sync(cfgs)
 	s.table.Store(table)
 	for _, f := range s.onChange {
@@ -111,40 +121,60 @@ func (s *Service) publish(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) clientConfigs(ctx context.Context) ([]providers.Config, error) {
+// clientConfigs builds every provider's client configuration with its key.
+// A provider whose configured key cannot be read gets KeyError, so it sends
+// no request at all rather than one without its credential, and is listed
+// in the returned keyErrors.
+func (s *Service) clientConfigs(ctx context.Context) ([]providers.Config, keyErrors, error) {
 	rows, err := s.store.ListProviders(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load providers: %w", err)
+		return nil, nil, fmt.Errorf("load providers: %w", err)
 	}
 	cfgs := make([]providers.Config, 0, len(rows))
+	keyErrs := keyErrors{}
 	for _, p := range rows {
+		cfg := providers.Config{Name: p.Name, Type: providers.Type(p.Type), BaseURL: p.BaseURL, DefaultMaxTokens: p.DefaultMaxTokens}
 		key, _, err := s.apiKey(ctx, p)
 		if err != nil {
 			// One unreadable key must not take the gateway down: the
-			// provider runs without it and answers 401, which says why.
-			s.log.Warn("provider key unavailable", "provider", p.Name, "err", err)
+			// provider stays, refusing requests with the reason.
+			cfg.KeyError = keyErrorReason(s.secrets.Backend(), err)
+			keyErrs[p.Name] = cfg.KeyError
+			s.log.Error("provider key cannot be read; the provider sends no requests until it is set again",
+				"provider", p.Name, "secrets", s.secrets.Backend(), "err", err)
 		}
-		cfgs = append(cfgs, providers.Config{
-			Name: p.Name, Type: providers.Type(p.Type), BaseURL: p.BaseURL, APIKey: key, DefaultMaxTokens: p.DefaultMaxTokens,
-		})
+		cfg.APIKey = key
+		cfgs = append(cfgs, cfg)
 	}
-	return cfgs, nil
+	return cfgs, keyErrs, nil
 }
 
 // apiKey returns the key a provider uses and where it came from: the named
 // environment variable when it is set and non-empty, else the secret store.
+// A variable name the rules refuse (written before they existed) is
+// ignored, with a warning. An error is the secret store's own.
 func (s *Service) apiKey(ctx context.Context, p store.Provider) (redact.Value, string, error) {
-	if p.APIKeyEnv != "" {
-		if v := s.getenv(p.APIKeyEnv); v != "" {
-			return redact.NewValue(v), "env", nil
-		}
+	if p.APIKeyEnv != "" && !keyEnvName.MatchString(p.APIKeyEnv) {
+		s.log.Warn("ignoring api_key_env: "+keyEnvRule+"; set it again", "provider", p.Name, "api_key_env", p.APIKeyEnv)
+	}
+	if v := s.envKey(p); v != "" {
+		return redact.NewValue(v), "env", nil
 	}
 	if !p.HasStoredKey {
 		return redact.Value{}, "", nil
 	}
 	key, err := s.secrets.Get(ctx, keyAccount(p))
 	if err != nil {
-		return redact.Value{}, "", fmt.Errorf("read key of provider %s from %s: %w", p.Name, s.secrets.Backend(), err)
+		return redact.Value{}, "", err // the secret store's own words, which never quote a secret
 	}
 	return redact.NewValue(key), s.secrets.Backend(), nil
+}
+
+// envKey returns the value of p's api_key_env, or "" when it is unset,
+// empty or a name the rules refuse.
+func (s *Service) envKey(p store.Provider) string {
+	if p.APIKeyEnv == "" || !keyEnvName.MatchString(p.APIKeyEnv) {
+		return ""
+	}
+	return s.getenv(p.APIKeyEnv)
 }

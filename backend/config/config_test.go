@@ -53,6 +53,16 @@ func newFixture(t *testing.T, wrap func(secrets.Store) secrets.Store) *fixture {
 
 func ptr[T any](v T) *T { return &v }
 
+// mustRow returns provider name's row as stored.
+func mustRow(t *testing.T, f *fixture, name string) store.Provider {
+	t.Helper()
+	p, err := f.store.GetProvider(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestPutProvider_CreateUpdateAndDefaults(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
@@ -64,13 +74,18 @@ func TestPutProvider_CreateUpdateAndDefaults(t *testing.T) {
 	if diff := cmp.Diff(want, p, ignoreTimes); diff != "" {
 		t.Errorf("created provider (-want +got):\n%s", diff)
 	}
-	// An update without api_key keeps the key; a type change moves a default base URL to the new vendor's.
+	// A type change moves a default base URL to the new vendor's: another
+	// host, so the key stays behind (see TestPutProvider_KeysStayWithTheirHost).
+	old := storedAccount(t, f, "openai")
 	p, created, err = f.svc.PutProvider(ctx, "openai", ProviderInput{Type: ptr("anthropic")})
 	if err != nil || created {
 		t.Fatalf("update: created=%v err=%v", created, err)
 	}
-	if p.BaseURL != "https://api.anthropic.com" || !p.HasAPIKey {
-		t.Errorf("after type change: %+v", p)
+	if p.BaseURL != "https://api.anthropic.com" || p.HasAPIKey {
+		t.Errorf("after type change: %+v, want the Anthropic default and no key", p)
+	}
+	if _, err := f.secrets.Get(ctx, old); !errors.Is(err, secrets.ErrNotFound) {
+		t.Errorf("the key left behind is still in the secret store: %v", err)
 	}
 	p, _, err = f.svc.PutProvider(ctx, "openai", ProviderInput{DefaultMaxTokens: ptr(8192)})
 	if c, _ := f.svc.Clients().Get("openai"); err != nil || p.DefaultMaxTokens != 8192 || c.DefaultMaxTokens() != 8192 {
@@ -86,6 +101,9 @@ func TestPutProvider_CreateUpdateAndDefaults(t *testing.T) {
 		t.Fatalf("custom base url changed by a type change: %q %v", p.BaseURL, err)
 	}
 	// api_key "" removes the key from the secret store.
+	if _, _, err := f.svc.PutProvider(ctx, "openai", ProviderInput{APIKey: ptr("sk-abcdefgh87654321")}); err != nil {
+		t.Fatal(err)
+	}
 	account := storedAccount(t, f, "openai")
 	p, _, err = f.svc.PutProvider(ctx, "openai", ProviderInput{APIKey: ptr("")})
 	if err != nil || p.HasAPIKey || p.APIKeyHint != "" {
@@ -116,6 +134,10 @@ func TestPutProvider_RefusesBadFields(t *testing.T) {
 		{"relative url", "p", ProviderInput{Type: ptr("openai"), BaseURL: ptr("api.openai.com/v1")}, "base_url"},
 		{"url with credentials", "p", ProviderInput{Type: ptr("openai"), BaseURL: ptr("https://u:pw@h/v1")}, "base_url"},
 		{"bad env name", "p", ProviderInput{Type: ptr("openai"), APIKeyEnv: ptr("MY-KEY")}, "api_key_env"},
+		{"env not named as a key", "p", ProviderInput{Type: ptr("openai"), APIKeyEnv: ptr("HOME")}, "api_key_env"},
+		{"env ending in KEYS", "p", ProviderInput{Type: ptr("openai"), APIKeyEnv: ptr("GROQ_KEYS")}, "api_key_env"},
+		{"env ending in lower-case key", "p", ProviderInput{Type: ptr("openai"), APIKeyEnv: ptr("groq_api_key")}, "api_key_env"},
+		{"env only a suffix", "p", ProviderInput{Type: ptr("openai"), APIKeyEnv: ptr("_TOKEN")}, "api_key_env"},
 		{"key with newline", "p", ProviderInput{Type: ptr("openai"), APIKey: ptr("sk-abc\nX-Evil: 1")}, "api_key"},
 		{"negative max tokens", "p", ProviderInput{Type: ptr("anthropic"), DefaultMaxTokens: ptr(-1)}, "default_max_tokens"},
 	}
@@ -142,8 +164,12 @@ func TestProvider_KeyFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.HasAPIKey || p.APIKeyHint != "9876" || p.KeySource != "env" {
-		t.Errorf("env key not reported: %+v", p)
+	// The variable's value is never hinted.
+	if !p.HasAPIKey || p.APIKeyHint != "" || p.KeySource != "env" {
+		t.Errorf("env key not reported as has_api_key without a hint: %+v", p)
+	}
+	if key, src, err := f.svc.apiKey(ctx, mustRow(t, f, "groq")); key.Reveal() != "gsk-from-the-env-9876" || src != "env" || err != nil {
+		t.Errorf("apiKey: source %q, %v; want the env value", src, err)
 	}
 	delete(f.env, "GROQ_API_KEY")
 	if p, _ = f.svc.Provider(ctx, "groq"); p.HasAPIKey {

@@ -179,8 +179,8 @@ func TestPutProvider_EachKeyGetsAFreshAccountAndTheOldOneIsDeleted(t *testing.T)
 	}
 	checkKeys(t, f.svc, f.store, rec)
 
-	// A change that does not touch the key keeps its account.
-	if _, _, err := f.svc.PutProvider(ctx, "openai", ProviderInput{BaseURL: ptr("http://127.0.0.1:1/v1")}); err != nil {
+	// A change that does not touch the key (nor its host) keeps its account.
+	if _, _, err := f.svc.PutProvider(ctx, "openai", ProviderInput{BaseURL: ptr("https://api.openai.com/v2")}); err != nil {
 		t.Fatal(err)
 	}
 	if got := storedAccount(t, f, "openai"); got != second {

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -28,8 +30,13 @@ type Provider struct {
 	BaseURL    string `json:"base_url"`
 	APIKeyEnv  string `json:"api_key_env"`
 	HasAPIKey  bool   `json:"has_api_key"`
-	APIKeyHint string `json:"api_key_hint"`
+	APIKeyHint string `json:"api_key_hint"`   // last 4 characters of a stored key; "" for a key from the environment
 	KeySource  string `json:"api_key_source"` // "env", the secrets backend, or ""
+	// KeyUnreadable: a key is configured (HasAPIKey) but could not be read
+	// when the configuration was last published, so the provider sends no
+	// requests; KeyError says why. Setting the key again clears it.
+	KeyUnreadable bool   `json:"key_unreadable"`
+	KeyError      string `json:"key_error,omitempty"`
 	// DefaultMaxTokens is the max_tokens sent to an Anthropic-API provider
 	// when an OpenAI client gives none (Anthropic requires one); 0 means
 	// providers.DefaultMaxTokens.
@@ -49,7 +56,13 @@ type ProviderInput struct {
 	DefaultMaxTokens *int `json:"default_max_tokens"`
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// keyEnvName is what api_key_env may name: a variable that by its name
+// holds a credential. Any other (HOME, PATH, ...) would send the
+// environment to whatever host the provider points at.
+var keyEnvName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*_(KEY|TOKEN)$`)
+
+// keyEnvRule says what keyEnvName accepts (_API_KEY ends in _KEY).
+const keyEnvRule = "must be the name of an environment variable that ends in _KEY, _TOKEN or _API_KEY (letters, digits, '_'), such as GROQ_API_KEY"
 
 // Providers lists the providers by name.
 func (s *Service) Providers(ctx context.Context) ([]Provider, error) {
@@ -78,23 +91,23 @@ func (s *Service) view(p store.Provider) Provider {
 		Name: p.Name, Type: p.Type, BaseURL: p.BaseURL, APIKeyEnv: p.APIKeyEnv,
 		DefaultMaxTokens: p.DefaultMaxTokens, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
-	switch env := s.getenvIf(p.APIKeyEnv); {
-	case env != "":
-		v.HasAPIKey, v.APIKeyHint, v.KeySource = true, secrets.Hint(env), "env"
+	switch {
+	case s.envKey(p) != "":
+		// No hint: the variable's value is not modelbar's to show.
+		v.HasAPIKey, v.KeySource = true, "env"
 	case p.HasStoredKey:
 		v.HasAPIKey, v.APIKeyHint, v.KeySource = true, p.KeyHint, s.secrets.Backend()
+		if reason, ok := (*s.keyErrors.Load())[p.Name]; ok {
+			v.KeyUnreadable, v.KeyError = true, reason
+		}
 	}
 	return v
 }
 
-func (s *Service) getenvIf(name string) string {
-	if name == "" {
-		return ""
-	}
-	return s.getenv(name)
-}
-
 // PutProvider creates or updates a provider.
+//
+// A change of base_url to another host drops the stored key and the
+// api_key_env binding, unless the same change sets them (keepKeyWithHost).
 //
 // A new key goes under a fresh secret store account (see storeKey), which
 // the provider row takes up in the same transaction that queues the account
@@ -118,6 +131,9 @@ func (s *Service) PutProvider(ctx context.Context, name string, in ProviderInput
 	next, err := mergeProvider(cur, exists, name, in)
 	if err != nil {
 		return Provider{}, false, err
+	}
+	if exists {
+		s.keepKeyWithHost(cur, &next, in)
 	}
 	if err := s.storeKey(ctx, name, in.APIKey, &next); err != nil {
 		return Provider{}, false, err
@@ -180,8 +196,8 @@ func mergeProvider(cur store.Provider, exists bool, name string, in ProviderInpu
 	}
 	next.BaseURL = u
 	if in.APIKeyEnv != nil {
-		if *in.APIKeyEnv != "" && !envName.MatchString(*in.APIKeyEnv) {
-			return next, &router.FieldError{Field: "api_key_env", Message: "must be an environment variable name (letters, digits, '_')"}
+		if *in.APIKeyEnv != "" && !keyEnvName.MatchString(*in.APIKeyEnv) {
+			return next, &router.FieldError{Field: "api_key_env", Message: keyEnvRule}
 		}
 		next.APIKeyEnv = *in.APIKeyEnv
 	}
@@ -197,6 +213,66 @@ func mergeProvider(cur store.Provider, exists bool, name string, in ProviderInpu
 		}
 	}
 	return next, nil
+}
+
+// keepKeyWithHost drops next's stored key and api_key_env binding when the
+// change moves provider cur to another host (see sameHost), unless in
+// supplies a new one: a key goes only to the host it was given for. The
+// dropped key's secret is deleted as a replaced one is (PutProvider).
+func (s *Service) keepKeyWithHost(cur store.Provider, next *store.Provider, in ProviderInput) {
+	if sameHost(cur.BaseURL, next.BaseURL) {
+		return
+	}
+	var dropped []string
+	if in.APIKey == nil && next.HasStoredKey {
+		next.HasStoredKey, next.KeyHint, next.KeyAccount = false, "", ""
+		dropped = append(dropped, "stored key")
+	}
+	if in.APIKeyEnv == nil && next.APIKeyEnv != "" {
+		next.APIKeyEnv = ""
+		dropped = append(dropped, "api_key_env")
+	}
+	if len(dropped) > 0 {
+		s.log.Info("provider moved to another host; its key stays behind", "provider", cur.Name,
+			"from", cur.BaseURL, "to", next.BaseURL, "dropped", dropped)
+	}
+}
+
+// sameHost reports whether a key given for base URL from may go to base
+// URL to: the same host name (case-insensitive) and effective port, and no
+// step down from https to http. Either URL unparsable: false.
+func sameHost(from, to string) bool {
+	f, err := url.Parse(from)
+	if err != nil {
+		return false
+	}
+	t, err := url.Parse(to)
+	if err != nil {
+		return false
+	}
+	if f.Scheme == "https" && t.Scheme != "https" {
+		return false
+	}
+	fp, tp := effectivePort(f), effectivePort(t)
+	return strings.EqualFold(f.Hostname(), t.Hostname()) && fp > 0 && fp == tp
+}
+
+// effectivePort is u's port, or its scheme's default; 0 when neither.
+func effectivePort(u *url.URL) int {
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+	switch u.Scheme {
+	case "https":
+		return 443
+	case "http":
+		return 80
+	}
+	return 0
 }
 
 // checkKey refuses keys that cannot travel in an HTTP header. The message

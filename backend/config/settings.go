@@ -2,8 +2,12 @@ package config
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/modelbar/modelbar/backend/router"
 )
@@ -49,23 +53,48 @@ type Settings struct {
 	RequestLogRetentionDays int64 `json:"request_log_retention_days"`
 	// RequireAPIKeys makes every /v1 request present an inference API key.
 	RequireAPIKeys bool `json:"require_api_keys"`
+
+	// BodyReadTimeoutSeconds: a request body must arrive within this long
+	// (else 408); 0: 60.
+	BodyReadTimeoutSeconds int64 `json:"body_read_timeout_seconds"`
+	// MaxConnections bounds the open client connections (beyond it a new
+	// one is answered 503 and closed); 0: 1024, or less when the process
+	// may open fewer files.
+	MaxConnections int64 `json:"max_connections"`
+	// MaxInflightRequests bounds the requests served at once (beyond it
+	// 503 with Retry-After); 0: 512.
+	MaxInflightRequests int64 `json:"max_inflight_requests"`
+	// TranslationBudgetMB bounds the request bytes decoded at once for
+	// translation and the local engine (a request beyond it waits up to 5
+	// seconds, then 503); 0: 32.
+	TranslationBudgetMB int64 `json:"translation_budget_mb"`
+	// AllowedOrigins are browser origins, besides loopback pages, that may
+	// call /v1 with CORS: a LAN web app ("http://192.168.1.5:3000") or an
+	// editor webview ("vscode-webview://..."). Origins of other schemes are
+	// refused unless listed.
+	AllowedOrigins []string `json:"allowed_origins"`
 }
 
 // SettingsInput changes some settings; a nil field keeps its value.
 type SettingsInput struct {
-	MemoryBudgetMB           *int64 `json:"memory_budget_mb"`
-	IdleTTLMinutes           *int64 `json:"idle_ttl_minutes"`
-	MaxRetries               *int64 `json:"max_retries"`
-	RetryBackoffMS           *int64 `json:"retry_backoff_ms"`
-	RetryBackoffMaxMS        *int64 `json:"retry_backoff_max_ms"`
-	RequestTimeoutSeconds    *int64 `json:"request_timeout_seconds"`
-	ConnectTimeoutSeconds    *int64 `json:"connect_timeout_seconds"`
-	FirstByteTimeoutSeconds  *int64 `json:"first_byte_timeout_seconds"`
-	StreamIdleTimeoutSeconds *int64 `json:"stream_idle_timeout_seconds"`
-	CooldownFailures         *int64 `json:"cooldown_failures"`
-	CooldownSeconds          *int64 `json:"cooldown_seconds"`
-	RequestLogRetentionDays  *int64 `json:"request_log_retention_days"`
-	RequireAPIKeys           *bool  `json:"require_api_keys"`
+	MemoryBudgetMB           *int64    `json:"memory_budget_mb"`
+	IdleTTLMinutes           *int64    `json:"idle_ttl_minutes"`
+	MaxRetries               *int64    `json:"max_retries"`
+	RetryBackoffMS           *int64    `json:"retry_backoff_ms"`
+	RetryBackoffMaxMS        *int64    `json:"retry_backoff_max_ms"`
+	RequestTimeoutSeconds    *int64    `json:"request_timeout_seconds"`
+	ConnectTimeoutSeconds    *int64    `json:"connect_timeout_seconds"`
+	FirstByteTimeoutSeconds  *int64    `json:"first_byte_timeout_seconds"`
+	StreamIdleTimeoutSeconds *int64    `json:"stream_idle_timeout_seconds"`
+	CooldownFailures         *int64    `json:"cooldown_failures"`
+	CooldownSeconds          *int64    `json:"cooldown_seconds"`
+	RequestLogRetentionDays  *int64    `json:"request_log_retention_days"`
+	RequireAPIKeys           *bool     `json:"require_api_keys"`
+	BodyReadTimeoutSeconds   *int64    `json:"body_read_timeout_seconds"`
+	MaxConnections           *int64    `json:"max_connections"`
+	MaxInflightRequests      *int64    `json:"max_inflight_requests"`
+	TranslationBudgetMB      *int64    `json:"translation_budget_mb"`
+	AllowedOrigins           *[]string `json:"allowed_origins"`
 }
 
 // intSetting is one numeric setting: its key (also its JSON name), its
@@ -103,7 +132,17 @@ var intSettings = []intSetting{
 		func(s *Settings) *int64 { return &s.CooldownSeconds }, func(s *SettingsInput) *int64 { return s.CooldownSeconds }},
 	{"request_log_retention_days", 0, 3650, "must be 0 (the default, 30) or a number of days up to 3650",
 		func(s *Settings) *int64 { return &s.RequestLogRetentionDays }, func(s *SettingsInput) *int64 { return s.RequestLogRetentionDays }},
+	{"body_read_timeout_seconds", 0, 3600, "must be 0 (the default, 60) or a number of seconds up to 3600",
+		func(s *Settings) *int64 { return &s.BodyReadTimeoutSeconds }, func(s *SettingsInput) *int64 { return s.BodyReadTimeoutSeconds }},
+	{"max_connections", 0, 1_000_000, "must be 0 (the default, 1024) or a number of connections",
+		func(s *Settings) *int64 { return &s.MaxConnections }, func(s *SettingsInput) *int64 { return s.MaxConnections }},
+	{"max_inflight_requests", 0, 1_000_000, "must be 0 (the default, 512) or a number of requests",
+		func(s *Settings) *int64 { return &s.MaxInflightRequests }, func(s *SettingsInput) *int64 { return s.MaxInflightRequests }},
+	{"translation_budget_mb", 0, 1 << 20, "must be 0 (the default, 32) or a number of MiB",
+		func(s *Settings) *int64 { return &s.TranslationBudgetMB }, func(s *SettingsInput) *int64 { return s.TranslationBudgetMB }},
 }
+
+const keyAllowedOrigins = "allowed_origins"
 
 const keyRequireAPIKeys = "require_api_keys"
 
@@ -118,6 +157,12 @@ func (s *Service) Settings(ctx context.Context) (Settings, error) {
 		*is.value(&out), _ = strconv.ParseInt(all[is.key], 10, 64)
 	}
 	out.RequireAPIKeys = all[keyRequireAPIKeys] == "true"
+	out.AllowedOrigins = []string{}
+	if v := all[keyAllowedOrigins]; v != "" {
+		if err := json.Unmarshal([]byte(v), &out.AllowedOrigins); err != nil {
+			return Settings{}, fmt.Errorf("read setting %s: %w", keyAllowedOrigins, err)
+		}
+	}
 	return out, nil
 }
 
@@ -137,6 +182,14 @@ func (s *Service) PutSettings(ctx context.Context, in SettingsInput) (Settings, 
 	}
 	if in.RequireAPIKeys != nil {
 		changes[keyRequireAPIKeys] = strconv.FormatBool(*in.RequireAPIKeys)
+	}
+	if in.AllowedOrigins != nil {
+		origins, err := CanonicalOrigins(*in.AllowedOrigins)
+		if err != nil {
+			return Settings{}, err
+		}
+		b, _ := json.Marshal(origins)
+		changes[keyAllowedOrigins] = string(b)
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -161,4 +214,34 @@ func (s *Service) OnSettings(f func(Settings)) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.onSettings = append(s.onSettings, f)
+}
+
+// maxAllowedOrigins bounds the allowed_origins list.
+const maxAllowedOrigins = 64
+
+// CanonicalOrigins checks a list of browser origins (scheme://host[:port],
+// no path, query or wildcard) and returns them lower-cased, each once. The
+// error names the offending entry by index.
+func CanonicalOrigins(in []string) ([]string, error) {
+	if len(in) > maxAllowedOrigins {
+		return nil, &router.FieldError{Field: keyAllowedOrigins, Message: fmt.Sprintf("lists %d origins; at most %d", len(in), maxAllowedOrigins)}
+	}
+	out := make([]string, 0, len(in))
+	for i, o := range in {
+		field := fmt.Sprintf("%s[%d]", keyAllowedOrigins, i)
+		u, err := url.Parse(o)
+		switch {
+		case err != nil || len(o) > 200:
+			return nil, &router.FieldError{Field: field, Message: "is not an origin (scheme://host[:port])"}
+		case strings.Contains(o, "*"):
+			return nil, &router.FieldError{Field: field, Message: "must name one origin: wildcards are not allowed"}
+		case u.Scheme == "" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+			return nil, &router.FieldError{Field: field, Message: "must be scheme://host[:port], as a browser sends it in Origin (no path)"}
+		}
+		c := strings.ToLower(u.Scheme + "://" + u.Host)
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

@@ -56,6 +56,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	cooldowns := s.breakers.Status() // providers and models failing or cooling down
 	writeJSON(w, http.StatusOK, map[string]any{
 		"version":         s.opts.Version,
 		"addr":            s.opts.Addr,
@@ -67,7 +68,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		"providers":       len(provs),
 		"routes":          len(s.cfg.Routes()),
 		"local":           s.localStatus(),
-		"backends":        s.breakers.status(), // providers failing or in cooldown
+		"problems":        s.cfg.Problems(r.Context()), // a corrupt database, unreadable keys: what the user must know
+		"cooldowns":       cooldowns,
+		"backends":        cooldowns, // the same list, under its name from before cooldowns had a scope
 	})
 }
 
@@ -220,7 +223,12 @@ func routeID(r *http.Request) (int64, error) {
 }
 
 func (s *Server) resolveRoute(w http.ResponseWriter, r *http.Request) {
-	res, err := s.cfg.Resolve(r.URL.Query().Get("model"))
+	model := r.URL.Query().Get("model")
+	if err := checkModelName(model); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.cfg.Resolve(model)
 	if err != nil {
 		s.fail(w, r, err)
 		return

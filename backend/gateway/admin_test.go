@@ -42,7 +42,8 @@ func TestAdmin_Providers(t *testing.T) {
 	in := map[string]any{"type": "openai", "base_url": "http://127.0.0.1:1/v1/", "api_key": key}
 	var created config.Provider
 	decode(t, h.mustAdmin(http.MethodPut, "/api/providers/groq", in, http.StatusCreated), &created)
-	decode(t, h.mustAdmin(http.MethodPut, "/api/providers/groq", map[string]any{"base_url": "http://127.0.0.1:2/v1"}, http.StatusOK), &created)
+	// Another path on the same host keeps the key (another host would drop it).
+	decode(t, h.mustAdmin(http.MethodPut, "/api/providers/groq", map[string]any{"base_url": "http://127.0.0.1:1/openai/v1"}, http.StatusOK), &created)
 	h.mustAdmin(http.MethodPut, "/api/providers/nokey", map[string]any{"type": "openai"}, http.StatusCreated)
 
 	body := h.mustAdmin(http.MethodGet, "/api/providers", nil, http.StatusOK)
@@ -52,7 +53,7 @@ func TestAdmin_Providers(t *testing.T) {
 	var list []config.Provider
 	decode(t, body, &list)
 	want := []config.Provider{
-		{Name: "groq", Type: "openai", BaseURL: "http://127.0.0.1:2/v1", HasAPIKey: true, APIKeyHint: "9876", KeySource: "file"},
+		{Name: "groq", Type: "openai", BaseURL: "http://127.0.0.1:1/openai/v1", HasAPIKey: true, APIKeyHint: "9876", KeySource: "file"},
 		{Name: "nokey", Type: "openai", BaseURL: "https://api.openai.com/v1"},
 	}
 	if diff := cmp.Diff(want, list, cmpopts.IgnoreFields(config.Provider{}, "CreatedAt", "UpdatedAt")); diff != "" {

@@ -31,6 +31,9 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	env, err := anthropic.ParseEnvelope(body)
+	if err == nil {
+		err = checkModelName(env.Model)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -43,7 +46,11 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info.model = env.Model
-	t := s.cfg.Table().Resolve(env.Model).Targets[0]
+	plan, err := s.cfg.Table().ResolveContext(r.Context(), env.Model)
+	if err != nil {
+		return // the client left
+	}
+	t := plan.Targets[0]
 	info.backend = t.Backend
 	if client, ok := s.cfg.Clients().Get(t.Backend); ok && client.Type() == providers.Anthropic {
 		err := s.providerCount(w, r, body, t, client)
@@ -79,7 +86,7 @@ func (s *Server) providerCount(w http.ResponseWriter, r *http.Request, body []by
 	}
 	// Claude Code counts every turn: a provider that does not answer soon is
 	// estimated for instead of holding the editor up.
-	ctx, cancel := context.WithTimeout(providers.WithConnectTimeout(r.Context(), s.policy().connectTimeout), countTimeout)
+	ctx, cancel := context.WithTimeout(providers.WithConnectTimeout(r.Context(), s.policy().ConnectTimeout), countTimeout)
 	defer cancel()
 	resp, err := client.Forward(ctx, http.MethodPost, "/v1/messages/count_tokens", upstreamHeader(r.Header), body)
 	if err != nil {

@@ -9,14 +9,13 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/protocol/anthropic"
 	"github.com/modelbar/modelbar/backend/providers"
 	"github.com/modelbar/modelbar/backend/router"
-	"github.com/modelbar/modelbar/backend/store"
 )
 
 // apiError is an error with everything the client's error body needs.
@@ -32,41 +31,6 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.Message }
 
-// unavailableError: a backend cannot serve this request at all (local engine
-// absent, provider gone, protocol it cannot take). It is a before-first-byte
-// failure, so the chain moves on.
-type unavailableError struct {
-	Backend    string
-	Status     int // 0: 503
-	Message    string
-	RetryAfter time.Duration // sent as Retry-After when set (a backend in cooldown)
-}
-
-func (e *unavailableError) Error() string { return e.Message }
-
-// retryable reports whether the next backend of the chain may be tried
-// after a failure of this one.
-func retryable(err error) bool {
-	var u *unavailableError
-	return errors.As(err, &u) || providers.Retryable(err)
-}
-
-// untranslatableError: a backend of the other API cannot take this request
-// (it holds what translation cannot carry, or a field that API lacks). The
-// next backend may; the client hears this only if no other failure is
-// worth telling.
-type untranslatableError struct{ err error }
-
-func (e *untranslatableError) Error() string { return e.err.Error() }
-func (e *untranslatableError) Unwrap() error { return e.err }
-
-// cannotTake reports whether err says the backend cannot take the request
-// at all, as opposed to having failed at it.
-func cannotTake(err error) bool {
-	var u *untranslatableError
-	return errors.As(err, &u)
-}
-
 // toAPIError is the one place where an error becomes an HTTP status and a
 // client-visible message. Unknown errors become a 500 whose message says
 // nothing internal; the handler logs the cause.
@@ -77,9 +41,8 @@ func toAPIError(err error) *apiError {
 		fe  *router.FieldError
 		ce  *config.ConflictError
 		pe  *providers.Error
-		ue  *unavailableError
+		ue  *failover.UnavailableError
 		mbe *http.MaxBytesError
-		tne *store.SchemaTooNewError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -104,9 +67,7 @@ func toAPIError(err error) *apiError {
 		return e
 	case errors.As(err, &pe):
 		return providerAPIError(pe)
-	case errors.As(err, &tne):
-		return &apiError{Status: http.StatusInternalServerError, Type: "server_error", Message: tne.Error()}
-	case errors.Is(err, errRequestTimeout):
+	case errors.Is(err, failover.ErrRequestTimeout):
 		return &apiError{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "timeout",
 			Message: "no backend answered within the request timeout (request_timeout_seconds), retries and failovers included"}
 	case errors.Is(err, context.DeadlineExceeded):
@@ -127,6 +88,8 @@ func providerAPIError(pe *providers.Error) *apiError {
 		e.Status, e.Code = http.StatusBadGateway, "upstream_unreachable"
 	case providers.KindCanceled:
 		e.Status, e.Code = 499, "client_closed_request"
+	case providers.KindConfig:
+		e.Status, e.Code = http.StatusBadGateway, "provider_unusable" // its key is unreadable, or it redirected elsewhere
 	default:
 		// A provider of the client's own API has its error body relayed
 		// (request ids, error types a client acts on); translation clears

@@ -17,6 +17,7 @@ import (
 
 	"github.com/modelbar/modelbar/backend/auth"
 	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/metrics"
 	"github.com/modelbar/modelbar/backend/reqlog"
 )
@@ -49,6 +50,9 @@ type Options struct {
 	// server has drained. nil: one in memory, for tests, never closed.
 	Requests *reqlog.Log
 	Metrics  *metrics.Registry // served at /metrics; nil: a new one
+	// FileLimit is how many files the process may open, when known: the
+	// default connection cap stays below half of it.
+	FileLimit int
 }
 
 // Server serves the inference and admin APIs. Create it with New; it is safe
@@ -67,9 +71,10 @@ type Server struct {
 	metrics  *metrics.Registry // Options.Metrics
 	met      *gatewayMetrics   // the series logRequest records
 
-	pol      atomic.Pointer[policy] // the failover policy in force (settings)
-	breakers *breakers              // per-provider cooldowns
-	keyGate  keyGate                // require_api_keys, cached (apikeys.go)
+	pol      atomic.Pointer[failover.Policy] // the failover policy in force (settings)
+	breakers *failover.Breakers              // cooldowns of providers and their models
+	keyGate  keyGate                         // require_api_keys, cached (apikeys.go)
+	limits   limits                          // resource bounds (limits.go)
 	handler  http.Handler
 }
 
@@ -101,9 +106,10 @@ func New(opts Options) *Server {
 	}
 	s.requests, s.metrics = opts.Requests, opts.Metrics
 	s.met = s.registerMetrics(opts.Metrics)
-	s.breakers = newBreakers()
+	s.breakers = failover.NewBreakers(nil)
 	s.watchPolicy()
 	s.watchAPIKeySetting()
+	s.watchLimits(opts.FileLimit)
 	s.handler = s.middleware(s.routes())
 	return s
 }
@@ -152,6 +158,10 @@ func (s *Server) routes() http.Handler {
 	admin("DELETE", "/api/sessions", s.deleteSessions)
 	admin("DELETE", "/api/sessions/{id}", s.deleteSession)
 	admin("POST", "/api/admin-token/rotate", s.rotateAdminToken)
+	admin("GET", "/api/cooldowns", s.listCooldowns)
+	admin("DELETE", "/api/cooldowns", s.endAllCooldowns)
+	admin("DELETE", "/api/cooldowns/{provider}", s.endCooldown)
+	admin("DELETE", "/api/cooldowns/{provider}/{model...}", s.endCooldown)
 
 	handle("GET", "/metrics", http.HandlerFunc(s.serveMetrics))
 	handle("GET", "/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
@@ -180,7 +190,7 @@ func jsonMuxErrors(h http.Handler) http.Handler {
 		switch rec.status {
 		case http.StatusNotFound:
 			failWith(w, r, &apiError{Status: http.StatusNotFound, Type: "not_found_error", Code: "unknown_url",
-				Message: "unknown URL " + r.Method + " " + r.URL.Path})
+				Message: "unknown URL " + r.Method + " " + truncate(r.URL.Path, 256)})
 			return
 		case http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", rec.header.Get("Allow"))

@@ -29,12 +29,13 @@ const adminToken = "test-token"
 // temp dir, the file secret store, the provider registry and the config
 // service. Every response it sees is checked for a wildcard CORS header.
 type harness struct {
-	t      testing.TB
-	srv    *httptest.Server
-	client *http.Client
-	cfg    *config.Service
-	dbPath string
-	logs   *syncBuffer
+	t          testing.TB
+	srv        *httptest.Server
+	client     *http.Client
+	cfg        *config.Service
+	dbPath     string
+	secretsDir string // the file secret store's directory
+	logs       *syncBuffer
 
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when inflight drops to zero
@@ -55,7 +56,8 @@ func newHarness(t testing.TB, opts ...func(*gateway.Options)) *harness {
 		t.Fatalf("store.Open: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sec, err := secrets.NewFile(t.TempDir())
+	h.secretsDir = t.TempDir()
+	sec, err := secrets.NewFile(h.secretsDir)
 	if err != nil {
 		t.Fatalf("secrets.NewFile: %v", err)
 	}
@@ -80,6 +82,7 @@ func newHarness(t testing.TB, opts ...func(*gateway.Options)) *harness {
 		f(&o)
 	}
 	gw := gateway.New(o)
+	h.srv.Listener = gw.Listener(h.srv.Listener) // max_connections, as modelbar serve has it
 	h.srv.Config.Handler = h.track(gw.Handler())
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)
@@ -306,4 +309,10 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func (b *syncBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
 }

@@ -82,7 +82,7 @@ type originKind int
 const (
 	originInvalid originKind = iota // "null", garbage
 	originWeb                       // http(s): a web page
-	originOther                     // app schemes a web page cannot forge
+	originOther                     // another scheme: an app, an extension, an editor webview
 )
 
 func classifyOrigin(origin string) (originKind, string) {

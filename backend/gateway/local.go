@@ -10,6 +10,7 @@ import (
 	"github.com/modelbar/modelbar/backend/engine"
 	"github.com/modelbar/modelbar/backend/engine/generate"
 	"github.com/modelbar/modelbar/backend/engine/pool"
+	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/router"
 )
@@ -36,7 +37,7 @@ var _ Local = (*engine.Engine)(nil)
 func (s *Server) localHas(model string) bool { return s.opts.Local != nil && s.opts.Local.Has(model) }
 
 // viaLocal serves a chat call with the local engine, in the client's API.
-func (s *Server) viaLocal(a *try) error {
+func (s *Server) viaLocal(a *attempt) error {
 	if s.opts.Local == nil {
 		return errLocalUnavailable
 	}
@@ -44,7 +45,7 @@ func (s *Server) viaLocal(a *try) error {
 		return s.localCompletion(a)
 	}
 	if !a.c.endpoint.chat {
-		return &unavailableError{Backend: router.Local, Status: http.StatusNotImplemented,
+		return &failover.UnavailableError{Backend: router.Local, Status: http.StatusNotImplemented,
 			Message: fmt.Sprintf("the local engine does not serve %s yet", a.c.endpoint.path)}
 	}
 	req, err := a.c.chatRequest()
@@ -53,15 +54,14 @@ func (s *Server) viaLocal(a *try) error {
 	}
 	req.Model = a.t.Model
 	down := dialects[a.c.endpoint.protocol]
-	x := &translation{s: s, w: a.w, r: a.r, req: req, down: down, backend: router.Local,
-		commit: func() { a.commit(http.Header{}) }, disarm: a.disarm}
+	x := &translation{s: s, a: a, req: req, down: down, upstream: http.Header{}}
 	if req.Stream {
 		return x.local(s.opts.Local)
 	}
 	var evs []protocol.Event
 	if err := s.opts.Local.Chat(a.r.Context(), req, func(ev protocol.Event) error {
 		if len(evs) == 0 {
-			a.disarm() // the model is loaded and generating: however long it takes, it is answering
+			a.open() // the model is loaded and generating: however long it takes, it is answering
 		}
 		evs = append(evs, ev)
 		return nil
@@ -88,17 +88,17 @@ func (s *Server) viaLocal(a *try) error {
 // content (the engine's opening event is held back with it), and ending the
 // stream with the client's error event if generation fails after that.
 func (x *translation) local(l Local) error {
-	enc := usageEncoder{x.down.newEncoder(x.req, time.Now().Unix()), infoFrom(x.r.Context())}
+	enc := usageEncoder{x.down.newEncoder(x.req, time.Now().Unix()), infoFrom(x.ctx())}
 	var held []byte
 	committed := false
-	rc := http.NewResponseController(x.w)
-	err := l.Chat(x.r.Context(), x.req, func(ev protocol.Event) error {
+	rc := http.NewResponseController(x.w())
+	err := l.Chat(x.ctx(), x.req, func(ev protocol.Event) error {
 		out := enc.Encode(ev)
 		if !committed && ev.Type == protocol.EventStart {
 			// The model is loaded and starting: a long prompt's prefill
 			// may outlast the first-byte deadline, which is for backends
 			// that hang, not for one that is working.
-			x.disarm()
+			x.a.open()
 			held = append(held, out...)
 			return nil
 		}
@@ -107,7 +107,7 @@ func (x *translation) local(l Local) error {
 			x.startStream()
 			out = append(held, out...)
 		}
-		if _, err := x.w.Write(out); err != nil {
+		if _, err := x.w().Write(out); err != nil {
 			return err
 		}
 		return rc.Flush()
@@ -117,10 +117,10 @@ func (x *translation) local(l Local) error {
 		return nil
 	case !committed:
 		return localError(err)
-	case x.r.Context().Err() == nil:
+	case x.ctx().Err() == nil:
 		msg := "local generation failed: " + err.Error()
-		infoFrom(x.r.Context()).errMsg = msg
-		x.w.Write(enc.Encode(protocol.Event{Type: protocol.EventError, Err: &protocol.StreamError{Type: x.down.streamErrorType, Message: msg}}))
+		infoFrom(x.ctx()).errMsg = msg
+		x.w().Write(enc.Encode(protocol.Event{Type: protocol.EventError, Err: &protocol.StreamError{Type: x.down.streamErrorType, Message: msg}}))
 		rc.Flush()
 	}
 	return nil
@@ -136,9 +136,9 @@ func localError(err error) error {
 	case errors.As(err, &re), errors.Is(err, context.Canceled):
 		return err
 	case errors.Is(err, engine.ErrNotFound):
-		return &unavailableError{Backend: router.Local, Status: http.StatusNotFound, Message: err.Error()}
+		return &failover.UnavailableError{Backend: router.Local, Status: http.StatusNotFound, Message: err.Error()}
 	case errors.Is(err, pool.ErrNoRoom), errors.Is(err, pool.ErrTooLarge):
-		return &unavailableError{Backend: router.Local, Message: err.Error()}
+		return &failover.UnavailableError{Backend: router.Local, Message: err.Error()}
 	}
-	return &unavailableError{Backend: router.Local, Message: "local engine: " + err.Error()}
+	return &failover.UnavailableError{Backend: router.Local, Message: "local engine: " + err.Error()}
 }

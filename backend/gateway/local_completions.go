@@ -14,7 +14,7 @@ import (
 
 // localCompletion serves /v1/completions with the local engine: the prompt
 // continued as plain text, whole or streamed.
-func (s *Server) localCompletion(a *try) error {
+func (s *Server) localCompletion(a *attempt) error {
 	req, err := openai.DecodeCompletionRequest(a.c.body)
 	if err != nil {
 		return err
@@ -37,7 +37,7 @@ func (s *Server) localCompletion(a *try) error {
 	}
 	var text []byte
 	res, err := s.opts.Local.Complete(a.r.Context(), c, func(t string) error {
-		a.disarm() // generating: the first-byte deadline no longer applies
+		a.open() // generating: the first-byte deadline no longer applies
 		text = append(text, t...)
 		return nil
 	})
@@ -52,13 +52,12 @@ func (s *Server) localCompletion(a *try) error {
 	return nil
 }
 
-func (s *Server) streamCompletion(a *try, c engine.Completion, req openai.CompletionRequest, id string, created int64) error {
+func (s *Server) streamCompletion(a *attempt, c engine.Completion, req openai.CompletionRequest, id string, created int64) error {
 	committed := false
 	rc := http.NewResponseController(a.w)
 	write := func(b []byte) error {
 		if !committed {
 			committed = true
-			a.disarm()
 			a.commit(http.Header{})
 			h := a.w.Header()
 			h.Set("Content-Type", "text/event-stream")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,8 +47,9 @@ func infoFrom(ctx context.Context) *requestInfo {
 	return info
 }
 
-// middleware wraps every request: panic recovery, the access log, the Host
-// allow-list and the Origin policy, in that order.
+// middleware wraps every request: panic recovery, the access log, the body
+// read deadline, the Host allow-list, the Origin policy, the in-flight cap
+// and the inference key check, in that order.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -66,6 +69,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				panic(p) // net/http's way to cut the connection; logged above first
 			}
 		}()
+		s.limitBodyTime(sw, r)
 		if strings.HasPrefix(r.URL.Path, "/v1/") {
 			info.protocol = string(pathProtocol(r.URL.Path))
 			// Until a backend answers, none did: the gateway itself answers
@@ -74,12 +78,18 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		if !s.hosts.allowed(r.Host) {
 			failWith(sw, r, &apiError{Status: http.StatusForbidden, Type: "permission_error", Code: "host_not_allowed",
-				Message: fmt.Sprintf("Host %q is not allowed: modelbar answers only to localhost names and its own address (DNS rebinding protection)", r.Host)})
+				Message: fmt.Sprintf("Host %s is not allowed: modelbar answers only to localhost names and its own address (DNS rebinding protection)", quoteName(r.Host))})
 			return
 		}
 		if !s.checkOrigin(sw, r) {
 			return
 		}
+		done, err := s.admitRequest(r)
+		if err != nil {
+			s.fail(sw, r, err)
+			return
+		}
+		defer done()
 		if !s.checkAPIKey(sw, r) {
 			return
 		}
@@ -88,11 +98,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 }
 
 // checkOrigin applies the browser policy. Requests without an Origin
-// (editors, SDKs, curl) pass. /api takes only same-origin requests (the /ui
-// page). /v1 also takes pages served from loopback — a local web app — and
-// answers their CORS preflight, echoing that one origin, never "*".
-// Origins of non-web schemes (wails://, vscode-webview://) cannot be forged by
-// a web page and pass.
+// (editors, SDKs, curl; editor extensions call from Node) pass. /api takes
+// only same-origin requests (the /ui page) and the desktop window's own
+// origin. /v1 also takes pages served from loopback — a local web app —
+// and the origins listed in allowed_origins (a LAN web app, an editor
+// webview), and answers their CORS preflight, echoing that one origin,
+// never "*". Any other origin, of whatever scheme, is refused.
 func (s *Server) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -100,15 +111,22 @@ func (s *Server) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 	}
 	v1 := strings.HasPrefix(r.URL.Path, "/v1/")
 	ok := false
-	switch kind, host := classifyOrigin(origin); kind {
-	case originOther:
+	switch kind, host := classifyOrigin(origin); {
+	case strings.EqualFold(origin, desktopOrigin):
+		ok = true // the app's own window: no web page can send it
+	case kind == originWeb && strings.EqualFold(host, r.Host):
 		ok = true
-	case originWeb:
-		ok = strings.EqualFold(host, r.Host) || (v1 && isLoopbackHost(host))
+	case v1 && kind == originWeb && isLoopbackHost(host):
+		ok = true
+	case v1 && kind != originInvalid:
+		ok = slices.Contains(*s.limits.origins.Load(), strings.ToLower(origin))
 	}
 	if !ok {
-		failWith(w, r, &apiError{Status: http.StatusForbidden, Type: "permission_error", Code: "origin_not_allowed",
-			Message: fmt.Sprintf("Origin %q is not allowed to call this API", origin)})
+		msg := fmt.Sprintf("Origin %s is not allowed to call this API", quoteName(origin))
+		if v1 && !isLoopbackOrigin(origin) {
+			msg += "; to let it call /v1, add it to the allowed_origins setting (PUT /api/settings)"
+		}
+		failWith(w, r, &apiError{Status: http.StatusForbidden, Type: "permission_error", Code: "origin_not_allowed", Message: msg})
 		return false
 	}
 	if v1 {
@@ -125,6 +143,14 @@ func (s *Server) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	return true
+}
+
+// desktopOrigin is the Origin of the desktop app's own window (Wails).
+const desktopOrigin = "wails://wails"
+
+func isLoopbackOrigin(origin string) bool {
+	kind, host := classifyOrigin(origin)
+	return kind == originWeb && isLoopbackHost(host)
 }
 
 // exposeHeaders are the response headers a browser app may read.
@@ -150,7 +176,7 @@ func (s *Server) logRequest(r *http.Request, status int, start time.Time, info *
 	}
 	d := time.Since(start)
 	attrs := []slog.Attr{
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+		slog.String("method", r.Method), slog.String("path", truncate(r.URL.Path, 256)), slog.Int("status", status),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 	}
 	if info.model != "" {
@@ -177,7 +203,7 @@ func (s *Server) logRequest(r *http.Request, status int, start time.Time, info *
 			ttfb = max(info.firstByte.Sub(start), 0)
 		}
 		e := reqlog.Entry{
-			Time: start.UTC(), Method: r.Method, Path: r.URL.Path, Protocol: info.protocol, Model: info.model,
+			Time: start.UTC(), Method: r.Method, Path: truncate(r.URL.Path, 256), Protocol: info.protocol, Model: info.model,
 			Route: info.route, Backend: info.backend, FallbackFrom: info.fallbackFrom, Status: status, Stream: info.stream,
 			InputTokens: info.inputTokens, OutputTokens: info.outputTokens, TTFBMS: -1,
 			DurationMS: d.Milliseconds(), Error: errMsg,
@@ -230,6 +256,11 @@ func truncate(s string, n int) string {
 	}
 	return strings.ToValidUTF8(s[:n], "") + "…"
 }
+
+// quoteName quotes a client-given name (a model) for a message, cut to a
+// short prefix: the client knows what it sent, and a long name must not
+// grow answers or logs.
+func quoteName(s string) string { return strconv.Quote(truncate(s, 64)) }
 
 // pathProtocol is the API a /v1 path belongs to; errors on it, even those of
 // the middleware, come in that API's shape.

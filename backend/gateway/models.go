@@ -107,6 +107,10 @@ func (s *Server) listAnthropicModels(w http.ResponseWriter, r *http.Request) {
 // routes included), owned by the backend it would go to.
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("model")
+	if err := checkModelName(id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	reply := func(m openAIModel) {
 		if anthropicClient(r) {
 			writeJSON(w, http.StatusOK, toAnthropicModel(m))
@@ -120,10 +124,10 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if plan := s.cfg.Table().Resolve(id); plan.Route != nil || s.localHas(id) {
+	if plan, err := s.cfg.Table().ResolveContext(r.Context(), id); err == nil && (plan.Route != nil || s.localHas(id)) {
 		reply(openAIModel{ID: id, Object: "model", Created: s.started.Unix(), OwnedBy: plan.Targets[0].Backend})
 		return
 	}
 	s.fail(w, r, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
-		Message: fmt.Sprintf("model %q not found", id)})
+		Message: fmt.Sprintf("model %s not found", quoteName(id))})
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/providers"
 )
@@ -21,23 +22,24 @@ const maxResponseBytes = 256 << 20
 // while reading is still a before-first-byte failure and can fail over. A
 // body that is not JSON (a proxy's HTML error page, a truncated answer) is
 // such a failure too: no client of these APIs could read it.
-func relayBody(w http.ResponseWriter, r *http.Request, resp *http.Response, commit func(), backend string) error {
+func relayBody(a *attempt, resp *http.Response) error {
+	backend := a.t.Backend
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return &providers.Error{Provider: backend, Kind: providers.KindConnection, Err: fmt.Errorf("read response: %w", err)}
+		return &failover.BadAnswer{Err: &providers.Error{Provider: backend, Kind: providers.KindConnection, Err: fmt.Errorf("read response: %w", err)}}
 	}
 	if len(body) > maxResponseBytes {
-		return &providers.Error{Provider: backend, Kind: providers.KindStatus, Status: http.StatusBadGateway,
-			Message: "response larger than 256 MiB"}
+		return &failover.BadAnswer{Err: &providers.Error{Provider: backend, Kind: providers.KindStatus, Status: http.StatusBadGateway,
+			Message: "response larger than 256 MiB"}}
 	}
 	if !json.Valid(body) {
-		return &providers.Error{Provider: backend, Kind: providers.KindStatus, Status: http.StatusBadGateway,
-			Message: "unreadable answer: the body is not JSON"}
+		return &failover.BadAnswer{Err: &providers.Error{Provider: backend, Kind: providers.KindStatus, Status: http.StatusBadGateway,
+			Message: "unreadable answer: the body is not JSON"}}
 	}
-	infoFrom(r.Context()).noteWireUsage(body)
-	commit()
-	w.WriteHeader(resp.StatusCode)
-	w.Write(body)
+	infoFrom(a.r.Context()).noteWireUsage(body)
+	a.commit(resp.Header)
+	a.w.WriteHeader(resp.StatusCode)
+	a.w.Write(body)
 	return nil
 }
 
@@ -48,19 +50,21 @@ func relayBody(w http.ResponseWriter, r *http.Request, resp *http.Response, comm
 // failure — a broken connection, or an end without the protocol's final
 // event — is reported in-stream as the protocol's error event; the stream
 // never looks complete when it is not.
-func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, p protocol.Protocol, resp *http.Response, commit func(), backend string) error {
+func (s *Server) relayStream(a *attempt, resp *http.Response) error {
+	w, r, backend := a.w, a.r, a.t.Backend
 	events := protocol.NewEventReader(resp.Body)
 	first, err := firstDataEvent(events)
 	if err != nil {
-		return &providers.Error{Provider: backend, Kind: providers.KindConnection, Err: fmt.Errorf("stream ended before its first event: %w", err)}
+		return &failover.BadAnswer{Err: &providers.Error{Provider: backend, Kind: providers.KindConnection,
+			Err: fmt.Errorf("stream ended before its first event: %w", err)}}
 	}
-	commit()
+	a.commit(resp.Header)
 	w.Header().Del("Content-Length")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
-	wire := dialects[p]
+	wire := dialects[a.c.endpoint.protocol]
 	done, failed, finished := false, false, false
 	for ev := first; ; {
 		if _, err := w.Write(ev); err != nil {
@@ -76,10 +80,10 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, p protocol.
 		if ev, err = events.Next(); err == nil {
 			continue
 		}
-		if errors.Is(context.Cause(r.Context()), errStreamIdle) {
-			err = errStreamIdle
+		if errors.Is(context.Cause(r.Context()), failover.ErrStreamIdle) {
+			err = failover.ErrStreamIdle
 		}
-		if done || failed || (finished && errors.Is(err, io.EOF)) || clientGone(r.Context()) {
+		if done || failed || (finished && errors.Is(err, io.EOF)) || failover.ClientGone(r.Context()) {
 			// Complete, or already ended by the backend's own error event
 			// (how the connection closes after either does not matter), or
 			// finished and cleanly closed by a server that sends no [DONE],

@@ -59,7 +59,7 @@ func TestRetry_HugeRetryAfter(t *testing.T) {
 	if n := len(primary.requests()); n != 1 {
 		t.Errorf("primary called %d times; a Retry-After of 10^10 s must move on at once", n)
 	}
-	if st := h.cooldowns()["primary"]; st != "cooldown" {
+	if st := h.cooldowns()["primary/m"]; st != "cooldown" {
 		t.Errorf("primary state %q, want cooldown", st)
 	}
 }

@@ -32,19 +32,25 @@ func script(steps ...http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// cooldowns returns the backends listed in /api/status, by name.
+// cooldowns returns the breakers listed in /api/status by what they guard:
+// "provider" for the whole provider, "provider/model" for a pair.
 func (h *harness) cooldowns() map[string]string {
 	h.t.Helper()
 	var st struct {
-		Backends []struct {
-			Backend string `json:"backend"`
-			State   string `json:"state"`
-		} `json:"backends"`
+		Cooldowns []struct {
+			Provider string `json:"provider"`
+			Model    string `json:"model"`
+			State    string `json:"state"`
+		} `json:"cooldowns"`
 	}
 	decode(h.t, h.mustAdmin(http.MethodGet, "/api/status", nil, http.StatusOK), &st)
 	out := map[string]string{}
-	for _, b := range st.Backends {
-		out[b.Backend] = b.State
+	for _, b := range st.Cooldowns {
+		key := b.Provider
+		if b.Model != "" {
+			key += "/" + b.Model
+		}
+		out[key] = b.State
 	}
 	return out
 }
@@ -149,14 +155,15 @@ func TestRetry_LongRetryAfterCoolsDown(t *testing.T) {
 	if n := len(primary.requests()); n != 1 {
 		t.Errorf("primary called %d times, want once (then skipped while cooling down)", n)
 	}
-	if st := h.cooldowns()["primary"]; st != "cooldown" {
+	if st := h.cooldowns()["primary/m"]; st != "cooldown" {
 		t.Errorf("primary's state %q, want cooldown", st)
 	}
 }
 
 // The circuit breaker: repeated failures open a cooldown; while it lasts
-// the provider is skipped, and a lone request answers 503 with
-// Retry-After; then one request probes it and a success restores it.
+// the pair is skipped for the route's fallback and a request names the
+// cooldown in Retry-After when nothing else answers; then one request
+// probes it and a success restores it.
 func TestCooldown_OpensProbesRestores(t *testing.T) {
 	h := newHarness(t)
 	h.settings(map[string]any{"max_retries": -1, "cooldown_failures": 2, "cooldown_seconds": 1})
@@ -168,31 +175,30 @@ func TestCooldown_OpensProbesRestores(t *testing.T) {
 		}
 		reply(http.StatusInternalServerError, upstreamError)(w, r)
 	})
+	fallback := newFake(t, okChat("from fallback"))
 	h.putProvider("p", up.baseURL(), "")
-	h.route("m", "p")
+	h.putProvider("f", fallback.baseURL(), "")
+	h.route("m", "p", "f")
 	for range 2 {
-		if resp, _ := h.post("/v1/chat/completions", chatBody); resp.StatusCode != http.StatusBadGateway {
-			t.Fatalf("status %d, want 502 while failing", resp.StatusCode)
+		if resp, body := h.post("/v1/chat/completions", chatBody); resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("from fallback")) {
+			t.Fatalf("status %d body %s, want the fallback's answer while p fails", resp.StatusCode, body)
 		}
 	}
 	resp, body := h.post("/v1/chat/completions", chatBody)
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("in cooldown: status %d, Retry-After %q, body %s; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), body)
-	}
-	if e := mustOpenAIError(t, body); !strings.Contains(e.Message, "cooling down") {
-		t.Errorf("message %q does not say the provider is cooling down", e.Message)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Modelbar-Fallback-From") != "p" {
+		t.Fatalf("in cooldown: status %d, fallback-from %q, body %s; want the fallback, p skipped", resp.StatusCode, resp.Header.Get("X-Modelbar-Fallback-From"), body)
 	}
 	if n := len(up.requests()); n != 2 {
 		t.Fatalf("provider called %d times, want 2 (skipped in cooldown)", n)
 	}
-	if st := h.cooldowns()["p"]; st != "cooldown" {
+	if st := h.cooldowns()["p/m"]; st != "cooldown" {
 		t.Errorf("state %q, want cooldown", st)
 	}
 	healthy.Store(true)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, body = h.post("/v1/chat/completions", chatBody)
-		if resp.StatusCode == http.StatusOK || time.Now().After(deadline) {
+		if bytes.Contains(body, []byte("healthy again")) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -210,20 +216,24 @@ func TestCooldown_FailedProbeReopens(t *testing.T) {
 	h := newHarness(t)
 	h.settings(map[string]any{"max_retries": -1, "cooldown_failures": 3, "cooldown_seconds": 1})
 	up := newFake(t, reply(http.StatusBadGateway, upstreamError))
+	fallback := newFake(t, okChat("from fallback"))
 	h.putProvider("p", up.baseURL(), "")
-	h.route("m", "p")
+	h.putProvider("f", fallback.baseURL(), "")
+	h.route("m", "p", "f")
 	for range 3 {
 		h.post("/v1/chat/completions", chatBody)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	if resp, _ := h.post("/v1/chat/completions", chatBody); resp.StatusCode != http.StatusBadGateway {
-		t.Fatalf("probe: status %d, want the provider's failure", resp.StatusCode)
-	}
-	if resp, _ := h.post("/v1/chat/completions", chatBody); resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("after a failed probe: status %d, want 503 (cooldown again)", resp.StatusCode)
-	}
+	h.post("/v1/chat/completions", chatBody) // the probe, failing
 	if n := len(up.requests()); n != 4 {
-		t.Errorf("provider called %d times, want 4 (3 failures, 1 probe)", n)
+		t.Fatalf("provider called %d times, want 4 (3 failures, 1 probe)", n)
+	}
+	h.post("/v1/chat/completions", chatBody)
+	if n := len(up.requests()); n != 4 {
+		t.Errorf("provider called %d times after a failed probe, want still 4 (cooling down again)", n)
+	}
+	if st := h.cooldowns()["p/m"]; st != "cooldown" {
+		t.Errorf("state %q, want cooldown", st)
 	}
 }
 

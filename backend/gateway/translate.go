@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/providers"
 )
@@ -15,26 +16,26 @@ import (
 // translate serves a chat call through a provider of the other API: the
 // request is decoded (once per call) and encoded for the provider, and its
 // answer decoded and encoded for the client, event by event when streaming.
-func (s *Server) translate(a *try) error {
+func (s *Server) translate(a *attempt) error {
 	req, err := a.c.chatRequest()
+	if errors.Is(err, errBudget) {
+		return err
+	}
 	if err != nil {
-		return &untranslatableError{err}
+		return &failover.CannotTakeError{Err: err}
 	}
 	req.Model = a.t.Model
 	up, down := dialects[providerProtocol(a.client)], dialects[a.c.endpoint.protocol]
 	body, err := up.encodeRequest(req, a.client)
 	if err != nil {
-		return &untranslatableError{err}
+		return &failover.CannotTakeError{Err: err}
 	}
 	resp, err := a.forward(up.chatPath, body)
 	if err != nil {
 		return acrossProtocols(err)
 	}
 	defer resp.Body.Close()
-	x := &translation{
-		s: s, w: a.w, r: a.r, req: req, up: up, down: down, backend: a.t.Backend,
-		commit: func() { a.commit(resp.Header) }, disarm: a.disarm,
-	}
+	x := &translation{s: s, a: a, req: req, up: up, down: down, upstream: resp.Header}
 	if isEventStream(resp.Header) {
 		return x.stream(resp.Body)
 	}
@@ -50,64 +51,67 @@ func acrossProtocols(err error) error {
 	return err
 }
 
-// translation is one translated answer on its way to the client.
+// translation is one translated answer on its way to the client, through
+// the attempt that owns it.
 type translation struct {
 	s        *Server
-	w        http.ResponseWriter
-	r        *http.Request
+	a        *attempt
 	req      protocol.Request
-	up, down *dialect
-	backend  string
-	commit   func()
-	disarm   func() // the backend has started answering: no first-byte deadline any more
+	up, down *dialect    // up: the backend's API (nil for the local engine); down: the client's
+	upstream http.Header // the backend's response headers, given to the client at commit
 }
+
+func (x *translation) w() http.ResponseWriter { return x.a.w }
+func (x *translation) ctx() context.Context   { return x.a.r.Context() }
+func (x *translation) backend() string        { return x.a.t.Backend }
+func (x *translation) commit()                { x.a.commit(x.upstream) }
 
 // body translates a complete response. A streaming client of a backend that
 // answered in one piece gets the answer as a stream.
 func (x *translation) body(rd io.Reader) error {
 	raw, err := io.ReadAll(io.LimitReader(rd, maxResponseBytes))
 	if err != nil {
-		return &providers.Error{Provider: x.backend, Kind: providers.KindConnection, Err: fmt.Errorf("read response: %w", err)}
+		return &failover.BadAnswer{Err: &providers.Error{Provider: x.backend(), Kind: providers.KindConnection, Err: fmt.Errorf("read response: %w", err)}}
 	}
 	res, err := x.up.decodeResponse(raw)
 	if err != nil {
 		return x.unreadable(err)
 	}
-	infoFrom(x.r.Context()).noteUsage(res.Usage)
+	infoFrom(x.ctx()).noteUsage(res.Usage)
 	if x.req.Stream {
 		return x.emit(protocol.ResponseEvents(res))
 	}
 	out, err := x.down.encodeResponse(res)
 	if err != nil {
-		return fmt.Errorf("encode %s response: %w", x.backend, err)
+		return fmt.Errorf("encode %s response: %w", x.backend(), err)
 	}
 	x.commit()
-	x.w.Header().Set("Content-Type", "application/json")
-	x.w.WriteHeader(http.StatusOK)
-	x.w.Write(out)
+	x.w().Header().Set("Content-Type", "application/json")
+	x.w().WriteHeader(http.StatusOK)
+	x.w().Write(out)
 	return nil
 }
 
 // emit streams a known list of events.
 func (x *translation) emit(events []protocol.Event) error {
-	enc := usageEncoder{x.down.newEncoder(x.req, time.Now().Unix()), infoFrom(x.r.Context())}
+	enc := usageEncoder{x.down.newEncoder(x.req, time.Now().Unix()), infoFrom(x.ctx())}
 	var out []byte
 	for _, ev := range events {
 		out = append(out, enc.Encode(ev)...)
 	}
 	x.startStream()
-	x.w.Write(out)
-	http.NewResponseController(x.w).Flush()
+	x.w().Write(out)
+	http.NewResponseController(x.w()).Flush()
 	return nil
 }
 
 func (x *translation) startStream() {
 	x.commit()
-	h := x.w.Header()
+	h := x.w().Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	x.w.WriteHeader(http.StatusOK)
+	x.w().WriteHeader(http.StatusOK)
 }
 
 // stream translates a server-sent-events answer. Nothing is written until
@@ -118,15 +122,15 @@ func (x *translation) startStream() {
 func (x *translation) stream(rd io.Reader) error {
 	events := protocol.NewEventReader(rd)
 	dec := x.up.newDecoder()
-	enc := usageEncoder{x.down.newEncoder(x.req, time.Now().Unix()), infoFrom(x.r.Context())}
+	enc := usageEncoder{x.down.newEncoder(x.req, time.Now().Unix()), infoFrom(x.ctx())}
 	pending, ended, err := x.prelude(events, dec, enc)
 	if err != nil {
 		return err
 	}
 	x.startStream()
-	rc := http.NewResponseController(x.w)
+	rc := http.NewResponseController(x.w())
 	for out := pending; ; {
-		if _, err := x.w.Write(out); err != nil {
+		if _, err := x.w().Write(out); err != nil {
 			return nil // the client is gone
 		}
 		if err := rc.Flush(); err != nil || ended {
@@ -142,19 +146,19 @@ func (x *translation) prelude(events *protocol.EventReader, dec streamDecoder, e
 	for {
 		raw, err := events.Next()
 		if err != nil {
-			return nil, false, &providers.Error{Provider: x.backend, Kind: providers.KindConnection,
-				Err: fmt.Errorf("stream ended before its first event: %w", err)}
+			return nil, false, &failover.BadAnswer{Err: &providers.Error{Provider: x.backend(), Kind: providers.KindConnection,
+				Err: fmt.Errorf("stream ended before its first event: %w", err)}}
 		}
 		evs, err := dec.Decode(raw)
 		if err != nil {
 			return nil, false, x.unreadable(err)
 		}
-		x.disarm() // a reasoning model may open its message minutes before content
+		x.a.open() // a reasoning model may open its message minutes before content
 		content := false
 		for _, ev := range evs {
 			if ev.Type == protocol.EventError {
-				return nil, false, &providers.Error{Provider: x.backend, Kind: providers.KindStatus,
-					Status: http.StatusBadGateway, Message: ev.Err.Message}
+				return nil, false, &failover.BadAnswer{Err: &providers.Error{Provider: x.backend(), Kind: providers.KindStatus,
+					Status: http.StatusBadGateway, Message: ev.Err.Message}}
 			}
 			content = content || ev.Type != protocol.EventStart
 			pending = append(pending, enc.Encode(ev)...)
@@ -172,7 +176,7 @@ func (x *translation) next(events *protocol.EventReader, dec streamDecoder, enc 
 	last := err != nil // the backend's stream is over, one way or another
 	var evs []protocol.Event
 	switch {
-	case last && clientGone(x.r.Context()):
+	case last && failover.ClientGone(x.ctx()):
 		return nil, true
 	case last:
 		evs, err = dec.Finish()
@@ -183,13 +187,13 @@ func (x *translation) next(events *protocol.EventReader, dec streamDecoder, enc 
 	for _, ev := range evs {
 		out = append(out, enc.Encode(ev)...)
 	}
-	if errors.Is(context.Cause(x.r.Context()), errStreamIdle) {
-		evs, err = nil, errStreamIdle
+	if errors.Is(context.Cause(x.ctx()), failover.ErrStreamIdle) {
+		evs, err = nil, failover.ErrStreamIdle
 	}
 	if err != nil {
-		msg := fmt.Sprintf("upstream %s stream failed: %v", x.backend, err)
-		infoFrom(x.r.Context()).errMsg = msg
-		x.s.log.WarnContext(x.r.Context(), "translated stream failed after the first byte", "backend", x.backend, "err", msg)
+		msg := fmt.Sprintf("upstream %s stream failed: %v", x.backend(), err)
+		infoFrom(x.ctx()).errMsg = msg
+		x.s.log.WarnContext(x.ctx(), "translated stream failed after the first byte", "backend", x.backend(), "err", msg)
 		out = append(out, enc.Encode(protocol.Event{Type: protocol.EventError,
 			Err: &protocol.StreamError{Type: x.down.streamErrorType, Message: msg}})...)
 		return out, true
@@ -209,6 +213,6 @@ func endsStream(evs []protocol.Event) bool {
 // unreadable: the backend answered with something its own API does not
 // allow. Nothing has been written, so another backend may try.
 func (x *translation) unreadable(err error) error {
-	return &providers.Error{Provider: x.backend, Kind: providers.KindStatus, Status: http.StatusBadGateway,
-		Message: "unreadable answer: " + err.Error()}
+	return &failover.BadAnswer{Err: &providers.Error{Provider: x.backend(), Kind: providers.KindStatus, Status: http.StatusBadGateway,
+		Message: "unreadable answer: " + err.Error()}}
 }

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/modelbar/modelbar/backend/redact"
 )
 
 // AnthropicVersion is sent to Anthropic providers when the client sent none.
@@ -27,10 +29,15 @@ var forwardedHeaders = map[Type][]string{
 }
 
 // Client forwards requests to one provider. Safe for concurrent use.
+//
+// Its key goes only to its own host (see checkRedirect) and is cut out of
+// everything that comes back (see cutTransport): a provider that echoes it
+// cannot pass it on to the client.
 type Client struct {
 	cfg       Config
 	transport *http.Transport
 	http      *http.Client
+	cut       *redact.Cutter // the key's forms; nil when it has none
 }
 
 // NewClient builds a client with its own connection pool.
@@ -45,9 +52,14 @@ func NewClient(cfg Config) *Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+	cut := redact.NewCutter(redact.Needles(cfg.APIKey.Reveal()))
+	var rt http.RoundTripper = tr
+	if cut != nil {
+		rt = &cutTransport{base: tr, cut: cut}
+	}
 	// No client-wide timeout: a long generation may stream for minutes. The
 	// request context bounds each call.
-	return &Client{cfg: cfg, transport: tr, http: &http.Client{Transport: tr}}
+	return &Client{cfg: cfg, transport: tr, cut: cut, http: &http.Client{Transport: rt, CheckRedirect: checkRedirect}}
 }
 
 // DefaultConnectTimeout bounds the dial of a connection to a provider
@@ -145,7 +157,7 @@ func (c *Client) Forward(ctx context.Context, method, apiPath string, in http.He
 	c.authorize(req.Header)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, c.cfg.Name, err)
+		return nil, c.transportError(ctx, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, c.statusError(resp)
@@ -193,7 +205,7 @@ func (c *Client) Get(ctx context.Context, apiPath string) ([]byte, error) {
 	c.authorize(req.Header)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, c.cfg.Name, err)
+		return nil, c.transportError(ctx, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, c.statusError(resp)
@@ -201,12 +213,19 @@ func (c *Client) Get(ctx context.Context, apiPath string) ([]byte, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, transportError(ctx, c.cfg.Name, err)
+		return nil, c.transportError(ctx, err)
 	}
 	return b, nil
 }
 
-func transportError(ctx context.Context, provider string, err error) *Error {
+// transportError classifies a failed call. A redirect that was not
+// followed is the provider's configuration at fault (KindConfig); the key
+// is cut from the text of any other error, which may quote the server.
+func (c *Client) transportError(ctx context.Context, err error) *Error {
+	var rerr *redirectError
+	if errors.As(err, &rerr) {
+		return &Error{Provider: c.cfg.Name, Kind: KindConfig, Message: c.cut.CutString(rerr.msg)}
+	}
 	kind := KindConnection
 	var nerr net.Error
 	switch {
@@ -215,7 +234,7 @@ func transportError(ctx context.Context, provider string, err error) *Error {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &nerr) && nerr.Timeout():
 		kind = KindTimeout
 	}
-	return &Error{Provider: provider, Kind: kind, Err: err}
+	return &Error{Provider: c.cfg.Name, Kind: kind, Err: cutErr(c.cut, err)}
 }
 
 // statusError reads a non-2xx answer.
@@ -223,13 +242,14 @@ func (c *Client) statusError(resp *http.Response) *Error {
 	return c.redact(statusError(c.cfg.Name, resp))
 }
 
-// redact cuts the provider's key out of an error's message and body: some
-// self-hosted servers echo the credential they were sent, and it must not
-// travel further (to the client, a log line, the UI).
+// redact cuts the provider's key out of an error's message, body and
+// headers: some self-hosted servers echo the credential they were sent,
+// and it must not travel further (to the client, a log line, the UI).
+// cutTransport has cut it from the response already; this covers errors
+// built from elsewhere (go-openai's), and any mistake in that path.
 func (c *Client) redact(e *Error) *Error {
-	if key := c.cfg.APIKey.Reveal(); len(key) >= 4 {
-		e.Message = strings.ReplaceAll(e.Message, key, "[REDACTED]")
-		e.Body = bytes.ReplaceAll(e.Body, []byte(key), []byte("[REDACTED]"))
-	}
+	e.Message = c.cut.CutString(e.Message)
+	e.Body = c.cut.Cut(e.Body)
+	cutHeader(c.cut, e.Header)
 	return e
 }

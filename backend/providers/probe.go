@@ -62,7 +62,7 @@ func (c *Client) sdkError(ctx context.Context, err error) error {
 	case errors.As(err, &reqErr):
 		return c.redact(&Error{Provider: c.cfg.Name, Kind: KindStatus, Status: reqErr.HTTPStatusCode, Message: errorMessage(reqErr.Body)})
 	}
-	return transportError(ctx, c.cfg.Name, err)
+	return c.transportError(ctx, err)
 }
 
 func (c *Client) anthropicModels(ctx context.Context) ([]string, error) {

@@ -1,5 +1,9 @@
-// Package redact wraps secret strings so that no log line, error, JSON
-// document or fmt verb can print them by accident.
+// Package redact keeps secrets from leaking: Value wraps a secret string
+// so that no log line, error, JSON document or fmt verb can print it by
+// accident, and Cutter cuts a secret, in the forms a careless server may
+// echo it in (Needles), out of bytes, strings and streams.
+//
+// The package is pure: no I/O of its own, no HTTP.
 package redact
 
 import (

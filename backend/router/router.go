@@ -6,6 +6,7 @@ package router
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -97,14 +98,25 @@ func (t *Table) Routes() []Route {
 // Resolve returns the plan for a model name: the first enabled route whose
 // pattern matches, or the local engine when none does.
 func (t *Table) Resolve(model string) Plan {
-	for _, c := range t.routes {
+	p, _ := t.ResolveContext(context.Background(), model)
+	return p
+}
+
+// ResolveContext is Resolve that gives up, with ctx's error, once ctx ends
+// (the client left): matching is checked between routes, so a long table
+// stops soon.
+func (t *Table) ResolveContext(ctx context.Context, model string) (Plan, error) {
+	for i, c := range t.routes {
+		if i%64 == 63 && ctx.Err() != nil {
+			return Plan{}, ctx.Err()
+		}
 		if c.route.Enabled && c.pattern.Match(model) {
 			r := c.route
 			r.Fallbacks = slices.Clone(r.Fallbacks)
-			return Plan{Model: model, Route: &r, Targets: targets(r, model)}
+			return Plan{Model: model, Route: &r, Targets: targets(r, model)}, nil
 		}
 	}
-	return Plan{Model: model, Targets: []Target{{Backend: Local, Model: model}}}
+	return Plan{Model: model, Targets: []Target{{Backend: Local, Model: model}}}, nil
 }
 
 func targets(r Route, model string) []Target {

@@ -1,7 +1,9 @@
 package router
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -223,5 +225,25 @@ func BenchmarkTable_Resolve(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		table.Resolve("mlx-community/Qwen2.5-0.5B-Instruct-4bit")
+	}
+}
+
+// Matching gives up once the client has left.
+func TestResolveContext_StopsWhenTheContextEnds(t *testing.T) {
+	var routes []Route
+	for i := range 1000 {
+		routes = append(routes, Route{ID: int64(i + 1), ModelPattern: fmt.Sprintf("x%d-*", i), Backend: "local", Enabled: true})
+	}
+	table, err := NewTable(routes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := table.ResolveContext(ctx, "no-match"); !errors.Is(err, context.Canceled) {
+		t.Errorf("ResolveContext with an ended context: %v, want context.Canceled", err)
+	}
+	if p, err := table.ResolveContext(context.Background(), "x999-a"); err != nil || p.Route == nil || p.Route.ID != 1000 {
+		t.Errorf("ResolveContext = %+v, %v", p.Route, err)
 	}
 }

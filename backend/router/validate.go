@@ -5,6 +5,14 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
+)
+
+// Bounds of what a route holds: a model name is at most MaxModelBytes (as
+// the gateway accepts from clients), a pattern at most MaxPatternChars.
+const (
+	MaxModelBytes   = 256
+	MaxPatternChars = 256
 )
 
 // FieldError says which field of a route or provider is wrong and why.
@@ -36,6 +44,9 @@ func ValidBackendName(name string) error {
 // whether a provider name exists ("local" always does). It returns a
 // *FieldError for the first problem found.
 func Validate(r Route, known func(name string) bool) error {
+	if n := utf8.RuneCountInString(r.ModelPattern); n > MaxPatternChars {
+		return &FieldError{"model_pattern", fmt.Sprintf("is %d characters long; patterns are at most %d", n, MaxPatternChars)}
+	}
 	if _, err := CompilePattern(r.ModelPattern); err != nil {
 		return &FieldError{"model_pattern", err.Error()}
 	}
@@ -90,8 +101,8 @@ func checkModelName(name string, emptyOK bool) error {
 		return fmt.Errorf("must not start or end with spaces")
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return fmt.Errorf("must not contain control characters")
-	case len(name) > 512:
-		return fmt.Errorf("is longer than 512 bytes")
+	case len(name) > MaxModelBytes:
+		return fmt.Errorf("is longer than %d bytes", MaxModelBytes)
 	}
 	return nil
 }

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 )
 
 const (
@@ -47,9 +49,10 @@ type payload struct {
 // share a lock. Two processes writing the same directory at once can lose an
 // update. The context is only checked before the file is touched.
 type File struct {
-	path string      // secrets.enc
-	aead cipher.AEAD // keyed with secrets.key
-	mu   *sync.Mutex // shared per path (fileLocks); guards the read-modify-write of path
+	path string       // secrets.enc
+	aead cipher.AEAD  // keyed with secrets.key
+	mu   *sync.Mutex  // shared per path (fileLocks); guards the read-modify-write of path
+	log  *slog.Logger // warns when Set moves an unreadable file aside; never nil
 }
 
 var _ Store = (*File)(nil)
@@ -64,7 +67,17 @@ var fileLocks sync.Map
 // NewFile creates dataDir (mode 0700) if needed. It refuses to create a key
 // when secrets.enc already exists, since the old secrets could then never be
 // read again and the next write would destroy them.
-func NewFile(dataDir string) (*File, error) {
+//
+// A secrets.enc that cannot be read back (see ErrUnreadable) fails Get and
+// Delete; Set moves it aside and starts a new file (see Set).
+func NewFile(dataDir string) (*File, error) { return newFile(dataDir, nil) }
+
+// newFile is NewFile with a logger for the warning Set gives when it moves
+// an unreadable file aside; nil discards.
+func newFile(dataDir string, log *slog.Logger) (*File, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if dataDir == "" {
 		return nil, errors.New("secrets file: empty data dir")
 	}
@@ -89,13 +102,14 @@ func NewFile(dataDir string) (*File, error) {
 		abs = path
 	}
 	mu, _ := fileLocks.LoadOrStore(abs, new(sync.Mutex))
-	return &File{path: path, aead: aead, mu: mu.(*sync.Mutex)}, nil
+	return &File{path: path, aead: aead, mu: mu.(*sync.Mutex), log: log}, nil
 }
 
 // Backend returns "file".
 func (f *File) Backend() string { return backendFile }
 
-// Get returns the secret for account, or an error wrapping ErrNotFound.
+// Get returns the secret for account, or an error wrapping ErrNotFound, or
+// ErrUnreadable when the file cannot be read back.
 func (f *File) Get(ctx context.Context, account string) (string, error) {
 	if err := checkAccount("get", account); err != nil {
 		return "", err
@@ -117,11 +131,18 @@ func (f *File) Get(ctx context.Context, account string) (string, error) {
 }
 
 // Set stores secret for account, replacing any previous one.
+//
+// When the file cannot be read back (ErrUnreadable), Set keeps its bytes in
+// a new file "secrets.enc.corrupt-<UTC time>" beside it (mode 0600, never
+// replacing an earlier one), logs a warning, and writes a new secrets.enc
+// holding only this secret: the others were lost already, and refusing
+// would leave no way to store a key at all. A file of a newer format
+// version is refused and left alone.
 func (f *File) Set(ctx context.Context, account, secret string) error {
 	if err := checkSet(account, secret); err != nil {
 		return err
 	}
-	return f.update(ctx, "set", account, func(m map[string]string) bool {
+	return f.update(ctx, "set", account, true, func(m map[string]string) bool {
 		if m[account] == secret {
 			return false
 		}
@@ -130,12 +151,13 @@ func (f *File) Set(ctx context.Context, account, secret string) error {
 	})
 }
 
-// Delete removes the secret for account; it is not an error if there is none.
+// Delete removes the secret for account; it is not an error if there is
+// none. An unreadable file is an error (ErrUnreadable) and stays as it is.
 func (f *File) Delete(ctx context.Context, account string) error {
 	if err := checkAccount("delete", account); err != nil {
 		return err
 	}
-	return f.update(ctx, "delete", account, func(m map[string]string) bool {
+	return f.update(ctx, "delete", account, false, func(m map[string]string) bool {
 		if _, ok := m[account]; !ok {
 			return false
 		}
@@ -145,14 +167,22 @@ func (f *File) Delete(ctx context.Context, account string) error {
 }
 
 // update applies change to the stored map under the lock and writes the
-// result if change reports that it changed something.
-func (f *File) update(ctx context.Context, op, account string, change func(map[string]string) bool) error {
+// result if change reports that it changed something. With recoverFile, an
+// unreadable file is moved aside and change starts from an empty map.
+func (f *File) update(ctx context.Context, op, account string, recoverFile bool, change func(map[string]string) bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s secret for %q: %w", op, account, err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	m, err := f.load()
+	raw, err := f.read()
+	var m map[string]string
+	if err == nil {
+		m, err = f.decode(raw)
+	}
+	if recoverFile && errors.Is(err, ErrUnreadable) {
+		m, err = map[string]string{}, f.moveAside(raw, err)
+	}
 	if err == nil && change(m) {
 		err = f.save(m)
 	}
@@ -162,39 +192,86 @@ func (f *File) update(ctx context.Context, op, account string, change func(map[s
 	return nil
 }
 
-// load reads and decrypts the file; a missing file is an empty map. Errors
-// never quote decrypted bytes.
+// load reads and decrypts the file; a missing file is an empty map.
 func (f *File) load() (map[string]string, error) {
+	raw, err := f.read()
+	if err != nil {
+		return nil, err
+	}
+	return f.decode(raw)
+}
+
+// read returns the file's bytes; a missing file is nil.
+func (f *File) read() ([]byte, error) {
 	raw, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]string{}, nil
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("secrets file: %w", err)
 	}
+	return raw, nil
+}
+
+// decode decrypts the file's bytes (nil: no file, an empty map). A file
+// that cannot be read back is an error wrapping ErrUnreadable; one of
+// another format version is not. Errors never quote decrypted bytes.
+func (f *File) decode(raw []byte) (map[string]string, error) {
+	if raw == nil {
+		return map[string]string{}, nil
+	}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return nil, fmt.Errorf("secrets file %s is corrupt: %w", f.path, err)
+		return nil, fmt.Errorf("%w: %s is corrupt: %w", ErrUnreadable, f.path, err)
 	}
 	if env.V != fileVersion {
-		return nil, fmt.Errorf("secrets file %s has format version %d, this build reads %d", f.path, env.V, fileVersion)
+		return nil, fmt.Errorf("secrets file %s has format version %d, this build reads %d: it was written by a newer modelbar", f.path, env.V, fileVersion)
 	}
 	if len(env.Nonce) != f.aead.NonceSize() {
-		return nil, fmt.Errorf("secrets file %s is corrupt: nonce has %d bytes, want %d", f.path, len(env.Nonce), f.aead.NonceSize())
+		return nil, fmt.Errorf("%w: %s is corrupt: nonce has %d bytes, want %d", ErrUnreadable, f.path, len(env.Nonce), f.aead.NonceSize())
 	}
 	plain, err := f.aead.Open(nil, env.Nonce, env.Data, fileAAD)
 	if err != nil {
-		return nil, fmt.Errorf("secrets file %s: cannot decrypt (wrong %s or tampered file): %w", f.path, keyName, err)
+		return nil, fmt.Errorf("%w: %s: cannot decrypt (wrong %s or tampered file): %w", ErrUnreadable, f.path, keyName, err)
 	}
 	var p payload
 	if err := json.Unmarshal(plain, &p); err != nil {
-		// Not wrapped: a JSON syntax error can quote the decrypted bytes.
-		return nil, fmt.Errorf("secrets file %s: decrypted contents are malformed", f.path)
+		// The JSON error is not kept: its text can quote the decrypted bytes.
+		return nil, fmt.Errorf("%w: %s: decrypted contents are malformed", ErrUnreadable, f.path)
 	}
 	if p.Secrets == nil {
 		p.Secrets = map[string]string{}
 	}
 	return p.Secrets, nil
+}
+
+// asideLayout names a moved-aside file by the UTC time it was moved.
+const asideLayout = "20060102T150405Z"
+
+// moveAside keeps raw, the bytes of the unreadable file (cause says why),
+// in a new file "secrets.enc.corrupt-<UTC time>" beside it, with a counter
+// after the time if that name is taken, and logs a warning. The original
+// stays until save replaces it, so a crash in between loses nothing.
+func (f *File) moveAside(raw []byte, cause error) error {
+	base := f.path + ".corrupt-" + time.Now().UTC().Format(asideLayout)
+	for i := 0; i < 100; i++ {
+		name := base
+		if i > 0 {
+			name = fmt.Sprintf("%s-%d", base, i)
+		}
+		err := writeNew(name, raw)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("move unreadable secrets file aside: %w", err)
+		}
+		syncDir(filepath.Dir(f.path))
+		f.log.Warn("secrets file unreadable: moved aside and started afresh; the keys it held must be set again",
+			"path", f.path, "moved_to", name, "reason", cause.Error())
+		return nil
+	}
+	return fmt.Errorf("move unreadable secrets file aside: %s-1 to -99 all exist", base)
 }
 
 // save encrypts m under a fresh nonce and replaces the file atomically.
@@ -278,6 +355,27 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("secrets file: replace %s: %w", path, err)
 	}
 	syncDir(dir)
+	return nil
+}
+
+// writeNew writes data to path, which must not exist (an error wrapping
+// fs.ErrExist if it does), as a new mode-0600 file, synced and closed.
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	return nil
 }
 

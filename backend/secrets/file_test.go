@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -223,49 +225,176 @@ func writeFile(t *testing.T, path string, b []byte) {
 	}
 }
 
-func TestFile_CorruptionIsAnErrorAndNotOverwritten(t *testing.T) {
-	const secret = "sk-corrupt-test-0123456789"
+// sealPayload writes secrets.enc in dir as a valid envelope around plain,
+// encrypted with dir's key: a file that decrypts to something malformed.
+func sealPayload(plain string) func(t *testing.T, dir string) {
+	return func(t *testing.T, dir string) {
+		f := newTestFile(t, dir)
+		nonce := make([]byte, f.aead.NonceSize())
+		rand.Read(nonce)
+		raw, err := json.Marshal(envelope{V: fileVersion, Nonce: nonce, Data: f.aead.Seal(nil, nonce, []byte(plain), fileAAD)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, fileName), raw)
+	}
+}
+
+// unreadableCases corrupt the secrets.enc of a directory holding the
+// secret corruptSecret in a way that makes it unreadable (ErrUnreadable);
+// want is in the error.
+const corruptSecret = "sk-corrupt-test-0123456789"
+
+var unreadableCases = []struct {
+	name    string
+	corrupt func(t *testing.T, dir string)
+	want    string
+}{
+	{"not json", func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, fileName), []byte("garbage")) }, "corrupt"},
+	{"truncated", func(t *testing.T, dir string) {
+		raw, _ := os.ReadFile(filepath.Join(dir, fileName))
+		writeFile(t, filepath.Join(dir, fileName), raw[:len(raw)/2])
+	}, "corrupt"},
+	{"flipped data byte", rewriteEnvelope(func(e *envelope) { e.Data[3] ^= 1 }), "cannot decrypt"},
+	{"flipped nonce byte", rewriteEnvelope(func(e *envelope) { e.Nonce[0] ^= 1 }), "cannot decrypt"},
+	{"short nonce", rewriteEnvelope(func(e *envelope) { e.Nonce = e.Nonce[:4] }), "nonce"},
+	{"wrong key", func(t *testing.T, dir string) {
+		key := make([]byte, 32)
+		rand.Read(key)
+		writeFile(t, filepath.Join(dir, keyName), key)
+	}, "cannot decrypt"},
+	// The decrypted bytes quote the secret: the error must not.
+	{"malformed payload", sealPayload(`{"secrets":{"openai":"` + corruptSecret + `"`), "malformed"},
+	{"payload of the wrong shape", sealPayload(`{"secrets":["` + corruptSecret + `"]}`), "malformed"},
+}
+
+// An unreadable file fails Get and Delete with ErrUnreadable and is left
+// as it is; Set moves it aside (mode 0600), logs a warning naming both
+// files, and starts a new file that holds only the new secret.
+func TestFile_UnreadableFileIsAnErrorUntilSetMovesItAside(t *testing.T) {
+	for _, tt := range unreadableCases {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			mustSet(t, newTestFile(t, dir), "openai", corruptSecret)
+			tt.corrupt(t, dir)
+			before := snapshot(t, dir)
+			var logBuf bytes.Buffer
+			f, err := newFile(dir, slog.New(slog.NewTextHandler(&logBuf, nil)))
+			if err != nil {
+				t.Fatalf("newFile: %v", err)
+			}
+
+			_, err = f.Get(ctx, "openai")
+			checkUnreadable(t, "Get", err, tt.want)
+			checkUnreadable(t, "Delete", f.Delete(ctx, "openai"), tt.want)
+			if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+				t.Fatalf("data dir changed by Get or Delete (-before +after):\n%s", diff)
+			}
+
+			mustSet(t, f, "other", "sk-other-0123456789")
+			mustGet(t, f, "other", "sk-other-0123456789")
+			mustBeAbsent(t, f, "openai")
+			aside := checkMovedAside(t, dir, before[fileName])
+			logged := logBuf.String()
+			if !strings.Contains(logged, "level=WARN") || !strings.Contains(logged, aside) || strings.Contains(logged, corruptSecret) {
+				t.Errorf("log should warn naming %s and never the secret:\n%s", aside, logged)
+			}
+		})
+	}
+}
+
+// checkUnreadable checks that err wraps ErrUnreadable, says want and does
+// not quote corruptSecret.
+func checkUnreadable(t *testing.T, op string, err error, want string) {
+	t.Helper()
+	checkErr(t, op, err, want, corruptSecret)
+	if !errors.Is(err, ErrUnreadable) {
+		t.Errorf("%s: %v does not wrap ErrUnreadable", op, err)
+	}
+}
+
+// checkMovedAside checks that dir holds exactly one moved-aside file, with
+// contents old and mode 0600, and returns its path.
+func checkMovedAside(t *testing.T, dir, old string) string {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(dir, fileName+".corrupt-*"))
+	if len(matches) != 1 {
+		t.Fatalf("moved-aside files: %v, want one", matches)
+	}
+	if b, _ := os.ReadFile(matches[0]); string(b) != old {
+		t.Errorf("%s does not hold the unreadable file's bytes", matches[0])
+	}
+	if fi, err := os.Stat(matches[0]); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600) {
+		t.Errorf("moved-aside file: %v, %v; want mode 0600", fi, err)
+	}
+	if _, err := time.Parse(asideLayout, strings.TrimPrefix(filepath.Base(matches[0]), fileName+".corrupt-")); err != nil {
+		t.Errorf("moved-aside name %s does not end in a UTC time: %v", matches[0], err)
+	}
+	return matches[0]
+}
+
+// A second unreadable file moved aside in the same second gets a name of
+// its own: an earlier moved-aside file is never replaced.
+func TestFile_MovingAsideNeverReplacesAnEarlierFile(t *testing.T) {
+	dir := t.TempDir()
+	f := newTestFile(t, dir)
+	var contents []string
+	for i := range 3 {
+		garbage := fmt.Sprintf("garbage %d", i)
+		writeFile(t, filepath.Join(dir, fileName), []byte(garbage))
+		contents = append(contents, garbage)
+		mustSet(t, f, "openai", fmt.Sprintf("sk-openai-000%d-abcdef", i))
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, fileName+".corrupt-*"))
+	var got []string
+	for _, m := range matches {
+		b, _ := os.ReadFile(m)
+		got = append(got, string(b))
+	}
+	sort.Strings(got)
+	if diff := cmp.Diff(contents, got); diff != "" {
+		t.Errorf("moved-aside contents (-want +got):\n%s", diff)
+	}
+	mustGet(t, f, "openai", "sk-openai-0002-abcdef")
+}
+
+// A file of a newer format version, or one whose key is unusable, is
+// refused by every operation and nothing in the data dir changes: a newer
+// modelbar can still read it.
+func TestFile_NewerFormatOrBadKeyIsRefusedAndKept(t *testing.T) {
 	tests := []struct {
 		name       string
 		corrupt    func(t *testing.T, dir string)
 		newFileErr bool   // NewFile fails rather than Get
 		want       string // in the error
 	}{
-		{"not json", func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, fileName), []byte("garbage")) }, false, "corrupt"},
-		{"truncated", func(t *testing.T, dir string) {
-			raw, _ := os.ReadFile(filepath.Join(dir, fileName))
-			writeFile(t, filepath.Join(dir, fileName), raw[:len(raw)/2])
-		}, false, "corrupt"},
-		{"flipped data byte", rewriteEnvelope(func(e *envelope) { e.Data[3] ^= 1 }), false, "cannot decrypt"},
-		{"flipped nonce byte", rewriteEnvelope(func(e *envelope) { e.Nonce[0] ^= 1 }), false, "cannot decrypt"},
-		{"short nonce", rewriteEnvelope(func(e *envelope) { e.Nonce = e.Nonce[:4] }), false, "nonce"},
 		{"unknown version", rewriteEnvelope(func(e *envelope) { e.V = 2 }), false, "format version 2"},
-		{"wrong key", func(t *testing.T, dir string) {
-			key := make([]byte, 32)
-			rand.Read(key)
-			writeFile(t, filepath.Join(dir, keyName), key)
-		}, false, "cannot decrypt"},
 		{"short key", func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, keyName), make([]byte, 16)) }, true, "16 bytes"},
 		{"missing key", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, keyName)) }, true, "refusing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			mustSet(t, newTestFile(t, dir), "openai", secret)
+			mustSet(t, newTestFile(t, dir), "openai", corruptSecret)
 			tt.corrupt(t, dir)
 			before := snapshot(t, dir)
 
 			f, err := NewFile(dir)
 			if tt.newFileErr {
-				checkErr(t, "NewFile", err, tt.want, secret)
+				checkErr(t, "NewFile", err, tt.want, corruptSecret)
 			} else {
 				if err != nil {
 					t.Fatalf("NewFile: %v", err)
 				}
 				_, err = f.Get(context.Background(), "openai")
-				checkErr(t, "Get", err, tt.want, secret)
-				checkErr(t, "Set", f.Set(context.Background(), "other", "sk-other-0123456789"), tt.want, secret)
-				checkErr(t, "Delete", f.Delete(context.Background(), "openai"), tt.want, secret)
+				checkErr(t, "Get", err, tt.want, corruptSecret)
+				err = f.Set(context.Background(), "other", "sk-other-0123456789")
+				checkErr(t, "Set", err, tt.want, corruptSecret)
+				if errors.Is(err, ErrUnreadable) {
+					t.Errorf("Set: %v wraps ErrUnreadable", err)
+				}
+				checkErr(t, "Delete", f.Delete(context.Background(), "openai"), tt.want, corruptSecret)
 			}
 			if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
 				t.Errorf("data dir changed after the error (-before +after):\n%s", diff)

@@ -17,6 +17,15 @@ import (
 // ErrNotFound is wrapped by Store.Get when no secret is stored for the account.
 var ErrNotFound = errors.New("secret not found")
 
+// ErrUnreadable is wrapped by the file backend's Get and Delete when
+// secrets.enc cannot be read back: it is not the envelope modelbar writes,
+// it was truncated or tampered with, or it was encrypted with another
+// secrets.key. The secrets it held are lost to this key; File.Set recovers
+// by moving the file aside and starting a new one. A file of a newer format
+// version is not unreadable in this sense (its error does not wrap
+// ErrUnreadable): a newer modelbar can read it, so it is refused and kept.
+var ErrUnreadable = errors.New("secrets file unreadable")
+
 // Store holds one secret per account (modelbar uses "<provider>#<random hex>",
 // a fresh account for each key, see config). Safe for concurrent use.
 //
@@ -91,7 +100,7 @@ func openDefault(ctx context.Context, dataDir string, log *slog.Logger) (Store, 
 // openFile opens the file backend and logs why at level: Warn when an OS
 // secret store was expected but failed.
 func openFile(ctx context.Context, dataDir string, log *slog.Logger, level slog.Level, reason string) (Store, error) {
-	f, err := NewFile(dataDir)
+	f, err := newFile(dataDir, log)
 	if err != nil {
 		return nil, fmt.Errorf("open secrets: %w", err)
 	}

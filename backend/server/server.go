@@ -76,6 +76,9 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	if err := secureDataDir(opts.DataDir, opts.Log); err != nil {
+		return nil, err
+	}
 	keeper, err := auth.Open(opts.DataDir, auth.Options{})
 	if err != nil {
 		return nil, err
@@ -112,7 +115,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	reg := metrics.NewRegistry()
 	gw := gateway.New(gateway.Options{
 		Addr: ln.Addr().String(), Auth: keeper, DataDir: opts.DataDir, Version: opts.Version, Config: cfg, Log: opts.Log,
-		Local: local, Requests: requests, Metrics: reg, UI: opts.UI,
+		Local: local, Requests: requests, Metrics: reg, UI: opts.UI, FileLimit: fileLimit(),
 	})
 	s := &Server{
 		gateway: gw, log: opts.Log, listener: ln, store: st, clients: clients, config: cfg, serveErr: make(chan error, 1),
@@ -124,7 +127,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			ErrorLog:          slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn),
 		},
 	}
-	go func() { s.serveErr <- s.http.Serve(ln) }()
+	go func() { s.serveErr <- s.http.Serve(gw.Listener(ln)) }()
 	opts.Log.Info("modelbar listening", "addr", "http://"+ln.Addr().String(), "data_dir", opts.DataDir,
 		"secrets", sec.Backend(), "admin_token_file", auth.TokenPath(opts.DataDir))
 	return s, nil

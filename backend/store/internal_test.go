@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -307,5 +308,37 @@ func TestDSN_EscapesPath(t *testing.T) {
 
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("database not at %q: %v", path, err)
+	}
+}
+
+// BenchmarkQuickCheck_100kRequests measures the integrity check alone on a
+// file with 100,000 request-log rows; compare BenchmarkOpen_100kRequests.
+func BenchmarkQuickCheck_100kRequests(b *testing.B) {
+	s, err := Open(b.Context(), filepath.Join(b.TempDir(), "modelbar.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.w.ExecContext(b.Context(), `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+		INSERT INTO requests (time, method, path, protocol, model, route, backend, fallback_from, status, input_tokens, output_tokens, ttfb_ms, duration_ms)
+		SELECT printf('2026-03-01T12:%06d.000000000Z', i), 'POST', '/v1/chat/completions', 'openai', 'gpt-4o-mini-' || (i % 7),
+			'gpt-*', 'openai', '["local"]', 200, 1200, 300, 420, 2100 FROM n`); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if problem, err := quickCheck(b.Context(), s.r); err != nil || problem != "" {
+			b.Fatal(problem, err)
+		}
+	}
+}
+
+func TestBound_CutsAtACharacter(t *testing.T) {
+	long := strings.Repeat("é", checkBytes) // 2 bytes each
+	got := bound(long)
+	if len(got) > checkBytes || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
+		t.Errorf("bound: %d bytes, valid %v, suffix %q", len(got), utf8.ValidString(got), got[len(got)-3:])
+	}
+	if got := bound("short"); got != "short" {
+		t.Errorf("bound(short) = %q", got)
 	}
 }

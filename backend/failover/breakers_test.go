@@ -1,0 +1,169 @@
+package failover_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/modelbar/modelbar/backend/failover"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newBreakers() (*failover.Breakers, *clock) {
+	c := &clock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
+	return failover.NewBreakers(c.now), c
+}
+
+func admit(t *testing.T, b *failover.Breakers, provider, model string) failover.Ticket {
+	t.Helper()
+	tk, cd := b.Admit(provider, model, false)
+	if cd != nil {
+		t.Fatalf("Admit(%s, %s) refused: %+v", provider, model, cd)
+	}
+	return tk
+}
+
+func TestBreakers_ModelScopeSparesOtherModels(t *testing.T) {
+	b, _ := newBreakers()
+	tk := admit(t, b, "p", "bad")
+	if !b.Failed(tk, failover.ScopeModel, "HTTP 503", 1, time.Minute) {
+		t.Fatal("threshold 1: not open")
+	}
+	if _, cd := b.Admit("p", "bad", false); cd == nil || cd.Scope != "model" || cd.State != "cooldown" || cd.Model != "bad" {
+		t.Errorf("bad: %+v, want a model cooldown", cd)
+	}
+	admit(t, b, "p", "good")
+}
+
+func TestBreakers_ProviderScopeCoolsEveryModel(t *testing.T) {
+	b, _ := newBreakers()
+	b.Failed(admit(t, b, "p", "a"), failover.ScopeProvider, "refused", 1, time.Minute)
+	for _, m := range []string{"a", "b"} {
+		if _, cd := b.Admit("p", m, false); cd == nil || cd.Scope != "provider" {
+			t.Errorf("%s: %+v, want the provider's cooldown", m, cd)
+		}
+	}
+	admit(t, b, "q", "a")
+}
+
+func TestBreakers_ForceAdmitsTheLastCandidate(t *testing.T) {
+	b, _ := newBreakers()
+	b.Failed(admit(t, b, "p", "m"), failover.ScopeProvider, "refused", 1, time.Minute)
+	if _, cd := b.Admit("p", "m", true); cd != nil {
+		t.Errorf("forced admission refused: %+v", cd)
+	}
+}
+
+func TestBreakers_ProbeClosesOrReopens(t *testing.T) {
+	b, clk := newBreakers()
+	b.Failed(admit(t, b, "p", "m"), failover.ScopeModel, "503", 1, time.Minute)
+	clk.advance(time.Minute)
+	probe := admit(t, b, "p", "m")
+	if !probe.Probe() {
+		t.Fatal("the first request after the cooldown is not the probe")
+	}
+	if _, cd := b.Admit("p", "m", false); cd == nil || cd.State != "probing" {
+		t.Errorf("second request during the probe: %+v, want refused (probing)", cd)
+	}
+	if !b.Failed(probe, failover.ScopeModel, "503", 3, time.Minute) {
+		t.Error("a failed probe does not reopen at once")
+	}
+	clk.advance(time.Minute)
+	b.Succeeded(admit(t, b, "p", "m"))
+	if st := b.Status(); len(st) != 0 {
+		t.Errorf("after a successful probe: %+v", st)
+	}
+}
+
+func TestBreakers_AbandonedProbeFreesTheSlot(t *testing.T) {
+	b, clk := newBreakers()
+	b.Failed(admit(t, b, "p", "m"), failover.ScopeModel, "503", 1, time.Minute)
+	clk.advance(time.Minute)
+	b.Abandon(admit(t, b, "p", "m"))
+	if tk := admit(t, b, "p", "m"); !tk.Probe() {
+		t.Error("after an abandoned probe the next request does not probe")
+	}
+}
+
+// A model-level failure proves the provider reachable, and a success of
+// any model closes the provider's breaker.
+func TestBreakers_ModelOutcomesCloseTheProvider(t *testing.T) {
+	b, clk := newBreakers()
+	b.Failed(admit(t, b, "p", "a"), failover.ScopeProvider, "refused", 2, time.Minute)
+	b.Failed(admit(t, b, "p", "b"), failover.ScopeModel, "503", 2, time.Minute)
+	for _, c := range b.Status() {
+		if c.Scope == "provider" {
+			t.Errorf("provider breaker kept after the provider answered: %+v", c)
+		}
+	}
+	b.Failed(admit(t, b, "p", "a"), failover.ScopeProvider, "refused", 1, time.Minute)
+	clk.advance(time.Minute)
+	b.Succeeded(admit(t, b, "p", "c"))
+	if st := b.Status(); len(st) != 1 || st[0].Model != "b" {
+		t.Errorf("after a success of p/c: %+v, want only p/b's record", st)
+	}
+}
+
+func TestBreakers_StatusAndClear(t *testing.T) {
+	b, clk := newBreakers()
+	b.Failed(admit(t, b, "p", "m"), failover.ScopeModel, "HTTP 503", 1, time.Minute)
+	b.Failed(admit(t, b, "q", "x"), failover.ScopeModel, "HTTP 500", 2, time.Minute)
+	st := b.Status()
+	if len(st) != 2 {
+		t.Fatalf("status %+v", st)
+	}
+	want := failover.Cooldown{Provider: "p", Backend: "p", Model: "m", Scope: "model", State: "cooldown", Failures: 1,
+		Until: clk.t.Add(time.Minute), Reason: "HTTP 503"}
+	if st[0] != want {
+		t.Errorf("status[0] = %+v, want %+v", st[0], want)
+	}
+	if st[1].State != "failing" || st[1].Until != (time.Time{}) {
+		t.Errorf("status[1] = %+v, want failing", st[1])
+	}
+	if !b.Clear("p", "m") || b.Clear("p", "m") {
+		t.Error("Clear(p, m): want true then false")
+	}
+	if !b.Clear("q", "") || len(b.Status()) != 0 {
+		t.Error("Clear(q) did not end q's breakers")
+	}
+}
+
+// Model names come from clients: a flood of distinct failing names must
+// not grow the breakers without bound.
+func TestBreakers_Bounded(t *testing.T) {
+	b, _ := newBreakers()
+	for i := range 10_000 {
+		m := "m" + string(rune('a'+i%26)) + time.Duration(i).String()
+		b.Failed(admit(t, b, "p", m), failover.ScopeModel, "503", 3, time.Minute)
+	}
+	if n := len(b.Status()); n > 4096 {
+		t.Errorf("%d breakers kept, want at most 4096", n)
+	}
+}
+
+func TestPolicy_Wait(t *testing.T) {
+	p := failover.Policy{Backoff: 100 * time.Millisecond, BackoffMax: time.Second}
+	for n := 1; n <= 6; n++ {
+		d, ok := p.Wait(n, 0)
+		full := min(100*time.Millisecond<<(n-1), time.Second)
+		if !ok || d < full/2 || d > full {
+			t.Errorf("Wait(%d) = %v %v, want within [%v, %v]", n, d, ok, full/2, full)
+		}
+	}
+	if d, ok := p.Wait(1, 2*time.Second); ok || d != 2*time.Second {
+		t.Errorf("a Retry-After above the cap: %v %v, want not ok", d, ok)
+	}
+	if d, ok := p.Wait(1, 500*time.Millisecond); !ok || d != 500*time.Millisecond {
+		t.Errorf("a Retry-After below the cap: %v %v", d, ok)
+	}
+	p.CooldownFailures, p.Cooldown = 3, 30*time.Second
+	if p.Threshold(2*time.Second) != 1 || p.Threshold(0) != 3 {
+		t.Error("Threshold: a Retry-After above the cap opens at once")
+	}
+	if p.CooldownFor(time.Hour) != failover.MaxHold || p.CooldownFor(0) != 30*time.Second {
+		t.Error("CooldownFor")
+	}
+}
