@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/modelbar/modelbar/backend/auth"
 )
 
 // modes returns the mode of dir and of everything directly in it (not
@@ -73,7 +75,7 @@ func TestStart_MakesTheDataDirPrivate(t *testing.T) {
 		// An earlier run (or a crash) left every file 0644.
 		{"earlier files 0644", func(t *testing.T, dir string) {
 			s := startQuietly(t, dir)
-			token, err := AdminToken(dir)
+			token, err := auth.LoadToken(dir)
 			if err != nil {
 				t.Fatal(err)
 			}

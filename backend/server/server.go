@@ -158,12 +158,6 @@ func (s *Server) CallAdmin(ctx context.Context, method, path string, body []byte
 // gateway.Server.LoginLink): it works once, until expires.
 func (s *Server) LoginLink() (link string, expires time.Time) { return s.gateway.LoginLink() }
 
-// AdminToken returns the admin token in dataDir, creating it if missing.
-//
-// Deprecated: use auth.LoadToken; kept so callers written before the token
-// moved to package auth still build.
-func AdminToken(dataDir string) (string, error) { return auth.LoadToken(dataDir) }
-
 // Config is the configuration service, for the desktop app and the tray.
 func (s *Server) Config() *config.Service { return s.config }
 
