@@ -74,6 +74,9 @@ func BuildView(s Snapshot, st State, describe string, l Extras) View {
 	if l.LastError != "" {
 		menu = append(menu, Item{ID: "action-error", Title: "⚠ " + l.LastError, Disabled: true})
 	}
+	if len(s.Cooldowns) > 0 {
+		menu = append(menu, cooldownsItem(s.Cooldowns))
+	}
 	menu = append(menu, sep(1))
 	menu = append(menu, modelItems(s.Models)...)
 	menu = append(menu, sep(2), routesItem(s.Routes), sep(3),
@@ -87,6 +90,25 @@ func BuildView(s Snapshot, st State, describe string, l Extras) View {
 		Item{ID: "quit", Title: "Quit modelbar", Action: Action{Kind: Quit}},
 	)
 	return View{State: st, Tooltip: "modelbar: " + describe, Menu: menu}
+}
+
+// cooldownsItem is the Cooling down submenu: what is skipped, until when
+// and why, a click ending that cooldown now.
+func cooldownsItem(cs []Cooldown) Item {
+	children := make([]Item, 0, len(cs)+2)
+	for _, c := range cs {
+		title := c.Name() + " — until " + c.Until.Local().Format("15:04:05")
+		if c.Reason != "" {
+			title += " (" + c.Reason + ")"
+		}
+		children = append(children, Item{ID: "cooldown:" + c.Provider + "/" + c.Model, Title: title,
+			Tooltip: "Click to end this cooldown now", Action: Action{Kind: API, Method: "DELETE", Path: c.Path()}})
+	}
+	if len(cs) > 1 {
+		children = append(children, sep(5), Item{ID: "cooldowns:end", Title: "End all cooldowns",
+			Action: Action{Kind: API, Method: "DELETE", Path: "/api/cooldowns"}})
+	}
+	return Item{ID: "cooldowns", Title: fmt.Sprintf("Cooling down (%d)", len(cs)), Children: children}
 }
 
 func sep(n int) Item { return Item{ID: "sep" + strconv.Itoa(n), Separator: true} }

@@ -10,7 +10,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -21,12 +23,44 @@ type Admin func(ctx context.Context, method, path string, body []byte) (status i
 
 // Snapshot is what the tray shows, as the admin API reported it.
 type Snapshot struct {
-	Addr      string   // the gateway's listen address, host:port
-	BaseURL   string   // the URL clients use: http://host:port, a loopback host when it listens on all interfaces
-	Engine    string   // the local tensor backend ("cpu", "mlx (gpu)"); "" when unavailable
-	Cooldowns []string // backends in cooldown, by name
+	Addr      string     // the gateway's listen address, host:port
+	BaseURL   string     // the URL clients use: http://host:port, a loopback host when it listens on all interfaces
+	Engine    string     // the local tensor backend ("cpu", "mlx (gpu)"); "" when unavailable
+	Cooldowns []Cooldown // providers and models being skipped now
 	Models    []Model
 	Routes    []Route
+}
+
+// Cooldown is a provider, or one model at a provider, skipped after
+// repeated failures until Until (GET /api/status, "cooldowns").
+type Cooldown struct {
+	Provider string    `json:"provider"`
+	Model    string    `json:"model"` // "" when the whole provider cools down
+	Scope    string    `json:"scope"` // "model" or "provider"
+	State    string    `json:"state"`
+	Until    time.Time `json:"until"`
+	Reason   string    `json:"reason"`
+}
+
+// Name says what cools down: "groq", or "gpt-4o at groq".
+func (c Cooldown) Name() string {
+	if c.Model == "" {
+		return c.Provider
+	}
+	return c.Model + " at " + c.Provider
+}
+
+// Path is the admin API path that ends the cooldown.
+func (c Cooldown) Path() string {
+	p := "/api/cooldowns/" + url.PathEscape(c.Provider)
+	if c.Model != "" {
+		segs := strings.Split(c.Model, "/")
+		for i, s := range segs {
+			segs[i] = url.PathEscape(s)
+		}
+		p += "/" + strings.Join(segs, "/")
+	}
+	return p
 }
 
 // Model is a local model (GET /api/models).
@@ -70,10 +104,7 @@ type status struct {
 		Available bool   `json:"available"`
 		Backend   string `json:"backend"`
 	} `json:"local"`
-	Backends []struct {
-		Backend string `json:"backend"`
-		State   string `json:"state"`
-	} `json:"backends"`
+	Cooldowns []Cooldown `json:"cooldowns"`
 }
 
 // Fetch reads a snapshot and the requests logged after request id after
@@ -98,9 +129,9 @@ func Fetch(ctx context.Context, admin Admin, after int64) (Snapshot, []Request, 
 	if st.Local.Available {
 		s.Engine = st.Local.Backend
 	}
-	for _, b := range st.Backends {
-		if b.State == "cooldown" {
-			s.Cooldowns = append(s.Cooldowns, b.Backend)
+	for _, c := range st.Cooldowns {
+		if c.State == "cooldown" {
+			s.Cooldowns = append(s.Cooldowns, c)
 		}
 	}
 	return s, reqs, nil

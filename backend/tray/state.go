@@ -13,7 +13,7 @@ const (
 	Local                 // serving from (or ready with) a local model
 	Cloud                 // the last request went to a cloud provider
 	Failover              // a request failed over in the last minute
-	Error                 // a 5xx in the last minute, or a provider in cooldown
+	Error                 // a 5xx in the last minute, or a provider or model in cooldown
 )
 
 func (s State) String() string {
@@ -80,7 +80,11 @@ func Describe(st State, s Snapshot, t *Tracker) string {
 	switch st {
 	case Error:
 		if len(s.Cooldowns) > 0 {
-			return "Cooling down: " + strings.Join(s.Cooldowns, ", ")
+			names := make([]string, len(s.Cooldowns))
+			for i, c := range s.Cooldowns {
+				names[i] = c.Name()
+			}
+			return "Cooling down: " + strings.Join(names, ", ")
 		}
 		return "Errors in the last minute"
 	case Failover:

@@ -44,7 +44,7 @@ func TestTracker_State(t *testing.T) {
 			{ID: 1, Time: ago(10 * time.Second), Backend: "openai", Status: 503},
 		}, Snapshot{}, Error},
 		{"4xx is not an error", []Request{{ID: 1, Time: ago(time.Second), Backend: "openai", Status: 429}}, Snapshot{}, Cloud},
-		{"cooldown", nil, Snapshot{Cooldowns: []string{"openai"}}, Error},
+		{"cooldown", nil, Snapshot{Cooldowns: []Cooldown{{Provider: "openai", Scope: "provider", State: "cooldown"}}}, Error},
 		// Entries are stamped with their start: what counts is when they ended.
 		{"5xx after a 2-minute wait, just ended", []Request{{ID: 1, Time: ago(120 * time.Second), DurationMS: 119_000, Backend: "openai", Status: 504}}, Snapshot{}, Error},
 		{"failover on a 90 s stream, just ended", []Request{{ID: 1, Time: ago(90 * time.Second), DurationMS: 89_000, Backend: "groq", FallbackFrom: []string{"openai"}, Status: 200}}, Snapshot{}, Failover},
@@ -434,5 +434,40 @@ func TestOpenAIBaseURL(t *testing.T) {
 	}
 	if got := OpenAIBaseURL(Snapshot{Addr: "127.0.0.1:2"}); got != "http://127.0.0.1:2/v1" {
 		t.Errorf("no base_url: %s", got)
+	}
+}
+
+// Cooldowns show with what cools down (a provider, or a model at one),
+// until when and why; a click ends one, and "End all" every one.
+func TestController_Cooldowns(t *testing.T) {
+	ctx := context.Background()
+	admin := newFake()
+	until := t0.Add(30 * time.Second)
+	admin.get["/api/status"] = `{"addr":"127.0.0.1:11500","local":{"available":false},"cooldowns":[
+		{"provider":"groq","scope":"provider","state":"cooldown","until":"` + until.Format(time.RFC3339) + `","reason":"provider groq: connection failed"},
+		{"provider":"openai","model":"org/gpt-4o","scope":"model","state":"cooldown","until":"` + until.Format(time.RFC3339) + `","reason":"provider openai: HTTP 503"},
+		{"provider":"anthropic","model":"claude","scope":"model","state":"failing","reason":"provider anthropic: HTTP 529"}]}`
+	c := NewController(admin.call, &fakeShell{}, nil)
+	c.now = func() time.Time { return t0 }
+	v, _ := c.Refresh(ctx)
+	if v.State != Error || v.Tooltip != "modelbar: Cooling down: groq, org/gpt-4o at openai" {
+		t.Errorf("state %v, tooltip %q", v.State, v.Tooltip)
+	}
+	item := findItem(v.Menu, "cooldowns")
+	at := until.Local().Format("15:04:05")
+	want := Item{ID: "cooldowns", Title: "Cooling down (2)", Children: []Item{
+		{ID: "cooldown:groq/", Title: "groq — until " + at + " (provider groq: connection failed)", Tooltip: "Click to end this cooldown now",
+			Action: Action{Kind: API, Method: "DELETE", Path: "/api/cooldowns/groq"}},
+		{ID: "cooldown:openai/org/gpt-4o", Title: "org/gpt-4o at openai — until " + at + " (provider openai: HTTP 503)", Tooltip: "Click to end this cooldown now",
+			Action: Action{Kind: API, Method: "DELETE", Path: "/api/cooldowns/openai/org/gpt-4o"}},
+		{ID: "sep5", Separator: true},
+		{ID: "cooldowns:end", Title: "End all cooldowns", Action: Action{Kind: API, Method: "DELETE", Path: "/api/cooldowns"}},
+	}}
+	if d := cmp.Diff(want, item); d != "" {
+		t.Errorf("cooldowns submenu (-want +got):\n%s", d)
+	}
+	c.Do(ctx, item.Children[1].Action)
+	if d := cmp.Diff([]string{"DELETE /api/cooldowns/openai/org/gpt-4o "}, admin.calls); d != "" {
+		t.Errorf("calls (-want +got):\n%s", d)
 	}
 }
