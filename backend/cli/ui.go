@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/modelbar/modelbar/backend/auth"
+	"github.com/modelbar/modelbar/backend/gateway"
 	"github.com/modelbar/modelbar/backend/server"
 )
 
@@ -139,7 +140,7 @@ func adminCall(ctx context.Context, addr, dataDir, method, path string, out any)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, clientURL(addr)+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, gateway.ClientBaseURL(addr)+path, nil)
 	if err != nil {
 		return fmt.Errorf("address %q: %w", addr, err)
 	}
@@ -165,19 +166,6 @@ func adminCall(ctx context.Context, addr, dataDir, method, path string, out any)
 		return fmt.Errorf("%s %s at %s: the answer is not the JSON expected: %w", method, path, addr, err)
 	}
 	return nil
-}
-
-// clientURL is the base URL for a server listening on addr; a server on all
-// interfaces is reached on loopback.
-func clientURL(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "http://" + addr
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port)
 }
 
 // apiMessage is the message of an admin API error body, or the start of the body.

@@ -60,7 +60,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"version":         s.opts.Version,
 		"addr":            s.opts.Addr,
-		"base_url":        clientBaseURL(s.opts.Addr), // what editors and scripts should use
+		"base_url":        ClientBaseURL(s.opts.Addr), // what editors and scripts should use
 		"data_dir":        s.opts.DataDir,
 		"started_at":      s.started.UTC().Format(time.RFC3339),
 		"uptime_seconds":  int64(time.Since(s.started).Seconds()),

@@ -11,8 +11,8 @@ func TestClientBaseURL(t *testing.T) {
 		"[::1]:9":         "http://[::1]:9",
 		"mac.local:11500": "http://mac.local:11500",
 	} {
-		if got := clientBaseURL(addr); got != want {
-			t.Errorf("clientBaseURL(%q) = %q, want %q", addr, got, want)
+		if got := ClientBaseURL(addr); got != want {
+			t.Errorf("ClientBaseURL(%q) = %q, want %q", addr, got, want)
 		}
 	}
 }

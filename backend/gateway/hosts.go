@@ -102,10 +102,10 @@ func classifyOrigin(origin string) (originKind, string) {
 	return originOther, ""
 }
 
-// clientBaseURL is the URL a client on this machine uses for a server
+// ClientBaseURL is the URL a client on this machine uses for a server
 // listening on addr: an unspecified host (all interfaces) becomes
 // 127.0.0.1, which every client can reach.
-func clientBaseURL(addr string) string {
+func ClientBaseURL(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "http://" + addr

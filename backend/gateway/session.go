@@ -96,7 +96,7 @@ func sameOrigin(r *http.Request) *apiError {
 			return nil
 		}
 		return &apiError{Status: http.StatusForbidden, Type: "permission_error", Code: "origin_not_allowed",
-			Message: "a browser session is accepted only from this server's own pages, not from Origin " + origin}
+			Message: "a browser session is accepted only from this server's own pages, not from Origin " + quoteName(origin)}
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		return nil
 	case r.Header.Get("Sec-Fetch-Site") == "same-origin":
@@ -110,7 +110,7 @@ func sameOrigin(r *http.Request) *apiError {
 // signed in if used once before expires (auth.CodeTTL).
 func (s *Server) LoginLink() (link string, expires time.Time) {
 	code, expires := s.auth.NewCode()
-	return clientBaseURL(s.opts.Addr) + "/ui/login?code=" + url.QueryEscape(code), expires
+	return ClientBaseURL(s.opts.Addr) + "/ui/login?code=" + url.QueryEscape(code), expires
 }
 
 // createLoginLink is POST /api/login-link.
@@ -186,7 +186,7 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !s.auth.Revoke(id) {
 		s.fail(w, r, &apiError{Status: http.StatusNotFound, Type: "not_found_error", Code: "not_found",
-			Message: "no session " + id + ": it ended already, or never was"})
+			Message: "no session " + quoteName(id) + ": it ended already, or never was"})
 		return
 	}
 	if id == sessionFrom(r.Context()) {
