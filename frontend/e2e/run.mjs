@@ -12,7 +12,7 @@
 //   CHROMIUM=/path/to/chromium        another browser binary
 
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { cleanup, frontendDir, modelbarBinary, onCleanup, readToken, startFakeProvider, startModelbar, tempDir, uiLink } from './harness.mjs';
@@ -159,6 +159,34 @@ async function main() {
   await tid('provider-save').click();
   await pdlg.waitFor({ state: 'hidden' });
   await page.locator('[data-testid="provider-row"][data-name="backup"]').waitFor();
+
+  step('providers: api_key_env must name a key variable; a move to another host warns that the key stays behind');
+  await tid('provider-add').click();
+  await tid('provider-preset').selectOption('anthropic');
+  await pdlg.getByRole('button', { name: 'Advanced' }).click();
+  assert.equal(await tid('provider-api-key-env').getAttribute('placeholder'), 'ANTHROPIC_API_KEY');
+  await page.keyboard.press('Escape');
+  await pdlg.waitFor({ state: 'hidden' });
+  const backupRow = page.locator('[data-testid="provider-row"][data-name="backup"]');
+  await backupRow.getByTestId('provider-edit').click();
+  await pdlg.getByRole('button', { name: 'Advanced' }).click();
+  await tid('provider-api-key-env').fill('HOME');
+  await tid('provider-save').click();
+  await tid('error-api_key_env').getByText('_KEY, _TOKEN or _API_KEY').waitFor();
+  await page.keyboard.press('Escape');
+  await pdlg.waitFor({ state: 'hidden' });
+  assert.equal((await api('GET', '/api/providers/backup')).body.api_key_env, '');
+  await fakeRow.getByTestId('provider-edit').click();
+  await tid('provider-base-url').fill(fake.url.replace('127.0.0.1', 'localhost'));
+  await tid('provider-key-drop').getByText('the stored key (••••1234)').waitFor();
+  await shot('provider-moved');
+  await tid('provider-api-key').fill('sk-for-the-new-host');
+  await tid('provider-key-drop').waitFor({ state: 'detached' }); // a new key goes with it
+  await tid('provider-api-key').fill('');
+  await tid('provider-base-url').fill(fake.url);
+  await tid('provider-key-drop').waitFor({ state: 'detached' });
+  await page.keyboard.press('Escape');
+  await pdlg.waitFor({ state: 'hidden' });
 
   step('providers: test connection');
   await fakeRow.getByTestId('provider-test').click();
@@ -355,8 +383,91 @@ async function main() {
   // Gone from the page once the dialog has closed (Svelte re-renders a tick later).
   await page.waitForFunction((k) => !document.documentElement.outerHTML.includes(k), key, { timeout: 2000 });
   assert.ok(!(await page.content()).includes(key), 'the key is gone from the page once the dialog closes');
+
+  step('status: a failing model cools down, with its scope, reason and end; End now ends it');
+  assert.equal((await api('PUT', '/api/settings', { max_retries: -1, cooldown_failures: 1, cooldown_seconds: 600 })).status, 200);
+  const flakyAgain = await fetch(base + '/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model: 'flaky', messages: [{ role: 'user', content: 'again' }] }),
+  });
+  assert.equal(flakyAgain.status, 200, 'the chain fails over to backup');
+  const [cooldown] = (await api('GET', '/api/cooldowns')).body;
+  assert.deepEqual([cooldown.provider, cooldown.model, cooldown.scope, cooldown.state], ['fake', 'fail-503', 'model', 'cooldown']);
+  const cdRow = page.locator('[data-testid="cooldown-row"][data-provider="fake"][data-model="fail-503"][data-state="cooldown"]');
+  await cdRow.waitFor(); // the next status poll
+  assert.equal(await cdRow.getAttribute('data-scope'), 'model');
+  assert.equal(await cdRow.getByTestId('cooldown-scope').innerText(), 'model');
+  assert.match(await cdRow.getByTestId('cooldown-reason').innerText(), /HTTP 503/);
+  assert.equal(await cdRow.locator('time').getAttribute('datetime'), cooldown.until);
+  assert.match(await cdRow.getByTestId('cooldown-left').innerText(), /^\(in (9 min \d+|10 min 0) s\)$/);
   await page.evaluate(() => document.querySelector('main')?.scrollTo(0, 0));
   await shot('status');
+  await cdRow.getByTestId('cooldown-end').click();
+  await cdRow.waitFor({ state: 'detached' });
+  await tid('cooldowns-none').waitFor();
+  assert.deepEqual((await api('GET', '/api/cooldowns')).body, []);
+  assert.equal((await api('PUT', '/api/settings', { cooldown_failures: 0, cooldown_seconds: 0 })).status, 200);
+
+  step('status: allowed origins, an invalid one shown at its row, then a valid list saved');
+  // The form was loaded before the API changed the cooldown settings: reload it.
+  await nav('routes');
+  await nav('status');
+  await tid('origin-add').click();
+  await tid('origin-input').last().fill('http://192.168.1.5:3000');
+  await tid('origin-add').click();
+  await tid('origin-add').click(); // a blank row is left out
+  await tid('origin-input').last().fill('http://*.example.com');
+  await tid('setting-max_inflight_requests').fill('256');
+  await tid('settings-save').click();
+  await tid('origin-row').nth(2).getByTestId('origin-error').getByText('wildcards').waitFor();
+  assert.equal(await tid('origin-error').count(), 1);
+  assert.equal(await tid('origin-input').nth(2).getAttribute('aria-invalid'), 'true');
+  assert.deepEqual((await api('GET', '/api/settings')).body.allowed_origins, [], 'nothing saved');
+  await tid('origin-input').nth(2).fill('vscode-webview://abc123');
+  await tid('settings-save').click();
+  await page.getByText('Settings saved').waitFor();
+  const saved = (await api('GET', '/api/settings')).body;
+  assert.deepEqual(saved.allowed_origins, ['http://192.168.1.5:3000', 'vscode-webview://abc123']);
+  assert.equal(saved.max_inflight_requests, 256);
+  assert.equal(saved.cooldown_failures, 0, 'the form kept what the API set');
+  assert.equal(await tid('origin-error').count(), 0);
+  assert.equal(await tid('origin-row').count(), 2, 'the saved list, blank row gone');
+
+  // ---- Problems ----
+  step('problems: an unreadable key shows on every screen until it is set again');
+  writeFileSync(join(mb.dataDir, 'secrets.enc'), 'garbage, not an encrypted file');
+  assert.equal((await api('POST', '/api/routes', { model_pattern: 'after-damage', backend: 'fake' })).status, 201); // keys are read again
+  await page.reload();
+  const problem = page.locator('[data-testid="problem"][data-component="secrets"][data-subject="fake"]');
+  await problem.waitFor();
+  assert.equal(await tid('problem').count(), 1, 'backup has no key to lose');
+  assert.equal(await tid('problems').getAttribute('role'), 'alert');
+  await problem.getByText('The key of provider fake cannot be read').waitFor();
+  await shot('problems');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot('problems-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+  const broken = (await api('GET', '/api/providers/fake')).body;
+  assert.equal(broken.key_unreadable, true);
+  assert.match(broken.key_error, /corrupt/);
+  await problem.getByTestId('problem-set-key').click();
+  await tid('screen-providers').waitFor();
+  await pdlg.getByText('Edit provider fake').waitFor();
+  await tid('provider-dialog-unreadable').waitFor();
+  await fakeRow.getByTestId('provider-key-unreadable').getByText('key unreadable').waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'pv-key'); // at the key field
+  await page.keyboard.type('sk-fake-key-5678');
+  await page.keyboard.press('Enter');
+  await pdlg.waitFor({ state: 'hidden' });
+  await tid('problems').waitFor({ state: 'detached' });
+  await fakeRow.getByTestId('provider-key').getByText('••••5678').waitFor();
+  assert.equal(await fakeRow.getByTestId('provider-key-unreadable').count(), 0);
+  assert.equal((await api('GET', '/api/providers/fake')).body.key_unreadable, false);
+  assert.deepEqual((await api('GET', '/api/status')).body.problems, []);
+  await fakeRow.getByTestId('provider-test').click();
+  await fakeRow.getByTestId('provider-test-result').getByText('2 models').waitFor();
+  assert.equal(fake.seen.at(-1).auth, 'Bearer sk-fake-key-5678', 'the provider gets the key set again');
 
   // ---- Dark theme ----
   step('dark theme');

@@ -32,8 +32,13 @@ export interface Provider {
   base_url: string;
   api_key_env: string;
   has_api_key: boolean;
+  /** The last 4 characters of a stored key; "" for a key from the environment (api_key_source "env"). */
   api_key_hint: string;
   api_key_source: string;
+  /** A key is configured but could not be read: the provider sends no requests until it is set again. */
+  key_unreadable?: boolean;
+  /** Why the key could not be read (never the key). */
+  key_error?: string;
   default_max_tokens: number;
   created_at?: string;
   updated_at?: string;
@@ -68,12 +73,31 @@ export interface LocalModel {
   memory_bytes: number;
 }
 
-export interface BackendState {
+/**
+ * A provider, or one model at a provider, failing, cooling down or about
+ * to be probed (GET /api/cooldowns, `cooldowns` in /api/status).
+ */
+export interface Cooldown {
+  provider: string;
+  /** The same as provider (its name before cooldowns had a scope). */
   backend: string;
-  state: 'failing' | 'cooldown' | 'probing' | string;
+  /** The upstream model; absent when the whole provider cools down. */
+  model?: string;
+  scope: 'model' | 'provider';
+  /** failing: not yet cooling down; probing: the next request (or one in flight) tries it. */
+  state: 'failing' | 'cooldown' | 'probing';
   consecutive_failures: number;
+  /** RFC 3339; only in cooldown. */
   until?: string;
   reason?: string;
+}
+
+/** A fault in modelbar's stored state the user has to act on (`problems` in /api/status). */
+export interface Problem {
+  component: 'database' | 'secrets' | string;
+  /** The provider, for "secrets". */
+  subject?: string;
+  message: string;
 }
 
 export interface Status {
@@ -88,7 +112,10 @@ export interface Status {
   providers: number;
   routes: number;
   local: { available: boolean; backend?: string; backend_reason?: string; reason?: string; models: LocalModel[] };
-  backends: BackendState[] | null;
+  cooldowns: Cooldown[] | null;
+  /** The same list as cooldowns, under its old name. */
+  backends?: Cooldown[] | null;
+  problems: Problem[] | null;
 }
 
 export interface Settings {
@@ -105,6 +132,12 @@ export interface Settings {
   cooldown_seconds: number;
   request_log_retention_days: number;
   require_api_keys: boolean;
+  body_read_timeout_seconds: number;
+  max_connections: number;
+  max_inflight_requests: number;
+  translation_budget_mb: number;
+  /** Browser origins (scheme://host[:port]) that may call /v1 besides loopback pages. */
+  allowed_origins: string[];
 }
 
 export interface RequestEntry {

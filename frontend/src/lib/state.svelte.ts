@@ -1,8 +1,9 @@
-// State shared between screens: toasts and the provider list (the route
-// editor's backend choices).
+// State shared between screens: toasts, the provider list (the route
+// editor's backend choices), the gateway's status (polled once, by the
+// app, for every screen) and a request to open a provider's editor.
 
 import { call } from './client';
-import type { Provider } from './api';
+import type { Provider, Status } from './api';
 
 export interface Toast {
   id: number;
@@ -32,6 +33,42 @@ export async function refreshProviders(): Promise<Provider[]> {
   providers.loaded = true;
   return providers.list;
 }
+
+/**
+ * The latest GET /api/status answer, and why the latest call failed ("" when
+ * it did not). The app polls it; screens read it, and refresh it at once
+ * after a change the status shows (a cooldown ended, a key set again).
+ */
+export const live: { status: Status | null; error: unknown } = $state({ status: null, error: null });
+
+let asked = 0; // calls sent; an answer older than the newest one landed is dropped
+let landed = 0;
+
+/** Asks for the status now; rejects (and records the error) when the call fails. */
+export async function refreshStatus(): Promise<Status> {
+  const n = ++asked;
+  try {
+    const s = await call<Status>('GET', '/api/status');
+    if (n > landed) {
+      landed = n;
+      live.status = s;
+      live.error = null;
+    }
+    return s;
+  } catch (e) {
+    if (n > landed) {
+      landed = n;
+      live.error = e;
+    }
+    throw e;
+  }
+}
+
+/**
+ * A provider whose editor the Providers screen should open (the problems
+ * banner's "Set the key"); the screen clears it once it has.
+ */
+export const pending: { editProvider: string } = $state({ editProvider: '' });
 
 /** Errors by form field, from an ApiError's param. */
 export type FieldErrors = Record<string, string>;

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import type { Provider } from './api';
+import { envPlaceholder, hostChanged, keyDropped, keyLabel, nextBaseURL, type KeyForm } from './providers';
+
+const prov = (o: Partial<Provider> = {}): Provider => ({
+  name: 'fake', type: 'openai', base_url: 'http://127.0.0.1:8080/v1', api_key_env: '', has_api_key: true,
+  api_key_hint: '1234', api_key_source: 'file', default_max_tokens: 0, ...o,
+});
+const form = (p: Provider, o: Partial<KeyForm> = {}): KeyForm => ({
+  type: p.type, base_url: p.base_url, api_key: '', api_key_env: p.api_key_env, removeKey: false, keepEnv: false, ...o,
+});
+
+describe('hostChanged', () => {
+  it.each([
+    ['https://api.openai.com/v1', 'https://api.openai.com/v2', false],
+    ['https://api.openai.com/v1', 'https://API.openai.com:443/v1/', false],
+    ['http://127.0.0.1:8080/v1', 'http://127.0.0.1:8080', false],
+    ['http://127.0.0.1/v1', 'http://127.0.0.1:80/v1', false],
+    ['http://127.0.0.1:8080/v1', 'https://127.0.0.1:8080/v1', false], // up to https, same port
+    ['https://api.openai.com/v1', 'https://api.groq.com/openai/v1', true],
+    ['http://127.0.0.1:8080/v1', 'http://localhost:8080/v1', true],
+    ['http://127.0.0.1:8080/v1', 'http://127.0.0.1:8081/v1', true],
+    ['https://h.example:8443/v1', 'http://h.example:8443/v1', true], // down to http
+    ['http://h.example/v1', 'https://h.example/v1', true], // port 80 -> 443
+    ['https://api.openai.com/v1', 'not a url', false], // the server refuses it anyway
+  ])('%s -> %s: %s', (from, to, want) => {
+    expect(hostChanged(from, to)).toBe(want);
+  });
+});
+
+describe('nextBaseURL', () => {
+  const openai = prov({ base_url: 'https://api.openai.com/v1' });
+  it('takes a changed URL, and the type default for an emptied one', () => {
+    expect(nextBaseURL(openai, { type: 'openai', base_url: ' http://x:1/v1 ' })).toBe('http://x:1/v1');
+    expect(nextBaseURL(openai, { type: 'anthropic', base_url: '' })).toBe('https://api.anthropic.com');
+  });
+  it("moves a provider on its type's default to the new type's", () => {
+    expect(nextBaseURL(openai, { type: 'anthropic', base_url: openai.base_url })).toBe('https://api.anthropic.com');
+    const custom = prov();
+    expect(nextBaseURL(custom, { type: 'anthropic', base_url: custom.base_url })).toBe(custom.base_url);
+  });
+});
+
+describe('keyDropped', () => {
+  const p = prov();
+  const away = 'http://localhost:8080/v1';
+  it('drops nothing within the host', () => {
+    expect(keyDropped(p, form(p, { base_url: 'http://127.0.0.1:8080/v2' }))).toEqual({ storedKey: false, env: false });
+  });
+  it('drops the stored key on a move unless a key is entered or removed anyway', () => {
+    expect(keyDropped(p, form(p, { base_url: away }))).toEqual({ storedKey: true, env: false });
+    expect(keyDropped(p, form(p, { base_url: away, api_key: 'sk-new' })).storedKey).toBe(false);
+    expect(keyDropped(p, form(p, { base_url: away, removeKey: true })).storedKey).toBe(false);
+    expect(keyDropped(prov({ has_api_key: false, api_key_hint: '', api_key_source: '' }), form(p, { base_url: away })).storedKey).toBe(false);
+  });
+  it('drops api_key_env on a move unless it changes or is kept', () => {
+    const e = prov({ api_key_env: 'FAKE_API_KEY', api_key_source: 'env', api_key_hint: '' });
+    expect(keyDropped(e, form(e, { base_url: away }))).toEqual({ storedKey: false, env: true });
+    expect(keyDropped(e, form(e, { base_url: away, keepEnv: true })).env).toBe(false);
+    expect(keyDropped(e, form(e, { base_url: away, api_key_env: 'OTHER_API_KEY' })).env).toBe(false);
+  });
+  it('sees the move a type change makes', () => {
+    const o = prov({ base_url: 'https://api.openai.com/v1' });
+    expect(keyDropped(o, form(o, { type: 'anthropic' })).storedKey).toBe(true);
+  });
+});
+
+describe('envPlaceholder', () => {
+  it.each([
+    ['anthropic', 'ANTHROPIC_API_KEY'],
+    ['openai', 'OPENAI_API_KEY'],
+    ['my.local-llm', 'MY_LOCAL_LLM_API_KEY'],
+    ['01ai', '_01AI_API_KEY'],
+    ['', 'PROVIDER_API_KEY'],
+  ])('%s: %s', (name, want) => {
+    expect(envPlaceholder(name)).toBe(want);
+  });
+});
+
+describe('keyLabel', () => {
+  it('shows a stored key by its hint and one from the environment by its variable', () => {
+    expect(keyLabel(prov())).toBe('••••1234');
+    expect(keyLabel(prov({ api_key_source: 'env', api_key_env: 'GROQ_API_KEY', api_key_hint: '' }))).toBe('from $GROQ_API_KEY');
+    expect(keyLabel(prov({ has_api_key: false, api_key_hint: '', api_key_source: '', api_key_env: 'GROQ_API_KEY' }))).toBe('$GROQ_API_KEY (not set)');
+    expect(keyLabel(prov({ has_api_key: false, api_key_hint: '', api_key_source: '' }))).toBe('no key');
+  });
+});

@@ -1,0 +1,95 @@
+// The provider editor's rules, mirroring the server's (backend/config
+// providers.go): pure helpers, tested in providers.test.ts.
+
+import type { Provider } from './api';
+
+/** The base URL a provider of this API type gets when none is given. */
+export function vendorDefault(type: string): string {
+  return type === 'anthropic' ? 'https://api.anthropic.com' : 'https://api.openai.com/v1';
+}
+
+/**
+ * The base URL a provider will have once the editor's form is saved: a
+ * changed URL (empty: the type's default); an unchanged one, unless the
+ * API type changes while the provider is on the old type's default, which
+ * then moves to the new type's default.
+ */
+export function nextBaseURL(cur: Pick<Provider, 'type' | 'base_url'>, form: { type: string; base_url: string }): string {
+  const typed = form.base_url.trim();
+  if (typed !== cur.base_url) return typed || vendorDefault(form.type);
+  if (form.type !== cur.type && cur.base_url === vendorDefault(cur.type)) return vendorDefault(form.type);
+  return cur.base_url;
+}
+
+function effectivePort(u: URL): number {
+  if (u.port) return Number(u.port);
+  return u.protocol === 'https:' ? 443 : u.protocol === 'http:' ? 80 : 0;
+}
+
+/**
+ * Whether moving a provider from base URL `from` to `to` takes it to
+ * another host, where the server does not let its key follow: another
+ * host name (case-insensitive) or port, or https to http. False when
+ * either URL does not parse (the server refuses such a URL anyway).
+ */
+export function hostChanged(from: string, to: string): boolean {
+  let f: URL, t: URL;
+  try {
+    f = new URL(from);
+    t = new URL(to);
+  } catch {
+    return false;
+  }
+  if (f.protocol === 'https:' && t.protocol !== 'https:') return true;
+  return f.hostname !== t.hostname || effectivePort(f) !== effectivePort(t);
+}
+
+/** What the editor's form will send and keep, for keyDropped. */
+export interface KeyForm {
+  type: string;
+  base_url: string;
+  api_key: string;
+  api_key_env: string;
+  removeKey: boolean;
+  keepEnv: boolean;
+}
+
+/**
+ * What saving the form drops because the provider moves to another host:
+ * its stored key unless a new one is entered (or it is removed anyway),
+ * and its api_key_env unless the form sends it (changed, or kept on
+ * purpose). Empty when nothing is lost.
+ */
+export function keyDropped(cur: Provider, form: KeyForm): { storedKey: boolean; env: boolean } {
+  const none = { storedKey: false, env: false };
+  if (!hostChanged(cur.base_url, nextBaseURL(cur, form))) return none;
+  return {
+    storedKey: cur.has_api_key && cur.api_key_source !== 'env' && !form.api_key && !form.removeKey,
+    env: !!cur.api_key_env && form.api_key_env.trim() === cur.api_key_env && !form.keepEnv,
+  };
+}
+
+/** The host (and port) of a URL for a message; the URL itself when it does not parse. */
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/** An environment variable name for a provider's key, as a placeholder: "anthropic" -> ANTHROPIC_API_KEY. */
+export function envPlaceholder(name: string): string {
+  let base = name.trim().toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  if (!base) base = 'PROVIDER';
+  if (/^[0-9]/.test(base)) base = '_' + base;
+  return base + '_API_KEY';
+}
+
+/** The key column: "••••1234" for a stored key, "from $NAME" for one from the environment. */
+export function keyLabel(p: Pick<Provider, 'has_api_key' | 'api_key_hint' | 'api_key_source' | 'api_key_env'>): string {
+  if (p.api_key_source === 'env') return 'from $' + p.api_key_env;
+  if (p.has_api_key) return p.api_key_hint ? '••••' + p.api_key_hint : 'stored';
+  if (p.api_key_env) return '$' + p.api_key_env + ' (not set)';
+  return 'no key';
+}
