@@ -111,6 +111,9 @@ func (s *Server) putProvider(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// A changed provider (a new key, another address) may be fixed: its
+	// cooldowns no longer say anything about it.
+	s.breakers.Clear(name, "")
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
@@ -123,6 +126,7 @@ func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.breakers.Clear(r.PathValue("name"), "")
 	w.WriteHeader(http.StatusNoContent)
 }
 

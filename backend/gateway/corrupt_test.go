@@ -49,7 +49,13 @@ func TestKeyUnreadable_NoRequestWithoutTheKey(t *testing.T) {
 		t.Errorf("status problems %v, want p's key", st.Problems)
 	}
 
+	if cd := h.cooldowns(); cd["p"] == "" {
+		t.Fatalf("cooldowns %v: the unreadable key should have cooled p down", cd)
+	}
 	h.mustAdmin(http.MethodPut, "/api/providers/p", map[string]any{"api_key": "sk-new-key-5678"}, http.StatusOK)
+	if cd := h.cooldowns(); len(cd) != 0 {
+		t.Errorf("cooldowns after the provider changed: %v, want none", cd)
+	}
 	resp, body = h.post("/v1/chat/completions", chatFor("solo"))
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("from p")) {
 		t.Fatalf("after a new key: status %d body %s", resp.StatusCode, body)
