@@ -218,9 +218,9 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 	return &limitedListener{Listener: ln, l: &s.limits, refusing: make(chan struct{}, maxRefusing)}
 }
 
-// maxRefusing bounds the connections being answered 503 at once; beyond
-// it an excess connection is closed without an answer.
-const maxRefusing = 64
+// maxRefusing bounds the connections being answered 503 and drained at
+// once; beyond it an excess connection gets its 503 and is closed at once.
+const maxRefusing = 128
 
 type limitedListener struct {
 	net.Listener
@@ -241,26 +241,30 @@ func (ln *limitedListener) Accept() (net.Conn, error) {
 		select {
 		case ln.refusing <- struct{}{}:
 			go func() {
-				refuse(c, ln.l.maxConns.Load())
+				refuse(c, ln.l.maxConns.Load(), true)
 				<-ln.refusing
 			}()
 		default:
-			c.Close()
+			refuse(c, ln.l.maxConns.Load(), false)
 		}
 	}
 }
 
-// refuse answers a connection beyond the cap with a 503 and closes it,
-// reading what the client sent first (briefly) so that the close does not
-// reset the connection before the client has read the answer.
-func refuse(c net.Conn, max int64) {
+// refuse answers a connection beyond the cap with a 503 and closes it.
+// With drain it first reads, briefly, what the client sent, so that the
+// close does not reset the connection before the client has read the
+// answer; without, it never blocks the accept loop for long.
+func refuse(c net.Conn, max int64, drain bool) {
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	c.SetDeadline(time.Now().Add(100 * time.Millisecond))
 	body := openAIErrorBody(&apiError{Type: "server_error", Code: "too_many_connections", Message: fmt.Sprintf(
 		"modelbar has its limit of %d connections open (max_connections); retry in a moment", max)})
 	io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"+
 		"Connection: close\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n")
 	c.Write(body)
+	if !drain {
+		return
+	}
 	if tc, ok := c.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
 	}
