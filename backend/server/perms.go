@@ -17,7 +17,7 @@ import (
 const (
 	dataDirMode  fs.FileMode = 0o700
 	dataFileMode fs.FileMode = 0o600
-	dbFileName               = "modelbar.db" // as Start opens it
+	dbFileName               = "modelbar.db" // the database in the data dir
 )
 
 // secureDataDir makes dir (which exists) private, whoever created what is

@@ -83,7 +83,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, filepath.Join(opts.DataDir, "modelbar.db"))
+	st, err := store.Open(ctx, filepath.Join(opts.DataDir, dbFileName))
 	if err != nil {
 		return nil, err
 	}
