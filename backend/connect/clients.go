@@ -1,0 +1,282 @@
+package connect
+
+import (
+	"net/url"
+	"strings"
+)
+
+// Each function below renders one client's configuration, in the format
+// its current documentation gives (the sources are named in each).
+
+// claudeCode: environment variables (Claude Code's "LLM gateway" set-up).
+// ANTHROPIC_AUTH_TOKEN goes out as Authorization: Bearer, which modelbar
+// takes as an inference key.
+func claudeCode(o Options) Client {
+	env := []Env{{Name: "ANTHROPIC_BASE_URL", Value: o.BaseURL}, {Name: "ANTHROPIC_AUTH_TOKEN", Value: o.APIKey}}
+	if o.Model != "" {
+		for _, n := range []string{"ANTHROPIC_MODEL", "ANTHROPIC_DEFAULT_OPUS_MODEL", "ANTHROPIC_DEFAULT_SONNET_MODEL"} {
+			env = append(env, Env{Name: n, Value: o.Model, Optional: true})
+		}
+		for _, n := range []string{"ANTHROPIC_DEFAULT_HAIKU_MODEL", "ANTHROPIC_SMALL_FAST_MODEL"} {
+			env = append(env, Env{Name: n, Value: o.SmallModel, Optional: true})
+		}
+	}
+	return Client{
+		ID: "claude-code", Name: "Claude Code", APIs: []API{Anthropic}, Env: env, Run: "claude",
+		Note: "Leave `ANTHROPIC_API_KEY` unset: it would win over the token. Without the optional variables Claude Code " +
+			"asks for Claude models by their own names (`opus`, `sonnet`, `claude-…`), which a `claude-*` route takes; " +
+			"with them each of its tiers asks for the model named, whichever provider its route goes to.",
+		Tested: "e2e/clients: `claude -p` with its default model, `--model opus`, `sonnet` and `claude-sonnet-4-5`, " +
+			"through an Anthropic provider (relayed) and an OpenAI one (translated): a text answer and a Bash tool round trip each",
+	}
+}
+
+// codex: ~/.codex/config.toml with a model provider; Codex speaks only the
+// Responses API.
+func codex(o Options) Client {
+	toml := "model = " + quoteJSON(o.model()) + "\n" +
+		"model_provider = \"modelbar\"\n\n" +
+		"[model_providers.modelbar]\n" +
+		"name = \"modelbar\"\n" +
+		"base_url = " + quoteJSON(o.v1()) + "\n" +
+		"wire_api = \"responses\"\n" +
+		"env_key = \"MODELBAR_API_KEY\"\n"
+	return Client{
+		ID: "codex", Name: "Codex CLI", APIs: []API{Responses},
+		Env:   []Env{{Name: "MODELBAR_API_KEY", Value: o.APIKey}},
+		Files: []File{{Path: "~/.codex/config.toml", Format: "toml", Content: toml}},
+		Run:   "codex",
+		Note: "Codex speaks only OpenAI's Responses API (`/v1/responses`), which modelbar does not serve yet: " +
+			"this is the configuration for when it does.",
+		Tested: "not yet: it needs the Responses API",
+	}
+}
+
+// opencode: a custom provider in opencode.json, one through the AI SDK's
+// OpenAI-compatible package (chat completions) and one through its
+// Anthropic package.
+func opencode(o Options) Client {
+	models := obj{{o.model(), obj{}}}
+	if o.smallModel() != o.model() {
+		models = append(models, kv{o.smallModel(), obj{}})
+	}
+	options := obj{{"baseURL", o.v1()}, {"apiKey", o.APIKey}}
+	cfg := obj{
+		{"$schema", "https://opencode.ai/config.json"},
+		{"provider", obj{
+			{"modelbar", obj{{"npm", "@ai-sdk/openai-compatible"}, {"name", "modelbar"}, {"options", options}, {"models", models}}},
+			{"modelbar-anthropic", obj{{"npm", "@ai-sdk/anthropic"}, {"name", "modelbar (Anthropic API)"}, {"options", options},
+				{"models", obj{{o.model(), obj{}}}}}},
+		}},
+		{"model", "modelbar/" + o.model()},
+		{"small_model", "modelbar/" + o.smallModel()},
+	}
+	return Client{
+		ID: "opencode", Name: "opencode", APIs: []API{OpenAI, Anthropic},
+		Files: []File{{Path: "~/.config/opencode/opencode.json", Format: "json", Content: jsonText(cfg)}},
+		Run:   "opencode",
+		Note: "`modelbar/…` models go over the OpenAI API, `modelbar-anthropic/…` over the Anthropic API " +
+			"(`opencode -m modelbar-anthropic/" + o.model() + "`). Not `@ai-sdk/openai`: it speaks the Responses API.",
+		Tested: "e2e/clients: `opencode run` with both providers, through an OpenAI and an Anthropic provider: " +
+			"a text answer and a bash tool round trip each",
+	}
+}
+
+// continueDev: ~/.continue/config.yaml, read by the Continue CLI (cn) and
+// the VS Code and JetBrains extensions.
+func continueDev(o Options) Client {
+	y := "name: modelbar\nversion: 1.0.0\nschema: v1\nmodels:\n" +
+		continueModel("modelbar", "openai", o.model(), o.v1(), o.APIKey) +
+		continueModel("modelbar (Anthropic API)", "anthropic", o.model(), o.v1()+"/", o.APIKey)
+	return Client{
+		ID: "continue", Name: "Continue", APIs: []API{OpenAI, Anthropic},
+		Files: []File{{Path: "~/.continue/config.yaml", Format: "yaml", Content: y}},
+		Run:   "cn",
+		Note: "The CLI (`cn`) and the VS Code and JetBrains extensions read the same file; the first model is " +
+			"the default, the second speaks the Anthropic API.",
+		Tested: "e2e/clients: `cn -p` with each model, through an OpenAI and an Anthropic provider: " +
+			"a text answer and a Bash tool round trip each",
+	}
+}
+
+func continueModel(name, provider, model, apiBase, key string) string {
+	return "  - name: " + yamlScalar(name) + "\n" +
+		"    provider: " + provider + "\n" +
+		"    model: " + yamlScalar(model) + "\n" +
+		"    apiBase: " + yamlScalar(apiBase) + "\n" +
+		"    apiKey: " + yamlScalar(key) + "\n"
+}
+
+// qwenCode: the three variables that select its OpenAI auth type.
+func qwenCode(o Options) Client {
+	return Client{
+		ID: "qwen-code", Name: "Qwen Code", APIs: []API{OpenAI},
+		Env: []Env{{Name: "OPENAI_BASE_URL", Value: o.v1()}, {Name: "OPENAI_API_KEY", Value: o.APIKey},
+			{Name: "OPENAI_MODEL", Value: o.model()}},
+		Run: "qwen",
+		Note: "It sends usage statistics unless `~/.qwen/settings.json` says " +
+			"`{\"privacy\": {\"usageStatisticsEnabled\": false}}`.",
+		Tested: "e2e/clients: `qwen -p` through an OpenAI and an Anthropic provider: " +
+			"a text answer and a run_shell_command tool round trip each",
+	}
+}
+
+// pi: ~/.pi/agent/models.json, one provider per API.
+func pi(o Options) Client {
+	models := []any{obj{{"id", o.model()}}}
+	if o.smallModel() != o.model() {
+		models = append(models, obj{{"id", o.smallModel()}})
+	}
+	cfg := obj{{"providers", obj{
+		{"modelbar", obj{{"baseUrl", o.v1()}, {"api", "openai-completions"}, {"apiKey", o.APIKey}, {"models", models}}},
+		{"modelbar-anthropic", obj{{"baseUrl", o.BaseURL}, {"api", "anthropic-messages"}, {"apiKey", o.APIKey},
+			{"models", []any{obj{{"id", o.model()}}}}}},
+	}}}
+	return Client{
+		ID: "pi", Name: "pi", APIs: []API{OpenAI, Anthropic},
+		Files: []File{{Path: "~/.pi/agent/models.json", Format: "json", Content: jsonText(cfg)}},
+		Run:   "pi --model modelbar/" + o.model(),
+		Note:  "`modelbar-anthropic/" + o.model() + "` speaks the Anthropic API.",
+		Tested: "e2e/clients: `pi -p` with both providers, through an OpenAI and an Anthropic provider: " +
+			"a text answer and a bash tool round trip each",
+	}
+}
+
+// cline: its settings screen (the VS Code extension).
+func cline(o Options) Client {
+	return Client{
+		ID: "cline", Name: "Cline", APIs: []API{OpenAI},
+		Steps: []string{
+			"API Provider: OpenAI Compatible",
+			"Base URL: " + o.v1(),
+			"API Key: " + o.APIKey,
+			"Model ID: " + o.model(),
+		},
+		Note:   "In Cline's settings (the gear in its panel).",
+		Tested: "no: an editor extension, not run headless here",
+	}
+}
+
+// zed: an OpenAI-compatible provider in Zed's settings.json; Zed reads its
+// key from MODELBAR_API_KEY (the provider's name in upper snake case, then
+// _API_KEY) or from its LLM Providers screen.
+func zed(o Options) Client {
+	cfg := obj{{"language_models", obj{{"openai_compatible", obj{{"modelbar", obj{
+		{"api_url", o.v1()},
+		{"available_models", []any{obj{{"name", o.model()}, {"display_name", o.model() + " (modelbar)"}, {"max_tokens", 128000}}}},
+	}}}}}}}
+	return Client{
+		ID: "zed", Name: "Zed", APIs: []API{OpenAI},
+		Env:    []Env{{Name: "MODELBAR_API_KEY", Value: o.APIKey}},
+		Files:  []File{{Path: "~/.config/zed/settings.json", Format: "json", Content: jsonText(cfg)}},
+		Note:   "Merge it into your settings. Zed reads the key from `MODELBAR_API_KEY` or from Settings → AI → LLM Providers; `max_tokens` is the context window Zed assumes.",
+		Tested: "no: a desktop editor, not run headless here",
+	}
+}
+
+// xcode: Xcode 26's Intelligence settings take a locally hosted provider
+// by port, or an internet-hosted one by URL with a key and its header.
+func xcode(o Options) Client {
+	steps := []string{"Xcode → Settings → Intelligence → Add a Model Provider…"}
+	if o.APIKey == AnyKey {
+		steps = append(steps, "Locally Hosted", "Port: "+port(o.BaseURL))
+	} else {
+		steps = append(steps, "Internet Hosted", "URL: "+o.BaseURL, "API Key: "+o.APIKey, "API Key Header: x-api-key")
+	}
+	return Client{
+		ID: "xcode", Name: "Xcode", APIs: []API{OpenAI}, Steps: steps,
+		Note:   "Xcode lists modelbar's models (`/v1/models`) and chats over the OpenAI API.",
+		Tested: "no: macOS only",
+	}
+}
+
+// copilot: VS Code's Custom Endpoint provider for GitHub Copilot Chat.
+func copilot(o Options) Client {
+	cfg := []any{obj{
+		{"name", "modelbar"},
+		{"vendor", "customendpoint"},
+		{"apiKey", o.APIKey},
+		{"apiType", "chat-completions"},
+		{"models", []any{obj{
+			{"id", o.model()}, {"name", o.model() + " (modelbar)"}, {"url", o.v1() + "/chat/completions"},
+			{"toolCalling", true}, {"vision", true}, {"maxInputTokens", 128000}, {"maxOutputTokens", 16384},
+		}}},
+	}}
+	return Client{
+		ID: "copilot", Name: "GitHub Copilot (VS Code)", APIs: []API{OpenAI},
+		Files: []File{{Path: "~/Library/Application Support/Code/User/chatLanguageModels.json", Format: "json", Content: jsonText(cfg)}},
+		Steps: []string{"Command Palette → Chat: Manage Language Models → Add Models → Custom Endpoint", "API type: Chat Completions (VS Code then opens the file above)"},
+		Note: "Copilot Chat's Custom Endpoint provider; a key entered in VS Code's prompt is kept in its secret " +
+			"storage instead of the file.",
+		Tested: "no: an editor extension, not run headless here",
+	}
+}
+
+// aiSDK: a module that makes one provider per API.
+func aiSDK(o Options) Client {
+	js := "// npm i ai @ai-sdk/openai-compatible @ai-sdk/anthropic @ai-sdk/openai\n" +
+		"import { createOpenAICompatible } from '@ai-sdk/openai-compatible';\n" +
+		"import { createAnthropic } from '@ai-sdk/anthropic';\n" +
+		"import { createOpenAI } from '@ai-sdk/openai';\n\n" +
+		"// OpenAI API (chat completions): modelbar(" + jsString(o.model()) + ")\n" +
+		"export const modelbar = createOpenAICompatible({\n" +
+		"  name: 'modelbar',\n" +
+		"  baseURL: " + jsString(o.v1()) + ",\n" +
+		"  apiKey: " + jsString(o.APIKey) + ",\n" +
+		"});\n\n" +
+		"// Anthropic API (messages): modelbarAnthropic(" + jsString(o.model()) + ")\n" +
+		"export const modelbarAnthropic = createAnthropic({\n" +
+		"  baseURL: " + jsString(o.v1()) + ",\n" +
+		"  apiKey: " + jsString(o.APIKey) + ",\n" +
+		"});\n\n" +
+		"// @ai-sdk/openai: modelbarOpenAI.chat(" + jsString(o.model()) + "); modelbarOpenAI(model) needs the Responses API\n" +
+		"export const modelbarOpenAI = createOpenAI({\n" +
+		"  baseURL: " + jsString(o.v1()) + ",\n" +
+		"  apiKey: " + jsString(o.APIKey) + ",\n" +
+		"});\n"
+	return Client{
+		ID: "ai-sdk", Name: "AI SDK", APIs: []API{OpenAI, Anthropic},
+		Files: []File{{Path: "modelbar.js", Format: "js", Content: js}},
+		Note: "Then `generateText({ model: modelbar(" + jsString(o.model()) + "), prompt })`. `openai(model)` and " +
+			"`modelbarOpenAI(model)` use the Responses API, which modelbar does not serve yet.",
+		Tested: "e2e/clients: all three providers through an OpenAI and an Anthropic provider: " +
+			"text (whole and streamed), a tool round trip and structured output",
+	}
+}
+
+// openaiSDK: the official SDKs read both variables.
+func openaiSDK(o Options) Client {
+	return Client{
+		ID: "openai-sdk", Name: "OpenAI SDKs", APIs: []API{OpenAI},
+		Env:  []Env{{Name: "OPENAI_BASE_URL", Value: o.v1()}, {Name: "OPENAI_API_KEY", Value: o.APIKey}},
+		Note: "The Python and JavaScript SDKs read both (`new OpenAI()`, `OpenAI()`); use chat completions: `responses` is not served yet.",
+		Tested: "e2e/clients: the JavaScript SDK configured by these variables alone, through an OpenAI and an " +
+			"Anthropic provider: a streamed text answer and a tool call",
+	}
+}
+
+// anthropicSDK: the official SDKs read both variables.
+func anthropicSDK(o Options) Client {
+	return Client{
+		ID: "anthropic-sdk", Name: "Anthropic SDKs", APIs: []API{Anthropic},
+		Env:  []Env{{Name: "ANTHROPIC_BASE_URL", Value: o.BaseURL}, {Name: "ANTHROPIC_API_KEY", Value: o.APIKey}},
+		Note: "The Python and TypeScript SDKs read both (`new Anthropic()`, `Anthropic()`).",
+		Tested: "e2e/clients: the TypeScript SDK configured by these variables alone, through an Anthropic and an " +
+			"OpenAI provider: a streamed text answer and a tool call",
+	}
+}
+
+// port is the port of a base URL, or its scheme's default.
+func port(base string) string {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return "11500"
+	}
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
+}
