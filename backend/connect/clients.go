@@ -236,7 +236,7 @@ func aiSDK(o Options) Client {
 		"});\n"
 	return Client{
 		ID: "ai-sdk", Name: "AI SDK", APIs: []API{OpenAI, Anthropic},
-		Files: []File{{Path: "modelbar.js", Format: "js", Content: js}},
+		Files: []File{{Path: "modelbar.mjs", Format: "js", Content: js}},
 		Note: "Then `generateText({ model: modelbar(" + jsString(o.model()) + "), prompt })`. `openai(model)` and " +
 			"`modelbarOpenAI(model)` use the Responses API, which modelbar does not serve yet.",
 		Tested: "e2e/clients: all three providers through an OpenAI and an Anthropic provider: " +

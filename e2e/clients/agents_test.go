@@ -1,0 +1,109 @@
+package clients
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/modelbar/modelbar/backend/connect"
+)
+
+// agentOpts are the options the command-line agents are rendered with.
+var agentOpts = connect.Options{Model: "e2e-model", SmallModel: "e2e-small"}
+
+// each runs a case for every gateway and kind.
+func each(t *testing.T, name string, api string, c clientCase) {
+	for _, gw := range []string{"openai", "anthropic"} {
+		for _, kind := range []string{"text", "tool"} {
+			c := c
+			c.gateway, c.kind, c.api = gw, kind, api
+			t.Run(fmt.Sprintf("%s/%s/%s", name, pathName(gw, api), kind), c.run)
+		}
+	}
+}
+
+// TestOpencode runs `opencode run` with the rendered opencode.json's two
+// providers: modelbar (OpenAI API) and modelbar-anthropic.
+func TestOpencode(t *testing.T) {
+	requireSuite(t)
+	for _, p := range []struct{ provider, api string }{{"modelbar", "openai"}, {"modelbar-anthropic", "anthropic"}} {
+		each(t, p.provider, p.api, clientCase{
+			client: "opencode", opts: agentOpts, bin: "opencode", wantModel: "e2e-model",
+			args: func(r invocation) []string {
+				return []string{"run", "-m", p.provider + "/" + agentOpts.Model, "--auto", r.Prompt}
+			},
+			env: opencodeIsolation,
+		})
+	}
+}
+
+// opencodeIsolation: no update check, no models.dev catalogue, no sharing,
+// no language-server downloads (plugins come from the suite's 404 npm
+// registry).
+var opencodeIsolation = []string{
+	"OPENCODE_DISABLE_AUTOUPDATE=1", "OPENCODE_DISABLE_MODELS_FETCH=1", "OPENCODE_DISABLE_SHARE=1",
+	"OPENCODE_DISABLE_LSP_DOWNLOAD=1",
+}
+
+// TestContinue runs the Continue CLI, `cn -p`, with the rendered
+// config.yaml: its first model (OpenAI API), and its second (Anthropic
+// API), chosen the way cn's /model command stores a choice.
+func TestContinue(t *testing.T) {
+	requireSuite(t)
+	for _, m := range []struct{ name, api, selected string }{{"openai", "openai", ""}, {"anthropic", "anthropic", "modelbar (Anthropic API)"}} {
+		c := clientCase{
+			client: "continue", opts: agentOpts, bin: "cn", wantModel: "e2e-model",
+			args: func(r invocation) []string {
+				return []string{"-p", "--config", r.Home + "/.continue/config.yaml", "--auto", r.Prompt}
+			},
+			env: continueIsolation(),
+		}
+		if m.selected != "" {
+			c.files = map[string]string{".continue/index/globalContext.json": jsonString(map[string]any{"cliSelectedModel": m.selected})}
+		}
+		each(t, m.name, m.api, c)
+	}
+}
+
+// continueIsolation: no auto-update (NODE_ENV=test), no telemetry, and
+// no version check: cn 1.5.47 fetches https://api.continue.dev/cn/info
+// with the machine's id at every start, and no setting turns that off,
+// so a preload makes that one host name unresolvable inside the process.
+func continueIsolation() []string {
+	return []string{
+		"NODE_ENV=test", "CONTINUE_CLI_ENABLE_TELEMETRY=0", "CONTINUE_METRICS_ENABLED=0",
+		"NODE_OPTIONS=--require=" + filepath.Join(suite.dir, "testdata", "block-hosts.cjs"),
+		"E2E_BLOCK_HOSTS=api.continue.dev",
+	}
+}
+
+// TestQwenCode runs `qwen -p` configured by the rendered variables, with
+// usage statistics, telemetry and update checks off in its settings.
+func TestQwenCode(t *testing.T) {
+	requireSuite(t)
+	each(t, "openai", "openai", clientCase{
+		client: "qwen-code", opts: agentOpts, bin: "qwen", wantModel: "e2e-model",
+		args: func(r invocation) []string {
+			return []string{"-p", r.Prompt, "--yolo"}
+		},
+		files: map[string]string{".qwen/settings.json": jsonString(map[string]any{
+			"privacy":   map[string]any{"usageStatisticsEnabled": false},
+			"telemetry": map[string]any{"enabled": false},
+			"general":   map[string]any{"disableAutoUpdate": true, "disableUpdateNag": true},
+		})},
+	})
+}
+
+// TestPi runs `pi -p` with the rendered models.json's two providers.
+func TestPi(t *testing.T) {
+	requireSuite(t)
+	for _, p := range []struct{ provider, api string }{{"modelbar", "openai"}, {"modelbar-anthropic", "anthropic"}} {
+		each(t, p.provider, p.api, clientCase{
+			client: "pi", opts: agentOpts, bin: "pi", wantModel: "e2e-model",
+			args: func(r invocation) []string {
+				return []string{"-p", "--model", p.provider + "/" + agentOpts.Model, "--no-session", r.Prompt}
+			},
+			env: []string{"PI_OFFLINE=1", "PI_TELEMETRY=0", "PI_SKIP_VERSION_CHECK=1"},
+		})
+	}
+}
