@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"bytes"
 	"encoding/json"
 	"regexp"
 	"slices"
@@ -82,7 +83,7 @@ type Envelope struct {
 
 // ParseEnvelope checks only what routing and accounting need: that body
 // is a JSON object with a non-empty model, a boolean stream if present,
-// and a messages array. It is the whole check for requests relayed byte
+// and a non-empty messages array. It is the whole check for requests relayed byte
 // for byte to an Anthropic backend, which judges the rest itself: roles,
 // block types, fields and values newer than this code included.
 func ParseEnvelope(body []byte) (Envelope, error) {
@@ -100,7 +101,8 @@ func ParseEnvelope(body []byte) (Envelope, error) {
 	return Envelope{Model: r.Model, Stream: r.Stream}, nil
 }
 
-// messagesArray checks that messages is present and an array.
+// messagesArray checks that messages is a non-empty array (the API
+// requires one message at least); what the messages hold is not looked at.
 func (d requestDecoder) messagesArray(*protocol.Request) error {
 	raw, ok := d.top.get("messages")
 	if !ok {
@@ -108,6 +110,9 @@ func (d requestDecoder) messagesArray(*protocol.Request) error {
 	}
 	if !startsWith(raw, '[') {
 		return reqErr("messages", "must be an array")
+	}
+	if rest := bytes.TrimSpace(bytes.TrimSpace(raw)[1:]); len(rest) > 0 && rest[0] == ']' {
+		return reqErr("messages", "must contain at least one message")
 	}
 	return nil
 }

@@ -308,3 +308,19 @@ func TestParseEnvelope(t *testing.T) {
 		}
 	}
 }
+
+func TestParseEnvelope_Messages(t *testing.T) {
+	for body, param := range map[string]string{
+		`{"model":"m"}`: "messages", `{"model":"m","messages":{}}`: "messages", `{"model":"m","messages":[ ]}`: "messages",
+		`{"model":"m","messages":[{"role":"critic","content":[{"type":"hologram"}]}]}`: "",
+	} {
+		_, err := ParseEnvelope([]byte(body))
+		var re *protocol.RequestError
+		switch {
+		case param == "" && err != nil:
+			t.Errorf("ParseEnvelope(%s) = %v: what messages hold is the provider's to judge", body, err)
+		case param != "" && (!errors.As(err, &re) || re.Param != param):
+			t.Errorf("ParseEnvelope(%s) = %v, want a RequestError for %q", body, err, param)
+		}
+	}
+}
