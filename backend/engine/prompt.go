@@ -19,8 +19,11 @@ func templateInput(r protocol.Request, syntax toolcall.Syntax) (chattemplate.Inp
 	if sys := joinText(r.System); sys != "" {
 		in.Messages = append(in.Messages, chattemplate.Message{Role: "system", Content: sys})
 	}
-	names := callNames(r.Messages)
-	for i, m := range r.Messages {
+	// Chat templates know one system prompt, at the start: a system message
+	// inside the conversation joins a user turn, where it was.
+	msgs := protocol.FoldSystem(r.Messages)
+	names := callNames(msgs)
+	for i, m := range msgs {
 		msgs, err := templateMessages(i, m, names)
 		if err != nil {
 			return in, err

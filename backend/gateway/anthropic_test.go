@@ -28,8 +28,9 @@ func mustAnthropicError(t *testing.T, b []byte) anthropicError {
 const anthropicOK = `{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"read it"}],` +
 	`"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":2}}`
 
-// /v1/messages validates as Anthropic does and answers in Anthropic's error
-// shape; a document, valid but untranslatable, reaches an Anthropic provider
+// /v1/messages checks only the envelope before routing and answers in
+// Anthropic's error shape; what only a translation cannot carry (a
+// document, a role it does not know) reaches an Anthropic provider
 // untouched and is refused (naming the field) only where it would need
 // translating.
 func TestMessages_ValidationAndUntranslatableContent(t *testing.T) {
@@ -55,8 +56,13 @@ func TestMessages_ValidationAndUntranslatableContent(t *testing.T) {
 	}{
 		{"document to Anthropic", body("claude-x", document), http.StatusOK, "", anth, 1},
 		{"document to OpenAI", body("gpt-x", document), http.StatusBadRequest, "invalid_request_error", oa, 0},
-		{"missing max_tokens", `{"model":"claude-x","messages":[{"role":"user","content":"hi"}]}`, http.StatusBadRequest, "invalid_request_error", anth, 0},
-		{"bad role", `{"model":"claude-x","max_tokens":5,"messages":[{"role":"system","content":"hi"}]}`, http.StatusBadRequest, "invalid_request_error", anth, 0},
+		// Relayed: the provider judges what is valid (the fake takes all).
+		{"missing max_tokens to Anthropic", `{"model":"claude-x","messages":[{"role":"user","content":"hi"}]}`, http.StatusOK, "", anth, 1},
+		{"unknown role to Anthropic", `{"model":"claude-x","max_tokens":5,"messages":[{"role":"critic","content":"hi"}]}`, http.StatusOK, "", anth, 1},
+		// Translated: what cannot be translated is refused before a call.
+		{"missing max_tokens to OpenAI", `{"model":"gpt-x","messages":[{"role":"user","content":"hi"}]}`, http.StatusBadRequest, "invalid_request_error", oa, 0},
+		{"unknown role to OpenAI", `{"model":"gpt-x","max_tokens":5,"messages":[{"role":"critic","content":"hi"}]}`, http.StatusBadRequest, "invalid_request_error", oa, 0},
+		{"messages not an array", `{"model":"claude-x","max_tokens":5,"messages":{"role":"user"}}`, http.StatusBadRequest, "invalid_request_error", anth, 0},
 		{"unknown model", body("nobody", `{"type":"text","text":"hi"}`), http.StatusNotFound, "not_found_error", anth, 0},
 	}
 	for _, tt := range tests {

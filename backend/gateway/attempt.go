@@ -190,6 +190,7 @@ type attempt struct {
 	watch     *failover.IdleWatch // the stream's idle watch, armed at commit
 	onCommit  func()              // tells the breakers, for a provider
 	limit     time.Duration       // the first-byte deadline, for the error message
+	dropped   []string            // what a translation left out, named at commit
 }
 
 // attempt sends the call to one backend once. It returns nil once the
@@ -243,10 +244,10 @@ func (a *attempt) failure(err error, ctx context.Context) error {
 	return err
 }
 
-// forward sends body to the provider; a streamed answer is watched for
-// silence once committed.
-func (a *attempt) forward(path string, body []byte) (*http.Response, error) {
-	resp, err := a.client.Forward(a.r.Context(), http.MethodPost, path, upstreamHeader(a.r.Header), body)
+// forward sends body to the provider with the header h; a streamed answer
+// is watched for silence once committed.
+func (a *attempt) forward(path string, h http.Header, body []byte) (*http.Response, error) {
+	resp, err := a.client.Forward(a.r.Context(), http.MethodPost, path, h, body)
 	if err == nil && a.c.stream && a.idle > 0 {
 		a.watch = failover.WatchIdle(resp.Body, a.idle, a.cancel)
 		resp.Body = a.watch
@@ -286,12 +287,19 @@ func (a *attempt) commit(upstream http.Header) {
 	copyResponseHeaders(a.w.Header(), upstream)
 	a.w.Header().Set(headerBackend, a.t.Backend)
 	setFallbackHeader(a.w, a.failed)
+	if len(a.dropped) > 0 {
+		a.w.Header().Set(headerDropped, strings.Join(a.dropped, ", "))
+	}
 }
 
 const (
 	headerBackend      = "X-Modelbar-Backend"
 	headerFallbackFrom = "X-Modelbar-Fallback-From"
-	noBackend          = "none" // X-Modelbar-Backend when the gateway answered by itself
+	// headerDropped names what a translation left out of the request
+	// because the backend's API has no counterpart and the answer does not
+	// depend on it (caching and context-management hints, betas, ...).
+	headerDropped = "X-Modelbar-Dropped"
+	noBackend     = "none" // X-Modelbar-Backend when the gateway answered by itself
 )
 
 func setFallbackHeader(w http.ResponseWriter, failed []string) {

@@ -38,13 +38,11 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// What the internal model cannot hold (a role or block newer than
+	// modelbar, a document) is still countable: by the provider, or from
+	// the body's size.
 	req, err := anthropic.DecodeCountTokensRequest(body)
-	var re *protocol.RequestError
 	decoded := err == nil
-	if !decoded && !(errors.As(err, &re) && re.Unsupported) {
-		s.fail(w, r, err) // invalid, as Anthropic would say; untranslatable content is still countable
-		return
-	}
 	info.model = env.Model
 	plan, err := s.cfg.Table().ResolveContext(r.Context(), env.Model)
 	if err != nil {
@@ -88,7 +86,11 @@ func (s *Server) providerCount(w http.ResponseWriter, r *http.Request, body []by
 	// estimated for instead of holding the editor up.
 	ctx, cancel := context.WithTimeout(providers.WithConnectTimeout(r.Context(), s.policy().ConnectTimeout), countTimeout)
 	defer cancel()
-	resp, err := client.Forward(ctx, http.MethodPost, "/v1/messages/count_tokens", upstreamHeader(r.Header), body)
+	path := "/v1/messages/count_tokens"
+	if q := r.URL.RawQuery; q != "" {
+		path += "?" + q
+	}
+	resp, err := client.Forward(ctx, http.MethodPost, path, relayedHeader(r.Header), body)
 	if err != nil {
 		return err
 	}

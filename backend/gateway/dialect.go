@@ -29,10 +29,14 @@ var (
 // chat endpoint is, how its chat requests, responses and streams convert to
 // the internal model, how a stream of it ends, and how it reports errors.
 type dialect struct {
-	chatPath string
+	chatPath    string
+	outputField string // the field that asks for structured output
 
-	decodeRequest  func(body []byte) (protocol.Request, error)
-	encodeRequest  func(r protocol.Request, to *providers.Client) ([]byte, error)
+	decodeRequest func(body []byte) (protocol.Request, error)
+	// encodeRequest encodes r for a provider; dropped names what the body
+	// leaves out. foldSystem: the provider refused system messages inside
+	// the conversation before.
+	encodeRequest  func(r protocol.Request, to *providers.Client, foldSystem bool) (body []byte, dropped []string, err error)
 	decodeResponse func(body []byte) (protocol.Response, error)
 	encodeResponse func(r protocol.Response) ([]byte, error)
 	newDecoder     func() streamDecoder
@@ -51,8 +55,9 @@ type dialect struct {
 var dialects = map[protocol.Protocol]*dialect{
 	protocol.OpenAI: {
 		chatPath:      string(openai.ChatCompletions),
+		outputField:   "response_format",
 		decodeRequest: openai.DecodeChatRequest,
-		encodeRequest: func(r protocol.Request, to *providers.Client) ([]byte, error) {
+		encodeRequest: func(r protocol.Request, to *providers.Client, _ bool) ([]byte, []string, error) {
 			return openai.EncodeChatRequest(r, openai.EncodeOptions{
 				MaxTokensField: to.MaxTokensField(), SendReasoningEffort: to.ReasoningModel(r.Model),
 			})
@@ -72,9 +77,12 @@ var dialects = map[protocol.Protocol]*dialect{
 	},
 	protocol.Anthropic: {
 		chatPath:      "/v1/messages",
+		outputField:   "output_config.format",
 		decodeRequest: anthropic.DecodeMessagesRequest,
-		encodeRequest: func(r protocol.Request, to *providers.Client) ([]byte, error) {
-			return anthropic.EncodeMessagesRequest(r, to.DefaultMaxTokens())
+		encodeRequest: func(r protocol.Request, to *providers.Client, foldSystem bool) ([]byte, []string, error) {
+			return anthropic.EncodeMessagesRequest(r, anthropic.EncodeOptions{
+				DefaultMaxTokens: to.DefaultMaxTokens(), SystemMessages: !foldSystem, AdaptiveThinking: to.AdaptiveThinking(r.Model),
+			})
 		},
 		decodeResponse:  anthropic.DecodeMessagesResponse,
 		encodeResponse:  anthropic.EncodeMessagesResponse,

@@ -14,6 +14,7 @@ import (
 type received struct {
 	Method string
 	Path   string
+	Query  string // the raw query
 	Header http.Header
 	Body   []byte
 }
@@ -38,7 +39,7 @@ func newFake(t *testing.T, respond http.HandlerFunc) *fakeProvider {
 			t.Errorf("fake provider: read body: %v", err)
 		}
 		f.mu.Lock()
-		f.reqs = append(f.reqs, received{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+		f.reqs = append(f.reqs, received{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
 		f.mu.Unlock()
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		respond(w, r)

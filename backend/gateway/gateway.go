@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,6 +77,10 @@ type Server struct {
 	keyGate  keyGate                         // require_api_keys, cached (apikeys.go)
 	limits   limits                          // resource bounds (limits.go)
 	handler  http.Handler
+
+	// noSystemMessages holds the names of Anthropic providers that refused
+	// system messages inside the conversation (translate.go).
+	noSystemMessages sync.Map
 }
 
 // New builds the server and its routes.

@@ -13,6 +13,7 @@ import (
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/protocol/anthropic"
 	"github.com/modelbar/modelbar/backend/protocol/openai"
+	"github.com/modelbar/modelbar/backend/providers"
 	"github.com/modelbar/modelbar/backend/router"
 )
 
@@ -104,12 +105,13 @@ func (s *Server) openAIInference(ep endpoint) http.Handler {
 	})
 }
 
-// anthropicMessages serves POST /v1/messages, validating the request as
-// Anthropic does. The anthropic-version and x-api-key headers are accepted
-// and not required: the gateway holds the provider keys. A request that is
-// valid but holds what translation cannot carry (documents, server tools)
-// still goes to an Anthropic provider untouched; only a translation refuses
-// it.
+// anthropicMessages serves POST /v1/messages. Before routing only the
+// envelope is checked (a JSON object, model, stream, a messages array): a
+// request relayed to an Anthropic provider is the provider's to judge, so
+// roles, block types, fields and beta values newer than modelbar travel
+// on. A translation or the local engine decodes it in full, and refuses
+// what it cannot carry. The anthropic-version and x-api-key headers are
+// accepted and not required: the gateway holds the provider keys.
 func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	info := infoFrom(r.Context())
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
@@ -117,33 +119,17 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	c := &call{ctx: r.Context(), endpoint: messages, body: body, budget: &s.limits.budget}
+	env, err := anthropic.ParseEnvelope(body)
+	if err == nil {
+		err = checkModelName(env.Model)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	info.model, info.stream = env.Model, env.Stream
+	c := &call{ctx: r.Context(), endpoint: messages, body: body, model: env.Model, stream: env.Stream, budget: &s.limits.budget}
 	defer c.done()
-	if err := c.reserve(); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	req, err := anthropic.DecodeMessagesRequest(body)
-	var re *protocol.RequestError
-	switch {
-	case err == nil:
-		c.chat, c.model, c.stream = &req, req.Model, req.Stream
-	case errors.As(err, &re) && re.Unsupported:
-		env, err := anthropic.ParseEnvelope(body)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		c.model, c.stream = env.Model, env.Stream
-	default:
-		s.fail(w, r, err)
-		return
-	}
-	if err := checkModelName(c.model); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	info.model, info.stream = c.model, c.stream
 	s.dispatch(w, r, c)
 }
 
@@ -188,7 +174,11 @@ func (s *Server) passThrough(a *attempt) error {
 	if err != nil {
 		return &protocol.RequestError{Message: err.Error()}
 	}
-	resp, err := a.forward(a.c.endpoint.path, body)
+	path := a.c.endpoint.path
+	if q := a.r.URL.RawQuery; q != "" {
+		path += "?" + q // ?beta=true and whatever comes next: the provider's to judge
+	}
+	resp, err := a.forward(path, relayedHeader(a.r.Header), body)
 	if err != nil {
 		return err
 	}
@@ -208,12 +198,12 @@ func (s *Server) passThrough(a *attempt) error {
 	return relayBody(a, resp)
 }
 
-// upstreamHeader is the client's header as a provider should see it. The
-// gateway has parsed the body as JSON, so the provider is told it is JSON
-// whatever the client sent: `curl -d` sends a form content type, and OpenAI
-// cannot read a body so labelled.
-func upstreamHeader(in http.Header) http.Header {
-	h := in.Clone()
+// relayedHeader is the client's header as a provider of its own API should
+// see it (providers.RelayedHeader). The gateway has parsed the body as
+// JSON, so the provider is told it is JSON whatever the client sent: `curl
+// -d` sends a form content type, and OpenAI cannot read a body so labelled.
+func relayedHeader(in http.Header) http.Header {
+	h := providers.RelayedHeader(in)
 	h.Set("Content-Type", "application/json")
 	return h
 }

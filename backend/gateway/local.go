@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/modelbar/modelbar/backend/engine"
@@ -52,8 +53,12 @@ func (s *Server) viaLocal(a *attempt) error {
 	if err != nil {
 		return err
 	}
-	req.Model = a.t.Model
 	down := dialects[a.c.endpoint.protocol]
+	if err := localRefuses(req, down); err != nil {
+		return &failover.CannotTakeError{Err: err}
+	}
+	a.dropped = localDrops(req)
+	req.Model = a.t.Model
 	x := &translation{s: s, a: a, req: req, down: down, upstream: http.Header{}}
 	if req.Stream {
 		return x.local(s.opts.Local)
@@ -141,4 +146,44 @@ func localError(err error) error {
 		return &failover.UnavailableError{Backend: router.Local, Message: err.Error()}
 	}
 	return &failover.UnavailableError{Backend: router.Local, Message: "local engine: " + err.Error()}
+}
+
+// localRefuses is what the local engine cannot give and the client would
+// miss: JSON constrained to a format, several choices, token
+// probabilities, token biases, and what no backend of another API can
+// carry. The error names the client's field.
+func localRefuses(r protocol.Request, d *dialect) error {
+	no := func(field, what string) error {
+		return &protocol.RequestError{Param: field, Message: fmt.Sprintf("the local engine %s: leave %s out, or route this model to a provider", what, field)}
+	}
+	switch {
+	case r.Output != nil:
+		return no(d.outputField, "cannot constrain its answer to JSON yet")
+	case len(r.Untranslatable) > 0:
+		return no(r.Untranslatable[0], "has no counterpart of it")
+	case r.N != nil && *r.N > 1:
+		return no("n", "returns one choice per request")
+	case r.Logprobs != nil && *r.Logprobs, r.TopLogprobs != nil && *r.TopLogprobs > 0:
+		return no("logprobs", "does not return token probabilities")
+	case len(r.LogitBias) > 0:
+		return no("logit_bias", "cannot bias token probabilities")
+	}
+	return nil
+}
+
+// localDrops names what the local engine leaves out: the request's hints,
+// and the sampling controls it does not have.
+func localDrops(r protocol.Request) []string {
+	dropped := slices.Clone(r.Dropped)
+	if r.PresencePenalty != nil {
+		dropped = append(dropped, "presence_penalty")
+	}
+	if r.FrequencyPenalty != nil {
+		dropped = append(dropped, "frequency_penalty")
+	}
+	if r.Effort != "" {
+		dropped = append(dropped, "effort")
+	}
+	slices.Sort(dropped)
+	return dropped
 }

@@ -256,3 +256,28 @@ func TestSettings_AdminAPI(t *testing.T) {
 		t.Errorf("bad TTL: %d %s", resp.StatusCode, body)
 	}
 }
+
+// The local engine takes Claude Code's default request (a system message
+// inside the conversation, adaptive thinking, hints), names what it leaves
+// out, and refuses only what it cannot give: JSON constrained to a format.
+func TestLocal_ToleratesWhatChangesNothing(t *testing.T) {
+	_, opt := withLocal(t)
+	h := newHarness(t, opt)
+	resp, body := h.post("/v1/messages", `{"model":"`+localModel+`","max_tokens":4,"temperature":0,
+		"messages":[{"role":"user","content":"hi"},{"role":"system","content":"be brief"},{"role":"assistant","content":"ok"},{"role":"user","content":"again"}],
+		"thinking":{"type":"adaptive"},"output_config":{"effort":"xhigh"},"context_management":{"edits":[]}}`, "anthropic-beta", "mid-conversation-system-2026-04-07")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Modelbar-Dropped") != "context_management" {
+		t.Errorf("status %d, dropped %q: %s", resp.StatusCode, resp.Header.Get("X-Modelbar-Dropped"), body)
+	}
+	for path, body := range map[string]string{
+		"/v1/chat/completions": `{"model":"` + localModel + `","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}`,
+		"/v1/messages": `{"model":"` + localModel + `","max_tokens":4,"messages":[{"role":"user","content":"hi"}],` +
+			`"output_config":{"format":{"type":"json_schema","schema":{"type":"object"}}}}`,
+	} {
+		resp, got := h.post(path, body)
+		param := map[string]string{"/v1/chat/completions": `"param":"response_format"`, "/v1/messages": "output_config.format"}[path]
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(got), param) {
+			t.Errorf("%s structured output to the local engine: %d %s, want a 400 naming %s", path, resp.StatusCode, got, param)
+		}
+	}
+}

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/protocol"
+	"github.com/modelbar/modelbar/backend/protocol/anthropic"
 	"github.com/modelbar/modelbar/backend/providers"
 )
 
@@ -26,13 +29,17 @@ func (s *Server) translate(a *attempt) error {
 	}
 	req.Model = a.t.Model
 	up, down := dialects[providerProtocol(a.client)], dialects[a.c.endpoint.protocol]
-	body, err := up.encodeRequest(req, a.client)
-	if err != nil {
-		return &failover.CannotTakeError{Err: err}
+	fold := s.foldsSystem(a.t.Backend)
+	resp, err := s.sendTranslated(a, req, up, fold)
+	if err != nil && !fold && up == dialects[protocol.Anthropic] && protocol.HasSystemMessage(req.Messages) && refusesSystemMessages(err) {
+		// This provider has not the mid-conversation-system beta: fold
+		// them into the user turns, now and from now on.
+		s.log.InfoContext(a.r.Context(), "provider refuses system messages inside the conversation; folding them into user turns", "backend", a.t.Backend)
+		s.noSystemMessages.Store(a.t.Backend, true)
+		resp, err = s.sendTranslated(a, req, up, true)
 	}
-	resp, err := a.forward(up.chatPath, body)
 	if err != nil {
-		return acrossProtocols(err)
+		return err
 	}
 	defer resp.Body.Close()
 	x := &translation{s: s, a: a, req: req, up: up, down: down, upstream: resp.Header}
@@ -40,6 +47,50 @@ func (s *Server) translate(a *attempt) error {
 		return x.stream(resp.Body)
 	}
 	return x.body(resp.Body)
+}
+
+// sendTranslated encodes req for the provider and sends it, with the
+// client's headers that the provider's API has. What the encoding and
+// the headers leave out is the attempt's to name (X-Modelbar-Dropped).
+func (s *Server) sendTranslated(a *attempt, req protocol.Request, up *dialect, foldSystem bool) (*http.Response, error) {
+	body, dropped, err := up.encodeRequest(req, a.client, foldSystem)
+	if err != nil {
+		return nil, &failover.CannotTakeError{Err: err}
+	}
+	h := providers.TranslatedHeader(a.client.Type(), a.r.Header)
+	h.Set("Content-Type", "application/json")
+	if up == dialects[protocol.Anthropic] && !foldSystem && protocol.HasSystemMessage(req.Messages) {
+		h.Add("anthropic-beta", anthropic.SystemMessagesBeta)
+	}
+	if a.client.Type() != providers.Anthropic && a.r.Header.Get("anthropic-beta") != "" {
+		dropped = append(slices.Clone(dropped), "anthropic-beta")
+		slices.Sort(dropped)
+	}
+	a.dropped = dropped
+	resp, err := a.forward(up.chatPath, h, body)
+	if err != nil {
+		return nil, acrossProtocols(err)
+	}
+	return resp, nil
+}
+
+// foldsSystem reports whether a provider refused system messages inside
+// the conversation before.
+func (s *Server) foldsSystem(provider string) bool {
+	_, ok := s.noSystemMessages.Load(provider)
+	return ok
+}
+
+// refusesSystemMessages reports whether a provider's error is its refusal
+// of a system message inside the conversation ("Unexpected role \"system\"",
+// "messages: role system is not supported", ...).
+func refusesSystemMessages(err error) bool {
+	var pe *providers.Error
+	if !errors.As(err, &pe) || pe.Kind != providers.KindStatus || pe.Status != http.StatusBadRequest {
+		return false
+	}
+	msg := strings.ToLower(pe.Message + " " + string(pe.Body))
+	return strings.Contains(msg, "system") && (strings.Contains(msg, "role") || strings.Contains(msg, "mid-conversation"))
 }
 
 // acrossProtocols drops a provider's own error body: it is in the other

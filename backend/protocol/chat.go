@@ -21,6 +21,11 @@ type Role string
 const (
 	RoleUser      Role = "user"
 	RoleAssistant Role = "assistant"
+	// RoleSystem is a system message inside the conversation (OpenAI's
+	// system and developer messages after the first turn; Anthropic's
+	// mid-conversation system messages): text blocks only. System
+	// messages before the first turn are Request.System instead.
+	RoleSystem Role = "system"
 )
 
 // Request is a chat request in either API.
@@ -33,6 +38,10 @@ type Request struct {
 	ToolChoice *ToolChoice
 	MaxTokens  int // 0: not given (OpenAI clients may omit it; Anthropic requires it)
 	Stream     bool
+	// Effort is how much effort the model should spend when the client
+	// asked for it without asking for visible reasoning (Anthropic
+	// output_config.effort with thinking off): a level as in Thinking.
+	Effort string
 	// IncludeUsage: an OpenAI client asked for the final usage chunk
 	// (stream_options.include_usage). Anthropic clients always get usage.
 	IncludeUsage bool
@@ -60,13 +69,33 @@ type Request struct {
 	LogitBias        json.RawMessage // logit_bias
 	Logprobs         *bool           // logprobs
 	TopLogprobs      *int            // top_logprobs
-	ResponseFormat   json.RawMessage // response_format (other than {"type":"text"})
 
-	// Untranslatable names fields the client set that only a backend of its
-	// own API can honour (OpenAI audio output, predicted outputs, web
-	// search; Anthropic MCP servers, context management, output formats).
-	// An encoder for the other API refuses the request, naming the first.
+	// Output asks for structured output (OpenAI response_format json_object
+	// or json_schema, Anthropic output_config.format); nil: free text.
+	Output *OutputFormat
+
+	// Untranslatable names fields the client set that change the answer
+	// and that only a backend of its own API can honour (OpenAI audio
+	// output). An encoder for the other API refuses the request, naming
+	// the first.
 	Untranslatable []string
+	// Dropped names what the client sent that asks for nothing another
+	// API can give and that does not change the answer: caching and
+	// context-management hints, service tiers, storage flags, metadata
+	// beyond the user id, hosted tools, fields newer than this code. An
+	// encoder for another backend leaves them out; the gateway names them
+	// to the client (X-Modelbar-Dropped).
+	Dropped []string
+}
+
+// OutputFormat is a request for JSON output.
+type OutputFormat struct {
+	// Schema is the JSON Schema the answer must follow; nil asks for any
+	// JSON object (OpenAI's json_object).
+	Schema      json.RawMessage
+	Name        string // OpenAI json_schema.name; "" when the client gave none
+	Description string // OpenAI json_schema.description
+	Strict      *bool  // OpenAI json_schema.strict, as given
 }
 
 // Message is one turn. Tool results are blocks of a user message, as in
@@ -147,7 +176,26 @@ type ToolChoice struct {
 // (see EffortBudget).
 type Thinking struct {
 	BudgetTokens int    // Anthropic thinking.budget_tokens; 0 if only Effort was given
-	Effort       string // OpenAI reasoning_effort: "minimal", "low", "medium", "high"; "" if only a budget was given
+	Effort       string // a level of Efforts; "" if only a budget was given
+	// Adaptive: the client let the model decide how much to think
+	// (Anthropic thinking {"type":"adaptive"}), at Effort.
+	Adaptive bool
+}
+
+// Efforts are the effort levels of both APIs, lowest first: OpenAI's
+// reasoning_effort goes from "minimal" to "xhigh", Anthropic's
+// output_config.effort from "low" to "max". Each encoder sends the nearest
+// level its API has.
+var Efforts = []string{"minimal", "low", "medium", "high", "xhigh", "max"}
+
+// IsEffort reports whether s is one of Efforts.
+func IsEffort(s string) bool {
+	for _, e := range Efforts {
+		if e == s {
+			return true
+		}
+	}
+	return false
 }
 
 // StopReason is why generation ended, in Anthropic's terms.
@@ -245,9 +293,10 @@ type StreamError struct {
 	Message string
 }
 
-// EffortBudget converts between OpenAI reasoning_effort and an Anthropic
-// thinking budget: minimal 1024, low 2048, medium 8192, high 24576, xhigh
-// 32768 tokens. Budgets convert back to the nearest level at or above them.
+// EffortBudget converts between an effort level and an Anthropic thinking
+// budget: minimal 1024, low 2048, medium 8192, high 24576, xhigh 32768,
+// max 49152 tokens. Budgets convert back to the nearest level at or above
+// them.
 func EffortBudget(effort string) int {
 	switch effort {
 	case "minimal":
@@ -258,6 +307,8 @@ func EffortBudget(effort string) int {
 		return 24576
 	case "xhigh":
 		return 32768
+	case "max":
+		return 49152
 	}
 	return 8192
 }
@@ -271,6 +322,10 @@ func BudgetEffort(budget int) string {
 		return "low"
 	case budget <= 8192:
 		return "medium"
+	case budget <= 24576:
+		return "high"
+	case budget <= 32768:
+		return "xhigh"
 	}
-	return "high"
+	return "max"
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,13 +20,55 @@ import (
 // AnthropicVersion is sent to Anthropic providers when the client sent none.
 const AnthropicVersion = "2023-06-01"
 
-// forwardedHeaders are the client request headers a provider of each API
-// may need: the common ones and that API's own (a translated request does
-// not carry the other API's headers). The client's own credentials
-// (Authorization, x-api-key) are never among them.
-var forwardedHeaders = map[Type][]string{
+// translatedHeaders are the client request headers a translated request
+// carries to a provider of each API: the common ones and that API's own
+// (a translated request does not carry the other API's headers).
+var translatedHeaders = map[Type][]string{
 	OpenAI:    {"Accept", "Content-Type", "User-Agent", "OpenAI-Beta", "OpenAI-Organization", "OpenAI-Project"},
 	Anthropic: {"Accept", "Content-Type", "User-Agent", "anthropic-version", "anthropic-beta"},
+}
+
+// TranslatedHeader is the part of a client's header that a request
+// translated for a provider of type t keeps.
+func TranslatedHeader(t Type, in http.Header) http.Header {
+	out := http.Header{}
+	for _, h := range translatedHeaders[t] {
+		if v := in.Values(h); len(v) > 0 {
+			out[http.CanonicalHeaderKey(h)] = v
+		}
+	}
+	return out
+}
+
+// unrelayed are the client headers a relayed request never carries: the
+// client's credentials (the provider gets its own), hop-by-hop and framing
+// headers, the browser's, the client's address, and Accept-Encoding (the
+// gateway reads streams for usage, so the transport negotiates compression
+// itself).
+var unrelayed = map[string]bool{
+	"Authorization": true, "X-Api-Key": true, "Api-Key": true, "Cookie": true,
+	"Host": true, "Content-Length": true, "Accept-Encoding": true,
+	"Connection": true, "Keep-Alive": true, "Proxy-Authorization": true, "Proxy-Authenticate": true,
+	"Proxy-Connection": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Origin": true, "Referer": true, "Forwarded": true, "X-Forwarded-For": true, "X-Forwarded-Host": true,
+	"X-Forwarded-Proto": true, "X-Real-Ip": true,
+}
+
+// RelayedHeader is the part of a client's header that a request relayed
+// to a provider of the client's own API keeps: everything but credentials,
+// hop-by-hop headers, browser and address headers, and modelbar's own
+// (X-Modelbar-*). Beta flags and headers newer than this code travel on:
+// the provider judges them.
+func RelayedHeader(in http.Header) http.Header {
+	out := http.Header{}
+	for k, v := range in {
+		ck := http.CanonicalHeaderKey(k)
+		if unrelayed[ck] || strings.HasPrefix(ck, "Sec-") || strings.HasPrefix(ck, "X-Modelbar-") {
+			continue
+		}
+		out[ck] = slices.Clone(v)
+	}
+	return out
 }
 
 // Client forwards requests to one provider. Safe for concurrent use.
@@ -124,6 +167,15 @@ var reasoningModel = regexp.MustCompile(`(?i)(^|/)(o[1-9]|gpt-5|gpt-oss|deepseek
 // the name says the model reasons.
 func (c *Client) ReasoningModel(model string) bool { return reasoningModel.MatchString(model) }
 
+// adaptiveModel matches the Claude models that take adaptive thinking and
+// output_config.effort: Opus and Sonnet 4.6 and later, and any Claude of a
+// later generation (claude-opus-4-7, claude-sonnet-5, claude-5-haiku ...).
+var adaptiveModel = regexp.MustCompile(`(?i)claude-(?:(?:opus|sonnet|haiku)-)?(?:4-(?:[6-9]|\d\d)|[5-9](?:[-.]\d+)?)(?:$|[-@.])`)
+
+// AdaptiveThinking reports whether model takes {"type":"adaptive"} thinking
+// and an effort level; older Claude models take a thinking budget only.
+func (c *Client) AdaptiveThinking(model string) bool { return adaptiveModel.MatchString(model) }
+
 // Close drops idle connections; requests in flight finish normally.
 func (c *Client) Close() { c.transport.CloseIdleConnections() }
 
@@ -137,8 +189,10 @@ func (c *Client) URL(apiPath string) string {
 	return c.cfg.BaseURL + apiPath
 }
 
-// Forward sends body to the provider at apiPath with the provider's
-// credentials and the forwardable headers of in. A 2xx response is returned
+// Forward sends body to the provider at apiPath (which may carry a query
+// string) with the provider's credentials and the headers in, which the
+// caller has chosen (RelayedHeader, TranslatedHeader); credentials and
+// hop-by-hop headers in it are never sent. A 2xx response is returned
 // open for the caller to read and close; any other status is read, closed and
 // returned as an *Error, as is a transport failure.
 func (c *Client) Forward(ctx context.Context, method, apiPath string, in http.Header, body []byte) (*http.Response, error) {
@@ -149,9 +203,9 @@ func (c *Client) Forward(ctx context.Context, method, apiPath string, in http.He
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: build request: %w", c.cfg.Name, err)
 	}
-	for _, h := range forwardedHeaders[c.cfg.Type] {
-		if v := in.Values(h); len(v) > 0 {
-			req.Header[http.CanonicalHeaderKey(h)] = v
+	for k, v := range in {
+		if ck := http.CanonicalHeaderKey(k); !unrelayed[ck] {
+			req.Header[ck] = v
 		}
 	}
 	c.authorize(req.Header)

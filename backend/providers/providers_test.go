@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestClient_ForwardAddsCredentialsPerType(t *testing.T) {
 		c := NewClient(Config{Name: "p", Type: tt.typ, BaseURL: rec.srv.URL + tt.base, APIKey: redact.NewValue("sk-provider-key-1234")})
 		in := http.Header{"Authorization": {"Bearer client-own-key"}, "X-Api-Key": {"client-own-key"}, "Content-Type": {"application/json"}, "Cookie": {"a=b"},
 			"Openai-Beta": {"assistants=v2"}, "Anthropic-Beta": {"tools-2024"}}
-		resp, err := c.Forward(context.Background(), "POST", tt.path, in, []byte(`{"model":"m"}`))
+		resp, err := c.Forward(context.Background(), "POST", tt.path, TranslatedHeader(tt.typ, in), []byte(`{"model":"m"}`))
 		if err != nil {
 			t.Fatalf("%s: %v", tt.typ, err)
 		}
@@ -68,6 +69,36 @@ func TestClient_ForwardAddsCredentialsPerType(t *testing.T) {
 		if rec.got.Header.Get("Cookie") != "" || rec.body != `{"model":"m"}` || rec.got.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s: forwarded cookie=%q body=%q ct=%q", tt.typ, rec.got.Header.Get("Cookie"), rec.body, rec.got.Header.Get("Content-Type"))
 		}
+	}
+}
+
+// A relayed request keeps every header of the client but credentials,
+// hop-by-hop, browser and address headers: beta flags newer than modelbar
+// reach the provider. Forward never sends the client's credentials, even
+// when a caller hands them over.
+func TestRelayedHeader(t *testing.T) {
+	in := http.Header{"Authorization": {"Bearer client"}, "X-Api-Key": {"client"}, "Cookie": {"a=b"}, "Connection": {"close"},
+		"Anthropic-Beta": {"mid-conversation-system-2026-04-07", "context-management-2025-06-27"}, "X-Stainless-Lang": {"js"},
+		"X-Claude-Code-Session-Id": {"s1"}, "Accept-Encoding": {"gzip"}, "Sec-Fetch-Site": {"same-origin"}, "X-Modelbar-Backend": {"x"},
+		"Origin": {"http://127.0.0.1:11500"}, "X-Forwarded-For": {"1.2.3.4"}, "Content-Type": {"application/json"}}
+	got := RelayedHeader(in)
+	want := http.Header{"Anthropic-Beta": {"mid-conversation-system-2026-04-07", "context-management-2025-06-27"},
+		"X-Stainless-Lang": {"js"}, "X-Claude-Code-Session-Id": {"s1"}, "Content-Type": {"application/json"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("RelayedHeader = %v, want %v", got, want)
+	}
+	rec := newRecorder(t, ok)
+	c := NewClient(Config{Name: "p", Type: Anthropic, BaseURL: rec.srv.URL, APIKey: redact.NewValue("sk-provider-key-1234")})
+	resp, err := c.Forward(context.Background(), "POST", "/v1/messages?beta=true", in, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if rec.got.URL.RawQuery != "beta=true" || rec.got.Header.Get("X-Api-Key") != "sk-provider-key-1234" || rec.got.Header.Get("Authorization") != "" || rec.got.Header.Get("Cookie") != "" {
+		t.Errorf("query %q, x-api-key %q, authorization %q, cookie %q", rec.got.URL.RawQuery, rec.got.Header.Get("X-Api-Key"), rec.got.Header.Get("Authorization"), rec.got.Header.Get("Cookie"))
+	}
+	if v := rec.got.Header.Values("Anthropic-Beta"); len(v) != 2 {
+		t.Errorf("anthropic-beta %v, want both values", v)
 	}
 }
 

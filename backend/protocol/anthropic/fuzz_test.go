@@ -33,7 +33,7 @@ func FuzzDecodeMessagesRequest(f *testing.F) {
 			}
 			return
 		}
-		out, err := EncodeMessagesRequest(req, 4096)
+		out, _, err := EncodeMessagesRequest(req, EncodeOptions{DefaultMaxTokens: 4096})
 		if err != nil {
 			var re *protocol.RequestError
 			if !errors.As(err, &re) {

@@ -2,6 +2,8 @@ package anthropic
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/modelbar/modelbar/backend/protocol"
@@ -23,18 +25,20 @@ func (d requestDecoder) messages(r *protocol.Request) error {
 		// Only the final assistant message may be empty (an empty prefill),
 		// and only after another message; it is dropped.
 		mayBeEmpty := i > 0 && i == len(items)-1
-		m, err := decodeMessage(at("messages", i), item, mayBeEmpty)
-		if err != nil {
+		m, err := decodeMessage(at("messages", i), item, mayBeEmpty, d.drops)
+		switch {
+		case err != nil:
 			return err
-		}
-		if len(m.Content) > 0 {
+		case m.Role == protocol.RoleSystem && len(r.Messages) == 0:
+			r.System = append(r.System, m.Content...) // before the first turn: part of the system prompt
+		case len(m.Content) > 0:
 			r.Messages = append(r.Messages, m)
 		}
 	}
 	return nil
 }
 
-func decodeMessage(path string, raw json.RawMessage, mayBeEmpty bool) (protocol.Message, error) {
+func decodeMessage(path string, raw json.RawMessage, mayBeEmpty bool, dr *drops) (protocol.Message, error) {
 	var m protocol.Message
 	o, err := asObject(path, raw)
 	if err != nil {
@@ -44,16 +48,21 @@ func decodeMessage(path string, raw json.RawMessage, mayBeEmpty bool) (protocol.
 	if err != nil {
 		return m, err
 	}
-	if role != string(protocol.RoleUser) && role != string(protocol.RoleAssistant) {
-		return m, reqErr(at(path, "role"), `must be "user" or "assistant"`)
-	}
 	m.Role = protocol.Role(role)
 	cpath := at(path, "content")
 	content, ok := o.get("content")
 	if !ok {
 		return m, reqErr(cpath, "is required")
 	}
-	if m.Content, err = decodeContent(cpath, content, m.Role); err != nil {
+	switch m.Role {
+	case protocol.RoleUser, protocol.RoleAssistant:
+		m.Content, err = decodeContent(cpath, content, m.Role, dr)
+	case protocol.RoleSystem: // a mid-conversation system message: text only
+		m.Content, err = stringOrBlocks(cpath, content, dr, decodeSystemBlock)
+	default:
+		err = reqErr(at(path, "role"), `must be "user", "assistant" or "system"`)
+	}
+	if err != nil {
 		return m, err
 	}
 	if len(m.Content) == 0 && !(mayBeEmpty && m.Role == protocol.RoleAssistant) {
@@ -63,15 +72,16 @@ func decodeMessage(path string, raw json.RawMessage, mayBeEmpty bool) (protocol.
 }
 
 // decodeContent decodes message content: a string or an array of blocks.
-func decodeContent(path string, raw json.RawMessage, role protocol.Role) ([]protocol.Block, error) {
-	return stringOrBlocks(path, raw, func(p string, item json.RawMessage) (protocol.Block, error) {
-		return decodeBlock(p, item, role)
+func decodeContent(path string, raw json.RawMessage, role protocol.Role, dr *drops) ([]protocol.Block, error) {
+	return stringOrBlocks(path, raw, dr, func(p string, item json.RawMessage) (protocol.Block, error) {
+		return decodeBlock(p, item, role, dr)
 	})
 }
 
 // stringOrBlocks decodes content that is a string (one text block; none
-// when empty) or an array of blocks, each read by block.
-func stringOrBlocks(path string, raw json.RawMessage, block func(string, json.RawMessage) (protocol.Block, error)) ([]protocol.Block, error) {
+// when empty) or an array of blocks, each read by block. A block of a type
+// newer than this code (errUnknownBlock) is left out and named in dr.
+func stringOrBlocks(path string, raw json.RawMessage, dr *drops, block func(string, json.RawMessage) (protocol.Block, error)) ([]protocol.Block, error) {
 	if startsWith(raw, '"') {
 		s, err := asString(path, raw)
 		if err != nil || s == "" {
@@ -86,13 +96,25 @@ func stringOrBlocks(path string, raw json.RawMessage, block func(string, json.Ra
 	blocks := make([]protocol.Block, 0, len(items))
 	for i, item := range items {
 		b, err := block(at(path, i), item)
-		if err != nil {
+		var unknown *errUnknownBlock
+		switch {
+		case errors.As(err, &unknown):
+			dr.add("block:" + unknown.typ)
+			continue
+		case err != nil:
 			return nil, err
 		}
 		blocks = append(blocks, b)
 	}
 	return blocks, nil
 }
+
+// errUnknownBlock is a content block of a type this code does not know:
+// newer than it, or another vendor's extension. Translation leaves it out
+// and says so; a relay never decodes it.
+type errUnknownBlock struct{ typ string }
+
+func (e *errUnknownBlock) Error() string { return fmt.Sprintf("unknown content block type %q", e.typ) }
 
 // blockRoles says which role's messages may hold each block type.
 var blockRoles = map[string]protocol.Role{
@@ -102,7 +124,7 @@ var blockRoles = map[string]protocol.Role{
 	"tool_result":       protocol.RoleUser,
 }
 
-func decodeBlock(path string, raw json.RawMessage, role protocol.Role) (protocol.Block, error) {
+func decodeBlock(path string, raw json.RawMessage, role protocol.Role, dr *drops) (protocol.Block, error) {
 	o, err := asObject(path, raw)
 	if err != nil {
 		return protocol.Block{}, err
@@ -122,7 +144,7 @@ func decodeBlock(path string, raw json.RawMessage, role protocol.Role) (protocol
 	case "tool_use":
 		return decodeToolUse(o, path)
 	case "tool_result":
-		return decodeToolResult(o, path)
+		return decodeToolResult(o, path, dr)
 	case "thinking":
 		return decodeThinking(o, path)
 	case "redacted_thinking":
@@ -140,7 +162,7 @@ func unsupportedBlock(param, typ string) error {
 	case strings.HasSuffix(typ, "_tool_use") || strings.HasSuffix(typ, "_tool_result"):
 		return unsupported(param, "%s blocks belong to Anthropic's server tools, which only an Anthropic provider can run", typ)
 	}
-	return unsupported(param, "unknown content block type %q", typ)
+	return &errUnknownBlock{typ: typ}
 }
 
 func decodeText(o object, path string) (protocol.Block, error) {
@@ -210,7 +232,7 @@ func decodeToolUse(o object, path string) (protocol.Block, error) {
 	return b, err
 }
 
-func decodeToolResult(o object, path string) (protocol.Block, error) {
+func decodeToolResult(o object, path string, dr *drops) (protocol.Block, error) {
 	b := protocol.Block{Type: protocol.BlockToolResult}
 	var err error
 	if b.ToolUseID, err = requiredString(o, path, "tool_use_id", true); err != nil {
@@ -225,15 +247,15 @@ func decodeToolResult(o object, path string) (protocol.Block, error) {
 	if !ok {
 		return b, nil
 	}
-	b.Content, err = decodeToolResultContent(at(path, "content"), raw)
+	b.Content, err = decodeToolResultContent(at(path, "content"), raw, dr)
 	return b, err
 }
 
 // decodeToolResultContent decodes a tool result's content: a string or an
 // array of text and image blocks. Unlike a message's, its text blocks may be
 // empty (a command that printed nothing).
-func decodeToolResultContent(path string, raw json.RawMessage) ([]protocol.Block, error) {
-	return stringOrBlocks(path, raw, decodeToolResultBlock)
+func decodeToolResultContent(path string, raw json.RawMessage, dr *drops) ([]protocol.Block, error) {
+	return stringOrBlocks(path, raw, dr, decodeToolResultBlock)
 }
 
 func decodeToolResultBlock(path string, raw json.RawMessage) (protocol.Block, error) {
@@ -277,7 +299,12 @@ func (d requestDecoder) tools(r *protocol.Request) error {
 	seen := map[string]bool{}
 	for i, item := range items {
 		t, err := decodeTool(at("tools", i), item)
-		if err != nil {
+		var hosted *errHostedTool
+		switch {
+		case errors.As(err, &hosted):
+			d.drops.add("tool:" + hosted.typ)
+			continue
+		case err != nil:
 			return err
 		}
 		if seen[t.Name] {
@@ -300,7 +327,7 @@ func decodeTool(path string, raw json.RawMessage) (protocol.Tool, error) {
 		return t, err
 	}
 	if typ != "" && typ != "custom" {
-		return t, unsupported(at(path, "type"), "server tool %q runs only on an Anthropic provider; modelbar cannot translate it", typ)
+		return t, &errHostedTool{typ: typ}
 	}
 	if t.Name, err = requiredString(o, path, "name", true); err != nil {
 		return t, err
@@ -357,4 +384,13 @@ func (d requestDecoder) toolChoice(r *protocol.Request) error {
 	}
 	r.ToolChoice = tc
 	return nil
+}
+
+// errHostedTool is one of Anthropic's server tools (web_search_20250305,
+// code_execution_*, tool_search_*, ...): it runs on Anthropic's side, so
+// another backend cannot offer it, and translation leaves it out.
+type errHostedTool struct{ typ string }
+
+func (e *errHostedTool) Error() string {
+	return fmt.Sprintf("server tool %q runs only on an Anthropic provider", e.typ)
 }

@@ -1,54 +1,67 @@
 package anthropic
 
 import (
+	"bytes"
 	"encoding/json"
 	"regexp"
+	"slices"
 
 	"github.com/modelbar/modelbar/backend/protocol"
 )
 
-// DecodeMessagesRequest validates a /v1/messages request body as the
-// Messages API does and converts it to the internal model. Every error is a
-// *protocol.RequestError whose Param is the field path in the API's style
-// ("max_tokens", "messages.1.content.0.source.media_type",
-// "tools.0.input_schema").
+// DecodeMessagesRequest validates a /v1/messages request body for
+// translation and converts it to the internal model. It runs only when a
+// request goes to a backend of another API (or the local engine): a
+// request relayed to an Anthropic provider is checked by ParseEnvelope
+// alone. Every error is a *protocol.RequestError whose Param is the field
+// path in the API's style ("max_tokens",
+// "messages.1.content.0.source.media_type", "tools.0.input_schema").
 //
-// What is checked, as the API checks it: model (a non-empty string);
-// max_tokens (a positive integer); messages (a non-empty array; role "user"
-// or "assistant"; content a string or an array of blocks, non-empty except
-// for the final assistant message, which is then dropped: an empty prefill
-// asks for nothing); text blocks non-empty; images as base64 (image/jpeg,
-// png, gif or webp) or url sources; tool_use (id, name, an input object) and
-// thinking/redacted_thinking only in assistant turns, tool_result only in
-// user turns; system (a string or text blocks); tools (name matching
-// ^[a-zA-Z0-9_-]{1,128}$, unique; input_schema an object of type "object");
-// tool_choice; temperature and top_p in [0, 1]; top_k >= 0; stop_sequences;
-// metadata.user_id; thinking (enabled with budget_tokens >= 1024 and below
-// max_tokens, disabled, or adaptive with output_config.effort); stream.
+// What is checked, because translation needs it: model (a non-empty
+// string); max_tokens (a positive integer); messages (a non-empty array;
+// role "user", "assistant" or "system"; content a string or an array of
+// blocks, non-empty except for the final assistant message, which is then
+// dropped: an empty prefill asks for nothing); text blocks non-empty;
+// images as base64 (image/jpeg, png, gif or webp) or url sources;
+// tool_use (id, name, an input object) and thinking/redacted_thinking only
+// in assistant turns, tool_result only in user turns; system (a string or
+// text blocks); tools (name matching ^[a-zA-Z0-9_-]{1,128}$, unique;
+// input_schema an object of type "object"); tool_choice; temperature and
+// top_p in [0, 1]; top_k >= 0; stop_sequences; metadata.user_id; stream.
 //
-// Refused because the internal model cannot carry them (the error says so
-// and names the field): document, search_result and container_upload
-// blocks, image sources of type "file", server-tool blocks
-// (server_tool_use, web_search_tool_result, mcp_tool_use, ...) and server
-// tools (any tools.N.type other than "custom": web_search_20250305,
-// bash_20250124, text_editor_*, computer_*, ...).
+// What is mapped: a system message inside the conversation (the
+// mid-conversation-system beta) becomes a protocol.RoleSystem message, or
+// part of System when no turn precedes it. Thinking: {"type":"enabled"}
+// becomes Thinking{BudgetTokens} (a missing budget: medium effort),
+// {"type":"adaptive"} Thinking{Adaptive, Effort} with output_config.effort
+// ("high", the API's default, when absent), {"type":"disabled"} no
+// Thinking; output_config.effort without thinking is Request.Effort.
+// output_config.format (and the older top-level output_format) of type
+// json_schema becomes Output.
 //
-// Lenient where the API is strict, leaving the backend to judge: unknown
-// top-level fields (service_tier, container, mcp_servers,
-// context_management, output_config.format, ...) and unknown members of
-// known objects are ignored; cache_control and citations are accepted and
-// dropped; roles need not alternate (the API merges consecutive turns);
-// tool_use ids are not pattern-checked, and the pairing of tool_use and
-// tool_result is left to the backend; temperature is not checked against
-// thinking. Image data is not checked to be valid base64. A thinking block
-// needs a signature member, which may be "" (such a block is then dropped
-// by EncodeMessagesRequest); text inside a tool_result may be empty (a
-// command that printed nothing).
+// What is dropped and named in Request.Dropped, because it asks for
+// nothing another backend can give and the answer does not depend on it:
+// context_management, service_tier, container, mcp_servers, inference_geo,
+// cache_control anywhere, metadata members other than user_id,
+// output_config members other than effort and format, an effort or
+// thinking type newer than this code, server tools ("tool:TYPE"), content
+// blocks of types newer than this code ("block:TYPE"), and any other
+// top-level field.
 //
-// Adaptive thinking ({"type":"adaptive"}) becomes Thinking{Effort: e}, e
-// being output_config.effort ("max" becomes "high", the internal model's
-// highest level) or "high", the API's default. {"type":"disabled"} is no
-// Thinking at all.
+// Refused because the internal model cannot carry them and they change the
+// answer (the error says so and names the field; RequestError.Unsupported):
+// document, search_result and container_upload blocks, image sources of
+// type "file", and server-tool blocks (server_tool_use,
+// web_search_tool_result, ...) in the conversation.
+//
+// Lenient where the API is strict, leaving the backend to judge: roles
+// need not alternate; tool_use ids are not pattern-checked, and the
+// pairing of tool_use and tool_result is left to the backend; temperature
+// is not checked against thinking, nor a thinking budget against
+// max_tokens. Image data is not checked to be valid base64. A thinking
+// block needs a signature member, which may be "" (such a block is then
+// dropped by EncodeMessagesRequest); text inside a tool_result may be
+// empty (a command that printed nothing).
 func DecodeMessagesRequest(body []byte) (protocol.Request, error) {
 	return decodeRequest(body, true)
 }
@@ -68,19 +81,19 @@ type Envelope struct {
 	Stream bool
 }
 
-// ParseEnvelope checks only that body is a JSON object with a non-empty
-// model and, if present, a boolean stream. It is the check for requests
-// relayed byte for byte to an Anthropic backend, which judges the rest
-// itself: DecodeMessagesRequest refuses what modelbar cannot translate
-// (documents, server tools) although such a backend would accept it.
+// ParseEnvelope checks only what routing and accounting need: that body
+// is a JSON object with a non-empty model, a boolean stream if present,
+// and a non-empty messages array. It is the whole check for requests relayed byte
+// for byte to an Anthropic backend, which judges the rest itself: roles,
+// block types, fields and values newer than this code included.
 func ParseEnvelope(body []byte) (Envelope, error) {
 	var top object
 	if err := protocol.DecodeObject(body, &top); err != nil {
 		return Envelope{}, err
 	}
 	var r protocol.Request
-	d := requestDecoder{top: top}
-	for _, step := range []func(*protocol.Request) error{d.model, d.stream} {
+	d := requestDecoder{top: top, drops: &drops{}}
+	for _, step := range []func(*protocol.Request) error{d.model, d.stream, d.messagesArray} {
 		if err := step(&r); err != nil {
 			return Envelope{}, err
 		}
@@ -88,15 +101,31 @@ func ParseEnvelope(body []byte) (Envelope, error) {
 	return Envelope{Model: r.Model, Stream: r.Stream}, nil
 }
 
+// messagesArray checks that messages is a non-empty array (the API
+// requires one message at least); what the messages hold is not looked at.
+func (d requestDecoder) messagesArray(*protocol.Request) error {
+	raw, ok := d.top.get("messages")
+	if !ok {
+		return reqErr("messages", "is required")
+	}
+	if !startsWith(raw, '[') {
+		return reqErr("messages", "must be an array")
+	}
+	if rest := bytes.TrimSpace(bytes.TrimSpace(raw)[1:]); len(rest) > 0 && rest[0] == ']' {
+		return reqErr("messages", "must contain at least one message")
+	}
+	return nil
+}
+
 func decodeRequest(body []byte, withMaxTokens bool) (protocol.Request, error) {
 	var top object
 	if err := protocol.DecodeObject(body, &top); err != nil {
 		return protocol.Request{}, err
 	}
-	d := requestDecoder{top: top, withMaxTokens: withMaxTokens}
+	d := requestDecoder{top: top, withMaxTokens: withMaxTokens, drops: &drops{}}
 	steps := []func(*protocol.Request) error{
 		d.model, d.maxTokens, d.system, d.messages, d.tools, d.toolChoice,
-		d.sampling, d.stopSequences, d.metadata, d.thinking, d.stream, d.untranslatable,
+		d.sampling, d.stopSequences, d.metadata, d.thinking, d.outputConfig, d.stream,
 	}
 	var r protocol.Request
 	for _, step := range steps {
@@ -104,25 +133,52 @@ func decodeRequest(body []byte, withMaxTokens bool) (protocol.Request, error) {
 			return protocol.Request{}, err
 		}
 	}
+	d.hints(body)
+	r.Dropped = d.drops.list()
 	return r, nil
 }
 
-// untranslatable records the fields only Anthropic can honour: structured
-// output formats (output_config.format), context management, MCP servers
-// and code-execution containers.
-func (d requestDecoder) untranslatable(r *protocol.Request) error {
-	for _, name := range []string{"context_management", "mcp_servers", "container"} {
-		if raw, ok := d.top.get(name); ok && !protocol.IsNull(raw) {
-			r.Untranslatable = append(r.Untranslatable, name)
+// knownFields are the top-level fields decodeRequest reads.
+var knownFields = map[string]bool{
+	"model": true, "max_tokens": true, "system": true, "messages": true, "tools": true, "tool_choice": true,
+	"temperature": true, "top_p": true, "top_k": true, "stop_sequences": true, "metadata": true,
+	"thinking": true, "output_config": true, "output_format": true, "stream": true,
+}
+
+// cacheControl finds a cache_control member anywhere in a body: inside a
+// JSON string a quote is escaped, so an unescaped "cache_control" followed
+// by a colon is a key.
+var cacheControl = regexp.MustCompile(`"cache_control"\s*:`)
+
+// hints names the top-level fields nothing reads, and cache_control.
+func (d requestDecoder) hints(body []byte) {
+	for name, raw := range d.top {
+		if !knownFields[name] && !protocol.IsNull(raw) {
+			d.drops.add(name)
 		}
 	}
-	if raw, ok := d.top.get("output_config"); ok {
-		var cfg map[string]json.RawMessage
-		if json.Unmarshal(raw, &cfg) == nil && !protocol.IsNull(cfg["format"]) {
-			r.Untranslatable = append(r.Untranslatable, "output_config.format")
-		}
+	if cacheControl.Match(body) {
+		d.drops.add("cache_control")
 	}
-	return nil
+}
+
+// drops collects the names of what a translation leaves out, once each.
+type drops struct{ names []string }
+
+func (d *drops) add(name string) {
+	if !slices.Contains(d.names, name) {
+		d.names = append(d.names, name)
+	}
+}
+
+// list is the names in a stable order.
+func (d *drops) list() []string {
+	if len(d.names) == 0 {
+		return nil
+	}
+	out := slices.Clone(d.names)
+	slices.Sort(out)
+	return out
 }
 
 // typedObject reads an optional top-level object with a required "type"
@@ -142,7 +198,8 @@ func (d requestDecoder) typedObject(field string) (o object, typ string, ok bool
 // requestDecoder decodes the top-level fields of a request, one step each.
 type requestDecoder struct {
 	top           object
-	withMaxTokens bool // /v1/messages; false for count_tokens
+	withMaxTokens bool   // /v1/messages; false for count_tokens
+	drops         *drops // what translation leaves out
 }
 
 func (d requestDecoder) model(r *protocol.Request) (err error) {
@@ -234,6 +291,11 @@ func (d requestDecoder) metadata(r *protocol.Request) error {
 	if err != nil {
 		return err
 	}
+	for k := range o {
+		if k != "user_id" {
+			d.drops.add("metadata." + k)
+		}
+	}
 	r.User, err = optionalString(o, "metadata", "user_id")
 	return err
 }
@@ -264,7 +326,7 @@ func (d requestDecoder) system(r *protocol.Request) error {
 	return nil
 }
 
-func decodeSystemBlock(path string, raw []byte) (protocol.Block, error) {
+func decodeSystemBlock(path string, raw json.RawMessage) (protocol.Block, error) {
 	o, err := asObject(path, raw)
 	if err != nil {
 		return protocol.Block{}, err
@@ -288,28 +350,23 @@ func (d requestDecoder) thinking(r *protocol.Request) error {
 	case "enabled":
 		return d.thinkingBudget(o, r)
 	case "adaptive":
-		effort, err := d.effort()
-		r.Thinking = &protocol.Thinking{Effort: effort}
-		return err
+		r.Thinking = &protocol.Thinking{Adaptive: true, Effort: "high"}
 	case "disabled":
-		return nil
+	default:
+		d.drops.add("thinking.type=" + typ) // newer than this code: the answer comes without it
 	}
-	return reqErr("thinking.type", `must be "enabled", "disabled" or "adaptive"`)
+	return nil
 }
 
 func (d requestDecoder) thinkingBudget(o object, r *protocol.Request) error {
 	raw, ok := o.get("budget_tokens")
 	if !ok {
-		return reqErr("thinking.budget_tokens", "is required when thinking is enabled")
+		r.Thinking = &protocol.Thinking{Effort: "medium"}
+		return nil
 	}
 	budget, err := asInt("thinking.budget_tokens", raw)
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
-	case budget < minThinkingBudget:
-		return reqErr("thinking.budget_tokens", "must be at least %d", minThinkingBudget)
-	case d.withMaxTokens && budget >= r.MaxTokens:
-		return reqErr("thinking.budget_tokens", "must be less than max_tokens (%d)", r.MaxTokens)
 	}
 	r.Thinking = &protocol.Thinking{BudgetTokens: budget}
 	return nil
@@ -318,26 +375,81 @@ func (d requestDecoder) thinkingBudget(o object, r *protocol.Request) error {
 // minThinkingBudget is the smallest thinking budget the API accepts.
 const minThinkingBudget = 1024
 
-// effort reads output_config.effort for adaptive thinking.
-func (d requestDecoder) effort() (string, error) {
+// outputConfig reads output_config: effort (which sets the level of
+// adaptive thinking, or stands alone as Request.Effort) and format
+// (structured output; also the older top-level output_format).
+func (d requestDecoder) outputConfig(r *protocol.Request) error {
+	if raw, ok := d.top.get("output_format"); ok {
+		if err := d.outputFormat("output_format", raw, r); err != nil {
+			return err
+		}
+	}
 	raw, ok := d.top.get("output_config")
 	if !ok {
-		return "high", nil
+		return nil
 	}
 	o, err := asObject("output_config", raw)
 	if err != nil {
-		return "", err
+		return err
 	}
-	effort, err := optionalString(o, "output_config", "effort")
+	for k, v := range o {
+		switch {
+		case protocol.IsNull(v):
+		case k == "effort":
+			err = d.effort(v, r)
+		case k == "format":
+			err = d.outputFormat("output_config.format", v, r)
+		default:
+			d.drops.add("output_config." + k)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// effort reads output_config.effort. A level newer than this code is
+// dropped: the model then spends its default effort.
+func (d requestDecoder) effort(raw json.RawMessage, r *protocol.Request) error {
+	effort, err := asString("output_config.effort", raw)
 	switch {
 	case err != nil:
-		return "", err
-	case effort == "" || effort == "max":
-		return "high", nil
-	case effort == "low" || effort == "medium" || effort == "high":
-		return effort, nil
+		return err
+	case !protocol.IsEffort(effort):
+		d.drops.add("output_config.effort=" + effort)
+	case r.Thinking != nil && r.Thinking.BudgetTokens == 0:
+		r.Thinking.Effort = effort
+	case r.Thinking == nil:
+		r.Effort = effort
 	}
-	return "", reqErr("output_config.effort", `must be "low", "medium", "high" or "max"`)
+	return nil
+}
+
+// outputFormat reads a structured-output format: {"type":"json_schema",
+// "schema":{...}}.
+func (d requestDecoder) outputFormat(path string, raw json.RawMessage, r *protocol.Request) error {
+	o, err := asObject(path, raw)
+	if err != nil {
+		return err
+	}
+	typ, err := requiredString(o, path, "type", false)
+	if err != nil {
+		return err
+	}
+	if typ != "json_schema" {
+		return reqErr(at(path, "type"), `must be "json_schema"`)
+	}
+	schemaRaw, ok := o.get("schema")
+	if !ok {
+		return reqErr(at(path, "schema"), "is required")
+	}
+	schema, err := compactObject(at(path, "schema"), schemaRaw)
+	if err != nil {
+		return err
+	}
+	r.Output = &protocol.OutputFormat{Schema: schema}
+	return nil
 }
 
 // toolName is the API's pattern for tool names.

@@ -15,8 +15,8 @@ func encodeMessages(msgs []protocol.Message) ([]outMessage, error) {
 	var out []outMessage
 	for i, m := range msgs {
 		path := at("messages", i)
-		if m.Role != protocol.RoleUser && m.Role != protocol.RoleAssistant {
-			return nil, reqErr(at(path, "role"), `must be "user" or "assistant"`)
+		if m.Role != protocol.RoleUser && m.Role != protocol.RoleAssistant && m.Role != protocol.RoleSystem {
+			return nil, reqErr(at(path, "role"), `must be "user", "assistant" or "system"`)
 		}
 		content, err := encodeContent(path, m.Content)
 		if err != nil {

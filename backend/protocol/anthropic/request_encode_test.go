@@ -3,6 +3,7 @@ package anthropic
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,7 +17,7 @@ func TestEncodeMessagesRequest_Golden(t *testing.T) {
 			if err := json.Unmarshal(readFile(t, path), &req); err != nil {
 				t.Fatal(err)
 			}
-			body, err := EncodeMessagesRequest(req, 4096)
+			body, _, err := EncodeMessagesRequest(req, EncodeOptions{DefaultMaxTokens: 4096})
 			if err != nil {
 				t.Fatalf("encode: %v", err)
 			}
@@ -28,32 +29,38 @@ func TestEncodeMessagesRequest_Golden(t *testing.T) {
 	}
 }
 
-func TestEncodeMessagesRequest_RefusesOpenAIOnlyFields(t *testing.T) {
+// OpenAI-only fields whose loss would change the answer are refused,
+// naming the field; sampling hints with no counterpart are dropped and
+// named.
+func TestEncodeMessagesRequest_OpenAIOnlyFields(t *testing.T) {
 	ptr := func(f float64) *float64 { return &f }
 	two, seed, yes, five := 2, int64(7), true, 5
 	tests := []struct {
-		param string
-		set   func(*protocol.Request)
+		param   string
+		refused bool
+		set     func(*protocol.Request)
 	}{
-		{"n", func(r *protocol.Request) { r.N = &two }},
-		{"seed", func(r *protocol.Request) { r.Seed = &seed }},
-		{"min_p", func(r *protocol.Request) { r.MinP = ptr(0.05) }},
-		{"repetition_penalty", func(r *protocol.Request) { r.RepetitionPenalty = ptr(1.1) }},
-		{"presence_penalty", func(r *protocol.Request) { r.PresencePenalty = ptr(0.5) }},
-		{"frequency_penalty", func(r *protocol.Request) { r.FrequencyPenalty = ptr(-1) }},
-		{"logit_bias", func(r *protocol.Request) { r.LogitBias = json.RawMessage(`{"50256": -100}`) }},
-		{"logprobs", func(r *protocol.Request) { r.Logprobs = &yes }},
-		{"top_logprobs", func(r *protocol.Request) { r.TopLogprobs = &five }},
-		{"response_format", func(r *protocol.Request) { r.ResponseFormat = json.RawMessage(`{"type":"json_object"}`) }},
-		{"response_format", func(r *protocol.Request) {
-			r.ResponseFormat = json.RawMessage(`{"type":"json_schema","json_schema":{"name":"x","schema":{}}}`)
-		}},
+		{"n", true, func(r *protocol.Request) { r.N = &two }},
+		{"logit_bias", true, func(r *protocol.Request) { r.LogitBias = json.RawMessage(`{"50256": -100}`) }},
+		{"logprobs", true, func(r *protocol.Request) { r.Logprobs = &yes }},
+		{"top_logprobs", true, func(r *protocol.Request) { r.TopLogprobs = &five }},
+		{"seed", false, func(r *protocol.Request) { r.Seed = &seed }},
+		{"min_p", false, func(r *protocol.Request) { r.MinP = ptr(0.05) }},
+		{"repetition_penalty", false, func(r *protocol.Request) { r.RepetitionPenalty = ptr(1.1) }},
+		{"presence_penalty", false, func(r *protocol.Request) { r.PresencePenalty = ptr(0.5) }},
+		{"frequency_penalty", false, func(r *protocol.Request) { r.FrequencyPenalty = ptr(-1) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.param, func(t *testing.T) {
 			r := protocol.Request{Model: "m", Messages: []protocol.Message{{Role: protocol.RoleUser, Content: []protocol.Block{{Type: protocol.BlockText, Text: "hi"}}}}}
 			tt.set(&r)
-			_, err := EncodeMessagesRequest(r, 4096)
+			body, dropped, err := EncodeMessagesRequest(r, EncodeOptions{DefaultMaxTokens: 4096})
+			if !tt.refused {
+				if err != nil || !slices.Equal(dropped, []string{tt.param}) || strings.Contains(string(body), tt.param) {
+					t.Errorf("body %s, dropped %v, err %v: want %s dropped and named", body, dropped, err, tt.param)
+				}
+				return
+			}
 			var re *protocol.RequestError
 			if !errors.As(err, &re) || re.Param != tt.param || !strings.Contains(re.Message, "Anthropic has no "+tt.param+" option") {
 				t.Errorf("err = %#v, want a RequestError for %q saying Anthropic has no such option", err, tt.param)
@@ -70,7 +77,7 @@ func TestEncodeMessagesRequest_Errors(t *testing.T) {
 	}{
 		{"no messages", "messages", nil},
 		{"only empty messages", "messages", []protocol.Message{{Role: protocol.RoleUser, Content: []protocol.Block{text("")}}, {Role: protocol.RoleAssistant}}},
-		{"bad role", "messages.0.role", []protocol.Message{{Role: "system", Content: []protocol.Block{text("x")}}}},
+		{"bad role", "messages.0.role", []protocol.Message{{Role: "critic", Content: []protocol.Block{text("x")}}}},
 		{"tool input an array", "messages.1.content.0.input", []protocol.Message{
 			{Role: protocol.RoleUser, Content: []protocol.Block{text("x")}},
 			{Role: protocol.RoleAssistant, Content: []protocol.Block{{Type: protocol.BlockToolUse, ID: "c", Name: "f", Input: json.RawMessage(`[1,2]`)}}},
@@ -90,7 +97,7 @@ func TestEncodeMessagesRequest_Errors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := EncodeMessagesRequest(protocol.Request{Model: "m", Messages: tt.msgs}, 4096)
+			_, _, err := EncodeMessagesRequest(protocol.Request{Model: "m", Messages: tt.msgs}, EncodeOptions{DefaultMaxTokens: 4096})
 			var re *protocol.RequestError
 			if !errors.As(err, &re) || re.Param != tt.param {
 				t.Errorf("err = %v, want a RequestError for %q", err, tt.param)
@@ -121,7 +128,7 @@ func TestEncodeMessagesRequest_MaxTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			body, err := EncodeMessagesRequest(protocol.Request{Model: "m", MaxTokens: tt.maxTokens, Thinking: tt.thinking, Messages: msgs}, tt.def)
+			body, _, err := EncodeMessagesRequest(protocol.Request{Model: "m", MaxTokens: tt.maxTokens, Thinking: tt.thinking, Messages: msgs}, EncodeOptions{DefaultMaxTokens: tt.def})
 			if err != nil {
 				t.Fatal(err)
 			}

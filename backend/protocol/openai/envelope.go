@@ -28,8 +28,12 @@ const (
 	Embeddings      Endpoint = "/v1/embeddings"
 )
 
-// ParseEnvelope validates an OpenAI request body for endpoint as the OpenAI API
-// does for the fields modelbar relies on, and returns its envelope.
+// ParseEnvelope checks only what routing and accounting need of an OpenAI
+// request body for endpoint — a JSON object, model, stream,
+// stream_options, and the input the endpoint requires (messages a
+// non-empty array, which both APIs require, prompt, input) — and returns
+// its envelope. The rest travels on to a provider of the API untouched,
+// for it to judge.
 func ParseEnvelope(endpoint Endpoint, body []byte) (Envelope, error) {
 	var doc struct {
 		Model         json.RawMessage `json:"model"`

@@ -38,7 +38,7 @@ func FuzzDecodeChatRequest(f *testing.F) {
 			return
 		}
 		for _, field := range []string{"", "max_completion_tokens"} {
-			out, err := EncodeChatRequest(req, EncodeOptions{MaxTokensField: field})
+			out, _, err := EncodeChatRequest(req, EncodeOptions{MaxTokensField: field})
 			if err != nil {
 				t.Fatalf("encode of a decoded request: %v", err)
 			}

@@ -1,9 +1,12 @@
 package openai
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
+	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/modelbar/modelbar/backend/protocol"
 )
@@ -64,6 +67,10 @@ func DecodeChatRequest(body []byte) (protocol.Request, error) {
 	if err := protocol.DecodeObject(body, &doc); err != nil {
 		return protocol.Request{}, err
 	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return protocol.Request{}, fieldError("", "request body is not valid JSON: %v", err)
+	}
 	var req protocol.Request
 	steps := []func(*rawRequest, *protocol.Request) error{
 		decodeModel, decodeMessages, decodeTools, decodeToolChoice,
@@ -74,21 +81,52 @@ func DecodeChatRequest(body []byte) (protocol.Request, error) {
 			return protocol.Request{}, err
 		}
 	}
+	req.Dropped = append(req.Dropped, hints(top)...)
+	slices.Sort(req.Dropped)
+	req.Dropped = slices.Compact(req.Dropped)
 	return req, nil
+}
+
+// knownFields are the top-level fields DecodeChatRequest reads.
+var knownFields = func() map[string]bool {
+	known := map[string]bool{}
+	t := reflect.TypeFor[rawRequest]()
+	for i := range t.NumField() {
+		known[strings.Split(t.Field(i).Tag.Get("json"), ",")[0]] = true
+	}
+	return known
+}()
+
+// hints names the fields of a request that no other API can carry and
+// that leave the answer as it is (store, metadata, service_tier,
+// prompt_cache_key, safety_identifier, verbosity, ... and any field newer
+// than this code): a translation drops them and says so.
+func hints(top map[string]json.RawMessage) []string {
+	var out []string
+	for name, raw := range top {
+		if !knownFields[name] && !protocol.IsNull(raw) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // noteUntranslatable records the OpenAI fields that change what the model
 // produces and that no other API can carry: audio output (modalities
-// beyond "text", audio), predicted outputs and web search. Operational
-// hints (store, metadata, service_tier) are not among them.
+// beyond "text", audio). Predicted outputs (a speed-up) and web search
+// (a hosted tool the backend cannot run) are dropped instead, named in
+// Request.Dropped.
 func noteUntranslatable(doc *rawRequest, req *protocol.Request) error {
 	var modalities []string
 	if json.Unmarshal(doc.Modalities, &modalities) == nil && slices.ContainsFunc(modalities, func(m string) bool { return m != "text" }) {
 		req.Untranslatable = append(req.Untranslatable, "modalities")
 	}
-	for name, raw := range map[string]json.RawMessage{"audio": doc.Audio, "prediction": doc.Prediction, "web_search_options": doc.WebSearchOptions} {
+	if !protocol.IsNull(doc.Audio) {
+		req.Untranslatable = append(req.Untranslatable, "audio")
+	}
+	for name, raw := range map[string]json.RawMessage{"prediction": doc.Prediction, "web_search_options": doc.WebSearchOptions} {
 		if !protocol.IsNull(raw) {
-			req.Untranslatable = append(req.Untranslatable, name)
+			req.Dropped = append(req.Dropped, name)
 		}
 	}
 	slices.Sort(req.Untranslatable)
@@ -259,9 +297,10 @@ func decodeLogitBias(raw json.RawMessage, req *protocol.Request) error {
 
 // decodeOutput reads user, reasoning_effort and response_format.
 // reasoning_effort "none" (GPT-5.1's "do not reason") leaves Thinking nil,
-// as if it were absent; "minimal", "low", "medium", "high" and "xhigh"
-// become Thinking{Effort}. response_format {"type":"text"} is OpenAI's default and
-// counts as unset; json_object and json_schema are kept as sent.
+// as if it were absent; a level of protocol.Efforts ("minimal" to
+// "xhigh", and "max") becomes Thinking{Effort}; a level newer than this
+// code is dropped and named. response_format {"type":"text"} is OpenAI's
+// default and counts as unset; json_object and json_schema become Output.
 func decodeOutput(doc *rawRequest, req *protocol.Request) (err error) {
 	if req.User, err = optString("user", doc.User); err != nil {
 		return err
@@ -270,10 +309,10 @@ func decodeOutput(doc *rawRequest, req *protocol.Request) (err error) {
 	switch {
 	case err != nil:
 		return err
-	case effort == "minimal" || effort == "low" || effort == "medium" || effort == "high" || effort == "xhigh":
+	case protocol.IsEffort(effort):
 		req.Thinking = &protocol.Thinking{Effort: effort}
 	case effort != "" && effort != "none":
-		return fieldError("reasoning_effort", "must be one of none, minimal, low, medium, high or xhigh, got %q", effort)
+		req.Dropped = append(req.Dropped, "reasoning_effort="+effort)
 	}
 	return decodeResponseFormat(doc.ResponseFormat, req)
 }
@@ -297,20 +336,45 @@ func decodeResponseFormat(raw json.RawMessage, req *protocol.Request) error {
 	case "text":
 		return nil
 	case "json_object":
+		req.Output = &protocol.OutputFormat{}
+		return nil
 	case "json_schema":
-		var js struct {
-			Name json.RawMessage `json:"name"`
-		}
-		if err := object("response_format.json_schema", rf.JSONSchema, &js); err != nil {
-			return err
-		}
-		if _, err := reqString("response_format.json_schema.name", js.Name); err != nil {
-			return err
-		}
-	default:
-		return fieldError("response_format.type", "must be text, json_object or json_schema, got %q", typ)
+		return decodeJSONSchema(rf.JSONSchema, req)
 	}
-	req.ResponseFormat = raw
+	return fieldError("response_format.type", "must be text, json_object or json_schema, got %q", typ)
+}
+
+// decodeJSONSchema reads response_format.json_schema: a name, and a schema
+// object (none: any JSON object).
+func decodeJSONSchema(raw json.RawMessage, req *protocol.Request) error {
+	var js struct {
+		Name        json.RawMessage `json:"name"`
+		Description json.RawMessage `json:"description"`
+		Schema      json.RawMessage `json:"schema"`
+		Strict      json.RawMessage `json:"strict"`
+	}
+	if err := object("response_format.json_schema", raw, &js); err != nil {
+		return err
+	}
+	out := &protocol.OutputFormat{}
+	var err error
+	if out.Name, err = reqString("response_format.json_schema.name", js.Name); err != nil {
+		return err
+	}
+	if out.Description, err = optString("response_format.json_schema.description", js.Description); err != nil {
+		return err
+	}
+	if out.Strict, err = optBool("response_format.json_schema.strict", js.Strict); err != nil {
+		return err
+	}
+	if !protocol.IsNull(js.Schema) {
+		var buf bytes.Buffer
+		if js.Schema[0] != '{' || json.Compact(&buf, js.Schema) != nil {
+			return fieldError("response_format.json_schema.schema", "must be a JSON Schema object")
+		}
+		out.Schema = buf.Bytes()
+	}
+	req.Output = out
 	return nil
 }
 

@@ -30,7 +30,8 @@ type EncodeOptions struct {
 //
 // The mapping:
 //   - System becomes one leading system message, its blocks joined by a
-//     blank line.
+//     blank line; a system message inside the conversation a system
+//     message where it is.
 //   - A user turn's tool_result blocks become tool messages, placed before
 //     the rest of the turn (see encodeUser).
 //   - An assistant turn's text becomes content, its thinking
@@ -41,14 +42,20 @@ type EncodeOptions struct {
 //     extension vLLM, Ollama, LM Studio and Groq accept but api.openai.com
 //     refuses; only Anthropic clients set it.
 //   - Thinking becomes reasoning_effort: its Effort, or the level of its
-//     BudgetTokens (protocol.BudgetEffort).
+//     BudgetTokens (protocol.BudgetEffort), "max" as "xhigh", OpenAI's
+//     highest; an Effort without thinking likewise.
+//   - Output becomes response_format: json_schema with its name ("output"
+//     when the client gave none), description, schema and strict, or
+//     json_object when there is no schema.
 //   - Stream sets stream_options.include_usage=true whatever the client
 //     asked, since the gateway needs the usage; the client's IncludeUsage
 //     decides what it is shown.
 //   - The OpenAI-only fields are sent as given.
-func EncodeChatRequest(r protocol.Request, opts EncodeOptions) ([]byte, error) {
+//
+// dropped names what the body leaves out: the request's own Dropped.
+func EncodeChatRequest(r protocol.Request, opts EncodeOptions) (body []byte, dropped []string, err error) {
 	if len(r.Untranslatable) > 0 {
-		return nil, &protocol.RequestError{Param: r.Untranslatable[0],
+		return nil, nil, &protocol.RequestError{Param: r.Untranslatable[0],
 			Message: fmt.Sprintf("an OpenAI-compatible backend has no counterpart of %s: leave it out, or route this model to a backend of the client's own API", r.Untranslatable[0])}
 	}
 	out := chatRequestOut{
@@ -56,29 +63,43 @@ func EncodeChatRequest(r protocol.Request, opts EncodeOptions) ([]byte, error) {
 		MinP: r.MinP, RepetitionPenalty: r.RepetitionPenalty,
 		Stop: r.StopSequences, User: r.User, Stream: r.Stream,
 		N: r.N, Seed: r.Seed, PresencePenalty: r.PresencePenalty, FrequencyPenalty: r.FrequencyPenalty,
-		LogitBias: r.LogitBias, Logprobs: r.Logprobs, TopLogprobs: r.TopLogprobs, ResponseFormat: r.ResponseFormat,
+		LogitBias: r.LogitBias, Logprobs: r.Logprobs, TopLogprobs: r.TopLogprobs, ResponseFormat: responseFormat(r.Output),
 	}
 	if err := setMaxTokens(&out, r.MaxTokens, opts); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	msgs, err := encodeMessages(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out.Messages = msgs
 	out.Tools = encodeTools(r.Tools)
 	out.ToolChoice, out.ParallelToolCalls = encodeToolChoice(r.ToolChoice, len(r.Tools) > 0)
 	if opts.SendReasoningEffort {
-		out.ReasoningEffort = reasoningEffort(r.Thinking)
+		out.ReasoningEffort = reasoningEffort(r.Thinking, r.Effort)
 	}
 	if r.Stream {
 		out.StreamOptions = &streamOptions{IncludeUsage: true}
 	}
-	body, err := protocol.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("encode openai request: %w", err)
+	if body, err = protocol.Marshal(out); err != nil {
+		return nil, nil, fmt.Errorf("encode openai request: %w", err)
 	}
-	return body, nil
+	return body, r.Dropped, nil
+}
+
+// responseFormat is Output as a response_format.
+func responseFormat(o *protocol.OutputFormat) any {
+	if o == nil {
+		return nil
+	}
+	if o.Schema == nil {
+		return map[string]string{"type": "json_object"}
+	}
+	name := o.Name
+	if name == "" {
+		name = "output"
+	}
+	return responseFormatOut{Type: "json_schema", JSONSchema: jsonSchemaOut{Name: name, Description: o.Description, Schema: o.Schema, Strict: o.Strict}}
 }
 
 func setMaxTokens(out *chatRequestOut, n int, opts EncodeOptions) error {
@@ -96,16 +117,18 @@ func setMaxTokens(out *chatRequestOut, n int, opts EncodeOptions) error {
 	return nil
 }
 
-func reasoningEffort(t *protocol.Thinking) string {
+func reasoningEffort(t *protocol.Thinking, effort string) string {
 	switch {
 	case t == nil:
-		return ""
 	case t.Effort != "":
-		return t.Effort
+		effort = t.Effort
 	case t.BudgetTokens > 0:
-		return protocol.BudgetEffort(t.BudgetTokens)
+		effort = protocol.BudgetEffort(t.BudgetTokens)
 	}
-	return ""
+	if effort == "max" {
+		return "xhigh"
+	}
+	return effort
 }
 
 func encodeTools(tools []protocol.Tool) []toolOut {
@@ -149,6 +172,10 @@ func encodeMessages(r protocol.Request) ([]messageOut, error) {
 			msgs, err = encodeUser(i, m)
 		case protocol.RoleAssistant:
 			msgs, err = encodeAssistant(i, m)
+		case protocol.RoleSystem:
+			if sys := joinText(m.Content); sys != "" {
+				msgs = []messageOut{{Role: "system", Content: sys}}
+			}
 		default:
 			err = &protocol.RequestError{Param: fmt.Sprintf("messages.%d.role", i), Message: fmt.Sprintf("must be user or assistant, got %q", m.Role)}
 		}

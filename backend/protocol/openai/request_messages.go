@@ -32,14 +32,17 @@ type messageDecoder struct {
 	// those calls.
 	legacy map[string]string
 	calls  int
+	// held are system messages that came inside a tool turn: they follow
+	// the turn once it is complete.
+	held []protocol.Message
 }
 
 // decodeMessages converts the messages array:
 //
-//   - system and developer messages, wherever they are, become
-//     Request.System blocks in order, one per text part; the position of a
-//     system message within the conversation is not kept (the internal
-//     model, like Anthropic's API, has one system prompt).
+//   - system and developer messages before the first other message become
+//     Request.System blocks in order, one per text part; later ones become
+//     protocol.RoleSystem messages where they are (inside a run of tool
+//     messages: right after the turn they make).
 //   - user content is text and image_url parts (see imageBlock); input_audio
 //     and file parts are refused as unsupported. A participant "name" is
 //     dropped.
@@ -73,7 +76,14 @@ func decodeMessages(doc *rawRequest, req *protocol.Request) error {
 			return err
 		}
 	}
+	d.release()
 	return nil
+}
+
+// release appends the system messages held back during a tool turn.
+func (d *messageDecoder) release() {
+	d.req.Messages = append(d.req.Messages, d.held...)
+	d.held = nil
 }
 
 func (d *messageDecoder) message(p string, raw json.RawMessage) error {
@@ -108,7 +118,16 @@ func (d *messageDecoder) system(p string, m *rawMsg) error {
 	if err != nil {
 		return err
 	}
-	d.req.System = append(d.req.System, textBlocks(texts)...)
+	blocks := textBlocks(texts)
+	switch {
+	case len(d.req.Messages) == 0:
+		d.req.System = append(d.req.System, blocks...)
+	case len(blocks) == 0:
+	case d.toolTurn:
+		d.held = append(d.held, protocol.Message{Role: protocol.RoleSystem, Content: blocks})
+	default:
+		d.req.Messages = append(d.req.Messages, protocol.Message{Role: protocol.RoleSystem, Content: blocks})
+	}
 	return nil
 }
 
@@ -122,6 +141,7 @@ func (d *messageDecoder) user(p string, m *rawMsg) error {
 		last := &d.req.Messages[len(d.req.Messages)-1]
 		last.Content = append(last.Content, blocks...)
 		d.toolTurn = false
+		d.release()
 		return nil
 	}
 	d.req.Messages = append(d.req.Messages, protocol.Message{Role: protocol.RoleUser, Content: orEmpty(blocks)})
@@ -154,6 +174,7 @@ func (d *messageDecoder) assistant(p string, m *rawMsg) error {
 	}
 	blocks = append(blocks, textBlocks(append(content, refusal))...)
 	blocks = append(blocks, calls...)
+	d.release()
 	d.req.Messages = append(d.req.Messages, protocol.Message{Role: protocol.RoleAssistant, Content: orEmpty(blocks)})
 	d.toolTurn = false
 	return nil

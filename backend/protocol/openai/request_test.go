@@ -27,7 +27,7 @@ func TestEncodeChatRequest_Golden(t *testing.T) {
 			Request protocol.Request
 		}
 		loadJSON(t, in, &tc)
-		body, err := EncodeChatRequest(tc.Request, tc.Options)
+		body, _, err := EncodeChatRequest(tc.Request, tc.Options)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +43,7 @@ func TestEncodeChatRequest_RoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, err := EncodeChatRequest(req, EncodeOptions{SendReasoningEffort: true})
+		body, _, err := EncodeChatRequest(req, EncodeOptions{SendReasoningEffort: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,11 +109,11 @@ func TestEncodeChatRequest_Errors(t *testing.T) {
 		{"image in an assistant turn", protocol.Request{Messages: []protocol.Message{
 			{Role: protocol.RoleAssistant, Content: []protocol.Block{{Type: protocol.BlockImage, Image: img}}},
 		}}, EncodeOptions{}, "messages.0.content.0"},
-		{"unknown role", protocol.Request{Messages: []protocol.Message{{Role: "system"}}}, EncodeOptions{}, "messages.0.role"},
+		{"unknown role", protocol.Request{Messages: []protocol.Message{{Role: "critic"}}}, EncodeOptions{}, "messages.0.role"},
 		{"bad option", protocol.Request{}, EncodeOptions{MaxTokensField: "max_output_tokens"}, ""},
 	}
 	for _, tt := range tests {
-		_, err := EncodeChatRequest(tt.req, tt.opts)
+		_, _, err := EncodeChatRequest(tt.req, tt.opts)
 		var re *protocol.RequestError
 		switch {
 		case err == nil:
@@ -131,7 +131,7 @@ func TestEncodeChatRequest_Errors(t *testing.T) {
 // The usage chunk is requested for every stream, whatever the client said.
 func TestEncodeChatRequest_StreamAlwaysAsksForUsage(t *testing.T) {
 	for _, include := range []bool{false, true} {
-		body, err := EncodeChatRequest(protocol.Request{Model: "m", Stream: true, IncludeUsage: include,
+		body, _, err := EncodeChatRequest(protocol.Request{Model: "m", Stream: true, IncludeUsage: include,
 			Messages: []protocol.Message{{Role: protocol.RoleUser, Content: []protocol.Block{{Type: protocol.BlockText, Text: "hi"}}}}}, EncodeOptions{})
 		if err != nil {
 			t.Fatal(err)

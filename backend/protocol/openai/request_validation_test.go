@@ -132,7 +132,6 @@ func TestDecodeChatRequest_Errors(t *testing.T) {
 		{"stop a number", withFields(`"stop":1`), "stop"},
 		{"stop array of numbers", withFields(`"stop":[1]`), "stop"},
 		{"user a number", withFields(`"user":1`), "user"},
-		{"reasoning_effort unknown", withFields(`"reasoning_effort":"max"`), "reasoning_effort"},
 		{"reasoning_effort a number", withFields(`"reasoning_effort":1`), "reasoning_effort"},
 		{"stream a string", withFields(`"stream":"true"`), "stream"},
 		{"stream_options a string", withFields(`"stream":true,"stream_options":"usage"`), "stream_options"},
@@ -182,6 +181,8 @@ func TestDecodeChatRequest_Accepts(t *testing.T) {
 		"many stop sequences":                withFields(`"stop":["a","b","c","d","e","f"]`),
 		"stream_options without stream":      withFields(`"stream_options":{"include_usage":true}`),
 		"reasoning_effort none":              withFields(`"reasoning_effort":"none"`),
+		"reasoning_effort max":               withFields(`"reasoning_effort":"max"`),
+		"reasoning_effort of the future":     withFields(`"reasoning_effort":"ultra"`),
 		"uppercase data URL":                 image(`"DATA:IMAGE/PNG;BASE64,AAAA"`),
 		"empty assistant content with calls": withMessages(`[` + userHi + `,{"role":"assistant","content":"","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]}]`),
 	} {

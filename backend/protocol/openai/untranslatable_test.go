@@ -11,23 +11,35 @@ import (
 )
 
 // Fields that change what the model produces and that no other API can
-// carry are noted, so a translation refuses them instead of dropping them.
-func TestDecodeChatRequest_NotesUntranslatableFields(t *testing.T) {
+// carry are noted, so a translation refuses them; hints and fields newer
+// than this code are noted as dropped, so a translation leaves them out and
+// says so.
+func TestDecodeChatRequest_NotesUntranslatableAndDroppedFields(t *testing.T) {
 	const msgs = `"messages":[{"role":"user","content":"hi"}]`
-	tests := map[string][]string{
-		`{"model":"m",` + msgs + `}`: nil,
-		`{"model":"m",` + msgs + `,"modalities":["text"],"store":true,"service_tier":"auto"}`:               nil,
-		`{"model":"m",` + msgs + `,"modalities":["text","audio"],"audio":{"voice":"alloy","format":"wav"}}`: {"audio", "modalities"},
-		`{"model":"m",` + msgs + `,"prediction":{"type":"content","content":"x"}}`:                          {"prediction"},
-		`{"model":"m",` + msgs + `,"web_search_options":{}}`:                                                {"web_search_options"},
+	tests := []struct {
+		body                    string
+		untranslatable, dropped []string
+	}{
+		{`{"model":"m",` + msgs + `}`, nil, nil},
+		{`{"model":"m",` + msgs + `,"modalities":["text"],"store":true,"service_tier":"auto"}`, nil, []string{"service_tier", "store"}},
+		{`{"model":"m",` + msgs + `,"modalities":["text","audio"],"audio":{"voice":"alloy","format":"wav"}}`, []string{"audio", "modalities"}, nil},
+		{`{"model":"m",` + msgs + `,"prediction":{"type":"content","content":"x"}}`, nil, []string{"prediction"}},
+		{`{"model":"m",` + msgs + `,"web_search_options":{}}`, nil, []string{"web_search_options"}},
+		{`{"model":"m",` + msgs + `,"metadata":{"k":"v"},"prompt_cache_key":"c","safety_identifier":"s","verbosity":"low","some_field_of_2027":{"x":1}}`,
+			nil, []string{"metadata", "prompt_cache_key", "safety_identifier", "some_field_of_2027", "verbosity"}},
+		{`{"model":"m",` + msgs + `,"reasoning_effort":"ultra"}`, nil, []string{"reasoning_effort=ultra"}},
+		{`{"model":"m",` + msgs + `,"store":null}`, nil, nil},
 	}
-	for body, want := range tests {
-		req, err := DecodeChatRequest([]byte(body))
+	for _, tt := range tests {
+		req, err := DecodeChatRequest([]byte(tt.body))
 		if err != nil {
-			t.Fatalf("%s: %v", body, err)
+			t.Fatalf("%s: %v", tt.body, err)
 		}
-		if diff := cmp.Diff(want, req.Untranslatable); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", body, diff)
+		if diff := cmp.Diff(tt.untranslatable, req.Untranslatable); diff != "" {
+			t.Errorf("%s: untranslatable (-want +got):\n%s", tt.body, diff)
+		}
+		if diff := cmp.Diff(tt.dropped, req.Dropped); diff != "" {
+			t.Errorf("%s: dropped (-want +got):\n%s", tt.body, diff)
 		}
 	}
 }
@@ -35,7 +47,7 @@ func TestDecodeChatRequest_NotesUntranslatableFields(t *testing.T) {
 func TestEncodeChatRequest_RefusesUntranslatable(t *testing.T) {
 	req := protocol.Request{Model: "m", Untranslatable: []string{"mcp_servers"},
 		Messages: []protocol.Message{{Role: protocol.RoleUser, Content: []protocol.Block{{Type: protocol.BlockText, Text: "hi"}}}}}
-	_, err := EncodeChatRequest(req, EncodeOptions{})
+	_, _, err := EncodeChatRequest(req, EncodeOptions{})
 	var re *protocol.RequestError
 	if !errors.As(err, &re) || re.Param != "mcp_servers" {
 		t.Errorf("error %v, want a RequestError naming mcp_servers", err)
@@ -52,7 +64,7 @@ func TestSamplingExtensions(t *testing.T) {
 	if req.MinP == nil || *req.MinP != 0.05 || req.RepetitionPenalty == nil || *req.RepetitionPenalty != 1.1 {
 		t.Fatalf("decoded %v %v", req.MinP, req.RepetitionPenalty)
 	}
-	body, err := EncodeChatRequest(req, EncodeOptions{})
+	body, _, err := EncodeChatRequest(req, EncodeOptions{})
 	if err != nil || !strings.Contains(string(body), `"min_p":0.05`) || !strings.Contains(string(body), `"repetition_penalty":1.1`) {
 		t.Errorf("encoded %s %v", body, err)
 	}

@@ -37,7 +37,7 @@ type chatRequestOut struct {
 	LogitBias           json.RawMessage `json:"logit_bias,omitempty"`
 	Logprobs            *bool           `json:"logprobs,omitempty"`
 	TopLogprobs         *int            `json:"top_logprobs,omitempty"`
-	ResponseFormat      json.RawMessage `json:"response_format,omitempty"`
+	ResponseFormat      any             `json:"response_format,omitempty"`
 }
 
 type streamOptions struct {
@@ -247,4 +247,16 @@ func (a *arguments) UnmarshalJSON(b []byte) error {
 		*a = arguments(t)
 	}
 	return nil
+}
+
+type responseFormatOut struct {
+	Type       string        `json:"type"`
+	JSONSchema jsonSchemaOut `json:"json_schema"`
+}
+
+type jsonSchemaOut struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Schema      json.RawMessage `json:"schema"`
+	Strict      *bool           `json:"strict,omitempty"`
 }
