@@ -73,9 +73,9 @@ func decide(c conversation) reply {
 	case c.ForcedTool != "":
 		t := findTool(c.Tools, c.ForcedTool)
 		return reply{ToolName: c.ForcedTool, ToolArgs: asObject(example(t.Schema, id)), Decision: "object", CaseID: id}
-	case c.JSONSchema != nil:
+	case c.JSONSchema != nil && c.JSONSchema["properties"] != nil:
 		return reply{Text: jsonString(example(c.JSONSchema, id)), Decision: "object", CaseID: id}
-	case c.JSONObject:
+	case c.JSONObject || c.JSONSchema != nil: // any object (a JSON mode translated to a schema-less format)
 		return reply{Text: jsonString(map[string]any{"marker": objMarker(id), "count": 3}), Decision: "object", CaseID: id}
 	case id == "":
 		return reply{Text: "modelbar e2e", Decision: "side"}

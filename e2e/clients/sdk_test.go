@@ -108,35 +108,14 @@ func runScript(t *testing.T, client, script string, checks []scriptCheck) {
 	}
 }
 
-// knownGaps are checks that fail for a limit modelbar documents, by test
-// name: the failure must name it (else it is a new failure), and a check
-// that passes again fails until it leaves this list.
-var knownGaps = map[string]struct{ reason, mustSay string }{
-	"TestAISDK/to-anthropic/openai-compatible/translated/object": {jsonModeGap, "response_format"},
-	"TestAISDK/to-anthropic/openai-chat/translated/object":       {jsonModeGap, "response_format"},
-}
-
-const jsonModeGap = "OpenAI response_format (JSON modes) has no translation to Anthropic yet: modelbar refuses it with a 400 that names it"
-
 func checkScript(t *testing.T, ch scriptCheck, gw, work string, got map[string]scriptResult, res result) {
 	r, ok := got[ch.ID]
 	if !ok {
 		t.Fatalf("the script printed no result for this check\n%s", res.debug(ch.ID))
 	}
-	gap, isGap := knownGaps[t.Name()]
 	if r.Error != "" {
-		if isGap && strings.Contains(r.Error, gap.mustSay) {
-			t.Skipf("known gap: %s (%s)", gap.reason, cut(firstLine(r.Error), 300))
-		}
 		t.Errorf("failed: %s\n%s", cut(r.Error, 3000), res.debug(ch.ID))
 		return
-	}
-	if isGap {
-		defer func() {
-			if !t.Failed() {
-				t.Errorf("this known gap passes now (%s): remove it from knownGaps", gap.reason)
-			}
-		}()
 	}
 	kind := map[string]string{"text": "text", "stream": "text", "tool": "tool", "object": ""}[ch.Kind]
 	problems := clientCase{gateway: gw, kind: kind, api: ch.api}.check(ch.ID, work, r.Text)
@@ -152,9 +131,4 @@ func checkScript(t *testing.T, ch scriptCheck, gw, work string, got map[string]s
 	if len(problems) > 0 {
 		t.Errorf("%s\n%s", strings.Join(problems, "\n"), res.debug(ch.ID))
 	}
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
 }
