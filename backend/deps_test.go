@@ -41,6 +41,7 @@ func TestImports_FlowOneWay(t *testing.T) {
 		"backend/reqlog":    pure,
 		"backend/metrics":   pure,
 		"backend/auth":      pure, // the admin token, login codes and sessions: no HTTP, the gateway maps them
+		"backend/connect":   pure, // the clients' configurations: values in, text out
 		"backend/engine":    append([]string{"net/http", "database/sql", "backend/store", "backend/secrets", "backend/providers", "backend/config", "backend/router", "backend/failover", "backend/reqlog"}, above...),
 		"backend/failover":  append([]string{"database/sql", "backend/store", "backend/secrets", "backend/config", "backend/engine", "backend/router", "backend/reqlog"}, above...),
 		"backend/providers": append([]string{"backend/store", "backend/secrets", "backend/config", "backend/engine", "database/sql"}, above...),

@@ -137,6 +137,7 @@ func (s *Server) routes() http.Handler {
 
 	admin := func(method, path string, h http.HandlerFunc) { handle(method, path, s.requireAdmin(h)) }
 	admin("GET", "/api/status", s.status)
+	admin("GET", "/api/connect", s.connectClients)
 	admin("GET", "/api/providers", s.listProviders)
 	admin("GET", "/api/providers/{name}", s.getProvider)
 	admin("PUT", "/api/providers/{name}", s.putProvider)
