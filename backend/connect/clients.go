@@ -23,10 +23,11 @@ func claudeCode(o Options) Client {
 	}
 	return Client{
 		ID: "claude-code", Name: "Claude Code", APIs: []API{Anthropic}, Env: env, Run: "claude",
+		OptionalEnv: "the model each of its tiers asks for",
 		Note: "Leave `ANTHROPIC_API_KEY` unset: it would win over the token. Without the optional variables Claude Code " +
 			"asks for Claude models by their own names (`opus`, `sonnet`, `claude-…`), which a `claude-*` route takes; " +
 			"with them each of its tiers asks for the model named, whichever provider its route goes to.",
-		Tested: "e2e/clients: `claude -p` with its default model, `--model opus`, `sonnet` and `claude-sonnet-4-5`, " +
+		Tested: "`claude -p` with its default model, `--model opus`, `sonnet` and `claude-sonnet-4-5`, " +
 			"through an Anthropic provider (relayed) and an OpenAI one (translated): a text answer and a Bash tool round trip each",
 	}
 }
@@ -48,7 +49,7 @@ func codex(o Options) Client {
 		Run:   "codex",
 		Note: "Codex speaks only OpenAI's Responses API (`/v1/responses`), which modelbar does not serve yet: " +
 			"this is the configuration for when it does.",
-		Tested: "not yet: it needs the Responses API",
+		Untested: "it needs the Responses API",
 	}
 }
 
@@ -76,8 +77,10 @@ func opencode(o Options) Client {
 		Files: []File{{Path: "~/.config/opencode/opencode.json", Format: "json", Content: jsonText(cfg)}},
 		Run:   "opencode",
 		Note: "`modelbar/…` models go over the OpenAI API, `modelbar-anthropic/…` over the Anthropic API " +
-			"(`opencode -m modelbar-anthropic/" + o.model() + "`). Not `@ai-sdk/openai`: it speaks the Responses API.",
-		Tested: "e2e/clients: `opencode run` with both providers, through an OpenAI and an Anthropic provider: " +
+			"(`opencode -m modelbar-anthropic/" + o.model() + "`); not `@ai-sdk/openai`, which speaks the Responses API. " +
+			"At start opencode fetches its model catalogue and checks for updates unless `OPENCODE_DISABLE_MODELS_FETCH=1` " +
+			"and `OPENCODE_DISABLE_AUTOUPDATE=1`.",
+		Tested: "`opencode run` with both providers, through an OpenAI and an Anthropic provider: " +
 			"a text answer and a bash tool round trip each",
 	}
 }
@@ -93,8 +96,9 @@ func continueDev(o Options) Client {
 		Files: []File{{Path: "~/.continue/config.yaml", Format: "yaml", Content: y}},
 		Run:   "cn",
 		Note: "The CLI (`cn`) and the VS Code and JetBrains extensions read the same file; the first model is " +
-			"the default, the second speaks the Anthropic API.",
-		Tested: "e2e/clients: `cn -p` with each model, through an OpenAI and an Anthropic provider: " +
+			"the default, the second speaks the Anthropic API. The CLI (1.5) asks api.continue.dev for its latest " +
+			"version at every start, with the machine's ID; no setting turns that off.",
+		Tested: "`cn -p` with each model, through an OpenAI and an Anthropic provider: " +
 			"a text answer and a Bash tool round trip each",
 	}
 }
@@ -116,7 +120,7 @@ func qwenCode(o Options) Client {
 		Run: "qwen",
 		Note: "It sends usage statistics unless `~/.qwen/settings.json` says " +
 			"`{\"privacy\": {\"usageStatisticsEnabled\": false}}`.",
-		Tested: "e2e/clients: `qwen -p` through an OpenAI and an Anthropic provider: " +
+		Tested: "`qwen -p` through an OpenAI and an Anthropic provider: " +
 			"a text answer and a run_shell_command tool round trip each",
 	}
 }
@@ -137,7 +141,7 @@ func pi(o Options) Client {
 		Files: []File{{Path: "~/.pi/agent/models.json", Format: "json", Content: jsonText(cfg)}},
 		Run:   "pi --model modelbar/" + o.model(),
 		Note:  "`modelbar-anthropic/" + o.model() + "` speaks the Anthropic API.",
-		Tested: "e2e/clients: `pi -p` with both providers, through an OpenAI and an Anthropic provider: " +
+		Tested: "`pi -p` with both providers, through an OpenAI and an Anthropic provider: " +
 			"a text answer and a bash tool round trip each",
 	}
 }
@@ -152,8 +156,8 @@ func cline(o Options) Client {
 			"API Key: " + o.APIKey,
 			"Model ID: " + o.model(),
 		},
-		Note:   "In Cline's settings (the gear in its panel).",
-		Tested: "no: an editor extension, not run headless here",
+		Note:     "In Cline's settings (the gear in its panel).",
+		Untested: "an editor extension, which the suite cannot run headless",
 	}
 }
 
@@ -167,10 +171,10 @@ func zed(o Options) Client {
 	}}}}}}}
 	return Client{
 		ID: "zed", Name: "Zed", APIs: []API{OpenAI},
-		Env:    []Env{{Name: "MODELBAR_API_KEY", Value: o.APIKey}},
-		Files:  []File{{Path: "~/.config/zed/settings.json", Format: "json", Content: jsonText(cfg)}},
-		Note:   "Merge it into your settings. Zed reads the key from `MODELBAR_API_KEY` or from Settings → AI → LLM Providers; `max_tokens` is the context window Zed assumes.",
-		Tested: "no: a desktop editor, not run headless here",
+		Env:      []Env{{Name: "MODELBAR_API_KEY", Value: o.APIKey}},
+		Files:    []File{{Path: "~/.config/zed/settings.json", Format: "json", Content: jsonText(cfg)}},
+		Note:     "Merge it into your settings. Zed reads the key from `MODELBAR_API_KEY` or from Settings → AI → LLM Providers; `max_tokens` is the context window Zed assumes.",
+		Untested: "a desktop editor, which the suite cannot run headless",
 	}
 }
 
@@ -185,8 +189,8 @@ func xcode(o Options) Client {
 	}
 	return Client{
 		ID: "xcode", Name: "Xcode", APIs: []API{OpenAI}, Steps: steps,
-		Note:   "Xcode lists modelbar's models (`/v1/models`) and chats over the OpenAI API.",
-		Tested: "no: macOS only",
+		Note:     "Xcode lists modelbar's models (`/v1/models`) and chats over the OpenAI API.",
+		Untested: "it runs only on macOS",
 	}
 }
 
@@ -208,7 +212,7 @@ func copilot(o Options) Client {
 		Steps: []string{"Command Palette → Chat: Manage Language Models → Add Models → Custom Endpoint", "API type: Chat Completions (VS Code then opens the file above)"},
 		Note: "Copilot Chat's Custom Endpoint provider; a key entered in VS Code's prompt is kept in its secret " +
 			"storage instead of the file.",
-		Tested: "no: an editor extension, not run headless here",
+		Untested: "an editor extension, which the suite cannot run headless",
 	}
 }
 
@@ -239,7 +243,7 @@ func aiSDK(o Options) Client {
 		Files: []File{{Path: "modelbar.mjs", Format: "js", Content: js}},
 		Note: "Then `generateText({ model: modelbar(" + jsString(o.model()) + "), prompt })`. `openai(model)` and " +
 			"`modelbarOpenAI(model)` use the Responses API, which modelbar does not serve yet.",
-		Tested: "e2e/clients: all three providers through an OpenAI and an Anthropic provider: " +
+		Tested: "all three providers through an OpenAI and an Anthropic provider: " +
 			"text (whole and streamed), a tool round trip and structured output",
 	}
 }
@@ -250,8 +254,8 @@ func openaiSDK(o Options) Client {
 		ID: "openai-sdk", Name: "OpenAI SDKs", APIs: []API{OpenAI},
 		Env:  []Env{{Name: "OPENAI_BASE_URL", Value: o.v1()}, {Name: "OPENAI_API_KEY", Value: o.APIKey}},
 		Note: "The Python and JavaScript SDKs read both (`new OpenAI()`, `OpenAI()`); use chat completions: `responses` is not served yet.",
-		Tested: "e2e/clients: the JavaScript SDK configured by these variables alone, through an OpenAI and an " +
-			"Anthropic provider: a streamed text answer and a tool call",
+		Tested: "the JavaScript SDK configured by these variables alone, through an OpenAI and an " +
+			"Anthropic provider: a streamed text answer and a tool round trip",
 	}
 }
 
@@ -261,8 +265,8 @@ func anthropicSDK(o Options) Client {
 		ID: "anthropic-sdk", Name: "Anthropic SDKs", APIs: []API{Anthropic},
 		Env:  []Env{{Name: "ANTHROPIC_BASE_URL", Value: o.BaseURL}, {Name: "ANTHROPIC_API_KEY", Value: o.APIKey}},
 		Note: "The Python and TypeScript SDKs read both (`new Anthropic()`, `Anthropic()`).",
-		Tested: "e2e/clients: the TypeScript SDK configured by these variables alone, through an Anthropic and an " +
-			"OpenAI provider: a streamed text answer and a tool call",
+		Tested: "the TypeScript SDK configured by these variables alone, through an Anthropic and an " +
+			"OpenAI provider: a streamed text answer and a tool round trip",
 	}
 }
 

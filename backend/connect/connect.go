@@ -100,15 +100,18 @@ type Client struct {
 	// configuration may offer both: opencode, Continue, pi, the AI SDK).
 	APIs []API `json:"apis"`
 	// Env, Files and Steps are the configuration; Run starts the client.
-	Env   []Env    `json:"env,omitempty"`
-	Files []File   `json:"files,omitempty"`
-	Steps []string `json:"steps,omitempty"`
-	Run   string   `json:"run,omitempty"`
+	Env []Env `json:"env,omitempty"`
+	// OptionalEnv says what the optional variables change.
+	OptionalEnv string   `json:"optional_env,omitempty"`
+	Files       []File   `json:"files,omitempty"`
+	Steps       []string `json:"steps,omitempty"`
+	Run         string   `json:"run,omitempty"`
 	// Note says what to know before using it, in one or two sentences.
 	Note string `json:"note,omitempty"`
-	// Tested says how the end-to-end suite exercises this configuration,
-	// or why it does not.
-	Tested string `json:"tested"`
+	// Tested says how the client suite (e2e/clients) runs this
+	// configuration; Untested, when it does not, why.
+	Tested   string `json:"tested,omitempty"`
+	Untested string `json:"untested,omitempty"`
 	// Blocks is the configuration as shown to a person.
 	Blocks []Block `json:"blocks"`
 }

@@ -24,7 +24,7 @@ func shellText(c Client) string {
 	optional := false
 	for _, e := range c.Env {
 		if e.Optional && !optional {
-			b.WriteString("# optional:\n")
+			b.WriteString("# optional: " + c.OptionalEnv + "\n")
 			optional = true
 		}
 		b.WriteString("export " + e.Name + "=" + shellWord(e.Value) + "\n")
@@ -51,7 +51,11 @@ func Markdown(cs []Client) string {
 		if c.Note != "" {
 			b.WriteString(c.Note + "\n\n")
 		}
-		b.WriteString("Tested: " + c.Tested + ".\n")
+		if c.Tested != "" {
+			b.WriteString("Tested by the client suite: " + c.Tested + ".\n")
+		} else {
+			b.WriteString("Not run by the client suite: " + c.Untested + ".\n")
+		}
 	}
 	return b.String()
 }
