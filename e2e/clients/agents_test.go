@@ -86,13 +86,17 @@ func TestQwenCode(t *testing.T) {
 		args: func(r invocation) []string {
 			return []string{"-p", r.Prompt, "--yolo"}
 		},
-		files: map[string]string{".qwen/settings.json": jsonString(map[string]any{
-			"privacy":   map[string]any{"usageStatisticsEnabled": false},
-			"telemetry": map[string]any{"enabled": false},
-			"general":   map[string]any{"disableAutoUpdate": true, "disableUpdateNag": true},
-		})},
+		files: qwenSettings,
 	})
 }
+
+// qwenSettings turn off Qwen Code's usage statistics, telemetry and
+// update checks.
+var qwenSettings = map[string]string{".qwen/settings.json": jsonString(map[string]any{
+	"privacy":   map[string]any{"usageStatisticsEnabled": false},
+	"telemetry": map[string]any{"enabled": false},
+	"general":   map[string]any{"disableAutoUpdate": true, "disableUpdateNag": true},
+})}
 
 // TestPi runs `pi -p` with the rendered models.json's two providers.
 func TestPi(t *testing.T) {
@@ -103,7 +107,36 @@ func TestPi(t *testing.T) {
 			args: func(r invocation) []string {
 				return []string{"-p", "--model", p.provider + "/" + agentOpts.Model, "--no-session", r.Prompt}
 			},
-			env: []string{"PI_OFFLINE=1", "PI_TELEMETRY=0", "PI_SKIP_VERSION_CHECK=1"},
+			env: piIsolation,
 		})
+	}
+}
+
+// piIsolation: no start-up network operation (update checks, install
+// telemetry).
+var piIsolation = []string{"PI_OFFLINE=1", "PI_TELEMETRY=0", "PI_SKIP_VERSION_CHECK=1"}
+
+// TestInferenceKeys runs a text case of every command-line client against
+// a modelbar that requires inference keys, configured with one where the
+// rendered snippets put it.
+func TestInferenceKeys(t *testing.T) {
+	requireSuite(t)
+	cases := map[string]clientCase{
+		"claude-code": {bin: "claude", args: claudeArgs(""), env: claudeIsolation, answer: claudeAnswer, api: "anthropic"},
+		"opencode": {bin: "opencode", env: opencodeIsolation, api: "openai", args: func(r invocation) []string {
+			return []string{"run", "-m", "modelbar/" + agentOpts.Model, "--auto", r.Prompt}
+		}},
+		"continue": {bin: "cn", env: continueIsolation(), api: "openai", args: func(r invocation) []string {
+			return []string{"-p", "--config", r.Home + "/.continue/config.yaml", "--auto", r.Prompt}
+		}},
+		"qwen-code": {bin: "qwen", files: qwenSettings, api: "openai", args: func(r invocation) []string { return []string{"-p", r.Prompt} }},
+		"pi": {bin: "pi", env: piIsolation, api: "anthropic", args: func(r invocation) []string {
+			return []string{"-p", "--model", "modelbar-anthropic/" + agentOpts.Model, "--no-session", r.Prompt}
+		}},
+	}
+	for _, id := range []string{"claude-code", "opencode", "continue", "qwen-code", "pi"} {
+		c := cases[id]
+		c.client, c.gateway, c.kind, c.opts = id, "keyed", "text", agentOpts
+		t.Run(id, c.run)
 	}
 }

@@ -16,12 +16,12 @@ var claudeIsolation = []string{
 }
 
 // TestClaudeCode runs `claude -p` with its default model, the opus and
-// sonnet aliases and an explicit older name, through modelbar to an
-// Anthropic provider (relayed) and an OpenAI one (translated): a text
-// answer, and a Bash tool round trip.
+// sonnet aliases, an explicit older name, and the model variables the
+// snippet renders, through modelbar to an Anthropic provider (relayed) and
+// an OpenAI one (translated): a text answer, and a Bash tool round trip.
 func TestClaudeCode(t *testing.T) {
 	requireSuite(t)
-	for _, model := range []string{"", "opus", "sonnet", "claude-sonnet-4-5"} {
+	for _, model := range []string{"", "opus", "sonnet", "claude-sonnet-4-5", "snippet-models"} {
 		for _, gw := range []string{"anthropic", "openai"} {
 			for _, kind := range []string{"text", "tool"} {
 				name := model
@@ -34,8 +34,11 @@ func TestClaudeCode(t *testing.T) {
 					env:    claudeIsolation,
 					answer: claudeAnswer,
 				}
-				if strings.HasPrefix(model, "claude-") {
+				switch {
+				case strings.HasPrefix(model, "claude-"):
 					c.wantModel = model
+				case model == "snippet-models": // the rendered ANTHROPIC_MODEL and tier variables
+					c.opts, c.args, c.wantModel = agentOpts, claudeArgs(""), agentOpts.Model
 				}
 				t.Run(fmt.Sprintf("%s/%s/%s", name, pathName(gw, "anthropic"), kind), c.run)
 			}

@@ -24,6 +24,7 @@ import (
 // body of every error).
 type gateway struct {
 	name    string // the provider's API: "anthropic" or "openai"
+	apiKey  string // an inference key, when the gateway requires them
 	addr    string // modelbar's
 	url     string // the proxy's: what clients are given
 	token   string // the admin token
@@ -55,8 +56,9 @@ func (e exchange) String() string {
 }
 
 // startGateway starts modelbar with both fake providers and a `*` route to
-// the one named backend.
-func startGateway(bin, dir, backend string) (*gateway, error) {
+// the one named backend; with keyed, it requires inference keys and
+// g.apiKey is one.
+func startGateway(bin, dir, backend string, keyed bool) (*gateway, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -80,6 +82,12 @@ func startGateway(bin, dir, backend string) (*gateway, error) {
 	if err := g.configure(backend); err != nil {
 		g.close()
 		return nil, err
+	}
+	if keyed {
+		if err := g.requireKeys(); err != nil {
+			g.close()
+			return nil, err
+		}
 	}
 	if err := g.startProxy(); err != nil {
 		g.close()
@@ -131,6 +139,23 @@ func (g *gateway) configure(backend string) error {
 		}
 	}
 	return nil
+}
+
+// requireKeys turns inference keys on and creates one.
+func (g *gateway) requireKeys() error {
+	out, err := g.admin("POST", "/api/keys", map[string]any{"name": "e2e"})
+	if err != nil {
+		return err
+	}
+	var k struct {
+		Key string `json:"key"`
+	}
+	if err := json.Unmarshal(out, &k); err != nil || k.Key == "" {
+		return fmt.Errorf("POST /api/keys answered %s: %v", out, err)
+	}
+	g.apiKey = k.Key
+	_, err = g.admin("PUT", "/api/settings", map[string]any{"require_api_keys": true})
+	return err
 }
 
 // admin calls modelbar's admin API.

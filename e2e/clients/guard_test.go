@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ var (
 )
 
 // violations reads a strace log and returns each attempt to reach
-// something other than loopback, as "syscall to address:port".
+// something other than loopback: what it was, the call, the log line.
 func violations(logPath string) ([]string, error) {
 	f, err := os.Open(logPath)
 	if err != nil {
@@ -54,7 +55,7 @@ func violations(logPath string) ([]string, error) {
 			for _, m := range re.FindAllStringSubmatch(line, -1) {
 				if v := judge(m[2], m[1]); v != "" && !seen[v+syscallOf(line)] {
 					seen[v+syscallOf(line)] = true
-					out = append(out, syscallOf(line)+" "+v+": "+cut(line, 300))
+					out = append(out, v+", by "+syscallOf(line)+": "+cut(line, 300))
 				}
 			}
 		}
@@ -69,9 +70,9 @@ func judge(addr, port string) string {
 	case port == "53":
 		return "a DNS lookup (" + net.JoinHostPort(addr, port) + ")"
 	case ip == nil:
-		return "an unparsed address " + addr
+		return "a connection to an address the guard cannot read, " + addr
 	case !ip.IsLoopback():
-		return "a non-loopback address " + net.JoinHostPort(addr, port)
+		return "a connection to " + net.JoinHostPort(addr, port) + ", outside loopback"
 	}
 	return ""
 }
@@ -106,6 +107,7 @@ func TestNetworkGuard_FlagsOutsideAddresses(t *testing.T) {
 			log := filepath.Join(t.TempDir(), "strace.log")
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
+			start := time.Now()
 			cmd := guardedCommand(ctx, log, suite.node, "-e", tc.script)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
@@ -117,6 +119,9 @@ func TestNetworkGuard_FlagsOutsideAddresses(t *testing.T) {
 			}
 			if got := len(v) > 0; got != tc.flagged {
 				t.Errorf("flagged = %v, want %v; violations: %q; output: %s", got, tc.flagged, v, strings.TrimSpace(string(out)))
+			}
+			if tc.name == "dns" && !slices.Contains(suite.dns.between(start, time.Now()), "example.com") {
+				t.Errorf("the DNS stub did not see example.com looked up (it saw %q)", suite.dns.between(start, time.Now()))
 			}
 		})
 	}

@@ -117,6 +117,9 @@ func (c clientCase) session(t *testing.T) *session {
 	}
 	opts := c.opts
 	opts.BaseURL = s.gw.url
+	if s.gw.apiKey != "" {
+		opts.APIKey = s.gw.apiKey // what the snippets say to do with a key
+	}
 	cl, ok := connect.Find(connect.Clients(opts), c.client)
 	if !ok {
 		t.Fatalf("backend/connect renders no client %q", c.client)
@@ -182,8 +185,13 @@ func (r result) problems() []string {
 	if r.guardErr != nil {
 		p = append(p, r.guardErr.Error())
 	}
+	dns := false
 	for _, v := range r.violations {
 		p = append(p, "network guard: "+bin+" tried "+v)
+		dns = dns || strings.Contains(v, "DNS lookup")
+	}
+	if names := suite.dns.between(r.start, r.end); dns && len(names) > 0 {
+		p = append(p, "network guard: names looked up meanwhile (by any client running then): "+strings.Join(names, ", "))
 	}
 	return p
 }

@@ -2,6 +2,7 @@ package clients
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,8 +37,11 @@ var suite struct {
 	openai    *fake
 	anthropic *fake
 	registry  *fake // a 404 npm registry (opencode fetches plugins at start)
+	dns       *dnsStub
 	// The gateways, by the API of the provider their route goes to: a
-	// client of the same API is relayed, one of the other is translated.
+	// client of the same API is relayed, one of the other is translated;
+	// and "keyed", routed to the Anthropic fake, which requires an
+	// inference key.
 	gws map[string]*gateway
 }
 
@@ -59,7 +63,19 @@ func TestMain(m *testing.M) {
 // that has only loopback, so that nothing a client tries can leave the
 // machine; returns its exit code.
 func reexecInNetns() int {
-	args := append([]string{"--net", "--", "sh", "-c", `ip link set lo up && exec "$@"`, "sh"}, os.Args...)
+	// The resolvers become addresses on loopback, answered by the suite's
+	// DNS stub (dns_test.go).
+	script := "ip link set lo up"
+	for _, r := range resolvers() {
+		if ip := net.ParseIP(r); ip != nil && !ip.IsLoopback() {
+			if ip.To4() != nil {
+				script += " && ip addr add " + r + "/32 dev lo"
+			} else {
+				script += " && ip -6 addr add " + r + "/128 dev lo"
+			}
+		}
+	}
+	args := append([]string{"--net", "--", "sh", "-c", script + ` && exec "$@"`, "sh"}, os.Args...)
 	cmd := exec.Command("unshare", args...)
 	cmd.Env = append(os.Environ(), envNetns+"=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -137,18 +153,25 @@ func setup() func() {
 		return fail(err)
 	}
 	stops = append(stops, suite.registry.close)
+	if suite.dns, err = startDNSStub(resolvers()); err != nil {
+		return fail(fmt.Errorf("the DNS stub on the resolvers' addresses: %w", err))
+	}
+	stops = append(stops, suite.dns.close)
 	suite.gws = map[string]*gateway{}
-	for _, backend := range []string{"anthropic", "openai"} {
-		dir := filepath.Join(tmp, "modelbar-"+backend)
+	for _, gw := range []struct {
+		name, backend string
+		keyed         bool
+	}{{"anthropic", "anthropic", false}, {"openai", "openai", false}, {"keyed", "anthropic", true}} {
+		dir := filepath.Join(tmp, "modelbar-"+gw.name)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fail(err)
 		}
-		g, err := startGateway(suite.bin, dir, backend)
+		g, err := startGateway(suite.bin, dir, gw.backend, gw.keyed)
 		if err != nil {
-			return fail(fmt.Errorf("modelbar routed to the %s fake: %w", backend, err))
+			return fail(fmt.Errorf("modelbar %s: %w", gw.name, err))
 		}
 		stops = append(stops, g.close)
-		suite.gws[backend] = g
+		suite.gws[gw.name] = g
 	}
 	fmt.Printf("e2e/clients: set up in %.1fs (modelbar %s; fakes: openai %s, anthropic %s)\n",
 		time.Since(start).Seconds(), suite.bin, suite.openai.url, suite.anthropic.url)
