@@ -168,6 +168,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/ui/{file...}", http.HandlerFunc(s.serveUI))
 	handle("GET", "/ui/login", http.HandlerFunc(s.login))
 
+	handle("GET", "/{$}", http.HandlerFunc(s.serveRoot)) // GET also takes HEAD; "{$}": "/" only, not a catch-all
 	handle("GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
