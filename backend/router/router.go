@@ -25,6 +25,10 @@ type Route struct {
 	Fallbacks    []string `json:"fallbacks"`
 	Priority     int      `json:"priority"`
 	Enabled      bool     `json:"enabled"`
+	// Hidden leaves the route out of the model list (GET /v1/models): it
+	// still routes, but neither its exact name nor the provider models its
+	// wildcard takes are listed.
+	Hidden bool `json:"hidden"`
 }
 
 // Target is one step of a plan: a backend and the model name it is sent.
