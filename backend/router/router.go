@@ -147,19 +147,3 @@ func SplitFallback(entry string) (backend, model string) {
 	backend, model, _ = strings.Cut(entry, ":")
 	return backend, model
 }
-
-// ExactModels returns the exact patterns of enabled routes with the backend
-// each one goes to, in evaluation order, each name once: the names a model
-// listing can honestly advertise.
-func (t *Table) ExactModels() []Target {
-	var out []Target
-	seen := map[string]bool{}
-	for _, c := range t.routes {
-		if !c.route.Enabled || !c.pattern.IsExact() || seen[c.route.ModelPattern] {
-			continue
-		}
-		seen[c.route.ModelPattern] = true
-		out = append(out, Target{Backend: c.route.Backend, Model: c.route.ModelPattern})
-	}
-	return out
-}
