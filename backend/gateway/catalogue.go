@@ -9,7 +9,7 @@ import (
 )
 
 // The model list (GET /v1/models) names what a client can ask for, each
-// name once, owned by the backend that would answer it:
+// name once, owned by the backend that would answer it, in this order:
 //
 //   - the exact pattern of every enabled route (aliases included);
 //   - the usable local models;
@@ -65,7 +65,7 @@ func (s *Server) catalogue() ([]listed, offers) {
 		}
 		seen[name] = true
 		plan := table.Resolve(name)
-		if s.listable(plan, o) {
+		if o.listable(plan) {
 			out = append(out, s.entry(plan, o))
 		}
 	}
@@ -97,7 +97,7 @@ func (s *Server) catalogue() ([]listed, offers) {
 // listable reports whether the name a plan resolves is listed: the route
 // that takes it is listed and offers it, or no route takes it and a local
 // model does.
-func (s *Server) listable(plan router.Plan, o offers) bool {
+func (o offers) listable(plan router.Plan) bool {
 	switch r := plan.Route; {
 	case r == nil:
 		return o.local[plan.Model].Usable
