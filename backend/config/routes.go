@@ -9,8 +9,8 @@ import (
 )
 
 // RouteInput is a route create or update request. A nil field keeps the
-// current value, or takes the default on create (priority 0, enabled, no
-// alias, no fallbacks).
+// current value, or takes the default on create (priority 0, enabled,
+// listed, no alias, no fallbacks).
 type RouteInput struct {
 	ModelPattern *string   `json:"model_pattern"`
 	Backend      *string   `json:"backend"`
@@ -18,6 +18,7 @@ type RouteInput struct {
 	Fallbacks    *[]string `json:"fallbacks"`
 	Priority     *int      `json:"priority"`
 	Enabled      *bool     `json:"enabled"`
+	Hidden       *bool     `json:"hidden"`
 }
 
 func (in RouteInput) applyTo(r *router.Route) {
@@ -26,6 +27,7 @@ func (in RouteInput) applyTo(r *router.Route) {
 	set(&r.BackendModel, in.BackendModel)
 	set(&r.Priority, in.Priority)
 	set(&r.Enabled, in.Enabled)
+	set(&r.Hidden, in.Hidden)
 	if in.Fallbacks != nil {
 		r.Fallbacks = slices.Clone(*in.Fallbacks)
 	}
@@ -150,13 +152,13 @@ func fromStoreRoute(r store.Route) router.Route {
 	}
 	return router.Route{
 		ID: r.ID, ModelPattern: r.ModelPattern, Backend: r.Backend, BackendModel: r.BackendModel,
-		Fallbacks: fb, Priority: r.Priority, Enabled: r.Enabled,
+		Fallbacks: fb, Priority: r.Priority, Enabled: r.Enabled, Hidden: r.Hidden,
 	}
 }
 
 func toStoreRoute(r router.Route) store.Route {
 	return store.Route{
 		ID: r.ID, ModelPattern: r.ModelPattern, Backend: r.Backend, BackendModel: r.BackendModel,
-		Fallbacks: r.Fallbacks, Priority: r.Priority, Enabled: r.Enabled,
+		Fallbacks: r.Fallbacks, Priority: r.Priority, Enabled: r.Enabled, Hidden: r.Hidden,
 	}
 }

@@ -40,8 +40,9 @@ type Engine struct {
 	pool *pool.Pool
 
 	mu      sync.Mutex
-	catalog []modelfile.Entry // guarded by mu: the last discovery
-	scanned time.Time         // guarded by mu
+	catalog []modelfile.Entry      // guarded by mu: the last discovery
+	scanned time.Time              // guarded by mu
+	tools   map[string]toolsAnswer // guarded by mu: toolUse's answers by model directory (tools.go)
 }
 
 // New starts an engine; Close stops it.
@@ -76,7 +77,7 @@ func (e *Engine) Models() []Model {
 	}
 	out := make([]Model, 0, len(entries))
 	for _, en := range entries {
-		m := Model{Entry: en}
+		m := Model{Entry: en, ToolUse: e.toolUse(en)}
 		if st, ok := loaded[en.ID]; ok {
 			m.Loaded, m.Loading, m.Pinned, m.MemoryBytes, m.InUse = !st.Loading, st.Loading, st.Pinned, st.Memory, st.InUse
 		}
@@ -88,6 +89,7 @@ func (e *Engine) Models() []Model {
 // Model is a model found on disk and its state in memory.
 type Model struct {
 	modelfile.Entry
+	ToolUse     bool // its chat template takes tools and the engine reads its tool calls
 	Loaded      bool
 	Loading     bool
 	Pinned      bool

@@ -249,6 +249,7 @@ type localModel struct {
 	Architecture  string `json:"architecture"`
 	Quantization  string `json:"quantization"`
 	ContextLength int    `json:"context_length"`
+	ToolUse       bool   `json:"tool_use"` // its chat template takes tools and the engine reads its calls
 	Usable        bool   `json:"usable"`
 	Reason        string `json:"reason,omitempty"` // why it cannot be used
 	Loaded        bool   `json:"loaded"`
@@ -270,7 +271,7 @@ func (s *Server) localModels() []localModel {
 		}
 		out = append(out, localModel{
 			ID: m.ID, Path: m.Path, Source: source, SizeBytes: m.SizeOnDisk, Architecture: m.Architecture,
-			Quantization: m.Quantization, ContextLength: m.ContextLength, Usable: m.Usable(), Reason: m.Reason,
+			Quantization: m.Quantization, ContextLength: m.ContextLength, ToolUse: m.ToolUse, Usable: m.Usable(), Reason: m.Reason,
 			Loaded: m.Loaded, Loading: m.Loading, Pinned: m.Pinned, InUse: m.InUse, MemoryBytes: m.MemoryBytes,
 		})
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/modelbar/modelbar/backend/config"
 	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/metrics"
+	"github.com/modelbar/modelbar/backend/providers"
 	"github.com/modelbar/modelbar/backend/reqlog"
 )
 
@@ -76,6 +77,7 @@ type Server struct {
 	breakers *failover.Breakers              // cooldowns of providers and their models
 	keyGate  keyGate                         // require_api_keys, cached (apikeys.go)
 	limits   limits                          // resource bounds (limits.go)
+	catalog  *providers.Catalog              // the providers' model lists behind /v1/models (models.go)
 	handler  http.Handler
 
 	// noSystemMessages holds the names of Anthropic providers that refused
@@ -83,7 +85,7 @@ type Server struct {
 	noSystemMessages sync.Map
 }
 
-// New builds the server and its routes.
+// New builds the server and its routes; Close stops what it starts.
 func New(opts Options) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -115,9 +117,14 @@ func New(opts Options) *Server {
 	s.watchPolicy()
 	s.watchAPIKeySetting()
 	s.watchLimits(opts.FileLimit)
+	s.catalog = s.newCatalog()
 	s.handler = s.middleware(s.routes())
 	return s
 }
+
+// Close stops the server's background work (fetching the providers' model
+// lists). Call it after the HTTP server has stopped.
+func (s *Server) Close() { s.catalog.Close() }
 
 // Handler is the root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -174,6 +181,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/ui/{file...}", http.HandlerFunc(s.serveUI))
 	handle("GET", "/ui/login", http.HandlerFunc(s.login))
 
+	handle("GET", "/{$}", http.HandlerFunc(s.serveRoot)) // GET also takes HEAD; "{$}": "/" only, not a catch-all
 	handle("GET", "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))

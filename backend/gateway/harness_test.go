@@ -82,6 +82,8 @@ func newHarness(t testing.TB, opts ...func(*gateway.Options)) *harness {
 		f(&o)
 	}
 	gw := gateway.New(o)
+	// Registered before the server's Close, so it runs after it.
+	t.Cleanup(gw.Close)
 	h.srv.Listener = gw.Listener(h.srv.Listener) // max_connections, as modelbar serve has it
 	h.srv.Config.Handler = h.track(gw.Handler())
 	h.srv.Start()

@@ -1,38 +1,81 @@
 package gateway
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/modelbar/modelbar/backend/router"
+	"github.com/modelbar/modelbar/backend/providers"
 )
 
-// openAIModel is a model object of the OpenAI API.
+// openAIModel is a model object of the OpenAI API. OpenAI's own four
+// fields come first. The rest say what a model picker needs, in the form
+// of OpenRouter's model list, which OpenRouter clients with a base URL of
+// one's choosing read (Zed's needs name, description and created, and
+// reads context_length, supported_parameters and architecture), with
+// Mistral's capabilities object as an explicit yes or no:
+//
+//   - name, description: the display name and where the model goes;
+//   - context_length: the context window in tokens;
+//   - capabilities {function_calling, vision}: tool use and image input;
+//   - architecture.input_modalities: "image" when the model takes images;
+//   - supported_parameters: "tools" and "tool_choice" when it calls tools;
+//   - top_provider {context_length, max_completion_tokens}: the window and
+//     the longest answer.
+//
+// A fact that is not known is left out (name and description are always
+// there).
 type openAIModel struct {
 	ID      string `json:"id"`
 	Object  string `json:"object"`
 	Created int64  `json:"created"`
 	OwnedBy string `json:"owned_by"`
+
+	Name                string             `json:"name"`
+	Description         string             `json:"description"`
+	ContextLength       int                `json:"context_length,omitempty"`
+	Capabilities        *modelCapabilities `json:"capabilities,omitempty"`
+	Architecture        *modelArchitecture `json:"architecture,omitempty"`
+	SupportedParameters []string           `json:"supported_parameters,omitempty"`
+	TopProvider         *topProvider       `json:"top_provider,omitempty"`
 }
 
-// models lists what a client can ask for by name: the local models and the
-// exact pattern of every enabled route (aliases such as "fast" included),
-// each owned by the backend it goes to.
-func (s *Server) models() []openAIModel {
-	created := s.started.Unix()
-	out := []openAIModel{}
-	seen := map[string]bool{}
-	for _, t := range s.cfg.Table().ExactModels() { // a route wins over a local model of its name
-		seen[t.Model] = true
-		out = append(out, openAIModel{ID: t.Model, Object: "model", Created: created, OwnedBy: t.Backend})
+type modelCapabilities struct {
+	FunctionCalling *bool `json:"function_calling,omitempty"`
+	Vision          *bool `json:"vision,omitempty"`
+}
+
+type modelArchitecture struct {
+	InputModalities  []string `json:"input_modalities"`
+	OutputModalities []string `json:"output_modalities"`
+}
+
+type topProvider struct {
+	ContextLength       int `json:"context_length,omitempty"`
+	MaxCompletionTokens int `json:"max_completion_tokens,omitempty"`
+}
+
+func toOpenAIModel(m listed) openAIModel {
+	out := openAIModel{ID: m.id, Object: "model", Created: m.created, OwnedBy: m.owner,
+		Name: m.name, Description: m.description(), ContextLength: m.facts.ContextLength}
+	f := m.facts
+	if f.ToolUse != nil || f.Vision != nil {
+		out.Capabilities = &modelCapabilities{FunctionCalling: f.ToolUse, Vision: f.Vision}
 	}
-	for _, m := range s.localModels() {
-		if m.Usable && !seen[m.ID] {
-			out = append(out, openAIModel{ID: m.ID, Object: "model", Created: created, OwnedBy: router.Local})
+	if f.Vision != nil {
+		out.Architecture = &modelArchitecture{InputModalities: []string{"text"}, OutputModalities: []string{"text"}}
+		if *f.Vision {
+			out.Architecture.InputModalities = append(out.Architecture.InputModalities, "image")
 		}
+	}
+	if f.ToolUse != nil && *f.ToolUse {
+		out.SupportedParameters = []string{"tools", "tool_choice"}
+	}
+	if f.ContextLength > 0 || f.MaxOutput > 0 {
+		out.TopProvider = &topProvider{ContextLength: f.ContextLength, MaxCompletionTokens: f.MaxOutput}
 	}
 	return out
 }
@@ -42,7 +85,12 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 		s.listAnthropicModels(w, r)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": s.models()})
+	all, _ := s.catalogue()
+	data := make([]openAIModel, 0, len(all))
+	for _, m := range all {
+		data = append(data, toOpenAIModel(m))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }
 
 // anthropicClient reports whether a request comes from an Anthropic SDK
@@ -50,16 +98,27 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 // APIs share, each with its own answer.
 func anthropicClient(r *http.Request) bool { return r.Header.Get("anthropic-version") != "" }
 
-// anthropicModel is a model object of the Anthropic API.
+// anthropicModel is a model object of the Anthropic API, with the limits
+// and capabilities Anthropic's Models API gives where they are known: an
+// Anthropic provider's capabilities object as it sent it, else
+// image_input alone.
 type anthropicModel struct {
-	Type        string `json:"type"`
-	ID          string `json:"id"`
-	DisplayName string `json:"display_name"`
-	CreatedAt   string `json:"created_at"`
+	Type           string          `json:"type"`
+	ID             string          `json:"id"`
+	DisplayName    string          `json:"display_name"`
+	CreatedAt      string          `json:"created_at"`
+	MaxInputTokens int             `json:"max_input_tokens,omitempty"`
+	MaxTokens      int             `json:"max_tokens,omitempty"`
+	Capabilities   json.RawMessage `json:"capabilities,omitempty"`
 }
 
-func toAnthropicModel(m openAIModel) anthropicModel {
-	return anthropicModel{Type: "model", ID: m.ID, DisplayName: m.ID, CreatedAt: time.Unix(m.Created, 0).UTC().Format(time.RFC3339)}
+func toAnthropicModel(m listed) anthropicModel {
+	out := anthropicModel{Type: "model", ID: m.id, DisplayName: m.name, CreatedAt: time.Unix(m.created, 0).UTC().Format(time.RFC3339),
+		MaxInputTokens: m.facts.ContextLength, MaxTokens: m.facts.MaxOutput, Capabilities: m.facts.AnthropicCapabilities}
+	if out.Capabilities == nil && m.facts.Vision != nil {
+		out.Capabilities, _ = json.Marshal(map[string]any{"image_input": map[string]bool{"supported": *m.facts.Vision}})
+	}
+	return out
 }
 
 // listAnthropicModels answers in Anthropic's list shape, paged by limit
@@ -75,13 +134,13 @@ func (s *Server) listAnthropicModels(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	all := s.models()
+	all, _ := s.catalogue()
 	start, end := 0, len(all)
 	if id := q.Get("after_id"); id != "" {
-		start = slices.IndexFunc(all, func(m openAIModel) bool { return m.ID == id }) + 1
+		start = slices.IndexFunc(all, func(m listed) bool { return m.id == id }) + 1
 		end = min(len(all), start+limit)
 	} else if id := q.Get("before_id"); id != "" {
-		if end = slices.IndexFunc(all, func(m openAIModel) bool { return m.ID == id }); end < 0 {
+		if end = slices.IndexFunc(all, func(m listed) bool { return m.id == id }); end < 0 {
 			end = 0
 		}
 		start = max(0, end-limit)
@@ -103,31 +162,43 @@ func (s *Server) listAnthropicModels(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"data": data, "has_more": more, "first_id": first, "last_id": last})
 }
 
-// getModel answers a listed model, or any name a route would take (wildcard
-// routes included), owned by the backend it would go to.
+// getModel answers a listed model as the list shows it, or any other name
+// a route would take (wildcard and hidden routes included), owned by the
+// backend it would go to.
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("model")
 	if err := checkModelName(id); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	reply := func(m openAIModel) {
+	reply := func(m listed) {
 		if anthropicClient(r) {
 			writeJSON(w, http.StatusOK, toAnthropicModel(m))
 			return
 		}
-		writeJSON(w, http.StatusOK, m)
+		writeJSON(w, http.StatusOK, toOpenAIModel(m))
 	}
-	for _, m := range s.models() {
-		if m.ID == id {
-			reply(m)
-			return
-		}
+	all, o := s.catalogue()
+	if i := slices.IndexFunc(all, func(m listed) bool { return m.id == id }); i >= 0 {
+		reply(all[i])
+		return
 	}
 	if plan, err := s.cfg.Table().ResolveContext(r.Context(), id); err == nil && (plan.Route != nil || s.localHas(id)) {
-		reply(openAIModel{ID: id, Object: "model", Created: s.started.Unix(), OwnedBy: plan.Targets[0].Backend})
+		reply(s.entry(plan, o))
 		return
 	}
 	s.fail(w, r, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
 		Message: fmt.Sprintf("model %s not found", quoteName(id))})
+}
+
+// newCatalog starts the provider model lists behind GET /v1/models: the
+// providers that enabled, listed routes send to, refetched after every
+// configuration change that gives a provider a new client.
+func (s *Server) newCatalog() *providers.Catalog {
+	c := providers.NewCatalog(s.cfg.Clients(), providers.CatalogOptions{
+		Wanted: func() []string { return listedBackends(s.cfg.Table().Routes()) },
+		Log:    s.log,
+	})
+	s.cfg.OnChange(c.Refresh)
+	return c
 }

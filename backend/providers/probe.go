@@ -2,7 +2,6 @@ package providers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -66,20 +65,12 @@ func (c *Client) sdkError(ctx context.Context, err error) error {
 }
 
 func (c *Client) anthropicModels(ctx context.Context) ([]string, error) {
-	body, err := c.Get(ctx, "/v1/models?limit=1000")
+	models, err := c.listAnthropicModels(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var list struct {
-		Data []struct {
-			ID string `json:"id"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, &Error{Provider: c.cfg.Name, Kind: KindStatus, Status: 502, Message: "its model list is not JSON: " + err.Error()}
-	}
-	ids := make([]string, 0, len(list.Data))
-	for _, m := range list.Data {
+	ids := make([]string, 0, len(models))
+	for _, m := range models {
 		ids = append(ids, m.ID)
 	}
 	return ids, nil

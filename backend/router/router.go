@@ -25,6 +25,10 @@ type Route struct {
 	Fallbacks    []string `json:"fallbacks"`
 	Priority     int      `json:"priority"`
 	Enabled      bool     `json:"enabled"`
+	// Hidden leaves the route out of the model list (GET /v1/models): it
+	// still routes, but neither its exact name nor the provider models its
+	// wildcard takes are listed.
+	Hidden bool `json:"hidden"`
 }
 
 // Target is one step of a plan: a backend and the model name it is sent.
@@ -142,20 +146,4 @@ func targets(r Route, model string) []Target {
 func SplitFallback(entry string) (backend, model string) {
 	backend, model, _ = strings.Cut(entry, ":")
 	return backend, model
-}
-
-// ExactModels returns the exact patterns of enabled routes with the backend
-// each one goes to, in evaluation order, each name once: the names a model
-// listing can honestly advertise.
-func (t *Table) ExactModels() []Target {
-	var out []Target
-	seen := map[string]bool{}
-	for _, c := range t.routes {
-		if !c.route.Enabled || !c.pattern.IsExact() || seen[c.route.ModelPattern] {
-			continue
-		}
-		seen[c.route.ModelPattern] = true
-		out = append(out, Target{Backend: c.route.Backend, Model: c.route.ModelPattern})
-	}
-	return out
 }

@@ -150,22 +150,6 @@ func TestTable_IsImmutable(t *testing.T) {
 	}
 }
 
-func TestTable_ExactModels(t *testing.T) {
-	table, err := NewTable([]Route{
-		{ID: 1, ModelPattern: "fast", Backend: "openai", BackendModel: "gpt-4o-mini", Enabled: true},
-		{ID: 2, ModelPattern: "gpt-*", Backend: "openai", Enabled: true},
-		{ID: 3, ModelPattern: "hidden", Backend: "openai", Enabled: false},
-		{ID: 4, ModelPattern: "fast", Backend: "groq", Enabled: true},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Target{{Backend: "openai", Model: "fast"}}
-	if diff := cmp.Diff(want, table.ExactModels()); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-}
-
 func TestValidate_NamesTheField(t *testing.T) {
 	known := func(name string) bool { return name == "openai" || name == "anthropic" }
 	ok := Route{ModelPattern: "gpt-*", Backend: "openai", Fallbacks: []string{"local", "anthropic:claude-haiku-4-5", "openai:gpt-4o-mini"}}

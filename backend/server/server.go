@@ -169,14 +169,16 @@ func (s *Server) Metrics() *metrics.Registry { return s.metrics }
 func (s *Server) Done() <-chan error { return s.serveErr }
 
 // Shutdown stops accepting requests, lets in-flight ones (streams included)
-// finish until ctx ends, then writes the request log's last entries and
-// closes the provider clients and the database.
+// finish until ctx ends, then stops the gateway's background fetches,
+// writes the request log's last entries and closes the provider clients and
+// the database.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		s.log.Warn("in-flight requests cut off at shutdown", "err", err)
 		s.http.Close()
 	}
+	s.gateway.Close()
 	s.requests.Close()
 	s.clients.Close()
 	s.local.Close()

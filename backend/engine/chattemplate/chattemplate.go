@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -78,6 +79,24 @@ func (t *Template) Source() string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// readsTools matches a template that reads the tools variable.
+var readsTools = regexp.MustCompile(`\btools\b`)
+
+// SupportsTools reports whether the template renders tools: it has a
+// "tool_use" variant, or a variant reads the tools variable. A template
+// that does neither drops the tools a request offers.
+func (t *Template) SupportsTools() bool {
+	if _, ok := t.variants["tool_use"]; ok {
+		return true
+	}
+	for _, v := range t.variants {
+		if readsTools.MatchString(v.source) {
+			return true
+		}
+	}
+	return false
 }
 
 func parseVariants(name string, sources map[string]string, specials map[string]string) (*Template, error) {

@@ -8,6 +8,8 @@ export interface Route {
   fallbacks: string[] | null;
   priority: number;
   enabled: boolean;
+  /** Left out of the model list (GET /v1/models); the route still routes. Absent from an older server: false. */
+  hidden?: boolean;
 }
 
 export type RouteInput = Omit<Route, 'id'>;

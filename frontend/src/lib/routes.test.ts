@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Route } from './api';
-import { reorder } from './routes';
+import { blankRoute, reorder, routeInput } from './routes';
 
 const r = (id: number, priority: number, model_pattern = 'm' + id): Route => ({
   id, priority, model_pattern, backend: 'local', backend_model: '', fallbacks: [], enabled: true,
@@ -43,5 +43,28 @@ describe('reorder', () => {
     expect(reorder(rs, 1, 1)).toEqual([]);
     expect(reorder(rs, 0, -1)).toEqual([]);
     expect(reorder(rs, 1, 2)).toEqual([]);
+  });
+});
+
+describe('route editor', () => {
+  it('starts a new route enabled and listed', () => {
+    expect(blankRoute('openai')).toEqual({
+      model_pattern: '', backend: 'openai', backend_model: '', fallbacks: [], priority: 0, enabled: true, hidden: false,
+    });
+  });
+
+  it('copies a route with every field, hidden false when the server sent none', () => {
+    const old = r(7, 3, 'gpt-*');
+    const input = routeInput(old);
+    expect(input).toEqual({ model_pattern: 'gpt-*', backend: 'local', backend_model: '', fallbacks: [], priority: 3, enabled: true, hidden: false });
+    expect('id' in input).toBe(false);
+    expect(routeInput({ ...old, hidden: true, fallbacks: null }).hidden).toBe(true);
+  });
+
+  it('does not share the fallbacks array with the route', () => {
+    const old = { ...r(1, 0), fallbacks: ['openai'] };
+    const input = routeInput(old);
+    input.fallbacks!.push('local');
+    expect(old.fallbacks).toEqual(['openai']);
   });
 });

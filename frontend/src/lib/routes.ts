@@ -1,4 +1,4 @@
-import type { Route } from './api';
+import type { Route, RouteInput } from './api';
 
 /**
  * The priority changes that put `routes` (in evaluation order) into the
@@ -46,4 +46,22 @@ function minimise(order: Route[], changes: { id: number; priority: number }[]) {
 export function splitFallback(entry: string): { backend: string; model: string } {
   const i = entry.indexOf(':');
   return i < 0 ? { backend: entry, model: '' } : { backend: entry.slice(0, i), model: entry.slice(i + 1) };
+}
+
+/** An empty route for the editor: enabled, listed, no alias or fallbacks. */
+export function blankRoute(backend = 'local'): RouteInput {
+  return { model_pattern: '', backend, backend_model: '', fallbacks: [], priority: 0, enabled: true, hidden: false };
+}
+
+/** The editor's copy of a route: every field present (hidden false when the server sent none). */
+export function routeInput(r: Route): RouteInput {
+  return {
+    model_pattern: r.model_pattern,
+    backend: r.backend,
+    backend_model: r.backend_model,
+    fallbacks: [...(r.fallbacks ?? [])],
+    priority: r.priority,
+    enabled: r.enabled,
+    hidden: r.hidden ?? false,
+  };
 }
