@@ -11,6 +11,6 @@
 // any address outside 127.0.0.0/8 and ::1, or a DNS lookup, fails the case.
 //
 // The tests are in the _test files; `go test ./...` skips them unless
-// MODELBAR_E2E_CLIENTS=1 (`.ci/run` sets it after `npm ci --prefix
+// MODELBAR_E2E_CLIENTS=1 (`.ci/run` sets it after `npm install --prefix
 // e2e/clients`). See README.md, "Connect your tools".
 package clients

@@ -15,15 +15,14 @@ import (
 
 // The suite runs only when asked: MODELBAR_E2E_CLIENTS=1 (.ci/run sets
 // it). Then it needs, and fails without: Linux, root (for the network
-// namespace), strace, ip, node, and the clients installed by `npm ci
+// namespace), strace, ip, node, and the clients installed by `npm install
 // --prefix e2e/clients`. MODELBAR_BIN names a built modelbar; without it
 // the suite builds one (the frontend must be built: the binary embeds it).
 const (
-	envRun    = "MODELBAR_E2E_CLIENTS"
-	envNetns  = "MODELBAR_E2E_IN_NETNS" // set in the re-executed child
-	envBin    = "MODELBAR_BIN"
-	skipWhy   = "the real-client suite runs only with " + envRun + "=1 (after npm ci --prefix e2e/clients; .ci/run does both)"
-	setupWait = 3 * time.Minute
+	envRun   = "MODELBAR_E2E_CLIENTS"
+	envNetns = "MODELBAR_E2E_IN_NETNS" // set in the re-executed child
+	envBin   = "MODELBAR_BIN"
+	skipWhy  = "the real-client suite runs only with " + envRun + "=1 (after npm install --prefix e2e/clients; .ci/run does both)"
 )
 
 // suite is what every case shares, set up once by TestMain.
@@ -124,7 +123,7 @@ func setup() func() {
 	}
 	suite.node, _ = exec.LookPath("node")
 	if _, err := os.Stat(filepath.Join(wd, "node_modules", ".bin")); err != nil {
-		return fail(fmt.Errorf("the clients are not installed: run npm ci --prefix e2e/clients"))
+		return fail(fmt.Errorf("the clients are not installed: run npm install --prefix e2e/clients"))
 	}
 	tmp, err := os.MkdirTemp("", "modelbar-e2e-clients-")
 	if err != nil {
