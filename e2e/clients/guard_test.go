@@ -104,7 +104,7 @@ func TestNetworkGuard_FlagsOutsideAddresses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			log := filepath.Join(t.TempDir(), "strace.log")
+			log := filepath.Join(t.TempDir(), "strace.log") // the log only
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			start := time.Now()

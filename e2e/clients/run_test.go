@@ -32,8 +32,8 @@ type clientCase struct {
 	// rendered configuration (telemetry and update checks off).
 	env   []string
 	files map[string]string
-	// answer extracts the client's final answer from its output ("" when
-	// the whole output is the answer).
+	// answer extracts the client's final answer from its output (nil: the
+	// whole output is the answer).
 	answer  func(stdout string) (string, error)
 	timeout time.Duration
 	// wantModel, if set, is a model name the provider must see.
@@ -108,7 +108,12 @@ type session struct {
 
 func (c clientCase) session(t *testing.T) *session {
 	t.Helper()
-	s := &session{gw: suite.gws[c.gateway], root: t.TempDir()}
+	// Under the suite's temporary directory, which MODELBAR_E2E_KEEP keeps.
+	root, err := os.MkdirTemp(suite.tmp, idRE.ReplaceAllString(strings.ToLower(t.Name()), "-")+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &session{gw: suite.gws[c.gateway], root: root}
 	s.home, s.work, s.tmp = filepath.Join(s.root, "home"), filepath.Join(s.root, "work"), filepath.Join(s.root, "tmp")
 	for _, d := range []string{s.home, s.work, s.tmp} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -300,7 +305,7 @@ func modelsSeen(id string) []string {
 func (r result) debug(id string) string {
 	var b strings.Builder
 	gw := r.s.gw
-	fmt.Fprintf(&b, "--- case %s through modelbar routed to the %s fake (%s)\n", id, gw.name, gw.url)
+	fmt.Fprintf(&b, "--- case %s through modelbar routed to the %s fake (%s); home, work dir and strace log in %s\n", id, gw.name, gw.url, r.s.root)
 	args := make([]string, len(r.args))
 	for i, a := range r.args {
 		args[i] = cut(a, 300)

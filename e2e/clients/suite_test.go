@@ -30,6 +30,7 @@ var suite struct {
 	enabled   bool
 	err       error  // set-up failure: every test reports it
 	dir       string // e2e/clients
+	tmp       string // everything the suite writes; MODELBAR_E2E_KEEP=1 keeps it
 	bin       string // modelbar
 	node      string
 	rec       *recorder
@@ -129,6 +130,7 @@ func setup() func() {
 	if err != nil {
 		return fail(err)
 	}
+	suite.tmp = tmp
 	stops = append(stops, func() {
 		if os.Getenv("MODELBAR_E2E_KEEP") != "" {
 			fmt.Println("e2e/clients: kept", tmp)
