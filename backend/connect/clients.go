@@ -187,9 +187,14 @@ func xcode(o Options) Client {
 	} else {
 		steps = append(steps, "Internet Hosted", "URL: "+o.BaseURL, "API Key: "+o.APIKey, "API Key Header: x-api-key")
 	}
+	note := "Xcode lists modelbar's models (`/v1/models`) and chats over the OpenAI API."
+	if o.APIKey == AnyKey {
+		note += " With inference keys on, add it as Internet Hosted instead: URL " + o.BaseURL +
+			", API Key: your key, API Key Header: x-api-key."
+	}
 	return Client{
 		ID: "xcode", Name: "Xcode", APIs: []API{OpenAI}, Steps: steps,
-		Note:     "Xcode lists modelbar's models (`/v1/models`) and chats over the OpenAI API.",
+		Note:     note,
 		Untested: "it runs only on macOS",
 	}
 }

@@ -140,3 +140,15 @@ func TestInferenceKeys(t *testing.T) {
 		t.Run(id, c.run)
 	}
 }
+
+// TestCodex waits for the Responses API. To add it: serve /v1/responses in
+// modelbar and in the OpenAI fake (fake_openai_test.go), add @openai/codex
+// to package.json, and run `codex exec --skip-git-repo-check PROMPT` with
+// CODEX_HOME in the home (the rendered ~/.codex/config.toml), plus
+// features.plugins = false, features.apps = false and sandbox_mode =
+// "danger-full-access" as isolation (PLATFORM.md); the AI SDK's
+// openai(model) is one more provider in testdata/aisdk.mjs.
+func TestCodex(t *testing.T) {
+	requireSuite(t)
+	t.Skip("Codex CLI speaks only the Responses API (/v1/responses), which modelbar does not serve yet")
+}
