@@ -5,8 +5,9 @@ import (
 	"strings"
 )
 
-// Each function below renders one client's configuration, in the format
-// its current documentation gives (the sources are named in each).
+// Each function below renders one client's configuration in the format
+// its current documentation gives; the clients the suite runs have also
+// read it themselves (e2e/clients).
 
 // claudeCode: environment variables (Claude Code's "LLM gateway" set-up).
 // ANTHROPIC_AUTH_TOKEN goes out as Authorization: Bearer, which modelbar
@@ -27,7 +28,7 @@ func claudeCode(o Options) Client {
 		Note: "Leave `ANTHROPIC_API_KEY` unset: it would win over the token. Without the optional variables Claude Code " +
 			"asks for Claude models by their own names (`opus`, `sonnet`, `claude-…`), which a `claude-*` route takes; " +
 			"with them each of its tiers asks for the model named, whichever provider its route goes to.",
-		Tested: "`claude -p` with its default model, `--model opus`, `sonnet` and `claude-sonnet-4-5`, " +
+		Tested: "`claude -p` with its default model, `--model opus`, `sonnet`, `claude-sonnet-4-5`, and the model variables, " +
 			"through an Anthropic provider (relayed) and an OpenAI one (translated): a text answer and a Bash tool round trip each",
 	}
 }
