@@ -50,6 +50,11 @@ type offers struct {
 	order     map[string][]string // each provider's model ids in its own order
 }
 
+// WarmModelList starts fetching the provider model lists that /v1/models
+// will need, so that an editor's first look at the list finds them. It
+// returns at once; the application calls it when it starts serving.
+func (s *Server) WarmModelList() { s.offers(s.cfg.Table().Routes()) }
+
 // catalogue builds the model list, and returns what the backends offer
 // with it. It never waits for a provider: a list not fetched yet is asked
 // for and left out until it comes.

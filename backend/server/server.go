@@ -128,6 +128,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		},
 	}
 	go func() { s.serveErr <- s.http.Serve(gw.Listener(ln)) }()
+	gw.WarmModelList() // an editor's model picker asks right away
 	opts.Log.Info("modelbar listening", "addr", "http://"+ln.Addr().String(), "data_dir", opts.DataDir,
 		"secrets", sec.Backend(), "admin_token_file", auth.TokenPath(opts.DataDir))
 	return s, nil
