@@ -215,7 +215,7 @@ func copilot(o Options) Client {
 	return Client{
 		ID: "copilot", Name: "GitHub Copilot (VS Code)", APIs: []API{OpenAI},
 		Files: []File{{Path: "~/Library/Application Support/Code/User/chatLanguageModels.json", Format: "json", Content: jsonText(cfg)}},
-		Steps: []string{"Command Palette → Chat: Manage Language Models → Add Models → Custom Endpoint", "API type: Chat Completions (VS Code then opens the file above)"},
+		Steps: []string{"Command Palette → Chat: Manage Language Models → Add Models → Custom Endpoint", "API type: Chat Completions; VS Code then opens the file below"},
 		Note: "Copilot Chat's Custom Endpoint provider; a key entered in VS Code's prompt is kept in its secret " +
 			"storage instead of the file.",
 		Untested: "an editor extension, which the suite cannot run headless",
