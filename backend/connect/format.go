@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/modelbar/modelbar/backend/protocol"
 )
 
 // obj is a JSON object that keeps its keys in the order written, so a
@@ -26,11 +28,11 @@ func (o obj) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, err := marshal(m.k)
+		k, err := protocol.Marshal(m.k)
 		if err != nil {
 			return nil, err
 		}
-		v, err := marshal(m.v)
+		v, err := protocol.Marshal(m.v)
 		if err != nil {
 			return nil, err
 		}
@@ -40,16 +42,6 @@ func (o obj) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
-}
-
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
 // jsonText renders v indented by two spaces, ending in a newline.
@@ -67,7 +59,7 @@ func jsonText(v any) string {
 // quoteJSON is a JSON (and TOML basic, and YAML double-quoted, and
 // JavaScript) string literal for s.
 func quoteJSON(s string) string {
-	b, _ := marshal(s) // a string always marshals
+	b, _ := protocol.Marshal(s) // a string always marshals
 	return string(b)
 }
 
