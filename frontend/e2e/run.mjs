@@ -366,11 +366,81 @@ async function main() {
   await shot('models');
 
   // ---- Status ----
-  step('status: address, snippets, a new API key');
+  step('status: address; Connect your tools shows GET /api/connect\'s snippets for this server');
   await nav('status');
   await tid('status-addr').getByText(base).waitFor();
-  assert.equal(await tid('snippet-openai').innerText(), `${base}/v1`);
-  assert.equal(await tid('snippet-anthropic').innerText(), `ANTHROPIC_BASE_URL=${base}`);
+  assert.equal(await tid('connect-base').innerText(), base);
+  assert.equal(await tid('connect-base-v1').innerText(), `${base}/v1`);
+  const connect = (await api('GET', '/api/connect')).body;
+  await tid('connect-client').waitFor();
+  assert.deepEqual(await tid('connect-tab').evaluateAll((ts) => ts.map((t) => t.dataset.client)), connect.clients.map((c) => c.id), 'a tab per client, in the API\'s order');
+  const shown = tid('connect-client');
+  const blockText = (sel) => shown.locator(`[data-testid="connect-block"]${sel} [data-testid="connect-block-text"]`).innerText();
+  const shownText = (sel, want) =>
+    page.waitForFunction(
+      ([sel, want]) => document.querySelector(`[data-testid="connect-client"] [data-testid="connect-block"]${sel} [data-testid="connect-block-text"]`)?.textContent?.includes(want),
+      [sel, want],
+    );
+  assert.equal(await shown.getAttribute('data-client'), 'claude-code', 'Claude Code first');
+  assert.match(await blockText('[data-lang="sh"]'), new RegExp(`^export ANTHROPIC_BASE_URL=${base}$`, 'm'));
+  assert.equal((await blockText('[data-lang="sh"]')).trim(), connect.clients[0].blocks.at(-1).text.trim(), 'the block as the API sent it');
+  assert.deepEqual([await tid('connect-model').inputValue(), await tid('connect-small-model').inputValue()], ['gpt-4o', 'fast'], 'the API\'s defaults');
+  await shown.getByTestId('connect-tested').getByText('tested in CI').waitFor();
+  await shown.getByTestId('connect-note').locator('code').getByText('ANTHROPIC_API_KEY').waitFor();
+  await tid('connect-key-any').waitFor();
+
+  step('status: the model fields ask again; a bad name shows at its field');
+  await tid('connect-model').fill('fake-large');
+  await tid('connect-small-model').fill('fake-small');
+  await shownText('[data-lang="sh"]', 'export ANTHROPIC_MODEL=fake-large');
+  await shownText('[data-lang="sh"]', 'export ANTHROPIC_SMALL_FAST_MODEL=fake-small');
+  await tid('connect-model').fill('x'.repeat(300));
+  await page.locator('#connect-model[aria-invalid="true"]').waitFor();
+  await tid('connect-model').fill('fake-large');
+  await page.locator('#connect-model[aria-invalid="false"]').waitFor();
+
+  step('status: another client: its file, a Copy button, the arrow keys; steps for Xcode');
+  await page.locator('[data-testid="connect-tab"][data-client="opencode"]').click();
+  const opencodeFile = '[data-title="~/.config/opencode/opencode.json"]';
+  await shown.locator('[data-testid="connect-block"]' + opencodeFile).waitFor();
+  const ocText = await blockText(opencodeFile);
+  assert.ok(ocText.includes(`"baseURL": "${base}/v1"`) && ocText.includes('"model": "modelbar/fake-large"'), ocText);
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  await shown.locator('[data-testid="connect-block"]' + opencodeFile).getByTestId('connect-copy').click();
+  await shown.getByText('Copied ✓').waitFor();
+  const chosen = (await api('GET', '/api/connect?model=fake-large&small_model=fake-small')).body;
+  const ocBlock = chosen.clients.find((c) => c.id === 'opencode').blocks.find((b) => b.title === '~/.config/opencode/opencode.json');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), ocBlock.text, 'the file, as the API renders it for these models, went to the clipboard');
+  await page.locator('[data-testid="connect-tab"][data-client="opencode"]').focus();
+  await page.keyboard.press('ArrowRight');
+  const next = connect.clients[connect.clients.findIndex((c) => c.id === 'opencode') + 1].id;
+  await page.locator(`[data-testid="connect-client"][data-client="${next}"]`).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-client')), next, 'focus follows the arrow');
+  await page.locator('[data-testid="connect-tab"][data-client="xcode"]').click();
+  await shown.locator('[data-testid="connect-block"][data-lang=""]').getByText('Port: ' + mb.addr.split(':').pop()).waitFor();
+  await shown.getByTestId('connect-tested').getByText('not run in CI').waitFor();
+  await page.locator('[data-testid="connect-tab"][data-client="claude-code"]').click();
+  await tid('status-snippets').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+  await shot('connect');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot('connect-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+
+  step('status: with inference keys required the snippets carry a placeholder, and say where keys are made');
+  await tid('setting-require_api_keys').check();
+  await tid('settings-save').click();
+  await tid('connect-key-required').getByText('mb-your-key').waitFor();
+  await shownText('[data-lang="sh"]', 'export ANTHROPIC_AUTH_TOKEN=mb-your-key');
+  await tid('connect-keys-link').click();
+  await page.waitForFunction(() => document.activeElement?.id === 'key-name');
+  await tid('setting-require_api_keys').uncheck();
+  await tid('settings-save').click();
+  await tid('connect-key-any').waitFor();
+  await shownText('[data-lang="sh"]', 'export ANTHROPIC_AUTH_TOKEN=modelbar');
+  assert.equal((await api('GET', '/api/settings')).body.require_api_keys, false);
+  await page.waitForFunction(() => !document.body.innerText.includes('Settings saved'), null, { timeout: 6000 }); // the toasts, before a later step looks for its own
+
+  step('status: a new API key');
   await tid('key-name').fill('e2e');
   await tid('key-name').press('Enter');
   await tid('key-created').waitFor();

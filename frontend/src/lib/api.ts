@@ -179,3 +179,59 @@ export interface Session {
   user_agent: string;
   current: boolean;
 }
+
+/** The protocol a client's configuration makes it speak; "responses" is OpenAI's Responses API, not served yet. */
+export type ConnectAPI = 'openai' | 'anthropic' | 'responses';
+
+/** One environment variable of a client's configuration. */
+export interface ConnectEnv {
+  name: string;
+  value: string;
+  /** Shown after a comment (optional_env) that says what it changes. */
+  optional?: boolean;
+}
+
+/** A configuration file: "~/" is the home directory, a path without it is relative to the project. */
+export interface ConnectFile {
+  path: string;
+  format: 'json' | 'yaml' | 'toml' | 'js' | string;
+  content: string;
+}
+
+/** A snippet as shown to a person (README.md shows the same). lang "" is a list of settings to enter, one a line. */
+export interface ConnectBlock {
+  /** Where the text goes: a file path, or "Settings". */
+  title?: string;
+  lang: 'sh' | 'json' | 'yaml' | 'toml' | 'js' | '' | string;
+  text: string;
+}
+
+/** One client's minimal configuration (backend/connect `Client`). */
+export interface ConnectClient {
+  id: string;
+  name: string;
+  apis: ConnectAPI[];
+  env?: ConnectEnv[];
+  optional_env?: string;
+  files?: ConnectFile[];
+  steps?: string[];
+  run?: string;
+  note?: string;
+  /** How the client suite (e2e/clients) runs it; else `untested` says why it does not. */
+  tested?: string;
+  untested?: string;
+  blocks: ConnectBlock[];
+}
+
+/** GET /api/connect: each client's configuration for this server, in the order to show them. */
+export interface Connect {
+  /** modelbar's address as clients reach it, without /v1. */
+  base_url: string;
+  /** Inference keys are on: the snippets carry a placeholder where a key goes. */
+  api_key_required: boolean;
+  model: string;
+  small_model: string;
+  clients: ConnectClient[];
+  /** The same clients as README.md's "Connect your tools" section renders them. */
+  markdown: string;
+}
