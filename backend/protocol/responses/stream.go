@@ -118,7 +118,7 @@ func (e *StreamEncoder) openItem(index int, b protocol.Block) []byte {
 	case protocol.BlockText:
 		it.Type, it.ID, it.Role, it.Content = "message", "msg_"+suffix, "assistant", []part{}
 	case protocol.BlockThinking, protocol.BlockRedactedThinking:
-		it.Type, it.ID, it.Summary, it.Status = "reasoning", "rs_"+suffix, []part{}, ""
+		it.Type, it.ID, it.Summary, it.Status = "reasoning", "rs_"+suffix, &[]part{}, ""
 	case protocol.BlockToolUse:
 		name := e.names.clientName(b.Name)
 		it.CallID, it.Name, it.Namespace = b.ID, name.Name, name.Namespace
@@ -186,7 +186,7 @@ func (e *StreamEncoder) closeItem() []byte {
 		if c.partOpen {
 			out = append(out, e.itemEvent("response.reasoning_summary_text.done", map[string]any{"summary_index": 0, "text": c.block.Text})...)
 			out = append(out, e.itemEvent("response.reasoning_summary_part.done", map[string]any{"summary_index": 0, "part": summaryPart(c.block.Text)})...)
-			it.Summary = []part{summaryPart(c.block.Text)}
+			it.Summary = &[]part{summaryPart(c.block.Text)}
 		}
 		if e.names.Encrypted {
 			if s := sealThinking(c.block); s != "" {
@@ -196,7 +196,8 @@ func (e *StreamEncoder) closeItem() []byte {
 	case "function_call":
 		args := string(c.block.Input)
 		if args == "" {
-			args = "{}"
+			args = "{}" // no arguments: the delta the backend did not send
+			out = append(out, e.itemEvent("response.function_call_arguments.delta", map[string]any{"delta": args})...)
 		}
 		it.Status, it.Arguments = "completed", &args
 		out = append(out, e.itemEvent("response.function_call_arguments.done", map[string]any{"arguments": args, "name": it.Name})...)

@@ -44,7 +44,7 @@ type item struct {
 	Status           string  `json:"status,omitempty"`
 	Role             string  `json:"role,omitempty"`
 	Content          []part  `json:"content,omitempty"`
-	Summary          []part  `json:"summary,omitempty"`
+	Summary          *[]part `json:"summary,omitempty"` // reasoning items: always present
 	EncryptedContent *string `json:"encrypted_content,omitempty"`
 	CallID           string  `json:"call_id,omitempty"`
 	Name             string  `json:"name,omitempty"`
