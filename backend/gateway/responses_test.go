@@ -55,7 +55,7 @@ func TestResponses_AutoLearnsChatOnly(t *testing.T) {
 			Object string `json:"object"`
 			Status string `json:"status"`
 			Output []struct {
-				Type    string `json:"type"`
+				Type    string                  `json:"type"`
 				Content []struct{ Text string } `json:"content"`
 			} `json:"output"`
 		}
