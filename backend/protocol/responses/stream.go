@@ -84,7 +84,7 @@ func (e *StreamEncoder) Encode(ev protocol.Event) []byte {
 		if ev.Err != nil {
 			code, msg = ev.Err.Type, ev.Err.Message
 		}
-		e.resp.Error = &respError{Code: code, Message: msg}
+		e.resp.Error = &respError{Code: code, Type: code, Message: msg}
 		out = append(out, e.event("response.failed", map[string]any{"response": e.resp})...)
 	}
 	return out
@@ -116,7 +116,7 @@ func (e *StreamEncoder) openItem(index int, b protocol.Block) []byte {
 	it := item{Status: "in_progress"}
 	switch b.Type {
 	case protocol.BlockText:
-		it.Type, it.ID, it.Role, it.Content = "message", "msg_"+suffix, "assistant", []part{}
+		it.Type, it.ID, it.Role, it.Content = "message", "msg_"+suffix, "assistant", &[]part{}
 	case protocol.BlockThinking, protocol.BlockRedactedThinking:
 		it.Type, it.ID, it.Summary, it.Status = "reasoning", "rs_"+suffix, &[]part{}, ""
 	case protocol.BlockToolUse:
@@ -179,7 +179,7 @@ func (e *StreamEncoder) closeItem() []byte {
 	switch it.Type {
 	case "message":
 		it.Status = "completed"
-		it.Content = []part{textPart(c.block.Text)}
+		it.Content = &[]part{textPart(c.block.Text)}
 		out = append(out, e.itemEvent("response.output_text.done", map[string]any{"content_index": 0, "text": c.block.Text, "logprobs": []any{}})...)
 		out = append(out, e.itemEvent("response.content_part.done", map[string]any{"content_index": 0, "part": textPart(c.block.Text)})...)
 	case "reasoning":

@@ -29,8 +29,11 @@ type response struct {
 	Usage             *usage      `json:"usage"`
 }
 
+// respError is a failed response's error: code and message as the API
+// sends them, and type as SDKs that read its error body shape expect.
 type respError struct {
 	Code    string `json:"code"`
+	Type    string `json:"type"`
 	Message string `json:"message"`
 }
 
@@ -43,7 +46,7 @@ type item struct {
 	Type             string  `json:"type"`
 	Status           string  `json:"status,omitempty"`
 	Role             string  `json:"role,omitempty"`
-	Content          []part  `json:"content,omitempty"`
+	Content          *[]part `json:"content,omitempty"` // message items: always present
 	Summary          *[]part `json:"summary,omitempty"` // reasoning items: always present
 	EncryptedContent *string `json:"encrypted_content,omitempty"`
 	CallID           string  `json:"call_id,omitempty"`
@@ -53,13 +56,18 @@ type item struct {
 	Input            *string `json:"input,omitempty"`
 }
 
+// part is an output_text part (Annotations and Logprobs set, empty) or
+// a summary_text part (neither).
 type part struct {
 	Type        string `json:"type"`
 	Text        string `json:"text"`
-	Annotations []any  `json:"annotations,omitempty"`
+	Annotations *[]any `json:"annotations,omitempty"`
+	Logprobs    *[]any `json:"logprobs,omitempty"`
 }
 
-func textPart(s string) part    { return part{Type: "output_text", Text: s, Annotations: []any{}} }
+func textPart(s string) part {
+	return part{Type: "output_text", Text: s, Annotations: &[]any{}, Logprobs: &[]any{}}
+}
 func summaryPart(s string) part { return part{Type: "summary_text", Text: s} }
 
 type usage struct {
