@@ -214,3 +214,27 @@ func eventNames(evs []map[string]any) string {
 	}
 	return strings.Join(names, " ")
 }
+
+// A stream that breaks, ends early or reports an error after its first
+// content ends with response.failed, never response.completed.
+func TestResponses_MidStreamFailureEndsFailed(t *testing.T) {
+	for _, kind := range wireKinds {
+		for _, model := range brokenStreams {
+			t.Run(string(kind)+"/"+model, func(t *testing.T) {
+				e := newSDKEnv(t, kind)
+				if kind == wireOpenAI {
+					e.h.mustAdmin(http.MethodPut, "/api/providers/"+e.backend, map[string]any{"responses": "no"}, http.StatusOK)
+				}
+				resp, body := e.h.post("/v1/responses", `{"model":"`+model+`","stream":true,"input":"`+textQuestion+`"}`)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("status %d: %s", resp.StatusCode, body)
+				}
+				evs := parseResponsesStream(t, body)
+				names := eventNames(evs)
+				if strings.Contains(names, "response.completed") || !strings.HasSuffix(names, "response.failed") {
+					t.Errorf("events: %s", names)
+				}
+			})
+		}
+	}
+}

@@ -31,6 +31,9 @@ func TestRequestLog_RecordsUsage(t *testing.T) {
 		{"anthropic stream", "anthropic", sse(anthropicStream), "/v1/messages",
 			`{"model":"m","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"x"}]}`, 15, 9},
 		{"openai client, anthropic stream (translated)", "anthropic", sse(anthropicStream), "/v1/chat/completions", streamBody, 15, 9},
+		{"responses stream (relayed)", "openai", sse("event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":0,\"response\":{\"usage\":{\"input_tokens\":21,\"output_tokens\":4}}}\n\n"),
+			"/v1/responses", `{"model":"m","stream":true,"input":"x"}`, 21, 4},
+		{"responses client, anthropic stream (translated)", "anthropic", sse(anthropicStream), "/v1/responses", `{"model":"m","stream":true,"input":"x"}`, 15, 9},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
