@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -222,7 +223,13 @@ func FuzzStreamEncoder(f *testing.F) {
 				ev.Index = i
 				out = append(out, e.Encode(ev)...)
 			}
+			// A backend's deltas are decoded JSON strings: valid UTF-8,
+			// split between characters.
+			text := strings.ToValidUTF8(text, "?")
 			n := len(text) / 2
+			for n > 0 && !utf8.RuneStart(text[n]) {
+				n--
+			}
 			for _, d := range []string{text[:n], text[n:]} {
 				dt := map[protocol.BlockType]protocol.DeltaType{protocol.BlockText: protocol.DeltaText, protocol.BlockThinking: protocol.DeltaThinking, protocol.BlockToolUse: protocol.DeltaInputJSON}[b.Type]
 				out = append(out, e.Encode(protocol.Event{Type: protocol.EventDelta, Index: i, DeltaType: dt, Delta: d})...)
