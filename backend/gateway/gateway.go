@@ -83,9 +83,10 @@ type Server struct {
 	// noSystemMessages holds the names of Anthropic providers that refused
 	// system messages inside the conversation (translate.go).
 	noSystemMessages sync.Map
-	// noResponses holds the names of OpenAI-API providers set to
-	// responses "auto" that answered /responses with a 404 or 405: their
-	// Responses calls are translated to chat completions (responses.go).
+	// noResponses maps the names of OpenAI-API providers set to
+	// responses "auto" that answered /responses with a 404 or 405 to the
+	// client (configuration) that did: their Responses calls are
+	// translated to chat completions while it is current (responses.go).
 	noResponses sync.Map
 }
 

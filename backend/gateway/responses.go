@@ -42,17 +42,19 @@ func (s *Server) responsesCreate(w http.ResponseWriter, r *http.Request) {
 // viaOpenAIProvider serves a Responses call at an OpenAI-API provider: relayed
 // when the provider has the Responses API, translated to chat completions
 // when it has not. A provider set to "auto" is tried; a 404 or 405 for
-// /responses means it has none, which is remembered (until modelbar
-// restarts) so later calls go straight to chat completions.
+// /responses means it has none, which is remembered (until the provider's
+// settings change or modelbar restarts) so later calls go straight to chat
+// completions.
 func (s *Server) viaOpenAIProvider(a *attempt) error {
 	mode := a.client.Responses()
-	if _, learned := s.noResponses.Load(a.t.Backend); mode == providers.ResponsesNo || (mode == providers.ResponsesAuto && learned) {
+	learnt, _ := s.noResponses.Load(a.t.Backend)
+	if mode == providers.ResponsesNo || (mode == providers.ResponsesAuto && learnt == a.client) {
 		return s.translate(a)
 	}
 	err := s.passThrough(a)
 	if mode == providers.ResponsesAuto && a.state != committed && hasNoResponsesAPI(err) {
 		s.log.InfoContext(a.r.Context(), "provider has no Responses API; translating to chat completions from now on", "backend", a.t.Backend)
-		s.noResponses.Store(a.t.Backend, true)
+		s.noResponses.Store(a.t.Backend, a.client) // a changed provider (a new client) is tried again
 		return s.translate(a)
 	}
 	return err

@@ -238,3 +238,101 @@ func TestResponses_MidStreamFailureEndsFailed(t *testing.T) {
 		}
 	}
 }
+
+// A relayed stream reaches the client byte for byte.
+func TestResponses_PassThroughStreamIsByteFaithful(t *testing.T) {
+	h := newHarness(t)
+	stream := "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\"}}\n\n" +
+		"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"delta\":\"hi\",\"new_field\":true}\n\n" +
+		"event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":2,\"response\":{\"id\":\"resp_1\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n"
+	up := newFake(t, sse(stream))
+	h.putProvider("oa", up.baseURL(), "")
+	h.mustAdmin(http.MethodPut, "/api/providers/oa", map[string]any{"responses": "yes"}, http.StatusOK)
+	h.route("gpt-x", "oa")
+	resp, body := h.post("/v1/responses", `{"model":"gpt-x","stream":true,"input":"hi","previous_response_id":"resp_0"}`)
+	if resp.StatusCode != http.StatusOK || string(body) != stream {
+		t.Errorf("status %d, body\n%s\nwant\n%s", resp.StatusCode, body, stream)
+	}
+	if got := up.only(t); got.Path != "/v1/responses" || !strings.Contains(string(got.Body), `"previous_response_id":"resp_0"`) {
+		t.Errorf("provider got %s %s", got.Path, got.Body)
+	}
+}
+
+// "auto" learns from a 405 too, but not from a 404 that is about the
+// model (OpenAI's model_not_found), and "yes" never translates.
+func TestResponses_AutoLearnsOnlyAMissingEndpoint(t *testing.T) {
+	cases := []struct {
+		name, mode string
+		status     int
+		body       string
+		translated bool
+	}{
+		{"405", "auto", http.StatusMethodNotAllowed, `{"error":{"message":"Method Not Allowed"}}`, true},
+		{"unknown model", "auto", http.StatusNotFound, `{"error":{"message":"The model gpt-x does not exist","code":"model_not_found"}}`, false},
+		{"yes", "yes", http.StatusNotFound, `{"error":{"message":"Not Found"}}`, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			up := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "/responses") {
+					reply(c.status, c.body)(w, r)
+					return
+				}
+				okChat("hello")(w, r)
+			})
+			h.putProvider("oa", up.baseURL(), "")
+			h.mustAdmin(http.MethodPut, "/api/providers/oa", map[string]any{"responses": c.mode}, http.StatusOK)
+			h.route("gpt-x", "oa")
+			resp, body := h.post("/v1/responses", `{"model":"gpt-x","input":"hi"}`)
+			if got := resp.StatusCode == http.StatusOK; got != c.translated {
+				t.Errorf("status %d: %s", resp.StatusCode, body)
+			}
+			if !c.translated && resp.StatusCode != c.status {
+				t.Errorf("status %d, want the provider's %d", resp.StatusCode, c.status)
+			}
+		})
+	}
+}
+
+func TestResponses_ProviderSettingIsValidated(t *testing.T) {
+	h := newHarness(t)
+	h.putProvider("oa", "http://127.0.0.1:1/v1", "")
+	resp, body := h.admin(http.MethodPut, "/api/providers/oa", map[string]any{"responses": "maybe"})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "responses") {
+		t.Errorf("status %d: %s", resp.StatusCode, body)
+	}
+	var p struct{ Responses string }
+	decode(t, h.mustAdmin(http.MethodGet, "/api/providers/oa", nil, http.StatusOK), &p)
+	if p.Responses != "auto" {
+		t.Errorf("responses = %q, want auto", p.Responses)
+	}
+}
+
+// What "auto" learnt is forgotten when the provider's settings change.
+func TestResponses_AutoRelearnsAfterAChange(t *testing.T) {
+	h := newHarness(t)
+	up := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/responses") {
+			reply(http.StatusNotFound, `{"error":{"message":"Not Found"}}`)(w, r)
+			return
+		}
+		okChat("hello")(w, r)
+	})
+	h.putProvider("oa", up.baseURL(), "")
+	h.route("gpt-x", "oa")
+	paths := func() (out []string) {
+		for _, r := range up.requests() {
+			out = append(out, r.Path)
+		}
+		return out
+	}
+	h.post("/v1/responses", `{"model":"gpt-x","input":"hi"}`)
+	h.post("/v1/responses", `{"model":"gpt-x","input":"hi"}`)
+	h.putProvider("oa", up.baseURL(), "sk-new-000000")
+	h.post("/v1/responses", `{"model":"gpt-x","input":"hi"}`)
+	want := "/v1/responses /v1/chat/completions /v1/chat/completions /v1/responses /v1/chat/completions"
+	if got := strings.Join(paths(), " "); got != want {
+		t.Errorf("provider saw %s\nwant %s", got, want)
+	}
+}
