@@ -70,7 +70,7 @@ func TestPutProvider_CreateUpdateAndDefaults(t *testing.T) {
 	if err != nil || !created {
 		t.Fatalf("create: created=%v err=%v", created, err)
 	}
-	want := Provider{Name: "openai", Type: "openai", BaseURL: "https://api.openai.com/v1", HasAPIKey: true, APIKeyHint: "5678", KeySource: "file"}
+	want := Provider{Name: "openai", Type: "openai", BaseURL: "https://api.openai.com/v1", HasAPIKey: true, APIKeyHint: "5678", KeySource: "file", Responses: "auto"}
 	if diff := cmp.Diff(want, p, ignoreTimes); diff != "" {
 		t.Errorf("created provider (-want +got):\n%s", diff)
 	}

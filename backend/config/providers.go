@@ -40,9 +40,14 @@ type Provider struct {
 	// DefaultMaxTokens is the max_tokens sent to an Anthropic-API provider
 	// when an OpenAI client gives none (Anthropic requires one); 0 means
 	// providers.DefaultMaxTokens.
-	DefaultMaxTokens int       `json:"default_max_tokens"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	DefaultMaxTokens int `json:"default_max_tokens"`
+	// Responses says whether an OpenAI-API provider offers the Responses
+	// API (POST /v1/responses): "auto" relays and, on a 404 or 405, learns
+	// that it has none and translates to chat completions from then on;
+	// "yes" always relays; "no" always translates.
+	Responses string    `json:"responses"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // ProviderInput is a create-or-update request. A nil field keeps the current
@@ -54,6 +59,8 @@ type ProviderInput struct {
 	APIKeyEnv *string `json:"api_key_env"`
 	// DefaultMaxTokens: see Provider.
 	DefaultMaxTokens *int `json:"default_max_tokens"`
+	// Responses: see Provider.
+	Responses *string `json:"responses"`
 }
 
 // keyEnvName is what api_key_env may name: a variable that by its name
@@ -89,7 +96,7 @@ func (s *Service) Provider(ctx context.Context, name string) (Provider, error) {
 func (s *Service) view(p store.Provider) Provider {
 	v := Provider{
 		Name: p.Name, Type: p.Type, BaseURL: p.BaseURL, APIKeyEnv: p.APIKeyEnv,
-		DefaultMaxTokens: p.DefaultMaxTokens, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		DefaultMaxTokens: p.DefaultMaxTokens, Responses: p.Responses, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 	switch {
 	case s.envKey(p) != "":
@@ -206,6 +213,14 @@ func mergeProvider(cur store.Provider, exists bool, name string, in ProviderInpu
 			return next, &router.FieldError{Field: "default_max_tokens", Message: "must be between 0 (modelbar's default) and 1000000"}
 		}
 		next.DefaultMaxTokens = *in.DefaultMaxTokens
+	}
+	if in.Responses != nil {
+		switch *in.Responses {
+		case "auto", "yes", "no":
+			next.Responses = *in.Responses
+		default:
+			return next, &router.FieldError{Field: "responses", Message: `must be "auto", "yes" or "no"`}
+		}
 	}
 	if in.APIKey != nil {
 		if err := checkKey(*in.APIKey); err != nil {

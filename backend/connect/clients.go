@@ -48,9 +48,12 @@ func codex(o Options) Client {
 		Env:   []Env{{Name: "MODELBAR_API_KEY", Value: o.APIKey}},
 		Files: []File{{Path: "~/.codex/config.toml", Format: "toml", Content: toml}},
 		Run:   "codex",
-		Note: "Codex speaks only OpenAI's Responses API (`/v1/responses`), which modelbar does not serve yet: " +
-			"this is the configuration for when it does.",
-		Untested: "it needs the Responses API",
+		Note: "Codex speaks only OpenAI's Responses API (`/v1/responses`): modelbar relays it to providers that have it " +
+			"and translates it for the others (chat-only OpenAI-API servers, Anthropic, local models); see \"Responses API\". " +
+			"Set `MODELBAR_API_KEY` only when inference keys are on. `codex exec` with `-c analytics.enabled=false` " +
+			"sends no metrics to ab.chatgpt.com.",
+		Tested: "`codex exec` through a chat-only OpenAI provider (modelbar learns it has no Responses API and translates) " +
+			"and an Anthropic one: a text answer and a shell tool round trip each",
 	}
 }
 
@@ -239,7 +242,7 @@ func aiSDK(o Options) Client {
 		"  baseURL: " + jsString(o.v1()) + ",\n" +
 		"  apiKey: " + jsString(o.APIKey) + ",\n" +
 		"});\n\n" +
-		"// @ai-sdk/openai: modelbarOpenAI.chat(" + jsString(o.model()) + "); modelbarOpenAI(model) needs the Responses API\n" +
+		"// @ai-sdk/openai: modelbarOpenAI(" + jsString(o.model()) + ") (Responses API) or modelbarOpenAI.chat(" + jsString(o.model()) + ")\n" +
 		"export const modelbarOpenAI = createOpenAI({\n" +
 		"  baseURL: " + jsString(o.v1()) + ",\n" +
 		"  apiKey: " + jsString(o.APIKey) + ",\n" +
@@ -247,9 +250,9 @@ func aiSDK(o Options) Client {
 	return Client{
 		ID: "ai-sdk", Name: "AI SDK", APIs: []API{OpenAI, Anthropic},
 		Files: []File{{Path: "modelbar.mjs", Format: "js", Content: js}},
-		Note: "Then `generateText({ model: modelbar(" + jsString(o.model()) + "), prompt })`. `openai(model)` and " +
-			"`modelbarOpenAI(model)` use the Responses API, which modelbar does not serve yet.",
-		Tested: "all three providers through an OpenAI and an Anthropic provider: " +
+		Note: "Then `generateText({ model: modelbar(" + jsString(o.model()) + "), prompt })`. `modelbarOpenAI(model)` " +
+			"uses the Responses API, `modelbarOpenAI.chat(model)` chat completions.",
+		Tested: "the four providers (with modelbarOpenAI both ways) through an OpenAI and an Anthropic provider: " +
 			"text (whole and streamed), a tool round trip and structured output",
 	}
 }
@@ -259,7 +262,7 @@ func openaiSDK(o Options) Client {
 	return Client{
 		ID: "openai-sdk", Name: "OpenAI SDKs", APIs: []API{OpenAI},
 		Env:  []Env{{Name: "OPENAI_BASE_URL", Value: o.v1()}, {Name: "OPENAI_API_KEY", Value: o.APIKey}},
-		Note: "The Python and JavaScript SDKs read both (`new OpenAI()`, `OpenAI()`); use chat completions: `responses` is not served yet.",
+		Note: "The Python and JavaScript SDKs read both (`new OpenAI()`, `OpenAI()`); `chat.completions` and `responses` both work (see \"Responses API\").",
 		Tested: "the JavaScript SDK configured by these variables alone, through an OpenAI and an " +
 			"Anthropic provider: a streamed text answer and a tool round trip",
 	}

@@ -53,8 +53,8 @@ func TestAdmin_Providers(t *testing.T) {
 	var list []config.Provider
 	decode(t, body, &list)
 	want := []config.Provider{
-		{Name: "groq", Type: "openai", BaseURL: "http://127.0.0.1:1/openai/v1", HasAPIKey: true, APIKeyHint: "9876", KeySource: "file"},
-		{Name: "nokey", Type: "openai", BaseURL: "https://api.openai.com/v1"},
+		{Name: "groq", Type: "openai", BaseURL: "http://127.0.0.1:1/openai/v1", HasAPIKey: true, APIKeyHint: "9876", KeySource: "file", Responses: "auto"},
+		{Name: "nokey", Type: "openai", BaseURL: "https://api.openai.com/v1", Responses: "auto"},
 	}
 	if diff := cmp.Diff(want, list, cmpopts.IgnoreFields(config.Provider{}, "CreatedAt", "UpdatedAt")); diff != "" {
 		t.Errorf("provider list (-want +got):\n%s", diff)

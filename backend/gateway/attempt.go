@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/modelbar/modelbar/backend/failover"
+	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/providers"
 	"github.com/modelbar/modelbar/backend/router"
 )
@@ -220,6 +221,8 @@ func (wk *walk) attempt(t router.Target, ticket *failover.Ticket) error {
 	switch {
 	case t.Backend == router.Local:
 		err = s.viaLocal(a)
+	case wk.c.endpoint == responsesEndpoint && providerProtocol(client) == protocol.OpenAI:
+		err = s.viaOpenAIProvider(a)
 	case providerProtocol(client) == wk.c.endpoint.protocol:
 		err = s.passThrough(a)
 	case wk.c.endpoint.chat:

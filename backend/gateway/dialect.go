@@ -4,6 +4,7 @@ import (
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/protocol/anthropic"
 	"github.com/modelbar/modelbar/backend/protocol/openai"
+	"github.com/modelbar/modelbar/backend/protocol/responses"
 	"github.com/modelbar/modelbar/backend/providers"
 )
 
@@ -23,6 +24,7 @@ var (
 	_ streamDecoder = (*anthropic.StreamDecoder)(nil)
 	_ streamEncoder = (*openai.StreamEncoder)(nil)
 	_ streamEncoder = (*anthropic.StreamEncoder)(nil)
+	_ streamEncoder = (*responses.StreamEncoder)(nil)
 )
 
 // dialect is everything the gateway needs to know of one API: where its
@@ -38,7 +40,8 @@ type dialect struct {
 	// the conversation before.
 	encodeRequest  func(r protocol.Request, to *providers.Client, foldSystem bool) (body []byte, dropped []string, err error)
 	decodeResponse func(body []byte) (protocol.Response, error)
-	encodeResponse func(r protocol.Response) ([]byte, error)
+	// encodeResponse encodes the answer to req.
+	encodeResponse func(req protocol.Request, r protocol.Response) ([]byte, error)
 	newDecoder     func() streamDecoder
 	newEncoder     func(r protocol.Request, created int64) streamEncoder
 
@@ -63,7 +66,7 @@ var dialects = map[protocol.Protocol]*dialect{
 			})
 		},
 		decodeResponse: openai.DecodeChatResponse,
-		encodeResponse: openai.EncodeChatResponse,
+		encodeResponse: func(_ protocol.Request, r protocol.Response) ([]byte, error) { return openai.EncodeChatResponse(r) },
 		newDecoder:     func() streamDecoder { return openai.NewStreamDecoder() },
 		newEncoder: func(r protocol.Request, created int64) streamEncoder {
 			return openai.NewStreamEncoder(r.IncludeUsage, created)
@@ -84,8 +87,10 @@ var dialects = map[protocol.Protocol]*dialect{
 				DefaultMaxTokens: to.DefaultMaxTokens(), SystemMessages: !foldSystem, AdaptiveThinking: to.AdaptiveThinking(r.Model),
 			})
 		},
-		decodeResponse:  anthropic.DecodeMessagesResponse,
-		encodeResponse:  anthropic.EncodeMessagesResponse,
+		decodeResponse: anthropic.DecodeMessagesResponse,
+		encodeResponse: func(_ protocol.Request, r protocol.Response) ([]byte, error) {
+			return anthropic.EncodeMessagesResponse(r)
+		},
 		newDecoder:      func() streamDecoder { return anthropic.NewStreamDecoder() },
 		newEncoder:      func(protocol.Request, int64) streamEncoder { return anthropic.NewStreamEncoder() },
 		isDone:          anthropic.IsDone,
@@ -93,6 +98,22 @@ var dialects = map[protocol.Protocol]*dialect{
 		errorEvent:      anthropic.ErrorEvent,
 		streamErrorType: "api_error",
 		errorBody:       anthropicErrorBody,
+	},
+	// The Responses API is a client's only: no provider is sent a
+	// translated Responses request (a provider that has the API gets
+	// the client's own, relayed), so it has no request encoder or
+	// response and stream decoders.
+	protocol.Responses: {
+		chatPath:        responses.Path,
+		outputField:     "text.format",
+		decodeRequest:   responses.DecodeRequest,
+		encodeResponse:  responses.EncodeResponse,
+		newEncoder:      func(r protocol.Request, created int64) streamEncoder { return responses.NewStreamEncoder(r, created) },
+		isDone:          responses.IsDone,
+		isError:         responses.IsError,
+		errorEvent:      responses.ErrorEvent,
+		streamErrorType: "server_error",
+		errorBody:       openAIErrorBody,
 	},
 }
 

@@ -83,6 +83,11 @@ type Server struct {
 	// noSystemMessages holds the names of Anthropic providers that refused
 	// system messages inside the conversation (translate.go).
 	noSystemMessages sync.Map
+	// noResponses maps the names of OpenAI-API providers set to
+	// responses "auto" that answered /responses with a 404 or 405 to the
+	// client (configuration) that did: their Responses calls are
+	// translated to chat completions while it is current (responses.go).
+	noResponses sync.Map
 }
 
 // New builds the server and its routes; Close stops what it starts.
@@ -138,6 +143,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST", "/v1/completions", s.openAIInference(completions))
 	handle("POST", "/v1/embeddings", s.openAIInference(embeddings))
 	handle("POST", "/v1/messages", http.HandlerFunc(s.anthropicMessages))
+	handle("POST", "/v1/responses", http.HandlerFunc(s.responsesCreate))
 	handle("POST", "/v1/messages/count_tokens", http.HandlerFunc(s.countTokens))
 	handle("GET", "/v1/models", http.HandlerFunc(s.listModels))
 	handle("GET", "/v1/models/{model...}", http.HandlerFunc(s.getModel))

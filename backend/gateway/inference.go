@@ -186,7 +186,7 @@ func (s *Server) passThrough(a *attempt) error {
 	switch {
 	case a.c.stream && isEventStream(resp.Header):
 		return s.relayStream(a, resp)
-	case a.c.stream && a.c.endpoint.chat:
+	case a.c.stream && a.c.endpoint.chat && dialects[a.c.endpoint.protocol].decodeResponse != nil:
 		// Asked to stream, the backend answered in one piece: SDK stream
 		// helpers fail on a JSON body, so it is sent as a stream.
 		if req, err := a.c.chatRequest(); err == nil {

@@ -78,7 +78,7 @@ func (s *Server) viaLocal(a *attempt) error {
 		return localError(err)
 	}
 	infoFrom(a.r.Context()).noteUsage(res.Usage)
-	out, err := down.encodeResponse(res)
+	out, err := down.encodeResponse(req, res)
 	if err != nil {
 		return err
 	}

@@ -263,10 +263,13 @@ func truncate(s string, n int) string {
 func quoteName(s string) string { return strconv.Quote(truncate(s, 64)) }
 
 // pathProtocol is the API a /v1 path belongs to; errors on it, even those of
-// the middleware, come in that API's shape.
+// the middleware, come in that API's shape (the Responses API's are OpenAI's).
 func pathProtocol(path string) protocol.Protocol {
 	if path == "/v1/messages" || strings.HasPrefix(path, "/v1/messages/") {
 		return protocol.Anthropic
+	}
+	if path == "/v1/responses" || strings.HasPrefix(path, "/v1/responses/") {
+		return protocol.Responses
 	}
 	return protocol.OpenAI
 }

@@ -132,7 +132,7 @@ func (x *translation) body(rd io.Reader) error {
 	if x.req.Stream {
 		return x.emit(protocol.ResponseEvents(res))
 	}
-	out, err := x.down.encodeResponse(res)
+	out, err := x.down.encodeResponse(x.req, res)
 	if err != nil {
 		return fmt.Errorf("encode %s response: %w", x.backend(), err)
 	}

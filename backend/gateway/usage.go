@@ -38,7 +38,8 @@ type wireUsage struct {
 
 // noteWireUsage records the usage found in a JSON body or stream event
 // (OpenAI's "usage", Anthropic's "usage" or message_start's
-// "message.usage"); anything else is ignored.
+// "message.usage", the Responses API's "usage" or response.completed's
+// "response.usage"); anything else is ignored.
 func (info *requestInfo) noteWireUsage(data []byte) {
 	if info == nil || !bytes.Contains(data, []byte(`"usage"`)) {
 		return
@@ -48,6 +49,9 @@ func (info *requestInfo) noteWireUsage(data []byte) {
 		Message *struct {
 			Usage *wireUsage `json:"usage"`
 		} `json:"message"`
+		Response *struct {
+			Usage *wireUsage `json:"usage"`
+		} `json:"response"`
 	}
 	if json.Unmarshal(data, &doc) != nil {
 		return
@@ -55,6 +59,9 @@ func (info *requestInfo) noteWireUsage(data []byte) {
 	u := doc.Usage
 	if u == nil && doc.Message != nil {
 		u = doc.Message.Usage
+	}
+	if u == nil && doc.Response != nil {
+		u = doc.Response.Usage
 	}
 	if u == nil {
 		return

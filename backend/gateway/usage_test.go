@@ -31,6 +31,9 @@ func TestRequestLog_RecordsUsage(t *testing.T) {
 		{"anthropic stream", "anthropic", sse(anthropicStream), "/v1/messages",
 			`{"model":"m","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"x"}]}`, 15, 9},
 		{"openai client, anthropic stream (translated)", "anthropic", sse(anthropicStream), "/v1/chat/completions", streamBody, 15, 9},
+		{"responses stream (relayed)", "openai", sse("event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":0,\"response\":{\"usage\":{\"input_tokens\":21,\"output_tokens\":4}}}\n\n"),
+			"/v1/responses", `{"model":"m","stream":true,"input":"x"}`, 21, 4},
+		{"responses client, anthropic stream (translated)", "anthropic", sse(anthropicStream), "/v1/responses", `{"model":"m","stream":true,"input":"x"}`, 15, 9},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -47,9 +50,10 @@ func TestRequestLog_RecordsUsage(t *testing.T) {
 			}
 			h.settle()
 			var entries []struct {
-				InputTokens  int64 `json:"input_tokens"`
-				OutputTokens int64 `json:"output_tokens"`
-				TTFBMS       int64 `json:"ttfb_ms"`
+				InputTokens  int64  `json:"input_tokens"`
+				OutputTokens int64  `json:"output_tokens"`
+				TTFBMS       int64  `json:"ttfb_ms"`
+				Protocol     string `json:"protocol"`
 			}
 			decode(t, h.mustAdmin(http.MethodGet, "/api/requests?limit=1", nil, http.StatusOK), &entries)
 			if len(entries) != 1 {
@@ -58,6 +62,9 @@ func TestRequestLog_RecordsUsage(t *testing.T) {
 			in, out := c.input, c.output
 			if e := entries[0]; e.InputTokens != in || e.OutputTokens != out || e.TTFBMS < 0 {
 				t.Errorf("logged input %d, output %d, ttfb %d ms; want %d, %d and a time", e.InputTokens, e.OutputTokens, e.TTFBMS, in, out)
+			}
+			if want := map[string]string{"/v1/responses": "responses", "/v1/messages": "anthropic"}[c.path]; want != "" && entries[0].Protocol != want {
+				t.Errorf("logged protocol %q, want %q", entries[0].Protocol, want)
 			}
 		})
 	}

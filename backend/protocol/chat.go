@@ -86,6 +86,11 @@ type Request struct {
 	// encoder for another backend leaves them out; the gateway names them
 	// to the client (X-Modelbar-Dropped).
 	Dropped []string
+
+	// Client is what the client API's decoder keeps for the encoder of
+	// the answer and nothing else reads (the Responses API: how flattened
+	// tool names read to the client). Encoders for backends ignore it.
+	Client any
 }
 
 // OutputFormat is a request for JSON output.

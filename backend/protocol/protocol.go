@@ -9,4 +9,6 @@ type Protocol string
 const (
 	OpenAI    Protocol = "openai"
 	Anthropic Protocol = "anthropic"
+	// Responses is OpenAI's Responses API, as a client speaks it.
+	Responses Protocol = "responses"
 )

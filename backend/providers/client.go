@@ -307,3 +307,14 @@ func (c *Client) redact(e *Error) *Error {
 	cutHeader(c.cut, e.Header)
 	return e
 }
+
+// Responses says whether the provider offers the Responses API.
+func (c *Client) Responses() ResponsesMode {
+	if c.cfg.Type == Anthropic {
+		return ResponsesNo
+	}
+	if c.cfg.Responses == "" {
+		return ResponsesAuto
+	}
+	return c.cfg.Responses
+}

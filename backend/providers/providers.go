@@ -78,6 +78,9 @@ type Config struct {
 	BaseURL          string       // normalized, no trailing slash
 	APIKey           redact.Value // may be zero: local servers often need none
 	DefaultMaxTokens int          // 0: DefaultMaxTokens
+	// Responses says whether an OpenAI-API provider offers the Responses
+	// API; "" is ResponsesAuto.
+	Responses ResponsesMode
 	// KeyError says why the provider's key could not be read (a corrupt
 	// secret store); while it is set no request is sent, since one
 	// without its credential could only fail, or reach the wrong account.
@@ -86,5 +89,15 @@ type Config struct {
 
 func (c Config) equal(o Config) bool {
 	return c.Name == o.Name && c.Type == o.Type && c.BaseURL == o.BaseURL &&
-		c.APIKey.Reveal() == o.APIKey.Reveal() && c.DefaultMaxTokens == o.DefaultMaxTokens && c.KeyError == o.KeyError
+		c.APIKey.Reveal() == o.APIKey.Reveal() && c.DefaultMaxTokens == o.DefaultMaxTokens && c.Responses == o.Responses && c.KeyError == o.KeyError
 }
+
+// ResponsesMode says whether a provider offers the Responses API.
+type ResponsesMode string
+
+const (
+	// ResponsesAuto: relay, and on a 404 or 405 translate from then on.
+	ResponsesAuto ResponsesMode = "auto"
+	ResponsesYes  ResponsesMode = "yes" // always relay
+	ResponsesNo   ResponsesMode = "no"  // always translate to chat completions
+)

@@ -24,11 +24,14 @@ type Provider struct {
 	// DefaultMaxTokens is sent as max_tokens when a client omits it and the
 	// provider requires one; 0 means modelbar's default.
 	DefaultMaxTokens int
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// Responses says whether the provider offers the Responses API:
+	// "auto" (learn it), "yes" or "no".
+	Responses string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-const providerCols = `name, type, base_url, api_key_env, has_stored_key, key_hint, key_account, default_max_tokens, created_at, updated_at`
+const providerCols = `name, type, base_url, api_key_env, has_stored_key, key_hint, key_account, default_max_tokens, responses, created_at, updated_at`
 
 // ListProviders returns all providers ordered by name; an empty store gives
 // an empty, non-nil slice.
@@ -111,16 +114,16 @@ func providerKeyAccount(ctx context.Context, q queryer, name string) (account st
 
 func insertProvider(ctx context.Context, tx *sql.Tx, p Provider) error {
 	t := formatTime(now())
-	_, err := tx.ExecContext(ctx, `INSERT INTO providers (`+providerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Name, p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, t, t)
+	_, err := tx.ExecContext(ctx, `INSERT INTO providers (`+providerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Name, p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, responsesOrAuto(p.Responses), t, t)
 	return err
 }
 
 func updateProvider(ctx context.Context, tx *sql.Tx, p Provider) error {
 	_, err := tx.ExecContext(ctx, `UPDATE providers
-		SET type = ?, base_url = ?, api_key_env = ?, has_stored_key = ?, key_hint = ?, key_account = ?, default_max_tokens = ?, updated_at = ?
+		SET type = ?, base_url = ?, api_key_env = ?, has_stored_key = ?, key_hint = ?, key_account = ?, default_max_tokens = ?, responses = ?, updated_at = ?
 		WHERE name = ?`,
-		p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, formatTime(now()), p.Name)
+		p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, responsesOrAuto(p.Responses), formatTime(now()), p.Name)
 	return err
 }
 
@@ -186,7 +189,7 @@ type scanner interface{ Scan(dest ...any) error }
 func scanProvider(sc scanner) (Provider, error) {
 	var p Provider
 	var created, updated string
-	err := sc.Scan(&p.Name, &p.Type, &p.BaseURL, &p.APIKeyEnv, &p.HasStoredKey, &p.KeyHint, &p.KeyAccount, &p.DefaultMaxTokens, &created, &updated)
+	err := sc.Scan(&p.Name, &p.Type, &p.BaseURL, &p.APIKeyEnv, &p.HasStoredKey, &p.KeyHint, &p.KeyAccount, &p.DefaultMaxTokens, &p.Responses, &created, &updated)
 	if err != nil {
 		return Provider{}, err
 	}
@@ -197,4 +200,12 @@ func scanProvider(sc scanner) (Provider, error) {
 		return Provider{}, err
 	}
 	return p, nil
+}
+
+// responsesOrAuto is a provider's responses setting, "auto" when unset.
+func responsesOrAuto(s string) string {
+	if s == "" {
+		return "auto"
+	}
+	return s
 }

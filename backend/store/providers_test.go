@@ -12,7 +12,7 @@ import (
 
 func TestPutProvider_CreatesThenUpdates(t *testing.T) {
 	s, _ := newStore(t)
-	p := store.Provider{Name: "acme", Type: "openai", BaseURL: "https://acme.test/v1", APIKeyEnv: "ACME_KEY"}
+	p := store.Provider{Name: "acme", Type: "openai", BaseURL: "https://acme.test/v1", APIKeyEnv: "ACME_KEY", Responses: "auto"}
 
 	created, err := s.PutProvider(t.Context(), p)
 	if err != nil || !created {
@@ -30,7 +30,7 @@ func TestPutProvider_CreatesThenUpdates(t *testing.T) {
 	}
 
 	p2 := store.Provider{Name: "acme", Type: "anthropic", BaseURL: "https://acme.test", HasStoredKey: true, KeyHint: "wxyz",
-		DefaultMaxTokens: 8192, CreatedAt: time.Unix(1, 0)} // CreatedAt ignored
+		DefaultMaxTokens: 8192, Responses: "no", CreatedAt: time.Unix(1, 0)} // CreatedAt ignored
 	created, err = s.PutProvider(t.Context(), p2)
 	if err != nil || created {
 		t.Fatalf("second PutProvider = %v, %v; want false, nil", created, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/modelbar/modelbar/backend/connect"
 )
@@ -141,14 +142,26 @@ func TestInferenceKeys(t *testing.T) {
 	}
 }
 
-// TestCodex waits for the Responses API. To add it: serve /v1/responses in
-// modelbar and in the OpenAI fake (fake_openai_test.go), add @openai/codex
-// to package.json, and run `codex exec --skip-git-repo-check PROMPT` with
-// CODEX_HOME in the home (the rendered ~/.codex/config.toml), plus
-// features.plugins = false, features.apps = false and sandbox_mode =
-// "danger-full-access" as isolation (PLATFORM.md); the AI SDK's
-// openai(model) is one more provider in testdata/aisdk.mjs.
+// TestCodex runs `codex exec` with the rendered ~/.codex/config.toml
+// (CODEX_HOME points at it) through both gateways: the OpenAI fake has no
+// /v1/responses, so modelbar learns that and translates to chat
+// completions; the Anthropic fake is translated to from the start.
 func TestCodex(t *testing.T) {
 	requireSuite(t)
-	t.Skip("Codex CLI speaks only the Responses API (/v1/responses), which modelbar does not serve yet")
+	each(t, "modelbar", "responses", clientCase{
+		client: "codex", opts: agentOpts, bin: "codex", wantModel: "e2e-model", timeout: 3 * time.Minute,
+		args: func(r invocation) []string {
+			return append([]string{"exec", "--skip-git-repo-check", "--cd", r.Work}, append(codexIsolation, r.Prompt)...)
+		},
+		env: []string{"CODEX_HOME=" + "$HOME/.codex"},
+	})
+}
+
+// codexIsolation: no plugin or app catalogue (github.com, chatgpt.com), no
+// metrics (ab.chatgpt.com), no update check, and
+// no sandbox helper (it refuses temporary directories); as -c overrides,
+// so the rendered config.toml stays as the README shows it.
+var codexIsolation = []string{
+	"-c", "features.plugins=false", "-c", "features.apps=false", "-c", `sandbox_mode="danger-full-access"`,
+	"-c", `approval_policy="never"`, "-c", "check_for_update_on_startup=false", "-c", "analytics.enabled=false",
 }

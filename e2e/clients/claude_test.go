@@ -49,6 +49,9 @@ func TestClaudeCode(t *testing.T) {
 // pathName says whether a client of API api is relayed or translated on
 // the gateway routed to the provider of API gw.
 func pathName(gw, api string) string {
+	if api == "responses" {
+		return "to-" + gw // translated, from the Responses API to the gateway's
+	}
 	if gw == api {
 		return "relayed"
 	}

@@ -43,7 +43,7 @@ type clientCase struct {
 }
 
 // apiPath is where each API's requests go.
-var apiPath = map[string]string{"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
+var apiPath = map[string]string{"openai": "/v1/chat/completions", "anthropic": "/v1/messages", "responses": "/v1/responses"}
 
 // invocation is what a command line may name.
 type invocation struct {
@@ -215,7 +215,10 @@ func (c clientCase) environment(cl connect.Client, home, tmp string) []string {
 	for _, e := range cl.Env {
 		env = append(env, e.Name+"="+e.Value)
 	}
-	return append(env, c.env...)
+	for _, e := range c.env {
+		env = append(env, strings.ReplaceAll(e, "$HOME", home)) // the session's home, for CODEX_HOME
+	}
+	return env
 }
 
 // writeFiles writes the rendered files ("~/" in the home, others in the

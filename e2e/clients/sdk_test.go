@@ -34,13 +34,13 @@ type scriptResult struct {
 
 var sdkOpts = connect.Options{Model: "e2e-sdk-model"}
 
-// TestAISDK drives the AI SDK's three providers, as the rendered
-// modelbar.mjs makes them: createOpenAICompatible, createAnthropic and
-// createOpenAI(...).chat.
+// TestAISDK drives the AI SDK's providers, as the rendered modelbar.mjs
+// makes them: createOpenAICompatible, createAnthropic, and createOpenAI's
+// .chat(model) (chat completions) and (model) (the Responses API).
 func TestAISDK(t *testing.T) {
 	requireSuite(t)
 	var checks []scriptCheck
-	for _, p := range []struct{ provider, api string }{{"openai-compatible", "openai"}, {"anthropic", "anthropic"}, {"openai-chat", "openai"}} {
+	for _, p := range []struct{ provider, api string }{{"openai-compatible", "openai"}, {"anthropic", "anthropic"}, {"openai-chat", "openai"}, {"openai-responses", "responses"}} {
 		for _, kind := range []string{"text", "stream", "tool", "object"} {
 			checks = append(checks, scriptCheck{Provider: p.provider, Kind: kind, api: p.api})
 		}

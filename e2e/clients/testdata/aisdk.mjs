@@ -12,6 +12,7 @@ const providers = {
   'openai-compatible': (id) => m.modelbar(id),
   anthropic: (id) => m.modelbarAnthropic(id),
   'openai-chat': (id) => m.modelbarOpenAI.chat(id),
+  'openai-responses': (id) => m.modelbarOpenAI(id),
 };
 const bash = tool({
   description: 'Run a shell command and return its output',
