@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	dbus "github.com/keybase/dbus"
@@ -39,7 +40,7 @@ func openNative(ctx context.Context) (Store, error) { return openSecretService(c
 type secretService struct {
 	sem     chan struct{} // one token; held for the whole of a D-Bus exchange
 	srv     *ss.SecretService
-	session *ss.Session // DH-AES: secrets cross the bus encrypted
+	session *ss.Session // DH-AES: secrets cross the bus encrypted; replaced (under sem) when its key does not match the service's
 }
 
 var _ Store = (*secretService)(nil)
@@ -122,15 +123,17 @@ func (s *secretService) Get(ctx context.Context, account string) (string, error)
 		if len(items) == 0 {
 			return ErrNotFound
 		}
-		b, err := s.srv.GetSecret(items[0], *s.session)
-		if err != nil {
-			return err
-		}
-		if len(b) == 0 { // the library returns nil, nil when decryption fails
-			return errors.New("secret service returned an empty secret")
-		}
-		secret = string(b)
-		return nil
+		return s.withSession(func(session *ss.Session) error {
+			b, err := s.srv.GetSecret(items[0], *session)
+			if err != nil {
+				return err
+			}
+			if len(b) == 0 { // the library returns nil, nil when decryption fails
+				return errUnreadableSecret
+			}
+			secret = string(b)
+			return nil
+		})
 	})
 	if err != nil {
 		return "", fmt.Errorf("get secret for %q: %w", account, err)
@@ -147,12 +150,16 @@ func (s *secretService) Set(ctx context.Context, account, secret string) error {
 		if err := s.srv.Unlock([]dbus.ObjectPath{ss.DefaultCollection}); err != nil {
 			return err
 		}
-		enc, err := s.session.NewSecret([]byte(secret))
-		if err != nil {
+		var item dbus.ObjectPath
+		err := s.withSession(func(session *ss.Session) error {
+			enc, err := session.NewSecret([]byte(secret))
+			if err != nil {
+				return err
+			}
+			props := ss.NewSecretProperties("modelbar: "+account, attributes(account))
+			item, err = s.srv.CreateItem(ss.DefaultCollection, props, enc, ss.ReplaceBehaviorReplace)
 			return err
-		}
-		props := ss.NewSecretProperties("modelbar: "+account, attributes(account))
-		item, err := s.srv.CreateItem(ss.DefaultCollection, props, enc, ss.ReplaceBehaviorReplace)
+		})
 		if err != nil {
 			return err
 		}
@@ -179,6 +186,36 @@ func (s *secretService) Delete(ctx context.Context, account string) error {
 		return fmt.Errorf("delete secret for %q: %w", account, err)
 	}
 	return nil
+}
+
+// errUnreadableSecret: the library could not decrypt what the service sent.
+var errUnreadableSecret = errors.New("secret service returned a secret this session cannot read")
+
+// withSession runs op with the session, and once more with a new session
+// when the two ends do not share a key. The library derives the session
+// key from the Diffie-Hellman secret without its leading zero bytes, and
+// the service with them, so about one session in 256 cannot carry a
+// secret either way: gnome-keyring refuses what it sends ("The secret was
+// transferred or encrypted in an invalid way") and what it receives does
+// not decrypt. A new session has a new key pair. Called inside do.
+func (s *secretService) withSession(op func(*ss.Session) error) error {
+	err := op(s.session)
+	if !sessionKeyMismatch(err) {
+		return err
+	}
+	session, oerr := s.srv.OpenSession(ss.AuthenticationDHAES)
+	if oerr != nil {
+		return errors.Join(err, fmt.Errorf("open a new session: %w", oerr))
+	}
+	s.srv.CloseSession(s.session)
+	s.session = session
+	return op(s.session)
+}
+
+// sessionKeyMismatch reports whether err says the service and this
+// session do not share a key.
+func sessionKeyMismatch(err error) bool {
+	return err != nil && (errors.Is(err, errUnreadableSecret) || strings.Contains(err.Error(), "encrypted in an invalid way"))
 }
 
 // find unlocks the default collection and returns the account's items.

@@ -201,3 +201,24 @@ func TestSecretService_CanceledContext(t *testing.T) {
 		t.Errorf("Set with canceled ctx: err = %v", err)
 	}
 }
+
+// A session whose key does not match the service's (the library drops the
+// shared secret's leading zero bytes, so one session in 256 is such) is
+// replaced, and the call succeeds: a keyring that works for one start of
+// modelbar works for every start.
+func TestSecretService_RenewsAMismatchedSession(t *testing.T) {
+	s := requireSecretService(t)
+	account := testAccount(t, s, "rekey")
+	mismatch := func() {
+		key := bytes.Clone(s.session.AESKey)
+		key[0] ^= 0xff // what a key derived from the wrong bytes is: another key
+		s.session.AESKey = key
+	}
+	mismatch()
+	mustSet(t, s, account, "sk-rekeyed-0123456789")
+	mismatch()
+	got, err := s.Get(context.Background(), account)
+	if err != nil || got != "sk-rekeyed-0123456789" {
+		t.Fatalf("Get after a mismatched session = %q, %v", got, err)
+	}
+}
