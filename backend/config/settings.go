@@ -73,7 +73,18 @@ type Settings struct {
 	// editor webview ("vscode-webview://..."). Origins of other schemes are
 	// refused unless listed.
 	AllowedOrigins []string `json:"allowed_origins"`
+
+	// ResponsesStore keeps the /v1/responses answers modelbar makes itself
+	// (translated or local) whose request does not say store: false, for
+	// GET /v1/responses/{id} and previous_response_id; default true.
+	ResponsesStore bool `json:"responses_store"`
+	// ResponsesRetentionDays deletes stored responses older than this;
+	// default 30, 0: kept until deleted.
+	ResponsesRetentionDays int64 `json:"responses_retention_days"`
 }
+
+// DefaultResponsesRetentionDays is responses_retention_days until set.
+const DefaultResponsesRetentionDays = 30
 
 // SettingsInput changes some settings; a nil field keeps its value.
 type SettingsInput struct {
@@ -95,6 +106,8 @@ type SettingsInput struct {
 	MaxInflightRequests      *int64    `json:"max_inflight_requests"`
 	TranslationBudgetMB      *int64    `json:"translation_budget_mb"`
 	AllowedOrigins           *[]string `json:"allowed_origins"`
+	ResponsesStore           *bool     `json:"responses_store"`
+	ResponsesRetentionDays   *int64    `json:"responses_retention_days"`
 }
 
 // intSetting is one numeric setting: its key (also its JSON name), its
@@ -140,11 +153,20 @@ var intSettings = []intSetting{
 		func(s *Settings) *int64 { return &s.MaxInflightRequests }, func(s *SettingsInput) *int64 { return s.MaxInflightRequests }},
 	{"translation_budget_mb", 0, 1 << 20, "must be 0 (the default, 32) or a number of MiB",
 		func(s *Settings) *int64 { return &s.TranslationBudgetMB }, func(s *SettingsInput) *int64 { return s.TranslationBudgetMB }},
+	// Unlike the others, 0 is not the default here but "keep until
+	// deleted"; the default (30) is what an unset key reads as.
+	{keyResponsesRetentionDays, 0, 3650, "must be 0 (keep until deleted) or a number of days up to 3650 (the default is 30)",
+		func(s *Settings) *int64 { return &s.ResponsesRetentionDays }, func(s *SettingsInput) *int64 { return s.ResponsesRetentionDays }},
 }
 
 const keyAllowedOrigins = "allowed_origins"
 
 const keyRequireAPIKeys = "require_api_keys"
+
+const (
+	keyResponsesStore         = "responses_store"
+	keyResponsesRetentionDays = "responses_retention_days"
+)
 
 // Settings returns the current settings.
 func (s *Service) Settings(ctx context.Context) (Settings, error) {
@@ -157,6 +179,10 @@ func (s *Service) Settings(ctx context.Context) (Settings, error) {
 		*is.value(&out), _ = strconv.ParseInt(all[is.key], 10, 64)
 	}
 	out.RequireAPIKeys = all[keyRequireAPIKeys] == "true"
+	out.ResponsesStore = all[keyResponsesStore] != "false" // on until switched off
+	if _, set := all[keyResponsesRetentionDays]; !set {
+		out.ResponsesRetentionDays = DefaultResponsesRetentionDays
+	}
 	out.AllowedOrigins = []string{}
 	if v := all[keyAllowedOrigins]; v != "" {
 		if err := json.Unmarshal([]byte(v), &out.AllowedOrigins); err != nil {
@@ -182,6 +208,9 @@ func (s *Service) PutSettings(ctx context.Context, in SettingsInput) (Settings, 
 	}
 	if in.RequireAPIKeys != nil {
 		changes[keyRequireAPIKeys] = strconv.FormatBool(*in.RequireAPIKeys)
+	}
+	if in.ResponsesStore != nil {
+		changes[keyResponsesStore] = strconv.FormatBool(*in.ResponsesStore)
 	}
 	if in.AllowedOrigins != nil {
 		origins, err := CanonicalOrigins(*in.AllowedOrigins)

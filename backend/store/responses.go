@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// StoredResponse is a Responses API response modelbar answered itself,
+// kept so it can be read back and continued (previous_response_id).
+type StoredResponse struct {
+	ID         string
+	CreatedAt  time.Time
+	PreviousID string          // the response it continued; "" for none
+	Model      string          // as the client asked for it
+	Input      json.RawMessage // the request's own input items, a JSON array
+	Response   json.RawMessage // the response object as the client received it
+}
+
+// maxResponseChain bounds how many responses ResponseChain follows back.
+const maxResponseChain = 10_000
+
+// SaveResponse stores r, replacing a response of the same id.
+func (s *Store) SaveResponse(ctx context.Context, r StoredResponse) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO responses (id, created_at, previous_id, model, input, response)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, previous_id = excluded.previous_id,
+			model = excluded.model, input = excluded.input, response = excluded.response`,
+			r.ID, formatTime(r.CreatedAt), r.PreviousID, r.Model, string(r.Input), string(r.Response))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: save response: %w", err)
+	}
+	return nil
+}
+
+// Response returns the stored response id if it was created at or after
+// notBefore (zero: any age); else an error wrapping ErrNotFound.
+func (s *Store) Response(ctx context.Context, id string, notBefore time.Time) (StoredResponse, error) {
+	row := s.r.QueryRowContext(ctx, `SELECT id, created_at, previous_id, model, input, response
+		FROM responses WHERE id = ? AND created_at >= ?`, id, formatTime(notBefore))
+	r, err := scanResponse(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return StoredResponse{}, fmt.Errorf("store: response %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return StoredResponse{}, fmt.Errorf("store: response %q: %w", id, err)
+	}
+	return r, nil
+}
+
+// ResponseChain returns the response id and those it continued, oldest
+// first, each created at or after notBefore. A chain whose link is missing
+// (deleted or expired) is an error wrapping ErrNotFound, naming it.
+func (s *Store) ResponseChain(ctx context.Context, id string, notBefore time.Time) ([]StoredResponse, error) {
+	var chain []StoredResponse
+	for next := id; next != ""; {
+		if len(chain) == maxResponseChain {
+			return nil, fmt.Errorf("store: response %q: a chain of more than %d responses", id, maxResponseChain)
+		}
+		r, err := s.Response(ctx, next, notBefore)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, r)
+		next = r.PreviousID
+	}
+	for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
+		chain[i], chain[j] = chain[j], chain[i]
+	}
+	return chain, nil
+}
+
+// DeleteResponse deletes the stored response id; one that is not there is
+// an error wrapping ErrNotFound.
+func (s *Store) DeleteResponse(ctx context.Context, id string) error {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM responses WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("store: delete response %q: %w", id, err)
+	case n == 0:
+		return fmt.Errorf("store: delete response %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// PruneResponses deletes the responses created before before, in
+// transactions of at most pruneBatch rows, and returns how many it deleted.
+func (s *Store) PruneResponses(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.pruneLoop(ctx, `DELETE FROM responses WHERE id IN
+		(SELECT id FROM responses WHERE created_at < ? ORDER BY created_at LIMIT ?)`, formatTime(before))
+	if err != nil {
+		return n, fmt.Errorf("store: prune responses before %s: %w", formatTime(before), err)
+	}
+	return n, nil
+}
+
+func scanResponse(row *sql.Row) (StoredResponse, error) {
+	var r StoredResponse
+	var created, input, response string
+	if err := row.Scan(&r.ID, &created, &r.PreviousID, &r.Model, &input, &response); err != nil {
+		return StoredResponse{}, err
+	}
+	t, err := parseTime(created)
+	if err != nil {
+		return StoredResponse{}, err
+	}
+	r.CreatedAt, r.Input, r.Response = t, json.RawMessage(input), json.RawMessage(response)
+	return r, nil
+}
