@@ -217,6 +217,7 @@ func (wk *walk) attempt(t router.Target, ticket *failover.Ticket) error {
 		// A probe's answer has started: the provider is back.
 		a.onCommit = func() { s.breakers.Succeeded(*ticket) }
 	}
+	wk.c.relayed = false // until passThrough says otherwise
 	var err error
 	switch {
 	case t.Backend == router.Local:

@@ -22,6 +22,7 @@ import (
 	"github.com/modelbar/modelbar/backend/metrics"
 	"github.com/modelbar/modelbar/backend/providers"
 	"github.com/modelbar/modelbar/backend/reqlog"
+	"github.com/modelbar/modelbar/backend/respstore"
 )
 
 // DefaultMaxBodyBytes bounds inference request bodies: generous enough for
@@ -52,6 +53,9 @@ type Options struct {
 	// server has drained. nil: one in memory, for tests, never closed.
 	Requests *reqlog.Log
 	Metrics  *metrics.Registry // served at /metrics; nil: a new one
+	// ResponseStore keeps the /v1/responses answers modelbar makes
+	// itself (responses_store); nil: none are kept.
+	ResponseStore respstore.Store
 	// FileLimit is how many files the process may open, when known: the
 	// default connection cap stays below half of it.
 	FileLimit int
@@ -79,6 +83,10 @@ type Server struct {
 	limits   limits                          // resource bounds (limits.go)
 	catalog  *providers.Catalog              // the providers' model lists behind /v1/models (models.go)
 	handler  http.Handler
+
+	// responses keeps the Responses answers modelbar makes itself; nil
+	// without Options.ResponseStore (responses_state.go).
+	responses *respstore.Keeper
 
 	// noSystemMessages holds the names of Anthropic providers that refused
 	// system messages inside the conversation (translate.go).
@@ -122,14 +130,21 @@ func New(opts Options) *Server {
 	s.watchPolicy()
 	s.watchAPIKeySetting()
 	s.watchLimits(opts.FileLimit)
+	s.watchResponseSettings(opts.ResponseStore)
 	s.catalog = s.newCatalog()
 	s.handler = s.middleware(s.routes())
 	return s
 }
 
 // Close stops the server's background work (fetching the providers' model
-// lists). Call it after the HTTP server has stopped.
-func (s *Server) Close() { s.catalog.Close() }
+// lists, pruning stored responses). Call it after the HTTP server has
+// stopped.
+func (s *Server) Close() {
+	s.catalog.Close()
+	if s.responses != nil {
+		s.responses.Close()
+	}
+}
 
 // Handler is the root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -144,6 +159,10 @@ func (s *Server) routes() http.Handler {
 	handle("POST", "/v1/embeddings", s.openAIInference(embeddings))
 	handle("POST", "/v1/messages", http.HandlerFunc(s.anthropicMessages))
 	handle("POST", "/v1/responses", http.HandlerFunc(s.responsesCreate))
+	handle("POST", "/v1/responses/input_tokens", http.HandlerFunc(s.responsesInputTokens))
+	handle("GET", "/v1/responses/{id}", http.HandlerFunc(s.responseGet))
+	handle("DELETE", "/v1/responses/{id}", http.HandlerFunc(s.responseDelete))
+	handle("GET", "/v1/responses/{id}/input_items", http.HandlerFunc(s.responseInputItems))
 	handle("POST", "/v1/messages/count_tokens", http.HandlerFunc(s.countTokens))
 	handle("GET", "/v1/models", http.HandlerFunc(s.listModels))
 	handle("GET", "/v1/models/{model...}", http.HandlerFunc(s.getModel))

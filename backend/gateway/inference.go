@@ -39,8 +39,14 @@ type call struct {
 	model    string
 	stream   bool
 	chat     *protocol.Request // decoded on first need: same-protocol traffic never needs it
-	budget   *byteBudget       // what decoding takes its room from
-	release  func()            // gives the room back; nil until taken
+	// decode, if set, decodes the body instead of the dialect's decoder
+	// (a Responses call continuing a stored response).
+	decode func(body []byte) (protocol.Request, error)
+	// relayed: the current attempt relays the backend's own answer
+	// (passThrough), which modelbar does not store.
+	relayed bool
+	budget  *byteBudget // what decoding takes its room from
+	release func()      // gives the room back; nil until taken
 }
 
 // chatRequest decodes the body into the internal model, once, after
@@ -52,7 +58,11 @@ func (c *call) chatRequest() (protocol.Request, error) {
 		if err := c.reserve(); err != nil {
 			return protocol.Request{}, err
 		}
-		req, err := dialects[c.endpoint.protocol].decodeRequest(c.body)
+		decode := dialects[c.endpoint.protocol].decodeRequest
+		if c.decode != nil {
+			decode = c.decode
+		}
+		req, err := decode(c.body)
 		if err != nil {
 			return protocol.Request{}, err
 		}
@@ -170,6 +180,7 @@ func invalidUTF8At(b []byte) int {
 // passThrough relays a call to a provider of the client's own API byte for
 // byte, with only the model name rewritten.
 func (s *Server) passThrough(a *attempt) error {
+	a.c.relayed = true
 	body, err := protocol.SetTopLevelString(a.c.body, "model", a.t.Model)
 	if err != nil {
 		return &protocol.RequestError{Message: err.Error()}

@@ -17,7 +17,9 @@ var responsesEndpoint = endpoint{responses.Path, protocol.Responses, true}
 
 // responsesCreate serves POST /v1/responses. Before routing only the
 // envelope is checked (a JSON object, model, stream); a relayed request is
-// the provider's to judge, a translated one is decoded in full.
+// the provider's to judge (previous_response_id included), a translated
+// one is decoded in full, continued from the stored response it names,
+// and its answer stored (responses_state.go).
 func (s *Server) responsesCreate(w http.ResponseWriter, r *http.Request) {
 	info := infoFrom(r.Context())
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
@@ -34,9 +36,12 @@ func (s *Server) responsesCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info.model, info.stream = env.Model, env.Stream
+	st, w := s.planStoring(w, body, env)
 	c := &call{ctx: r.Context(), endpoint: responsesEndpoint, body: body, model: env.Model, stream: env.Stream, budget: &s.limits.budget}
+	c.decode = func(body []byte) (protocol.Request, error) { return s.decodeResponses(r.Context(), body, env, st) }
 	defer c.done()
 	s.dispatch(w, r, c)
+	s.keep(r.Context(), c, st, env.Model)
 }
 
 // viaOpenAIProvider serves a Responses call at an OpenAI-API provider: relayed

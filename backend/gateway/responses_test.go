@@ -66,8 +66,8 @@ func TestResponses_AutoLearnsChatOnly(t *testing.T) {
 		if n := len(up.requests()); n != want {
 			t.Errorf("call %d: provider saw %d requests in all, want %d", i, n, want)
 		}
-		if d := resp.Header.Get("X-Modelbar-Dropped"); d != "store" {
-			t.Errorf("call %d: X-Modelbar-Dropped = %q, want store", i, d)
+		if d := resp.Header.Get("X-Modelbar-Dropped"); d != "" { // store is honoured (not kept), not dropped
+			t.Errorf("call %d: X-Modelbar-Dropped = %q, want none", i, d)
 		}
 	}
 	if p := up.requests()[2].Path; p != "/v1/chat/completions" {
@@ -100,7 +100,7 @@ func TestResponses_ChatProviderStreamsFunctionCall(t *testing.T) {
 	if got.Path != "/v1/chat/completions" || len(sent.Tools) != 2 || sent.Tools[1].Function.Name != "apply_patch" {
 		t.Errorf("provider got %s %s", got.Path, got.Body)
 	}
-	if d := resp.Header.Get("X-Modelbar-Dropped"); d != "store, tools.web_search" {
+	if d := resp.Header.Get("X-Modelbar-Dropped"); d != "tools.web_search" {
 		t.Errorf("X-Modelbar-Dropped = %q", d)
 	}
 	evs := parseResponsesStream(t, body)

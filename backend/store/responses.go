@@ -7,24 +7,21 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/modelbar/modelbar/backend/respstore"
 )
 
-// StoredResponse is a Responses API response modelbar answered itself,
-// kept so it can be read back and continued (previous_response_id).
-type StoredResponse struct {
-	ID         string
-	CreatedAt  time.Time
-	PreviousID string          // the response it continued; "" for none
-	Model      string          // as the client asked for it
-	Input      json.RawMessage // the request's own input items, a JSON array
-	Response   json.RawMessage // the response object as the client received it
-}
+var _ respstore.Store = (*Store)(nil)
+
+// notFound is a missing response: both ErrNotFound and
+// respstore.ErrNotFound.
+var notFound = fmt.Errorf("%w (%w)", ErrNotFound, respstore.ErrNotFound)
 
 // maxResponseChain bounds how many responses ResponseChain follows back.
 const maxResponseChain = 10_000
 
 // SaveResponse stores r, replacing a response of the same id.
-func (s *Store) SaveResponse(ctx context.Context, r StoredResponse) error {
+func (s *Store) SaveResponse(ctx context.Context, r respstore.Response) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO responses (id, created_at, previous_id, model, input, response)
 			VALUES (?, ?, ?, ?, ?, ?)
@@ -41,15 +38,15 @@ func (s *Store) SaveResponse(ctx context.Context, r StoredResponse) error {
 
 // Response returns the stored response id if it was created at or after
 // notBefore (zero: any age); else an error wrapping ErrNotFound.
-func (s *Store) Response(ctx context.Context, id string, notBefore time.Time) (StoredResponse, error) {
+func (s *Store) Response(ctx context.Context, id string, notBefore time.Time) (respstore.Response, error) {
 	row := s.r.QueryRowContext(ctx, `SELECT id, created_at, previous_id, model, input, response
 		FROM responses WHERE id = ? AND created_at >= ?`, id, formatTime(notBefore))
 	r, err := scanResponse(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return StoredResponse{}, fmt.Errorf("store: response %q: %w", id, ErrNotFound)
+		return respstore.Response{}, fmt.Errorf("store: response %q: %w", id, notFound)
 	}
 	if err != nil {
-		return StoredResponse{}, fmt.Errorf("store: response %q: %w", id, err)
+		return respstore.Response{}, fmt.Errorf("store: response %q: %w", id, err)
 	}
 	return r, nil
 }
@@ -57,8 +54,8 @@ func (s *Store) Response(ctx context.Context, id string, notBefore time.Time) (S
 // ResponseChain returns the response id and those it continued, oldest
 // first, each created at or after notBefore. A chain whose link is missing
 // (deleted or expired) is an error wrapping ErrNotFound, naming it.
-func (s *Store) ResponseChain(ctx context.Context, id string, notBefore time.Time) ([]StoredResponse, error) {
-	var chain []StoredResponse
+func (s *Store) ResponseChain(ctx context.Context, id string, notBefore time.Time) ([]respstore.Response, error) {
+	var chain []respstore.Response
 	for next := id; next != ""; {
 		if len(chain) == maxResponseChain {
 			return nil, fmt.Errorf("store: response %q: a chain of more than %d responses", id, maxResponseChain)
@@ -92,7 +89,7 @@ func (s *Store) DeleteResponse(ctx context.Context, id string) error {
 	case err != nil:
 		return fmt.Errorf("store: delete response %q: %w", id, err)
 	case n == 0:
-		return fmt.Errorf("store: delete response %q: %w", id, ErrNotFound)
+		return fmt.Errorf("store: delete response %q: %w", id, notFound)
 	}
 	return nil
 }
@@ -108,15 +105,15 @@ func (s *Store) PruneResponses(ctx context.Context, before time.Time) (int64, er
 	return n, nil
 }
 
-func scanResponse(row *sql.Row) (StoredResponse, error) {
-	var r StoredResponse
+func scanResponse(row *sql.Row) (respstore.Response, error) {
+	var r respstore.Response
 	var created, input, response string
 	if err := row.Scan(&r.ID, &created, &r.PreviousID, &r.Model, &input, &response); err != nil {
-		return StoredResponse{}, err
+		return respstore.Response{}, err
 	}
 	t, err := parseTime(created)
 	if err != nil {
-		return StoredResponse{}, err
+		return respstore.Response{}, err
 	}
 	r.CreatedAt, r.Input, r.Response = t, json.RawMessage(input), json.RawMessage(response)
 	return r, nil

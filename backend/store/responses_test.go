@@ -8,11 +8,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/modelbar/modelbar/backend/respstore"
 	"github.com/modelbar/modelbar/backend/store"
 )
 
-func storedResponse(id, prev string, created time.Time) store.StoredResponse {
-	return store.StoredResponse{ID: id, CreatedAt: created, PreviousID: prev, Model: "m",
+func storedResponse(id, prev string, created time.Time) respstore.Response {
+	return respstore.Response{ID: id, CreatedAt: created, PreviousID: prev, Model: "m",
 		Input:    json.RawMessage(`[{"id":"msg_` + id + `","type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]}]`),
 		Response: json.RawMessage(`{"id":"` + id + `","object":"response","output":[]}`)}
 }
@@ -22,7 +23,7 @@ func TestResponses_SaveGetChainDelete(t *testing.T) {
 	ctx := t.Context()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	a, b := storedResponse("resp_a", "", t0), storedResponse("resp_b", "resp_a", t0.Add(time.Minute))
-	for _, r := range []store.StoredResponse{a, b} {
+	for _, r := range []respstore.Response{a, b} {
 		if err := s.SaveResponse(ctx, r); err != nil {
 			t.Fatalf("SaveResponse(%s): %v", r.ID, err)
 		}
@@ -38,7 +39,7 @@ func TestResponses_SaveGetChainDelete(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ResponseChain: %v", err)
 	}
-	if diff := cmp.Diff([]store.StoredResponse{a, b}, chain); diff != "" {
+	if diff := cmp.Diff([]respstore.Response{a, b}, chain); diff != "" {
 		t.Errorf("ResponseChain (-want +got):\n%s", diff)
 	}
 	if _, err := s.Response(ctx, "resp_a", t0.Add(time.Second)); !errors.Is(err, store.ErrNotFound) {

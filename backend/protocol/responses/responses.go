@@ -31,6 +31,9 @@ type Names struct {
 	Tools map[string]ToolName
 	// Encrypted: include asked for reasoning.encrypted_content.
 	Encrypted bool
+	// ResponseID, if set, is the response's id whatever the backend's
+	// message id: one the gateway minted for a response it stores.
+	ResponseID string `json:",omitempty"`
 }
 
 // ToolName is a tool as the client declared it.

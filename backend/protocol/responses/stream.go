@@ -50,7 +50,7 @@ func (e *StreamEncoder) Encode(ev protocol.Event) []byte {
 			return nil
 		}
 		e.started = true
-		if ev.ID != "" {
+		if ev.ID != "" && e.names.ResponseID == "" {
 			e.resp.ID = responseID(ev.ID)
 		}
 		if ev.Model != "" {

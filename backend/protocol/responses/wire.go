@@ -100,6 +100,9 @@ func newResponse(req protocol.Request, created int64) response {
 	}
 	r := response{ID: "resp_modelbar", Object: "response", CreatedAt: created, Status: "in_progress", Model: req.Model,
 		Output: []item{}, ParallelToolCalls: true, ToolChoice: "auto", Tools: []any{}, Temperature: req.Temperature, TopP: req.TopP}
+	if id := namesOf(req).ResponseID; id != "" {
+		r.ID = id
+	}
 	if req.MaxTokens > 0 {
 		r.MaxOutputTokens = &req.MaxTokens
 	}
