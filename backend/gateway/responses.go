@@ -39,6 +39,9 @@ func (s *Server) responsesCreate(w http.ResponseWriter, r *http.Request) {
 	st, w := s.planStoring(w, body, env)
 	c := &call{ctx: r.Context(), endpoint: responsesEndpoint, body: body, model: env.Model, stream: env.Stream, budget: &s.limits.budget}
 	c.decode = func(body []byte) (protocol.Request, error) { return s.decodeResponses(r.Context(), body, env, st) }
+	if st != nil {
+		st.capture.call = c
+	}
 	defer c.done()
 	s.dispatch(w, r, c)
 	s.keep(r.Context(), c, st, env.Model)

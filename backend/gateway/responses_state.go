@@ -114,11 +114,21 @@ func (s *Server) history(ctx context.Context, id string) ([]json.RawMessage, err
 	}
 	chain, err := s.responses.Chain(ctx, id)
 	if respstore.IsNotFound(err) {
+		if _, err := s.responses.Get(ctx, id); err == nil {
+			return nil, &protocol.RequestError{Param: "previous_response_id", Message: fmt.Sprintf("response %s continues "+
+				"a conversation of which modelbar no longer has every response (one was deleted, or is older than "+
+				"responses_retention_days): send the whole conversation as input", quoteName(id))}
+		}
 		return nil, unknownPrevious(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read stored response: %w", err)
 	}
+	return chainItems(chain)
+}
+
+// chainItems are the input and output items of a chain of responses.
+func chainItems(chain []respstore.Response) ([]json.RawMessage, error) {
 	var items []json.RawMessage
 	for _, r := range chain {
 		var input []json.RawMessage
@@ -173,9 +183,10 @@ func (s *Server) keep(ctx context.Context, c *call, st *storing, model string) {
 }
 
 // captureTee copies what a translated answer writes, up to
-// maxStoredBytes, for storing. It forwards Flush (through Unwrap).
+// maxStoredBytes, for storing; a relayed one it only passes on. It forwards Flush (through Unwrap).
 type captureTee struct {
 	http.ResponseWriter
+	call     *call // its relayed answers are not captured
 	status   int
 	body     bytes.Buffer
 	overflow bool
@@ -191,6 +202,9 @@ func (t *captureTee) WriteHeader(code int) {
 func (t *captureTee) Write(b []byte) (int, error) {
 	if t.status == 0 {
 		t.status = http.StatusOK
+	}
+	if t.call != nil && t.call.relayed {
+		t.overflow = true // a relayed answer is not kept: no copy
 	}
 	if !t.overflow {
 		if t.body.Len()+len(b) > maxStoredBytes {
@@ -281,13 +295,10 @@ func (s *Server) responseInputItems(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var items []json.RawMessage
-	var err error
-	if stored.PreviousID != "" {
-		if items, err = s.history(r.Context(), stored.PreviousID); err != nil {
-			s.fail(w, r, err)
-			return
-		}
+	items, err := s.earlierItems(r.Context(), stored.PreviousID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	var own []json.RawMessage
 	if err := json.Unmarshal(stored.Input, &own); err != nil {
@@ -303,6 +314,29 @@ func (s *Server) responseInputItems(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerBackend, noBackend)
 	writeJSON(w, http.StatusOK, page)
 }
+
+// earlierItems are the items of the conversation up to the stored response
+// id, as far back as modelbar still has its responses (one deleted or
+// expired ends it).
+func (s *Server) earlierItems(ctx context.Context, id string) ([]json.RawMessage, error) {
+	var chain []respstore.Response
+	for next := id; next != "" && len(chain) < maxChainListed; {
+		r, err := s.responses.Get(ctx, next)
+		if respstore.IsNotFound(err) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, r)
+		next = r.PreviousID
+	}
+	slices.Reverse(chain)
+	return chainItems(chain)
+}
+
+// maxChainListed bounds the responses input_items follows back.
+const maxChainListed = 10_000
 
 // itemList is the API's list of items.
 type itemList struct {

@@ -310,3 +310,16 @@ func TestResponsesState_InputTokens(t *testing.T) {
 		}
 	})
 }
+
+func TestResponsesState_Settings(t *testing.T) {
+	h := newHarness(t)
+	resp, b := h.admin(http.MethodPut, "/api/settings", map[string]any{"responses_retention_days": -1})
+	if e := mustOpenAIError(t, b); resp.StatusCode != http.StatusBadRequest || deref(e.Param) != "responses_retention_days" {
+		t.Errorf("retention -1: status %d: %s", resp.StatusCode, b)
+	}
+	var st map[string]any
+	decode(t, h.mustAdmin(http.MethodPut, "/api/settings", map[string]any{"responses_retention_days": 0, "responses_store": false}, http.StatusOK), &st)
+	if st["responses_retention_days"] != 0.0 || st["responses_store"] != false {
+		t.Errorf("settings %v", st)
+	}
+}

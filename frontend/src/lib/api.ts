@@ -140,6 +140,10 @@ export interface Settings {
   translation_budget_mb: number;
   /** Browser origins (scheme://host[:port]) that may call /v1 besides loopback pages. */
   allowed_origins: string[];
+  /** Keep the /v1/responses answers modelbar makes itself (default true). */
+  responses_store: boolean;
+  /** Days stored responses are kept; default 30, 0: until deleted. */
+  responses_retention_days: number;
 }
 
 export interface RequestEntry {
