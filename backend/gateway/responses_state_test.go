@@ -323,3 +323,46 @@ func TestResponsesState_Settings(t *testing.T) {
 		t.Errorf("settings %v", st)
 	}
 }
+
+// A tool round trip continued by previous_response_id: the stored
+// function_call goes back to the backend with its result.
+func TestResponsesState_ToolRoundTripContinued(t *testing.T) {
+	calls := 0
+	h, up := chatOnly(t, func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if calls == 1 {
+			reply(http.StatusOK, `{"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,`+
+				`"tool_calls":[{"id":"call_1","type":"function","function":{"name":"shell","arguments":"{\"cmd\":\"ls\"}"}}]},"finish_reason":"tool_calls"}]}`)(w, r)
+			return
+		}
+		okChat("done")(w, r)
+	})
+	tools := `"tools":[{"type":"function","name":"shell","parameters":{"type":"object","properties":{"cmd":{"type":"string"}}}}]`
+	first := createResponse(t, h, `{"model":"gpt-x","input":"list files",`+tools+`}`)
+	createResponse(t, h, `{"model":"gpt-x",`+tools+`,"previous_response_id":"`+first+`","input":[{"type":"function_call_output","call_id":"call_1","output":"a.txt"}]}`)
+	var sent struct {
+		Messages []struct {
+			Role       string
+			ToolCallID string `json:"tool_call_id"`
+			ToolCalls  []struct {
+				ID       string
+				Function struct{ Name, Arguments string }
+			} `json:"tool_calls"`
+		}
+	}
+	decode(t, up.requests()[1].Body, &sent)
+	var got []string
+	for _, m := range sent.Messages {
+		s := m.Role
+		for _, c := range m.ToolCalls {
+			s += " " + c.ID + " " + c.Function.Name + " " + c.Function.Arguments
+		}
+		if m.ToolCallID != "" {
+			s += " " + m.ToolCallID
+		}
+		got = append(got, s)
+	}
+	if diff := cmp.Diff([]string{"user", `assistant call_1 shell {"cmd":"ls"}`, "tool call_1"}, got); diff != "" {
+		t.Errorf("backend's messages (-want +got):\n%s", diff)
+	}
+}

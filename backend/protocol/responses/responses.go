@@ -4,8 +4,9 @@
 // internal answer back into a Response object or its stream of events.
 // A Responses request is stateless here: the client sends the whole
 // conversation as input items each turn (as Codex does with store:false);
-// previous_response_id needs stored responses, which modelbar does not
-// keep yet. Nothing here does I/O.
+// a request naming a previous_response_id is first made whole by Continue
+// with the stored conversation the gateway keeps (stored.go). Nothing
+// here does I/O.
 package responses
 
 import (
