@@ -87,6 +87,9 @@ type Server struct {
 	// responses keeps the Responses answers modelbar makes itself; nil
 	// without Options.ResponseStore (responses_state.go).
 	responses *respstore.Keeper
+	// storing maps the ids of responses being stored to a channel closed
+	// once they are (responses_state.go).
+	storing sync.Map
 
 	// noSystemMessages holds the names of Anthropic providers that refused
 	// system messages inside the conversation (translate.go).

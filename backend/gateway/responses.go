@@ -43,8 +43,8 @@ func (s *Server) responsesCreate(w http.ResponseWriter, r *http.Request) {
 		st.capture.call = c
 	}
 	defer c.done()
+	defer s.keep(r.Context(), c, st, env.Model) // also after a panic: waiters are released
 	s.dispatch(w, r, c)
-	s.keep(r.Context(), c, st, env.Model)
 }
 
 // viaOpenAIProvider serves a Responses call at an OpenAI-API provider: relayed

@@ -48,9 +48,9 @@ func (s *Server) watchResponseSettings(st respstore.Store) {
 
 // storing is one Responses call's plan to keep its answer.
 type storing struct {
-	id       string            // the response id minted for it
-	previous string            // previous_response_id
-	input    []json.RawMessage // the request's own input items
+	id       string        // the response id minted for it
+	previous string        // previous_response_id
+	saved    chan struct{} // closed once it is stored, or will not be
 	capture  *captureTee
 }
 
@@ -60,13 +60,26 @@ func (s *Server) planStoring(w http.ResponseWriter, body []byte, env responses.E
 	if s.responses == nil || !s.responses.Enabled() || !storeAsked(body) {
 		return nil, w
 	}
-	input, err := responses.InputItems(body, itemID)
-	if err != nil {
-		return nil, w // the decoder will say what is wrong, if it is asked
-	}
-	st := &storing{id: newID("resp"), previous: env.PreviousResponseID, input: input}
+	st := &storing{id: newID("resp"), previous: env.PreviousResponseID, saved: make(chan struct{})}
 	st.capture = &captureTee{ResponseWriter: w}
+	s.storing.Store(st.id, st.saved)
 	return st, st.capture
+}
+
+// awaitStored waits, a little, while the response id is being stored: a
+// client has its answer (and id) a moment before it is in the database.
+func (s *Server) awaitStored(ctx context.Context, id string) {
+	saved, ok := s.storing.Load(id)
+	if !ok {
+		return
+	}
+	t := time.NewTimer(10 * time.Second)
+	defer t.Stop()
+	select {
+	case <-saved.(chan struct{}):
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // storeAsked reports whether a request's store is not false.
@@ -112,6 +125,7 @@ func (s *Server) history(ctx context.Context, id string) ([]json.RawMessage, err
 	if s.responses == nil {
 		return nil, unknownPrevious(id)
 	}
+	s.awaitStored(ctx, id)
 	chain, err := s.responses.Chain(ctx, id)
 	if respstore.IsNotFound(err) {
 		if _, err := s.responses.Get(ctx, id); err == nil {
@@ -155,7 +169,14 @@ func unknownPrevious(id string) error {
 // completed (or is incomplete); a failure to store is logged, never the
 // client's.
 func (s *Server) keep(ctx context.Context, c *call, st *storing, model string) {
-	if st == nil || c.relayed || c.chat == nil || st.capture.status != http.StatusOK || st.capture.overflow {
+	if st == nil {
+		return
+	}
+	defer func() {
+		s.storing.Delete(st.id)
+		close(st.saved)
+	}()
+	if c.relayed || c.chat == nil || st.capture.status != http.StatusOK || st.capture.overflow {
 		return
 	}
 	raw := st.capture.body.Bytes()
@@ -171,7 +192,11 @@ func (s *Server) keep(ctx context.Context, c *call, st *storing, model string) {
 	if json.Unmarshal(raw, &head) != nil || head.ID != st.id {
 		return
 	}
-	input, err := json.Marshal(st.input)
+	items, err := responses.InputItems(c.body, itemID)
+	var input []byte
+	if err == nil {
+		input, err = json.Marshal(items)
+	}
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -183,7 +208,8 @@ func (s *Server) keep(ctx context.Context, c *call, st *storing, model string) {
 }
 
 // captureTee copies what a translated answer writes, up to
-// maxStoredBytes, for storing; a relayed one it only passes on. It forwards Flush (through Unwrap).
+// maxStoredBytes, for storing; a relayed one it only passes on. It
+// forwards Flush (through Unwrap).
 type captureTee struct {
 	http.ResponseWriter
 	call     *call // its relayed answers are not captured
@@ -262,6 +288,7 @@ func (s *Server) responseDelete(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerBackend, noBackend)
 	err := errNoResponses
 	if s.responses != nil {
+		s.awaitStored(r.Context(), id)
 		err = s.responses.Delete(r.Context(), id)
 	}
 	if err != nil {
@@ -393,6 +420,7 @@ func (s *Server) storedResponse(w http.ResponseWriter, r *http.Request) (respsto
 	err := errNoResponses
 	var stored respstore.Response
 	if s.responses != nil {
+		s.awaitStored(r.Context(), id)
 		stored, err = s.responses.Get(r.Context(), id)
 	}
 	if err != nil {
