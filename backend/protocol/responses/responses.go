@@ -5,7 +5,13 @@
 // A Responses request is stateless here: the client sends the whole
 // conversation as input items each turn (as Codex does with store:false);
 // previous_response_id needs stored responses, which modelbar does not
-// keep yet. Nothing here does I/O.
+// keep yet.
+//
+// It is also the API of providers whose models speak only it (the reverse
+// bridge, upstream_*.go): EncodeRequest turns the internal request of a
+// chat-completions or Anthropic client into a Responses request, and
+// DecodeResponse and StreamDecoder turn the provider's answer back into
+// the internal model. Nothing here does I/O.
 package responses
 
 import (
