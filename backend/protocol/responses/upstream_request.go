@@ -3,6 +3,7 @@ package responses
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/modelbar/modelbar/backend/protocol"
@@ -157,7 +158,9 @@ func EncodeRequest(r protocol.Request, opts EncodeOptions) (body []byte, dropped
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode responses request: %w", err)
 	}
-	return body, append(unsentUpstream(r), r.Dropped...), nil
+	dropped = append(unsentUpstream(r), r.Dropped...)
+	slices.Sort(dropped)
+	return body, slices.Compact(dropped), nil
 }
 
 func refuseUpstream(r protocol.Request) error {
