@@ -66,7 +66,8 @@ var ErrFailed = errors.New("the response failed")
 // DecodeResponse converts a provider's Response object. A message item
 // becomes one text block (its output_text and refusal parts joined), a
 // reasoning item a thinking block (its summaries joined by a blank line;
-// its encrypted_content, if any, kept in Signature to go back next turn),
+// its encrypted_content, if any, kept in Signature to go back next turn;
+// none when it has neither),
 // a function_call a tool_use block; the calls of hosted tools are
 // skipped. A failed response is an error wrapping ErrFailed.
 func DecodeResponse(body []byte) (protocol.Response, error) {
@@ -127,7 +128,7 @@ func itemBlock(it upItem) (protocol.Block, bool) {
 		if it.EncryptedContent != "" {
 			b.Signature = reasoningSealPrefix + it.EncryptedContent
 		}
-		return b, true
+		return b, b.Text != "" || b.Signature != "" // nothing to show or give back: no block
 	case "function_call":
 		return protocol.Block{Type: protocol.BlockToolUse, ID: it.CallID, Name: it.Name, Input: arguments(it.Arguments)}, true
 	case "custom_tool_call":

@@ -12,7 +12,7 @@ import (
 // as DecodeResponse does the Response object: each output item it can
 // read becomes one block (message: text; reasoning: thinking, summaries
 // joined by a blank line, its encrypted_content a signature delta at the
-// end; function_call: tool_use), response.completed and
+// end, and no block at all when it has neither; function_call: tool_use), response.completed and
 // response.incomplete the stop, response.failed and error an error event.
 // Other events (in_progress, content parts, the done events that repeat
 // what the deltas said, hosted tools' progress) add nothing. The zero
@@ -27,10 +27,11 @@ type StreamDecoder struct {
 // upOpen is the block of the output item being streamed.
 type upOpen struct {
 	index       int
-	typ         string // the item type
-	sent        int    // bytes of text or arguments sent as deltas
-	summary     int    // the reasoning summary part being streamed; -1 before the first
-	customInput string // a custom tool call's input, sent whole when done
+	head        *protocol.Block // the block start not sent yet: a reasoning item, until it has content
+	typ         string          // the item type
+	sent        int             // bytes of text or arguments sent as deltas
+	summary     int             // the reasoning summary part being streamed; -1 before the first
+	customInput string          // a custom tool call's input, sent whole when done
 }
 
 // NewStreamDecoder returns a decoder for one stream.
@@ -128,9 +129,23 @@ func (d *StreamDecoder) open(it *upItem) []protocol.Event {
 	default:
 		return nil
 	}
-	d.cur = &upOpen{index: d.next, typ: it.Type, summary: -1}
-	d.next++
-	return []protocol.Event{{Type: protocol.EventBlockStart, Index: d.cur.index, Block: &head}}
+	d.cur = &upOpen{typ: it.Type, summary: -1, head: &head}
+	if it.Type == "reasoning" {
+		return nil // a reasoning item without summary or encrypted content is no block at all
+	}
+	return d.begin()
+}
+
+// begin sends the open item's block start, if it has not been sent.
+func (d *StreamDecoder) begin() []protocol.Event {
+	c := d.cur
+	if c.head == nil {
+		return nil
+	}
+	c.index, d.next = d.next, d.next+1
+	ev := protocol.Event{Type: protocol.EventBlockStart, Index: c.index, Block: c.head}
+	c.head = nil
+	return []protocol.Event{ev}
 }
 
 func (d *StreamDecoder) delta(typ string, dt protocol.DeltaType, s string) []protocol.Event {
@@ -138,7 +153,7 @@ func (d *StreamDecoder) delta(typ string, dt protocol.DeltaType, s string) []pro
 		return nil
 	}
 	d.cur.sent += len(s)
-	return []protocol.Event{{Type: protocol.EventDelta, Index: d.cur.index, DeltaType: dt, Delta: s}}
+	return append(d.begin(), protocol.Event{Type: protocol.EventDelta, Index: d.cur.index, DeltaType: dt, Delta: s})
 }
 
 // summary streams a reasoning summary, a blank line between its parts.
@@ -181,6 +196,7 @@ func (d *StreamDecoder) finishItem(it *upItem) []protocol.Event {
 		if c.sent == 0 {
 			out = d.delta(c.typ, protocol.DeltaThinking, b.Text)
 		}
+		out = append(out, d.begin()...)
 		return append(out, protocol.Event{Type: protocol.EventDelta, Index: c.index, DeltaType: protocol.DeltaSignature, Delta: b.Signature})
 	case c.sent > 0:
 		return nil
@@ -198,9 +214,12 @@ func (d *StreamDecoder) close() []protocol.Event {
 	if d.cur == nil {
 		return nil
 	}
-	i := d.cur.index
+	c := d.cur
 	d.cur = nil
-	return []protocol.Event{{Type: protocol.EventBlockStop, Index: i}}
+	if c.head != nil {
+		return nil // never started
+	}
+	return []protocol.Event{{Type: protocol.EventBlockStop, Index: c.index}}
 }
 
 // Finish is called when the stream ends; a stream cut off before its
