@@ -126,6 +126,8 @@ type upReasoningItem struct {
 //     include reasoning.encrypted_content so the next turn can give the
 //     reasoning back (store is false: modelbar sends the whole
 //     conversation each turn and keeps nothing at the provider).
+//   - For a reasoning model, temperature and top_p are left out (and
+//     named): those models refuse them.
 //   - Output becomes text.format: json_schema (named "output" when the
 //     client gave no name) or json_object.
 //   - n > 1, logit_bias, logprobs and top_logprobs are refused; stop
@@ -151,14 +153,16 @@ func EncodeRequest(r protocol.Request, opts EncodeOptions) (body []byte, dropped
 	if len(out.Tools) > 0 {
 		out.ToolChoice, out.ParallelToolCalls = upToolChoice(r.ToolChoice)
 	}
+	var unsent []string
 	if opts.Reasoning {
 		out.Reasoning, out.Include = upReasoningOf(r)
+		unsent = samplingOfReasoning(&out)
 	}
 	body, err = protocol.Marshal(out)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode responses request: %w", err)
 	}
-	dropped = append(unsentUpstream(r), r.Dropped...)
+	dropped = append(append(unsentUpstream(r), unsent...), r.Dropped...)
 	slices.Sort(dropped)
 	return body, slices.Compact(dropped), nil
 }
@@ -178,6 +182,21 @@ func refuseUpstream(r protocol.Request) error {
 		return no("logprobs", "modelbar does not translate token probabilities from it")
 	}
 	return nil
+}
+
+// samplingOfReasoning leaves out temperature and top_p, which reasoning
+// models refuse (o-series) or take at their defaults only (gpt-5), and
+// names them. Claude Code, for one, sends temperature on every request.
+func samplingOfReasoning(out *upRequest) []string {
+	var names []string
+	if out.Temperature != nil {
+		names = append(names, "temperature")
+	}
+	if out.TopP != nil {
+		names = append(names, "top_p")
+	}
+	out.Temperature, out.TopP = nil, nil
+	return names
 }
 
 // unsentUpstream names the sampling hints the Responses API lacks.
