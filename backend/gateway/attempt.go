@@ -223,7 +223,7 @@ func (wk *walk) attempt(t router.Target, ticket *failover.Ticket) error {
 		err = s.viaLocal(a)
 	case wk.c.endpoint == responsesEndpoint && providerProtocol(client) == protocol.OpenAI:
 		err = s.viaOpenAIProvider(a)
-	case wk.c.endpoint.chat && chatProtocol(client) == protocol.Responses:
+	case wk.c.endpoint.chat && chatProtocol(client, t) == protocol.Responses:
 		err = s.translate(a) // the reverse bridge: a chat call for a Responses-only model
 	case providerProtocol(client) == wk.c.endpoint.protocol:
 		err = s.passThrough(a)

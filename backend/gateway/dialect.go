@@ -6,6 +6,7 @@ import (
 	"github.com/modelbar/modelbar/backend/protocol/openai"
 	"github.com/modelbar/modelbar/backend/protocol/responses"
 	"github.com/modelbar/modelbar/backend/providers"
+	"github.com/modelbar/modelbar/backend/router"
 )
 
 // streamDecoder turns a backend's SSE events into internal events.
@@ -130,11 +131,18 @@ func providerProtocol(c *providers.Client) protocol.Protocol {
 	return protocol.OpenAI
 }
 
-// chatProtocol is the API a provider's models speak for chat: the
-// Responses API for a provider set to api "responses", else its own.
-func chatProtocol(c *providers.Client) protocol.Protocol {
-	if c.ResponsesOnly() {
+// chatProtocol is the API a provider's model speaks for chat: the
+// Responses API for an OpenAI-API provider or route set to api
+// "responses", else the provider's own.
+func chatProtocol(c *providers.Client, t router.Target) protocol.Protocol {
+	if responsesOnly(c, t) {
 		return protocol.Responses
 	}
 	return providerProtocol(c)
+}
+
+// responsesOnly reports whether target t's model speaks only the
+// Responses API.
+func responsesOnly(c *providers.Client, t router.Target) bool {
+	return c.ResponsesOnly() || (t.API == string(providers.APIResponses) && providerProtocol(c) == protocol.OpenAI)
 }

@@ -151,3 +151,40 @@ func TestResponsesOnly_MidStreamFailure(t *testing.T) {
 		}
 	}
 }
+
+// A route's api "responses" says it of its own backend's model only: the
+// provider's other routes, and the route's fallbacks, keep chat
+// completions; a Responses client is relayed whatever the provider's
+// responses setting says.
+func TestResponsesOnly_RouteSetting(t *testing.T) {
+	h := newHarness(t)
+	up := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/responses" {
+			reply(http.StatusOK, mustJSON(responsesObject("o3-pro", "completed", fakeAnswer{text: []string{"via responses"}}.responsesOutput(), wireUsage{1, 1}.responses(), nil)))(w, r)
+			return
+		}
+		okChat("via chat")(w, r)
+	})
+	h.putProvider("oa", up.baseURL(), "")
+	h.mustAdmin(http.MethodPut, "/api/providers/oa", map[string]any{"responses": "no"}, http.StatusOK)
+	rt := h.addRoute(map[string]any{"model_pattern": "o3-pro", "backend": "oa", "api": "responses"})
+	if rt.API != "responses" {
+		t.Errorf("route stored with api %q", rt.API)
+	}
+	h.route("gpt-4o", "oa")
+	for _, tc := range []struct{ path, body, want string }{
+		{"/v1/chat/completions", `{"model":"o3-pro","messages":[{"role":"user","content":"hi"}]}`, "via responses"},
+		{"/v1/messages", `{"model":"o3-pro","max_tokens":9,"messages":[{"role":"user","content":"hi"}]}`, "via responses"},
+		{"/v1/responses", `{"model":"o3-pro","input":"hi"}`, "via responses"},
+		{"/v1/chat/completions", `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`, "via chat"},
+	} {
+		resp, body := h.post(tc.path, tc.body, "anthropic-version", "2023-06-01")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), tc.want) {
+			t.Errorf("%s %s: status %d %s, want %q", tc.path, tc.body, resp.StatusCode, body, tc.want)
+		}
+	}
+	resp, body := h.admin(http.MethodPost, "/api/routes", map[string]any{"model_pattern": "x", "backend": "oa", "api": "chat"})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "api") {
+		t.Errorf("route with api chat: status %d %s, want 400 naming api", resp.StatusCode, body)
+	}
+}

@@ -29,7 +29,7 @@ func (s *Server) translate(a *attempt) error {
 		return &failover.CannotTakeError{Err: err}
 	}
 	req.Model = a.t.Model
-	up, down := dialects[chatProtocol(a.client)], dialects[a.c.endpoint.protocol]
+	up, down := dialects[chatProtocol(a.client, a.t)], dialects[a.c.endpoint.protocol]
 	fold := s.foldsSystem(a.t.Backend)
 	resp, err := s.sendTranslated(a, req, up, fold)
 	if err != nil && !fold && up == dialects[protocol.Anthropic] && protocol.HasSystemMessage(req.Messages) && refusesSystemMessages(err) {
