@@ -44,8 +44,14 @@ type Provider struct {
 	// Responses says whether an OpenAI-API provider offers the Responses
 	// API (POST /v1/responses): "auto" relays and, on a 404 or 405, learns
 	// that it has none and translates to chat completions from then on;
-	// "yes" always relays; "no" always translates.
-	Responses string    `json:"responses"`
+	// "yes" always relays; "no" always translates. An api "responses"
+	// provider is always relayed to, whatever this says.
+	Responses string `json:"responses"`
+	// API is the API the provider's models speak for chat: "" (the API of
+	// its type) or "responses": an OpenAI-API provider whose models speak
+	// only the Responses API (POST /v1/responses), which chat-completions
+	// and Anthropic clients then reach through translation.
+	API       string    `json:"api"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -61,6 +67,8 @@ type ProviderInput struct {
 	DefaultMaxTokens *int `json:"default_max_tokens"`
 	// Responses: see Provider.
 	Responses *string `json:"responses"`
+	// API: see Provider.
+	API *string `json:"api"`
 }
 
 // keyEnvName is what api_key_env may name: a variable that by its name
@@ -96,7 +104,7 @@ func (s *Service) Provider(ctx context.Context, name string) (Provider, error) {
 func (s *Service) view(p store.Provider) Provider {
 	v := Provider{
 		Name: p.Name, Type: p.Type, BaseURL: p.BaseURL, APIKeyEnv: p.APIKeyEnv,
-		DefaultMaxTokens: p.DefaultMaxTokens, Responses: p.Responses, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		DefaultMaxTokens: p.DefaultMaxTokens, Responses: p.Responses, API: p.API, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 	switch {
 	case s.envKey(p) != "":
@@ -221,6 +229,15 @@ func mergeProvider(cur store.Provider, exists bool, name string, in ProviderInpu
 		default:
 			return next, &router.FieldError{Field: "responses", Message: `must be "auto", "yes" or "no"`}
 		}
+	}
+	if in.API != nil {
+		if *in.API != "" && *in.API != "responses" {
+			return next, &router.FieldError{Field: "api", Message: `must be "" (the API of the provider's type) or "responses"`}
+		}
+		next.API = *in.API
+	}
+	if next.API == "responses" && next.Type != string(providers.OpenAI) {
+		return next, &router.FieldError{Field: "api", Message: `"responses" is for OpenAI-API providers (type "openai")`}
 	}
 	if in.APIKey != nil {
 		if err := checkKey(*in.APIKey); err != nil {

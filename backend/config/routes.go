@@ -19,6 +19,7 @@ type RouteInput struct {
 	Priority     *int      `json:"priority"`
 	Enabled      *bool     `json:"enabled"`
 	Hidden       *bool     `json:"hidden"`
+	API          *string   `json:"api"`
 }
 
 func (in RouteInput) applyTo(r *router.Route) {
@@ -28,6 +29,7 @@ func (in RouteInput) applyTo(r *router.Route) {
 	set(&r.Priority, in.Priority)
 	set(&r.Enabled, in.Enabled)
 	set(&r.Hidden, in.Hidden)
+	set(&r.API, in.API)
 	if in.Fallbacks != nil {
 		r.Fallbacks = slices.Clone(*in.Fallbacks)
 	}
@@ -152,13 +154,13 @@ func fromStoreRoute(r store.Route) router.Route {
 	}
 	return router.Route{
 		ID: r.ID, ModelPattern: r.ModelPattern, Backend: r.Backend, BackendModel: r.BackendModel,
-		Fallbacks: fb, Priority: r.Priority, Enabled: r.Enabled, Hidden: r.Hidden,
+		Fallbacks: fb, Priority: r.Priority, Enabled: r.Enabled, Hidden: r.Hidden, API: r.API,
 	}
 }
 
 func toStoreRoute(r router.Route) store.Route {
 	return store.Route{
 		ID: r.ID, ModelPattern: r.ModelPattern, Backend: r.Backend, BackendModel: r.BackendModel,
-		Fallbacks: r.Fallbacks, Priority: r.Priority, Enabled: r.Enabled, Hidden: r.Hidden,
+		Fallbacks: r.Fallbacks, Priority: r.Priority, Enabled: r.Enabled, Hidden: r.Hidden, API: r.API,
 	}
 }

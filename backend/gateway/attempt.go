@@ -224,6 +224,8 @@ func (wk *walk) attempt(t router.Target, ticket *failover.Ticket) error {
 		err = s.viaLocal(a)
 	case wk.c.endpoint == responsesEndpoint && providerProtocol(client) == protocol.OpenAI:
 		err = s.viaOpenAIProvider(a)
+	case wk.c.endpoint.chat && chatProtocol(client, t) == protocol.Responses:
+		err = s.translate(a) // the reverse bridge: a chat call for a Responses-only model
 	case providerProtocol(client) == wk.c.endpoint.protocol:
 		err = s.passThrough(a)
 	case wk.c.endpoint.chat:

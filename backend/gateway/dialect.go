@@ -6,6 +6,7 @@ import (
 	"github.com/modelbar/modelbar/backend/protocol/openai"
 	"github.com/modelbar/modelbar/backend/protocol/responses"
 	"github.com/modelbar/modelbar/backend/providers"
+	"github.com/modelbar/modelbar/backend/router"
 )
 
 // streamDecoder turns a backend's SSE events into internal events.
@@ -22,6 +23,7 @@ type streamEncoder interface {
 var (
 	_ streamDecoder = (*openai.StreamDecoder)(nil)
 	_ streamDecoder = (*anthropic.StreamDecoder)(nil)
+	_ streamDecoder = (*responses.StreamDecoder)(nil)
 	_ streamEncoder = (*openai.StreamEncoder)(nil)
 	_ streamEncoder = (*anthropic.StreamEncoder)(nil)
 	_ streamEncoder = (*responses.StreamEncoder)(nil)
@@ -99,15 +101,19 @@ var dialects = map[protocol.Protocol]*dialect{
 		streamErrorType: "api_error",
 		errorBody:       anthropicErrorBody,
 	},
-	// The Responses API is a client's only: no provider is sent a
-	// translated Responses request (a provider that has the API gets
-	// the client's own, relayed), so it has no request encoder or
-	// response and stream decoders.
+	// The Responses API: a client's, and the API of the providers whose
+	// models speak only it (providers.APIResponses), to which the
+	// requests of chat-completions and Anthropic clients are translated.
 	protocol.Responses: {
-		chatPath:        responses.Path,
-		outputField:     "text.format",
-		decodeRequest:   responses.DecodeRequest,
+		chatPath:      responses.Path,
+		outputField:   "text.format",
+		decodeRequest: responses.DecodeRequest,
+		encodeRequest: func(r protocol.Request, to *providers.Client, _ bool) ([]byte, []string, error) {
+			return responses.EncodeRequest(r, responses.EncodeOptions{Reasoning: to.ReasoningModel(r.Model)})
+		},
+		decodeResponse:  responses.DecodeResponse,
 		encodeResponse:  responses.EncodeResponse,
+		newDecoder:      func() streamDecoder { return responses.NewStreamDecoder() },
 		newEncoder:      func(r protocol.Request, created int64) streamEncoder { return responses.NewStreamEncoder(r, created) },
 		isDone:          responses.IsDone,
 		isError:         responses.IsError,
@@ -123,4 +129,20 @@ func providerProtocol(c *providers.Client) protocol.Protocol {
 		return protocol.Anthropic
 	}
 	return protocol.OpenAI
+}
+
+// chatProtocol is the API a provider's model speaks for chat: the
+// Responses API for an OpenAI-API provider or route set to api
+// "responses", else the provider's own.
+func chatProtocol(c *providers.Client, t router.Target) protocol.Protocol {
+	if responsesOnly(c, t) {
+		return protocol.Responses
+	}
+	return providerProtocol(c)
+}
+
+// responsesOnly reports whether target t's model speaks only the
+// Responses API.
+func responsesOnly(c *providers.Client, t router.Target) bool {
+	return c.ResponsesOnly() || (t.API == string(providers.APIResponses) && providerProtocol(c) == protocol.OpenAI)
 }

@@ -55,6 +55,9 @@ func (s *Server) responsesCreate(w http.ResponseWriter, r *http.Request) {
 // completions.
 func (s *Server) viaOpenAIProvider(a *attempt) error {
 	mode := a.client.Responses()
+	if responsesOnly(a.client, a.t) {
+		mode = providers.ResponsesYes // the route says its model speaks only this API
+	}
 	learnt, _ := s.noResponses.Load(a.t.Backend)
 	if mode == providers.ResponsesNo || (mode == providers.ResponsesAuto && learnt == a.client) {
 		return s.translate(a)

@@ -15,7 +15,7 @@ import (
 
 // github.com/anthropics/anthropic-sdk-go against each kind of upstream.
 func TestSDK_Anthropic(t *testing.T) {
-	for _, kind := range wireKinds {
+	for _, kind := range chatWireKinds {
 		t.Run(string(kind)+" provider", func(t *testing.T) {
 			t.Run("text", func(t *testing.T) { anthropicText(t, newSDKEnv(t, kind)) })
 			t.Run("text stream", func(t *testing.T) { anthropicTextStream(t, newSDKEnv(t, kind)) })
@@ -284,7 +284,7 @@ func anthropicCount(t *testing.T, e *sdkEnv) {
 	if err != nil {
 		t.Fatalf("Messages.CountTokens: %v", err)
 	}
-	if e.up.kind == wireOpenAI {
+	if e.up.kind != wireAnthropic {
 		if res.InputTokens <= 0 || raw.Header.Get("X-Modelbar-Estimate") != "true" {
 			t.Errorf("input_tokens %d, X-Modelbar-Estimate %q: want an estimate > 0, flagged", res.InputTokens, raw.Header.Get("X-Modelbar-Estimate"))
 		}

@@ -132,8 +132,11 @@ type wireFake struct {
 func newWireFake(t *testing.T, kind wireKind) *wireFake {
 	t.Helper()
 	respond := openAIUpstream
-	if kind == wireAnthropic {
+	switch kind {
+	case wireAnthropic:
 		respond = anthropicUpstream
+	case wireResponses:
+		respond = responsesUpstream
 	}
 	return &wireFake{fakeProvider: newFake(t, respond), kind: kind}
 }
@@ -180,6 +183,9 @@ func newSDKEnv(t *testing.T, kind wireKind) *sdkEnv {
 		h.putAnthropicProvider(name, up.base(), upstreamAnthropicKey)
 	} else {
 		h.putProvider(name, up.base(), upstreamOpenAIKey)
+	}
+	if kind == wireResponses {
+		h.mustAdmin(http.MethodPut, "/api/providers/"+name, map[string]any{"api": "responses"}, http.StatusOK)
 	}
 	h.route("sdk-*", name)
 	seen := &headerLog{next: h.client.Transport}

@@ -15,7 +15,7 @@ import (
 // client never sends max_tokens, so an Anthropic upstream must get the
 // default.
 func TestSDK_GoOpenAI(t *testing.T) {
-	for _, kind := range wireKinds {
+	for _, kind := range chatWireKinds {
 		t.Run(string(kind)+" provider", func(t *testing.T) {
 			t.Run("text", func(t *testing.T) { goOpenAIText(t, newSDKEnv(t, kind)) })
 			t.Run("text stream", func(t *testing.T) { goOpenAITextStream(t, newSDKEnv(t, kind)) })

@@ -17,7 +17,7 @@ import (
 // sets max_completion_tokens; an Anthropic upstream must get it as
 // max_tokens.
 func TestSDK_OpenAIGo(t *testing.T) {
-	for _, kind := range wireKinds {
+	for _, kind := range chatWireKinds {
 		t.Run(string(kind)+" provider", func(t *testing.T) {
 			t.Run("text", func(t *testing.T) { openAIGoText(t, newSDKEnv(t, kind)) })
 			t.Run("text stream", func(t *testing.T) { openAIGoTextStream(t, newSDKEnv(t, kind)) })

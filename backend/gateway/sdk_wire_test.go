@@ -289,9 +289,12 @@ func (e *sdkEnv) checkUpstream(t *testing.T, want ...upstreamView) {
 	t.Helper()
 	var got []upstreamView
 	for _, rec := range e.up.requests() {
-		if e.up.kind == wireAnthropic {
+		switch e.up.kind {
+		case wireAnthropic:
 			got = append(got, anthropicView(t, rec))
-		} else {
+		case wireResponses:
+			got = append(got, responsesView(t, rec))
+		default:
 			got = append(got, openAIView(t, rec))
 		}
 	}
@@ -305,10 +308,7 @@ func (e *sdkEnv) checkUpstream(t *testing.T, want ...upstreamView) {
 // client streamed, in which case OpenAI clients ask for usage and an
 // Anthropic client's request gets the ask added.
 func (e *sdkEnv) wantChat(model string, maxTokens int, stream bool, question string) upstreamView {
-	path := "/v1/chat/completions"
-	if e.up.kind == wireAnthropic {
-		path = "/v1/messages"
-	}
+	path := map[wireKind]string{wireOpenAI: "/v1/chat/completions", wireAnthropic: "/v1/messages", wireResponses: "/v1/responses"}[e.up.kind]
 	v := upstreamView{Path: path, Model: model, System: systemPrompt, MaxTokens: maxTokens, Stream: stream,
 		Usage: stream && e.up.kind == wireOpenAI, Turns: []viewTurn{{Role: "user", Text: question}}}
 	if model == modelTools {

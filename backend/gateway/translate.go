@@ -16,7 +16,8 @@ import (
 	"github.com/modelbar/modelbar/backend/providers"
 )
 
-// translate serves a chat call through a provider of the other API: the
+// translate serves a chat call through a provider of another API (for a
+// provider whose models speak only the Responses API, that one): the
 // request is decoded (once per call) and encoded for the provider, and its
 // answer decoded and encoded for the client, event by event when streaming.
 func (s *Server) translate(a *attempt) error {
@@ -28,7 +29,7 @@ func (s *Server) translate(a *attempt) error {
 		return &failover.CannotTakeError{Err: err}
 	}
 	req.Model = a.t.Model
-	up, down := dialects[providerProtocol(a.client)], dialects[a.c.endpoint.protocol]
+	up, down := dialects[chatProtocol(a.client, a.t)], dialects[a.c.endpoint.protocol]
 	fold := s.foldsSystem(a.t.Backend)
 	resp, err := s.sendTranslated(a, req, up, fold)
 	if err != nil && !fold && up == dialects[protocol.Anthropic] && protocol.HasSystemMessage(req.Messages) && refusesSystemMessages(err) {

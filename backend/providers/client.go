@@ -310,11 +310,18 @@ func (c *Client) redact(e *Error) *Error {
 
 // Responses says whether the provider offers the Responses API.
 func (c *Client) Responses() ResponsesMode {
-	if c.cfg.Type == Anthropic {
+	switch {
+	case c.cfg.Type == Anthropic:
 		return ResponsesNo
+	case c.ResponsesOnly():
+		return ResponsesYes
 	}
 	if c.cfg.Responses == "" {
 		return ResponsesAuto
 	}
 	return c.cfg.Responses
 }
+
+// ResponsesOnly reports whether the provider's models speak only the
+// Responses API (APIResponses).
+func (c *Client) ResponsesOnly() bool { return c.cfg.Type == OpenAI && c.cfg.API == APIResponses }

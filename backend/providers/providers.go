@@ -81,6 +81,9 @@ type Config struct {
 	// Responses says whether an OpenAI-API provider offers the Responses
 	// API; "" is ResponsesAuto.
 	Responses ResponsesMode
+	// API is the API the provider's models speak for chat: "" (its
+	// type's) or APIResponses.
+	API API
 	// KeyError says why the provider's key could not be read (a corrupt
 	// secret store); while it is set no request is sent, since one
 	// without its credential could only fail, or reach the wrong account.
@@ -89,8 +92,17 @@ type Config struct {
 
 func (c Config) equal(o Config) bool {
 	return c.Name == o.Name && c.Type == o.Type && c.BaseURL == o.BaseURL &&
-		c.APIKey.Reveal() == o.APIKey.Reveal() && c.DefaultMaxTokens == o.DefaultMaxTokens && c.Responses == o.Responses && c.KeyError == o.KeyError
+		c.APIKey.Reveal() == o.APIKey.Reveal() && c.DefaultMaxTokens == o.DefaultMaxTokens && c.Responses == o.Responses && c.API == o.API && c.KeyError == o.KeyError
 }
+
+// API is the API a provider's models speak for chat, when it is not the
+// one of the provider's type.
+type API string
+
+// APIResponses: an OpenAI-API provider whose models speak only the
+// Responses API; chat-completions and Anthropic calls are translated to
+// it, Responses calls relayed.
+const APIResponses API = "responses"
 
 // ResponsesMode says whether a provider offers the Responses API.
 type ResponsesMode string

@@ -29,12 +29,19 @@ type Route struct {
 	// still routes, but neither its exact name nor the provider models its
 	// wildcard takes are listed.
 	Hidden bool `json:"hidden"`
+	// API "responses" says the route's backend model speaks only the
+	// Responses API, as a provider's api setting does for all its models;
+	// "" leaves it to the provider. It applies to the route's own backend
+	// (an OpenAI-API provider), not to its fallbacks.
+	API string `json:"api"`
 }
 
 // Target is one step of a plan: a backend and the model name it is sent.
 type Target struct {
 	Backend string `json:"backend"`
 	Model   string `json:"model"`
+	// API is the route's API setting, for its own backend; "" otherwise.
+	API string `json:"api,omitempty"`
 }
 
 // Plan is the outcome of resolving a model name. Targets is never empty:
@@ -129,7 +136,7 @@ func targets(r Route, model string) []Target {
 		sent = r.BackendModel
 	}
 	out := make([]Target, 0, 1+len(r.Fallbacks))
-	out = append(out, Target{Backend: r.Backend, Model: sent})
+	out = append(out, Target{Backend: r.Backend, Model: sent, API: r.API})
 	for _, f := range r.Fallbacks {
 		backend, fbModel := SplitFallback(f)
 		if fbModel == "" {

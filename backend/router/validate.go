@@ -56,6 +56,9 @@ func Validate(r Route, known func(name string) bool) error {
 	if err := checkModelName(r.BackendModel, true); err != nil {
 		return &FieldError{"backend_model", err.Error()}
 	}
+	if r.API != "" && r.API != "responses" {
+		return &FieldError{"api", `must be "" (the provider's setting) or "responses"`}
+	}
 	seen := map[string]bool{r.Backend: true}
 	for i, f := range r.Fallbacks {
 		field := fmt.Sprintf("fallbacks[%d]", i)

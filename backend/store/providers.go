@@ -27,11 +27,14 @@ type Provider struct {
 	// Responses says whether the provider offers the Responses API:
 	// "auto" (learn it), "yes" or "no".
 	Responses string
+	// API is the API the provider's models speak for chat: "" (its
+	// type's) or "responses".
+	API       string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-const providerCols = `name, type, base_url, api_key_env, has_stored_key, key_hint, key_account, default_max_tokens, responses, created_at, updated_at`
+const providerCols = `name, type, base_url, api_key_env, has_stored_key, key_hint, key_account, default_max_tokens, responses, api, created_at, updated_at`
 
 // ListProviders returns all providers ordered by name; an empty store gives
 // an empty, non-nil slice.
@@ -114,16 +117,16 @@ func providerKeyAccount(ctx context.Context, q queryer, name string) (account st
 
 func insertProvider(ctx context.Context, tx *sql.Tx, p Provider) error {
 	t := formatTime(now())
-	_, err := tx.ExecContext(ctx, `INSERT INTO providers (`+providerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Name, p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, responsesOrAuto(p.Responses), t, t)
+	_, err := tx.ExecContext(ctx, `INSERT INTO providers (`+providerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Name, p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, responsesOrAuto(p.Responses), p.API, t, t)
 	return err
 }
 
 func updateProvider(ctx context.Context, tx *sql.Tx, p Provider) error {
 	_, err := tx.ExecContext(ctx, `UPDATE providers
-		SET type = ?, base_url = ?, api_key_env = ?, has_stored_key = ?, key_hint = ?, key_account = ?, default_max_tokens = ?, responses = ?, updated_at = ?
+		SET type = ?, base_url = ?, api_key_env = ?, has_stored_key = ?, key_hint = ?, key_account = ?, default_max_tokens = ?, responses = ?, api = ?, updated_at = ?
 		WHERE name = ?`,
-		p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, responsesOrAuto(p.Responses), formatTime(now()), p.Name)
+		p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, responsesOrAuto(p.Responses), p.API, formatTime(now()), p.Name)
 	return err
 }
 
@@ -189,7 +192,7 @@ type scanner interface{ Scan(dest ...any) error }
 func scanProvider(sc scanner) (Provider, error) {
 	var p Provider
 	var created, updated string
-	err := sc.Scan(&p.Name, &p.Type, &p.BaseURL, &p.APIKeyEnv, &p.HasStoredKey, &p.KeyHint, &p.KeyAccount, &p.DefaultMaxTokens, &p.Responses, &created, &updated)
+	err := sc.Scan(&p.Name, &p.Type, &p.BaseURL, &p.APIKeyEnv, &p.HasStoredKey, &p.KeyHint, &p.KeyAccount, &p.DefaultMaxTokens, &p.Responses, &p.API, &created, &updated)
 	if err != nil {
 		return Provider{}, err
 	}

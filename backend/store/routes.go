@@ -19,12 +19,13 @@ type Route struct {
 	Fallbacks    []string // ordered; "backend" or "backend:model"; never nil when read back
 	Priority     int
 	Enabled      bool
-	Hidden       bool // left out of the model list; it still routes
+	Hidden       bool   // left out of the model list; it still routes
+	API          string // "" or "responses": the backend's model speaks only the Responses API
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
 
-const routeCols = `id, model_pattern, backend, backend_model, fallbacks, priority, enabled, hidden, created_at, updated_at`
+const routeCols = `id, model_pattern, backend, backend_model, fallbacks, priority, enabled, hidden, api, created_at, updated_at`
 
 // ListRoutes returns all routes ordered by id; an empty store gives an
 // empty, non-nil slice.
@@ -73,9 +74,9 @@ func (s *Store) CreateRoute(ctx context.Context, r Route) (Route, error) {
 		var err error
 		t := formatTime(now())
 		row := tx.QueryRowContext(ctx, `INSERT INTO routes
-			(model_pattern, backend, backend_model, fallbacks, priority, enabled, hidden, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+routeCols,
-			r.ModelPattern, r.Backend, r.BackendModel, fallbacks, r.Priority, r.Enabled, r.Hidden, t, t)
+			(model_pattern, backend, backend_model, fallbacks, priority, enabled, hidden, api, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+routeCols,
+			r.ModelPattern, r.Backend, r.BackendModel, fallbacks, r.Priority, r.Enabled, r.Hidden, r.API, t, t)
 		out, err = scanRoute(row)
 		return err
 	})
@@ -96,9 +97,9 @@ func (s *Store) UpdateRoute(ctx context.Context, r Route) (Route, error) {
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		row := tx.QueryRowContext(ctx, `UPDATE routes
-			SET model_pattern = ?, backend = ?, backend_model = ?, fallbacks = ?, priority = ?, enabled = ?, hidden = ?, updated_at = ?
+			SET model_pattern = ?, backend = ?, backend_model = ?, fallbacks = ?, priority = ?, enabled = ?, hidden = ?, api = ?, updated_at = ?
 			WHERE id = ? RETURNING `+routeCols,
-			r.ModelPattern, r.Backend, r.BackendModel, fallbacks, r.Priority, r.Enabled, r.Hidden, formatTime(now()), r.ID)
+			r.ModelPattern, r.Backend, r.BackendModel, fallbacks, r.Priority, r.Enabled, r.Hidden, r.API, formatTime(now()), r.ID)
 		out, err = scanRoute(row)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
@@ -147,7 +148,7 @@ func scanRoute(sc scanner) (Route, error) {
 	var r Route
 	var fallbacks, created, updated string
 	err := sc.Scan(&r.ID, &r.ModelPattern, &r.Backend, &r.BackendModel, &fallbacks,
-		&r.Priority, &r.Enabled, &r.Hidden, &created, &updated)
+		&r.Priority, &r.Enabled, &r.Hidden, &r.API, &created, &updated)
 	if err != nil {
 		return Route{}, err
 	}

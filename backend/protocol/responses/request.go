@@ -61,8 +61,11 @@ func DecodeRequest(body []byte) (protocol.Request, error) {
 		return protocol.Request{}, errorf("", "request body is not valid JSON: %v", err)
 	}
 	if !protocol.IsNull(doc.Previous) {
-		return protocol.Request{}, errorf("previous_response_id", "modelbar does not store responses yet, so it cannot continue one "+
-			"through a backend without the Responses API: send the whole conversation as input (with store: false), or route this model to a provider that has the Responses API")
+		// The gateway makes a request whole (Continue) before decoding it:
+		// one still naming a previous response is one it has not stored.
+		return protocol.Request{}, errorf("previous_response_id", "modelbar has no stored response of that id to continue "+
+			"(it keeps only responses it answered itself, while responses_store is on): send the whole conversation as input, "+
+			"or route this model to the provider that made the response")
 	}
 	d := &decoder{names: Names{Tools: map[string]ToolName{}}}
 	var req protocol.Request

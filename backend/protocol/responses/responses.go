@@ -5,8 +5,13 @@
 // A Responses request is stateless here: the client sends the whole
 // conversation as input items each turn (as Codex does with store:false);
 // a request naming a previous_response_id is first made whole by Continue
-// with the stored conversation the gateway keeps (stored.go). Nothing
-// here does I/O.
+// with the stored conversation the gateway keeps (stored.go).
+//
+// It is also the API of providers whose models speak only it (the reverse
+// bridge, upstream_*.go): EncodeRequest turns the internal request of a
+// chat-completions or Anthropic client into a Responses request, and
+// DecodeResponse and StreamDecoder turn the provider's answer back into
+// the internal model. Nothing here does I/O.
 package responses
 
 import (
