@@ -51,7 +51,7 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 	t := plan.Targets[0]
 	info.backend = t.Backend
 	if client, ok := s.cfg.Clients().Get(t.Backend); ok && client.Type() == providers.Anthropic {
-		err := s.providerCount(w, r, body, t, client)
+		err := s.providerCount(w, r, "/v1/messages/count_tokens", body, t, client)
 		if err == nil {
 			return
 		}
@@ -76,8 +76,10 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 // countTimeout bounds a provider's token count.
 const countTimeout = 4 * time.Second
 
-// providerCount relays the count of an Anthropic provider.
-func (s *Server) providerCount(w http.ResponseWriter, r *http.Request, body []byte, t router.Target, client *providers.Client) error {
+// providerCount relays a token count to a provider that counts (Anthropic's
+// count_tokens, the Responses API's input_tokens at path) and its answer,
+// which must hold input_tokens, to the client.
+func (s *Server) providerCount(w http.ResponseWriter, r *http.Request, path string, body []byte, t router.Target, client *providers.Client) error {
 	body, err := protocol.SetTopLevelString(body, "model", t.Model)
 	if err != nil {
 		return err
@@ -86,7 +88,6 @@ func (s *Server) providerCount(w http.ResponseWriter, r *http.Request, body []by
 	// estimated for instead of holding the editor up.
 	ctx, cancel := context.WithTimeout(providers.WithConnectTimeout(r.Context(), s.policy().ConnectTimeout), countTimeout)
 	defer cancel()
-	path := "/v1/messages/count_tokens"
 	if q := r.URL.RawQuery; q != "" {
 		path += "?" + q
 	}

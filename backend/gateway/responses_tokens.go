@@ -10,7 +10,6 @@ import (
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/protocol/responses"
 	"github.com/modelbar/modelbar/backend/providers"
-	"github.com/modelbar/modelbar/backend/router"
 )
 
 // inputTokensPath is the Responses API's token count.
@@ -47,7 +46,7 @@ func (s *Server) responsesInputTokens(w http.ResponseWriter, r *http.Request) {
 		t := plan.Targets[0]
 		info.backend = t.Backend
 		if client, ok := s.cfg.Clients().Get(t.Backend); ok && s.hasResponsesAPI(t.Backend, client) {
-			err := s.providerInputTokens(w, r, body, t, client)
+			err := s.providerCount(w, r, inputTokensPath, body, t, client)
 			if err == nil {
 				return
 			}
@@ -106,38 +105,6 @@ func (s *Server) estimateInputTokens(ctx context.Context, body []byte, env respo
 		return len(body)/4 + 1, nil // holds what the internal model cannot: estimate from its size
 	}
 	return protocol.EstimateTokens(req), nil
-}
-
-// providerInputTokens relays the count of a provider with the Responses
-// API.
-func (s *Server) providerInputTokens(w http.ResponseWriter, r *http.Request, body []byte, t router.Target, client *providers.Client) error {
-	body, err := protocol.SetTopLevelString(body, "model", t.Model)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(providers.WithConnectTimeout(r.Context(), s.policy().ConnectTimeout), countTimeout)
-	defer cancel()
-	path := inputTokensPath
-	if q := r.URL.RawQuery; q != "" {
-		path += "?" + q
-	}
-	resp, err := client.Forward(ctx, http.MethodPost, path, relayedHeader(r.Header), body)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var count struct {
-		InputTokens *int `json:"input_tokens"`
-	}
-	raw, err := readAllLimited(resp, 1<<20)
-	if err != nil || json.Unmarshal(raw, &count) != nil || count.InputTokens == nil {
-		return &providers.Error{Provider: t.Backend, Kind: providers.KindStatus, Status: http.StatusBadGateway, Message: "unreadable token count"}
-	}
-	copyResponseHeaders(w.Header(), resp.Header)
-	w.Header().Set(headerBackend, t.Backend)
-	w.WriteHeader(http.StatusOK)
-	w.Write(raw)
-	return nil
 }
 
 // parseCountEnvelope is responses.ParseEnvelope for a count, whose model
