@@ -53,7 +53,8 @@ func codex(o Options) Client {
 			"Set `MODELBAR_API_KEY` only when inference keys are on. `codex exec` with `-c analytics.enabled=false` " +
 			"sends no metrics to ab.chatgpt.com.",
 		Tested: "`codex exec` through a chat-only OpenAI provider (modelbar learns it has no Responses API and translates) " +
-			"and an Anthropic one: a text answer and a shell tool round trip each",
+			"and an Anthropic one: a text answer and a shell tool round trip each; and through the local engine " +
+			"(a generated random-weight model, whose chat template has no tool syntax): the turn completes with a final answer",
 	}
 }
 
