@@ -264,8 +264,9 @@ func openaiSDK(o Options) Client {
 		ID: "openai-sdk", Name: "OpenAI SDKs", APIs: []API{OpenAI},
 		Env:  []Env{{Name: "OPENAI_BASE_URL", Value: o.v1()}, {Name: "OPENAI_API_KEY", Value: o.APIKey}},
 		Note: "The Python and JavaScript SDKs read both (`new OpenAI()`, `OpenAI()`); `chat.completions` and `responses` both work (see \"Responses API\").",
-		Tested: "the JavaScript SDK configured by these variables alone, through an OpenAI and an " +
-			"Anthropic provider: a streamed text answer and a tool round trip",
+		Tested: "the JavaScript SDK configured by these variables alone, through an OpenAI (chat-only) and an " +
+			"Anthropic provider: chat completions (a streamed text answer and a tool round trip) and the Responses API " +
+			"(`responses.create`, `responses.stream`, a function tool round trip and structured output by `text.format`)",
 	}
 }
 
