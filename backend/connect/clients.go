@@ -53,7 +53,8 @@ func codex(o Options) Client {
 			"Set `MODELBAR_API_KEY` only when inference keys are on. `codex exec` with `-c analytics.enabled=false` " +
 			"sends no metrics to ab.chatgpt.com.",
 		Tested: "`codex exec` through a chat-only OpenAI provider (modelbar learns it has no Responses API and translates) " +
-			"and an Anthropic one: a text answer and a shell tool round trip each",
+			"and an Anthropic one: a text answer and a shell tool round trip each; and through the local engine " +
+			"(a generated random-weight model, whose chat template has no tool syntax): the turn completes with a final answer",
 	}
 }
 
@@ -263,8 +264,9 @@ func openaiSDK(o Options) Client {
 		ID: "openai-sdk", Name: "OpenAI SDKs", APIs: []API{OpenAI},
 		Env:  []Env{{Name: "OPENAI_BASE_URL", Value: o.v1()}, {Name: "OPENAI_API_KEY", Value: o.APIKey}},
 		Note: "The Python and JavaScript SDKs read both (`new OpenAI()`, `OpenAI()`); `chat.completions` and `responses` both work (see \"Responses API\").",
-		Tested: "the JavaScript SDK configured by these variables alone, through an OpenAI and an " +
-			"Anthropic provider: a streamed text answer and a tool round trip",
+		Tested: "the JavaScript SDK configured by these variables alone, through an OpenAI (chat-only) and an " +
+			"Anthropic provider: chat completions (a streamed text answer and a tool round trip) and the Responses API " +
+			"(`responses.create`, `responses.stream`, a function tool round trip and structured output by `text.format`)",
 	}
 }
 

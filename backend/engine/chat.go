@@ -43,24 +43,51 @@ func (e *Engine) Chat(ctx context.Context, r protocol.Request, emit func(protoco
 	}
 	defer release()
 	l := m.(*loaded)
-	if l.template == nil {
-		return fmt.Errorf("%s: %w", l.name, ErrNoTemplate)
-	}
-	in, err := templateInput(r, l.syntax)
+	prompt, ids, err := l.prompt(r)
 	if err != nil {
 		return err
 	}
-	prompt, err := l.template.Render(in)
-	if err != nil {
-		return &protocol.RequestError{Message: "the model's chat template refused the conversation: " + err.Error()}
-	}
-	ids := l.tok.Encode(prompt, false)
 	done, err := l.take(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
 	return l.generate(ctx, r, prompt, ids, emit)
+}
+
+// CountTokens returns the number of tokens of r's prompt as Chat gives
+// it to the model named by r.Model: the conversation rendered by the
+// model's chat template (tools included, when it takes them) and encoded
+// by its tokenizer. It loads the model as Chat does (a count precedes the
+// request that needs it) but does not wait for the model's turn to
+// generate.
+func (e *Engine) CountTokens(ctx context.Context, r protocol.Request) (int, error) {
+	if _, err := e.find(r.Model); err != nil {
+		return 0, err
+	}
+	m, release, err := e.pool.Acquire(ctx, r.Model)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	_, ids, err := m.(*loaded).prompt(r)
+	return len(ids), err
+}
+
+// prompt renders r with the model's chat template and encodes it.
+func (l *loaded) prompt(r protocol.Request) (string, []int, error) {
+	if l.template == nil {
+		return "", nil, fmt.Errorf("%s: %w", l.name, ErrNoTemplate)
+	}
+	in, err := templateInput(r, l.syntax)
+	if err != nil {
+		return "", nil, err
+	}
+	prompt, err := l.template.Render(in)
+	if err != nil {
+		return "", nil, &protocol.RequestError{Message: "the model's chat template refused the conversation: " + err.Error()}
+	}
+	return prompt, l.tok.Encode(prompt, false), nil
 }
 
 func (l *loaded) generate(ctx context.Context, r protocol.Request, prompt string, ids []int, emit func(protocol.Event) error) error {

@@ -18,11 +18,12 @@ import (
 const headerEstimate = "X-Modelbar-Estimate"
 
 // countTokens serves POST /v1/messages/count_tokens. Claude Code calls it on
-// every turn, so it always answers: an Anthropic provider counts for itself;
-// otherwise (a local model, an OpenAI-API provider, or an Anthropic provider
-// that cannot) the answer is protocol.EstimateTokens, flagged with
-// "estimated": true and an X-Modelbar-Estimate header. Its failures never
-// count against a backend's health.
+// every turn, so it always answers: an Anthropic provider counts for itself,
+// a local model with its chat template and tokenizer; otherwise (an
+// OpenAI-API provider, or a backend that cannot) the answer is
+// protocol.EstimateTokens, flagged with "estimated": true and an
+// X-Modelbar-Estimate header. Its failures never count against a
+// backend's health.
 func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 	info := infoFrom(r.Context())
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
@@ -63,6 +64,14 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.InfoContext(r.Context(), "provider cannot count tokens; estimating", "backend", t.Backend, "err", err)
 	}
+	if decoded {
+		if n, ok := s.localCount(r.Context(), t, req); ok {
+			w.Header().Set(headerBackend, t.Backend)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"input_tokens":` + strconv.Itoa(n) + `}` + "\n"))
+			return
+		}
+	}
 	n := len(body)/4 + 1 // holds what the internal model cannot: estimate from its size
 	if decoded {
 		n = protocol.EstimateTokens(req)
@@ -71,6 +80,28 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerEstimate, "true")
 	w.Header().Set("Content-Type", "application/json")
 	w.Write([]byte(`{"input_tokens":` + strconv.Itoa(n) + `,"estimated":true}` + "\n"))
+}
+
+// localCount counts req's prompt with the local engine, as the model t
+// names would be given it (its chat template, its tokenizer), when t is a
+// local model; ok is false when it is not, or the engine cannot count (the
+// model fails to load, has no chat template, or its template refuses the
+// conversation: the chat request would be refused the same way), and the
+// caller estimates. The model is loaded as a chat request loads it: the
+// count precedes the request that needs it.
+func (s *Server) localCount(ctx context.Context, t router.Target, req protocol.Request) (n int, ok bool) {
+	if t.Backend != router.Local || !s.localHas(t.Model) {
+		return 0, false
+	}
+	req.Model = t.Model
+	n, err := s.opts.Local.CountTokens(ctx, req)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.InfoContext(ctx, "the local engine cannot count tokens; estimating", "model", t.Model, "err", err)
+		}
+		return 0, false
+	}
+	return n, true
 }
 
 // countTimeout bounds a provider's token count.

@@ -23,6 +23,8 @@ import (
 type Local interface {
 	Has(model string) bool
 	Chat(ctx context.Context, r protocol.Request, emit func(protocol.Event) error) error
+	// CountTokens is the prompt Chat would give the model, in tokens.
+	CountTokens(ctx context.Context, r protocol.Request) (int, error)
 	Complete(ctx context.Context, c engine.Completion, emit func(string) error) (generate.Result, error)
 	Models() []engine.Model
 	Load(ctx context.Context, model string, pin bool) error

@@ -281,3 +281,53 @@ func TestLocal_ToleratesWhatChangesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A token count for a route whose first backend is a local model is the
+// engine's: the prompt its chat template renders, in its tokenizer's
+// tokens, the same number a chat reports as its prompt tokens; not flagged
+// as an estimate. A local model that is missing is estimated for.
+func TestLocal_CountsTokensWithItsTokenizer(t *testing.T) {
+	_, opt := withLocal(t)
+	h := newHarness(t, opt)
+	h.addRoute(map[string]any{"model_pattern": "m", "backend": "local", "backend_model": localModel})
+	h.addRoute(map[string]any{"model_pattern": "gone", "backend": "local", "backend_model": "test/not-downloaded"})
+
+	resp, body := h.post("/v1/chat/completions", `{"model":"m","max_tokens":1,"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Say hi, then count to ten."}]}`)
+	var chat struct {
+		Usage struct {
+			PromptTokens int `json:"prompt_tokens"`
+		} `json:"usage"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &chat) != nil || chat.Usage.PromptTokens == 0 {
+		t.Fatalf("chat: %d %s", resp.StatusCode, body)
+	}
+	want := chat.Usage.PromptTokens
+
+	for _, c := range []struct{ path, body string }{
+		{"/v1/responses/input_tokens", `{"model":"m","instructions":"Be brief.","input":"Say hi, then count to ten."}`},
+		{"/v1/responses/input_tokens", `{"model":"m","input":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"input_text","text":"Say hi, then count to ten."}]}]}`},
+		{"/v1/messages/count_tokens", `{"model":"m","system":"Be brief.","messages":[{"role":"user","content":"Say hi, then count to ten."}]}`},
+	} {
+		resp, body := h.post(c.path, c.body)
+		var got struct {
+			InputTokens int   `json:"input_tokens"`
+			Estimated   *bool `json:"estimated"`
+		}
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &got) != nil {
+			t.Fatalf("%s: %d %s", c.path, resp.StatusCode, body)
+		}
+		if got.InputTokens != want || got.Estimated != nil || resp.Header.Get("X-Modelbar-Estimate") != "" || resp.Header.Get("X-Modelbar-Backend") != "local" {
+			t.Errorf("%s %s: %s %v; want %d tokens (the chat's prompt tokens), counted by local, not estimated", c.path, c.body, body, resp.Header, want)
+		}
+	}
+
+	for _, c := range []struct{ path, body string }{
+		{"/v1/responses/input_tokens", `{"model":"gone","input":"Say hi"}`},
+		{"/v1/messages/count_tokens", `{"model":"gone","messages":[{"role":"user","content":"Say hi"}]}`},
+	} {
+		resp, body := h.post(c.path, c.body)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"estimated":true`) || resp.Header.Get("X-Modelbar-Estimate") != "true" {
+			t.Errorf("%s for a missing local model: %d %s %v; want an estimate", c.path, resp.StatusCode, body, resp.Header)
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package clients
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,4 +166,66 @@ func TestCodex(t *testing.T) {
 var codexIsolation = []string{
 	"-c", "features.plugins=false", "-c", "features.apps=false", "-c", `sandbox_mode="danger-full-access"`,
 	"-c", `approval_policy="never"`, "-c", "check_for_update_on_startup=false", "-c", "analytics.enabled=false",
+}
+
+// TestCodexLocal runs `codex exec --json` through a modelbar whose route
+// sends every model to the local engine's generated model (random weights:
+// its answer is noise, and it makes no tool call, whose syntax its chat
+// template does not have; Codex's tools reach the engine and are not
+// rendered). The check is that the exchange completes: Codex exits 0 with
+// a completed turn and a final agent message (none when the model ended
+// its turn at once: see writeLocalModel), and its /v1/responses requests
+// were answered by the local backend.
+func TestCodexLocal(t *testing.T) {
+	requireSuite(t)
+	t.Parallel()
+	c := clientCase{client: "codex", gateway: "local", opts: agentOpts}
+	id := caseID(t)
+	s := c.session(t)
+	res := s.exec(3*time.Minute, filepath.Join(suite.dir, "node_modules", ".bin", "codex"),
+		append([]string{"exec", "--json", "--skip-git-repo-check", "--cd", s.work}, append(codexIsolation, prompt("text", id))...)...)
+	problems := res.problems()
+	var completed, message bool
+	output := 0
+	for _, line := range strings.Split(res.stdout, "\n") {
+		var ev struct {
+			Type string `json:"type"`
+			Item struct {
+				Type string `json:"type"`
+			} `json:"item"`
+			Usage struct {
+				OutputTokens int `json:"output_tokens"`
+			} `json:"usage"`
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil {
+			continue
+		}
+		switch {
+		case ev.Type == "turn.completed":
+			completed, output = true, ev.Usage.OutputTokens
+		case ev.Type == "item.completed" && ev.Item.Type == "agent_message":
+			message = true
+		case ev.Type == "turn.failed" || ev.Type == "error":
+			problems = append(problems, "codex reported "+cut(line, 1000))
+		}
+	}
+	if !completed {
+		problems = append(problems, "codex printed no turn.completed event")
+	}
+	if !message && output > 0 { // a model that ends its turn at once leaves no message
+		problems = append(problems, fmt.Sprintf("codex printed no final agent_message (of %d output tokens)", output))
+	}
+	local := false
+	for _, e := range suite.gws["local"].forCase(id) {
+		if strings.HasPrefix(e.Path, "/v1/responses") && e.Status == 200 && e.Backend == "local" {
+			local = true
+		}
+	}
+	if !local {
+		problems = append(problems, "no /v1/responses request of this case was answered 200 with X-Modelbar-Backend: local")
+	}
+	t.Logf("codex in %.1fs; %d output tokens", res.end.Sub(res.start).Seconds(), output)
+	if len(problems) > 0 {
+		t.Errorf("%s\n%s", strings.Join(problems, "\n"), res.debug(id))
+	}
 }

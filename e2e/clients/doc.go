@@ -2,7 +2,8 @@
 // agents and SDKs (Claude Code, opencode, Continue's CLI, Qwen Code, pi, the
 // AI SDK, the OpenAI and Anthropic SDKs), installed from npm at the versions
 // pinned in package-lock.json, driven headless through a real `modelbar
-// serve` to scripted fake providers of both APIs on loopback.
+// serve` to scripted fake providers of both APIs on loopback (and Codex
+// also to the local engine, with a generated random-weight model).
 //
 // Every client is configured from backend/connect (the snippets README.md
 // and the UI show); the suite adds only what isolation needs: a fresh

@@ -16,14 +16,16 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
 )
 
 // gateway is one `modelbar serve` whose only route sends every model to one
-// fake provider, behind a recording proxy: clients get the proxy's
+// fake provider (or to the local engine's generated model), behind a recording proxy: clients get the proxy's
 // address, so the suite can show what modelbar answered (status, and the
 // body of every error).
 type gateway struct {
-	name    string // the provider's API: "anthropic" or "openai"
+	name    string // the provider's API: "anthropic" or "openai"; or "local"
 	apiKey  string // an inference key, when the gateway requires them
 	addr    string // modelbar's
 	url     string // the proxy's: what clients are given
@@ -38,13 +40,14 @@ type gateway struct {
 
 // exchange is one request through the proxy and modelbar's answer.
 type exchange struct {
-	Time   time.Time
-	Method string
-	Path   string
-	Model  string
-	CaseID string
-	Status int
-	Body   string // error answers only
+	Time    time.Time
+	Method  string
+	Path    string
+	Model   string
+	CaseID  string
+	Status  int
+	Backend string // X-Modelbar-Backend
+	Body    string // error answers only
 }
 
 func (e exchange) String() string {
@@ -57,7 +60,8 @@ func (e exchange) String() string {
 
 // startGateway starts modelbar with both fake providers and a `*` route to
 // the one named backend; with keyed, it requires inference keys and
-// g.apiKey is one.
+// g.apiKey is one. Backend "local" is the local engine: a generated
+// random-weight model (localModel) in the data directory's models/.
 func startGateway(bin, dir, backend string, keyed bool) (*gateway, error) {
 	port, err := freePort()
 	if err != nil {
@@ -65,6 +69,11 @@ func startGateway(bin, dir, backend string, keyed bool) (*gateway, error) {
 	}
 	g := &gateway{name: backend, addr: "127.0.0.1:" + port, logFile: filepath.Join(dir, "modelbar.log")}
 	data := filepath.Join(dir, "data")
+	if backend == "local" {
+		if err := writeLocalModel(filepath.Join(data, "models", filepath.FromSlash(localModel))); err != nil {
+			return nil, err
+		}
+	}
 	logf, err := os.Create(g.logFile)
 	if err != nil {
 		return nil, err
@@ -125,13 +134,17 @@ func (g *gateway) waitReady(data string) error {
 }
 
 func (g *gateway) configure(backend string) error {
+	route := map[string]any{"model_pattern": "*", "backend": "fake-" + backend, "priority": 0, "enabled": true}
+	if backend == "local" {
+		route["backend"], route["backend_model"] = "local", localModel
+	}
 	calls := []struct {
 		method, path string
 		body         any
 	}{
 		{"PUT", "/api/providers/fake-openai", map[string]any{"type": "openai", "base_url": suite.openai.url, "api_key": "fake-openai-key"}},
 		{"PUT", "/api/providers/fake-anthropic", map[string]any{"type": "anthropic", "base_url": suite.anthropic.url, "api_key": "fake-anthropic-key"}},
-		{"POST", "/api/routes", map[string]any{"model_pattern": "*", "backend": "fake-" + backend, "priority": 0, "enabled": true}},
+		{"POST", "/api/routes", route},
 	}
 	for _, c := range calls {
 		if _, err := g.admin(c.method, c.path, c.body); err != nil {
@@ -190,12 +203,18 @@ func (g *gateway) startProxy() error {
 		ModifyResponse: func(resp *http.Response) error {
 			ex := resp.Request.Context().Value(exchangeKey{}).(*exchange)
 			ex.Status = resp.StatusCode
+			ex.Backend = resp.Header.Get("X-Modelbar-Backend")
 			if resp.StatusCode >= 400 {
 				b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 				resp.Body.Close()
 				ex.Body = cut(string(b), 2048)
 				resp.Body = io.NopCloser(bytes.NewReader(b))
 			}
+			// Recorded when the answer starts, not when it ends: a client
+			// may exit as soon as it has read what it needs.
+			g.mu.Lock()
+			g.exchanges = append(g.exchanges, *ex)
+			g.mu.Unlock()
 			return nil
 		},
 	}
@@ -211,12 +230,12 @@ func (g *gateway) startProxy() error {
 			ex.CaseID = tags[len(tags)-1][2]
 		}
 		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex)))
-		if ex.Status == 0 {
+		if ex.Status == 0 { // no answer: the proxy's 502
 			ex.Status = 502
+			g.mu.Lock()
+			g.exchanges = append(g.exchanges, *ex)
+			g.mu.Unlock()
 		}
-		g.mu.Lock()
-		g.exchanges = append(g.exchanges, *ex)
-		g.mu.Unlock()
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -229,6 +248,41 @@ func (g *gateway) startProxy() error {
 }
 
 type exchangeKey struct{}
+
+// localModel is the local gateway's model, as the engine lists it.
+const localModel = "test/tiny"
+
+// writeLocalModel writes the local gateway's model: a tiny random-weight
+// qwen2 (its answers are noise; the suite checks that exchanges complete),
+// with a context long enough for a coding agent's system prompt in its
+// byte-level tokenizer. Its generation_config.json makes every 16th
+// token of its vocabulary an end of turn, so that its answers are a few
+// tokens long (or none) (a client such as Codex sets no output limit, and the noise
+// of random weights rarely hits the one real end token: hundreds or
+// thousands of tokens).
+func writeLocalModel(dir string) error {
+	if err := testmodel.Write(dir, testmodel.Spec{Architecture: "qwen2", Seed: 7, MaxPositionEmbeddings: 1 << 17}); err != nil {
+		return err
+	}
+	var ends []int
+	for id := 1; id < testmodel.TokenizerSize; id += 16 {
+		ends = append(ends, id)
+	}
+	return os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(jsonString(map[string]any{"eos_token_id": ends})), 0o644)
+}
+
+// forCase returns the exchanges of a case.
+func (g *gateway) forCase(id string) []exchange {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []exchange
+	for _, e := range g.exchanges {
+		if e.CaseID == id {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 // between returns the exchanges that started in [from, to].
 func (g *gateway) between(from, to time.Time) []exchange {

@@ -48,12 +48,18 @@ func TestAISDK(t *testing.T) {
 	runScript(t, "ai-sdk", "aisdk.mjs", checks)
 }
 
-// TestOpenAISDK drives the OpenAI SDK configured by the rendered variables.
+// TestOpenAISDK drives the OpenAI SDK configured by the rendered variables:
+// its chat completions client, and its Responses client (responses.create,
+// responses.stream, a function tool round trip, text.format json_schema).
 func TestOpenAISDK(t *testing.T) {
 	requireSuite(t)
-	runScript(t, "openai-sdk", "openai-sdk.mjs", []scriptCheck{
+	checks := []scriptCheck{
 		{Provider: "openai", Kind: "stream", api: "openai"}, {Provider: "openai", Kind: "tool", api: "openai"},
-	})
+	}
+	for _, kind := range []string{"text", "stream", "tool", "object"} {
+		checks = append(checks, scriptCheck{Provider: "responses", Kind: kind, api: "responses"})
+	}
+	runScript(t, "openai-sdk", "openai-sdk.mjs", checks)
 }
 
 // TestAnthropicSDK drives the Anthropic SDK configured by the rendered

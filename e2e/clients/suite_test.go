@@ -40,8 +40,8 @@ var suite struct {
 	dns       *dnsStub
 	// The gateways, by the API of the provider their route goes to: a
 	// client of the same API is relayed, one of the other is translated;
-	// and "keyed", routed to the Anthropic fake, which requires an
-	// inference key.
+	// "keyed", routed to the Anthropic fake, which requires an inference
+	// key; and "local", routed to the local engine's generated model.
 	gws map[string]*gateway
 }
 
@@ -162,7 +162,7 @@ func setup() func() {
 	for _, gw := range []struct {
 		name, backend string
 		keyed         bool
-	}{{"anthropic", "anthropic", false}, {"openai", "openai", false}, {"keyed", "anthropic", true}} {
+	}{{"anthropic", "anthropic", false}, {"openai", "openai", false}, {"keyed", "anthropic", true}, {"local", "local", false}} {
 		dir := filepath.Join(tmp, "modelbar-"+gw.name)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fail(err)
