@@ -91,27 +91,44 @@ func (c *call) done() {
 	}
 }
 
+// envelopeParser reads what routing and accounting need of a request body
+// (model and stream), checking nothing else.
+type envelopeParser func(body []byte) (model string, stream bool, err error)
+
+// accept reads and checks an inference request up to routing: the body
+// within its limits, the envelope, the model name. It answers a bad
+// request itself and returns nil; otherwise the call, which the caller
+// dispatches and then gives back (done).
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, ep endpoint, parse envelopeParser) *call {
+	body, err := readBody(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		s.fail(w, r, err)
+		return nil
+	}
+	model, stream, err := parse(body)
+	if err == nil {
+		err = checkModelName(model)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return nil
+	}
+	info := infoFrom(r.Context())
+	info.model, info.stream = model, stream
+	return &call{ctx: r.Context(), endpoint: ep, body: body, model: model, stream: stream, budget: &s.limits.budget}
+}
+
+// openAIInference serves an endpoint of the OpenAI API.
 func (s *Server) openAIInference(ep endpoint) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := infoFrom(r.Context())
-		body, err := readBody(w, r, s.opts.MaxBodyBytes)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
+	parse := func(body []byte) (string, bool, error) {
 		env, err := openai.ParseEnvelope(openai.Endpoint(ep.path), body)
-		if err != nil {
-			s.fail(w, r, err)
-			return
+		return env.Model, env.Stream, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := s.accept(w, r, ep, parse); c != nil {
+			defer c.done()
+			s.dispatch(w, r, c)
 		}
-		if err := checkModelName(env.Model); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		info.model, info.stream = env.Model, env.Stream
-		c := &call{ctx: r.Context(), endpoint: ep, body: body, model: env.Model, stream: env.Stream, budget: &s.limits.budget}
-		defer c.done()
-		s.dispatch(w, r, c)
 	})
 }
 
@@ -123,24 +140,14 @@ func (s *Server) openAIInference(ep endpoint) http.Handler {
 // what it cannot carry. The anthropic-version and x-api-key headers are
 // accepted and not required: the gateway holds the provider keys.
 func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
-	info := infoFrom(r.Context())
-	body, err := readBody(w, r, s.opts.MaxBodyBytes)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	c := s.accept(w, r, messages, func(body []byte) (string, bool, error) {
+		env, err := anthropic.ParseEnvelope(body)
+		return env.Model, env.Stream, err
+	})
+	if c != nil {
+		defer c.done()
+		s.dispatch(w, r, c)
 	}
-	env, err := anthropic.ParseEnvelope(body)
-	if err == nil {
-		err = checkModelName(env.Model)
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	info.model, info.stream = env.Model, env.Stream
-	c := &call{ctx: r.Context(), endpoint: messages, body: body, model: env.Model, stream: env.Stream, budget: &s.limits.budget}
-	defer c.done()
-	s.dispatch(w, r, c)
 }
 
 // readBody reads a JSON request body of at most limit bytes, which must

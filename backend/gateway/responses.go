@@ -21,23 +21,16 @@ var responsesEndpoint = endpoint{responses.Path, protocol.Responses, true}
 // one is decoded in full, continued from the stored response it names,
 // and its answer stored (responses_state.go).
 func (s *Server) responsesCreate(w http.ResponseWriter, r *http.Request) {
-	info := infoFrom(r.Context())
-	body, err := readBody(w, r, s.opts.MaxBodyBytes)
-	if err != nil {
-		s.fail(w, r, err)
+	var env responses.Envelope
+	c := s.accept(w, r, responsesEndpoint, func(body []byte) (string, bool, error) {
+		var err error
+		env, err = responses.ParseEnvelope(body)
+		return env.Model, env.Stream, err
+	})
+	if c == nil {
 		return
 	}
-	env, err := responses.ParseEnvelope(body)
-	if err == nil {
-		err = checkModelName(env.Model)
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	info.model, info.stream = env.Model, env.Stream
-	st, w := s.planStoring(w, body, env)
-	c := &call{ctx: r.Context(), endpoint: responsesEndpoint, body: body, model: env.Model, stream: env.Stream, budget: &s.limits.budget}
+	st, w := s.planStoring(w, c.body, env)
 	c.decode = func(body []byte) (protocol.Request, error) { return s.decodeResponses(r.Context(), body, env, st) }
 	if st != nil {
 		st.capture.call = c
