@@ -18,6 +18,7 @@ import (
 
 	"github.com/modelbar/modelbar/backend/auth"
 	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/events"
 	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/metrics"
 	"github.com/modelbar/modelbar/backend/providers"
@@ -59,6 +60,9 @@ type Options struct {
 	// FileLimit is how many files the process may open, when known: the
 	// default connection cap stays below half of it.
 	FileLimit int
+	// Events is the change feed served at /api/events; nil: the server
+	// makes its own.
+	Events *events.Hub
 }
 
 // Server serves the inference and admin APIs. Create it with New; it is safe
@@ -82,6 +86,7 @@ type Server struct {
 	keyGate  keyGate                         // require_api_keys, cached (apikeys.go)
 	limits   limits                          // resource bounds (limits.go)
 	catalog  *providers.Catalog              // the providers' model lists behind /v1/models (models.go)
+	events   *events.Hub                     // the change feed (events.go)
 	handler  http.Handler
 
 	// responses keeps the Responses answers modelbar makes itself; nil
@@ -115,6 +120,9 @@ func New(opts Options) *Server {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.NewRegistry()
 	}
+	if opts.Events == nil {
+		opts.Events = events.NewHub()
+	}
 	if opts.Auth == nil {
 		opts.Auth = auth.NewMemory(opts.AdminToken, auth.Options{})
 	}
@@ -126,10 +134,12 @@ func New(opts Options) *Server {
 		started:    time.Now(),
 		auth:       opts.Auth,
 		cookieName: sessionCookieName(opts.Addr),
+		events:     opts.Events,
 	}
 	s.requests, s.metrics = opts.Requests, opts.Metrics
 	s.met = s.registerMetrics(opts.Metrics)
 	s.breakers = failover.NewBreakers(nil)
+	s.watchConfig()
 	s.watchPolicy()
 	s.watchAPIKeySetting()
 	s.watchLimits(opts.FileLimit)
@@ -173,6 +183,7 @@ func (s *Server) routes() http.Handler {
 	admin := func(method, path string, h http.HandlerFunc) { handle(method, path, s.requireAdmin(h)) }
 	admin("GET", "/api/status", s.status)
 	admin("GET", "/api/connect", s.connectClients)
+	admin("GET", "/api/events", s.streamEvents)
 	admin("GET", "/api/providers", s.listProviders)
 	admin("GET", "/api/providers/{name}", s.getProvider)
 	admin("PUT", "/api/providers/{name}", s.putProvider)

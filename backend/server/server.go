@@ -20,6 +20,7 @@ import (
 	"github.com/modelbar/modelbar/backend/config"
 	"github.com/modelbar/modelbar/backend/engine"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
+	"github.com/modelbar/modelbar/backend/events"
 	"github.com/modelbar/modelbar/backend/gateway"
 	"github.com/modelbar/modelbar/backend/metrics"
 	"github.com/modelbar/modelbar/backend/providers"
@@ -53,6 +54,7 @@ type Server struct {
 	backend  tensor.Backend
 	requests *reqlog.Log
 	metrics  *metrics.Registry
+	events   *events.Hub
 	serveErr chan error
 }
 
@@ -113,13 +115,15 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	reg := metrics.NewRegistry()
+	hub := events.NewHub()
 	gw := gateway.New(gateway.Options{
-		Addr: ln.Addr().String(), Auth: keeper, DataDir: opts.DataDir, Version: opts.Version, Config: cfg, Log: opts.Log,
+		Events: hub,
+		Addr:   ln.Addr().String(), Auth: keeper, DataDir: opts.DataDir, Version: opts.Version, Config: cfg, Log: opts.Log,
 		Local: local, Requests: requests, Metrics: reg, UI: opts.UI, FileLimit: fileLimit(), ResponseStore: st,
 	})
 	s := &Server{
 		gateway: gw, log: opts.Log, listener: ln, store: st, clients: clients, config: cfg, serveErr: make(chan error, 1),
-		local: local, backend: backend, requests: requests, metrics: reg,
+		local: local, backend: backend, requests: requests, metrics: reg, events: hub,
 		http: &http.Server{
 			Handler:           gw.Handler(),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -165,6 +169,10 @@ func (s *Server) Config() *config.Service { return s.config }
 // Metrics is the registry served at /metrics, for services that add their
 // own series.
 func (s *Server) Metrics() *metrics.Registry { return s.metrics }
+
+// Events is the change feed (GET /api/events), for the desktop window and
+// the tray.
+func (s *Server) Events() *events.Hub { return s.events }
 
 // Done delivers the error that stopped serving early, if it does.
 func (s *Server) Done() <-chan error { return s.serveErr }

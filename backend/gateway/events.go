@@ -1,0 +1,78 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/events"
+)
+
+// eventsHeartbeat is how often an idle event stream gets a comment line,
+// so proxies and the browser keep it open and a dead client is noticed.
+const eventsHeartbeat = 15 * time.Second
+
+// Events is the server's change feed (Options.Events, or its own).
+func (s *Server) Events() *events.Hub { return s.events }
+
+// watchConfig publishes the configuration service's changes.
+func (s *Server) watchConfig() {
+	s.cfg.OnChange(func() {
+		s.events.Publish(events.Routes, nil)
+		s.events.Publish(events.Providers, nil)
+	})
+	s.cfg.OnSettings(func(_ config.Settings) { s.events.Publish(events.Settings, nil) })
+}
+
+// streamEvents serves GET /api/events: the change feed as server-sent
+// events (`event: <topic>`, `id: <seq>`, `data: <event JSON>`), starting
+// with a "hello" event, until the client leaves or the server shuts down.
+// ?topics=routes,models limits it to those topics (resync always comes).
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
+	want := map[events.Topic]bool{}
+	for _, t := range strings.Split(r.URL.Query().Get("topics"), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			want[events.Topic(t)] = true
+		}
+	}
+	ch := s.events.Subscribe(r.Context())
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	send := func(ev events.Event) error {
+		b, _ := json.Marshal(ev)
+		if _, err := fmt.Fprintf(w, "event: %s\nid: %d\ndata: %s\n\n", ev.Topic, ev.Seq, b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if send(events.Event{Topic: "hello", Time: time.Now().UTC()}) != nil {
+		return
+	}
+	beat := time.NewTicker(eventsHeartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				return
+			}
+			if len(want) > 0 && !want[ev.Topic] && ev.Topic != events.Resync {
+				continue
+			}
+			if send(ev) != nil {
+				return
+			}
+		case <-beat.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
+				return
+			}
+		}
+	}
+}
