@@ -35,5 +35,8 @@ export default defineConfig({
   plugins: [svelte()],
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022' },
   server: { proxy: { '/api': proxy, '/v1': proxy, '/ui/login': proxy } },
+  // Component tests (*.test.ts that render a .svelte file) declare
+  // `// @vitest-environment jsdom` and get Svelte's browser build.
+  resolve: process.env.VITEST ? { conditions: ['browser'] } : undefined,
   test: { include: ['src/**/*.test.ts'], environment: 'node' },
 });
