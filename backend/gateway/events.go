@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/engine"
 	"github.com/modelbar/modelbar/backend/events"
+	"github.com/modelbar/modelbar/backend/reqlog"
 )
 
 // eventsHeartbeat is how often an idle event stream gets a comment line,
@@ -26,6 +28,36 @@ func (s *Server) watchConfig() {
 	})
 	s.cfg.OnSettings(func(_ config.Settings) { s.events.Publish(events.Settings, nil) })
 }
+
+// watchCooldowns publishes every change of the breakers (a failure
+// counted, a cooldown begun or ended — by a success, by hand or by time)
+// with the list GET /api/cooldowns would answer.
+func (s *Server) watchCooldowns() {
+	s.breakers.OnChange(func() { s.events.Publish(events.Cooldowns, s.breakers.Status()) })
+}
+
+// modelWatcher is a Local that tells of changes of its models (the engine
+// does; a test's fake need not).
+type modelWatcher interface {
+	OnChange(func(engine.Change))
+}
+
+var _ modelWatcher = (*engine.Engine)(nil)
+
+// watchLocal publishes the local models' changes — found, removed,
+// loading, loaded, unloaded, evicted, pinned — as {"model","change"},
+// whoever made them (the API, the tray, a request, the idle timer).
+func (s *Server) watchLocal() {
+	if w, ok := s.opts.Local.(modelWatcher); ok {
+		w.OnChange(func(c engine.Change) { s.events.Publish(events.Models, c) })
+	}
+}
+
+// publishRequest publishes a request just logged, its entry as the data
+// (without its id, which the log assigns when it writes). Call it after
+// reqlog.Log.Add: GET /api/requests writes what was added before it
+// reads, so a view that refreshes on the event finds the entry.
+func (s *Server) publishRequest(e reqlog.Entry) { s.events.Publish(events.Requests, e) }
 
 // streamEvents serves GET /api/events: the change feed as server-sent
 // events (`event: <topic>`, `id: <seq>`, `data: <event JSON>`), starting

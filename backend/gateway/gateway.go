@@ -140,6 +140,8 @@ func New(opts Options) *Server {
 	s.met = s.registerMetrics(opts.Metrics)
 	s.breakers = failover.NewBreakers(nil)
 	s.watchConfig()
+	s.watchCooldowns()
+	s.watchLocal()
 	s.watchPolicy()
 	s.watchAPIKeySetting()
 	s.watchLimits(opts.FileLimit)
