@@ -17,6 +17,12 @@ import (
 // so proxies and the browser keep it open and a dead client is noticed.
 const eventsHeartbeat = 15 * time.Second
 
+// eventsRecheck is how often an open event stream checks that the
+// credentials it was opened with still hold: a session revoked, signed out
+// or expired, or an admin token rotated, ends the stream, and the client's
+// next try hears 401 — the feed must not outlive the access it needs.
+const eventsRecheck = 2 * time.Second
+
 // Events is the server's change feed (Options.Events, or its own).
 func (s *Server) Events() *events.Hub { return s.events }
 
@@ -27,6 +33,26 @@ func (s *Server) watchConfig() {
 		s.events.Publish(events.Providers, nil)
 	})
 	s.cfg.OnSettings(func(_ config.Settings) { s.events.Publish(events.Settings, nil) })
+}
+
+// stillAllowed returns a check of the credentials r was let in with (see
+// authenticate): the admin token, a browser session, or an in-process call.
+// A session's check counts as its use, as the polls it replaces did.
+func (s *Server) stillAllowed(r *http.Request) func() bool {
+	if r.Context().Value(adminCallKey{}) != nil {
+		return func() bool { return true }
+	}
+	if tok := bearerToken(r.Header); s.auth.CheckToken(tok) {
+		return func() bool { return s.auth.CheckToken(tok) }
+	}
+	c, err := r.Cookie(s.cookieName)
+	if err != nil {
+		return func() bool { return false }
+	}
+	return func() bool {
+		_, err := s.auth.Check(c.Value)
+		return err == nil
+	}
 }
 
 // watchCooldowns publishes every change of the breakers (a failure
@@ -89,8 +115,15 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	beat := time.NewTicker(eventsHeartbeat)
 	defer beat.Stop()
+	allowed := s.stillAllowed(r)
+	recheck := time.NewTicker(eventsRecheck)
+	defer recheck.Stop()
 	for {
 		select {
+		case <-recheck.C:
+			if !allowed() {
+				return
+			}
 		case ev, ok := <-ch:
 			if !ok {
 				return

@@ -1,7 +1,9 @@
 package gateway_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -121,5 +123,66 @@ func TestEvents_RequestsArePublished(t *testing.T) {
 	decode(t, h.mustAdmin(http.MethodGet, "/api/requests", nil, http.StatusOK), &listed)
 	if len(listed) != 1 || listed[0].Model != "gpt-x" {
 		t.Errorf("GET /api/requests after the event: %+v, want the request", listed)
+	}
+}
+
+// ended reports whether resp's body ends (the server closed the stream)
+// within d, reading and dropping what comes before.
+func ended(resp *http.Response, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, resp.Body)
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// An open feed does not outlive the access it was opened with: revoking a
+// browser's session or rotating the admin token ends the stream, and the
+// next try is refused.
+func TestEvents_StreamEndsWithItsCredentials(t *testing.T) {
+	h, _ := newAuthHarness(t)
+	self := "http://" + h.srv.Listener.Addr().String()
+	open := func(req *http.Request) *http.Response {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		resp, err := h.client.Do(req.WithContext(ctx))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api/events: %v %v", resp, err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+
+	kept, revoked := h.signIn("Kept"), h.signIn("Revoked")
+	keptStream := open(h.withCookie(kept, http.MethodGet, "/api/events", nil))
+	revokedStream := open(h.withCookie(revoked, http.MethodGet, "/api/events", nil))
+	var id string
+	for _, s := range h.sessions(revoked) {
+		if s.Current {
+			id = s.ID
+		}
+	}
+	h.mustAdmin(http.MethodDelete, "/api/sessions/"+id, nil, http.StatusNoContent)
+	if !ended(revokedStream, 5*time.Second) {
+		t.Fatal("a revoked session's stream stays open")
+	}
+	if ended(keptStream, 3*time.Second) {
+		t.Fatal("another session's stream ended with it")
+	}
+	if resp, _ := h.do(h.withCookie(revoked, http.MethodGet, "/api/events", nil, "Origin", self)); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("reopened with the revoked session: %d, want 401", resp.StatusCode)
+	}
+
+	tokenStream := open(h.request(http.MethodGet, "/api/events", nil, "Authorization", "Bearer "+adminToken))
+	h.mustAdmin(http.MethodPost, "/api/admin-token/rotate", nil, http.StatusOK)
+	if !ended(tokenStream, 5*time.Second) || !ended(keptStream, 5*time.Second) {
+		t.Fatal("streams opened with the old token or a session stay open after a rotation")
 	}
 }
