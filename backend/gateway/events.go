@@ -26,6 +26,14 @@ const eventsRecheck = 2 * time.Second
 // Events is the server's change feed (Options.Events, or its own).
 func (s *Server) Events() *events.Hub { return s.events }
 
+// EndStreams ends every open GET /api/events stream, now and from now on.
+// Call it when shutdown begins (http.Server.RegisterOnShutdown): a stream
+// never finishes on its own, and a graceful shutdown would wait for it
+// until its deadline. A browser reconnects to the next server.
+func (s *Server) EndStreams() {
+	s.endStreamsOnce.Do(func() { close(s.endStreams) })
+}
+
 // watchConfig publishes the configuration service's changes.
 func (s *Server) watchConfig() {
 	s.cfg.OnChange(func() {
@@ -124,6 +132,8 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			if !allowed() {
 				return
 			}
+		case <-s.endStreams:
+			return
 		case ev, ok := <-ch:
 			if !ok {
 				return
