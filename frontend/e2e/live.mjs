@@ -3,7 +3,7 @@
 // the change feed (GET /api/events) at work, not a poll.
 
 import assert from 'node:assert/strict';
-import { uiLink } from './harness.mjs';
+import { onCleanup, startModelbar, tempDir, uiLink } from './harness.mjs';
 
 /** The product's promise is "within a second"; a little slack for the browser. */
 const SOON = 1500;
@@ -82,4 +82,17 @@ export async function run({ page, api, mb, fake, tid, nav, shot, step }) {
   for (const r of [live.body, failing.body]) assert.equal((await api('DELETE', `/api/routes/${r.id}`)).status, 204);
   const restore = { max_retries: before.max_retries, cooldown_failures: before.cooldown_failures, cooldown_seconds: before.cooldown_seconds };
   assert.equal((await api('PUT', '/api/settings', restore)).status, 200);
+
+  step('live: a server that stops shows "not reachable" at once (a second modelbar, its own browser)');
+  const mb2 = await startModelbar(mb.bin, tempDir());
+  const other = await page.context().browser().newContext();
+  onCleanup(() => other.close());
+  const page2 = await other.newPage();
+  await page2.goto(uiLink(mb2));
+  await page2.getByTestId('connection').getByText(mb2.addr).waitFor();
+  const stopped = new Promise((ok) => mb2.child.once('exit', ok));
+  mb2.child.kill('SIGTERM');
+  await page2.getByTestId('connection').getByText('not reachable').waitFor({ timeout: SOON });
+  await stopped; // and the open feed did not hold its shutdown
+  await other.close();
 }
