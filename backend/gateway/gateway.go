@@ -89,6 +89,11 @@ type Server struct {
 	events   *events.Hub                     // the change feed (events.go)
 	handler  http.Handler
 
+	// endStreams is closed by EndStreams: open event streams end
+	// (events.go).
+	endStreams     chan struct{}
+	endStreamsOnce sync.Once
+
 	// responses keeps the Responses answers modelbar makes itself; nil
 	// without Options.ResponseStore (responses_state.go).
 	responses *respstore.Keeper
@@ -135,11 +140,14 @@ func New(opts Options) *Server {
 		auth:       opts.Auth,
 		cookieName: sessionCookieName(opts.Addr),
 		events:     opts.Events,
+		endStreams: make(chan struct{}),
 	}
 	s.requests, s.metrics = opts.Requests, opts.Metrics
 	s.met = s.registerMetrics(opts.Metrics)
 	s.breakers = failover.NewBreakers(nil)
 	s.watchConfig()
+	s.watchCooldowns()
+	s.watchLocal()
 	s.watchPolicy()
 	s.watchAPIKeySetting()
 	s.watchLimits(opts.FileLimit)
