@@ -586,6 +586,8 @@ async function main() {
   assert.notEqual(readToken(mb), mb.token, 'a new token in the file');
   await shot('signin-expired');
 
+  await (await import('./routes.mjs')).run({ page, api, base, mb, fake, tid, nav, shot, step }); // route editor, tester, providers (issue 14: 5, 6)
+
   assert.deepEqual(pageErrors, [], 'no errors in the page');
   step(`passed; screenshots in ${resultsDir}${update ? ' and ' + screenshotsDir : ''}`);
 }
