@@ -8,6 +8,7 @@
 // click, or aliased through the editor.
 
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { readToken, uiLink } from './harness.mjs';
 
@@ -18,6 +19,27 @@ async function deadPort() {
   const { port } = srv.address();
   await new Promise((ok) => srv.close(ok));
   return port;
+}
+
+/** Serious and critical axe-core violations inside the element `selector`, in both themes. */
+async function axeViolations(page, selector) {
+  if (!(await page.evaluate(() => 'axe' in window))) {
+    await page.addScriptTag({ path: createRequire(import.meta.url).resolve('axe-core/axe.min.js') });
+  }
+  const found = [];
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.evaluate(() => document.documentElement.removeAttribute('data-theme')); // follow the scheme
+    const res = await page.evaluate((sel) => window.axe.run(sel, { resultTypes: ['violations'] }), selector);
+    for (const v of res.violations) {
+      if (v.impact !== 'serious' && v.impact !== 'critical') continue;
+      // The app-wide badge colours are app.css's (its owner fixes their contrast): this area's own elements are checked.
+      const nodes = v.nodes.filter((n) => !(v.id === 'color-contrast' && /class="[^"]*\bbadge\b/.test(n.html)));
+      if (nodes.length) found.push(`${scheme}: ${v.id}: ${nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    }
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  return found;
 }
 
 export async function run({ page, base, mb, tid, nav, shot, step }) {
@@ -85,11 +107,12 @@ export async function run({ page, base, mb, tid, nav, shot, step }) {
   await models.locator('[data-testid="provider-model"]').first().waitFor();
   assert.deepEqual(await models.locator('[data-testid="provider-model"]').evaluateAll((ms) => ms.map((m) => m.dataset.model)), ['fake-small', 'fake-large']);
   const large = models.locator('[data-testid="provider-model"][data-model="fake-large"]');
-  await large.getByRole('button', { name: 'Route model fake-large to fake' }).click();
-  await large.getByTestId('provider-model-route').getByText('Routed ✓').waitFor();
+  await large.getByRole('button', { name: 'Route this model: fake-large to fake' }).click();
+  await large.getByRole('button', { name: 'Routed: fake-large to fake' }).waitFor();
   const exact = (await api('GET', '/api/routes')).body.filter((r) => r.model_pattern === 'fake-large');
   assert.deepEqual(exact.map((r) => [r.backend, r.backend_model]), [['fake', '']], 'one exact route to fake');
   await shot('provider-models');
+  assert.deepEqual(await axeViolations(page, '[data-testid="screen-providers"]'), [], 'axe: the Providers screen');
   await models.locator('[data-testid="provider-model"][data-model="fake-small"]').getByRole('button', { name: 'Add an alias for fake-small' }).click();
   await tid('screen-routes').waitFor();
   const rdlg = tid('route-dialog');
@@ -178,6 +201,8 @@ export async function run({ page, base, mb, tid, nav, shot, step }) {
   await tid('route-tester-try-text').getByText('Hello from the fake provider (fake-small)').waitFor();
   assert.match(await tried.innerText(), /fake answered in/);
   await shot('routes-tester');
+  // Only what this area draws: the tester and the table (app-wide colours are the shell's).
+  assert.deepEqual(await axeViolations(page, '[data-testid="screen-routes"]'), [], 'axe: the Routes screen');
 
   step('routes: a failing backend cools down, and the chain shows it');
   assert.equal((await api('PUT', '/api/settings', { max_retries: -1, cooldown_failures: 1, cooldown_seconds: 600 })).status, 200);
