@@ -438,7 +438,7 @@ func (s *Service) DeleteProvider(ctx context.Context, name string) error {
 	var inUse *store.InUseError
 	switch {
 	case errors.As(err, &inUse):
-		return &ConflictError{Message: fmt.Sprintf("provider %q is used by routes %v: change or delete them first", name, inUse.RouteIDs)}
+		return &ConflictError{Message: fmt.Sprintf("provider %q is used by %s: change or delete them first", name, s.routeNames(name, inUse.RouteIDs))}
 	case err != nil:
 		return notFound(err, "provider %q", name)
 	}
@@ -446,9 +446,9 @@ func (s *Service) DeleteProvider(ctx context.Context, name string) error {
 	return s.publish(ctx)
 }
 
-// probeTimeout bounds a connection test: a provider that has not listed its
+// ProbeTimeout bounds a connection test: a provider that has not listed its
 // models by then is not usable from an editor either.
-const probeTimeout = 15 * time.Second
+const ProbeTimeout = 15 * time.Second
 
 // TestProvider asks the provider for its model list with the configured
 // address and key.
@@ -457,7 +457,7 @@ func (s *Service) TestProvider(ctx context.Context, name string) (providers.Prob
 	if !ok {
 		return providers.Probe{}, fmt.Errorf("provider %q: %w", name, ErrNotFound)
 	}
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 	defer cancel()
 	return c.Probe(ctx)
 }

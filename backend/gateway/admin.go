@@ -80,7 +80,11 @@ func (s *Server) listProviders(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ps)
+	views := make([]providerView, len(ps))
+	for i, p := range ps {
+		views[i] = viewProvider(p)
+	}
+	writeJSON(w, http.StatusOK, views)
 }
 
 func (s *Server) getProvider(w http.ResponseWriter, r *http.Request) {
@@ -89,9 +93,12 @@ func (s *Server) getProvider(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, viewProvider(p))
 }
 
+// putProvider answers with the provider as saved and its warnings
+// (config.Warnings): what is allowed but probably wrong is said, not
+// refused.
 func (s *Server) putProvider(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		config.ProviderInput
@@ -118,7 +125,7 @@ func (s *Server) putProvider(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, p)
+	writeJSON(w, status, viewProvider(p))
 }
 
 func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) {
@@ -131,10 +138,14 @@ func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) {
 }
 
 // testProvider answers 200 with ok=false when the provider fails: the test
-// itself worked, and the body says what the provider answered.
+// itself worked, and the body says in plain words what went wrong
+// (explainProbe): "error" the sentence, "code" its kind, "http_status" the
+// provider's own status when it answered, "detail" the underlying error;
+// "status" stays the status the gateway would answer a client with.
 func (s *Server) testProvider(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if _, err := s.cfg.Provider(r.Context(), name); err != nil {
+	p, err := s.cfg.Provider(r.Context(), name)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -144,7 +155,12 @@ func (s *Server) testProvider(w http.ResponseWriter, r *http.Request) {
 		if e.Status == http.StatusInternalServerError {
 			s.log.ErrorContext(r.Context(), "provider test failed", "provider", name, "err", err)
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": e.Message, "status": e.Status})
+		f := explainProbe(p, err)
+		out := map[string]any{"ok": false, "error": f.Message, "code": f.Code, "status": e.Status, "detail": f.Detail}
+		if f.HTTPStatus != 0 {
+			out["http_status"] = f.HTTPStatus
+		}
+		writeJSON(w, http.StatusOK, out)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -224,20 +240,6 @@ func routeID(r *http.Request) (int64, error) {
 			Message: "route " + strconv.Quote(r.PathValue("id")) + " not found: ids are positive integers"}
 	}
 	return id, nil
-}
-
-func (s *Server) resolveRoute(w http.ResponseWriter, r *http.Request) {
-	model := r.URL.Query().Get("model")
-	if err := checkModelName(model); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	res, err := s.cfg.Resolve(model)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
 }
 
 // localModel is a local model as the admin API and the UI show it.

@@ -113,6 +113,16 @@ func TestKeyLeak_NowhereToBeSeen(t *testing.T) {
 	c.response("POST /api/providers/good/test", resp, b)
 	resp, b = h.admin(http.MethodPost, "/api/providers/dead/test", nil)
 	c.response("POST /api/providers/dead/test", resp, b)
+	for _, name := range []string{"echo401", "echotext", "echo500", "dead"} {
+		resp, b = h.admin(http.MethodPost, "/api/providers/"+name+"/test", nil)
+		c.response("POST /api/providers/"+name+"/test", resp, b)
+		resp, b = h.admin(http.MethodGet, "/api/providers/"+name+"/models", nil)
+		c.response("GET /api/providers/"+name+"/models", resp, b)
+	}
+	for _, model := range []string{"e401", "etext", "e500-only", "dead-only"} {
+		resp, b = h.admin(http.MethodPost, "/api/routes/try", map[string]any{"model": model})
+		c.response("POST /api/routes/try "+model, resp, b)
+	}
 
 	h.settle()
 	c.add("the log", []byte(h.logs.String()))

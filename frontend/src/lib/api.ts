@@ -17,6 +17,19 @@ export type RouteInput = Omit<Route, 'id'>;
 export interface Target {
   backend: string;
   model: string;
+  /** Whether the backend has the model: absent when its model list is not known (yet). */
+  known?: boolean;
+  /** The backend's (or this model's) cooldown, when it has one. */
+  cooldown?: Cooldown;
+}
+
+/** Something that will probably go wrong with a step of a resolved chain. */
+export interface ResolveWarning {
+  step: number;
+  backend: string;
+  model: string;
+  code: 'model_not_found' | 'model_unusable' | 'local_unavailable' | 'cooling_down' | string;
+  message: string;
 }
 
 export interface Resolution {
@@ -26,6 +39,34 @@ export interface Resolution {
   backend_model: string;
   fallbacks: string[] | null;
   chain: Target[] | null;
+  /** Absent from an older server. */
+  warnings?: ResolveWarning[];
+}
+
+/** POST /api/routes/try: how one small real request went. */
+export interface TryResult {
+  ok: boolean;
+  model: string;
+  status: number;
+  backend: string;
+  fallback_from: string[];
+  latency_ms: number;
+  text?: string;
+  error?: string;
+}
+
+/** GET /api/providers/{name}/models ("local" lists the local models). */
+export interface BackendModels {
+  provider: string;
+  known: boolean;
+  models: { id: string; name?: string; context_length?: number }[];
+  error?: string;
+}
+
+/** Advice about a saved provider: allowed, but probably wrong. */
+export interface ProviderWarning {
+  field: string;
+  message: string;
 }
 
 export interface Provider {
@@ -42,6 +83,8 @@ export interface Provider {
   /** Why the key could not be read (never the key). */
   key_error?: string;
   default_max_tokens: number;
+  /** What looks wrong (a base URL without /v1, a hosted API without a key); absent from an older server. */
+  warnings?: ProviderWarning[];
   created_at?: string;
   updated_at?: string;
 }
@@ -56,7 +99,19 @@ export interface ProviderInput {
 
 export type ProviderTest =
   | { ok: true; latency_ms: number; model_count: number; models: string[] }
-  | { ok: false; error: string; status: number };
+  | {
+      ok: false;
+      /** What went wrong, in plain words. */
+      error: string;
+      /** connection_refused, dns, tls, timeout, connection_closed, unreachable, http_status, config, ... */
+      code?: string;
+      /** The status the gateway would answer a client with. */
+      status: number;
+      /** The provider's own status, when it answered. */
+      http_status?: number;
+      /** The underlying error. */
+      detail?: string;
+    };
 
 export interface LocalModel {
   id: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Provider } from './api';
-import { envPlaceholder, hostChanged, keyDropped, keyLabel, nextBaseURL, type KeyForm } from './providers';
+import { envPlaceholder, failureLabel, hostChanged, keyDropped, keyLabel, nextBaseURL, type KeyForm } from './providers';
 
 const prov = (o: Partial<Provider> = {}): Provider => ({
   name: 'fake', type: 'openai', base_url: 'http://127.0.0.1:8080/v1', api_key_env: '', has_api_key: true,
@@ -74,6 +74,27 @@ describe('envPlaceholder', () => {
     ['', 'PROVIDER_API_KEY'],
   ])('%s: %s', (name, want) => {
     expect(envPlaceholder(name)).toBe(want);
+  });
+  it.each([
+    // The issue: the Anthropic preset said OPENAI_API_KEY.
+    ['anthropic', 'anthropic', 'https://api.anthropic.com', 'ANTHROPIC_API_KEY'],
+    ['claude', 'anthropic', '', 'ANTHROPIC_API_KEY'],
+    ['anthropic-2', 'anthropic', 'https://api.anthropic.com', 'ANTHROPIC_API_KEY'],
+    ['openai', 'openai', '', 'OPENAI_API_KEY'],
+    ['fast', 'openai', 'https://api.groq.com/openai/v1', 'GROQ_API_KEY'],
+    ['ollama', 'openai', 'http://127.0.0.1:11434/v1', 'OLLAMA_API_KEY'],
+    ['x', 'openai', 'not a url', 'X_API_KEY'],
+  ])('%s (%s, %s): %s', (name, type, url, want) => {
+    expect(envPlaceholder(name, type, url)).toBe(want);
+  });
+});
+
+describe('failureLabel', () => {
+  it('names the kind of failure, and the status the provider answered', () => {
+    expect(failureLabel({ code: 'connection_refused' })).toBe('not running');
+    expect(failureLabel({ code: 'http_status', http_status: 401 })).toBe('401');
+    expect(failureLabel({ code: 'dns' })).toBe('unknown host');
+    expect(failureLabel({})).toBe('failed');
   });
 });
 

@@ -78,12 +78,58 @@ export function hostOf(url: string): string {
   }
 }
 
-/** An environment variable name for a provider's key, as a placeholder: "anthropic" -> ANTHROPIC_API_KEY. */
-export function envPlaceholder(name: string): string {
+/** The environment variable each hosted API's own SDKs read, by host. */
+const vendorEnv: Record<string, string> = {
+  'api.openai.com': 'OPENAI_API_KEY',
+  'api.anthropic.com': 'ANTHROPIC_API_KEY',
+  'api.groq.com': 'GROQ_API_KEY',
+  'openrouter.ai': 'OPENROUTER_API_KEY',
+  'api.together.xyz': 'TOGETHER_API_KEY',
+  'api.mistral.ai': 'MISTRAL_API_KEY',
+  'api.deepseek.com': 'DEEPSEEK_API_KEY',
+};
+
+/**
+ * An environment variable name for a provider's key, as a placeholder: the
+ * variable the vendor's own SDKs read when the base URL is a known vendor's
+ * (or empty, the API type's default vendor), else one made of the name:
+ * "my.llm" -> MY_LLM_API_KEY.
+ */
+export function envPlaceholder(name: string, type = '', baseURL = ''): string {
+  let host = '';
+  try {
+    host = new URL(baseURL.trim() || (type ? vendorDefault(type) : '')).hostname.toLowerCase();
+  } catch {
+    host = '';
+  }
+  if (vendorEnv[host]) return vendorEnv[host];
   let base = name.trim().toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '');
   if (!base) base = 'PROVIDER';
   if (/^[0-9]/.test(base)) base = '_' + base;
   return base + '_API_KEY';
+}
+
+/** A short label for a failed connection test's kind (the badge beside its sentence). */
+export function failureLabel(t: { code?: string; http_status?: number }): string {
+  switch (t.code) {
+    case 'connection_refused':
+      return 'not running';
+    case 'dns':
+      return 'unknown host';
+    case 'tls':
+      return 'TLS';
+    case 'timeout':
+      return 'timeout';
+    case 'connection_closed':
+    case 'unreachable':
+    case 'connection_failed':
+      return 'unreachable';
+    case 'http_status':
+      return String(t.http_status ?? 'refused');
+    case 'config':
+      return 'not usable';
+  }
+  return 'failed';
 }
 
 /** The key column: "••••1234" for a stored key, "from $NAME" for one from the environment. */

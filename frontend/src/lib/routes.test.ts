@@ -1,41 +1,118 @@
 import { describe, expect, it } from 'vitest';
 import type { Route } from './api';
-import { blankRoute, reorder, routeInput } from './routes';
+import { blankRoute, evaluationOrder, fallbackProblem, isWildcard, priorities, reorder, routeInput, type Ranked } from './routes';
 
 const r = (id: number, priority: number, model_pattern = 'm' + id): Route => ({
   id, priority, model_pattern, backend: 'local', backend_model: '', fallbacks: [], enabled: true,
 });
 
-function apply(routes: Route[], changes: { id: number; priority: number }[]) {
+function apply(routes: Ranked[], changes: { id: number; priority: number }[]) {
   const out = routes.map((x) => ({ ...x, priority: changes.find((c) => c.id === x.id)?.priority ?? x.priority }));
-  // The server's order: priority desc, then (same kind) older first.
-  return out.sort((a, b) => b.priority - a.priority || a.id - b.id).map((x) => x.id);
+  return evaluationOrder(out).map((x) => x.id);
+}
+
+/** The fewest priority changes that give `want`, by trying every assignment in [lo, hi]. */
+function bruteMinimum(routes: Ranked[], want: number[], lo: number, hi: number): number {
+  let best = Infinity;
+  const p = routes.map(() => lo);
+  for (;;) {
+    const trial = routes.map((r, i) => ({ ...r, priority: p[i] }));
+    const changed = trial.filter((t, i) => t.priority !== routes[i].priority).length;
+    if (changed < best && evaluationOrder(trial).every((t, i) => t.id === want[i])) best = changed;
+    let k = 0;
+    while (k < p.length && p[k] === hi) p[k++] = lo;
+    if (k === p.length) return best;
+    p[k]++;
+  }
+}
+
+function moved(ids: number[], from: number, to: number) {
+  const want = [...ids];
+  const [m] = want.splice(from, 1);
+  want.splice(to, 0, m);
+  return want;
 }
 
 describe('reorder', () => {
-  it('moves a route up past an equal-priority one', () => {
+  it('moves a route up past an equal-priority one by changing only that route', () => {
     const rs = [r(1, 0), r(2, 0), r(3, 0)];
+    expect(reorder(rs, 2, 0)).toEqual([{ id: 3, priority: 1 }]);
+    expect(reorder(rs, 0, 2)).toEqual([{ id: 1, priority: -1 }]);
     expect(apply(rs, reorder(rs, 2, 1))).toEqual([1, 3, 2]);
     expect(apply(rs, reorder(rs, 0, 2))).toEqual([2, 3, 1]);
+  });
+
+  it('changes one route to move any route to the top or the bottom (the issue: one arrow rewrote them all)', () => {
+    const rs = Array.from({ length: 10 }, (_, i) => r(i + 1, 0));
+    const ids = rs.map((x) => x.id);
+    for (const [from, to] of [[9, 0], [0, 9], [5, 0], [3, 9]]) {
+      const ch = reorder(rs, from, to);
+      expect(ch, `${from} -> ${to}`).toEqual([{ id: rs[from].id, priority: to === 0 ? 1 : -1 }]);
+      expect(apply(rs, ch)).toEqual(moved(ids, from, to));
+    }
+    // In the middle of equal priorities the tie-break (older first) pins the
+    // order: the cheaper side moves, and no more.
+    expect(reorder(rs, 5, 4)).toHaveLength(5);
+    expect(reorder(rs, 3, 7)).toHaveLength(3);
+    expect(apply(rs, reorder(rs, 3, 7))).toEqual(moved(ids, 3, 7));
+  });
+
+  it('changes only the moved route when priorities leave room', () => {
+    const rs = Array.from({ length: 8 }, (_, i) => r(i + 1, 100 - 10 * i));
+    const ids = rs.map((x) => x.id);
+    for (let from = 0; from < rs.length; from++) {
+      for (let to = 0; to < rs.length; to++) {
+        if (from === to) continue;
+        const ch = reorder(rs, from, to);
+        expect(ch.map((c) => c.id), `${from} -> ${to}`).toEqual([rs[from].id]);
+        expect(apply(rs, ch)).toEqual(moved(ids, from, to));
+      }
+    }
   });
 
   it('keeps priorities that already fit', () => {
     const rs = [r(1, 100), r(2, 50), r(3, 10)];
     const ch = reorder(rs, 1, 0);
-    expect(ch).toHaveLength(1);
+    expect(ch).toEqual([{ id: 2, priority: 101 }]);
     expect(apply(rs, ch)).toEqual([2, 1, 3]);
   });
 
-  it('moves down and up across the whole list', () => {
-    const rs = [r(1, 5), r(2, 5), r(3, 1), r(4, 0), r(5, -3)];
-    for (let from = 0; from < rs.length; from++) {
-      for (let to = 0; to < rs.length; to++) {
-        const want = rs.map((x) => x.id);
-        const [m] = want.splice(from, 1);
-        want.splice(to, 0, m);
-        expect(apply(rs, reorder(rs, from, to))).toEqual(want);
+  it('respects the tie-break: an exact pattern comes before a wildcard at equal priority', () => {
+    const rs = [r(2, 0, 'fast'), r(1, 0, 'gpt-*')]; // the server's order: exact first
+    expect(apply(rs, [])).toEqual([2, 1]);
+    const ch = reorder(rs, 1, 0);
+    expect(ch).toHaveLength(1);
+    expect(apply(rs, ch)).toEqual([1, 2]);
+  });
+
+  it('changes the fewest routes for every move (checked against every assignment)', () => {
+    const lists: Ranked[][] = [
+      [r(1, 0), r(2, 0), r(3, 0), r(4, 0)],
+      [r(1, 5), r(2, 5), r(3, 1), r(4, 0)],
+      [r(4, 2, 'a*'), r(1, 1, 'b'), r(3, 1, 'c'), r(2, -1, 'd?')],
+      [r(1, 1, 'x*'), r(2, 1, 'y*'), r(3, 0, 'z'), r(4, 0, 'w')],
+    ];
+    for (const rs of lists) {
+      const order = evaluationOrder(rs);
+      const ids = order.map((x) => x.id);
+      for (let from = 0; from < order.length; from++) {
+        for (let to = 0; to < order.length; to++) {
+          if (from === to) continue;
+          const want = moved(ids, from, to);
+          const ch = reorder(order, from, to);
+          expect(apply(order, ch), `${ids} ${from}->${to}`).toEqual(want);
+          expect(ch.length, `${ids} ${from}->${to}`).toBe(bruteMinimum(order, want, -4, 7));
+        }
       }
     }
+  });
+
+  it('computes the changes for any wanted order, not only a single move', () => {
+    const rs = [r(1, 0), r(2, 0), r(3, 0), r(4, 0)];
+    const want = [rs[3], rs[2], rs[1], rs[0]];
+    const ch = priorities(want);
+    expect(apply(rs, ch)).toEqual([4, 3, 2, 1]);
+    expect(ch.length).toBe(bruteMinimum(rs, [4, 3, 2, 1], -4, 4));
   });
 
   it('does nothing for a move in place or out of range', () => {
@@ -43,6 +120,21 @@ describe('reorder', () => {
     expect(reorder(rs, 1, 1)).toEqual([]);
     expect(reorder(rs, 0, -1)).toEqual([]);
     expect(reorder(rs, 1, 2)).toEqual([]);
+  });
+});
+
+describe('patterns and fallbacks', () => {
+  it('tells wildcards as the server does', () => {
+    expect(['gpt-*', 'claude-3-?-x', 'm[ab]'].map(isWildcard)).toEqual([true, true, true]);
+    expect(['gpt-4o', 'mlx-community/Qwen3-4B', 'fast'].map(isWildcard)).toEqual([false, false, false]);
+  });
+
+  it('refuses the fallbacks the server would', () => {
+    expect(fallbackProblem('openai', [], 'openai', '')).toMatch(/already the route's backend/);
+    expect(fallbackProblem('openai', [], 'openai', 'gpt-4o-mini')).toBe('');
+    expect(fallbackProblem('openai', ['local'], 'local', '')).toMatch(/already in the chain/);
+    expect(fallbackProblem('openai', [], '', '')).toBe('choose a backend');
+    expect(fallbackProblem('openai', ['local'], 'backup', '')).toBe('');
   });
 });
 

@@ -1,45 +1,97 @@
 import type { Route, RouteInput } from './api';
 
+/** Whether a pattern is a wildcard (the server's rule: any of `*`, `?`, `[`). */
+export function isWildcard(pattern: string): boolean {
+  return /[*?[]/.test(pattern);
+}
+
+/** What the server's evaluation order needs of a route. */
+export type Ranked = Pick<Route, 'id' | 'priority' | 'model_pattern'>;
+
+/**
+ * Whether a comes before b at equal priority, as the server orders them
+ * (backend/router evaluationOrder): an exact pattern before a wildcard,
+ * then the older (lower id) route.
+ */
+function tieBefore(a: Ranked, b: Ranked): boolean {
+  const wa = isWildcard(a.model_pattern);
+  const wb = isWildcard(b.model_pattern);
+  if (wa !== wb) return !wa;
+  return a.id < b.id;
+}
+
+/** The server's evaluation order of a list of routes. */
+export function evaluationOrder<T extends Ranked>(routes: T[]): T[] {
+  return [...routes].sort((a, b) => b.priority - a.priority || (tieBefore(a, b) ? -1 : 1));
+}
+
 /**
  * The priority changes that put `routes` (in evaluation order) into the
- * order they would have after moving routes[from] to position `to`.
- * Priorities end strictly descending from top to bottom, so the order no
- * longer depends on tie-breaks (exact before wildcard, older first); each
- * route keeps its priority where it already fits, else gets the least
- * bump.
+ * order they have after moving routes[from] to position `to`: as few
+ * routes as possible get a new priority (one, for any single move), and
+ * the moved route is the one that changes when that is as cheap.
  */
-export function reorder(routes: Route[], from: number, to: number): { id: number; priority: number }[] {
+export function reorder(routes: Ranked[], from: number, to: number): { id: number; priority: number }[] {
   if (from === to || from < 0 || to < 0 || from >= routes.length || to >= routes.length) return [];
   const next = [...routes];
   const [moved] = next.splice(from, 1);
   next.splice(to, 0, moved);
-  const changes: { id: number; priority: number }[] = [];
-  let below: number | null = null; // priority of the route under the current one
-  for (let k = next.length - 1; k >= 0; k--) {
-    const r = next[k];
-    let p = r.priority;
-    if (below !== null && p <= below) p = below + 1;
-    if (p !== r.priority) changes.push({ id: r.id, priority: p });
-    below = p;
-  }
-  // A moved-down route may now sit under routes it used to outrank by more
-  // than one: push it under its new upper neighbour instead of bumping all above.
-  return minimise(next, changes);
+  return priorities(next, moved.id);
 }
 
-function minimise(order: Route[], changes: { id: number; priority: number }[]) {
-  const k = order.length;
-  if (changes.length <= 1 || k < 2) return changes;
-  // Alternative: walk top-down, lowering where needed.
-  const alt: { id: number; priority: number }[] = [];
-  let above: number | null = null;
-  for (const r of order) {
-    let p = r.priority;
-    if (above !== null && p >= above) p = above - 1;
-    if (p !== r.priority) alt.push({ id: r.id, priority: p });
-    above = p;
+/**
+ * The fewest priority changes after which the server evaluates `order` as
+ * given. Routes that keep their priority must already be in a feasible
+ * order: between two kept routes i < j, the routes in between need a
+ * strict step down wherever the tie-break does not already put them in
+ * order, so the kept priorities must differ by at least that many steps.
+ * The longest such chain is kept (dynamic programming over pairs), and the
+ * others take the nearest priority that fits. `prefer` is a route to
+ * change rather than another when both cost the same (the one that moved).
+ */
+export function priorities(order: Ranked[], prefer?: number): { id: number; priority: number }[] {
+  const n = order.length;
+  if (n < 2) return [];
+  // steps[k]: strict steps down needed between positions 0 and k.
+  const steps = [0];
+  for (let m = 0; m + 1 < n; m++) steps.push(steps[m] + (tieBefore(order[m], order[m + 1]) ? 0 : 1));
+  const fits = (i: number, j: number) => order[i].priority - order[j].priority >= steps[j] - steps[i];
+
+  const longest = (skip: number) => {
+    const len = new Array<number>(n).fill(0);
+    const prev = new Array<number>(n).fill(-1);
+    for (let j = 0; j < n; j++) {
+      if (j === skip) continue;
+      len[j] = 1;
+      for (let i = 0; i < j; i++) {
+        if (len[i] > 0 && len[i] + 1 > len[j] && fits(i, j)) {
+          len[j] = len[i] + 1;
+          prev[j] = i;
+        }
+      }
+    }
+    let end = 0;
+    for (let j = 1; j < n; j++) if (len[j] > len[end]) end = j;
+    const kept = new Set<number>();
+    for (let j = end; j >= 0 && len[j] > 0; j = prev[j]) kept.add(j);
+    return kept;
+  };
+  let kept = longest(-1);
+  const moved = prefer === undefined ? -1 : order.findIndex((r) => r.id === prefer);
+  if (moved >= 0 && kept.has(moved)) {
+    const other = longest(moved);
+    if (other.size === kept.size) kept = other;
   }
-  return alt.length < changes.length ? alt : changes;
+
+  const p = order.map((r) => r.priority);
+  const first = Math.min(...kept);
+  for (let m = first - 1; m >= 0; m--) p[m] = p[m + 1] + (steps[m + 1] - steps[m]);
+  for (let m = first + 1; m < n; m++) if (!kept.has(m)) p[m] = p[m - 1] - (steps[m] - steps[m - 1]);
+  const changes: { id: number; priority: number }[] = [];
+  order.forEach((r, m) => {
+    if (p[m] !== r.priority) changes.push({ id: r.id, priority: p[m] });
+  });
+  return changes;
 }
 
 /** Splits "provider:model" into its parts. */
@@ -64,4 +116,20 @@ export function routeInput(r: Route): RouteInput {
     enabled: r.enabled,
     hidden: r.hidden ?? false,
   };
+}
+
+/**
+ * A route the editor should open with, handed over from another screen
+ * (the Providers screen's "Add an alias"); the Routes screen takes it when
+ * it mounts.
+ */
+export const handoff: { route: RouteInput | null } = { route: null };
+
+/** The fallback entries a route's chain may still take from `backend`: plain, or with a model. */
+export function fallbackProblem(primary: string, chain: string[], backend: string, model: string): string {
+  const entry = model ? `${backend}:${model}` : backend;
+  if (!backend) return 'choose a backend';
+  if (backend === primary && !model) return `${backend} is already the route's backend: name another model to fall back to`;
+  if (chain.includes(entry)) return `${entry} is already in the chain`;
+  return '';
 }
