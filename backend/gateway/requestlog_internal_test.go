@@ -33,20 +33,20 @@ func TestLogRequest_MapsRequestInfo(t *testing.T) {
 				inputTokens: 120, outputTokens: 34},
 			want: reqlog.Entry{Method: "POST", Path: "/v1/messages", Protocol: "anthropic", Model: "claude", Route: "claude-*",
 				Backend: "openrouter", FallbackFrom: []string{"anthropic"}, Status: 200, Stream: true,
-				InputTokens: 120, OutputTokens: 34, TTFBMS: 750},
+				InputTokens: 120, OutputTokens: 34, OutputTokensSource: reqlog.TokensUsage, TTFBMS: 750, Attempts: []reqlog.Attempt{}},
 		},
 		{
 			name:   "never started",
 			status: http.StatusBadGateway,
 			info:   requestInfo{protocol: "openai", model: "m", backend: "p", errMsg: strings.Repeat("x", 400)},
 			want: reqlog.Entry{Method: "POST", Path: "/v1/messages", Protocol: "openai", Model: "m", Backend: "p",
-				FallbackFrom: []string{}, Status: 502, TTFBMS: -1, Error: strings.Repeat("x", 300) + "…"},
+				FallbackFrom: []string{}, Status: 502, TTFBMS: -1, Error: strings.Repeat("x", 300) + "…", Attempts: []reqlog.Attempt{}},
 		},
 		{
 			name: "client gone before the status",
 			info: requestInfo{protocol: "openai", model: "m"},
 			want: reqlog.Entry{Method: "POST", Path: "/v1/messages", Protocol: "openai", Model: "m",
-				FallbackFrom: []string{}, Status: 499, TTFBMS: -1},
+				FallbackFrom: []string{}, Status: 499, TTFBMS: -1, Attempts: []reqlog.Attempt{}},
 		},
 	}
 	for _, tt := range tests {
