@@ -369,26 +369,3 @@ func (s *Server) localStatus() map[string]any {
 	}
 	return map[string]any{"available": true, "backend": s.opts.Local.Backend(), "backend_reason": s.opts.Local.BackendReason(), "models": loaded}
 }
-
-func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) {
-	st, err := s.cfg.Settings(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
-}
-
-func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
-	var in config.SettingsInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	st, err := s.cfg.PutSettings(r.Context(), in)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
-}
