@@ -63,7 +63,7 @@ func (wk *walk) note(t router.Target, retry int, d time.Duration, err error) {
 }
 
 // urlPrefix is how net/http starts a transport error: `Post "URL": `.
-var urlPrefix = regexp.MustCompile(`^[A-Z]+ "[^"]*": `)
+var urlPrefix = regexp.MustCompile(`^[A-Za-z]+ "[^"]*": `)
 
 // stepFailure is a failed try's status and reason in modelbar's own short
 // words: a provider's status, timeout or connection failure, never the

@@ -67,21 +67,23 @@ func (s *Server) settingsAnswer(st config.Settings) settingsAnswer {
 	a.PinnedMB, a.LoadedMB = ceilMiB(pinned), ceilMiB(loaded)
 	if budget, ok := a.Effective["memory_budget_mb"]; ok && pinned > budget<<20 {
 		a.Warnings = append(a.Warnings, settingWarning{Field: "memory_budget_mb", Message: fmt.Sprintf(
-			"the memory budget (%s) is below what pinned models hold (%s): they stay loaded, but no other model can load until you unpin one or raise the budget",
-			mib(budget), mib(a.PinnedMB))})
+			"The memory budget (%s) is below what pinned models hold (%s): they stay loaded, but no other model can load until you unpin one or raise the budget.",
+			mib(float64(budget)), mib(float64(pinned)/(1<<20)))})
 	}
 	return a
 }
 
 func ceilMiB(b int64) int64 { return (b + 1<<20 - 1) >> 20 }
 
-// mib spells a number of MiB for a person: "512 MiB", "8 GiB", "1.5 GiB".
-func mib(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%d MiB", n)
+// mib spells a number of MiB for a person, as the UI does (lib/format.ts):
+// "4.4 MiB", "512 MiB", "8 GiB", "1.5 GiB".
+func mib(n float64) string {
+	unit := "MiB"
+	if n >= 1024 {
+		n, unit = n/1024, "GiB"
 	}
-	if n%1024 == 0 {
-		return fmt.Sprintf("%d GiB", n/1024)
+	if n == float64(int64(n)) || n >= 100 {
+		return fmt.Sprintf("%.0f %s", n, unit)
 	}
-	return fmt.Sprintf("%.1f GiB", float64(n)/1024)
+	return fmt.Sprintf("%.1f %s", n, unit)
 }

@@ -586,6 +586,7 @@ async function main() {
   assert.notEqual(readToken(mb), mb.token, 'a new token in the file');
   await shot('signin-expired');
 
+  await (await import('./requests.mjs')).run({ page, api, base, mb, fake, tid, nav, shot, step });
   assert.deepEqual(pageErrors, [], 'no errors in the page');
   step(`passed; screenshots in ${resultsDir}${update ? ' and ' + screenshotsDir : ''}`);
 }
