@@ -90,6 +90,8 @@ func TestLogRequest_RecordsMetrics(t *testing.T) {
 		firstByte: start.Add(10 * time.Millisecond), inputTokens: 7, outputTokens: 3})
 	s.logRequest(r, 429, start, &requestInfo{protocol: "openai", model: "m", backend: "a"})
 	s.logRequest(r, 400, start, &requestInfo{protocol: "openai", model: "m"})
+	s.logRequest(r, 499, start, &requestInfo{protocol: "openai", model: "m", backend: "c"})                                 // the client left: no error
+	s.logRequest(r, 200, start, &requestInfo{protocol: "openai", model: "m", backend: "d", errMsg: "upstream d broke off"}) // a stream that broke after it began
 	counts := []struct {
 		name string
 		c    *metrics.CounterVec
@@ -101,6 +103,8 @@ func TestLogRequest_RecordsMetrics(t *testing.T) {
 		{"requests none 400", s.met.requests, []string{"openai", noBackend, "400"}, 1},
 		{"errors a", s.met.errors, []string{"openai", "a"}, 1},
 		{"errors b", s.met.errors, []string{"openai", "b"}, 0},
+		{"errors c (cancelled)", s.met.errors, []string{"openai", "c"}, 0},
+		{"errors d (broken stream)", s.met.errors, []string{"openai", "d"}, 1},
 		{"failovers a", s.met.failovers, []string{"a"}, 1},
 		{"failovers local", s.met.failovers, []string{"local"}, 1},
 		{"input tokens", s.met.tokens, []string{"b", "input"}, 7},
