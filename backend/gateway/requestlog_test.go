@@ -224,3 +224,40 @@ func TestRequestLog_ChainFiltersAndTotals(t *testing.T) {
 		}
 	}
 }
+
+// A backend skipped while it cools down is a step of the chain too, and a
+// client that leaves before the answer begins ends its step as cancelled.
+func TestRequestLog_ChainSkipsAndCancels(t *testing.T) {
+	h := newHarness(t)
+	fake := newFake(t, okChat("hi"))
+	slow := newFake(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	h.putProvider("dead", deadURL(t), "")
+	h.putProvider("fake", fake.baseURL(), "")
+	h.putProvider("slow", slow.baseURL(), "")
+	h.mustAdmin(http.MethodPut, "/api/settings", map[string]any{"max_retries": -1, "cooldown_failures": 1, "cooldown_seconds": 600}, http.StatusOK)
+	h.route("m", "dead", "fake")
+	h.route("s", "slow")
+	for range 2 {
+		if resp, b := h.post("/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"x"}]}`); resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d: %s", resp.StatusCode, b)
+		}
+	}
+	h.settle()
+	e := lastEntry(t, h)
+	if len(e.Attempts) != 2 || e.Attempts[0].Outcome != reqlog.OutcomeSkipped || e.Attempts[0].Status != 503 ||
+		!strings.Contains(e.Attempts[0].Reason, "cooling down") || e.Attempts[1].Outcome != reqlog.OutcomeAnswered {
+		t.Errorf("second request's chain: %+v", e.Attempts)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if resp, err := h.client.Do(h.request(http.MethodPost, "/v1/chat/completions", []byte(`{"model":"s","messages":[{"role":"user","content":"x"}]}`)).WithContext(ctx)); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the slow provider answered: %d", resp.StatusCode)
+	}
+	h.settle()
+	e = lastEntry(t, h)
+	if e.Status != 499 || len(e.Attempts) != 1 || e.Attempts[0].Outcome != reqlog.OutcomeCancelled || e.Attempts[0].Status != 499 || e.OutputTokens != 0 || e.OutputTokensSource != "" {
+		t.Errorf("left before the answer: status %d, %+v", e.Status, e)
+	}
+}
