@@ -45,6 +45,9 @@ type Service struct {
 	onSettings []func(Settings)             // guarded by writeMu; called after each settings change
 	apiKeys    atomic.Pointer[apiKeySet]    // the published inference API keys (apikeys.go); swapped under writeMu
 	keyErrors  atomic.Pointer[keyErrors]    // why each unreadable provider key could not be read, as of the last publish; swapped under writeMu
+
+	defaultsMu sync.Mutex       // guards defaults
+	defaults   map[string]int64 // what an unset numeric setting means, where only the running app knows (settings_view.go)
 }
 
 // keyErrors maps the name of each provider whose configured key could not

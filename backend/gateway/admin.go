@@ -358,21 +358,6 @@ func (s *Server) decodeModelAction(w http.ResponseWriter, r *http.Request, in an
 	return true
 }
 
-func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, err := strconv.Atoi(q.Get("limit"))
-	if err != nil || limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
-	entries, err := s.requests.Recent(r.Context(), limit, after)
-	if err != nil {
-		s.fail(w, r, fmt.Errorf("read the request log: %w", err))
-		return
-	}
-	writeJSON(w, http.StatusOK, entries)
-}
-
 // localStatus is the engine's part of /api/status.
 func (s *Server) localStatus() map[string]any {
 	if s.opts.Local == nil {
@@ -385,27 +370,4 @@ func (s *Server) localStatus() map[string]any {
 		}
 	}
 	return map[string]any{"available": true, "backend": s.opts.Local.Backend(), "backend_reason": s.opts.Local.BackendReason(), "models": loaded}
-}
-
-func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) {
-	st, err := s.cfg.Settings(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
-}
-
-func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
-	var in config.SettingsInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	st, err := s.cfg.PutSettings(r.Context(), in)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
 }

@@ -217,12 +217,18 @@ func TestAdmin_RequestsAndStatus(t *testing.T) {
 	decode(t, h.mustAdmin(http.MethodGet, "/api/requests", nil, http.StatusOK), &entries)
 	want := []reqlog.Entry{
 		{ID: 2, Method: "POST", Path: "/v1/chat/completions", Protocol: "openai", Model: "unrouted", Backend: "local",
-			FallbackFrom: []string{}, Status: http.StatusNotFound},
+			FallbackFrom: []string{}, Status: http.StatusNotFound, Attempts: []reqlog.Attempt{}},
 		{ID: 1, Method: "POST", Path: "/v1/chat/completions", Protocol: "openai", Model: "m", Route: "m", Backend: "fallback",
-			FallbackFrom: []string{"primary"}, Status: http.StatusOK},
+			FallbackFrom: []string{"primary"}, Status: http.StatusOK, Attempts: []reqlog.Attempt{
+				{Backend: "primary", Model: "m", Status: 503, Outcome: reqlog.OutcomeFailed, Reason: "HTTP 503"},
+				{Backend: "primary", Model: "m", Status: 503, Outcome: reqlog.OutcomeFailed, Reason: "HTTP 503", Retry: 1},
+				{Backend: "primary", Model: "m", Status: 503, Outcome: reqlog.OutcomeFailed, Reason: "HTTP 503", Retry: 2},
+				{Backend: "fallback", Model: "m", Status: 200, Outcome: reqlog.OutcomeAnswered},
+			}},
 	}
 	// Timings and usage are checked in requests_test.go.
-	opts := cmpopts.IgnoreFields(reqlog.Entry{}, "Time", "DurationMS", "TTFBMS", "InputTokens", "OutputTokens", "Error")
+	opts := cmp.Options{cmpopts.IgnoreFields(reqlog.Entry{}, "Time", "DurationMS", "TTFBMS", "InputTokens", "OutputTokens", "OutputTokensSource", "Error"),
+		cmpopts.IgnoreFields(reqlog.Attempt{}, "DurationMS")}
 	if diff := cmp.Diff(want, entries, opts); diff != "" {
 		t.Errorf("request log (-want +got):\n%s", diff)
 	}

@@ -91,15 +91,15 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 // says. It returns nil once an answer is committed to the client.
 func (wk *walk) tryBackend(t router.Target, last bool) error {
 	if t.Backend == router.Local {
-		return wk.attempt(t, nil)
+		return wk.step(t, nil, 0)
 	}
 	b := wk.s.breakers
 	ticket, cooling := b.Admit(t.Backend, t.Model, last)
 	if cooling != nil {
-		return cooldownError(cooling)
+		return wk.skip(t, cooldownError(cooling))
 	}
 	for n := 1; ; n++ {
-		err := wk.attempt(t, &ticket)
+		err := wk.step(t, &ticket, n-1)
 		v := failover.Classify(err)
 		switch {
 		case err == nil:

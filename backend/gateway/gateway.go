@@ -210,6 +210,8 @@ func (s *Server) routes() http.Handler {
 	admin("POST", "/api/models/unload", s.unloadModel)
 	admin("POST", "/api/models/pin", s.pinModel)
 	admin("GET", "/api/requests", s.listRequests)
+	admin("GET", "/api/requests/totals", s.requestTotals)
+	admin("GET", "/api/requests/{id}", s.getRequest)
 	admin("GET", "/api/settings", s.getSettings)
 	admin("PUT", "/api/settings", s.putSettings)
 	admin("GET", "/api/keys", s.listAPIKeys)

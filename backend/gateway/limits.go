@@ -56,6 +56,7 @@ func (s *Server) watchLimits(fileLimit int) {
 			conns = min(conns, int64(fileLimit/2))
 		}
 		l.maxConns.Store(orDefault(st.MaxConnections, conns))
+		s.cfg.SetDefault("max_connections", conns) // what GET /api/settings shows for 0
 		l.maxInflight.Store(orDefault(st.MaxInflightRequests, defaultMaxInflight))
 		l.budget.setLimit(orDefault(st.TranslationBudgetMB<<20, defaultTranslationBudget))
 		origins := st.AllowedOrigins

@@ -80,6 +80,7 @@ func (s *Server) viaLocal(a *attempt) error {
 		return localError(err)
 	}
 	infoFrom(a.r.Context()).noteUsage(res.Usage)
+	infoFrom(a.r.Context()).endStream()
 	out, err := down.encodeResponse(req, res)
 	if err != nil {
 		return err
@@ -96,6 +97,9 @@ func (s *Server) viaLocal(a *attempt) error {
 // stream with the client's error event if generation fails after that.
 func (x *translation) local(l Local) error {
 	enc := usageEncoder{x.down.newEncoder(x.req, time.Now().Unix()), infoFrom(x.ctx())}
+	if info := infoFrom(x.ctx()); info != nil {
+		info.localCount = true // the engine streams about a token a delta
+	}
 	var held []byte
 	committed := false
 	rc := http.NewResponseController(x.w())
@@ -121,12 +125,14 @@ func (x *translation) local(l Local) error {
 	})
 	switch {
 	case err == nil:
+		infoFrom(x.ctx()).endStream()
 		return nil
 	case !committed:
 		return localError(err)
 	case x.ctx().Err() == nil:
 		msg := "local generation failed: " + err.Error()
 		infoFrom(x.ctx()).errMsg = msg
+		infoFrom(x.ctx()).endStream()
 		x.w().Write(enc.Encode(protocol.Event{Type: protocol.EventError, Err: &protocol.StreamError{Type: x.down.streamErrorType, Message: msg}}))
 		rc.Flush()
 	}

@@ -45,6 +45,7 @@ func (s *Server) localCompletion(a *attempt) error {
 		return localError(err)
 	}
 	infoFrom(a.r.Context()).noteUsage(usageOf(res))
+	infoFrom(a.r.Context()).endStream()
 	a.commit(http.Header{})
 	a.w.Header().Set("Content-Type", "application/json")
 	a.w.WriteHeader(http.StatusOK)
@@ -69,7 +70,12 @@ func (s *Server) streamCompletion(a *attempt, c engine.Completion, req openai.Co
 		}
 		return rc.Flush()
 	}
+	info := infoFrom(a.r.Context())
+	if info != nil {
+		info.localCount = true // a chunk a token
+	}
 	res, err := s.opts.Local.Complete(a.r.Context(), c, func(t string) error {
+		info.noteDelta(protocol.Event{Type: protocol.EventDelta, DeltaType: protocol.DeltaText, Delta: t})
 		return write(openai.CompletionChunk(id, a.c.model, created, t, ""))
 	})
 	switch {
@@ -77,11 +83,13 @@ func (s *Server) streamCompletion(a *attempt, c engine.Completion, req openai.Co
 		return localError(err)
 	case err != nil:
 		if a.r.Context().Err() == nil {
+			info.endStream()
 			write(openai.ErrorEvent("server_error", "local generation failed: "+err.Error()))
 		}
 		return nil
 	}
-	infoFrom(a.r.Context()).noteUsage(usageOf(res))
+	info.noteUsage(usageOf(res))
+	info.endStream()
 	out := openai.CompletionChunk(id, a.c.model, created, "", finishOf(res))
 	if req.IncludeUsage {
 		out = append(out, openai.CompletionUsageChunk(id, a.c.model, created, usageOf(res))...)

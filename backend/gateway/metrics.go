@@ -62,7 +62,7 @@ func (m *gatewayMetrics) observe(e reqlog.Entry, d, ttfb time.Duration) {
 		backend = noBackend
 	}
 	m.requests.Inc(e.Protocol, backend, strconv.Itoa(e.Status))
-	if e.Status >= 400 {
+	if e.IsError() { // as the request log counts them: a client that left (499) is no error, a stream that broke after it began is
 		m.errors.Inc(e.Protocol, backend)
 	}
 	for _, from := range e.FallbackFrom {

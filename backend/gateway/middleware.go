@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modelbar/modelbar/backend/events"
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/reqlog"
 )
@@ -29,6 +30,15 @@ type requestInfo struct {
 	firstByte    time.Time // when the answer's first byte reached the client
 	inputTokens  int64     // usage the backend reported
 	outputTokens int64
+
+	// The request-log side (reqsteps.go): the failover chain as walked,
+	// whether the answer went out whole, and what was streamed for an
+	// estimate of the output when no usage covers it.
+	attempts   []reqlog.Attempt
+	finished   bool  // the answer is complete (or ended by the gateway's error event): a client leaving after it cancelled nothing
+	deltas     int64 // content deltas streamed to the client
+	deltaBytes int64 // their text, in bytes
+	localCount bool  // the deltas are the local engine's, about one token each
 }
 
 type infoKey struct{}
@@ -171,8 +181,8 @@ func allowHeaders(requested []string) string {
 }
 
 func (s *Server) logRequest(r *http.Request, status int, start time.Time, info *requestInfo) {
-	if status == 0 {
-		status = 499 // the client went away before anything was written
+	if status == 0 || info.cancelledStream(r.Context(), status) {
+		status = reqlog.StatusClientClosed // the client went away before the answer was complete
 	}
 	d := time.Since(start)
 	attrs := []slog.Attr{
@@ -202,11 +212,12 @@ func (s *Server) logRequest(r *http.Request, status int, start time.Time, info *
 		if !info.firstByte.IsZero() {
 			ttfb = max(info.firstByte.Sub(start), 0)
 		}
+		out, source := info.output(status)
 		e := reqlog.Entry{
 			Time: start.UTC(), Method: r.Method, Path: truncate(r.URL.Path, 256), Protocol: info.protocol, Model: info.model,
 			Route: info.route, Backend: info.backend, FallbackFrom: info.fallbackFrom, Status: status, Stream: info.stream,
-			InputTokens: info.inputTokens, OutputTokens: info.outputTokens, TTFBMS: -1,
-			DurationMS: d.Milliseconds(), Error: errMsg,
+			InputTokens: info.inputTokens, OutputTokens: out, OutputTokensSource: source, TTFBMS: -1,
+			DurationMS: d.Milliseconds(), Error: errMsg, Attempts: info.chain(status, errMsg),
 		}
 		if ttfb >= 0 {
 			e.TTFBMS = ttfb.Milliseconds()

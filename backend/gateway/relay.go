@@ -37,6 +37,7 @@ func relayBody(a *attempt, resp *http.Response) error {
 			Message: "unreadable answer: the body is not JSON"}}
 	}
 	infoFrom(a.r.Context()).noteWireUsage(body)
+	infoFrom(a.r.Context()).endStream() // whole: nothing a client could stop
 	a.commit(resp.Header)
 	a.w.WriteHeader(resp.StatusCode)
 	a.w.Write(body)
@@ -74,6 +75,7 @@ func (s *Server) relayStream(a *attempt, resp *http.Response) error {
 			return nil
 		}
 		infoFrom(r.Context()).noteWireUsage(protocol.EventData(ev))
+		infoFrom(r.Context()).noteWireDelta(protocol.EventData(ev))
 		done = done || wire.isDone(ev)
 		failed = failed || wire.isError(ev)
 		finished = finished || (wire.finishes != nil && wire.finishes(ev))
@@ -82,6 +84,9 @@ func (s *Server) relayStream(a *attempt, resp *http.Response) error {
 		}
 		if errors.Is(context.Cause(r.Context()), failover.ErrStreamIdle) {
 			err = failover.ErrStreamIdle
+		}
+		if done || failed || (finished && errors.Is(err, io.EOF)) {
+			infoFrom(r.Context()).endStream()
 		}
 		if done || failed || (finished && errors.Is(err, io.EOF)) || failover.ClientGone(r.Context()) {
 			// Complete, or already ended by the backend's own error event
@@ -92,6 +97,7 @@ func (s *Server) relayStream(a *attempt, resp *http.Response) error {
 		}
 		msg := streamFailure(backend, err)
 		infoFrom(r.Context()).errMsg = msg
+		infoFrom(r.Context()).endStream() // by the gateway, with an error event
 		s.log.WarnContext(r.Context(), "stream failed after the first byte", "backend", backend, "err", msg)
 		w.Write(wire.errorEvent(wire.streamErrorType, msg))
 		rc.Flush()

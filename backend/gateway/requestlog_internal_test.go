@@ -33,20 +33,20 @@ func TestLogRequest_MapsRequestInfo(t *testing.T) {
 				inputTokens: 120, outputTokens: 34},
 			want: reqlog.Entry{Method: "POST", Path: "/v1/messages", Protocol: "anthropic", Model: "claude", Route: "claude-*",
 				Backend: "openrouter", FallbackFrom: []string{"anthropic"}, Status: 200, Stream: true,
-				InputTokens: 120, OutputTokens: 34, TTFBMS: 750},
+				InputTokens: 120, OutputTokens: 34, OutputTokensSource: reqlog.TokensUsage, TTFBMS: 750, Attempts: []reqlog.Attempt{}},
 		},
 		{
 			name:   "never started",
 			status: http.StatusBadGateway,
 			info:   requestInfo{protocol: "openai", model: "m", backend: "p", errMsg: strings.Repeat("x", 400)},
 			want: reqlog.Entry{Method: "POST", Path: "/v1/messages", Protocol: "openai", Model: "m", Backend: "p",
-				FallbackFrom: []string{}, Status: 502, TTFBMS: -1, Error: strings.Repeat("x", 300) + "…"},
+				FallbackFrom: []string{}, Status: 502, TTFBMS: -1, Error: strings.Repeat("x", 300) + "…", Attempts: []reqlog.Attempt{}},
 		},
 		{
 			name: "client gone before the status",
 			info: requestInfo{protocol: "openai", model: "m"},
 			want: reqlog.Entry{Method: "POST", Path: "/v1/messages", Protocol: "openai", Model: "m",
-				FallbackFrom: []string{}, Status: 499, TTFBMS: -1},
+				FallbackFrom: []string{}, Status: 499, TTFBMS: -1, Attempts: []reqlog.Attempt{}},
 		},
 	}
 	for _, tt := range tests {
@@ -90,6 +90,8 @@ func TestLogRequest_RecordsMetrics(t *testing.T) {
 		firstByte: start.Add(10 * time.Millisecond), inputTokens: 7, outputTokens: 3})
 	s.logRequest(r, 429, start, &requestInfo{protocol: "openai", model: "m", backend: "a"})
 	s.logRequest(r, 400, start, &requestInfo{protocol: "openai", model: "m"})
+	s.logRequest(r, 499, start, &requestInfo{protocol: "openai", model: "m", backend: "c"})                                 // the client left: no error
+	s.logRequest(r, 200, start, &requestInfo{protocol: "openai", model: "m", backend: "d", errMsg: "upstream d broke off"}) // a stream that broke after it began
 	counts := []struct {
 		name string
 		c    *metrics.CounterVec
@@ -101,6 +103,8 @@ func TestLogRequest_RecordsMetrics(t *testing.T) {
 		{"requests none 400", s.met.requests, []string{"openai", noBackend, "400"}, 1},
 		{"errors a", s.met.errors, []string{"openai", "a"}, 1},
 		{"errors b", s.met.errors, []string{"openai", "b"}, 0},
+		{"errors c (cancelled)", s.met.errors, []string{"openai", "c"}, 0},
+		{"errors d (broken stream)", s.met.errors, []string{"openai", "d"}, 1},
 		{"failovers a", s.met.failovers, []string{"a"}, 1},
 		{"failovers local", s.met.failovers, []string{"local"}, 1},
 		{"input tokens", s.met.tokens, []string{"b", "input"}, 7},

@@ -130,6 +130,7 @@ func (x *translation) body(rd io.Reader) error {
 		return x.unreadable(err)
 	}
 	infoFrom(x.ctx()).noteUsage(res.Usage)
+	infoFrom(x.ctx()).endStream() // whole, even when sent as a stream
 	if x.req.Stream {
 		return x.emit(protocol.ResponseEvents(res))
 	}
@@ -185,7 +186,13 @@ func (x *translation) stream(rd io.Reader) error {
 		if _, err := x.w().Write(out); err != nil {
 			return nil // the client is gone
 		}
-		if err := rc.Flush(); err != nil || ended {
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+		if ended {
+			if !failover.ClientGone(x.ctx()) {
+				infoFrom(x.ctx()).endStream()
+			}
 			return nil
 		}
 		out, ended = x.next(events, dec, enc)

@@ -84,5 +84,6 @@ func (e usageEncoder) Encode(ev protocol.Event) []byte {
 	if ev.Type == protocol.EventStart || ev.Type == protocol.EventStop {
 		e.info.noteUsage(ev.Usage)
 	}
+	e.info.noteDelta(ev)
 	return e.streamEncoder.Encode(ev)
 }

@@ -122,10 +122,34 @@ func (l *Log) Dropped() int64 { return l.dropped.Load() }
 // newest first; a poller passes the newest id it has seen. Entries added
 // before the call are written first, so they are among the results.
 func (l *Log) Recent(ctx context.Context, limit int, afterID int64) ([]Entry, error) {
+	return l.Query(ctx, Query{Limit: limit, AfterID: afterID})
+}
+
+// Query returns the entries q selects, newest first, after writing those
+// added before the call.
+func (l *Log) Query(ctx context.Context, q Query) ([]Entry, error) {
 	if err := l.Flush(ctx); err != nil {
 		return nil, err
 	}
-	return l.store.RecentRequests(ctx, limit, afterID)
+	return l.store.QueryRequests(ctx, q)
+}
+
+// Get returns the entry with that id, or ErrNotFound, after writing the
+// entries added before the call.
+func (l *Log) Get(ctx context.Context, id int64) (Entry, error) {
+	if err := l.Flush(ctx); err != nil {
+		return Entry{}, err
+	}
+	return l.store.Request(ctx, id)
+}
+
+// Totals sums the entries since a time per backend, after writing those
+// added before the call.
+func (l *Log) Totals(ctx context.Context, since time.Time) ([]Totals, error) {
+	if err := l.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return l.store.RequestTotals(ctx, since)
 }
 
 // Flush writes every entry added before the call. After Close it returns at

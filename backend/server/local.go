@@ -38,6 +38,7 @@ func startEngine(ctx context.Context, dataDir string, cfg *config.Service, log *
 	if err != nil {
 		return nil, nil, err
 	}
+	cfg.SetDefault("memory_budget_mb", fallback>>20) // what GET /api/settings shows for 0
 	settings, err := cfg.Settings(ctx)
 	if err != nil {
 		return nil, nil, err

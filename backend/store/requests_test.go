@@ -50,7 +50,12 @@ func TestRequests_RoundTripEveryField(t *testing.T) {
 	in := []reqlog.Entry{
 		{ID: 99, Time: reqT0, Method: "POST", Path: "/v1/messages", Protocol: "anthropic", Model: "claude", Route: "claude-*",
 			Backend: "openrouter", FallbackFrom: []string{"anthropic", "local"}, Status: 200, Stream: true,
-			InputTokens: 1200, OutputTokens: 345, TTFBMS: 812, DurationMS: 4021},
+			InputTokens: 1200, OutputTokens: 345, OutputTokensSource: reqlog.TokensEstimated, TTFBMS: 812, DurationMS: 4021,
+			Attempts: []reqlog.Attempt{
+				{Backend: "anthropic", Model: "claude-x", Status: 529, Outcome: reqlog.OutcomeFailed, Reason: "HTTP 529", DurationMS: 40},
+				{Backend: "local", Model: "claude", Status: 503, Outcome: reqlog.OutcomeSkipped, Reason: "cooling down"},
+				{Backend: "openrouter", Model: "anthropic/claude", Status: 200, Outcome: reqlog.OutcomeAnswered, Retry: 1, DurationMS: 3900},
+			}},
 		{Time: reqT0.Add(time.Second), Method: "POST", Path: "/v1/chat/completions", Protocol: "openai", Model: "gpt \"x\"",
 			Backend: "local", Status: 502, TTFBMS: -1, DurationMS: 3, Error: "upstream: boom ✗"},
 	}
@@ -64,6 +69,7 @@ func TestRequests_RoundTripEveryField(t *testing.T) {
 	want := []reqlog.Entry{in[1], in[0]}
 	want[0].ID, want[1].ID = 2, 1
 	want[0].FallbackFrom = []string{} // nil is stored as an empty list
+	want[0].Attempts = []reqlog.Attempt{}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("RecentRequests (-want +got):\n%s", diff)
 	}

@@ -590,6 +590,7 @@ async function main() {
   const ctx = { page, api: (m, p, b) => ((mb.token = readToken(mb)), api(m, p, b)), base, mb, fake, tid, nav, shot, step }; // api: the token after the rotation
   await runLive(ctx);
   await (await import('./routes.mjs')).run(ctx); // route editor, tester, providers (issue 14: 5, 6)
+  await (await import('./requests.mjs')).run(ctx); // request log, settings, models (issue 14: 7, 8)
 
   assert.deepEqual(pageErrors, [], 'no errors in the page');
   step(`passed; screenshots in ${resultsDir}${update ? ' and ' + screenshotsDir : ''}`);

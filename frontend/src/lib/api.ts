@@ -201,6 +201,24 @@ export interface Settings {
   responses_retention_days: number;
 }
 
+/** A numeric setting's key. */
+export type NumericSetting = {
+  [K in keyof Settings]: Settings[K] extends number ? K : never;
+}[keyof Settings];
+
+/** GET and PUT /api/settings: the settings, each numeric one's default and value in force, and warnings. */
+export interface SettingsView extends Settings {
+  /** What each numeric setting is when left at 0 (memory_budget_mb's from the machine's memory). Absent from an older server. */
+  defaults?: Partial<Record<NumericSetting, number>>;
+  /** The value in force: the setting, or its default when 0; -1 where that switches the feature off. */
+  effective?: Partial<Record<NumericSetting, number>>;
+  /** Memory of the pinned and of all loaded local models, in MiB. */
+  pinned_mb?: number;
+  loaded_mb?: number;
+  /** Accepted values worth a second look (a memory budget below what is pinned). */
+  warnings?: { field: string; message: string }[];
+}
+
 export interface RequestEntry {
   id: number;
   time: string;
@@ -218,6 +236,44 @@ export interface RequestEntry {
   ttfb_ms: number;
   duration_ms: number;
   error?: string;
+  /** Where output_tokens comes from: the backend's usage, the local engine's tokens counted, or estimated from the text. Absent from an older server. */
+  output_tokens_source?: 'usage' | 'counted' | 'estimated' | '';
+  /** The failover chain as walked, one step per try. Absent from an older server. */
+  attempts?: RequestAttempt[] | null;
+}
+
+/** One try of a backend in a request's failover chain. */
+export interface RequestAttempt {
+  backend: string;
+  model: string;
+  /** The backend's status, or what its failure maps to (502 unreachable, 504 timeout, 503 skipped, 499 client left). */
+  status: number;
+  outcome: 'answered' | 'failed' | 'skipped' | 'cancelled' | string;
+  /** modelbar's own short words; never a provider's message. */
+  reason?: string;
+  /** 1 for the first retry of the same backend. */
+  retry?: number;
+  duration_ms: number;
+}
+
+/** One backend's requests over a period (GET /api/requests/totals). */
+export interface RequestTotals {
+  backend: string;
+  requests: number;
+  errors: number;
+  cancelled: number;
+  failovers: number;
+  input_tokens: number;
+  output_tokens: number;
+  /** Medians in ms; p50_ttfb_ms is -1 when no answer began. */
+  p50_duration_ms: number;
+  p50_ttfb_ms: number;
+}
+
+export interface RequestTotalsAnswer {
+  time: string;
+  hour: RequestTotals[];
+  day: RequestTotals[];
 }
 
 export interface APIKey {

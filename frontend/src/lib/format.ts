@@ -1,8 +1,12 @@
 // Small display helpers shared by the screens.
 
+/**
+ * A size in bytes for a person, in binary units spelled as such (KiB, MiB,
+ * GiB: 1024-based, as memory and the engine count them).
+ */
 export function bytes(n: number | null | undefined): string {
   if (!n || n <= 0) return '—';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
   let v = n;
   while (v >= 1024 && i < units.length - 1) {
@@ -10,6 +14,14 @@ export function bytes(n: number | null | undefined): string {
     i++;
   }
   return (v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)) + ' ' + units[i];
+}
+
+/** A number of MiB (a setting's unit) for a person: "512 MiB", "8 GiB", "1.5 GiB". */
+export function mib(n: number | null | undefined): string {
+  if (n === null || n === undefined || n < 0) return '—';
+  if (n < 1024) return Math.round(n) + ' MiB';
+  const g = n / 1024;
+  return (Number.isInteger(g) ? g.toFixed(0) : g.toFixed(1)) + ' GiB';
 }
 
 export function ms(n: number | null | undefined): string {
@@ -37,4 +49,10 @@ export function duration(seconds: number): string {
 
 export function num(n: number | null | undefined): string {
   return n === null || n === undefined ? '—' : n.toLocaleString();
+}
+
+/** A share as a whole percentage, capped at 100 for a bar's width. */
+export function percent(part: number, whole: number): number {
+  if (!(whole > 0) || !(part > 0)) return 0;
+  return Math.min(100, Math.round((part / whole) * 100));
 }
