@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/modelbar/modelbar/backend/events"
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/reqlog"
 )
