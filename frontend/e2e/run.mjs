@@ -85,6 +85,12 @@ async function main() {
     return page.locator('[data-testid="route-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-pattern')));
   }
 
+  // What every area module (frontend/e2e/<area>.mjs, `export async function
+  // run(ctx)`) gets: the signed-in page, the admin API as the test's own
+  // client, the server's base URL, the modelbar process, the fake provider,
+  // and the helpers above. Add a field here, in one place, when a module needs it.
+  const ctx = { page, api, base, mb, fake, tid, nav, shot, step, browser, context };
+
   // ---- Signing in ----
   step('no session: /ui/ shows how to sign in, and no page holds the token');
   const res0 = await page.goto(base + '/ui/');
@@ -585,6 +591,19 @@ async function main() {
   await tid('signin-expired').waitFor({ timeout: 10000 }); // the next poll
   assert.notEqual(readToken(mb), mb.token, 'a new token in the file');
   await shot('signin-expired');
+
+  // ---- Area modules ----
+  // Signed in again (the token was rotated above; `api` reads mb.token at each
+  // call), in the light theme, with the providers `fake` and `backup` and the
+  // routes `fast`, `fake-*`, `flaky` and `after-damage` in place.
+  mb.token = readToken(mb);
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.goto(uiLink(mb));
+  await tid('nav-routes').waitFor();
+  // area modules: one line each, `await (await import('./<area>.mjs')).run(ctx);`
+
+  // Last, after every area module: axe-core on every screen in both themes.
+  // await (await import('./a11y.mjs')).run(ctx);
 
   assert.deepEqual(pageErrors, [], 'no errors in the page');
   step(`passed; screenshots in ${resultsDir}${update ? ' and ' + screenshotsDir : ''}`);
