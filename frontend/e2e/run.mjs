@@ -1,6 +1,9 @@
 // Browser test: the real modelbar binary serving the built UI at /ui/, a
 // fake OpenAI-compatible provider, and Debian's Chromium driven by
-// playwright-core. No mocked backend: every click goes through the admin API
+// playwright-core. It starts from an empty data dir and walks the first run
+// through the Get started guide, then the scenario, then each area's module
+// (ctx below), and last the shell's narrow layouts and shortcuts and
+// axe-core on every screen (shell.mjs, a11y.mjs). No mocked backend: every click goes through the admin API
 // and the gateway. The browser signs in as a user does, with one-time login
 // links (`modelbar ui --no-open`, and the one `modelbar serve` logs); the
 // admin token is only the test's own, for checking what the UI did.
@@ -191,9 +194,10 @@ async function main() {
 
   step('first run: copy the URL into your tool');
   assert.equal(await tid('guide-url-openai').innerText(), base + '/v1');
+  await page.waitForFunction(() => !document.body.innerText.includes('Copied ✓'), null, { timeout: 3000 }); // the side bar's Copy, a moment ago
+  await shot('get-started');
   await tid('guide-copy-openai').click();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), base + '/v1', 'the OpenAI base URL went to the clipboard');
-  await shot('get-started');
   await tid('guide-open-connect').click();
   await tid('screen-connect').waitFor();
   await tid('connect-client').waitFor();
@@ -539,6 +543,7 @@ async function main() {
   await tid('connect-key-required').getByText('mb-your-key').waitFor(); // shown once: gone after leaving the screen
   await tid('connect-keys-link').click();
   await page.waitForFunction(() => document.activeElement?.id === 'key-name');
+  await page.waitForFunction(() => !document.body.innerText.includes('Settings saved'), null, { timeout: 6000 }); // the last save's toast
   await tid('setting-require_api_keys').uncheck();
   await tid('settings-save').click();
   await page.getByText('Settings saved').first().waitFor();
