@@ -80,6 +80,16 @@ describe('GetStarted', () => {
     expect(getByTestId('guide-step-routes').dataset.done).toBe('true');
   });
 
+  it('shows a provider added elsewhere once the status counts it', async () => {
+    live.status = status(0);
+    const { getByTestId, findByTestId } = render(GetStarted);
+    await waitFor(() => expect(getByTestId('guide-routes-waiting')).toBeTruthy());
+    api.providers = [{ name: 'fake', type: 'openai', base_url: 'http://127.0.0.1:7/v1' }];
+    live.status = status(1); // the next poll
+    expect((await findByTestId('guide-provider')).dataset.name).toBe('fake');
+    expect(getByTestId('guide-step-source').dataset.done).toBe('true');
+  });
+
   it('says when a provider cannot list its models, and can ask again', async () => {
     api.providers = [{ name: 'down', type: 'openai', base_url: 'http://127.0.0.1:7/v1' }];
     live.status = status(1);
