@@ -507,8 +507,13 @@ async function main() {
   await shot('connect-dark');
   await page.emulateMedia({ colorScheme: 'light' });
 
-  step('connect: the curl snippet, run by sh as shown, answers through both APIs');
-  await page.locator('[data-testid="connect-tab"][data-client="curl"]').click();
+  step('connect: / finds a client; the curl snippet, run by sh as shown, answers through both APIs');
+  await page.keyboard.press('/'); // focus is on a tab: / goes to the screen's search field
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'connect-find');
+  await page.keyboard.type('curl');
+  await page.locator('[data-testid="connect-client"][data-client="curl"]').waitFor();
+  assert.equal(await tid('connect-tab').count(), 1, 'only the matching tab');
+  await tid('connect-tab').click(); // chosen: kept when the screen opens again
   await shown.getByTestId('connect-tested-how').getByText('the browser suite', { exact: false }).waitFor();
   // Asynchronously: the fake provider answers from this same process.
   const sh = async (script) => (await promisify(execFile)('sh', ['-c', script], { encoding: 'utf8', timeout: 20000 })).stdout;
@@ -532,6 +537,7 @@ async function main() {
   assert.ok(made && made !== 'mb-your-key', filled);
   const curlKeyed = await sh(filled);
   assert.equal(curlKeyed.match(/You said: Hello/g)?.length, 2, 'the filled-in key is accepted: ' + curlKeyed);
+  await tid('connect-find').fill('');
   await page.locator('[data-testid="connect-tab"][data-client="claude-code"]').click();
   await shownText('[data-lang="sh"]', 'export ANTHROPIC_AUTH_TOKEN=' + made);
   await shown.locator('[data-testid="connect-block"][data-lang="sh"]').getByTestId('connect-copy').click();

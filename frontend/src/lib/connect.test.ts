@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConnectClient } from './api';
 // backend/connect's source, as text (Vite's ?raw): the placeholder must stay the one it writes.
 import connectGo from '../../../backend/connect/connect.go?raw';
-import { apiLabel, blockLabel, codeSpans, connectKeyName, connectPath, isSteps, KEY_PLACEHOLDER, pickClient, stepLines, tabStep, testedLine, withKey } from './connect';
+import { apiLabel, blockLabel, codeSpans, connectKeyName, matchClients, connectPath, isSteps, KEY_PLACEHOLDER, pickClient, stepLines, tabStep, testedLine, withKey } from './connect';
 
 const client = (id: string, o: Partial<ConnectClient> = {}): ConnectClient => ({ id, name: id, apis: ['openai'], blocks: [], ...o });
 
@@ -133,5 +133,18 @@ describe('connectKeyName', () => {
     const n = connectKeyName(new Date(2026, 0, 2, 3, 4));
     expect(n).toBe('tools (Connect, 2026-01-02 03:04)');
     expect(n.length).toBeLessThanOrEqual(100);
+  });
+});
+
+describe('matchClients', () => {
+  const cs = [client('claude-code', { name: 'Claude Code' }), client('openai-sdk', { name: 'OpenAI SDKs' }), client('anthropic-sdk', { name: 'Anthropic SDKs' })];
+  it('keeps the clients whose name or id has every word', () => {
+    expect(matchClients(cs, 'sdk').map((c) => c.id)).toEqual(['openai-sdk', 'anthropic-sdk']);
+    expect(matchClients(cs, 'Anthropic SDK').map((c) => c.id)).toEqual(['anthropic-sdk']);
+    expect(matchClients(cs, 'claude-code').map((c) => c.id)).toEqual(['claude-code']);
+  });
+  it('shows them all for an empty query or one nothing matches', () => {
+    expect(matchClients(cs, ' ')).toBe(cs);
+    expect(matchClients(cs, 'zzz')).toBe(cs);
   });
 });

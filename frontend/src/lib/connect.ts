@@ -41,6 +41,18 @@ export function pickClient(clients: readonly ConnectClient[] | null | undefined,
   return clients.some((c) => c.id === want) ? want : clients[0].id;
 }
 
+/**
+ * The clients whose name or id contains every word of a query; all of them
+ * (the same array) when the query is empty or matches none, so there is
+ * always a client to show.
+ */
+export function matchClients(clients: ConnectClient[], query: string): ConnectClient[] {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  if (!words.length) return clients;
+  const hits = clients.filter((c) => words.every((w) => (c.name + ' ' + c.id).toLowerCase().includes(w)));
+  return hits.length ? hits : clients;
+}
+
 /** What a block's header says: its file path or screen, or "Shell" for variables and the command. */
 export function blockLabel(b: ConnectBlock): string {
   if (b.title) return b.title;
