@@ -113,7 +113,7 @@ export async function run({ page, tid, step, shot }) {
   for (const id of ids) {
     await tid('nav-' + id).click();
     await tid('screen-' + id).waitFor();
-    if (!(await page.locator('main [data-search]').count())) continue;
+    if (!(await page.locator('main [data-search]:visible').count())) continue;
     await page.evaluate(() => document.activeElement?.blur());
     await page.keyboard.press('/');
     assert.equal(await page.evaluate(() => document.activeElement?.hasAttribute('data-search')), true, `/ on ${id}`);
