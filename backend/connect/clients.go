@@ -258,26 +258,90 @@ func aiSDK(o Options) Client {
 	}
 }
 
-// openaiSDK: the official SDKs read both variables.
+// openaiSDK: the official SDKs read both variables; the examples make one
+// call with nothing else configured.
 func openaiSDK(o Options) Client {
+	py := "# pip install openai\n" +
+		"from openai import OpenAI\n\n" +
+		"client = OpenAI()  # reads OPENAI_BASE_URL and OPENAI_API_KEY\n" +
+		"r = client.chat.completions.create(model=" + quoteJSON(o.model()) + ", messages=[{\"role\": \"user\", \"content\": \"Hello\"}])\n" +
+		"print(r.choices[0].message.content)\n"
+	js := "// npm i openai\n" +
+		"import OpenAI from 'openai';\n\n" +
+		"const client = new OpenAI(); // reads OPENAI_BASE_URL and OPENAI_API_KEY\n" +
+		"const r = await client.chat.completions.create({ model: " + jsString(o.model()) + ", messages: [{ role: 'user', content: 'Hello' }] });\n" +
+		"console.log(r.choices[0].message.content);\n"
 	return Client{
 		ID: "openai-sdk", Name: "OpenAI SDKs", APIs: []API{OpenAI},
-		Env:  []Env{{Name: "OPENAI_BASE_URL", Value: o.v1()}, {Name: "OPENAI_API_KEY", Value: o.APIKey}},
-		Note: "The Python and JavaScript SDKs read both (`new OpenAI()`, `OpenAI()`); `chat.completions` and `responses` both work (see \"Responses API\").",
+		Env:   []Env{{Name: "OPENAI_BASE_URL", Value: o.v1()}, {Name: "OPENAI_API_KEY", Value: o.APIKey}},
+		Files: []File{{Path: "hello.py", Format: "python", Content: py}, {Path: "hello.mjs", Format: "js", Content: js}},
+		Note:  "The Python and JavaScript SDKs read both (`new OpenAI()`, `OpenAI()`); `chat.completions` and `responses` both work (see \"Responses API\").",
 		Tested: "the JavaScript SDK configured by these variables alone, through an OpenAI (chat-only) and an " +
 			"Anthropic provider: chat completions (a streamed text answer and a tool round trip) and the Responses API " +
 			"(`responses.create`, `responses.stream`, a function tool round trip and structured output by `text.format`)",
 	}
 }
 
-// anthropicSDK: the official SDKs read both variables.
+// anthropicSDK: the official SDKs read both variables; the examples make
+// one call with nothing else configured.
 func anthropicSDK(o Options) Client {
+	py := "# pip install anthropic\n" +
+		"import anthropic\n\n" +
+		"client = anthropic.Anthropic()  # reads ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY\n" +
+		"m = client.messages.create(model=" + quoteJSON(o.model()) + ", max_tokens=1024, messages=[{\"role\": \"user\", \"content\": \"Hello\"}])\n" +
+		"print(m.content[0].text)\n"
+	js := "// npm i @anthropic-ai/sdk\n" +
+		"import Anthropic from '@anthropic-ai/sdk';\n\n" +
+		"const client = new Anthropic(); // reads ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY\n" +
+		"const m = await client.messages.create({ model: " + jsString(o.model()) + ", max_tokens: 1024, messages: [{ role: 'user', content: 'Hello' }] });\n" +
+		"console.log(m.content[0].text);\n"
 	return Client{
 		ID: "anthropic-sdk", Name: "Anthropic SDKs", APIs: []API{Anthropic},
-		Env:  []Env{{Name: "ANTHROPIC_BASE_URL", Value: o.BaseURL}, {Name: "ANTHROPIC_API_KEY", Value: o.APIKey}},
-		Note: "The Python and TypeScript SDKs read both (`new Anthropic()`, `Anthropic()`).",
+		Env:   []Env{{Name: "ANTHROPIC_BASE_URL", Value: o.BaseURL}, {Name: "ANTHROPIC_API_KEY", Value: o.APIKey}},
+		Files: []File{{Path: "hello.py", Format: "python", Content: py}, {Path: "hello.mjs", Format: "js", Content: js}},
+		Note:  "The Python and TypeScript SDKs read both (`new Anthropic()`, `Anthropic()`).",
 		Tested: "the TypeScript SDK configured by these variables alone, through an Anthropic and an " +
 			"OpenAI provider: a streamed text answer and a tool round trip",
+	}
+}
+
+// cursor: Cursor's model settings take an OpenAI base URL, but Cursor
+// sends every model request from its own servers, which cannot reach a
+// server on this machine: the note says so before anyone tries.
+func cursor(o Options) Client {
+	return Client{
+		ID: "cursor", Name: "Cursor", APIs: []API{OpenAI},
+		Steps: []string{
+			"Cursor Settings → Models → API Keys",
+			"OpenAI API Key: " + o.APIKey,
+			"Override OpenAI Base URL: " + o.v1(),
+			"Add Custom Model: " + o.model(),
+		},
+		Note: "These settings do not reach modelbar on this machine: Cursor sends every model request from its own " +
+			"servers, which cannot reach `127.0.0.1` or your LAN, and modelbar answers only to its own addresses. " +
+			"In Cursor, use its own models; for modelbar's, use a client that calls from your machine " +
+			"(Continue, Cline, Copilot's Custom Endpoint, Zed, the command-line agents above).",
+		Untested: "Cursor's servers cannot reach a local modelbar",
+	}
+}
+
+// curl: one request to each API, the smallest check that modelbar answers
+// and that a model name routes.
+func curl(o Options) Client {
+	msg := `[{"role":"user","content":"Hello"}]`
+	openai := "curl -s " + shellWord(o.v1()+"/chat/completions") + " \\\n" +
+		"  -H " + shellWord("Authorization: Bearer "+o.APIKey) + " -H 'Content-Type: application/json' \\\n" +
+		"  -d " + shellWord(`{"model":`+quoteJSON(o.model())+`,"messages":`+msg+`}`) + "\n"
+	anthropic := "curl -s " + shellWord(o.v1()+"/messages") + " \\\n" +
+		"  -H " + shellWord("x-api-key: "+o.APIKey) + " -H 'anthropic-version: 2023-06-01' -H 'Content-Type: application/json' \\\n" +
+		"  -d " + shellWord(`{"model":`+quoteJSON(o.model())+`,"max_tokens":256,"messages":`+msg+`}`)
+	return Client{
+		ID: "curl", Name: "curl", APIs: []API{OpenAI, Anthropic},
+		Run:  "# OpenAI API\n" + openai + "# Anthropic API\n" + anthropic,
+		Note: "Each prints the answer as JSON; add `\"stream\":true` to the body for server-sent events.",
+		Tested: "both commands, run by `sh` as shown, through an OpenAI-compatible provider " +
+			"(the Anthropic one translated)",
+		TestedBy: "the browser suite (frontend/e2e)",
 	}
 }
 

@@ -42,6 +42,11 @@ const AnyKey = "modelbar"
 // only their hashes).
 const KeyPlaceholder = "mb-your-key"
 
+// ModelPlaceholder stands for a model name in snippets rendered for a
+// server that offers none yet (no route, no local model): the UI says to
+// replace it, or to add a provider first.
+const ModelPlaceholder = "your-model"
+
 // DefaultBaseURL is where `modelbar serve` listens by default.
 const DefaultBaseURL = "http://127.0.0.1:11500"
 
@@ -77,7 +82,7 @@ type File struct {
 	// Path is where the client reads it; "~/" is the user's home
 	// directory, a path without it is relative to the project.
 	Path string `json:"path"`
-	// Format is the file's language: json, yaml, toml or js.
+	// Format is the file's language: json, yaml, toml, js or python.
 	Format  string `json:"format"`
 	Content string `json:"content"`
 }
@@ -108,9 +113,11 @@ type Client struct {
 	Run         string   `json:"run,omitempty"`
 	// Note says what to know before using it, in one or two sentences.
 	Note string `json:"note,omitempty"`
-	// Tested says how the client suite (e2e/clients) runs this
-	// configuration; Untested, when it does not, why.
+	// Tested says how a suite runs this configuration (TestedBy names
+	// it; "" is the client suite, e2e/clients); Untested, when none
+	// does, why.
 	Tested   string `json:"tested,omitempty"`
+	TestedBy string `json:"tested_by,omitempty"`
 	Untested string `json:"untested,omitempty"`
 	// Blocks is the configuration as shown to a person.
 	Blocks []Block `json:"blocks"`
@@ -122,8 +129,8 @@ func Clients(o Options) []Client {
 	o = o.normalized()
 	cs := []Client{
 		claudeCode(o), codex(o), opencode(o), continueDev(o), qwenCode(o), pi(o),
-		cline(o), zed(o), xcode(o), copilot(o),
-		aiSDK(o), openaiSDK(o), anthropicSDK(o),
+		cline(o), zed(o), xcode(o), copilot(o), cursor(o),
+		aiSDK(o), openaiSDK(o), anthropicSDK(o), curl(o),
 	}
 	for i := range cs {
 		cs[i].Blocks = blocks(cs[i])

@@ -34,11 +34,11 @@ func TestClients_EveryClientIsComplete(t *testing.T) {
 			t.Errorf("%s: APIs %v, Tested %q, Untested %q, %d blocks: APIs, blocks and one of Tested and Untested must be set",
 				c.ID, c.APIs, c.Tested, c.Untested, len(c.Blocks))
 		}
-		if len(c.Env)+len(c.Files)+len(c.Steps) == 0 {
+		if len(c.Env)+len(c.Files)+len(c.Steps) == 0 && c.Run == "" {
 			t.Errorf("%s: no configuration", c.ID)
 		}
 	}
-	for _, id := range []string{"claude-code", "codex", "opencode", "continue", "cline", "zed", "xcode", "copilot", "qwen-code", "ai-sdk", "openai-sdk", "anthropic-sdk"} {
+	for _, id := range []string{"claude-code", "codex", "opencode", "continue", "cline", "zed", "xcode", "copilot", "cursor", "qwen-code", "ai-sdk", "openai-sdk", "anthropic-sdk", "curl"} {
 		if !seen[id] {
 			t.Errorf("no configuration for %s", id)
 		}
@@ -121,6 +121,9 @@ func TestMarkdown_QuotesShellAndYAML(t *testing.T) {
 		`export OPENAI_API_KEY='it'\''s'`,
 		`    model: "a model: yes"`,
 		`    apiKey: "it's"`,
+		`  -H 'Authorization: Bearer it'\''s' -H 'Content-Type: application/json'`,
+		`  -d '{"model":"a model: yes","messages":[{"role":"user","content":"Hello"}]}'`,
+		`r = client.chat.completions.create(model="a model: yes", `,
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the rendering lacks %q", want)

@@ -52,12 +52,20 @@ func Markdown(cs []Client) string {
 			b.WriteString(c.Note + "\n\n")
 		}
 		if c.Tested != "" {
-			b.WriteString("Tested by the client suite: " + c.Tested + ".\n")
+			b.WriteString("Tested by " + c.Suite() + ": " + c.Tested + ".\n")
 		} else {
 			b.WriteString("Not run by the client suite: " + c.Untested + ".\n")
 		}
 	}
 	return b.String()
+}
+
+// Suite names the suite that runs a client's configuration.
+func (c Client) Suite() string {
+	if c.TestedBy != "" {
+		return c.TestedBy
+	}
+	return "the client suite"
 }
 
 func writeBlock(b *strings.Builder, bl Block) {

@@ -16,6 +16,8 @@ type connectAnswer struct {
 	APIKeyRequired bool             `json:"api_key_required"`
 	Model          string           `json:"model"`
 	SmallModel     string           `json:"small_model"`
+	ModelSource    string           `json:"model_source"`
+	Models         []string         `json:"models"`
 	Clients        []connect.Client `json:"clients"`
 	Markdown       string           `json:"markdown"`
 }
@@ -44,20 +46,47 @@ func env(t *testing.T, a connectAnswer, client string) map[string]string {
 
 func TestConnect_RendersThisServersAddress(t *testing.T) {
 	h := newHarness(t)
-	a := getConnect(t, h, "")
+	a := getConnect(t, h, "?model=gpt-4o&small_model=fast")
 	want := connect.Defaults()
 	want.BaseURL = h.srv.URL
 	if diff := cmp.Diff(connect.Clients(want), a.Clients); diff != "" {
 		t.Errorf("clients differ from backend/connect's for this address (-want +got):\n%s", diff)
 	}
-	if a.BaseURL != h.srv.URL || a.APIKeyRequired || a.Model != "gpt-4o" || a.SmallModel != "fast" {
-		t.Errorf("base_url %q, api_key_required %v, model %q, small_model %q", a.BaseURL, a.APIKeyRequired, a.Model, a.SmallModel)
+	if a.BaseURL != h.srv.URL || a.APIKeyRequired || a.Model != "gpt-4o" || a.SmallModel != "fast" || a.ModelSource != "query" {
+		t.Errorf("base_url %q, api_key_required %v, model %q, small_model %q, model_source %q",
+			a.BaseURL, a.APIKeyRequired, a.Model, a.SmallModel, a.ModelSource)
 	}
 	if e := env(t, a, "openai-sdk"); e["OPENAI_BASE_URL"] != h.srv.URL+"/v1" || e["OPENAI_API_KEY"] != connect.AnyKey {
 		t.Errorf("OpenAI SDK variables %v", e)
 	}
 	if a.Markdown != connect.Markdown(a.Clients) {
 		t.Error("markdown is not the clients' rendering")
+	}
+}
+
+// TestConnect_DefaultModelIsOneTheServerHas: without a model in the
+// query the snippets ask for the first name of the model list, or say
+// they need one.
+func TestConnect_DefaultModelIsOneTheServerHas(t *testing.T) {
+	h := newHarness(t)
+	a := getConnect(t, h, "")
+	if a.Model != connect.ModelPlaceholder || a.ModelSource != "placeholder" || len(a.Models) != 0 {
+		t.Errorf("with no model: model %q, model_source %q, models %q; want the placeholder", a.Model, a.ModelSource, a.Models)
+	}
+	if e := env(t, a, "claude-code"); e["ANTHROPIC_MODEL"] != connect.ModelPlaceholder {
+		t.Errorf("Claude Code variables %v, want the placeholder model", e)
+	}
+	h.mustAdmin(http.MethodPost, "/api/routes", map[string]any{"model_pattern": "my-fast", "backend": "local"}, http.StatusCreated)
+	h.mustAdmin(http.MethodPost, "/api/routes", map[string]any{"model_pattern": "my-big", "backend": "local"}, http.StatusCreated)
+	a = getConnect(t, h, "")
+	if a.ModelSource != "available" || a.Model != a.Models[0] || a.SmallModel != "" || len(a.Models) != 2 {
+		t.Errorf("with two routes: model %q, small_model %q, model_source %q, models %q; want the first listed", a.Model, a.SmallModel, a.ModelSource, a.Models)
+	}
+	if e := env(t, a, "openai-sdk"); e["OPENAI_BASE_URL"] != h.srv.URL+"/v1" {
+		t.Errorf("OpenAI SDK variables %v", e)
+	}
+	if e := env(t, a, "qwen-code"); e["OPENAI_MODEL"] != a.Models[0] {
+		t.Errorf("Qwen Code's model %q, want %q", e["OPENAI_MODEL"], a.Models[0])
 	}
 }
 

@@ -1,6 +1,9 @@
 // Browser test: the real modelbar binary serving the built UI at /ui/, a
 // fake OpenAI-compatible provider, and Debian's Chromium driven by
-// playwright-core. No mocked backend: every click goes through the admin API
+// playwright-core. It starts from an empty data dir and walks the first run
+// through the Get started guide, then the scenario, then each area's module
+// (ctx below), and last the shell's narrow layouts and shortcuts and
+// axe-core on every screen (shell.mjs, a11y.mjs). No mocked backend: every click goes through the admin API
 // and the gateway. The browser signs in as a user does, with one-time login
 // links (`modelbar ui --no-open`, and the one `modelbar serve` logs); the
 // admin token is only the test's own, for checking what the UI did.
@@ -12,6 +15,8 @@
 //   CHROMIUM=/path/to/chromium        another browser binary
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -86,6 +91,12 @@ async function main() {
     return page.locator('[data-testid="route-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-pattern')));
   }
 
+  // What every area module (frontend/e2e/<area>.mjs, `export async function
+  // run(ctx)`) gets: the signed-in page, the admin API as the test's own
+  // client, the server's base URL, the modelbar process, the fake provider,
+  // and the helpers above. Add a field here, in one place, when a module needs it.
+  const ctx = { page, api, base, mb, fake, tid, nav, shot, step, browser, context };
+
   // ---- Signing in ----
   step('no session: /ui/ shows how to sign in, and no page holds the token');
   const res0 = await page.goto(base + '/ui/');
@@ -105,12 +116,20 @@ async function main() {
   }
   await shot('signin');
 
+  step('/ in a browser goes to /ui/; a program gets a line of text');
+  await page.goto(base + '/');
+  assert.equal(page.url(), base + '/ui/', 'GET / redirects a browser to the UI');
+  await tid('signin').waitFor();
+  const rootText = await fetch(base + '/');
+  assert.equal(rootText.status, 200);
+  assert.match(await rootText.text(), /modelbar is running/);
+
   step('the login link modelbar serve logged signs another browser in');
   const other = await browser.newContext({ viewport: { width: 1000, height: 700 } });
   onCleanup(() => other.close());
   const otherPage = await other.newPage();
   await otherPage.goto(mb.loggedLink);
-  await otherPage.getByTestId('screen-routes').waitFor();
+  await otherPage.getByTestId('screen-start').waitFor(); // an empty data dir: the guide
   assert.equal(otherPage.url(), base + '/ui/', 'the code does not stay in the address bar');
 
   step('sign in with a link from `modelbar ui --no-open`');
@@ -118,7 +137,7 @@ async function main() {
   const res = await page.goto(link);
   assert.equal(res?.status(), 200, 'the link lands on the UI');
   assert.equal(page.url(), base + '/ui/');
-  await tid('screen-routes').waitFor();
+  await tid('screen-start').waitFor();
   const cookies = await context.cookies(base);
   assert.equal(cookies.length, 1, 'one cookie');
   assert.deepEqual(
@@ -129,13 +148,23 @@ async function main() {
   const again = await fetch(link, { redirect: 'manual' });
   assert.equal(again.status, 401, 'a login link works once');
   assert.match(await again.text(), /60 seconds/);
-  await page.getByText('No routes yet').waitFor();
   await tid('connection').getByText(mb.addr).waitFor();
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
 
-  // ---- Providers ----
-  step('providers: add the fake provider');
-  await nav('providers');
-  await tid('provider-add').click();
+  // ---- First run: the guide ----
+  step('first run: the app opens on the guide; the side bar shows both base URLs with Copy');
+  assert.equal(await tid('guide-step-source').getAttribute('data-done'), 'false');
+  await tid('guide-routes-waiting').waitFor();
+  await tid('guide-local-how').getByText('Hugging Face cache', { exact: false }).waitFor();
+  assert.equal(await tid('side-url-openai').innerText(), base + '/v1');
+  assert.equal(await tid('side-url-anthropic').innerText(), base);
+  await tid('side-copy-anthropic').click();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), base, 'the Anthropic base URL went to the clipboard');
+  await shot('get-started-empty');
+
+  step('first run: add the fake provider from the guide (the Providers screen\'s own dialog), and come back');
+  await tid('guide-add-provider').click();
+  await tid('screen-providers').waitFor();
   const pdlg = tid('provider-dialog');
   await pdlg.waitFor();
   await tid('provider-preset').selectOption('custom');
@@ -144,10 +173,53 @@ async function main() {
   await tid('provider-api-key').fill('sk-fake-key-1234');
   await tid('provider-api-key').press('Enter'); // Enter submits
   await pdlg.waitFor({ state: 'hidden' });
+  await tid('screen-start').waitFor(); // back at the guide
+  assert.equal(await tid('guide-step-source').getAttribute('data-done'), 'true');
+  assert.ok(!(await page.content()).includes('sk-fake-key-1234'), 'the key must not be in the page after save');
+
+  step('first run: the routes it makes possible: its models and a suggested wildcard route');
+  const gprov = page.locator('[data-testid="guide-provider"][data-name="fake"]');
+  await gprov.getByTestId('guide-models').getByText('fake-large').waitFor();
+  assert.match(await gprov.getByTestId('guide-models').innerText(), /^2 models: fake-small, fake-large/);
+  assert.equal(await gprov.getByTestId('guide-suggestion').getAttribute('data-pattern'), 'fake-*');
+  await gprov.getByRole('button', { name: 'Add route fake-* to fake' }).click();
+  await gprov.locator('[data-testid="guide-route"][data-pattern="fake-*"]').waitFor();
+  assert.equal(await gprov.getByTestId('guide-suggestion').count(), 0, 'an added route is no longer suggested');
+  assert.equal(await tid('guide-step-routes').getAttribute('data-done'), 'true');
+  const viaGuide = await fetch(base + '/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model: 'fake-small', messages: [{ role: 'user', content: 'first run' }] }),
+  });
+  assert.equal(viaGuide.headers.get('x-modelbar-backend'), 'fake', 'the route the guide added takes fake-small');
+
+  step('first run: copy the URL into your tool');
+  assert.equal(await tid('guide-url-openai').innerText(), base + '/v1');
+  await page.waitForFunction(() => !document.body.innerText.includes('Copied ✓'), null, { timeout: 3000 }); // the side bar's Copy, a moment ago
+  await shot('get-started');
+  await tid('guide-copy-openai').click();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), base + '/v1', 'the OpenAI base URL went to the clipboard');
+  await tid('guide-open-connect').click();
+  await tid('screen-connect').waitFor();
+  await tid('connect-client').waitFor();
+
+  step('configured: the app opens on Routes; the guide stays in the side bar');
+  // The rest of the scenario adds its own routes, fake-* among them.
+  const guideRoute = (await api('GET', '/api/routes')).body.find((r) => r.model_pattern === 'fake-*');
+  assert.equal((await api('DELETE', '/api/routes/' + guideRoute.id)).status, 204);
+  await page.goto(base + '/ui/');
+  await tid('screen-routes').waitFor();
+  await page.getByText('No routes yet').waitFor();
+  await nav('start');
+  await nav('routes');
+
+  // ---- Providers ----
+  step('providers: the fake provider, its key shown only by its last four characters');
+  await nav('providers');
   const fakeRow = page.locator('[data-testid="provider-row"][data-name="fake"]');
   await fakeRow.waitFor();
   await fakeRow.getByTestId('provider-key').getByText('••••1234').waitFor();
-  assert.ok(!(await page.content()).includes('sk-fake-key-1234'), 'the key must not be in the page after save');
+  assert.ok(!(await page.content()).includes('sk-fake-key-1234'), 'the key must not be in the page');
 
   step('providers: a bad base URL is shown at its field');
   await tid('provider-add').click();
@@ -367,12 +439,18 @@ async function main() {
   await shot('models');
 
   // ---- Status ----
-  step('status: address; Connect your tools shows GET /api/connect\'s snippets for this server');
+  step('status: the address');
   await nav('status');
   await tid('status-addr').getByText(base).waitFor();
+
+  // ---- Connect your tools ----
+  step('connect: GET /api/connect\'s snippets for this server and a model it has');
+  await nav('connect');
   assert.equal(await tid('connect-base').innerText(), base);
   assert.equal(await tid('connect-base-v1').innerText(), `${base}/v1`);
   const connect = (await api('GET', '/api/connect')).body;
+  assert.equal(connect.model_source, 'available');
+  assert.ok(connect.models.includes('fast') && connect.models.includes(connect.model), `a model the server lists: ${connect.model} of ${connect.models}`);
   await tid('connect-client').waitFor();
   assert.deepEqual(await tid('connect-tab').evaluateAll((ts) => ts.map((t) => t.dataset.client)), connect.clients.map((c) => c.id), 'a tab per client, in the API\'s order');
   const shown = tid('connect-client');
@@ -385,12 +463,14 @@ async function main() {
   assert.equal(await shown.getAttribute('data-client'), 'claude-code', 'Claude Code first');
   assert.match(await blockText('[data-lang="sh"]'), new RegExp(`^export ANTHROPIC_BASE_URL=${base}$`, 'm'));
   assert.equal((await blockText('[data-lang="sh"]')).trim(), connect.clients[0].blocks.at(-1).text.trim(), 'the block as the API sent it');
-  assert.deepEqual([await tid('connect-model').inputValue(), await tid('connect-small-model').inputValue()], ['gpt-4o', 'fast'], 'the API\'s defaults');
+  assert.deepEqual([await tid('connect-model').inputValue(), await tid('connect-small-model').inputValue()], [connect.model, connect.small_model], 'the API\'s choice');
+  assert.deepEqual(await page.locator('#connect-models option').evaluateAll((os) => os.map((o) => o.value)), connect.models, 'the fields suggest the listed models');
   await shown.getByTestId('connect-tested').getByText('tested in CI').waitFor();
   await shown.getByTestId('connect-note').locator('code').getByText('ANTHROPIC_API_KEY').waitFor();
   await tid('connect-key-any').waitFor();
+  assert.equal(await tid('connect-model-placeholder').count(), 0, 'no placeholder: the server has models');
 
-  step('status: the model fields ask again; a bad name shows at its field');
+  step('connect: the model fields ask again; a bad name shows at its field');
   await tid('connect-model').fill('fake-large');
   await tid('connect-small-model').fill('fake-small');
   await shownText('[data-lang="sh"]', 'export ANTHROPIC_MODEL=fake-large');
@@ -400,13 +480,12 @@ async function main() {
   await tid('connect-model').fill('fake-large');
   await page.locator('#connect-model[aria-invalid="false"]').waitFor();
 
-  step('status: another client: its file, a Copy button, the arrow keys; steps for Xcode');
+  step('connect: another client: its file, a Copy button, the arrow keys; steps for Xcode; Cursor\'s note');
   await page.locator('[data-testid="connect-tab"][data-client="opencode"]').click();
   const opencodeFile = '[data-title="~/.config/opencode/opencode.json"]';
   await shown.locator('[data-testid="connect-block"]' + opencodeFile).waitFor();
   const ocText = await blockText(opencodeFile);
   assert.ok(ocText.includes(`"baseURL": "${base}/v1"`) && ocText.includes('"model": "modelbar/fake-large"'), ocText);
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
   await shown.locator('[data-testid="connect-block"]' + opencodeFile).getByTestId('connect-copy').click();
   await shown.getByText('Copied ✓').waitFor();
   const chosen = (await api('GET', '/api/connect?model=fake-large&small_model=fake-small')).body;
@@ -420,25 +499,66 @@ async function main() {
   await page.locator('[data-testid="connect-tab"][data-client="xcode"]').click();
   await shown.locator('[data-testid="connect-block"][data-lang=""]').getByText('Port: ' + mb.addr.split(':').pop()).waitFor();
   await shown.getByTestId('connect-tested').getByText('not run in CI').waitFor();
+  await page.locator('[data-testid="connect-tab"][data-client="cursor"]').click();
+  await shown.getByTestId('connect-note').getByText('cannot reach', { exact: false }).waitFor();
   await page.locator('[data-testid="connect-tab"][data-client="claude-code"]').click();
-  await tid('status-snippets').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+  await page.evaluate(() => document.querySelector('main')?.scrollTo(0, 0));
   await shot('connect');
   await page.emulateMedia({ colorScheme: 'dark' });
   await shot('connect-dark');
   await page.emulateMedia({ colorScheme: 'light' });
 
-  step('status: with inference keys required the snippets carry a placeholder, and say where keys are made');
+  step('connect: / finds a client; the curl snippet, run by sh as shown, answers through both APIs');
+  await page.keyboard.press('/'); // focus is on a tab: / goes to the screen's search field
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'connect-find');
+  await page.keyboard.type('curl');
+  await page.locator('[data-testid="connect-client"][data-client="curl"]').waitFor();
+  assert.equal(await tid('connect-tab').count(), 1, 'only the matching tab');
+  await tid('connect-tab').click(); // chosen: kept when the screen opens again
+  await shown.getByTestId('connect-tested-how').getByText('the browser suite', { exact: false }).waitFor();
+  // Asynchronously: the fake provider answers from this same process.
+  const sh = async (script) => (await promisify(execFile)('sh', ['-c', script], { encoding: 'utf8', timeout: 20000 })).stdout;
+  const curlOut = await sh(await blockText('[data-lang="sh"]'));
+  assert.equal(curlOut.match(/Hello from the fake provider \(fake-large\)\. You said: Hello/g)?.length, 2, curlOut);
+  assert.match(curlOut, /"object":"chat\.completion"/);
+  assert.match(curlOut, /"type":"message"/);
+
+  step('connect: with inference keys required the snippets carry a placeholder; "Create a key" fills in a real one, shown once');
+  await nav('status');
   await tid('setting-require_api_keys').check();
   await tid('settings-save').click();
+  await page.getByText('Settings saved').first().waitFor();
+  await nav('connect');
   await tid('connect-key-required').getByText('mb-your-key').waitFor();
-  await shownText('[data-lang="sh"]', 'export ANTHROPIC_AUTH_TOKEN=mb-your-key');
+  await shownText('[data-lang="sh"]', "-H 'Authorization: Bearer mb-your-key'");
+  await tid('connect-create-key').click();
+  await tid('connect-key-filled').waitFor();
+  const filled = await blockText('[data-lang="sh"]');
+  const made = /Bearer (mb-[A-Za-z0-9_-]+)'/.exec(filled)?.[1];
+  assert.ok(made && made !== 'mb-your-key', filled);
+  const curlKeyed = await sh(filled);
+  assert.equal(curlKeyed.match(/You said: Hello/g)?.length, 2, 'the filled-in key is accepted: ' + curlKeyed);
+  await tid('connect-find').fill('');
+  await page.locator('[data-testid="connect-tab"][data-client="claude-code"]').click();
+  await shownText('[data-lang="sh"]', 'export ANTHROPIC_AUTH_TOKEN=' + made);
+  await shown.locator('[data-testid="connect-block"][data-lang="sh"]').getByTestId('connect-copy').click();
+  assert.match(await page.evaluate(() => navigator.clipboard.readText()), new RegExp('ANTHROPIC_AUTH_TOKEN=' + made), 'the copy carries the key');
+  await tid('connect-keys-link').count().then((n) => assert.equal(n, 0, 'the key is made: no "Manage keys" banner'));
+  await nav('status');
+  await page.waitForFunction((k) => !document.documentElement.outerHTML.includes(k), made, { timeout: 2000 });
+  await nav('connect');
+  await tid('connect-key-required').getByText('mb-your-key').waitFor(); // shown once: gone after leaving the screen
   await tid('connect-keys-link').click();
   await page.waitForFunction(() => document.activeElement?.id === 'key-name');
+  await page.waitForFunction(() => !document.body.innerText.includes('Settings saved'), null, { timeout: 6000 }); // the last save's toast
   await tid('setting-require_api_keys').uncheck();
   await tid('settings-save').click();
+  await page.getByText('Settings saved').first().waitFor();
+  assert.equal((await api('GET', '/api/settings')).body.require_api_keys, false);
+  await nav('connect');
   await tid('connect-key-any').waitFor();
   await shownText('[data-lang="sh"]', 'export ANTHROPIC_AUTH_TOKEN=modelbar');
-  assert.equal((await api('GET', '/api/settings')).body.require_api_keys, false);
+  await nav('status');
   await page.waitForFunction(() => !document.body.innerText.includes('Settings saved'), null, { timeout: 6000 }); // the toasts, before a later step looks for its own
 
   step('status: a new API key');
@@ -587,10 +707,24 @@ async function main() {
   assert.notEqual(readToken(mb), mb.token, 'a new token in the file');
   await shot('signin-expired');
 
-  const ctx = { page, api: (m, p, b) => ((mb.token = readToken(mb)), api(m, p, b)), base, mb, fake, tid, nav, shot, step }; // api: the token after the rotation
-  await runLive(ctx);
+  // ---- Area modules ----
+  // Signed in again (the token was rotated above; `api` reads mb.token at each
+  // call), in the light theme, with the providers `fake` and `backup` and the
+  // routes `fast`, `fake-*`, `flaky` and `after-damage` in place.
+  mb.token = readToken(mb);
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.goto(uiLink(mb));
+  await tid('nav-routes').waitFor();
+  // area modules: one line each, `await (await import('./<area>.mjs')).run(ctx);`
+  await runLive(ctx); // live views (issue 14: 4)
   await (await import('./routes.mjs')).run(ctx); // route editor, tester, providers (issue 14: 5, 6)
   await (await import('./requests.mjs')).run(ctx); // request log, settings, models (issue 14: 7, 8)
+
+  // Last, after every area module, so that they check every screen: the
+  // shell (narrow layouts, shortcuts), then axe-core on every screen in
+  // both themes.
+  await (await import('./shell.mjs')).run(ctx);
+  await (await import('./a11y.mjs')).run(ctx);
 
   assert.deepEqual(pageErrors, [], 'no errors in the page');
   step(`passed; screenshots in ${resultsDir}${update ? ' and ' + screenshotsDir : ''}`);

@@ -332,8 +332,9 @@ export interface ConnectClient {
   steps?: string[];
   run?: string;
   note?: string;
-  /** How the client suite (e2e/clients) runs it; else `untested` says why it does not. */
+  /** How a suite runs it (tested_by names it; absent: the client suite, e2e/clients); else `untested` says why none does. */
   tested?: string;
+  tested_by?: string;
   untested?: string;
   blocks: ConnectBlock[];
 }
@@ -346,6 +347,10 @@ export interface Connect {
   api_key_required: boolean;
   model: string;
   small_model: string;
+  /** Where model came from: the query, the server's model list ("available"), or none there ("placeholder"). Absent from an older server. */
+  model_source?: 'query' | 'available' | 'placeholder';
+  /** The model names the server lists (GET /v1/models), to choose from. */
+  models?: string[];
   clients: ConnectClient[];
   /** The same clients as README.md's "Connect your tools" section renders them. */
   markdown: string;

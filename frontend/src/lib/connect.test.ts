@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConnectClient } from './api';
 // backend/connect's source, as text (Vite's ?raw): the placeholder must stay the one it writes.
 import connectGo from '../../../backend/connect/connect.go?raw';
-import { apiLabel, blockLabel, codeSpans, connectPath, isSteps, KEY_PLACEHOLDER, pickClient, stepLines, tabStep, testedLine } from './connect';
+import { apiLabel, blockLabel, codeSpans, connectKeyName, matchClients, connectPath, isSteps, KEY_PLACEHOLDER, pickClient, stepLines, tabStep, testedLine, withKey } from './connect';
 
 const client = (id: string, o: Partial<ConnectClient> = {}): ConnectClient => ({ id, name: id, apis: ['openai'], blocks: [], ...o });
 
@@ -55,8 +55,9 @@ describe('blocks', () => {
 
 describe('testedLine', () => {
   it('says how the suite runs a client, or why it does not', () => {
-    expect(testedLine(client('pi', { tested: '`pi -p` with both providers' }))).toEqual({ tested: true, text: '`pi -p` with both providers' });
-    expect(testedLine(client('xcode', { untested: 'it runs only on macOS' }))).toEqual({ tested: false, text: 'it runs only on macOS' });
+    expect(testedLine(client('pi', { tested: '`pi -p` with both providers' }))).toEqual({ tested: true, by: 'the client suite', text: '`pi -p` with both providers' });
+    expect(testedLine(client('curl', { tested: 'both commands', tested_by: 'the browser suite' }))).toEqual({ tested: true, by: 'the browser suite', text: 'both commands' });
+    expect(testedLine(client('xcode', { untested: 'it runs only on macOS' }))).toEqual({ tested: false, by: '', text: 'it runs only on macOS' });
     expect(testedLine(client('new'))).toBeNull();
   });
 });
@@ -112,5 +113,38 @@ describe('tabStep', () => {
 describe('KEY_PLACEHOLDER', () => {
   it('is the one backend/connect writes', () => {
     expect(/const KeyPlaceholder = "([^"]*)"/.exec(connectGo)?.[1]).toBe(KEY_PLACEHOLDER);
+  });
+});
+
+describe('withKey', () => {
+  const key = 'mb-AbC_d-12';
+  it('puts a created key where the placeholder is, everywhere', () => {
+    expect(withKey('export A=mb-your-key\n"apiKey": "mb-your-key"', key)).toBe('export A=mb-AbC_d-12\n"apiKey": "mb-AbC_d-12"');
+  });
+  it('leaves the text alone without a key, or with one that is not a modelbar key', () => {
+    expect(withKey('x mb-your-key', null)).toBe('x mb-your-key');
+    expect(withKey('x mb-your-key', "mb-it's")).toBe('x mb-your-key');
+    expect(withKey('x mb-your-key', 'sk-other')).toBe('x mb-your-key');
+  });
+});
+
+describe('connectKeyName', () => {
+  it('says what the key is for and when it was made, within the 100 characters a name may have', () => {
+    const n = connectKeyName(new Date(2026, 0, 2, 3, 4));
+    expect(n).toBe('tools (Connect, 2026-01-02 03:04)');
+    expect(n.length).toBeLessThanOrEqual(100);
+  });
+});
+
+describe('matchClients', () => {
+  const cs = [client('claude-code', { name: 'Claude Code' }), client('openai-sdk', { name: 'OpenAI SDKs' }), client('anthropic-sdk', { name: 'Anthropic SDKs' })];
+  it('keeps the clients whose name or id has every word', () => {
+    expect(matchClients(cs, 'sdk').map((c) => c.id)).toEqual(['openai-sdk', 'anthropic-sdk']);
+    expect(matchClients(cs, 'Anthropic SDK').map((c) => c.id)).toEqual(['anthropic-sdk']);
+    expect(matchClients(cs, 'claude-code').map((c) => c.id)).toEqual(['claude-code']);
+  });
+  it('shows them all for an empty query or one nothing matches', () => {
+    expect(matchClients(cs, ' ')).toBe(cs);
+    expect(matchClients(cs, 'zzz')).toBe(cs);
   });
 });

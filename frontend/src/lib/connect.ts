@@ -1,4 +1,4 @@
-// "Connect your tools" on the Status screen. Every snippet comes from the
+// The "Connect your tools" screen. Every snippet comes from the
 // server (GET /api/connect, rendered by backend/connect, which README.md's
 // section is generated from too); this module only asks for them, picks a
 // client and labels what the server sent. It renders no configuration.
@@ -41,6 +41,18 @@ export function pickClient(clients: readonly ConnectClient[] | null | undefined,
   return clients.some((c) => c.id === want) ? want : clients[0].id;
 }
 
+/**
+ * The clients whose name or id contains every word of a query; all of them
+ * (the same array) when the query is empty or matches none, so there is
+ * always a client to show.
+ */
+export function matchClients(clients: ConnectClient[], query: string): ConnectClient[] {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  if (!words.length) return clients;
+  const hits = clients.filter((c) => words.every((w) => (c.name + ' ' + c.id).toLowerCase().includes(w)));
+  return hits.length ? hits : clients;
+}
+
 /** What a block's header says: its file path or screen, or "Shell" for variables and the command. */
 export function blockLabel(b: ConnectBlock): string {
   if (b.title) return b.title;
@@ -68,11 +80,28 @@ export function apiLabel(api: string): string {
   return apiLabels[api as ConnectAPI] ?? api;
 }
 
-/** Whether the client suite runs this configuration, and how or why not; null when the server says neither. */
-export function testedLine(c: ConnectClient): { tested: boolean; text: string } | null {
-  if (c.tested) return { tested: true, text: c.tested };
-  if (c.untested) return { tested: false, text: c.untested };
+/** Whether a suite runs this configuration (which, and how) or why none does; null when the server says neither. */
+export function testedLine(c: ConnectClient): { tested: boolean; by: string; text: string } | null {
+  if (c.tested) return { tested: true, by: c.tested_by || 'the client suite', text: c.tested };
+  if (c.untested) return { tested: false, by: '', text: c.untested };
   return null;
+}
+
+/**
+ * A snippet with a key the user just created in place of the placeholder.
+ * Keys are `mb-` and base64url characters, which every format the
+ * snippets use (shell words, JSON, YAML, TOML, JavaScript) reads as they
+ * are, so the text stays valid.
+ */
+export function withKey(text: string, key: string | null | undefined): string {
+  if (!key || !/^mb-[A-Za-z0-9_-]+$/.test(key)) return text;
+  return text.split(KEY_PLACEHOLDER).join(key);
+}
+
+/** The name a key created for the snippets gets: what it is for and when it was made (names need not be unique). */
+export function connectKeyName(now: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `tools (Connect, ${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())} ${p(now.getHours())}:${p(now.getMinutes())})`;
 }
 
 /** Splits a note into plain text and `code` spans (the server writes notes in Markdown's backticks). */

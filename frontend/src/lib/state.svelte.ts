@@ -65,10 +65,19 @@ export async function refreshStatus(): Promise<Status> {
 }
 
 /**
- * A provider whose editor the Providers screen should open (the problems
- * banner's "Set the key"); the screen clears it once it has.
+ * Requests from one screen to another, each cleared by the screen that
+ * acts on it: editProvider, a provider whose editor the Providers screen
+ * should open (the problems banner's "Set the key"); addProvider, open the
+ * Providers screen's "Add provider" dialog (the guide's first step);
+ * returnTo, the screen to go back to once that dialog has added one (the
+ * app clears it on any other navigation).
  */
-export const pending: { editProvider: string } = $state({ editProvider: '' });
+export const pending: { editProvider: string; addProvider: boolean; returnTo: string } = $state({ editProvider: '', addProvider: false, returnTo: '' });
+
+/** Shows a screen by its id (the app follows the address's #/id). */
+export function navigate(id: string) {
+  location.hash = '#/' + id;
+}
 
 /** Errors by form field, from an ApiError's param. */
 export type FieldErrors = Record<string, string>;

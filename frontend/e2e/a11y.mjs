@@ -1,0 +1,55 @@
+// axe-core on every screen, in both themes, and on the jump list and the
+// shortcuts dialog: no serious or critical violation. It runs last, after
+// every area module, so that it sees every screen with data in it.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { frontendDir } from './harness.mjs';
+
+const axePath = join(frontendDir, 'node_modules', 'axe-core', 'axe.min.js');
+
+/** Sets the theme through the side bar's toggle (system → light → dark → system). */
+async function theme(page, tid, want) {
+  for (let i = 0; i < 3; i++) {
+    if ((await page.evaluate(() => document.documentElement.dataset.theme ?? 'system')) === want) return;
+    await tid('theme-toggle').click();
+  }
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), want, 'the theme toggle reaches ' + want);
+}
+
+async function axe(page, where) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.addScriptTag({ path: axePath });
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 4).map((n) => `${n.target.join(' ')}${n.failureSummary ? ' — ' + n.failureSummary.split('\n').slice(1).join(' ').trim() : ''}`) }));
+  });
+  return found.map((v) => `${where}: ${v.impact} ${v.id} (${v.help})\n    ${v.nodes.join('\n    ')}`);
+}
+
+export async function run({ page, tid, nav, step }) {
+  await page.setViewportSize({ width: 1240, height: 780 });
+  const ids = await page.locator('nav [data-testid^="nav-"]').evaluateAll((as) => as.map((a) => a.dataset.testid.slice(4)));
+  const violations = [];
+  for (const t of ['light', 'dark']) {
+    step(`a11y: axe-core on ${ids.length} screens, ${t} theme`);
+    await theme(page, tid, t);
+    for (const id of ids) {
+      await nav(id);
+      await page.waitForTimeout(200); // the screen's first load
+      violations.push(...(await axe(page, `${id} (${t})`)));
+    }
+    await page.keyboard.press('Control+k');
+    await tid('palette-input').waitFor();
+    violations.push(...(await axe(page, `jump list (${t})`)));
+    await page.keyboard.press('Escape');
+    await tid('shortcuts-open').click();
+    await tid('shortcuts').getByText('Jump to a screen or an action').waitFor();
+    violations.push(...(await axe(page, `shortcuts (${t})`)));
+    await page.keyboard.press('Escape');
+    await tid('shortcuts').waitFor({ state: 'hidden' });
+  }
+  await theme(page, tid, 'light');
+  assert.deepEqual(violations, [], `axe-core found ${violations.length} serious or critical violation(s):\n` + violations.join('\n'));
+}
