@@ -87,6 +87,7 @@ type Server struct {
 	limits   limits                          // resource bounds (limits.go)
 	catalog  *providers.Catalog              // the providers' model lists behind /v1/models (models.go)
 	events   *events.Hub                     // the change feed (events.go)
+	inflight inFlight                        // attempts each backend serves now (inflight.go)
 	handler  http.Handler
 
 	// responses keeps the Responses answers modelbar makes itself; nil
@@ -139,6 +140,7 @@ func New(opts Options) *Server {
 	s.requests, s.metrics = opts.Requests, opts.Metrics
 	s.met = s.registerMetrics(opts.Metrics)
 	s.breakers = failover.NewBreakers(nil)
+	s.inflight.hub = opts.Events
 	s.watchConfig()
 	s.watchPolicy()
 	s.watchAPIKeySetting()
