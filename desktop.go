@@ -89,6 +89,7 @@ func runDesktop(ctx context.Context, args []string, stderr io.Writer, ui fs.FS) 
 		OnStartup: func(wctx context.Context) {
 			sh.started(wctx, opts.Hidden)
 			sh.serve(wctx, gw, server.Options{Addr: opts.Addr, DataDir: opts.DataDir, Version: cli.Version, Log: log, UI: ui})
+			go desktop.Forward(wctx, gw, runtime.EventsEmit) // the change feed, to the window's live views
 		},
 		OnShutdown: func(context.Context) { stopTray() },
 	})

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/modelbar/modelbar/backend/events"
 	"github.com/modelbar/modelbar/backend/server"
 )
 
@@ -88,21 +87,6 @@ func (g *Gateway) Done() <-chan error {
 		return nil
 	}
 	return g.srv.Done()
-}
-
-// Subscribe is the server's change feed (events.Hub.Subscribe) once it
-// runs: it waits for Start (or for ctx to end). When the server did not
-// start the channel is closed at once.
-func (g *Gateway) Subscribe(ctx context.Context) <-chan events.Event {
-	var hub *events.Hub // nil: a closed channel
-	select {
-	case <-g.ready:
-		if g.srv != nil {
-			hub = g.srv.Events()
-		}
-	case <-ctx.Done():
-	}
-	return hub.Subscribe(ctx)
 }
 
 // Ready is closed once Start has returned.

@@ -32,6 +32,10 @@ type Options struct {
 	// /api/status and the log.
 	BackendReason string
 	Log           *slog.Logger
+	// Rescan is how often the engine looks at the disk for models added
+	// or removed when nobody asks (OnChange hears of them); 0: only when
+	// asked.
+	Rescan time.Duration
 }
 
 // Engine is the local engine. Safe for concurrent use.
@@ -43,6 +47,12 @@ type Engine struct {
 	catalog []modelfile.Entry      // guarded by mu: the last discovery
 	scanned time.Time              // guarded by mu
 	tools   map[string]toolsAnswer // guarded by mu: toolUse's answers by model directory (tools.go)
+
+	obsMu     sync.Mutex     // guards observers
+	observers []func(Change) // OnChange's (changes.go)
+
+	closed    chan struct{} // closed by Close: ends the rescan loop
+	closeOnce sync.Once
 }
 
 // New starts an engine; Close stops it.
@@ -50,13 +60,19 @@ func New(opts Options) *Engine {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{opts: opts}
-	e.pool = pool.New(loader{e}, pool.Options{Budget: opts.Budget, IdleTTL: opts.IdleTTL})
+	e := &Engine{opts: opts, closed: make(chan struct{})}
+	e.pool = pool.New(loader{e}, pool.Options{Budget: opts.Budget, IdleTTL: opts.IdleTTL, OnChange: e.tell})
+	if opts.Rescan > 0 {
+		go e.rescanLoop(opts.Rescan)
+	}
 	return e
 }
 
 // Close unloads every model. Call it once requests have finished.
-func (e *Engine) Close() { e.pool.Close() }
+func (e *Engine) Close() {
+	e.closeOnce.Do(func() { close(e.closed) })
+	e.pool.Close()
+}
 
 // Backend names the tensor backend.
 func (e *Engine) Backend() string { return e.opts.Backend.Name() }
@@ -131,11 +147,30 @@ func (e *Engine) lookup(name string, rescan bool) (modelfile.Entry, error) {
 // last scan is older than rescanAfter, or when there has been none.
 func (e *Engine) discover(fresh bool) []modelfile.Entry {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.scanned.IsZero() || (fresh && time.Since(e.scanned) > rescanAfter) {
-		e.catalog, e.scanned = modelfile.Discover(e.opts.Roots...), time.Now()
+	stale := e.scanned.IsZero() || (fresh && time.Since(e.scanned) > rescanAfter)
+	catalog := e.catalog
+	e.mu.Unlock()
+	if !stale {
+		return catalog
 	}
-	return e.catalog
+	return e.rescan()
+}
+
+// rescan looks at the disk now and tells the observers which models it
+// found or no longer finds (the first scan tells nothing: there was no
+// list to differ from).
+func (e *Engine) rescan() []modelfile.Entry {
+	e.mu.Lock()
+	first, before := e.scanned.IsZero(), e.catalog
+	e.catalog, e.scanned = modelfile.Discover(e.opts.Roots...), time.Now()
+	now := e.catalog
+	e.mu.Unlock()
+	if !first {
+		for _, c := range catalogChanges(before, now) {
+			e.tell(c)
+		}
+	}
+	return now
 }
 
 // SetLimits changes the memory budget and idle TTL of loaded models.

@@ -36,16 +36,18 @@ type Breakers struct {
 	now        func() time.Time
 	maxTracked int
 
-	mu    sync.Mutex // guards state
-	state map[Key]*breaker
+	mu       sync.Mutex // guards state and onChange
+	state    map[Key]*breaker
+	onChange func() // OnChange's
 }
 
 type breaker struct {
-	failures int       // failed requests in a row
-	until    time.Time // open until then; zero while closed
-	probing  bool      // a half-open probe is in flight
-	reason   string    // the failure that opened it (or the latest one)
-	last     time.Time // the latest failure
+	failures int         // failed requests in a row
+	until    time.Time   // open until then; zero while closed
+	probing  bool        // a half-open probe is in flight
+	reason   string      // the failure that opened it (or the latest one)
+	last     time.Time   // the latest failure
+	expiry   *time.Timer // tells OnChange when the cooldown ends; nil without an observer
 }
 
 // maxTracked bounds the breakers kept: model names come from clients, and
@@ -59,6 +61,40 @@ func NewBreakers(now func() time.Time) *Breakers {
 		now = time.Now
 	}
 	return &Breakers{now: now, maxTracked: maxTracked, state: map[Key]*breaker{}}
+}
+
+// OnChange sets f to be called after every change Status shows: a failure
+// counted, a breaker opened or closed (by a success or by hand), a
+// cooldown's end reached. It runs on the goroutine that made the change
+// (a timer's for a cooldown's end), after the breakers' lock is released,
+// so it may call Status; it should return quickly. Set it before use.
+func (b *Breakers) OnChange(f func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.onChange = f
+}
+
+// changed returns the observer to call once the lock is released (a no-op
+// without one).
+func (b *Breakers) changed() func() {
+	if b.onChange == nil {
+		return func() {}
+	}
+	return b.onChange
+}
+
+// remove deletes a breaker and stops its timer; it reports whether there
+// was one. Called with mu held.
+func (b *Breakers) remove(k Key) bool {
+	st := b.state[k]
+	if st == nil {
+		return false
+	}
+	if st.expiry != nil {
+		st.expiry.Stop()
+	}
+	delete(b.state, k)
+	return true
 }
 
 // Ticket is one request's admission to a (provider, model): the half-open
@@ -106,9 +142,13 @@ func (b *Breakers) Admit(provider, model string, force bool) (Ticket, *Cooldown)
 // answered (or its answer has begun).
 func (b *Breakers) Succeeded(t Ticket) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.state, Key{t.Provider, ""})
-	delete(b.state, Key{t.Provider, t.Model})
+	provider := b.remove(Key{t.Provider, ""})
+	model := b.remove(Key{t.Provider, t.Model})
+	tell := b.changed()
+	b.mu.Unlock()
+	if provider || model {
+		tell()
+	}
 }
 
 // Abandon ends the ticket's probes without a verdict (the client left, or
@@ -134,22 +174,33 @@ func (b *Breakers) release(t Ticket) {
 // whether the breaker is now open.
 func (b *Breakers) Failed(t Ticket, scope Scope, reason string, threshold int, d time.Duration) bool {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	defer b.release(t)
+	counted, opened := b.failed(t, scope, reason, threshold, d)
+	b.release(t)
+	tell := b.changed()
+	b.mu.Unlock()
+	if counted {
+		tell()
+	}
+	return opened
+}
+
+// failed is Failed with mu held: it reports whether the failure was
+// counted and whether the breaker is now open.
+func (b *Breakers) failed(t Ticket, scope Scope, reason string, threshold int, d time.Duration) (counted, opened bool) {
 	var k Key
 	switch scope {
 	case ScopeModel:
 		k = Key{t.Provider, t.Model}
-		delete(b.state, Key{t.Provider, ""})
+		b.remove(Key{t.Provider, ""})
 	case ScopeProvider:
 		k = Key{t.Provider, ""}
 	default:
-		return false
+		return false, false
 	}
 	st := b.state[k]
 	if st == nil {
 		if len(b.state) >= b.maxTracked && !b.evict() {
-			return false
+			return false, false
 		}
 		st = &breaker{}
 		b.state[k] = st
@@ -158,10 +209,18 @@ func (b *Breakers) Failed(t Ticket, scope Scope, reason string, threshold int, d
 	st.failures++
 	st.last, st.reason = now, reason
 	if threshold <= 0 || (st.failures < threshold && !slices.Contains(t.probes, k)) {
-		return false
+		return true, false
 	}
 	st.until = now.Add(d)
-	return true
+	if b.onChange != nil {
+		// The view of a cooldown changes when it ends, with no request to
+		// say so: a timer does.
+		if st.expiry != nil {
+			st.expiry.Stop()
+		}
+		st.expiry = time.AfterFunc(d, b.onChange)
+	}
+	return true, true
 }
 
 // evict drops the closed breaker that failed longest ago, to make room;
@@ -175,7 +234,7 @@ func (b *Breakers) evict() bool {
 		}
 	}
 	if found != nil {
-		delete(b.state, oldest)
+		b.remove(oldest)
 	}
 	return found != nil
 }
@@ -184,13 +243,17 @@ func (b *Breakers) evict() bool {
 // provider, else the pair's. It reports whether there was one.
 func (b *Breakers) Clear(provider, model string) bool {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	found := false
 	for k := range b.state {
 		if k.Provider == provider && (model == "" || k.Model == model) {
-			delete(b.state, k)
+			b.remove(k)
 			found = true
 		}
+	}
+	tell := b.changed()
+	b.mu.Unlock()
+	if found {
+		tell()
 	}
 	return found
 }

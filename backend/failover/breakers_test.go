@@ -167,3 +167,71 @@ func TestPolicy_Wait(t *testing.T) {
 		t.Error("CooldownFor")
 	}
 }
+
+// OnChange hears of every change Status shows, and of nothing else: a
+// success of a backend with no breaker is no change.
+func TestBreakers_OnChangeTellsWhatStatusShows(t *testing.T) {
+	b, _ := newBreakers()
+	told := 0
+	b.OnChange(func() {
+		b.Status() // the lock is released: the observer may read
+		told++
+	})
+	steps := []struct {
+		name string
+		do   func()
+		want int
+	}{
+		{"a success with no breaker", func() { b.Succeeded(admit(t, b, "p", "m")) }, 0},
+		{"a failure below the threshold", func() { b.Failed(admit(t, b, "p", "m"), failover.ScopeModel, "503", 2, time.Hour) }, 1},
+		{"a failure that opens it", func() { b.Failed(admit(t, b, "p", "m"), failover.ScopeModel, "503", 2, time.Hour) }, 1},
+		{"a failure of no scope", func() { b.Failed(admit(t, b, "q", "m"), failover.ScopeNone, "400", 1, time.Hour) }, 0},
+		{"a success closes it", func() { b.Succeeded(failover.Ticket{Provider: "p", Model: "m"}) }, 1},
+		{"clearing nothing", func() { b.Clear("p", "") }, 0},
+		{"a provider failure", func() { b.Failed(admit(t, b, "p", "m"), failover.ScopeProvider, "refused", 1, time.Hour) }, 1},
+		{"clearing it", func() { b.Clear("p", "") }, 1},
+	}
+	for _, st := range steps {
+		told = 0
+		st.do()
+		if told != st.want {
+			t.Errorf("%s: told %d times, want %d", st.name, told, st.want)
+		}
+	}
+}
+
+// A cooldown's end is told when it comes, with no request to prompt it, so
+// a view can clear it without polling.
+func TestBreakers_OnChangeTellsTheEndOfACooldown(t *testing.T) {
+	b := failover.NewBreakers(nil)
+	told := make(chan []failover.Cooldown, 4)
+	b.OnChange(func() { told <- b.Status() })
+	b.Failed(admit(t, b, "p", "m"), failover.ScopeProvider, "refused", 1, 50*time.Millisecond)
+	if st := <-told; len(st) != 1 || st[0].State != "cooldown" {
+		t.Fatalf("when it opened: %+v, want one cooldown", st)
+	}
+	select {
+	case st := <-told:
+		if len(st) != 1 || st[0].State != "probing" {
+			t.Errorf("at its end: %+v, want it open to a probe", st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the end of the cooldown was not told")
+	}
+}
+
+// A breaker closed before its cooldown ends tells nothing more.
+func TestBreakers_ClosedBreakerTellsNoEnd(t *testing.T) {
+	b := failover.NewBreakers(nil)
+	told := make(chan struct{}, 4)
+	b.OnChange(func() { told <- struct{}{} })
+	b.Failed(admit(t, b, "p", "m"), failover.ScopeProvider, "refused", 1, 50*time.Millisecond)
+	b.Clear("p", "")
+	<-told
+	<-told
+	select {
+	case <-told:
+		t.Error("a cleared breaker's timer still fired")
+	case <-time.After(200 * time.Millisecond):
+	}
+}

@@ -90,6 +90,11 @@ type Server struct {
 	inflight inFlight                        // attempts each backend serves now (inflight.go)
 	handler  http.Handler
 
+	// endStreams is closed by EndStreams: open event streams end
+	// (events.go).
+	endStreams     chan struct{}
+	endStreamsOnce sync.Once
+
 	// responses keeps the Responses answers modelbar makes itself; nil
 	// without Options.ResponseStore (responses_state.go).
 	responses *respstore.Keeper
@@ -136,12 +141,15 @@ func New(opts Options) *Server {
 		auth:       opts.Auth,
 		cookieName: sessionCookieName(opts.Addr),
 		events:     opts.Events,
+		endStreams: make(chan struct{}),
 	}
 	s.requests, s.metrics = opts.Requests, opts.Metrics
 	s.met = s.registerMetrics(opts.Metrics)
 	s.breakers = failover.NewBreakers(nil)
 	s.inflight.hub = opts.Events
 	s.watchConfig()
+	s.watchCooldowns()
+	s.watchLocal()
 	s.watchPolicy()
 	s.watchAPIKeySetting()
 	s.watchLimits(opts.FileLimit)

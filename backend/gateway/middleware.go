@@ -212,6 +212,7 @@ func (s *Server) logRequest(r *http.Request, status int, start time.Time, info *
 			e.TTFBMS = ttfb.Milliseconds()
 		}
 		s.requests.Add(e)
+		s.publishRequest(e)
 		s.met.observe(e, d, ttfb)
 	}
 }

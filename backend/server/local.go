@@ -24,6 +24,10 @@ const (
 	fallbackBudget  = 8 << 30
 	envMemoryBudget = "MODELBAR_MEMORY_BUDGET_MB"
 	envBackend      = "MODELBAR_BACKEND"
+	// rescanModels is how often the models dir and the Hugging Face cache
+	// are looked at for models added or removed by hand, so the views
+	// hear of them (a scan reads a few small files per model).
+	rescanModels = 10 * time.Second
 )
 
 // startEngine builds the local engine over the models dir and the Hugging
@@ -50,6 +54,7 @@ func startEngine(ctx context.Context, dataDir string, cfg *config.Service, log *
 		Backend:       b,
 		BackendReason: reason,
 		Log:           log,
+		Rescan:        rescanModels,
 	})
 	cfg.OnSettings(func(s config.Settings) {
 		budget, ttl := limits(s, fallback)

@@ -131,6 +131,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			ErrorLog:          slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn),
 		},
 	}
+	s.http.RegisterOnShutdown(gw.EndStreams) // the UI's event streams would hold a graceful shutdown to its deadline
 	go func() { s.serveErr <- s.http.Serve(gw.Listener(ln)) }()
 	gw.WarmModelList() // an editor's model picker asks right away
 	opts.Log.Info("modelbar listening", "addr", "http://"+ln.Addr().String(), "data_dir", opts.DataDir,

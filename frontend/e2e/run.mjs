@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { run as runLive } from './live.mjs';
 import { cleanup, frontendDir, modelbarBinary, onCleanup, readToken, startFakeProvider, startModelbar, tempDir, uiLink } from './harness.mjs';
 
 const resultsDir = join(frontendDir, 'test-results');
@@ -585,6 +586,9 @@ async function main() {
   await tid('signin-expired').waitFor({ timeout: 10000 }); // the next poll
   assert.notEqual(readToken(mb), mb.token, 'a new token in the file');
   await shot('signin-expired');
+
+  const ctx = { page, api: (m, p, b) => ((mb.token = readToken(mb)), api(m, p, b)), base, mb, fake, tid, nav, shot, step }; // api: the token after the rotation
+  await runLive(ctx);
 
   assert.deepEqual(pageErrors, [], 'no errors in the page');
   step(`passed; screenshots in ${resultsDir}${update ? ' and ' + screenshotsDir : ''}`);

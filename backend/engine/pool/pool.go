@@ -34,7 +34,33 @@ type Options struct {
 	IdleTTL time.Duration // unload a model unused this long; 0: never
 	Now     func() time.Time
 	Tick    time.Duration // how often idle models are checked; 0: a minute
+	// OnChange, if set, hears of every change of a model's state in the
+	// pool. It runs on the pool's goroutine, in the order the changes
+	// happen: it must return quickly and must not call the Pool (hand the
+	// change off, as an events hub's non-blocking Publish does).
+	OnChange func(Change)
 }
+
+// Change is one model's change of state in the pool.
+type Change struct {
+	Model string `json:"model"`
+	Kind  Kind   `json:"change"`
+}
+
+// Kind names a change of state.
+type Kind string
+
+// The changes a pool reports.
+const (
+	Loading    Kind = "loading"     // a load began
+	Loaded     Kind = "loaded"      // a load ended well
+	LoadFailed Kind = "load_failed" // a load ended in an error
+	Unloaded   Kind = "unloaded"    // unloaded when asked (or at shutdown)
+	Evicted    Kind = "evicted"     // unloaded to make room within the budget
+	Expired    Kind = "expired"     // unloaded after the idle TTL
+	Pinned     Kind = "pinned"
+	Unpinned   Kind = "unpinned"
+)
 
 // Errors the pool returns.
 var (
@@ -149,8 +175,8 @@ func (p *Pool) Load(ctx context.Context, name string, pin bool) error {
 	}
 	defer release()
 	return p.do(ctx, func(s *state) {
-		if e := s.models[name]; e != nil {
-			e.pinned = e.pinned || pin
+		if e := s.models[name]; e != nil && pin {
+			s.pin(name, e, true)
 		}
 	})
 }
@@ -164,7 +190,7 @@ func (p *Pool) Pin(name string, pinned bool) error {
 			err = fmt.Errorf("model %q is not loaded", name)
 			return
 		}
-		e.pinned = pinned
+		s.pin(name, e, pinned)
 	}); derr != nil {
 		return derr
 	}

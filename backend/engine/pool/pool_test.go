@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -281,5 +282,69 @@ func TestPool_SetLimitsShrinksTheBudget(t *testing.T) {
 	p.SetLimits(50, time.Minute)
 	if got := names(p.Status()); len(got) != 1 || got[0] != "b" || !l.isClosed("a") {
 		t.Errorf("after shrinking to 50: %v, want only the more recent b", got)
+	}
+}
+
+// changeLog records what a pool's OnChange hears.
+type changeLog struct {
+	mu  sync.Mutex
+	got []Change
+}
+
+func (c *changeLog) add(ch Change) { c.mu.Lock(); c.got = append(c.got, ch); c.mu.Unlock() }
+
+// take returns what was heard since the last take.
+func (c *changeLog) take() []Change {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.got
+	c.got = nil
+	return out
+}
+
+// Every change of state is told, in order, with why a model left.
+func TestPool_OnChangeTellsEveryChange(t *testing.T) {
+	l := newLoader(map[string]int64{"a": 60, "b": 60, "c": 10})
+	l.fail["bad"] = errors.New("corrupt weights")
+	l.sizes["bad"] = 1
+	c := &clock{t: time.Unix(1000, 0)}
+	var log changeLog
+	p := New(l, Options{Budget: 100, IdleTTL: time.Minute, Now: c.now, Tick: time.Hour, OnChange: log.add})
+	t.Cleanup(p.Close)
+	ctx := context.Background()
+	steps := []struct {
+		name string
+		do   func() error
+		want []Change
+	}{
+		{"load a pinned", func() error { return p.Load(ctx, "a", true) },
+			[]Change{{"a", Loading}, {"a", Loaded}, {"a", Pinned}}},
+		{"pin a again", func() error { return p.Pin("a", true) }, nil},
+		{"unpin a", func() error { return p.Pin("a", false) }, []Change{{"a", Unpinned}}},
+		{"load b evicts a", func() error { c.advance(time.Second); return p.Load(ctx, "b", false) },
+			[]Change{{"a", Evicted}, {"b", Loading}, {"b", Loaded}}},
+		{"a load that fails", func() error {
+			if err := p.Load(ctx, "bad", false); err == nil {
+				return errors.New("bad loaded")
+			}
+			return nil
+		}, []Change{{"bad", Loading}, {"bad", LoadFailed}}},
+		{"unload b", func() error { _, err := p.Unload("b"); return err }, []Change{{"b", Unloaded}}},
+		{"c idles out", func() error {
+			if err := p.Load(ctx, "c", false); err != nil {
+				return err
+			}
+			c.advance(2 * time.Minute)
+			return p.do(ctx, func(s *state) { s.expire() })
+		}, []Change{{"c", Loading}, {"c", Loaded}, {"c", Expired}}},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		p.Status() // the pool's goroutine has told everything before it answers this
+		if got := log.take(); !slices.Equal(got, st.want) {
+			t.Errorf("%s: changes %v, want %v", st.name, got, st.want)
+		}
 	}
 }

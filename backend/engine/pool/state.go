@@ -46,6 +46,26 @@ func (s *state) run() {
 
 func (s *state) now() time.Time { return s.pool.opts.Now() }
 
+// changed tells Options.OnChange.
+func (s *state) changed(name string, k Kind) {
+	if f := s.pool.opts.OnChange; f != nil {
+		f(Change{Model: name, Kind: k})
+	}
+}
+
+// pin sets whether a model is pinned, telling of a change.
+func (s *state) pin(name string, e *entry, pinned bool) {
+	if e.pinned == pinned {
+		return
+	}
+	e.pinned = pinned
+	if pinned {
+		s.changed(name, Pinned)
+	} else {
+		s.changed(name, Unpinned)
+	}
+}
+
 // acquire returns the model (marked in use), or the entry of a load under
 // way to wait for, or an error.
 func (s *state) acquire(name string) (Model, *entry, error) {
@@ -70,6 +90,7 @@ func (s *state) acquire(name string) (Model, *entry, error) {
 	}
 	e := &entry{memory: size, loading: make(chan struct{}), lastUsed: s.now(), waiting: 1}
 	s.models[name] = e
+	s.changed(name, Loading)
 	go func() {
 		m, err := s.pool.loader.Load(context.Background(), name)
 		s.pool.do(context.Background(), func(s *state) { s.loaded(name, e, m, err) })
@@ -89,15 +110,17 @@ func (s *state) loaded(name string, e *entry, m Model, err error) {
 	if err != nil {
 		e.err = fmt.Errorf("load %s: %w", name, err)
 		delete(s.models, name)
+		s.changed(name, LoadFailed)
 	} else {
 		// Every waiting request becomes a user at once, so nothing can
 		// evict the model between its load and their use of it.
 		e.model, e.memory, e.inUse, e.lastUsed = m, m.MemoryBytes(), e.waiting, s.now()
+		s.changed(name, Loaded)
 	}
 	close(e.loading)
 	e.loading, e.waiting = nil, 0
 	if e.err == nil && e.unloadAt && e.inUse == 0 {
-		s.drop(name, e)
+		s.drop(name, e, Unloaded)
 	}
 }
 
@@ -109,7 +132,7 @@ func (s *state) makeRoom(name string, size int64) error {
 		if e == nil {
 			return fmt.Errorf("%w: %s needs about %s, %s of %s is taken", ErrNoRoom, name, mib(size), mib(s.used()), mib(s.pool.opts.Budget))
 		}
-		s.drop(victim, e)
+		s.drop(victim, e, Evicted)
 	}
 	return nil
 }
@@ -145,7 +168,7 @@ func (s *state) release(name string) {
 	e.inUse--
 	e.lastUsed = s.now()
 	if e.inUse == 0 && e.unloadAt {
-		s.drop(name, e)
+		s.drop(name, e, Unloaded)
 	}
 	s.fitBudget() // a budget that shrank while models were busy
 }
@@ -168,7 +191,7 @@ func (s *state) fitBudget() {
 		if e == nil {
 			return
 		}
-		s.drop(victim, e)
+		s.drop(victim, e, Evicted)
 	}
 }
 
@@ -181,7 +204,7 @@ func (s *state) unload(name string) bool {
 		e.unloadAt = true
 		return true
 	}
-	s.drop(name, e)
+	s.drop(name, e, Unloaded)
 	return true
 }
 
@@ -193,22 +216,24 @@ func (s *state) expire() {
 	}
 	for name, e := range s.models {
 		if e.loading == nil && !e.pinned && e.inUse == 0 && s.now().Sub(e.lastUsed) >= ttl {
-			s.drop(name, e)
+			s.drop(name, e, Expired)
 		}
 	}
 }
 
-func (s *state) drop(name string, e *entry) {
+// drop unloads a model, telling why.
+func (s *state) drop(name string, e *entry, why Kind) {
 	delete(s.models, name)
 	if e.model != nil {
 		e.model.Close()
 	}
+	s.changed(name, why)
 }
 
 func (s *state) closeAll() {
 	for name, e := range s.models {
 		if e.loading == nil {
-			s.drop(name, e)
+			s.drop(name, e, Unloaded)
 		}
 	}
 }
