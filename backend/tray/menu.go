@@ -27,6 +27,7 @@ type Action struct {
 	Method string
 	Path   string
 	Body   string
+	Screen string // OpenScreen's: the UI's screen, as its location hash names it ("chat", "routes")
 }
 
 // Kind is the kind of an Action.
@@ -36,7 +37,7 @@ const (
 	None           Kind = iota // not clickable
 	API                        // send Method Path Body to the admin API
 	OpenWindow                 // show the window
-	OpenChat                   // show the window at the Chat screen
+	OpenScreen                 // show the window at a screen of the UI (Action.Screen)
 	OpenBrowser                // open the web UI in the default browser, signed in by a one-time login link
 	CopyBaseURL                // put the OpenAI base URL on the clipboard
 	CopyClaudeCode             // put Claude Code's set-up (GET /api/connect) on the clipboard
@@ -97,7 +98,7 @@ func BuildView(s Snapshot, st State, tooltip string, l Lines, x Extras) View {
 	menu = append(menu, modelItems(s.Models)...)
 	menu = append(menu, sep(3), routesItem(s.Routes), sep(4),
 		Item{ID: "open", Title: "Open modelbar", Action: Action{Kind: OpenWindow}},
-		Item{ID: "chat", Title: "Open Chat", Action: Action{Kind: OpenChat}},
+		Item{ID: "chat", Title: "Open Chat", Action: Action{Kind: OpenScreen, Screen: "chat"}},
 		Item{ID: "browser", Title: "Open in browser", Tooltip: "The same UI in your browser, signed in by a one-time link",
 			Action: Action{Kind: OpenBrowser}},
 		Item{ID: "copy", Title: "Copy OpenAI URL", Tooltip: OpenAIBaseURL(s), Action: Action{Kind: CopyBaseURL}},
@@ -167,12 +168,14 @@ func modelAction(verb, model string) Action {
 }
 
 // routesItem is the Routes submenu: one checkbox per route, in evaluation
-// order, a click enabling or disabling it.
+// order, a click enabling or disabling it, then "Edit routes…", which
+// opens the window's Routes screen.
 func routesItem(routes []Route) Item {
+	edit := Item{ID: "routes:edit", Title: "Edit routes…", Action: Action{Kind: OpenScreen, Screen: "routes"}}
 	if len(routes) == 0 {
-		return Item{ID: "routes", Title: "No routes yet", Disabled: true}
+		return Item{ID: "routes", Title: "No routes yet", Children: []Item{edit}}
 	}
-	children := make([]Item, 0, len(routes))
+	children := make([]Item, 0, len(routes)+2)
 	for _, r := range routes {
 		children = append(children, Item{
 			ID: "route:" + strconv.FormatInt(r.ID, 10), Title: r.ModelPattern + " → " + r.Backend,
@@ -181,6 +184,7 @@ func routesItem(routes []Route) Item {
 				Body: jsonObject("enabled", strconv.FormatBool(!r.Enabled))},
 		})
 	}
+	children = append(children, sep(6), edit)
 	return Item{ID: "routes", Title: fmt.Sprintf("Routes (%d)", len(routes)), Children: children}
 }
 

@@ -16,7 +16,7 @@ import (
 // return promptly.
 type Shell interface {
 	ShowWindow()
-	ShowScreen(screen string) // show the window at a screen of the UI ("chat": #/chat)
+	ShowScreen(screen string) // show the window at a screen of the UI ("chat": #/chat); screen is one of the tray's own constants
 	CopyText(text string) error
 	OpenURL(url string) error // in the default browser
 	Quit()
@@ -238,8 +238,8 @@ func (c *Controller) do(ctx context.Context, a Action) error {
 		}
 	case OpenWindow:
 		c.shell.ShowWindow()
-	case OpenChat:
-		c.shell.ShowScreen("chat")
+	case OpenScreen:
+		c.shell.ShowScreen(a.Screen)
 	case OpenBrowser:
 		link, err := loginLink(ctx, c.admin)
 		if err != nil {
