@@ -106,16 +106,21 @@ func (c *Controller) Refresh(ctx context.Context) (v View, changed bool) {
 	if c.lastErr != "" && now.Sub(c.lastErrAt) >= Recent {
 		c.lastErr = ""
 	}
-	c.next = c.tracker.Next(now, c.snap)
-	if c.lastErr != "" {
-		if at := c.lastErrAt.Add(Recent); c.next.IsZero() || at.Before(c.next) {
-			c.next = at
-		}
-	}
+	c.next = c.nextChange(now)
 	v = BuildView(c.snap, st, tooltip, lines, Extras{LastError: c.lastErr, LaunchAtLogin: login, NoLoginItem: c.login == nil})
 	changed = !c.drawn || !reflect.DeepEqual(v, c.view)
 	c.view, c.drawn = v, true
 	return v, changed
+}
+
+// nextChange is when the view changes with time alone: the tracker's next
+// change, or the action error's going. Called with mu held.
+func (c *Controller) nextChange(now time.Time) time.Time {
+	next := c.tracker.Next(now, c.snap)
+	if at := c.lastErrAt.Add(Recent); c.lastErr != "" && (next.IsZero() || at.Before(next)) {
+		return at
+	}
+	return next
 }
 
 // alert is the menu's line for a recent error or failover; cooldowns have
