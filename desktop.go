@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -36,10 +37,7 @@ import (
 // server `modelbar serve` runs. This file is the one place that touches
 // the Wails runtime; the logic lives in backend/desktop and backend/tray.
 
-const (
-	trayInterval    = 1500 * time.Millisecond
-	shutdownTimeout = 10 * time.Second
-)
+const shutdownTimeout = 10 * time.Second
 
 func desktopApp(ui fs.FS) func(context.Context, []string, io.Writer) int {
 	return func(ctx context.Context, args []string, stderr io.Writer) int {
@@ -72,7 +70,7 @@ func runDesktop(ctx context.Context, args []string, stderr io.Writer, ui fs.FS) 
 	} else {
 		login = li
 	}
-	stopTray := tray.Start(ctx, tray.NewController(gw.CallAdmin, sh, login), trayInterval)
+	stopTray := tray.Start(ctx, tray.NewController(gw.CallAdmin, sh, login), gw, tray.DefaultTiming)
 
 	err = wails.Run(&options.App{
 		Title:             "modelbar",
@@ -166,6 +164,16 @@ func (s *shell) ShowWindow() {
 		desktop.ShowInDock(true)
 		runtime.WindowShow(wctx)
 		runtime.WindowUnminimise(wctx)
+	}
+}
+
+// ShowScreen shows the window at a screen of the UI: the frontend routes
+// by the location's hash (#/chat), and follows hashchange, so setting it
+// is all it takes, with no binding or event of its own.
+func (s *shell) ShowScreen(screen string) {
+	if wctx := s.wctx(); wctx != nil {
+		runtime.WindowExecJS(wctx, "location.hash = "+strconv.Quote("#/"+screen))
+		s.ShowWindow()
 	}
 }
 

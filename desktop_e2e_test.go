@@ -7,15 +7,19 @@ package main
 // with MODELBAR_DESKTOP_BIN set. A stand-in StatusNotifierWatcher (there
 // is no tray host on a headless Linux) records the tray's registration;
 // the test then clicks the tray's menu over com.canonical.dbusmenu, as a
-// panel would, and checks the effect through the admin API.
+// panel would, and checks the effect through the admin API, the clipboard
+// (xclip) and screenshots of the window.
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +29,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
 )
 
 // watcher is the stand-in org.kde.StatusNotifierWatcher.
@@ -86,9 +92,14 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	dataDir, configHome := t.TempDir(), t.TempDir()
 	addr := freeAddr(t)
 	browser, opened := fakeBrowser(t)
+	// A tiny generated local model, for the tray's Unload item; no other
+	// model directory is searched.
+	if err := testmodel.Write(filepath.Join(dataDir, "models", "test", "tiny"), testmodel.Spec{Architecture: "qwen2", Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "MODELBAR_DATA_DIR="+dataDir, "MODELBAR_ADDR="+addr,
-		"XDG_CONFIG_HOME="+configHome, "MODELBAR_BACKEND=cpu", "NO_AT_BRIDGE=1",
+		"XDG_CONFIG_HOME="+configHome, "MODELBAR_BACKEND=cpu", "NO_AT_BRIDGE=1", "HF_HUB_CACHE="+t.TempDir(),
 		"PATH="+browser+string(os.PathListSeparator)+os.Getenv("PATH"))
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -190,7 +201,16 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	}
 	api = adminClient(t, dataDir, addr) // the new token
 
-	// A route appears in the tray's menu; clicking it disables the route.
+	// The menu's head: the activity line.
+	itemID(t, menu, "No requests yet")
+
+	// "Edit routes…" opens the window at its Routes screen, which shows a
+	// first route; a second one added through the API shows there live:
+	// the pixels that change are its row.
+	api("POST", "/api/routes", `{"model_pattern":"e2e-first-*","backend":"local"}`, &struct{}{})
+	click(t, menu, itemID(t, menu, "Edit routes…"))
+	win0 := strings.Fields(win)[0]
+	before := steadyShot(t, win0)
 	var route struct {
 		ID      int64 `json:"id"`
 		Enabled bool  `json:"enabled"`
@@ -200,13 +220,93 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 		t.Fatalf("new route not enabled: %+v", route)
 	}
 	routeID := itemID(t, menu, "e2e-* → local")
-	click(t, menu, routeID)
-	waitFor(t, 10*time.Second, "the route to be disabled by the tray click", func() bool {
-		api("GET", fmt.Sprintf("/api/routes/%d", route.ID), "", &route)
-		return !route.Enabled
+	var withRow image.Image
+	waitFor(t, 10*time.Second, "the window to show the route added through the API", func() bool {
+		if diffBox(before, shotOf(t, win0)).Empty() {
+			return false
+		}
+		withRow = steadyShot(t, win0)
+		return true
 	})
+	row := diffBox(before, withRow)
+	t.Logf("the new route's row: %v", row)
+
+	// A route's checkbox in the tray disables the route, and the open
+	// window shows it within a second.
+	click(t, menu, routeID)
+	clicked := time.Now()
+	var took time.Duration
+	waitFor(t, 10*time.Second, "the tray's toggle to show in the window", func() bool {
+		s := shotOf(t, win0)
+		took = time.Since(clicked) // the capture's end: an upper bound
+		return !diffBox(withRow, s).Intersect(row).Empty()
+	})
+	t.Logf("the tray's toggle showed in the window within %v", took.Round(10*time.Millisecond))
+	if took > time.Second {
+		t.Errorf("the tray's toggle took %v to show in the window, want at most 1 s", took)
+	}
+	api("GET", fmt.Sprintf("/api/routes/%d", route.ID), "", &route)
+	if route.Enabled {
+		t.Error("the route is still enabled after the tray click")
+	}
 	waitFor(t, 10*time.Second, "the tray to show the route unchecked", func() bool {
 		return itemProps(t, menu, "e2e-* → local")["toggle-state"] == int32(0)
+	})
+
+	// A provider that answers 429 cools down: the menu says so, with the
+	// reason and the end, and "Retry … now" ends it.
+	acme := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "120") // longer than the backoff cap: believed at once
+		http.Error(w, `{"error":{"message":"slow down","type":"rate_limit_error"}}`, http.StatusTooManyRequests)
+	}))
+	defer acme.Close()
+	api("PUT", "/api/providers/acme", `{"type":"openai","base_url":"`+acme.URL+`/v1","api_key":"sk-e2e"}`, &struct{}{})
+	api("POST", "/api/routes", `{"model_pattern":"m","backend":"acme"}`, &struct{}{})
+	if resp, err := http.Post("http://"+addr+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`)); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	cooling, _ := itemWithPrefix(t, menu, "m at acme: rate limited (429) until ")
+	t.Logf("cooldown line: %q", cooling)
+	itemWithPrefix(t, menu, "1 request/min · last: m via acme")
+	click(t, menu, itemID(t, menu, "Retry m at acme now"))
+	waitFor(t, 10*time.Second, "Retry now to end the cooldown", func() bool {
+		var cs []any
+		api("GET", "/api/cooldowns", "", &cs)
+		return len(cs) == 0
+	})
+
+	// A loaded local model has its Unload item.
+	api("POST", "/api/models/load", `{"model":"test/tiny"}`, &struct{}{})
+	click(t, menu, itemID(t, menu, "Unload test/tiny ("))
+	waitFor(t, 10*time.Second, "Unload to unload the model", func() bool {
+		var ms []struct {
+			ID     string `json:"id"`
+			Loaded bool   `json:"loaded"`
+		}
+		api("GET", "/api/models", "", &ms)
+		return len(ms) == 1 && ms[0].ID == "test/tiny" && !ms[0].Loaded
+	})
+
+	// The Copy items put the OpenAI URL and Claude Code's set-up on the
+	// clipboard.
+	click(t, menu, itemID(t, menu, "Copy OpenAI URL"))
+	waitFor(t, 10*time.Second, "the OpenAI URL on the clipboard", func() bool {
+		return clipboard() == "http://"+addr+"/v1"
+	})
+	click(t, menu, itemID(t, menu, "Copy Claude Code setup"))
+	waitFor(t, 10*time.Second, "Claude Code's set-up on the clipboard", func() bool {
+		c := clipboard()
+		return strings.Contains(c, "export ANTHROPIC_BASE_URL=http://"+addr+"\n") && strings.HasSuffix(c, "claude\n")
+	})
+
+	// Open Chat changes the window's screen.
+	routes := steadyShot(t, win0)
+	click(t, menu, itemID(t, menu, "Open Chat"))
+	waitFor(t, 10*time.Second, "Open Chat to change the window's screen", func() bool {
+		return !diffBox(routes, shotOf(t, win0)).Empty()
 	})
 
 	// Launch at login writes the autostart entry.
@@ -353,8 +453,14 @@ func search(id int32, props map[string]dbus.Variant, children []dbus.Variant, la
 	return 0, nil, false
 }
 
+// itemID waits for the item labelled label (or, when label ends in "(",
+// starting with it) and returns its id.
 func itemID(t *testing.T, menu dbus.BusObject, label string) int32 {
 	t.Helper()
+	if strings.HasSuffix(label, "(") {
+		_, id := itemWithPrefix(t, menu, label)
+		return id
+	}
 	var id int32
 	waitFor(t, 15*time.Second, "the tray menu item "+label, func() bool {
 		var ok bool
@@ -362,6 +468,107 @@ func itemID(t *testing.T, menu dbus.BusObject, label string) int32 {
 		return ok
 	})
 	return id
+}
+
+// itemWithPrefix waits for an item whose label starts with prefix and
+// returns its label and id.
+func itemWithPrefix(t *testing.T, menu dbus.BusObject, prefix string) (string, int32) {
+	t.Helper()
+	var label string
+	var id int32
+	waitFor(t, 15*time.Second, "a tray menu item starting "+prefix, func() bool {
+		var rev uint32
+		var root layout
+		if err := menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &root); err != nil {
+			t.Fatalf("GetLayout: %v", err)
+		}
+		var ok bool
+		label, id, ok = searchPrefix(root.ID, root.Props, root.Children, prefix)
+		return ok
+	})
+	return label, id
+}
+
+func searchPrefix(id int32, props map[string]dbus.Variant, children []dbus.Variant, prefix string) (string, int32, bool) {
+	if l, ok := props["label"].Value().(string); ok && strings.HasPrefix(l, prefix) {
+		return l, id, true
+	}
+	for _, c := range children {
+		node, ok := c.Value().([]any)
+		if !ok || len(node) != 3 {
+			continue
+		}
+		cid, _ := node[0].(int32)
+		cprops, _ := node[1].(map[string]dbus.Variant)
+		ckids, _ := node[2].([]dbus.Variant)
+		if l, id, ok := searchPrefix(cid, cprops, ckids, prefix); ok {
+			return l, id, true
+		}
+	}
+	return "", 0, false
+}
+
+// clipboard is the X clipboard's text ("" when nobody holds it).
+func clipboard() string {
+	out, _ := exec.Command("xclip", "-o", "-selection", "clipboard").Output()
+	return string(out)
+}
+
+// shotOf captures the window win.
+func shotOf(t *testing.T, win string) image.Image {
+	t.Helper()
+	out, err := exec.Command("import", "-window", win, "png:-").Output()
+	if err != nil {
+		t.Fatalf("screenshot of window %s: %v", win, err)
+	}
+	img, err := png.Decode(bytes.NewReader(out))
+	if err != nil {
+		t.Fatalf("screenshot of window %s: %v", win, err)
+	}
+	return img
+}
+
+// steadyShot captures the window once it stopped changing: two captures
+// in a row alike.
+func steadyShot(t *testing.T, win string) image.Image {
+	t.Helper()
+	prev := shotOf(t, win)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(150 * time.Millisecond)
+		s := shotOf(t, win)
+		if diffBox(prev, s).Empty() {
+			return s
+		}
+		prev = s
+	}
+	t.Fatalf("window %s still changing after 10 s", win)
+	return nil
+}
+
+// diffBox is the smallest rectangle holding every pixel that differs
+// between a and b (all of it when their sizes differ).
+func diffBox(a, b image.Image) image.Rectangle {
+	if a.Bounds() != b.Bounds() {
+		return a.Bounds().Union(b.Bounds())
+	}
+	var box image.Rectangle
+	r := a.Bounds()
+	ra, okA := a.(*image.RGBA)
+	rb, okB := b.(*image.RGBA)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		if okA && okB { // the usual case: skip equal rows at once
+			i := ra.PixOffset(r.Min.X, y)
+			if bytes.Equal(ra.Pix[i:i+4*r.Dx()], rb.Pix[i:i+4*r.Dx()]) {
+				continue
+			}
+		}
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if a.At(x, y) != b.At(x, y) {
+				box = box.Union(image.Rect(x, y, x+1, y+1))
+			}
+		}
+	}
+	return box
 }
 
 func itemProps(t *testing.T, menu dbus.BusObject, label string) map[string]any {

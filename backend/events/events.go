@@ -28,6 +28,7 @@ const (
 	Attempts      Topic = "attempts"      // a backend of a request in flight failed and the next try is known (Data: an attempt)
 	Downloads     Topic = "downloads"     // a model download progressed, finished or failed
 	Conversations Topic = "conversations" // a chat conversation saved, renamed or deleted
+	InFlight      Topic = "inflight"      // a backend started or stopped serving requests (Data: {"backend","in_flight"})
 
 	// Resync tells a subscriber that it fell behind and events were
 	// dropped: it should re-read everything it shows.

@@ -70,7 +70,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		"local":           s.localStatus(),
 		"problems":        s.cfg.Problems(r.Context()), // a corrupt database, unreadable keys: what the user must know
 		"cooldowns":       cooldowns,
-		"backends":        cooldowns, // the same list, under its name from before cooldowns had a scope
+		"backends":        cooldowns,           // the same list, under its name from before cooldowns had a scope
+		"in_flight":       s.inflight.counts(), // backend -> requests it is serving now
 	})
 }
 

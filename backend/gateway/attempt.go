@@ -218,6 +218,7 @@ func (wk *walk) attempt(t router.Target, ticket *failover.Ticket) error {
 		a.onCommit = func() { s.breakers.Succeeded(*ticket) }
 	}
 	wk.c.relayed = false // until passThrough says otherwise
+	defer s.inflight.begin(t.Backend)()
 	var err error
 	switch {
 	case t.Backend == router.Local:

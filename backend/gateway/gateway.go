@@ -87,6 +87,7 @@ type Server struct {
 	limits   limits                          // resource bounds (limits.go)
 	catalog  *providers.Catalog              // the providers' model lists behind /v1/models (models.go)
 	events   *events.Hub                     // the change feed (events.go)
+	inflight inFlight                        // attempts each backend serves now (inflight.go)
 	handler  http.Handler
 
 	// endStreams is closed by EndStreams: open event streams end
@@ -145,6 +146,7 @@ func New(opts Options) *Server {
 	s.requests, s.metrics = opts.Requests, opts.Metrics
 	s.met = s.registerMetrics(opts.Metrics)
 	s.breakers = failover.NewBreakers(nil)
+	s.inflight.hub = opts.Events
 	s.watchConfig()
 	s.watchCooldowns()
 	s.watchLocal()

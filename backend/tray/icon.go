@@ -11,9 +11,12 @@ import (
 // Icon is a state's menu-bar icon, drawn in Go at start-up (no image
 // files): Template is black on transparent for macOS, which tints it to
 // the menu bar; Color is for trays that show icons as they are (Linux).
+// Both are antialiased by alpha alone: every inked pixel has the glyph's
+// own colour, only its alpha says how much of it is covered, so the edges
+// blend into a dark and a light bar alike, without a fringe.
 type Icon struct {
 	Template []byte // PNG
-	Color    []byte // PNG
+	Color    []byte // PNG, 16 bits a channel (see trayPNG)
 }
 
 // IconSize is the icons' edge in pixels: macOS shows tray icons at 16
@@ -24,7 +27,7 @@ const IconSize = 32
 var Icons = func() [Error + 1]Icon {
 	var out [Error + 1]Icon
 	for st := Idle; st <= Error; st++ {
-		out[st] = Icon{Template: encode(draw(st, color.NRGBA{A: 255}, true)), Color: encode(draw(st, stateColor[st], false))}
+		out[st] = Icon{Template: encode(draw(st, color.NRGBA{A: 255}, true)), Color: trayPNG(draw(st, stateColor[st], false))}
 	}
 	return out
 }()
@@ -108,6 +111,50 @@ func draw(st State, c color.NRGBA, template bool) *image.NRGBA {
 		}
 	}
 	return img
+}
+
+// trayPNG encodes img (straight, not premultiplied, colour) for
+// fyne.io/systray v1.12 on Linux, which turns a PNG into the
+// StatusNotifierItem's ARGB32 pixmap by taking the low byte of each
+// premultiplied 16-bit channel (argbForImage: byte(r) of img.At().RGBA()).
+// An 8-bit PNG's partly covered edge pixels come out of that in unrelated
+// colours, a ragged dark and coloured fringe. So each channel is stored
+// in 16 bits, chosen as close as possible to the true value among those
+// whose premultiplied low byte is the straight 8-bit value the pixmap
+// needs: that library then shows the exact colour, and a reader that
+// decodes the PNG correctly sees it within a few levels at the faintest
+// edge pixels.
+func trayPNG(img *image.NRGBA) []byte {
+	out := image.NewNRGBA64(img.Bounds())
+	for y := img.Rect.Min.Y; y < img.Rect.Max.Y; y++ {
+		for x := img.Rect.Min.X; x < img.Rect.Max.X; x++ {
+			c := img.NRGBAAt(x, y)
+			a := uint32(c.A) * 0x101 // its low byte is c.A: the pixmap's alpha is exact
+			out.SetNRGBA64(x, y, color.NRGBA64{R: lowByteChannel(c.R, a), G: lowByteChannel(c.G, a), B: lowByteChannel(c.B, a), A: uint16(a)})
+		}
+	}
+	return encode(out)
+}
+
+// lowByteChannel is a 16-bit straight channel value for v at alpha a
+// (a = A*0x101, A >= 1): its premultiplied value v16*a/0xffff, as
+// color.NRGBA64.RGBA computes it, has v as its low byte, and is the one
+// such value nearest the premultiplied value a correct reader expects.
+// Every premultiplied value from 0 to a is reachable (a/0xffff <= 1), and
+// a >= 257 > v, so there always is one. 0 when a is 0 (transparent).
+func lowByteChannel(v uint8, a uint32) uint16 {
+	if a == 0 {
+		return 0
+	}
+	want := uint32(v) * 0x101 * a / 0xffff
+	best, dist := uint32(v), max(uint32(v), want)-min(uint32(v), want)
+	for k := max(want>>8, 1) - 1; k <= want>>8+1; k++ {
+		p := k<<8 | uint32(v)
+		if d := max(p, want) - min(p, want); p <= a && d < dist {
+			best, dist = p, d
+		}
+	}
+	return uint16(min((best*0xffff+a-1)/a, 0xffff)) // the least v16 whose premultiplied value is best
 }
 
 func encode(img image.Image) []byte {

@@ -27,19 +27,22 @@ type Action struct {
 	Method string
 	Path   string
 	Body   string
+	Screen string // OpenScreen's: the UI's screen, as its location hash names it ("chat", "routes")
 }
 
 // Kind is the kind of an Action.
 type Kind int
 
 const (
-	None        Kind = iota // not clickable
-	API                     // send Method Path Body to the admin API
-	OpenWindow              // show the window
-	OpenBrowser             // open the web UI in the default browser, signed in by a one-time login link
-	CopyBaseURL             // put the OpenAI base URL on the clipboard
-	ToggleLogin             // switch launch at login
-	Quit                    // stop everything
+	None           Kind = iota // not clickable
+	API                        // send Method Path Body to the admin API
+	OpenWindow                 // show the window
+	OpenScreen                 // show the window at a screen of the UI (Action.Screen)
+	OpenBrowser                // open the web UI in the default browser, signed in by a one-time login link
+	CopyBaseURL                // put the OpenAI base URL on the clipboard
+	CopyClaudeCode             // put Claude Code's set-up (GET /api/connect) on the clipboard
+	ToggleLogin                // switch launch at login
+	Quit                       // stop everything
 )
 
 // View is everything the tray draws.
@@ -57,6 +60,13 @@ func OpenAIBaseURL(s Snapshot) string {
 	return s.BaseURL + "/v1"
 }
 
+// Lines is the menu's head: what the tray says about the gateway now.
+type Lines struct {
+	Activity string // "3 requests/min · last: gpt-4o via openai", or why the gateway does not answer
+	Serving  string // "Serving locally (cpu)" while the local engine serves; "" otherwise
+	Alert    string // "Failed over in the last minute", "Errors in the last minute"; "" for none
+}
+
 // Extras is the tray's own part of the menu.
 type Extras struct {
 	LastError     string // the failure of the last menu action, shown for a while; "" for none
@@ -64,66 +74,78 @@ type Extras struct {
 	NoLoginItem   bool   // launch at login is not available here
 }
 
-// BuildView is the tray for a snapshot in state st (described in words
-// by describe): the icon state, the tooltip and the menu.
-func BuildView(s Snapshot, st State, describe string, l Extras) View {
+// BuildView is the tray for a snapshot in state st: the icon state, the
+// tooltip (tooltip, "modelbar: " in front) and the menu.
+func BuildView(s Snapshot, st State, tooltip string, l Lines, x Extras) View {
 	menu := []Item{
 		{ID: "addr", Title: "modelbar on " + s.Addr, Disabled: true},
-		{ID: "status", Title: describe, Disabled: true},
+		{ID: "status", Title: l.Activity, Disabled: true},
 	}
-	if l.LastError != "" {
-		menu = append(menu, Item{ID: "action-error", Title: "⚠ " + l.LastError, Disabled: true})
+	if l.Serving != "" {
+		menu = append(menu, Item{ID: "serving", Title: l.Serving, Disabled: true})
+	}
+	if l.Alert != "" {
+		menu = append(menu, Item{ID: "alert", Title: l.Alert, Disabled: true})
+	}
+	if x.LastError != "" {
+		menu = append(menu, Item{ID: "action-error", Title: "⚠ " + x.LastError, Disabled: true})
 	}
 	if len(s.Cooldowns) > 0 {
-		menu = append(menu, cooldownsItem(s.Cooldowns))
+		menu = append(menu, sep(1))
+		menu = append(menu, cooldownItems(s.Cooldowns)...)
 	}
-	menu = append(menu, sep(1))
+	menu = append(menu, sep(2))
 	menu = append(menu, modelItems(s.Models)...)
-	menu = append(menu, sep(2), routesItem(s.Routes), sep(3),
+	menu = append(menu, sep(3), routesItem(s.Routes), sep(4),
 		Item{ID: "open", Title: "Open modelbar", Action: Action{Kind: OpenWindow}},
+		Item{ID: "chat", Title: "Open Chat", Action: Action{Kind: OpenScreen, Screen: "chat"}},
 		Item{ID: "browser", Title: "Open in browser", Tooltip: "The same UI in your browser, signed in by a one-time link",
 			Action: Action{Kind: OpenBrowser}},
-		Item{ID: "copy", Title: "Copy OpenAI base URL", Tooltip: OpenAIBaseURL(s), Action: Action{Kind: CopyBaseURL}},
-		Item{ID: "login", Title: "Launch at login", Checkbox: true, Checked: l.LaunchAtLogin,
-			Disabled: l.NoLoginItem, Action: Action{Kind: ToggleLogin}},
-		sep(4),
+		Item{ID: "copy", Title: "Copy OpenAI URL", Tooltip: OpenAIBaseURL(s), Action: Action{Kind: CopyBaseURL}},
+		Item{ID: "copy-claude", Title: "Copy Claude Code setup", Tooltip: "The environment variables that point Claude Code at modelbar",
+			Action: Action{Kind: CopyClaudeCode}},
+		Item{ID: "login", Title: "Launch at login", Checkbox: true, Checked: x.LaunchAtLogin,
+			Disabled: x.NoLoginItem, Action: Action{Kind: ToggleLogin}},
+		sep(5),
 		Item{ID: "quit", Title: "Quit modelbar", Action: Action{Kind: Quit}},
 	)
-	return View{State: st, Tooltip: "modelbar: " + describe, Menu: menu}
+	return View{State: st, Tooltip: "modelbar: " + tooltip, Menu: menu}
 }
 
-// cooldownsItem is the Cooling down submenu: what is skipped, until when
-// and why, a click ending that cooldown now.
-func cooldownsItem(cs []Cooldown) Item {
-	children := make([]Item, 0, len(cs)+2)
+// cooldownItems say what is skipped, why and until when ("acme: rate
+// limited (429) until 14:32:05"), each followed by a "Retry … now" item
+// that ends that cooldown; with several, "Retry all now" ends them all.
+func cooldownItems(cs []Cooldown) []Item {
+	items := make([]Item, 0, 2*len(cs)+1)
 	for _, c := range cs {
-		title := c.Name() + " — until " + c.Until.Local().Format("15:04:05")
-		if c.Reason != "" {
-			title += " (" + c.Reason + ")"
-		}
-		children = append(children, Item{ID: "cooldown:" + c.Provider + "/" + c.Model, Title: title,
-			Tooltip: "Click to end this cooldown now", Action: Action{Kind: API, Method: "DELETE", Path: c.Path()}})
+		key := c.Provider + "/" + c.Model
+		items = append(items,
+			Item{ID: "cooldown:" + key, Title: c.Name() + ": " + c.Plain() + " until " + c.Until.Local().Format("15:04:05"),
+				Tooltip: c.Reason, Disabled: true},
+			Item{ID: "retry:" + key, Title: "Retry " + c.Name() + " now", Tooltip: "End this cooldown: the next request tries it again",
+				Action: Action{Kind: API, Method: "DELETE", Path: c.Path()}})
 	}
 	if len(cs) > 1 {
-		children = append(children, sep(5), Item{ID: "cooldowns:end", Title: "End all cooldowns",
+		items = append(items, Item{ID: "retry:all", Title: "Retry all now",
 			Action: Action{Kind: API, Method: "DELETE", Path: "/api/cooldowns"}})
 	}
-	return Item{ID: "cooldowns", Title: fmt.Sprintf("Cooling down (%d)", len(cs)), Children: children}
+	return items
 }
 
 func sep(n int) Item { return Item{ID: "sep" + strconv.Itoa(n), Separator: true} }
 
-// modelItems lists the loaded (and loading) local models with their memory,
-// a click unloading one, then a submenu of the others, a click loading one.
+// modelItems lists the loaded local models, each with an explicit "Unload
+// <model> (<memory>)" item, the ones loading, then a submenu of the
+// others, a click loading one.
 func modelItems(models []Model) []Item {
 	var loaded, available []Item
 	for _, m := range models {
 		switch {
 		case m.Loading:
-			loaded = append(loaded, Item{ID: "model:" + m.ID, Title: m.ID + " — loading…", Checkbox: true, Disabled: true})
+			loaded = append(loaded, Item{ID: "model:" + m.ID, Title: "Loading " + m.ID + "…", Disabled: true})
 		case m.Loaded:
-			loaded = append(loaded, Item{ID: "model:" + m.ID, Title: m.ID + " — " + Bytes(m.MemoryBytes), Checkbox: true, Checked: true,
-				Tooltip: "Click to unload", Action: modelAction("unload", m.ID)})
+			loaded = append(loaded, Item{ID: "unload:" + m.ID, Title: "Unload " + m.ID + " (" + Bytes(m.MemoryBytes) + ")",
+				Tooltip: "Free its memory; it loads again when a request needs it", Action: modelAction("unload", m.ID)})
 		case m.Usable:
 			available = append(available, Item{ID: "load:" + m.ID, Title: m.ID + " (" + Bytes(m.SizeBytes) + ")",
 				Tooltip: "Click to load", Action: modelAction("load", m.ID)})
@@ -146,12 +168,14 @@ func modelAction(verb, model string) Action {
 }
 
 // routesItem is the Routes submenu: one checkbox per route, in evaluation
-// order, a click enabling or disabling it.
+// order, a click enabling or disabling it, then "Edit routes…", which
+// opens the window's Routes screen.
 func routesItem(routes []Route) Item {
+	edit := Item{ID: "routes:edit", Title: "Edit routes…", Action: Action{Kind: OpenScreen, Screen: "routes"}}
 	if len(routes) == 0 {
-		return Item{ID: "routes", Title: "No routes yet", Disabled: true}
+		return Item{ID: "routes", Title: "No routes yet", Children: []Item{edit}}
 	}
-	children := make([]Item, 0, len(routes))
+	children := make([]Item, 0, len(routes)+2)
 	for _, r := range routes {
 		children = append(children, Item{
 			ID: "route:" + strconv.FormatInt(r.ID, 10), Title: r.ModelPattern + " → " + r.Backend,
@@ -160,6 +184,7 @@ func routesItem(routes []Route) Item {
 				Body: jsonObject("enabled", strconv.FormatBool(!r.Enabled))},
 		})
 	}
+	children = append(children, sep(6), edit)
 	return Item{ID: "routes", Title: fmt.Sprintf("Routes (%d)", len(routes)), Children: children}
 }
 

@@ -1,14 +1,17 @@
 // Package tray is modelbar's menu-bar icon and menu. It is a client of the
-// admin API (the same in-process calls the window makes): it polls what
-// the gateway reports, turns it into an icon state and a menu model with
-// pure functions (tested here as values), and sends the admin API requests
-// the menu items stand for. The thin systray adapter (systray.go, built
-// with the desktop tags) draws that model with fyne.io/systray.
+// admin API (the same in-process calls the window makes): it follows the
+// change feed (backend/events) and re-reads what the gateway reports when
+// something it shows changed, turns that into an icon state and a menu
+// model with pure functions (tested here as values), and sends the admin
+// API requests the menu items stand for. The thin systray adapter
+// (systray.go, built with the desktop tags) draws that model with
+// fyne.io/systray.
 package tray
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -23,10 +26,11 @@ type Admin func(ctx context.Context, method, path string, body []byte) (status i
 
 // Snapshot is what the tray shows, as the admin API reported it.
 type Snapshot struct {
-	Addr      string     // the gateway's listen address, host:port
-	BaseURL   string     // the URL clients use: http://host:port, a loopback host when it listens on all interfaces
-	Engine    string     // the local tensor backend ("cpu", "mlx (gpu)"); "" when unavailable
-	Cooldowns []Cooldown // providers and models being skipped now
+	Addr      string         // the gateway's listen address, host:port
+	BaseURL   string         // the URL clients use: http://host:port, a loopback host when it listens on all interfaces
+	Engine    string         // the local tensor backend ("cpu", "mlx (gpu)"); "" when unavailable
+	Cooldowns []Cooldown     // providers and models being skipped now
+	InFlight  map[string]int // backend -> requests it is serving now (only backends serving)
 	Models    []Model
 	Routes    []Route
 }
@@ -48,6 +52,36 @@ func (c Cooldown) Name() string {
 		return c.Provider
 	}
 	return c.Model + " at " + c.Provider
+}
+
+// Plain is the cooldown's reason in a few plain words: "rate limited
+// (429)", "server error (503)", "key refused (401)", "timed out", "not
+// reachable". The gateway's reasons read "provider acme: HTTP 429"
+// (providers.Error.Summary); one it does not know shows as it is.
+func (c Cooldown) Plain() string {
+	r := strings.TrimPrefix(c.Reason, "provider "+c.Provider+": ")
+	if code, ok := strings.CutPrefix(r, "HTTP "); ok {
+		n, _ := strconv.Atoi(code)
+		switch {
+		case n == 429:
+			return "rate limited (429)"
+		case n == 401 || n == 403:
+			return "key refused (" + code + ")"
+		case n == 408:
+			return "timed out (408)"
+		case n >= 500:
+			return "server error (" + code + ")"
+		}
+	}
+	switch {
+	case r == "":
+		return "repeated failures"
+	case strings.HasPrefix(r, "connection failed"):
+		return "not reachable"
+	case len(r) > 80:
+		return strings.ToValidUTF8(r[:80], "") + "…"
+	}
+	return r
 }
 
 // Path is the admin API path that ends the cooldown.
@@ -86,6 +120,7 @@ type Route struct {
 type Request struct {
 	ID           int64     `json:"id"`
 	Time         time.Time `json:"time"`
+	Model        string    `json:"model"`
 	Backend      string    `json:"backend"`
 	FallbackFrom []string  `json:"fallback_from"`
 	Status       int       `json:"status"`
@@ -104,7 +139,8 @@ type status struct {
 		Available bool   `json:"available"`
 		Backend   string `json:"backend"`
 	} `json:"local"`
-	Cooldowns []Cooldown `json:"cooldowns"`
+	Cooldowns []Cooldown     `json:"cooldowns"`
+	InFlight  map[string]int `json:"in_flight"`
 }
 
 // Fetch reads a snapshot and the requests logged after request id after
@@ -125,7 +161,7 @@ func Fetch(ctx context.Context, admin Admin, after int64) (Snapshot, []Request, 
 	if err := get(ctx, admin, "/api/requests?limit=1000&after="+strconv.FormatInt(after, 10), &reqs); err != nil {
 		return s, nil, err
 	}
-	s.Addr, s.BaseURL = st.Addr, st.BaseURL
+	s.Addr, s.BaseURL, s.InFlight = st.Addr, st.BaseURL, st.InFlight
 	if st.Local.Available {
 		s.Engine = st.Local.Backend
 	}
@@ -151,6 +187,37 @@ func loginLink(ctx context.Context, admin Admin) (string, error) {
 		return "", fmt.Errorf("POST /api/login-link: no url in %q", body)
 	}
 	return link.URL, nil
+}
+
+// claudeCodeSetup is Claude Code's set-up as the admin API renders it
+// (GET /api/connect, from backend/connect: the snippet README.md and the
+// window's Connect screen show): its shell block, the environment
+// variables and the command. model= (empty) leaves Claude Code its own
+// model names, which a claude-* route takes.
+func claudeCodeSetup(ctx context.Context, admin Admin) (string, error) {
+	var answer struct {
+		Clients []struct {
+			ID     string `json:"id"`
+			Blocks []struct {
+				Lang string `json:"lang"`
+				Text string `json:"text"`
+			} `json:"blocks"`
+		} `json:"clients"`
+	}
+	if err := get(ctx, admin, "/api/connect?model=", &answer); err != nil {
+		return "", err
+	}
+	for _, c := range answer.Clients {
+		if c.ID != "claude-code" {
+			continue
+		}
+		for _, b := range c.Blocks {
+			if b.Lang == "sh" {
+				return b.Text, nil
+			}
+		}
+	}
+	return "", errors.New("GET /api/connect: no shell set-up for claude-code")
 }
 
 func get(ctx context.Context, admin Admin, path string, v any) error {

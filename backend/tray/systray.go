@@ -6,21 +6,20 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"time"
 
 	"fyne.io/systray"
 )
 
-// Start shows the menu-bar icon and keeps it current, polling every
-// interval. Call it on the main goroutine before the GUI loop starts
-// (wails.Run), never from inside it (macOS creates the status item on the
-// main thread); call the returned stop from the app's shutdown (Wails
-// OnShutdown).
-func Start(ctx context.Context, c *Controller, interval time.Duration) (stop func()) {
+// Start shows the menu-bar icon and keeps it current, following feed (see
+// Controller.Run). Call it on the main goroutine before the GUI loop
+// starts (wails.Run), never from inside it (macOS creates the status item
+// on the main thread); call the returned stop from the app's shutdown
+// (Wails OnShutdown).
+func Start(ctx context.Context, c *Controller, feed Feed, tm Timing) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &renderer{ctx: ctx, c: c}
 	start, end := systray.RunWithExternalLoop(func() {
-		go c.Run(ctx, interval, r.draw)
+		go c.Run(ctx, feed, tm, r.draw)
 	}, nil)
 	systray.SetTemplateIcon(Icons[Idle].Template, Icons[Idle].Color)
 	systray.SetTooltip("modelbar: starting")

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image"
+	"image/color"
 	"image/png"
 	"strconv"
 	"strings"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/modelbar/modelbar/backend/events"
 )
 
 var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
@@ -26,7 +30,12 @@ func TestTracker_State(t *testing.T) {
 		want State
 	}{
 		{"nothing", nil, Snapshot{}, Idle},
-		{"model loaded, no traffic", nil, loaded, Local},
+		{"model loaded, no traffic", nil, loaded, Idle},
+		{"local request in flight", nil, Snapshot{InFlight: map[string]int{"local": 1}}, Local},
+		{"cloud request in flight", nil, Snapshot{InFlight: map[string]int{"openai": 2}}, Cloud},
+		{"local and cloud in flight", nil, Snapshot{InFlight: map[string]int{"openai": 2, "local": 1}}, Local},
+		{"local in flight after a cloud request", []Request{{ID: 1, Time: ago(5 * time.Second), Backend: "openai", Status: 200}},
+			Snapshot{InFlight: map[string]int{"local": 1}}, Local},
 		{"local request", []Request{{ID: 1, Time: ago(5 * time.Second), Backend: "local", Status: 200}}, Snapshot{}, Local},
 		{"cloud request", []Request{{ID: 1, Time: ago(5 * time.Second), Backend: "openai", Status: 200}}, loaded, Cloud},
 		{"newest wins", []Request{
@@ -34,7 +43,7 @@ func TestTracker_State(t *testing.T) {
 			{ID: 1, Time: ago(9 * time.Second), Backend: "openai", Status: 200},
 		}, Snapshot{}, Local},
 		{"cloud long ago", []Request{{ID: 1, Time: ago(2 * time.Minute), Backend: "openai", Status: 200}}, Snapshot{}, Idle},
-		{"cloud long ago, model loaded", []Request{{ID: 1, Time: ago(2 * time.Minute), Backend: "openai", Status: 200}}, loaded, Local},
+		{"cloud long ago, model loaded", []Request{{ID: 1, Time: ago(2 * time.Minute), Backend: "openai", Status: 200}}, loaded, Idle},
 		{"modelbar answered itself", []Request{{ID: 1, Time: ago(time.Second), Backend: "none", Status: 400}}, Snapshot{}, Idle},
 		{"failover", []Request{{ID: 1, Time: ago(30 * time.Second), Backend: "groq", FallbackFrom: []string{"openai"}, Status: 200}}, Snapshot{}, Failover},
 		{"failover expired", []Request{{ID: 1, Time: ago(61 * time.Second), Backend: "groq", FallbackFrom: []string{"openai"}, Status: 200}}, Snapshot{}, Idle},
@@ -75,6 +84,9 @@ func TestTracker_ObserveAcrossPolls(t *testing.T) {
 	}
 	if got := tr.State(t0.Add(60*time.Second), Snapshot{}); got != Local {
 		t.Errorf("60 s after the 5xx, 59 s after a local request: %s, want local", got)
+	}
+	if got := tr.Next(t0.Add(30*time.Second), Snapshot{}); !got.Equal(t0.Add(60 * time.Second)) {
+		t.Errorf("Next 30 s after the 5xx = %v, want when it stops being recent (%v)", got, t0.Add(60*time.Second))
 	}
 }
 
@@ -120,6 +132,14 @@ type fakeAdmin struct {
 	post  map[string]string // "METHOD path" of a non-GET call -> "status body" answered; default "200 {}"
 	calls []string          // "METHOD path body" of non-GET calls
 	fail  int               // status for every call, if set
+	reads map[string]int    // GET path (without query) -> how many
+}
+
+// gets is how many times path was read.
+func (f *fakeAdmin) gets(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads[path]
 }
 
 func (f *fakeAdmin) call(_ context.Context, method, path string, body []byte) (int, []byte) {
@@ -138,6 +158,10 @@ func (f *fakeAdmin) call(_ context.Context, method, path string, body []byte) (i
 		return 200, []byte(`{}`)
 	}
 	p, _, _ := strings.Cut(path, "?")
+	if f.reads == nil {
+		f.reads = map[string]int{}
+	}
+	f.reads[p]++
 	if b, ok := f.get[p]; ok {
 		return 200, []byte(b)
 	}
@@ -156,12 +180,18 @@ const (
 	routesJSON = `[
 		{"id":3,"model_pattern":"gpt-*","backend":"openai","backend_model":"","fallbacks":["groq"],"priority":0,"enabled":true},
 		{"id":5,"model_pattern":"claude-*","backend":"anthropic","backend_model":"","fallbacks":[],"priority":0,"enabled":false}]`
-	requestsJSON = `[{"id":12,"time":"2026-11-21T11:59:50Z","backend":"groq","fallback_from":["openai"],"status":200}]`
+	requestsJSON = `[{"id":12,"time":"2026-11-21T11:59:50Z","model":"gpt-4o","backend":"groq","fallback_from":["openai"],"status":200}]`
 )
+
+// connectJSON is GET /api/connect trimmed to two clients.
+const connectJSON = `{"base_url":"http://127.0.0.1:11500","clients":[
+	{"id":"codex","blocks":[{"lang":"sh","text":"export MODELBAR_API_KEY=modelbar\ncodex\n"}]},
+	{"id":"claude-code","blocks":[{"lang":"sh","text":"export ANTHROPIC_BASE_URL=http://127.0.0.1:11500\nexport ANTHROPIC_AUTH_TOKEN=modelbar\nclaude\n"}]}]}`
 
 func newFake() *fakeAdmin {
 	return &fakeAdmin{get: map[string]string{
 		"/api/status": statusJSON, "/api/models": modelsJSON, "/api/routes": routesJSON, "/api/requests": requestsJSON,
+		"/api/connect": connectJSON,
 	}}
 }
 
@@ -174,29 +204,36 @@ func TestBuildView_FromAdminJSON(t *testing.T) {
 	}
 	want := View{State: Failover, Tooltip: "modelbar: Failed over in the last minute", Menu: []Item{
 		{ID: "addr", Title: "modelbar on 127.0.0.1:11500", Disabled: true},
-		{ID: "status", Title: "Failed over in the last minute", Disabled: true},
-		{ID: "sep1", Separator: true},
+		{ID: "status", Title: "1 request/min · last: gpt-4o via groq after openai failed", Disabled: true},
+		{ID: "alert", Title: "Failed over in the last minute", Disabled: true},
+		{ID: "sep2", Separator: true},
 		{ID: "loaded", Title: "Loaded local models", Disabled: true},
-		{ID: "model:mlx-community/Qwen3-0.6B-4bit", Title: "mlx-community/Qwen3-0.6B-4bit — 1.2 GB", Checkbox: true, Checked: true,
-			Tooltip: "Click to unload", Action: Action{Kind: API, Method: "POST", Path: "/api/models/unload", Body: `{"model":"mlx-community/Qwen3-0.6B-4bit"}`}},
+		{ID: "unload:mlx-community/Qwen3-0.6B-4bit", Title: "Unload mlx-community/Qwen3-0.6B-4bit (1.2 GB)",
+			Tooltip: "Free its memory; it loads again when a request needs it",
+			Action:  Action{Kind: API, Method: "POST", Path: "/api/models/unload", Body: `{"model":"mlx-community/Qwen3-0.6B-4bit"}`}},
 		{ID: "models", Title: "Load a local model", Children: []Item{
 			{ID: "load:llama-3.2-1b", Title: "llama-3.2-1b (712 MB)", Tooltip: "Click to load",
 				Action: Action{Kind: API, Method: "POST", Path: "/api/models/load", Body: `{"model":"llama-3.2-1b"}`}},
 			{ID: "load:gemma-2b", Title: "gemma-2b (unusable)", Tooltip: "architecture gemma is not supported", Disabled: true},
 		}},
-		{ID: "sep2", Separator: true},
+		{ID: "sep3", Separator: true},
 		{ID: "routes", Title: "Routes (2)", Children: []Item{
 			{ID: "route:3", Title: "gpt-* → openai", Checkbox: true, Checked: true,
 				Action: Action{Kind: API, Method: "PUT", Path: "/api/routes/3", Body: `{"enabled":false}`}},
 			{ID: "route:5", Title: "claude-* → anthropic", Checkbox: true,
 				Action: Action{Kind: API, Method: "PUT", Path: "/api/routes/5", Body: `{"enabled":true}`}},
+			{ID: "sep6", Separator: true},
+			{ID: "routes:edit", Title: "Edit routes…", Action: Action{Kind: OpenScreen, Screen: "routes"}},
 		}},
-		{ID: "sep3", Separator: true},
-		{ID: "open", Title: "Open modelbar", Action: Action{Kind: OpenWindow}},
-		{ID: "browser", Title: "Open in browser", Tooltip: "The same UI in your browser, signed in by a one-time link", Action: Action{Kind: OpenBrowser}},
-		{ID: "copy", Title: "Copy OpenAI base URL", Tooltip: "http://127.0.0.1:11500/v1", Action: Action{Kind: CopyBaseURL}},
-		{ID: "login", Title: "Launch at login", Checkbox: true, Disabled: true, Action: Action{Kind: ToggleLogin}},
 		{ID: "sep4", Separator: true},
+		{ID: "open", Title: "Open modelbar", Action: Action{Kind: OpenWindow}},
+		{ID: "chat", Title: "Open Chat", Action: Action{Kind: OpenScreen, Screen: "chat"}},
+		{ID: "browser", Title: "Open in browser", Tooltip: "The same UI in your browser, signed in by a one-time link", Action: Action{Kind: OpenBrowser}},
+		{ID: "copy", Title: "Copy OpenAI URL", Tooltip: "http://127.0.0.1:11500/v1", Action: Action{Kind: CopyBaseURL}},
+		{ID: "copy-claude", Title: "Copy Claude Code setup", Tooltip: "The environment variables that point Claude Code at modelbar",
+			Action: Action{Kind: CopyClaudeCode}},
+		{ID: "login", Title: "Launch at login", Checkbox: true, Disabled: true, Action: Action{Kind: ToggleLogin}},
+		{ID: "sep5", Separator: true},
 		{ID: "quit", Title: "Quit modelbar", Action: Action{Kind: Quit}},
 	}}
 	if d := cmp.Diff(want, v); d != "" {
@@ -207,8 +244,120 @@ func TestBuildView_FromAdminJSON(t *testing.T) {
 	}
 }
 
+// The head of the menu, per situation: the activity line always, "Serving
+// locally" only while the local engine serves a request, an alert for a
+// recent error or failover, each cooldown with its plain reason, its end
+// and a Retry item.
+func TestBuildView_Head(t *testing.T) {
+	ago := func(d time.Duration) time.Time { return t0.Add(-d) }
+	until := t0.Add(90 * time.Second)
+	at := until.Local().Format("15:04:05")
+	cases := []struct {
+		name    string
+		reqs    []Request
+		snap    Snapshot
+		state   State
+		tooltip string
+		head    []string // the titles before the models' separator
+	}{
+		{name: "nothing yet", state: Idle, tooltip: "No requests yet",
+			head: []string{"modelbar on a:1", "No requests yet"}},
+		{name: "a model loaded, idle: not serving", snap: Snapshot{Engine: "cpu", Models: []Model{{ID: "q", Loaded: true}}},
+			state: Idle, tooltip: "No requests yet", head: []string{"modelbar on a:1", "No requests yet"}},
+		{name: "three requests this minute",
+			reqs: []Request{
+				{ID: 1, Time: ago(50 * time.Second), Model: "gpt-4o", Backend: "openai", Status: 200},
+				{ID: 2, Time: ago(30 * time.Second), Model: "fast", Backend: "openai", Status: 200},
+				{ID: 3, Time: ago(20 * time.Second), Model: "gpt-4o", Backend: "openai", Status: 200},
+				{ID: 4, Time: ago(2 * time.Minute), Model: "old", Backend: "openai", Status: 200},
+			},
+			state: Cloud, tooltip: "3 requests/min · last: gpt-4o via openai",
+			head: []string{"modelbar on a:1", "3 requests/min · last: gpt-4o via openai"}},
+		{name: "a long stream ended last: the newest end wins",
+			reqs: []Request{
+				{ID: 1, Time: ago(40 * time.Second), DurationMS: 35_000, Model: "qwen", Backend: "local", Status: 200},
+				{ID: 2, Time: ago(20 * time.Second), Model: "gpt-4o", Backend: "openai", Status: 200},
+			},
+			state: Local, tooltip: "2 requests/min · last: qwen via local",
+			head: []string{"modelbar on a:1", "2 requests/min · last: qwen via local"}},
+		{name: "quiet for a while", reqs: []Request{{ID: 1, Time: ago(5 * time.Minute), Model: "gpt-4o", Backend: "openai", Status: 200}},
+			state: Idle, tooltip: "No requests in the last minute · last: gpt-4o via openai at " + ago(5*time.Minute).Local().Format("15:04"),
+			head: []string{"modelbar on a:1", "No requests in the last minute · last: gpt-4o via openai at " + ago(5*time.Minute).Local().Format("15:04")}},
+		{name: "serving locally", snap: Snapshot{Engine: "cpu", InFlight: map[string]int{"local": 1}},
+			state: Local, tooltip: "Serving locally (cpu)",
+			head: []string{"modelbar on a:1", "No requests yet", "Serving locally (cpu)"}},
+		{name: "serving two locally, one cloud", snap: Snapshot{InFlight: map[string]int{"local": 2, "openai": 1}},
+			state: Local, tooltip: "Serving locally · 2 requests",
+			head: []string{"modelbar on a:1", "No requests yet", "Serving locally · 2 requests"}},
+		{name: "only the cloud in flight: not serving locally", snap: Snapshot{InFlight: map[string]int{"openai": 1}},
+			state: Cloud, tooltip: "No requests yet", head: []string{"modelbar on a:1", "No requests yet"}},
+		{name: "a 5xx", reqs: []Request{{ID: 1, Time: ago(time.Second), Model: "gpt-4o", Backend: "openai", Status: 502}},
+			state: Error, tooltip: "Errors in the last minute",
+			head: []string{"modelbar on a:1", "1 request/min · last: gpt-4o via openai: HTTP 502", "Errors in the last minute"}},
+		{name: "no route, answered by modelbar", reqs: []Request{{ID: 1, Time: ago(time.Second), Model: "gpt-5", Backend: "none", Status: 404}},
+			state: Idle, tooltip: "1 request/min · last: gpt-5: HTTP 404",
+			head: []string{"modelbar on a:1", "1 request/min · last: gpt-5: HTTP 404"}},
+		{name: "a cancelled stream", reqs: []Request{{ID: 1, Time: ago(time.Second), Model: "qwen", Backend: "local", Status: 499}},
+			state: Local, tooltip: "1 request/min · last: qwen via local (cancelled)",
+			head: []string{"modelbar on a:1", "1 request/min · last: qwen via local (cancelled)"}},
+		{name: "cooldowns",
+			snap: Snapshot{Cooldowns: []Cooldown{
+				{Provider: "acme", Scope: "provider", State: "cooldown", Until: until, Reason: "provider acme: HTTP 429"},
+				{Provider: "openai", Model: "gpt-4o", Scope: "model", State: "cooldown", Until: until, Reason: "provider openai: HTTP 503"},
+			}},
+			state: Error, tooltip: "Cooling down: acme (rate limited (429)), gpt-4o at openai (server error (503))",
+			head: []string{"modelbar on a:1", "No requests yet", "",
+				"acme: rate limited (429) until " + at, "Retry acme now",
+				"gpt-4o at openai: server error (503) until " + at, "Retry gpt-4o at openai now", "Retry all now"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var tr Tracker
+			tr.Observe(tc.reqs)
+			tc.snap.Addr = "a:1"
+			st := tr.State(t0, tc.snap)
+			tooltip := Describe(st, tc.snap, &tr, t0)
+			v := BuildView(tc.snap, st, tooltip, Lines{Activity: tr.Activity(t0), Serving: Serving(tc.snap), Alert: alert(st, tc.snap)}, Extras{})
+			var head []string
+			for _, it := range v.Menu {
+				if it.ID == "sep2" {
+					break
+				}
+				head = append(head, it.Title)
+			}
+			if d := cmp.Diff(tc.head, head); d != "" {
+				t.Errorf("head (-want +got):\n%s", d)
+			}
+			if v.State != tc.state || v.Tooltip != "modelbar: "+tc.tooltip {
+				t.Errorf("state %s, tooltip %q; want %s, %q", v.State, v.Tooltip, tc.state, "modelbar: "+tc.tooltip)
+			}
+		})
+	}
+}
+
+// A cooldown's reason, as the gateway words it, in plain words.
+func TestCooldown_Plain(t *testing.T) {
+	for reason, want := range map[string]string{
+		"provider acme: HTTP 429":                             "rate limited (429)",
+		"provider acme: HTTP 401":                             "key refused (401)",
+		"provider acme: HTTP 403":                             "key refused (403)",
+		"provider acme: HTTP 503":                             "server error (503)",
+		"provider acme: HTTP 408":                             "timed out (408)",
+		"provider acme: HTTP 404":                             "HTTP 404",
+		"provider acme: timed out":                            "timed out",
+		"provider acme: connection failed: dial tcp: refused": "not reachable",
+		"": "repeated failures",
+		"provider acme: " + strings.Repeat("x", 100): strings.Repeat("x", 80) + "…",
+		"local model q: out of memory":               "local model q: out of memory",
+	} {
+		if got := (Cooldown{Provider: "acme", Reason: reason}).Plain(); got != want {
+			t.Errorf("Plain(%q) = %q, want %q", reason, got, want)
+		}
+	}
+}
+
 func TestBuildView_EmptyGateway(t *testing.T) {
-	v := BuildView(Snapshot{Addr: "127.0.0.1:1"}, Idle, "Idle", Extras{LaunchAtLogin: true})
+	v := BuildView(Snapshot{Addr: "127.0.0.1:1"}, Idle, "Idle", Lines{}, Extras{LaunchAtLogin: true})
 	titles := map[string]string{}
 	for _, it := range v.Menu {
 		titles[it.ID] = it.Title
@@ -224,9 +373,9 @@ func TestBuildView_EmptyGateway(t *testing.T) {
 }
 
 func TestBuildView_LoadingModelNotClickable(t *testing.T) {
-	v := BuildView(Snapshot{Models: []Model{{ID: "m", Loading: true, Usable: true}}}, Local, "", Extras{})
-	it := v.Menu[4]
-	if it.ID != "model:m" || !it.Disabled || it.Action.Kind != None || !strings.Contains(it.Title, "loading") {
+	v := BuildView(Snapshot{Models: []Model{{ID: "m", Loading: true, Usable: true}}}, Local, "", Lines{}, Extras{})
+	it := findItem(v.Menu, "model:m")
+	if !it.Disabled || it.Action.Kind != None || it.Title != "Loading m…" {
 		t.Errorf("loading model item: %+v", it)
 	}
 }
@@ -242,7 +391,8 @@ func TestBytes(t *testing.T) {
 type fakeShell struct {
 	mu      sync.Mutex
 	shown   int
-	copied  string
+	screens []string
+	copied  []string
 	opened  []string
 	openErr error
 	quit    int
@@ -256,10 +406,15 @@ func (s *fakeShell) OpenURL(u string) error {
 }
 
 func (s *fakeShell) ShowWindow() { s.mu.Lock(); s.shown++; s.mu.Unlock() }
+func (s *fakeShell) ShowScreen(screen string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.screens = append(s.screens, screen)
+}
 func (s *fakeShell) CopyText(t string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.copied = t
+	s.copied = append(s.copied, t)
 	return nil
 }
 func (s *fakeShell) Quit() { s.mu.Lock(); s.quit++; s.mu.Unlock() }
@@ -275,37 +430,78 @@ func (l *fakeLogin) SetEnabled(on bool) error {
 	return nil
 }
 
+// Each menu action does what it says: an admin API call, or the shell's
+// part (the window, the Chat screen, the clipboard, quitting), or the
+// login item.
 func TestController_DoActions(t *testing.T) {
+	const claude = "export ANTHROPIC_BASE_URL=http://127.0.0.1:11500\nexport ANTHROPIC_AUTH_TOKEN=modelbar\nclaude\n"
+	cases := []struct {
+		id      string
+		calls   []string // non-GET admin calls
+		screens []string
+		copied  []string
+		shown   int
+		quit    int
+		login   bool
+	}{
+		{id: "route:3", calls: []string{`PUT /api/routes/3 {"enabled":false}`}},
+		{id: "load:llama-3.2-1b", calls: []string{`POST /api/models/load {"model":"llama-3.2-1b"}`}},
+		{id: "unload:mlx-community/Qwen3-0.6B-4bit", calls: []string{`POST /api/models/unload {"model":"mlx-community/Qwen3-0.6B-4bit"}`}},
+		{id: "open", shown: 1},
+		{id: "chat", screens: []string{"chat"}},
+		{id: "routes:edit", screens: []string{"routes"}},
+		{id: "copy", copied: []string{"http://127.0.0.1:11500/v1"}},
+		{id: "copy-claude", copied: []string{claude}},
+		{id: "login", login: true},
+		{id: "quit", quit: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.id, func(t *testing.T) {
+			ctx := context.Background()
+			admin, shell, login := newFake(), &fakeShell{}, &fakeLogin{}
+			c := NewController(admin.call, shell, login)
+			c.now = func() time.Time { return t0 }
+			v, _ := c.Refresh(ctx)
+			it := findItem(v.Menu, tc.id)
+			if it.ID == "" || it.Disabled {
+				t.Fatalf("no clickable item %s in the menu", tc.id)
+			}
+			c.Do(ctx, it.Action)
+			if d := cmp.Diff(tc.calls, admin.calls); d != "" {
+				t.Errorf("admin calls (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.screens, shell.screens); d != "" {
+				t.Errorf("screens (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.copied, shell.copied); d != "" {
+				t.Errorf("copied (-want +got):\n%s", d)
+			}
+			if shell.shown != tc.shown || shell.quit != tc.quit || login.on != tc.login {
+				t.Errorf("shown %d quit %d login %v, want %d %d %v", shell.shown, shell.quit, login.on, tc.shown, tc.quit, tc.login)
+			}
+			v, _ = c.Refresh(ctx)
+			if e := findItem(v.Menu, "action-error"); e.ID != "" {
+				t.Errorf("action error: %s", e.Title)
+			}
+			if tc.login && !findItem(v.Menu, "login").Checked {
+				t.Error("launch at login not checked after the toggle")
+			}
+		})
+	}
+}
+
+// Copy Claude Code setup fails visibly when the admin API has no snippet
+// for it; nothing is copied.
+func TestController_CopyClaudeCodeWithoutSnippet(t *testing.T) {
 	ctx := context.Background()
-	admin, shell, login := newFake(), &fakeShell{}, &fakeLogin{}
-	c := NewController(admin.call, shell, login)
+	admin, shell := newFake(), &fakeShell{}
+	admin.get["/api/connect"] = `{"clients":[{"id":"codex","blocks":[{"lang":"sh","text":"codex"}]}]}`
+	c := NewController(admin.call, shell, nil)
 	c.now = func() time.Time { return t0 }
+	c.Do(ctx, Action{Kind: CopyClaudeCode})
 	v, _ := c.Refresh(ctx)
-	byID := map[string]Item{}
-	var walk func([]Item)
-	walk = func(items []Item) {
-		for _, it := range items {
-			byID[it.ID] = it
-			walk(it.Children)
-		}
-	}
-	walk(v.Menu)
-	for _, id := range []string{"route:3", "load:llama-3.2-1b", "model:mlx-community/Qwen3-0.6B-4bit", "open", "copy", "login", "quit"} {
-		c.Do(ctx, byID[id].Action)
-	}
-	wantCalls := []string{
-		`PUT /api/routes/3 {"enabled":false}`,
-		`POST /api/models/load {"model":"llama-3.2-1b"}`,
-		`POST /api/models/unload {"model":"mlx-community/Qwen3-0.6B-4bit"}`,
-	}
-	if d := cmp.Diff(wantCalls, admin.calls); d != "" {
-		t.Errorf("admin calls (-want +got):\n%s", d)
-	}
-	if shell.shown != 1 || shell.copied != "http://127.0.0.1:11500/v1" || shell.quit != 1 || !login.on {
-		t.Errorf("shell %+v, login %v", shell, login.on)
-	}
-	if v, _ := c.Refresh(ctx); !findItem(v.Menu, "login").Checked {
-		t.Error("launch at login not checked after the toggle")
+	if got := findItem(v.Menu, "action-error").Title; !strings.Contains(got, "claude-code") || len(shell.copied) != 0 {
+		t.Errorf("menu error %q, copied %q", got, shell.copied)
 	}
 }
 
@@ -371,31 +567,107 @@ func TestController_FailuresShowInMenu(t *testing.T) {
 	}
 }
 
-func TestController_RunDrawsOnlyChanges(t *testing.T) {
+// Run follows the change feed: a relevant event redraws within the
+// debounce, a burst of events costs one refresh, an irrelevant topic none,
+// and unchanged data no redraw.
+func TestController_RunFollowsTheFeed(t *testing.T) {
 	admin := newFake()
+	hub := events.NewHub()
 	c := NewController(admin.call, &fakeShell{}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	draws := make(chan View, 10)
 	done := make(chan struct{})
-	go func() { c.Run(ctx, 5*time.Millisecond, func(v View) { draws <- v }); close(done) }()
+	go func() {
+		c.Run(ctx, hub, Timing{Debounce: 20 * time.Millisecond, Slow: time.Hour}, func(v View) { draws <- v })
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
 	<-draws
-	time.Sleep(50 * time.Millisecond) // ~10 refreshes of unchanged data
+	for hub.Subscribers() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	settled := func() int { // the refreshes so far, once none is under way
+		for {
+			n := admin.gets("/api/status")
+			time.Sleep(100 * time.Millisecond)
+			if admin.gets("/api/status") == n {
+				return n
+			}
+		}
+	}
+	n := settled()
+	hub.Publish(events.Settings, nil)
+	hub.Publish(events.Conversations, nil)
+	if got := settled(); got != n {
+		t.Errorf("%d refreshes after settings and conversations events, want none", got-n)
+	}
+	for range 50 {
+		hub.Publish(events.Requests, nil)
+	}
+	if got := settled(); got != n+1 {
+		t.Errorf("%d refreshes after a burst of 50 request events, want 1", got-n)
+	}
 	if len(draws) != 0 {
 		t.Errorf("%d redraws of unchanged data", len(draws))
 	}
 	admin.mu.Lock()
 	admin.get["/api/routes"] = `[]`
 	admin.mu.Unlock()
+	start := time.Now()
+	hub.Publish(events.Routes, nil)
 	select {
 	case v := <-draws:
 		if it := findItem(v.Menu, "routes"); it.Title != "No routes yet" {
 			t.Errorf("routes item after the change: %+v", it)
 		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("redrawn %v after the routes event, want well within a second", d)
+		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("no redraw after the routes changed")
+		t.Fatal("no redraw after the routes event")
 	}
+}
+
+// closedFeed is a feed with no server behind it.
+type closedFeed struct{}
+
+func (closedFeed) Subscribe(context.Context) <-chan events.Event {
+	ch := make(chan events.Event)
+	close(ch)
+	return ch
+}
+
+// Without a feed (the server did not start) Run refreshes on its timer
+// and after actions, and does not spin on the closed channel.
+func TestController_RunWithoutFeed(t *testing.T) {
+	admin := newFake()
+	c := NewController(admin.call, &fakeShell{}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		c.Run(ctx, closedFeed{}, Timing{Debounce: time.Millisecond, Slow: 50 * time.Millisecond}, func(View) {})
+		close(done)
+	}()
+	time.Sleep(300 * time.Millisecond)
 	cancel()
 	<-done
+	if n := admin.gets("/api/status"); n < 2 || n > 10 {
+		t.Errorf("%d refreshes in 300 ms with a 50 ms timer, want about 6", n)
+	}
+}
+
+// Between events the controller wakes when the view changes with time
+// alone: here when the one request leaves the last minute.
+func TestController_WakesWhenTimeChangesTheView(t *testing.T) {
+	c := NewController(newFake().call, &fakeShell{}, nil)
+	c.now = func() time.Time { return t0 }
+	c.Refresh(context.Background()) // the request ended at 11:59:50, t0 is 12:00:00
+	if got, want := c.wait(time.Hour), 50*time.Second+10*time.Millisecond; got != want {
+		t.Errorf("wait = %v, want %v", got, want)
+	}
+	if got := c.wait(30 * time.Second); got != 30*time.Second {
+		t.Errorf("wait bounded by Slow = %v, want 30s", got)
+	}
 }
 
 func findItem(items []Item, id string) Item {
@@ -437,37 +709,117 @@ func TestOpenAIBaseURL(t *testing.T) {
 	}
 }
 
-// Cooldowns show with what cools down (a provider, or a model at one),
-// until when and why; a click ends one, and "End all" every one.
+// Cooldowns show with what cools down (a provider, or a model at one), why
+// and until when; "Retry … now" ends one, "Retry all now" every one.
+// Failing (not yet cooling) breakers do not show.
 func TestController_Cooldowns(t *testing.T) {
 	ctx := context.Background()
 	admin := newFake()
 	until := t0.Add(30 * time.Second)
 	admin.get["/api/status"] = `{"addr":"127.0.0.1:11500","local":{"available":false},"cooldowns":[
-		{"provider":"groq","scope":"provider","state":"cooldown","until":"` + until.Format(time.RFC3339) + `","reason":"provider groq: connection failed"},
-		{"provider":"openai","model":"org/gpt-4o","scope":"model","state":"cooldown","until":"` + until.Format(time.RFC3339) + `","reason":"provider openai: HTTP 503"},
+		{"provider":"groq","scope":"provider","state":"cooldown","until":"` + until.Format(time.RFC3339) + `","reason":"provider groq: connection failed: dial tcp 127.0.0.1:9: connect: connection refused"},
+		{"provider":"openai","model":"org/gpt-4o","scope":"model","state":"cooldown","until":"` + until.Format(time.RFC3339) + `","reason":"provider openai: HTTP 429"},
 		{"provider":"anthropic","model":"claude","scope":"model","state":"failing","reason":"provider anthropic: HTTP 529"}]}`
 	c := NewController(admin.call, &fakeShell{}, nil)
 	c.now = func() time.Time { return t0 }
 	v, _ := c.Refresh(ctx)
-	if v.State != Error || v.Tooltip != "modelbar: Cooling down: groq, org/gpt-4o at openai" {
+	if v.State != Error || v.Tooltip != "modelbar: Cooling down: groq (not reachable), org/gpt-4o at openai (rate limited (429))" {
 		t.Errorf("state %v, tooltip %q", v.State, v.Tooltip)
 	}
-	item := findItem(v.Menu, "cooldowns")
 	at := until.Local().Format("15:04:05")
-	want := Item{ID: "cooldowns", Title: "Cooling down (2)", Children: []Item{
-		{ID: "cooldown:groq/", Title: "groq — until " + at + " (provider groq: connection failed)", Tooltip: "Click to end this cooldown now",
-			Action: Action{Kind: API, Method: "DELETE", Path: "/api/cooldowns/groq"}},
-		{ID: "cooldown:openai/org/gpt-4o", Title: "org/gpt-4o at openai — until " + at + " (provider openai: HTTP 503)", Tooltip: "Click to end this cooldown now",
-			Action: Action{Kind: API, Method: "DELETE", Path: "/api/cooldowns/openai/org/gpt-4o"}},
-		{ID: "sep5", Separator: true},
-		{ID: "cooldowns:end", Title: "End all cooldowns", Action: Action{Kind: API, Method: "DELETE", Path: "/api/cooldowns"}},
-	}}
-	if d := cmp.Diff(want, item); d != "" {
-		t.Errorf("cooldowns submenu (-want +got):\n%s", d)
+	var got []Item
+	for _, it := range v.Menu {
+		if strings.HasPrefix(it.ID, "cooldown:") || strings.HasPrefix(it.ID, "retry:") {
+			got = append(got, it)
+		}
 	}
-	c.Do(ctx, item.Children[1].Action)
+	want := []Item{
+		{ID: "cooldown:groq/", Title: "groq: not reachable until " + at,
+			Tooltip: "provider groq: connection failed: dial tcp 127.0.0.1:9: connect: connection refused", Disabled: true},
+		{ID: "retry:groq/", Title: "Retry groq now", Tooltip: "End this cooldown: the next request tries it again",
+			Action: Action{Kind: API, Method: "DELETE", Path: "/api/cooldowns/groq"}},
+		{ID: "cooldown:openai/org/gpt-4o", Title: "org/gpt-4o at openai: rate limited (429) until " + at,
+			Tooltip: "provider openai: HTTP 429", Disabled: true},
+		{ID: "retry:openai/org/gpt-4o", Title: "Retry org/gpt-4o at openai now", Tooltip: "End this cooldown: the next request tries it again",
+			Action: Action{Kind: API, Method: "DELETE", Path: "/api/cooldowns/openai/org/gpt-4o"}},
+		{ID: "retry:all", Title: "Retry all now", Action: Action{Kind: API, Method: "DELETE", Path: "/api/cooldowns"}},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("cooldown items (-want +got):\n%s", d)
+	}
+	if w := c.wait(time.Hour); w != 30*time.Second+10*time.Millisecond {
+		t.Errorf("wait %v, want the cooldowns' end", w)
+	}
+	c.Do(ctx, findItem(v.Menu, "retry:openai/org/gpt-4o").Action)
 	if d := cmp.Diff([]string{"DELETE /api/cooldowns/openai/org/gpt-4o "}, admin.calls); d != "" {
 		t.Errorf("calls (-want +got):\n%s", d)
+	}
+}
+
+// fyneARGB is fyne.io/systray v1.12.2's argbForImage (systray_unix.go),
+// which makes the StatusNotifierItem's ARGB32 pixmap on Linux from the
+// decoded PNG: the low byte of each premultiplied 16-bit channel.
+func fyneARGB(img image.Image) []byte {
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	data := make([]byte, w*h*4)
+	i := 0
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			r, g, b, a := img.At(x, y).RGBA()
+			data[i], data[i+1], data[i+2], data[i+3] = byte(a), byte(r), byte(g), byte(b)
+			i += 4
+		}
+	}
+	return data
+}
+
+// The coloured icons' edges are clean on a dark and a light bar: every
+// inked pixel of the pixmap the Linux tray gets is the state's colour,
+// only its alpha (the glyph's coverage) varies, and the PNG read correctly
+// blends over black and over white to values between the bar's and the
+// glyph's, never darker or lighter (a fringe or a halo).
+func TestIcons_ColorEdgesClean(t *testing.T) {
+	for st := Idle; st <= Error; st++ {
+		img, err := png.Decode(bytes.NewReader(Icons[st].Color))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := draw(st, stateColor[st], false)
+		argb := fyneARGB(img)
+		fc := stateColor[st]
+		partial := 0
+		for y := 0; y < IconSize; y++ {
+			for x := 0; x < IconSize; x++ {
+				i := 4 * (y*IconSize + x)
+				a, r, g, b := argb[i], argb[i+1], argb[i+2], argb[i+3]
+				if cov := want.NRGBAAt(x, y).A; a != cov {
+					t.Fatalf("%s (%d,%d): pixmap alpha %d, want the coverage %d", st, x, y, a, cov)
+				}
+				if a == 0 {
+					continue
+				}
+				if a < 255 {
+					partial++
+				}
+				if r != fc.R || g != fc.G || b != fc.B {
+					t.Fatalf("%s (%d,%d) alpha %d: pixmap colour #%02x%02x%02x, want the state's #%02x%02x%02x", st, x, y, a, r, g, b, fc.R, fc.G, fc.B)
+				}
+				for _, bar := range []float64{0, 0xffff} { // a dark bar, a light bar
+					c := color.NRGBA64Model.Convert(img.At(x, y)).(color.NRGBA64)
+					al := float64(c.A) / 0xffff
+					for ch, v := range []uint16{c.R, c.G, c.B} {
+						fg := float64([]uint8{fc.R, fc.G, fc.B}[ch]) * 0x101
+						out := float64(v)*al + bar*(1-al)
+						lo, hi := min(fg, bar)-0x101, max(fg, bar)+0x101 // one 8-bit level of rounding
+						if out < lo || out > hi {
+							t.Fatalf("%s (%d,%d) over %v: channel %d blends to %.0f, outside [%.0f, %.0f]", st, x, y, bar, ch, out, lo, hi)
+						}
+					}
+				}
+			}
+		}
+		if partial < 20 {
+			t.Errorf("%s: %d antialiased edge pixels, want the edges smoothed", st, partial)
+		}
 	}
 }
