@@ -92,7 +92,7 @@ function chatCalls() {
   return calls.filter((c) => c.path === '/v1/chat/completions');
 }
 
-async function ask(utils: ReturnType<typeof render>, text: string) {
+async function ask(utils: { getByTestId: (id: string) => HTMLElement }, text: string) {
   const input = utils.getByTestId('chat-input') as HTMLTextAreaElement;
   await fireEvent.input(input, { target: { value: text } });
   await fireEvent.keyDown(input, { key: 'Enter' });
