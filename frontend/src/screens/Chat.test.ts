@@ -294,6 +294,16 @@ describe('Chat', () => {
     await waitFor(() => expect(Object.values(saved)[0]?.models).toEqual(['fast', 'other']));
   });
 
+  it('starts a new chat when Cmd/Ctrl+N came before the chat was shown', async () => {
+    saved.conv_1 = { id: 'conv_1', title: 'Old', models: ['fast'], updated_at: new Date().toISOString(), messages: [{ id: 'u', role: 'user', content: 'Old question' }] };
+    localStorage.setItem('modelbar-chat-conversation', 'conv_1');
+    window.dispatchEvent(new CustomEvent('modelbar:new-chat'));
+    const utils = render(Chat);
+    await utils.findByText('Old'); // listed
+    expect(utils.queryByTestId('chat-user')).toBeNull();
+    expect(localStorage.getItem('modelbar-chat-conversation')).toBeNull();
+  });
+
   it('opens the saved conversation after a reload, and starts a new one on modelbar:new-chat', async () => {
     saved.conv_9 = {
       id: 'conv_9', title: 'Old chat', models: ['fast'], updated_at: new Date().toISOString(),

@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cleanup, fireEvent, render } from '@testing-library/svelte';
+import { cleanup, fireEvent, render, waitFor } from '@testing-library/svelte';
 import Markdown from './Markdown.svelte';
 import { renderMarkdown, sanitize } from '../../lib/markdown';
 
@@ -92,6 +92,17 @@ describe('Markdown', () => {
     const img = [...container.querySelectorAll('a.image-link')].find((a) => a.textContent?.includes('tracker'));
     expect(img?.getAttribute('href')).toBe('https://evil.example/pixel.png?q=secret');
     expect(container.querySelector('h1')?.textContent).toBe('Totally safe');
+  });
+
+  it('renders a streaming text at most every 100 ms, and the final one at once', async () => {
+    const { container, rerender } = render(Markdown, { text: 'one', live: true });
+    await waitFor(() => expect(container.textContent?.trim()).toBe('one'));
+    await rerender({ text: 'one **two**', live: true });
+    await rerender({ text: 'one **two** three', live: true });
+    expect(container.querySelector('strong')).toBeNull(); // not yet: within 100 ms of the last render
+    await waitFor(() => expect(container.textContent?.trim()).toBe('one two three'));
+    await rerender({ text: 'one **two** three `four`', live: false });
+    expect(container.querySelector('code')?.textContent).toBe('four');
   });
 
   it('shows an inline raster image, which needs no request', () => {
