@@ -1,7 +1,7 @@
 // The saved conversations (admin API /api/conversations).
 
-import { call } from './client';
-import type { Msg } from './chat';
+import { ApiError, call } from './client';
+import { titleFrom, type Msg } from './chat';
 
 export interface ConversationSummary {
   id: string;
@@ -30,8 +30,9 @@ export const deleteConversation = (id: string) => call<void>('DELETE', '/api/con
 
 /**
  * Saves one conversation's changes in order, creating it on the first
- * save. Each save sends the state given to it; a save that fails is
- * reported and the next one carries the newer state anyway.
+ * save (titled after its first question unless a title is given). Each
+ * save sends the state given to it; a save that fails is reported and the
+ * next one carries the newer state anyway.
  */
 export class ConversationSaver {
   id: string | null;
@@ -49,12 +50,19 @@ export class ConversationSaver {
   save(c: ConversationInput): Promise<void> {
     const next = this.queue.then(async () => {
       if (this.id) {
-        await updateConversation(this.id, c);
-      } else {
-        const created = await createConversation(c);
-        this.id = created.id;
-        this.onCreated(created.id);
+        try {
+          await updateConversation(this.id, c);
+          return;
+        } catch (e) {
+          // Deleted elsewhere (another window) while open here: what is on
+          // screen is saved anew rather than lost.
+          if (!(e instanceof ApiError && e.status === 404)) throw e;
+          this.id = null;
+        }
       }
+      const created = await createConversation({ title: titleFrom(c.messages ?? []), ...c });
+      this.id = created.id;
+      this.onCreated(created.id);
     });
     this.queue = next.catch((e) => this.onError(e));
     return this.queue.then(() => {});
