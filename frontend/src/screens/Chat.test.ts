@@ -223,6 +223,18 @@ describe('Chat', () => {
     ]);
   });
 
+  it('keeps a stopped answer in its conversation when a new chat interrupts it', async () => {
+    chat = ({ init }) => sse([delta({ content: 'Half an answer' })], { signal: init.signal, holdForever: true });
+    const utils = render(Chat);
+    await ask(utils, 'Long question');
+    await waitFor(() => expect(utils.getByTestId('chat-answer').textContent).toContain('Half an answer'));
+    await fireEvent.click(utils.getByTestId('chat-new'));
+    expect(utils.queryByTestId('chat-user')).toBeNull();
+    await waitFor(() => expect(Object.values(saved)[0]?.messages).toHaveLength(2));
+    expect(Object.values(saved)[0].messages[1]).toMatchObject({ role: 'assistant', content: 'Half an answer', end: 'stopped' });
+    expect(Object.values(saved)).toHaveLength(1); // the new chat is not saved until it has a message
+  });
+
   it('shows the retry and the failover while the gateway works on it', async () => {
     let release!: () => void;
     const hold = new Promise<void>((r) => (release = r));
