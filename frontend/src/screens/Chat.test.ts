@@ -319,12 +319,30 @@ describe('Chat', () => {
   it('opens the saved conversation after a reload, and starts a new one on modelbar:new-chat', async () => {
     saved.conv_9 = {
       id: 'conv_9', title: 'Old chat', models: ['fast'], updated_at: new Date().toISOString(),
-      messages: [{ id: 'u', role: 'user', content: 'Earlier question' }, { id: 'a', role: 'assistant', content: '**Earlier** answer', end: 'done', lane: 0 }],
+      messages: [
+        { id: 'system', role: 'system', content: 'Answer in French.' },
+        { id: 'u', role: 'user', content: 'Earlier question' },
+        { id: 'a', role: 'assistant', content: '**Earlier** answer', end: 'done', lane: 0 },
+      ],
     };
     localStorage.setItem('modelbar-chat-conversation', 'conv_9');
     const utils = render(Chat);
     await waitFor(() => expect(utils.getByTestId('chat-answer').querySelector('strong')?.textContent).toBe('Earlier'));
     expect(utils.getByTestId('chat-user').textContent).toContain('Earlier question');
+    // The system prompt came back into Options, and goes with the next question.
+    await fireEvent.click(utils.getByTestId('chat-options'));
+    expect((utils.container.querySelector('#chat-system') as HTMLTextAreaElement).value).toBe('Answer in French.');
+    chat = ({ init }) => sse([delta({ content: 'Oui.' }), delta({}, 'stop')], { signal: init.signal });
+    await ask(utils, 'And now?');
+    await waitFor(() => expect(utils.getAllByTestId('chat-assistant')[1]?.getAttribute('data-end')).toBe('done'));
+    expect(chatCalls()[0].body.messages).toEqual([
+      { role: 'system', content: 'Answer in French.' },
+      { role: 'user', content: 'Earlier question' },
+      { role: 'assistant', content: '**Earlier** answer' },
+      { role: 'user', content: 'And now?' },
+    ]);
+    await waitFor(() => expect(saved.conv_9.messages).toHaveLength(5));
+    expect(saved.conv_9.messages[0]).toMatchObject({ role: 'system', content: 'Answer in French.' });
     window.dispatchEvent(new CustomEvent('modelbar:new-chat'));
     await waitFor(() => expect(utils.queryByTestId('chat-user')).toBeNull());
     expect(localStorage.getItem('modelbar-chat-conversation')).toBeNull();
