@@ -186,7 +186,7 @@ describe('Chat', () => {
 
     const reply = await utils.findByTestId('chat-tool-reply');
     await fireEvent.input(within(reply).getByRole('textbox'), { target: { value: '{"sky":"clear"}' } });
-    await fireEvent.click(within(reply).getByRole('button', { name: 'Send the result of get_weather' }));
+    await fireEvent.click(within(reply).getByRole('button', { name: 'Send result of get_weather' }));
     await waitFor(() => expect(utils.getAllByTestId('chat-assistant')[1]?.getAttribute('data-end')).toBe('done'));
     expect(utils.getByTestId('chat-tool-result').textContent).toContain('{"sky":"clear"}');
     expect(chatCalls()[1].body.messages).toEqual([
@@ -353,7 +353,8 @@ describe('Chat', () => {
     await fireEvent.input(utils.getByTestId('chat-rename-input'), { target: { value: 'Renamed chat' } });
     await fireEvent.submit(utils.getByTestId('chat-rename-input').closest('form')!);
     await waitFor(() => expect(saved.conv_9.title).toBe('Renamed chat'));
-    const del = utils.getByTestId('chat-delete');
+    await waitFor(() => utils.getByRole('button', { name: 'Delete conversation Renamed chat' }));
+    const del = utils.getByRole('button', { name: 'Delete conversation Renamed chat' });
     await fireEvent.click(del);
     await fireEvent.click(del); // confirm
     await waitFor(() => expect(saved.conv_9).toBeUndefined());
