@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -123,6 +124,28 @@ func TestAttempts_RetryFailoverAndGiveUpArePublished(t *testing.T) {
 		got := []attemptData{es.nextAttempt(), es.nextAttempt()}
 		if diff := cmp.Diff(want, got, ignoreDelay); diff != "" {
 			t.Errorf("attempts (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("the Anthropic Messages endpoint, translated, publishes the same", func(t *testing.T) {
+		busy := newFake(t, failFirst())
+		h.putProvider("busy2", busy.baseURL(), "")
+		h.route("claude-busy", "busy2")
+		resp, b := h.post("/v1/messages", `{"model":"claude-busy","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`,
+			"X-Modelbar-Client-Request", "chat-3", "anthropic-version", "2023-06-01")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d: %s", resp.StatusCode, b)
+		}
+		want := attemptData{ClientRequestID: "chat-3", Backend: "busy2", Model: "claude-busy", Status: 429, Reason: "HTTP 429", Action: "retry", Next: "busy2"}
+		if diff := cmp.Diff(want, es.nextAttempt(), ignoreDelay); diff != "" {
+			t.Errorf("attempt (-want +got):\n%s", diff)
+		}
+		for i, r := range busy.requests() {
+			for k := range r.Header {
+				if strings.HasPrefix(strings.ToLower(k), "x-modelbar-") {
+					t.Errorf("request %d to the provider carried %s", i, k)
+				}
+			}
 		}
 	})
 
