@@ -39,7 +39,9 @@ export async function run({ page, base, mb, tid, nav, shot, step }) {
   await route('e2e-plain', 'fake-small');
   await route('e2e-busy', 'rate-limited-once');
   await route('e2e-failover', 'always-429', ['backup:slow-start']);
-  // One retry, and a Retry-After of 1 s is waited for rather than skipped.
+  // One retry, and a Retry-After of 1 s is waited for rather than skipped
+  // (put back at the end, for the checks that may follow).
+  const before = (await api('GET', '/api/settings')).body;
   const s = await api('PUT', '/api/settings', { max_retries: 1, retry_backoff_max_ms: 2000, cooldown_failures: -1 });
   assert.equal(s.status, 200, JSON.stringify(s.body));
 
@@ -122,4 +124,7 @@ export async function run({ page, base, mb, tid, nav, shot, step }) {
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="chat-user"]').length === 0);
   await page.locator(`[data-testid="chat-conversation"][data-id="${saved.id}"]`).getByTestId('chat-conversation-open').click();
   await tid('chat-user').nth(4).waitFor();
+
+  const { max_retries, retry_backoff_max_ms, cooldown_failures } = before;
+  assert.equal((await api('PUT', '/api/settings', { max_retries, retry_backoff_max_ms, cooldown_failures })).status, 200);
 }
