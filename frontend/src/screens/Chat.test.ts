@@ -243,7 +243,7 @@ describe('Chat', () => {
       return hold.then(() => sse([delta({ content: 'Finally.' }), delta({}, 'stop')], { signal: init.signal, headers: { 'X-Modelbar-Backend': 'backup', 'X-Modelbar-Fallback-From': 'acme' } }));
     };
     const utils = render(Chat);
-    await waitFor(() => expect(FakeEventSource.last?.url).toBe('/api/events?topics=attempts%2Cconversations'));
+    await waitFor(() => expect(FakeEventSource.last?.url).toBe('/api/events'));
     await ask(utils, 'Hello?');
     await waitFor(() => expect(chatCalls()).toHaveLength(1));
     const id = chatCalls()[0].headers['X-Modelbar-Client-Request'];
