@@ -2,12 +2,10 @@ package gateway
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/modelbar/modelbar/backend/events"
-	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/providers"
 	"github.com/modelbar/modelbar/backend/router"
 )
@@ -50,30 +48,17 @@ func (wk *walk) announce(t router.Target, err error, action, next string, delay 
 	})
 }
 
-// attemptReason is a failure's HTTP status (0 if none) and a short reason
-// in modelbar's words: a provider's own message may quote the prompt.
+// attemptReason is a failure's HTTP status (0 when the backend gave
+// none: a timeout, a refused connection, a cooldown) and its reason in the
+// request log's words (stepFailure: modelbar's own, never the provider's
+// message, which may quote the prompt).
 func attemptReason(err error) (int, string) {
-	var (
-		pe *providers.Error
-		ue *failover.UnavailableError
-	)
-	switch {
-	case errors.As(err, &pe):
-		switch pe.Kind {
-		case providers.KindStatus:
-			return pe.Status, fmt.Sprintf("HTTP %d", pe.Status)
-		case providers.KindTimeout:
-			return 0, "timed out"
-		case providers.KindConnection:
-			return 0, "connection failed"
-		}
-		return 0, truncate(pe.Summary(), 160)
-	case errors.As(err, &ue):
-		return 0, truncate(ue.Message, 160)
-	case errors.Is(err, failover.ErrRequestTimeout):
-		return 0, "request timeout"
+	_, reason := stepFailure(err)
+	var pe *providers.Error
+	if errors.As(err, &pe) && pe.Kind == providers.KindStatus {
+		return pe.Status, reason
 	}
-	return 0, truncate(loggable(err, err.Error()), 160)
+	return 0, reason
 }
 
 // clientRequestID keeps an id a client may use to find its events: at most

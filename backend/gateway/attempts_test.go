@@ -149,6 +149,18 @@ func TestAttempts_RetryFailoverAndGiveUpArePublished(t *testing.T) {
 		}
 	})
 
+	t.Run("a refused connection: no status, the request log's reason", func(t *testing.T) {
+		h.putProvider("gone", deadURL(t), "")
+		h.route("unreachable", "gone", "backup")
+		send("unreachable", "chat-4", http.StatusOK)
+		var a attemptData
+		for a = es.nextAttempt(); a.Action != "failover"; a = es.nextAttempt() {
+		}
+		if a.ClientRequestID != "chat-4" || a.Backend != "gone" || a.Status != 0 || a.Next != "backup" || !strings.HasPrefix(a.Reason, "connection failed") {
+			t.Errorf("attempt %+v", a)
+		}
+	})
+
 	t.Run("an id that is not a plain token is dropped", func(t *testing.T) {
 		send("flaky", "<script>", http.StatusOK)
 		if a := es.nextAttempt(); a.ClientRequestID != "" {
