@@ -33,7 +33,12 @@ func (s *Server) requireAdmin(next http.HandlerFunc) http.Handler {
 
 // decodeJSON reads a small JSON request body into v.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := readBody(w, r, maxAdminBody)
+	return decodeJSONMax(w, r, v, maxAdminBody)
+}
+
+// decodeJSONMax reads a JSON request body of at most limit bytes into v.
+func decodeJSONMax(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	body, err := readBody(w, r, limit)
 	if err != nil {
 		return err
 	}

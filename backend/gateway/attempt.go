@@ -70,8 +70,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		report = failover.Worse(report, failover.Failure{Backend: t.Backend, Err: err})
 		if last || failover.Classify(err).Action == failover.Stop {
+			wk.announce(t, err, actionGiveUp, "", 0)
 			break
 		}
+		wk.announce(t, err, actionFailover, plan.Targets[i+1].Backend, 0)
 		s.log.WarnContext(r.Context(), "backend failed before the first byte; failing over",
 			append([]any{"model", c.model, "backend", t.Backend, "next", plan.Targets[i+1].Backend}, failureAttrs(err)...)...)
 		wk.failed = append(wk.failed, t.Backend)
@@ -113,7 +115,11 @@ func (wk *walk) tryBackend(t router.Target, last bool) error {
 		}
 		retryAfter := failover.RetryAfter(err)
 		wait, waitOK := wk.pol.Wait(n, retryAfter)
-		if v.Action != failover.RetrySame || n > wk.pol.MaxRetries || !waitOK || !sleep(wk.r.Context(), wait) {
+		retry := v.Action == failover.RetrySame && n <= wk.pol.MaxRetries && waitOK
+		if retry {
+			wk.announce(t, err, actionRetry, t.Backend, wait)
+		}
+		if !retry || !sleep(wk.r.Context(), wait) {
 			d := wk.pol.CooldownFor(retryAfter)
 			if b.Failed(ticket, v.Scope, loggable(err, err.Error()), wk.pol.Threshold(retryAfter), d) {
 				wk.s.log.WarnContext(wk.r.Context(), "cooling down", "backend", t.Backend, "model", truncate(t.Model, 64),

@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/conversations"
 	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/protocol/anthropic"
@@ -43,6 +44,7 @@ func toAPIError(err error) *apiError {
 		pe  *providers.Error
 		ue  *failover.UnavailableError
 		mbe *http.MaxBytesError
+		cfe *conversations.FieldError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -54,7 +56,9 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: re.Param, Message: re.Error()}
 	case errors.As(err, &fe):
 		return &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: fe.Field, Message: fe.Error()}
-	case errors.Is(err, config.ErrNotFound):
+	case errors.As(err, &cfe):
+		return &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: cfe.Field, Message: cfe.Error()}
+	case errors.Is(err, config.ErrNotFound), conversations.IsNotFound(err):
 		return &apiError{Status: http.StatusNotFound, Type: "not_found_error", Code: "not_found", Message: err.Error()}
 	case errors.As(err, &ce):
 		return &apiError{Status: http.StatusConflict, Type: "conflict_error", Code: "conflict", Message: ce.Error()}

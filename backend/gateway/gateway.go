@@ -18,6 +18,7 @@ import (
 
 	"github.com/modelbar/modelbar/backend/auth"
 	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/conversations"
 	"github.com/modelbar/modelbar/backend/events"
 	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/metrics"
@@ -63,6 +64,9 @@ type Options struct {
 	// Events is the change feed served at /api/events; nil: the server
 	// makes its own.
 	Events *events.Hub
+	// Conversations keeps the chat's saved conversations
+	// (/api/conversations); nil: none are kept, and those endpoints say so.
+	Conversations conversations.Store
 }
 
 // Server serves the inference and admin APIs. Create it with New; it is safe
@@ -88,6 +92,7 @@ type Server struct {
 	catalog  *providers.Catalog              // the providers' model lists behind /v1/models (models.go)
 	events   *events.Hub                     // the change feed (events.go)
 	inflight inFlight                        // attempts each backend serves now (inflight.go)
+	convs    conversationKeeper              // the chat's saved conversations (conversations.go)
 	handler  http.Handler
 
 	// endStreams is closed by EndStreams: open event streams end
@@ -142,6 +147,7 @@ func New(opts Options) *Server {
 		cookieName: sessionCookieName(opts.Addr),
 		events:     opts.Events,
 		endStreams: make(chan struct{}),
+		convs:      conversationKeeper{st: opts.Conversations, mu: &sync.Mutex{}},
 	}
 	s.requests, s.metrics = opts.Requests, opts.Metrics
 	s.met = s.registerMetrics(opts.Metrics)
@@ -224,6 +230,11 @@ func (s *Server) routes() http.Handler {
 	admin("DELETE", "/api/sessions", s.deleteSessions)
 	admin("DELETE", "/api/sessions/{id}", s.deleteSession)
 	admin("POST", "/api/admin-token/rotate", s.rotateAdminToken)
+	admin("GET", "/api/conversations", s.listConversations)
+	admin("POST", "/api/conversations", s.createConversation)
+	admin("GET", "/api/conversations/{id}", s.getConversation)
+	admin("PUT", "/api/conversations/{id}", s.updateConversation)
+	admin("DELETE", "/api/conversations/{id}", s.deleteConversation)
 	admin("GET", "/api/cooldowns", s.listCooldowns)
 	admin("DELETE", "/api/cooldowns", s.endAllCooldowns)
 	admin("DELETE", "/api/cooldowns/{provider}", s.endCooldown)

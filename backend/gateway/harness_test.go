@@ -77,7 +77,7 @@ func newHarness(t testing.TB, opts ...func(*gateway.Options)) *harness {
 	t.Cleanup(func() { requests.Close() }) // after the server, before the store
 
 	h.srv = httptest.NewUnstartedServer(nil)
-	o := gateway.Options{Addr: h.srv.Listener.Addr().String(), AdminToken: adminToken, Config: h.cfg, Log: log, Requests: requests, ResponseStore: st}
+	o := gateway.Options{Addr: h.srv.Listener.Addr().String(), AdminToken: adminToken, Config: h.cfg, Log: log, Requests: requests, ResponseStore: st, Conversations: st}
 	for _, f := range opts {
 		f(&o)
 	}

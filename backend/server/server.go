@@ -119,7 +119,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	gw := gateway.New(gateway.Options{
 		Events: hub,
 		Addr:   ln.Addr().String(), Auth: keeper, DataDir: opts.DataDir, Version: opts.Version, Config: cfg, Log: opts.Log,
-		Local: local, Requests: requests, Metrics: reg, UI: opts.UI, FileLimit: fileLimit(), ResponseStore: st,
+		Local: local, Requests: requests, Metrics: reg, UI: opts.UI, FileLimit: fileLimit(), ResponseStore: st, Conversations: st,
 	})
 	s := &Server{
 		gateway: gw, log: opts.Log, listener: ln, store: st, clients: clients, config: cfg, serveErr: make(chan error, 1),

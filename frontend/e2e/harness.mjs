@@ -55,10 +55,31 @@ export function tempDir() {
 /**
  * An OpenAI-compatible provider: GET /v1/models, POST /v1/chat/completions
  * whole or streamed (SSE, one word every `delayMs`, usage when asked). The
- * model "fail-503" answers 503 (to make the gateway fail over).
+ * model "fail-503" answers 503 (to make the gateway fail over). For the
+ * chat's checks: "always-429" answers 429 with Retry-After: 1;
+ * "rate-limited-once" answers so every other call; "slow-start" waits 1.5 s
+ * before it answers; "fake-markdown" answers with a heading, a table and a
+ * code block; "fake-tool" answers with a tool call.
  */
+const markdownAnswer = [
+  '## Fake results',
+  '',
+  '| city | temp |',
+  '|------|-----:|',
+  '| Paris | 21 |',
+  '| Oslo | 12 |',
+  '',
+  '```python',
+  'def hello():',
+  '    return "<b>world</b>"',
+  '```',
+  '',
+  'Done.',
+].join('\n');
+
 export async function startFakeProvider({ delayMs = 90 } = {}) {
   const seen = []; // {method, path, auth, model, stream}
+  const counts = {}; // chat calls per model
   const server = createServer(async (req, res) => {
     let body = '';
     for await (const c of req) body += c;
@@ -85,8 +106,16 @@ export async function startFakeProvider({ delayMs = 90 } = {}) {
         res.end('{"error":{"message":"the fake is down for this model","type":"server_error"}}');
         return;
       }
+      const calls = (counts[r.model] = (counts[r.model] ?? 0) + 1);
+      if (r.model === 'always-429' || (r.model === 'rate-limited-once' && calls % 2 === 1)) {
+        res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '1' });
+        res.end('{"error":{"message":"slow down","type":"rate_limit_error"}}');
+        return;
+      }
+      if (r.model === 'slow-start') await new Promise((ok) => setTimeout(ok, 1500));
       const last = [...(r.messages ?? [])].reverse().find((m) => m.role === 'user');
-      const words = `Hello from the fake provider (${r.model}). You said: ${last?.content ?? ''}`.split(/(?<= )/);
+      const text = r.model === 'fake-markdown' ? markdownAnswer : `Hello from the fake provider (${r.model}). You said: ${last?.content ?? ''}`;
+      const words = text.split(/(?<= )/);
       const id = 'chatcmpl-fake' + seen.length;
       const created = Math.floor(Date.now() / 1000);
       const usage = { prompt_tokens: 7, completion_tokens: words.length, total_tokens: 7 + words.length };
@@ -102,6 +131,16 @@ export async function startFakeProvider({ delayMs = 90 } = {}) {
       const send = (o) => res.write(`data: ${JSON.stringify(o)}\n\n`);
       const chunk = (delta, finish = null) => ({ id, object: 'chat.completion.chunk', created, model: r.model, choices: [{ index: 0, delta, finish_reason: finish }] });
       send(chunk({ role: 'assistant', content: '' }));
+      if (r.model === 'fake-tool') {
+        send(chunk({ tool_calls: [{ index: 0, id: 'call_e2e', type: 'function', function: { name: 'get_weather', arguments: '' } }] }));
+        for (const part of ['{"city":', '"Paris",', '"unit":"C"}']) {
+          await new Promise((ok) => setTimeout(ok, delayMs));
+          send(chunk({ tool_calls: [{ index: 0, function: { arguments: part } }] }));
+        }
+        send(chunk({}, 'tool_calls'));
+        res.end('data: [DONE]\n\n');
+        return;
+      }
       for (const w of words) {
         await new Promise((ok) => setTimeout(ok, delayMs));
         send(chunk({ content: w }));

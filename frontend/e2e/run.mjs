@@ -401,11 +401,11 @@ async function main() {
   await tid('chat-send').click();
   await tid('chat-answer').nth(3).getByText('You said: Options cleared').waitFor();
 
-  step('chat: Clear while an answer streams, then chat on');
+  step('chat: New chat while an answer streams, then chat on');
   await tid('chat-input').fill('Stream then clear');
   await tid('chat-send').click();
   await tid('chat-stop').waitFor();
-  await tid('chat-clear').click();
+  await tid('chat-new').click();
   assert.equal(await tid('chat-answer').count(), 0);
   await tid('chat-send').waitFor(); // not stuck on Stop
   await tid('chat-input').fill('After clear');
@@ -719,6 +719,7 @@ async function main() {
   await runLive(ctx); // live views (issue 14: 4)
   await (await import('./routes.mjs')).run(ctx); // route editor, tester, providers (issue 14: 5, 6)
   await (await import('./requests.mjs')).run(ctx); // request log, settings, models (issue 14: 7, 8)
+  await (await import('./chat.mjs')).run(ctx); // the chat (issue 14: 3)
 
   // Last, after every area module, so that they check every screen: the
   // shell (narrow layouts, shortcuts), then axe-core on every screen in

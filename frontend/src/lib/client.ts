@@ -335,9 +335,18 @@ export async function* readSSE(body: ReadableStream<Uint8Array>, signal?: AbortS
 
 // ---- Chat through the gateway ------------------------------------------------
 
+/** A tool call as the OpenAI API carries it; arguments is JSON text. */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string | null;
+  tool_calls?: ToolCall[]; // an assistant's
+  tool_call_id?: string; // a tool result's
 }
 
 export interface Usage {
@@ -351,26 +360,37 @@ export interface ChatRequest {
   messages: ChatMessage[];
   temperature?: number;
   max_tokens?: number;
+  tools?: unknown[]; // OpenAI tool definitions, sent as given
   apiKey?: string; // a modelbar inference key, when require_api_keys is on
+  /** Sent as X-Modelbar-Client-Request: the id the gateway's attempts events carry. */
+  clientRequestId?: string;
 }
 
 export interface ChatProgress {
   content: string; // the answer so far
-  reasoning: string; // reasoning_content so far
+  reasoning: string; // reasoning_content (or reasoning) so far
+  toolCalls: ToolCall[]; // the tool calls so far (arguments grow while streaming)
   backend: string; // X-Modelbar-Backend
   fallbackFrom: string; // X-Modelbar-Fallback-From ("" without a failover)
   usage: Usage | null;
   model: string; // the model the answer names
-  firstTokenMs: number | null; // from send to the first content
+  firstTokenMs: number | null; // from send to the first content, reasoning or tool call
   elapsedMs: number; // from send to now
-  tokensPerSecond: number | null; // completion tokens / generation time
+  /**
+   * Output tokens per second: from the usage once it arrives; while
+   * streaming, estimated from the events received (one token each, about).
+   */
+  tokensPerSecond: number | null;
+  estimatedRate: boolean; // tokensPerSecond is the estimate
   finishReason: string | null;
+  events: number; // events that carried output
 }
 
 /**
  * Streams one chat completion through the gateway (POST /v1/chat/completions,
  * stream with usage), calling onProgress after every event. Resolves with the
- * final state; throws ApiError on an error answer or an in-stream error event.
+ * final state; throws ApiError on an error answer or an in-stream error event,
+ * and the AbortError of signal when it is aborted.
  */
 export async function streamChat(
   c: Client,
@@ -381,6 +401,7 @@ export async function streamChat(
 ): Promise<ChatProgress> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream' };
   if (req.apiKey) headers.Authorization = 'Bearer ' + req.apiKey;
+  if (req.clientRequestId) headers['X-Modelbar-Client-Request'] = req.clientRequestId;
   const body: Record<string, unknown> = {
     model: req.model,
     messages: req.messages,
@@ -389,11 +410,13 @@ export async function streamChat(
   };
   if (req.temperature !== undefined) body.temperature = req.temperature;
   if (req.max_tokens !== undefined) body.max_tokens = req.max_tokens;
+  if (req.tools?.length) body.tools = req.tools;
   const start = now();
   const res = await c.fetchGateway('/v1/chat/completions', { method: 'POST', headers, body: JSON.stringify(body), signal });
   const p: ChatProgress = {
     content: '',
     reasoning: '',
+    toolCalls: [],
     backend: res.headers.get('X-Modelbar-Backend') ?? '',
     fallbackFrom: res.headers.get('X-Modelbar-Fallback-From') ?? '',
     usage: null,
@@ -401,7 +424,9 @@ export async function streamChat(
     firstTokenMs: null,
     elapsedMs: 0,
     tokensPerSecond: null,
+    estimatedRate: false,
     finishReason: null,
+    events: 0,
   };
   if (!res.ok || !res.body) {
     const err = decodeError(res.status, await res.text());
@@ -421,13 +446,28 @@ export async function streamChat(
         continue;
       }
       applyChunk(p, chunk, now() - start);
-      onProgress({ ...p });
+      p.tokensPerSecond = rate(p);
+      p.estimatedRate = !p.usage;
+      onProgress({ ...p, toolCalls: p.toolCalls.map(copyCall) });
     }
+    signal?.throwIfAborted();
   }
   p.elapsedMs = now() - start;
   p.tokensPerSecond = rate(p);
-  onProgress({ ...p });
+  p.estimatedRate = !p.usage && p.tokensPerSecond !== null;
+  onProgress({ ...p, toolCalls: p.toolCalls.map(copyCall) });
   return p;
+}
+
+function copyCall(t: ToolCall): ToolCall {
+  return { ...t, function: { ...t.function } };
+}
+
+interface Delta {
+  content?: string | null;
+  reasoning_content?: string | null;
+  reasoning?: string | null;
+  tool_calls?: { index?: number; id?: string; type?: string; function?: { name?: string; arguments?: string } }[];
 }
 
 function applyChunk(p: ChatProgress, chunk: unknown, elapsed: number) {
@@ -435,7 +475,7 @@ function applyChunk(p: ChatProgress, chunk: unknown, elapsed: number) {
     error?: unknown;
     model?: string;
     usage?: Usage | null;
-    choices?: { delta?: { content?: string | null; reasoning_content?: string | null }; message?: { content?: string | null; reasoning_content?: string | null }; finish_reason?: string | null }[];
+    choices?: { delta?: Delta; message?: Delta; finish_reason?: string | null }[];
   };
   if (c.error) {
     throw decodeError(0, JSON.stringify({ error: c.error }));
@@ -445,17 +485,30 @@ function applyChunk(p: ChatProgress, chunk: unknown, elapsed: number) {
   for (const ch of c.choices ?? []) {
     const d = ch.delta ?? ch.message ?? {};
     const text = d.content ?? '';
-    const reasoning = d.reasoning_content ?? '';
-    if ((text || reasoning) && p.firstTokenMs === null) p.firstTokenMs = elapsed;
+    const reasoning = d.reasoning_content ?? d.reasoning ?? '';
+    const calls = d.tool_calls ?? [];
+    if (text || reasoning || calls.length) {
+      if (p.firstTokenMs === null) p.firstTokenMs = elapsed;
+      p.events++;
+    }
     p.content += text;
     p.reasoning += reasoning;
+    calls.forEach((tc, k) => mergeToolCall(p.toolCalls, tc, ch.delta ? (tc.index ?? k) : k));
     if (ch.finish_reason) p.finishReason = ch.finish_reason;
   }
   p.elapsedMs = elapsed;
 }
 
+/** Adds a streamed tool-call fragment (by index) or a whole call to calls. */
+function mergeToolCall(calls: ToolCall[], tc: NonNullable<Delta['tool_calls']>[number], index: number) {
+  const cur = (calls[index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });
+  if (tc.id) cur.id = tc.id;
+  if (tc.function?.name) cur.function.name += tc.function.name;
+  if (tc.function?.arguments) cur.function.arguments += tc.function.arguments;
+}
+
 function rate(p: ChatProgress): number | null {
-  const n = p.usage?.completion_tokens;
+  const n = p.usage?.completion_tokens ?? p.events;
   if (!n || p.firstTokenMs === null) return null;
   const genMs = p.elapsedMs - p.firstTokenMs;
   // One token arrives with the first event: the rest took genMs.

@@ -317,3 +317,37 @@ describe('Live in the Wails window', () => {
     expect(FakeSource.last.url).toBe(EVENTS_URL);
   });
 });
+
+describe('onEvents', () => {
+  it('hands each event of its topics, with its data, at once, and keeps the feed open while it listens', () => {
+    const l = browserLive();
+    const got: unknown[] = [];
+    const off = l.onEvents(['attempts'], (ev) => got.push(ev.data));
+    const src = FakeSource.last;
+    expect(src.url).toBe(EVENTS_URL);
+    src.hello();
+    src.send('attempts', 1, { client_request_id: 'a', action: 'retry' });
+    src.send('routes', 2);
+    src.send('attempts', 3, { client_request_id: 'b', action: 'failover' });
+    expect(got).toEqual([{ client_request_id: 'a', action: 'retry' }, { client_request_id: 'b', action: 'failover' }]); // no debounce, no other topic
+    off();
+    expect(src.closed).toBe(true);
+  });
+
+  it('listens on a stream reopened after an error, and in the Wails window', async () => {
+    const l = browserLive();
+    const got: string[] = [];
+    l.onEvents(['attempts'], (ev) => got.push(ev.topic + ev.seq));
+    FakeSource.last.fail();
+    await vi.advanceTimersByTimeAsync(FIRST_BACKOFF_MS);
+    FakeSource.last.send('attempts', 7);
+    expect(got).toEqual(['attempts7']);
+
+    const handlers = new Map<string, (...d: unknown[]) => void>();
+    const w = new Live({ runtime: { EventsOn: (name: string, cb: (...d: unknown[]) => void) => void handlers.set(name, cb) } });
+    const inWindow: unknown[] = [];
+    w.onEvents(['attempts'], (ev) => inWindow.push(ev.data));
+    handlers.get(WINDOW_EVENT)?.({ seq: 1, topic: 'attempts', time: '', data: { action: 'give_up' } });
+    expect(inWindow).toEqual([{ action: 'give_up' }]);
+  });
+});

@@ -84,6 +84,7 @@ export class Live {
   private readonly env: Required<Pick<LiveEnv, 'setTimeout' | 'clearTimeout' | 'debounceMs'>> & LiveEnv;
   private readonly subs = new Set<Subscriber>();
   private readonly watchers = new Set<(c: Connection) => void>();
+  private readonly listeners = new Set<{ topics: Set<string>; f: (ev: LiveEvent) => void }>(); // onEvents'
   private state: Connection = 'connecting';
   private source: EventSourceLike | null = null;
   private offRuntime: (() => void) | null = null;
@@ -125,6 +126,23 @@ export class Live {
     };
   }
 
+  /**
+   * Calls f with every event of topics as it arrives, its payload
+   * included, undebounced: for a view that follows something in flight
+   * (the chat, its request's attempts) rather than re-reading a list. A
+   * lost event is not replayed. Returns the unsubscribe.
+   */
+  onEvents(topics: string[], f: (ev: LiveEvent) => void): () => void {
+    const l = { topics: new Set(topics), f };
+    this.listeners.add(l);
+    for (const t of topics) this.listen(t);
+    this.start();
+    return () => {
+      this.listeners.delete(l);
+      this.stopIfUnused();
+    };
+  }
+
   /** Calls f with the feed's state now and at every change; returns the unsubscribe. */
   onConnection(f: (c: Connection) => void): () => void {
     f(this.state);
@@ -162,7 +180,7 @@ export class Live {
   }
 
   private stopIfUnused() {
-    if (this.subs.size || this.watchers.size || !this.running) return;
+    if (this.subs.size || this.watchers.size || this.listeners.size || !this.running) return;
     this.running = false;
     this.offRuntime?.();
     this.offRuntime = null;
@@ -186,6 +204,7 @@ export class Live {
     this.listened = new Set();
     src.addEventListener('hello', () => this.opened());
     for (const s of this.subs) for (const t of s.topics) this.listen(t);
+    for (const l of this.listeners) for (const t of l.topics) this.listen(t);
     this.listen('resync');
     src.onerror = () => {
       if (this.source !== src) return;
@@ -251,6 +270,7 @@ export class Live {
     if (!ev || typeof ev.topic !== 'string') return;
     const all = ev.topic === 'resync';
     for (const s of this.subs) if (all || s.topics.has(ev.topic)) this.schedule(s);
+    for (const l of [...this.listeners]) if (l.topics.has(ev.topic)) l.f(ev);
   }
 
   /** A refresh within debounceMs of the first event of a burst; one at a time. */
@@ -302,6 +322,11 @@ export function feed(): Live {
 /** Shorthand for feed().onTopics: `onMount(() => onTopics(['routes'], load))`. */
 export function onTopics(topics: string[], refresh: () => unknown): () => void {
   return feed().onTopics(topics, refresh);
+}
+
+/** Shorthand for feed().onEvents: each event of topics, with its data, as it comes. */
+export function onEvents(topics: string[], f: (ev: LiveEvent) => void): () => void {
+  return feed().onEvents(topics, f);
 }
 
 /** Shorthand for feed().onConnection. */

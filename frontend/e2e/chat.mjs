@@ -1,0 +1,130 @@
+// Browser checks of the chat (issue 14, "a chat worth using"): markdown, a
+// tool call, Stop as a neutral end, a conversation that survives a reload,
+// and the failover state while a failing provider is retried. Runs at the
+// end of run.mjs's scenario, which has signed the browser out and rotated
+// the admin token: it signs in again and reads the new token.
+
+import assert from 'node:assert/strict';
+import { readToken, uiLink } from './harness.mjs';
+
+export async function run({ page, base, mb, tid, nav, shot, step }) {
+  const api = async (method, path, body) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { Authorization: 'Bearer ' + readToken(mb), 'Content-Type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+  const route = async (pattern, model, fallbacks = []) => {
+    const r = await api('POST', '/api/routes', { model_pattern: pattern, backend: 'fake', backend_model: model, fallbacks, priority: 50, enabled: true });
+    assert.equal(r.status, 201, `route ${pattern}: ${JSON.stringify(r.body)}`);
+  };
+  const last = (id) => tid(id).last();
+  async function ask(model, text) {
+    await tid('chat-model').fill(model);
+    await tid('chat-input').fill(text);
+    await tid('chat-send').click();
+  }
+  async function answered() {
+    await page.locator('[data-testid="chat-assistant"]').last().and(page.locator('[data-end="done"]')).waitFor();
+  }
+
+  step('chat: sign in again; routes to the fake provider modes');
+  await page.goto(uiLink(mb));
+  await tid('screen-routes').waitFor();
+  await route('e2e-md', 'fake-markdown');
+  await route('e2e-tool', 'fake-tool');
+  await route('e2e-plain', 'fake-small');
+  await route('e2e-busy', 'rate-limited-once');
+  await route('e2e-failover', 'always-429', ['backup:slow-start']);
+  // One retry, and a Retry-After of 1 s is waited for rather than skipped
+  // (put back at the end, for the checks that may follow).
+  const before = (await api('GET', '/api/settings')).body;
+  const s = await api('PUT', '/api/settings', { max_retries: 1, retry_backoff_max_ms: 2000, cooldown_failures: -1 });
+  assert.equal(s.status, 200, JSON.stringify(s.body));
+
+  step('chat: a markdown answer renders as such');
+  await nav('chat');
+  await tid('chat-new').click();
+  await ask('e2e-md', 'Show me a table');
+  await answered();
+  const md = last('chat-answer');
+  await md.locator('h2', { hasText: 'Fake results' }).waitFor();
+  assert.equal(await md.locator('table td').count(), 4);
+  assert.equal(await md.locator('pre code.language-python .hljs-keyword').first().innerText(), 'def');
+  assert.equal(await md.locator('pre code b').count(), 0, 'HTML in code stays text');
+  const copy = md.getByRole('button', { name: 'Copy the python code' });
+  await copy.click();
+  await md.getByRole('button', { name: /Copy the python code/ }).filter({ hasText: /Copied|Copy failed/ }).waitFor();
+  await last('chat-speed').waitFor();
+  await last('chat-ttft').waitFor();
+  await shot('chat-markdown');
+
+  step('chat: a tool call answer is shown as a tool call');
+  await ask('e2e-tool', 'Weather in Paris?');
+  await answered();
+  const call = last('chat-tool-call');
+  assert.equal(await call.getByTestId('chat-tool-name').innerText(), 'get_weather');
+  await call.locator('summary').click();
+  assert.equal(await call.getByTestId('chat-tool-args').innerText(), '{\n  "city": "Paris",\n  "unit": "C"\n}');
+  await last('chat-tool-reply').waitFor();
+
+  step('chat: Stop is a neutral end');
+  await ask('e2e-plain', 'Tell me a long story');
+  await page.waitForFunction(() => {
+    const a = [...document.querySelectorAll('[data-testid="chat-answer"]')].pop();
+    return !!a && a.textContent.includes('Hello');
+  });
+  await tid('chat-stop').click();
+  const stopped = page.locator('[data-testid="chat-assistant"][data-end="stopped"]');
+  await stopped.waitFor();
+  await stopped.getByTestId('chat-stopped').waitFor();
+  assert.equal(await stopped.getByTestId('chat-error').count(), 0, 'no error for a stop');
+  assert.equal(await stopped.getByRole('alert').count(), 0);
+  await tid('chat-send').waitFor();
+
+  step('chat: the conversation survives a reload');
+  const convs = await api('GET', '/api/conversations');
+  const saved = convs.body.find((c) => c.title === 'Show me a table');
+  assert.ok(saved, 'the conversation is saved: ' + JSON.stringify(convs.body.map((c) => c.title)));
+  await page.waitForFunction(async (id) => {
+    const r = await fetch('/api/conversations/' + id);
+    const c = await r.json();
+    return c.messages.some((m) => m.end === 'stopped');
+  }, saved.id);
+  await page.reload();
+  await tid('screen-chat').waitFor();
+  await tid('chat-user').nth(2).waitFor();
+  assert.equal(await tid('chat-user').count(), 3);
+  await tid('chat-answer').first().locator('h2', { hasText: 'Fake results' }).waitFor();
+  await tid('chat-tool-call').first().waitFor();
+  await page.locator('[data-testid="chat-assistant"][data-end="stopped"]').waitFor();
+  await page.locator(`[data-testid="chat-conversation"][data-id="${saved.id}"]`).waitFor();
+
+  step('chat: a retried provider shows "retrying fake (429)"');
+  await ask('e2e-busy', 'Are you busy?');
+  await last('chat-attempt').filter({ hasText: /retrying fake \(429\)/ }).waitFor({ timeout: 5000 });
+  await shot('chat-retrying');
+  await answered();
+  assert.equal(await page.locator('[data-testid="chat-assistant"]').last().getByTestId('chat-attempt').count(), 0, 'the retry state ends with the answer');
+  assert.equal(await last('chat-backend').innerText(), 'fake');
+
+  step('chat: a failing provider fails over to the backup, visibly');
+  await ask('e2e-failover', 'Anyone there?');
+  await last('chat-attempt').filter({ hasText: /retrying fake \(429\)/ }).waitFor({ timeout: 5000 });
+  await last('chat-attempt').filter({ hasText: /failing over to backup/ }).waitFor({ timeout: 5000 });
+  await answered();
+  assert.equal(await last('chat-backend').innerText(), 'backup');
+  assert.match(await last('chat-fallback').innerText(), /fake/);
+
+  step('chat: a new chat on modelbar:new-chat (Cmd/Ctrl+N), the old one listed');
+  await page.evaluate(() => window.dispatchEvent(new CustomEvent('modelbar:new-chat')));
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="chat-user"]').length === 0);
+  await page.locator(`[data-testid="chat-conversation"][data-id="${saved.id}"]`).getByTestId('chat-conversation-open').click();
+  await tid('chat-user').nth(4).waitFor();
+
+  const { max_retries, retry_backoff_max_ms, cooldown_failures } = before;
+  assert.equal((await api('PUT', '/api/settings', { max_retries, retry_backoff_max_ms, cooldown_failures })).status, 200);
+}
