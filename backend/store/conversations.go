@@ -88,22 +88,7 @@ func (s *Store) SaveConversation(ctx context.Context, c conversations.Conversati
 // DeleteConversation deletes the conversation id; one that is not there is
 // an error wrapping ErrNotFound.
 func (s *Store) DeleteConversation(ctx context.Context, id string) error {
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM conversations WHERE id = ?`, id)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	switch {
-	case err != nil:
-		return fmt.Errorf("store: delete conversation %q: %w", id, err)
-	case n == 0:
-		return fmt.Errorf("store: delete conversation %q: %w", id, conversationNotFound)
-	}
-	return nil
+	return s.deleteRow(ctx, "conversations", "conversation", id, conversationNotFound)
 }
 
 func scanSummary(scan func(dest ...any) error, c *conversations.Summary) error {

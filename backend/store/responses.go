@@ -76,9 +76,15 @@ func (s *Store) ResponseChain(ctx context.Context, id string, notBefore time.Tim
 // DeleteResponse deletes the stored response id; one that is not there is
 // an error wrapping ErrNotFound.
 func (s *Store) DeleteResponse(ctx context.Context, id string) error {
+	return s.deleteRow(ctx, "responses", "response", id, notFound)
+}
+
+// deleteRow deletes the row of table whose id is id, in one write; none
+// there is an error wrapping notFound. what names the row in errors.
+func (s *Store) deleteRow(ctx context.Context, table, what, id string, notFound error) error {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM responses WHERE id = ?`, id)
+		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE id = ?`, id)
 		if err != nil {
 			return err
 		}
@@ -87,9 +93,9 @@ func (s *Store) DeleteResponse(ctx context.Context, id string) error {
 	})
 	switch {
 	case err != nil:
-		return fmt.Errorf("store: delete response %q: %w", id, err)
+		return fmt.Errorf("store: delete %s %q: %w", what, id, err)
 	case n == 0:
-		return fmt.Errorf("store: delete response %q: %w", id, notFound)
+		return fmt.Errorf("store: delete %s %q: %w", what, id, notFound)
 	}
 	return nil
 }

@@ -2,21 +2,12 @@
 // tool call, Stop as a neutral end, a conversation that survives a reload,
 // and the failover state while a failing provider is retried. Runs at the
 // end of run.mjs's scenario, which has signed the browser out and rotated
-// the admin token: it signs in again and reads the new token.
+// the admin token: it signs in again (ctx.api reads the new token).
 
 import assert from 'node:assert/strict';
-import { readToken, uiLink } from './harness.mjs';
+import { uiLink } from './harness.mjs';
 
-export async function run({ page, base, mb, tid, nav, shot, step }) {
-  const api = async (method, path, body) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { Authorization: 'Bearer ' + readToken(mb), 'Content-Type': 'application/json' },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
+export async function run({ page, api, mb, tid, nav, shot, step }) {
   const route = async (pattern, model, fallbacks = []) => {
     const r = await api('POST', '/api/routes', { model_pattern: pattern, backend: 'fake', backend_model: model, fallbacks, priority: 50, enabled: true });
     assert.equal(r.status, 201, `route ${pattern}: ${JSON.stringify(r.body)}`);

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { readToken, uiLink } from './harness.mjs';
+import { uiLink } from './harness.mjs';
 
 /** A port where nothing listens: listen, note it, close. */
 async function deadPort() {
@@ -42,17 +42,7 @@ async function axeViolations(page, selector) {
   return found;
 }
 
-export async function run({ page, base, mb, tid, nav, shot, step }) {
-  // The scenario before rotated the admin token: read it again for each call.
-  const api = async (method, path, body) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { Authorization: 'Bearer ' + readToken(mb), 'Content-Type': 'application/json' },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
+export async function run({ page, api, mb, tid, nav, shot, step }) {
   const row = (pattern) => page.locator(`[data-testid="route-row"][data-pattern="${pattern}"]`);
   const provRow = (name) => page.locator(`[data-testid="provider-row"][data-name="${name}"]`);
   const order = async () => {
