@@ -92,14 +92,11 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	dataDir, configHome := t.TempDir(), t.TempDir()
 	addr := freeAddr(t)
 	browser, opened := fakeBrowser(t)
-	// A tiny generated local model, for the tray's Unload item; no other
-	// model directory is searched.
-	if err := testmodel.Write(filepath.Join(dataDir, "models", "test", "tiny"), testmodel.Spec{Architecture: "qwen2", Seed: 7}); err != nil {
-		t.Fatal(err)
-	}
+	fakeURL, chats := fakeOpenAI(t)
+	hook := freeAddr(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "MODELBAR_DATA_DIR="+dataDir, "MODELBAR_ADDR="+addr,
-		"XDG_CONFIG_HOME="+configHome, "MODELBAR_BACKEND=cpu", "NO_AT_BRIDGE=1", "HF_HUB_CACHE="+t.TempDir(),
+		"XDG_CONFIG_HOME="+configHome, "MODELBAR_DESKTOPTEST_ADDR="+hook, "MODELBAR_BACKEND=cpu", "NO_AT_BRIDGE=1", "HF_HUB_CACHE="+t.TempDir(),
 		"PATH="+browser+string(os.PathListSeparator)+os.Getenv("PATH"))
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -126,8 +123,13 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 		return err == nil && win != ""
 	})
 	api := adminClient(t, dataDir, addr)
-	time.Sleep(3 * time.Second) // let the page render before the screenshot
-	if results != "" {          // the whole screen, and the window alone (the README's)
+	win0 := strings.Fields(win)[0]
+	p := page{t: t, addr: hook}
+
+	// The first run, in the window: the guide, a provider, its route.
+	firstRunWalk(t, p, addr, fakeURL, api)
+	hideToasts(p, true)
+	if results != "" { // the whole screen, and the window alone (the README's): the guide, walked
 		for shot, window := range map[string]string{"desktop-root.png": "root", "desktop.png": strings.Fields(win)[0]} {
 			shot = filepath.Join(results, shot)
 			if out, err := exec.Command("import", "-window", window, shot).CombinedOutput(); err != nil {
@@ -136,6 +138,14 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 				t.Logf("screenshot: %s", shot)
 			}
 		}
+	}
+	hideToasts(p, false)
+
+	// A tiny generated local model, for the tray's Unload item below (after
+	// the first run, which starts with none); no other model directory is
+	// searched.
+	if err := testmodel.Write(filepath.Join(dataDir, "models", "test", "tiny"), testmodel.Spec{Architecture: "qwen2", Seed: 7}); err != nil {
+		t.Fatal(err)
 	}
 
 	// A second launch hands over to the running app and ends.
@@ -209,7 +219,6 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	// the pixels that change are its row.
 	api("POST", "/api/routes", `{"model_pattern":"e2e-first-*","backend":"local"}`, &struct{}{})
 	click(t, menu, itemID(t, menu, "Edit routes…"))
-	win0 := strings.Fields(win)[0]
 	before := steadyShot(t, win0)
 	var route struct {
 		ID      int64 `json:"id"`
@@ -279,6 +288,13 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	})
 
 	// A loaded local model has its Unload item.
+	waitFor(t, 10*time.Second, "the local model written after the first run", func() bool {
+		var ms []struct {
+			ID string `json:"id"`
+		}
+		api("GET", "/api/models", "", &ms)
+		return len(ms) == 1 && ms[0].ID == "test/tiny"
+	})
 	api("POST", "/api/models/load", `{"model":"test/tiny"}`, &struct{}{})
 	click(t, menu, itemID(t, menu, "Unload test/tiny ("))
 	waitFor(t, 10*time.Second, "Unload to unload the model", func() bool {
@@ -308,6 +324,8 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	waitFor(t, 10*time.Second, "Open Chat to change the window's screen", func() bool {
 		return !diffBox(routes, shotOf(t, win0)).Empty()
 	})
+	// There, a chat gets its answer from the provider the first run added.
+	chatInWindow(t, p, chats)
 
 	// Launch at login writes the autostart entry.
 	click(t, menu, itemID(t, menu, "Launch at login"))
