@@ -8,7 +8,9 @@ package main
 // is no tray host on a headless Linux) records the tray's registration;
 // the test then clicks the tray's menu over com.canonical.dbusmenu, as a
 // panel would, and checks the effect through the admin API, the clipboard
-// (xclip) and screenshots of the window.
+// (xclip) and screenshots of the window. Before the tray, the first run
+// (desktop_window_test.go) walks the Get started guide in the window,
+// through the binary's desktoptest probe; after it, a chat in the window.
 
 import (
 	"bytes"
@@ -239,6 +241,9 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	})
 	row := diffBox(before, withRow)
 	t.Logf("the new route's row: %v", row)
+	const e2eRow = `const row = document.querySelector('[data-testid="screen-routes"] [data-testid="route-row"][data-pattern="e2e-*"]');`
+	p.wait(5*time.Second, "the Routes screen to show e2e-* enabled", e2eRow+`
+return shown(row) && text(row, 'the e2e-* row').includes('e2e-*') && row.querySelector('input[type="checkbox"]').checked;`)
 
 	// A route's checkbox in the tray disables the route, and the open
 	// window shows it within a second.
@@ -254,6 +259,10 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("the tray's toggle took %v to show in the window, want at most 1 s", took)
 	}
+	// What changed there is the route's switch, off.
+	p.wait(time.Second, "the e2e-* row to show the route off", e2eRow+`
+const box = row.querySelector('input[type="checkbox"]');
+return shown(box) && !box.checked && box.getAttribute('aria-label') === 'Enable route e2e-*';`)
 	api("GET", fmt.Sprintf("/api/routes/%d", route.ID), "", &route)
 	if route.Enabled {
 		t.Error("the route is still enabled after the tray click")
@@ -324,6 +333,7 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	waitFor(t, 10*time.Second, "Open Chat to change the window's screen", func() bool {
 		return !diffBox(routes, shotOf(t, win0)).Empty()
 	})
+	p.wait(5*time.Second, "the Chat screen", `return shown($('screen-chat')) && location.hash === '#/chat';`)
 	// There, a chat gets its answer from the provider the first run added.
 	chatInWindow(t, p, chats)
 
