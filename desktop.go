@@ -90,6 +90,7 @@ func runDesktop(ctx context.Context, args []string, stderr io.Writer, ui fs.FS) 
 			sh.started(wctx, opts.Hidden)
 			sh.serve(wctx, gw, server.Options{Addr: opts.Addr, DataDir: opts.DataDir, Version: cli.Version, Log: log, UI: ui})
 			go desktop.Forward(wctx, gw, runtime.EventsEmit) // the change feed, to the window's live views
+			startTestHook(wctx, log)                         // desktoptest builds only
 		},
 		OnShutdown: func(context.Context) { stopTray() },
 	})

@@ -8,7 +8,9 @@ package main
 // is no tray host on a headless Linux) records the tray's registration;
 // the test then clicks the tray's menu over com.canonical.dbusmenu, as a
 // panel would, and checks the effect through the admin API, the clipboard
-// (xclip) and screenshots of the window.
+// (xclip) and screenshots of the window. Before the tray, the first run
+// (desktop_window_test.go) walks the Get started guide in the window,
+// through the binary's desktoptest probe; after it, a chat in the window.
 
 import (
 	"bytes"
@@ -92,14 +94,11 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	dataDir, configHome := t.TempDir(), t.TempDir()
 	addr := freeAddr(t)
 	browser, opened := fakeBrowser(t)
-	// A tiny generated local model, for the tray's Unload item; no other
-	// model directory is searched.
-	if err := testmodel.Write(filepath.Join(dataDir, "models", "test", "tiny"), testmodel.Spec{Architecture: "qwen2", Seed: 7}); err != nil {
-		t.Fatal(err)
-	}
+	fakeURL, chats := fakeOpenAI(t)
+	hook := freeAddr(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "MODELBAR_DATA_DIR="+dataDir, "MODELBAR_ADDR="+addr,
-		"XDG_CONFIG_HOME="+configHome, "MODELBAR_BACKEND=cpu", "NO_AT_BRIDGE=1", "HF_HUB_CACHE="+t.TempDir(),
+		"XDG_CONFIG_HOME="+configHome, "MODELBAR_DESKTOPTEST_ADDR="+hook, "MODELBAR_BACKEND=cpu", "NO_AT_BRIDGE=1", "HF_HUB_CACHE="+t.TempDir(),
 		"PATH="+browser+string(os.PathListSeparator)+os.Getenv("PATH"))
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -126,8 +125,13 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 		return err == nil && win != ""
 	})
 	api := adminClient(t, dataDir, addr)
-	time.Sleep(3 * time.Second) // let the page render before the screenshot
-	if results != "" {          // the whole screen, and the window alone (the README's)
+	win0 := strings.Fields(win)[0]
+	p := page{t: t, addr: hook}
+
+	// The first run, in the window: the guide, a provider, its route.
+	firstRunWalk(t, p, addr, fakeURL, api)
+	hideToasts(p, true)
+	if results != "" { // the whole screen, and the window alone (the README's): the guide, walked
 		for shot, window := range map[string]string{"desktop-root.png": "root", "desktop.png": strings.Fields(win)[0]} {
 			shot = filepath.Join(results, shot)
 			if out, err := exec.Command("import", "-window", window, shot).CombinedOutput(); err != nil {
@@ -136,6 +140,14 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 				t.Logf("screenshot: %s", shot)
 			}
 		}
+	}
+	hideToasts(p, false)
+
+	// A tiny generated local model, for the tray's Unload item below (after
+	// the first run, which starts with none); no other model directory is
+	// searched.
+	if err := testmodel.Write(filepath.Join(dataDir, "models", "test", "tiny"), testmodel.Spec{Architecture: "qwen2", Seed: 7}); err != nil {
+		t.Fatal(err)
 	}
 
 	// A second launch hands over to the running app and ends.
@@ -209,7 +221,6 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	// the pixels that change are its row.
 	api("POST", "/api/routes", `{"model_pattern":"e2e-first-*","backend":"local"}`, &struct{}{})
 	click(t, menu, itemID(t, menu, "Edit routes…"))
-	win0 := strings.Fields(win)[0]
 	before := steadyShot(t, win0)
 	var route struct {
 		ID      int64 `json:"id"`
@@ -230,6 +241,9 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	})
 	row := diffBox(before, withRow)
 	t.Logf("the new route's row: %v", row)
+	const e2eRow = `const row = document.querySelector('[data-testid="screen-routes"] [data-testid="route-row"][data-pattern="e2e-*"]');`
+	p.wait(5*time.Second, "the Routes screen to show e2e-* enabled", e2eRow+`
+return shown(row) && text(row, 'the e2e-* row').includes('e2e-*') && row.querySelector('input[type="checkbox"]').checked;`)
 
 	// A route's checkbox in the tray disables the route, and the open
 	// window shows it within a second.
@@ -245,6 +259,10 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("the tray's toggle took %v to show in the window, want at most 1 s", took)
 	}
+	// What changed there is the route's switch, off.
+	p.wait(time.Second, "the e2e-* row to show the route off", e2eRow+`
+const box = row.querySelector('input[type="checkbox"]');
+return shown(box) && !box.checked && box.getAttribute('aria-label') === 'Enable route e2e-*';`)
 	api("GET", fmt.Sprintf("/api/routes/%d", route.ID), "", &route)
 	if route.Enabled {
 		t.Error("the route is still enabled after the tray click")
@@ -279,6 +297,13 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	})
 
 	// A loaded local model has its Unload item.
+	waitFor(t, 10*time.Second, "the local model written after the first run", func() bool {
+		var ms []struct {
+			ID string `json:"id"`
+		}
+		api("GET", "/api/models", "", &ms)
+		return len(ms) == 1 && ms[0].ID == "test/tiny"
+	})
 	api("POST", "/api/models/load", `{"model":"test/tiny"}`, &struct{}{})
 	click(t, menu, itemID(t, menu, "Unload test/tiny ("))
 	waitFor(t, 10*time.Second, "Unload to unload the model", func() bool {
@@ -308,6 +333,9 @@ func TestDesktop_WindowTrayAndQuit(t *testing.T) {
 	waitFor(t, 10*time.Second, "Open Chat to change the window's screen", func() bool {
 		return !diffBox(routes, shotOf(t, win0)).Empty()
 	})
+	p.wait(5*time.Second, "the Chat screen", `return shown($('screen-chat')) && location.hash === '#/chat';`)
+	// There, a chat gets its answer from the provider the first run added.
+	chatInWindow(t, p, chats)
 
 	// Launch at login writes the autostart entry.
 	click(t, menu, itemID(t, menu, "Launch at login"))

@@ -3,6 +3,7 @@
 package secrets
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	dbus "github.com/keybase/dbus"
 	ss "github.com/keybase/go-keychain/secretservice"
@@ -128,7 +130,7 @@ func (s *secretService) Get(ctx context.Context, account string) (string, error)
 			if err != nil {
 				return err
 			}
-			if len(b) == 0 { // the library returns nil, nil when decryption fails
+			if !readable(b) {
 				return errUnreadableSecret
 			}
 			secret = string(b)
@@ -145,6 +147,9 @@ func (s *secretService) Get(ctx context.Context, account string) (string, error)
 func (s *secretService) Set(ctx context.Context, account, secret string) error {
 	if err := checkSet(account, secret); err != nil {
 		return err
+	}
+	if !readable([]byte(secret)) { // what Get could not tell from a wrong key's noise
+		return fmt.Errorf("set secret for %q: the Secret Service store takes text without NUL bytes", account)
 	}
 	err := s.do(ctx, func() error {
 		if err := s.srv.Unlock([]dbus.ObjectPath{ss.DefaultCollection}); err != nil {
@@ -190,6 +195,16 @@ func (s *secretService) Delete(ctx context.Context, account string) error {
 
 // errUnreadableSecret: the library could not decrypt what the service sent.
 var errUnreadableSecret = errors.New("secret service returned a secret this session cannot read")
+
+// readable reports whether b, the library's decryption of a secret, is
+// one: it returns nil when the padding is wrong, but with a wrong key the
+// padding checks out by chance about one time in 128 (its unpadding takes
+// a last byte of 0 as no padding at all), and then it returns noise. The
+// secrets modelbar stores are text: never empty, valid UTF-8, no NUL (a
+// last byte of 0 is never real padding, so that noise always ends in one).
+func readable(b []byte) bool {
+	return len(b) > 0 && utf8.Valid(b) && bytes.IndexByte(b, 0) < 0
+}
 
 // withSession runs op with the session, and once more with a new session
 // when the two ends do not share a key. The library derives the session

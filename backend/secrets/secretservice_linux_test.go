@@ -222,3 +222,24 @@ func TestSecretService_RenewsAMismatchedSession(t *testing.T) {
 		t.Fatalf("Get after a mismatched session = %q, %v", got, err)
 	}
 }
+
+// readable tells a secret from the noise a wrong session key decrypts to
+// when the library's unpadding lets it through.
+func TestReadable(t *testing.T) {
+	for _, tt := range []struct {
+		in   []byte
+		want bool
+	}{
+		{[]byte("sk-0123456789"), true},
+		{[]byte("clé-ünïcode"), true},
+		{nil, false},
+		{[]byte{}, false},
+		{[]byte("sk-\x00"), false},
+		{[]byte{0x63, 0x12, 0x68, 0xe5, 0x61, 0x84, 0x00, 0x76}, false}, // noise seen in a run
+		{[]byte{0xff, 0xfe, 0x41}, false},
+	} {
+		if got := readable(tt.in); got != tt.want {
+			t.Errorf("readable(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
