@@ -35,6 +35,9 @@ const (
 	Resync Topic = "resync"
 )
 
+// Topics are the topics a subscriber may ask for, in a stable order.
+var Topics = []Topic{Routes, Providers, Settings, Models, Cooldowns, Requests, Attempts, Downloads, Conversations, InFlight}
+
 // Event is one change.
 type Event struct {
 	Seq   uint64          `json:"seq"` // ascending per Hub, from 1

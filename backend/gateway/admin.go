@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -48,11 +49,38 @@ func decodeJSONMax(w http.ResponseWriter, r *http.Request, v any, limit int64) e
 	if err := json.Unmarshal(body, v); err != nil {
 		var typ *json.UnmarshalTypeError
 		if errors.As(err, &typ) {
-			return &protocol.RequestError{Param: typ.Field, Message: "has the wrong type: expected " + typ.Type.String()}
+			if typ.Field == "" {
+				return &protocol.RequestError{Message: "request body is JSON " + typ.Value + ": send " + jsonKind(typ.Type)}
+			}
+			return &protocol.RequestError{Param: typ.Field, Message: "has the wrong type: expected " + jsonKind(typ.Type)}
 		}
 		return &protocol.RequestError{Message: "request body is not valid JSON: " + err.Error()}
 	}
 	return nil
+}
+
+// jsonKind names what JSON a Go type decodes from, for an error a client
+// reads ("a JSON object", never a Go type name).
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another JSON type"
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {

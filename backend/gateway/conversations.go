@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -65,7 +66,17 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.fail(w, r, err)
+	s.fail(w, r, conversationError(r.PathValue("id"), err))
+}
+
+// conversationError words a missing conversation for the client (the
+// store's error names its own layers); other errors pass unchanged.
+func conversationError(id string, err error) error {
+	if !conversations.IsNotFound(err) {
+		return err
+	}
+	return &apiError{Status: http.StatusNotFound, Type: "not_found_error", Code: "not_found",
+		Message: fmt.Sprintf("no conversation with id %q", truncate(id, 100))}
 }
 
 // createConversation answers POST /api/conversations: 201 with the new
@@ -85,7 +96,7 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) {
 func (s *Server) updateConversation(w http.ResponseWriter, r *http.Request) {
 	c, err := s.saveConversation(w, r, r.PathValue("id"))
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, conversationError(r.PathValue("id"), err))
 		return
 	}
 	writeJSON(w, http.StatusOK, c)
@@ -136,7 +147,7 @@ func (s *Server) deleteConversation(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.fail(w, r, err)
+	s.fail(w, r, conversationError(r.PathValue("id"), err))
 }
 
 // newConversationID is a random id: "conv_" and 24 hex digits.

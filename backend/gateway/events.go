@@ -3,7 +3,9 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/modelbar/modelbar/backend/protocol"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,16 +95,37 @@ func (s *Server) watchLocal() {
 // reads, so a view that refreshes on the event finds the entry.
 func (s *Server) publishRequest(e reqlog.Entry) { s.events.Publish(events.Requests, e) }
 
+// wantedTopics parses ?topics=a,b: the set asked for (empty: all), or a
+// 400 naming an unknown topic and the known ones — a misspelt topic would
+// otherwise give a stream that never says anything.
+func wantedTopics(list string) (map[events.Topic]bool, error) {
+	want := map[events.Topic]bool{}
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		if !slices.Contains(events.Topics, events.Topic(t)) {
+			known := make([]string, len(events.Topics))
+			for i, k := range events.Topics {
+				known[i] = string(k)
+			}
+			return nil, &protocol.RequestError{Param: "topics", Message: fmt.Sprintf("unknown topic %q: the topics are %s", truncate(t, 64), strings.Join(known, ", "))}
+		}
+		want[events.Topic(t)] = true
+	}
+	return want, nil
+}
+
 // streamEvents serves GET /api/events: the change feed as server-sent
 // events (`event: <topic>`, `id: <seq>`, `data: <event JSON>`), starting
 // with a "hello" event, until the client leaves or the server shuts down.
 // ?topics=routes,models limits it to those topics (resync always comes).
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
-	want := map[events.Topic]bool{}
-	for _, t := range strings.Split(r.URL.Query().Get("topics"), ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			want[events.Topic(t)] = true
-		}
+	want, err := wantedTopics(r.URL.Query().Get("topics"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	ch := s.events.Subscribe(r.Context())
 	h := w.Header()

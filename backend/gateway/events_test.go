@@ -107,3 +107,36 @@ func TestEvents_NeedTheAdminToken(t *testing.T) {
 		t.Fatalf("without a token: %d, want 401", resp.StatusCode)
 	}
 }
+
+func TestAdminErrors_SayWhatIsWrongInTheClientsTerms(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		name, method, path string
+		body               any
+		status             int
+		param, message     string
+	}{
+		{"unknown event topic", "GET", "/api/events?topics=routes,bogus", nil, 400, "topics", `unknown topic "bogus": the topics are routes, providers`},
+		{"GET on the try endpoint", "GET", "/api/routes/try", nil, 405, "", "GET is not allowed on /api/routes/try; allowed: POST"},
+		{"PUT on resolve", "PUT", "/api/routes/resolve", map[string]any{}, 405, "", "allowed: GET, HEAD"},
+		{"missing conversation", "GET", "/api/conversations/nope", nil, 404, "", `no conversation with id "nope"`},
+		{"missing conversation, deleted", "DELETE", "/api/conversations/nope", nil, 404, "", `no conversation with id "nope"`},
+		{"a JSON array for an object", "POST", "/api/conversations", []any{}, 400, "", "request body is JSON array: send a JSON object"},
+		{"a string for a number", "PUT", "/api/settings", map[string]any{"retry_backoff_ms": "5"}, 400, "retry_backoff_ms", "expected an integer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, b := h.admin(tt.method, tt.path, tt.body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("%s %s: %d %s, want %d", tt.method, tt.path, resp.StatusCode, b, tt.status)
+			}
+			e := mustOpenAIError(t, b)
+			if deref(e.Param) != tt.param || !strings.Contains(e.Message, tt.message) {
+				t.Errorf("error = param %q message %q; want param %q and a message containing %q", deref(e.Param), e.Message, tt.param, tt.message)
+			}
+			if strings.Contains(e.Message, "store:") || strings.Contains(e.Message, "conversations.") {
+				t.Errorf("message names internals: %q", e.Message)
+			}
+		})
+	}
+}

@@ -210,6 +210,14 @@ func (s *Server) routes() http.Handler {
 	admin("POST", "/api/routes", s.createRoute)
 	admin("GET", "/api/routes/resolve", s.resolveRoute)
 	admin("POST", "/api/routes/try", s.tryRoute)
+	// "resolve" and "try" are not route ids: the other methods get a 405,
+	// not the {id} handlers' "ids are positive integers".
+	for _, m := range []string{"GET", "PUT", "DELETE"} {
+		admin(m, "/api/routes/try", onlyMethod("POST"))
+	}
+	for _, m := range []string{"PUT", "DELETE"} {
+		admin(m, "/api/routes/resolve", onlyMethod("GET"))
+	}
 	admin("GET", "/api/routes/{id}", s.getRoute)
 	admin("PUT", "/api/routes/{id}", s.updateRoute)
 	admin("DELETE", "/api/routes/{id}", s.deleteRoute)
@@ -258,6 +266,22 @@ func (s *Server) routes() http.Handler {
 	})
 }
 
+// onlyMethod answers a request to a path that takes only allow (and HEAD
+// with GET) with a 405 in the API's error format.
+func onlyMethod(allow string) http.HandlerFunc {
+	if allow == http.MethodGet {
+		allow = "GET, HEAD"
+	}
+	return func(w http.ResponseWriter, r *http.Request) { methodNotAllowed(w, r, allow) }
+}
+
+// methodNotAllowed writes the 405 for r, allow being the methods its path takes.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	failWith(w, r, &apiError{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed",
+		Message: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + allow})
+}
+
 // jsonMuxErrors replays ServeMux's own response for a request no route
 // takes, except that its plain-text 404 and 405 become the API's JSON errors
 // (the 405 keeping its Allow header).
@@ -271,9 +295,7 @@ func jsonMuxErrors(h http.Handler) http.Handler {
 				Message: "unknown URL " + r.Method + " " + truncate(r.URL.Path, 256)})
 			return
 		case http.StatusMethodNotAllowed:
-			w.Header().Set("Allow", rec.header.Get("Allow"))
-			failWith(w, r, &apiError{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed",
-				Message: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + rec.header.Get("Allow")})
+			methodNotAllowed(w, r, rec.header.Get("Allow"))
 			return
 		}
 		maps.Copy(w.Header(), rec.header)
