@@ -80,7 +80,7 @@ func runDesktop(ctx context.Context, args []string, stderr io.Writer, ui fs.FS) 
 		MinHeight:         520,
 		StartHidden:       opts.Hidden,
 		HideWindowOnClose: true,
-		AssetServer:       &assetserver.Options{Assets: ui, Middleware: underUI},
+		AssetServer:       &assetserver.Options{Assets: ui, Middleware: assetserver.ChainMiddleware(underUI, inference(gw))},
 		Bind:              []any{&App{gateway: gw}},
 		SingleInstanceLock: &options.SingleInstanceLock{
 			UniqueId:               instanceID(opts.DataDir),
@@ -205,6 +205,21 @@ func (s *shell) Quit() {
 func instanceID(dataDir string) string {
 	sum := sha256.Sum256([]byte(dataDir))
 	return "dev.modelbar.modelbar.d" + hex.EncodeToString(sum[:6])
+}
+
+// inference hands the window's /v1 requests (its chat, sent to its own
+// origin) to the server in process: no key in the window, and none needed
+// when inference keys are required.
+func inference(gw *desktop.Gateway) assetserver.Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/v1/") {
+				gw.ServeInference(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // underUI serves the frontend at /ui/ in the window too, as `modelbar

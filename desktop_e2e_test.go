@@ -334,8 +334,17 @@ return shown(box) && !box.checked && box.getAttribute('aria-label') === 'Enable 
 		return !diffBox(routes, shotOf(t, win0)).Empty()
 	})
 	p.wait(5*time.Second, "the Chat screen", `return shown($('screen-chat')) && location.hash === '#/chat';`)
-	// There, a chat gets its answer from the provider the first run added.
+	// There, a chat gets its answer from the provider the first run added,
+	// with inference keys required: the window's /v1 calls are served in
+	// process (its asset server), and it holds no key.
+	api("PUT", "/api/settings", `{"require_api_keys":true}`, &struct{}{})
+	if resp, err := http.Get("http://" + addr + "/v1/models"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /v1/models over HTTP without a key: %d, want 401 (keys required)", resp.StatusCode)
+	}
 	chatInWindow(t, p, chats)
+	api("PUT", "/api/settings", `{"require_api_keys":false}`, &struct{}{})
 
 	// Launch at login writes the autostart entry.
 	click(t, menu, itemID(t, menu, "Launch at login"))

@@ -67,6 +67,24 @@ func (g *Gateway) CallAdmin(ctx context.Context, method, path string, body []byt
 	return g.srv.CallAdmin(ctx, method, path, body)
 }
 
+// ServeInference is (*server.Server).ServeInference once the server runs:
+// the window's chat calls /v1 on its own origin and the asset server hands
+// the request here. It waits for Start (or for the request to end).
+func (g *Gateway) ServeInference(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-g.ready:
+	case <-r.Context().Done():
+		return
+	}
+	if g.srv == nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write(errorBody("modelbar did not start: " + g.err.Error()))
+		return
+	}
+	g.srv.ServeInference(w, r)
+}
+
 // Addr is the server's address, "" until it runs.
 func (g *Gateway) Addr() string {
 	select {

@@ -47,7 +47,9 @@ func (s *Server) watchAPIKeySetting() {
 }
 
 // checkAPIKey lets a /v1 request through when inference keys are off, when
-// it is a CORS preflight (browsers send those without credentials), or
+// it is a CORS preflight (browsers send those without credentials), when
+// it comes from the admin's own UI (in process, or a browser signed in
+// with a session cookie from this server's own pages: uiSession), or
 // when it presents a current key as Authorization: Bearer (OpenAI SDKs) or
 // x-api-key (Anthropic SDKs, Claude Code). Otherwise it answers 401 in the
 // path's API's error shape and returns false. The key is only compared:
@@ -58,7 +60,10 @@ func (s *Server) checkAPIKey(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if r.Context().Value(adminCallKey{}) != nil {
-		return true // the admin's own test request (POST /api/routes/try), made in process
+		return true // the admin's own test request (POST /api/routes/try) or the desktop window's chat, made in process
+	}
+	if s.uiSession(r) {
+		return true // the signed-in UI's own chat (/ui in a browser): the admin may do anything the keys allow
 	}
 	keys := presentedKeys(r.Header)
 	for _, k := range keys {
@@ -146,4 +151,31 @@ func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// uiSession reports whether r comes from the signed-in admin UI in a
+// browser: a live session cookie, sent from this server's own pages. The
+// chat playground at /ui uses it, so that requiring inference keys does
+// not make the admin paste one into a page (no secret in a page). It is
+// stricter than the admin API's CSRF check (sameOrigin), since a GET
+// counts here too: the Origin must be this server's own, or, when the
+// browser sent none (a same-origin GET), Sec-Fetch-Site must say
+// same-origin. Another page, even on another port of this host (which
+// browsers treat as same-site, so they send the cookie), is refused.
+func (s *Server) uiSession(r *http.Request) bool {
+	c, err := r.Cookie(s.cookieName)
+	if err != nil || c.Value == "" {
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	switch {
+	case origin != "":
+		if !strings.EqualFold(origin, "http://"+r.Host) {
+			return false
+		}
+	case r.Header.Get("Sec-Fetch-Site") != "same-origin":
+		return false
+	}
+	_, err = s.auth.Check(c.Value)
+	return err == nil
 }

@@ -299,6 +299,9 @@ func (a *attempt) commit(upstream http.Header) {
 	}
 	copyResponseHeaders(a.w.Header(), upstream)
 	a.w.Header().Set(headerBackend, a.t.Backend)
+	if a.t.Model != "" {
+		a.w.Header().Set(headerBackendModel, a.t.Model)
+	}
 	setFallbackHeader(a.w, a.failed)
 	if len(a.dropped) > 0 {
 		a.w.Header().Set(headerDropped, strings.Join(a.dropped, ", "))
@@ -308,6 +311,11 @@ func (a *attempt) commit(upstream http.Header) {
 const (
 	headerBackend      = "X-Modelbar-Backend"
 	headerFallbackFrom = "X-Modelbar-Fallback-From"
+	// headerBackendModel is the model the answering backend was asked for
+	// (a route may map the client's model name to another), so a client
+	// can say "fake-small at fake answered" when a route fails over between
+	// two models of one provider.
+	headerBackendModel = "X-Modelbar-Backend-Model"
 	// headerDropped names what a translation left out of the request
 	// because the backend's API has no counterpart and the answer does not
 	// depend on it (caching and context-management hints, betas, ...).

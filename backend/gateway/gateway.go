@@ -325,6 +325,30 @@ func (s *Server) CallAdmin(ctx context.Context, method, path string, body []byte
 	return cmp.Or(rec.status, http.StatusOK), rec.body.Bytes()
 }
 
+// ServeInference answers one /v1 request of the desktop window in process:
+// the window's chat sends it to its own origin (wails://), where the
+// app's asset server hands it here, streaming as the HTTP server would.
+// Like CallAdmin it needs no credential — the mark in its context admits
+// it when inference keys are required, and no network request can carry
+// it — so the window never holds a key. The request is otherwise served
+// as one from 127.0.0.1 (Host, no Origin): same routing, logs and request
+// log. Only /v1/ paths are served.
+func (s *Server) ServeInference(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "/v1/") {
+		failWith(w, r, &apiError{Status: http.StatusNotFound, Type: "not_found_error", Code: "unknown_url",
+			Message: "only /v1/ paths are served in process, not " + truncate(r.URL.Path, 256)})
+		return
+	}
+	r = r.Clone(context.WithValue(r.Context(), adminCallKey{}, true))
+	r.Host = s.opts.Addr
+	r.URL.Scheme, r.URL.Host = "", ""
+	r.RemoteAddr = "127.0.0.1:0"
+	r.RequestURI = ""
+	r.Header.Del("Origin")
+	r.Header.Del("Cookie")
+	s.handler.ServeHTTP(w, r)
+}
+
 // captureWriter records a small response in memory.
 type captureWriter struct {
 	header http.Header

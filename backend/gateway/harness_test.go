@@ -36,6 +36,7 @@ type harness struct {
 	dbPath     string
 	secretsDir string // the file secret store's directory
 	logs       *syncBuffer
+	gw         *gateway.Server
 
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when inflight drops to zero
@@ -82,6 +83,7 @@ func newHarness(t testing.TB, opts ...func(*gateway.Options)) *harness {
 		f(&o)
 	}
 	gw := gateway.New(o)
+	h.gw = gw
 	// Registered before the server's Close, so it runs after it.
 	t.Cleanup(gw.Close)
 	h.srv.Listener = gw.Listener(h.srv.Listener) // max_connections, as modelbar serve has it

@@ -42,6 +42,10 @@ type requestInfo struct {
 
 type infoKey struct{}
 
+// infoSinkKey carries a **requestInfo an in-process caller (the route
+// tester) wants filled with the request's info, to report its chain.
+type infoSinkKey struct{}
+
 type inProcessKey struct{}
 
 // InProcess marks a request the app makes of itself (the desktop window
@@ -63,6 +67,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		info := &requestInfo{}
+		if sink, ok := r.Context().Value(infoSinkKey{}).(**requestInfo); ok {
+			*sink = info // POST /api/routes/try reads the chain it walked
+		}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
@@ -163,7 +170,7 @@ func isLoopbackOrigin(origin string) bool {
 }
 
 // exposeHeaders are the response headers a browser app may read.
-const exposeHeaders = "X-Modelbar-Backend, X-Modelbar-Fallback-From, X-Modelbar-Dropped, X-Modelbar-Estimate, X-Request-Id, Retry-After"
+const exposeHeaders = "X-Modelbar-Backend, X-Modelbar-Backend-Model, X-Modelbar-Fallback-From, X-Modelbar-Dropped, X-Modelbar-Estimate, X-Request-Id, Retry-After"
 
 const baseAllowHeaders = "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta, OpenAI-Beta"
 

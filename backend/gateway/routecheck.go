@@ -15,6 +15,7 @@ import (
 	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/providers"
+	"github.com/modelbar/modelbar/backend/reqlog"
 	"github.com/modelbar/modelbar/backend/router"
 )
 
@@ -159,9 +160,14 @@ type tryAnswer struct {
 	Status       int      `json:"status"`
 	Backend      string   `json:"backend"`
 	FallbackFrom []string `json:"fallback_from"`
-	LatencyMS    int64    `json:"latency_ms"`
-	Text         string   `json:"text,omitempty"`  // the start of the answer
-	Error        string   `json:"error,omitempty"` // why it failed, as the gateway told the client
+	// BackendModel is the model the answering backend was asked for ("" when none answered).
+	BackendModel string `json:"backend_model"`
+	// Attempts is the failover chain as walked, each backend and model
+	// tried with how it ended and why (the request log's words).
+	Attempts  []reqlog.Attempt `json:"attempts"`
+	LatencyMS int64            `json:"latency_ms"`
+	Text      string           `json:"text,omitempty"`  // the start of the answer
+	Error     string           `json:"error,omitempty"` // why it failed, as the gateway told the client
 }
 
 // tryRoute serves POST /api/routes/try {"model": "...", "prompt": "..."}:
@@ -202,6 +208,8 @@ func (s *Server) tryRoute(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	// Admitted as the admin call it is: no inference key is asked for.
 	ctx = context.WithValue(ctx, adminCallKey{}, true)
+	var info *requestInfo
+	ctx = context.WithValue(ctx, infoSinkKey{}, &info)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.opts.Addr+"/v1/chat/completions", bytes.NewReader(body))
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("build the test request: %w", err))
@@ -213,12 +221,17 @@ func (s *Server) tryRoute(w http.ResponseWriter, r *http.Request) {
 	rec := &captureWriter{header: http.Header{}}
 	start := time.Now()
 	s.handler.ServeHTTP(rec, req)
-	writeJSON(w, http.StatusOK, tryResult(in.Model, rec, time.Since(start)))
+	out := tryResult(in.Model, rec, time.Since(start))
+	if info != nil {
+		out.Attempts = info.chain(out.Status, info.errMsg)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // tryResult reads the gateway's answer to a test request.
 func tryResult(model string, rec *captureWriter, took time.Duration) tryAnswer {
-	out := tryAnswer{Model: model, Status: rec.status, Backend: rec.header.Get(headerBackend), FallbackFrom: []string{}, LatencyMS: took.Milliseconds()}
+	out := tryAnswer{Model: model, Status: rec.status, Backend: rec.header.Get(headerBackend), BackendModel: rec.header.Get(headerBackendModel),
+		FallbackFrom: []string{}, Attempts: []reqlog.Attempt{}, LatencyMS: took.Milliseconds()}
 	if out.Status == 0 {
 		out.Status = http.StatusOK
 	}

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -143,9 +144,20 @@ type tried struct {
 	Status       int      `json:"status"`
 	Backend      string   `json:"backend"`
 	FallbackFrom []string `json:"fallback_from"`
+	BackendModel string   `json:"backend_model"`
+	Attempts     []step   `json:"attempts"`
 	LatencyMS    int64    `json:"latency_ms"`
 	Text         string   `json:"text"`
 	Error        string   `json:"error"`
+}
+
+// step is one attempt of the route tester's chain (its duration left out).
+type step struct {
+	Backend string `json:"backend"`
+	Model   string `json:"model"`
+	Status  int    `json:"status"`
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 func TestTryRoute(t *testing.T) {
@@ -161,9 +173,16 @@ func TestTryRoute(t *testing.T) {
 		model string
 		want  tried
 	}{
-		{"fast", tried{OK: true, Model: "fast", Status: 200, Backend: "acme", FallbackFrom: []string{}, Text: "Hello there, I am m-small and I answer in more than a few words"}},
-		{"flaky", tried{OK: true, Model: "flaky", Status: 200, Backend: "acme", FallbackFrom: []string{"acme"}, Text: "Hello there, I am m-large and I answer in more than a few words"}},
-		{"broken", tried{Model: "broken", Status: 503, Backend: "acme", FallbackFrom: []string{}, Error: "acme answered 503: down for maintenance"}},
+		{"fast", tried{OK: true, Model: "fast", Status: 200, Backend: "acme", BackendModel: "m-small", FallbackFrom: []string{},
+			Attempts: []step{{Backend: "acme", Model: "m-small", Status: 200, Outcome: "answered"}},
+			Text:     "Hello there, I am m-small and I answer in more than a few words"}},
+		// A failover between two models of one provider: the chain names the models and why.
+		{"flaky", tried{OK: true, Model: "flaky", Status: 200, Backend: "acme", BackendModel: "m-large", FallbackFrom: []string{"acme"},
+			Attempts: []step{{Backend: "acme", Model: "fail", Status: 503, Outcome: "failed", Reason: "HTTP 503"}, {Backend: "acme", Model: "m-large", Status: 200, Outcome: "answered"}},
+			Text:     "Hello there, I am m-large and I answer in more than a few words"}},
+		{"broken", tried{Model: "broken", Status: 503, Backend: "acme", FallbackFrom: []string{},
+			Attempts: []step{{Backend: "acme", Model: "fail", Status: 503, Outcome: "failed", Reason: "HTTP 503"}},
+			Error:    "acme answered 503: down for maintenance"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.model, func(t *testing.T) {
@@ -177,6 +196,12 @@ func TestTryRoute(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+	// A client sees the answering backend's model too, for the same words.
+	rec := httptest.NewRecorder()
+	h.gw.ServeInference(rec, httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(`{"model":"flaky","messages":[{"role":"user","content":"hi"}]}`)))
+	if got := rec.Header().Get("X-Modelbar-Backend-Model"); rec.Code != 200 || got != "m-large" || rec.Header().Get("X-Modelbar-Fallback-From") != "acme" {
+		t.Errorf("chat through flaky: %d, X-Modelbar-Backend-Model %q, want 200 and m-large after acme failed", rec.Code, got)
 	}
 	var sent struct {
 		MaxTokens int  `json:"max_tokens"`

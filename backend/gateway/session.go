@@ -20,7 +20,9 @@ import (
 //     from then on sends an HttpOnly, SameSite=Strict session cookie. A
 //     request it authenticates must also come from this server's own
 //     origin, so no other page can make the browser act (CSRF).
-// A cookie never authenticates /v1: inference has its own optional keys.
+// A cookie never stands in for an inference key for other clients: /v1
+// admits it only from this server's own pages, so that the UI's chat works
+// when inference keys are required (uiSession in apikeys.go).
 
 // adminCallKey marks a request CallAdmin made in process: admitted without
 // a credential. Unexported, so only this package can set it.

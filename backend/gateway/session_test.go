@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -329,23 +330,68 @@ func TestSessionCookie_ExpiresWhenIdle(t *testing.T) {
 	}
 }
 
-// A cookie is an admin credential, never an inference key.
-func TestSessionCookie_DoesNotAuthenticateInference(t *testing.T) {
+// With inference keys required, the signed-in UI's own pages may call /v1
+// with their session cookie (the chat playground), but only from this
+// server's own origin: the cookie is no inference key for any other page,
+// not even one on another port of this host (the same site, so the browser
+// sends the cookie), and a request with neither cookie nor key gets 401.
+func TestSessionCookie_AdmitsInferenceFromOwnPagesOnly(t *testing.T) {
 	h, _ := newAuthHarness(t)
 	c := h.signIn("")
 	h.mustAdmin("POST", "/api/keys", map[string]string{"name": "k"}, http.StatusCreated)
 	h.mustAdmin("PUT", "/api/settings", map[string]any{"require_api_keys": true}, http.StatusOK)
 	self := "http://" + h.srv.Listener.Addr().String()
-	for _, r := range []*http.Request{
-		h.withCookie(c, "GET", "/v1/models", nil),
-		h.withCookie(c, "GET", "/v1/models", nil, "Origin", self),
-		h.withCookie(c, "POST", "/v1/chat/completions", []byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`), "Origin", self),
-		h.withCookie(c, "POST", "/v1/messages", []byte(`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`)),
-	} {
-		resp, b := h.do(r)
-		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(b), "API key") {
-			t.Errorf("%s %s with a session cookie: %d %s, want 401 asking for an API key", r.Method, r.URL.Path, resp.StatusCode, b)
-		}
+	_, port, _ := strings.Cut(h.srv.Listener.Addr().String(), ":")
+	chat := []byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`)
+	stale := &http.Cookie{Name: c.Name, Value: "bm90LWEtc2Vzc2lvbg"}
+	cases := []struct {
+		name   string
+		cookie *http.Cookie
+		method string
+		path   string
+		body   []byte
+		hdrs   []string
+		admit  bool
+	}{
+		{"models, own Origin", c, "GET", "/v1/models", nil, []string{"Origin", self}, true},
+		{"models, same-origin fetch without Origin", c, "GET", "/v1/models", nil, []string{"Sec-Fetch-Site", "same-origin"}, true},
+		{"chat, own Origin", c, "POST", "/v1/chat/completions", chat, []string{"Origin", self}, true},
+		{"chat, same-origin fetch without Origin", c, "POST", "/v1/chat/completions", chat, []string{"Sec-Fetch-Site", "same-origin"}, true},
+		{"models, cookie but no browser evidence", c, "GET", "/v1/models", nil, nil, false},
+		{"chat, cookie but no browser evidence", c, "POST", "/v1/messages", []byte(`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`), nil, false},
+		{"models, other loopback port", c, "GET", "/v1/models", nil, []string{"Origin", "http://localhost:" + port + "0"}, false},
+		{"chat, other loopback page", c, "POST", "/v1/chat/completions", chat, []string{"Origin", "http://127.0.0.1:3000"}, false},
+		{"chat, same-site fetch", c, "POST", "/v1/chat/completions", chat, []string{"Sec-Fetch-Site", "same-site"}, false},
+		{"chat, app scheme", c, "POST", "/v1/chat/completions", chat, []string{"Origin", "wails://wails"}, false},
+		{"chat, stale cookie, own Origin", stale, "POST", "/v1/chat/completions", chat, []string{"Origin", self}, false},
+		{"models, no cookie, no key", nil, "GET", "/v1/models", nil, []string{"Origin", self}, false},
+		{"chat, no cookie, no key", nil, "POST", "/v1/chat/completions", chat, []string{"Sec-Fetch-Site", "same-origin"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := h.request(tc.method, tc.path, tc.body, tc.hdrs...)
+			if tc.cookie != nil {
+				req.AddCookie(&http.Cookie{Name: tc.cookie.Name, Value: tc.cookie.Value})
+			}
+			resp, b := h.do(req)
+			if !tc.admit {
+				if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(b), "API key") {
+					t.Fatalf("%d %s, want 401 asking for an API key", resp.StatusCode, b)
+				}
+				return
+			}
+			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+				t.Fatalf("%d %s, want the request admitted", resp.StatusCode, b)
+			}
+			if tc.path == "/v1/models" && resp.StatusCode != http.StatusOK {
+				t.Fatalf("%d %s, want the model list", resp.StatusCode, b)
+			}
+		})
+	}
+	// Signing out ends it: the same cookie from the same page is refused.
+	h.mustAdmin("DELETE", "/api/sessions", nil, http.StatusNoContent)
+	if resp, b := h.do(h.withCookie(c, "GET", "/v1/models", nil, "Origin", self)); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("after sign-out: %d %s, want 401", resp.StatusCode, b)
 	}
 }
 
@@ -513,5 +559,39 @@ func TestRotate_ByTheSessionItselfExpiresItsCookie(t *testing.T) {
 	}
 	if resp, _ := h.admin("GET", "/api/status", nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("the harness' token after rotation: %d, want 401", resp.StatusCode)
+	}
+}
+
+// The desktop window's chat reaches /v1 in process (its asset server hands
+// the request to ServeInference): admitted with keys required, with no key
+// and whatever Host and Origin the webview gave; only /v1 is served so.
+func TestServeInference_DesktopWindowNeedsNoKey(t *testing.T) {
+	h, _ := newAuthHarness(t)
+	h.mustAdmin("POST", "/api/keys", map[string]string{"name": "k"}, http.StatusCreated)
+	h.mustAdmin("PUT", "/api/settings", map[string]any{"require_api_keys": true}, http.StatusOK)
+	cases := []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/v1/models", http.StatusOK},
+		{"POST", "/v1/chat/completions", http.StatusBadRequest}, // reached the handler: the body is empty
+		{"GET", "/api/status", http.StatusNotFound},
+		{"GET", "/ui/", http.StatusNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, "wails://wails"+tc.path, nil)
+			req.Host = "wails"
+			req.Header.Set("Origin", "wails://wails")
+			rec := httptest.NewRecorder()
+			h.gw.ServeInference(rec, req)
+			if rec.Code != tc.want {
+				t.Fatalf("%d %s, want %d", rec.Code, rec.Body, tc.want)
+			}
+		})
+	}
+	// Over the network the same request still needs a key.
+	if resp, b := h.do(h.request("GET", "/v1/models", nil, "Origin", "wails://wails")); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /v1/models over HTTP from the window's origin: %d %s, want 401", resp.StatusCode, b)
 	}
 }

@@ -160,6 +160,12 @@ func (s *Server) CallAdmin(ctx context.Context, method, path string, body []byte
 	return s.gateway.CallAdmin(ctx, method, path, body)
 }
 
+// ServeInference answers one /v1 request of the desktop window in process
+// (see gateway.Server.ServeInference).
+func (s *Server) ServeInference(w http.ResponseWriter, r *http.Request) {
+	s.gateway.ServeInference(w, r)
+}
+
 // LoginLink makes a one-time login link for a browser (see
 // gateway.Server.LoginLink): it works once, until expires.
 func (s *Server) LoginLink() (link string, expires time.Time) { return s.gateway.LoginLink() }

@@ -30,6 +30,7 @@ export async function run({ page, api, mb, tid, nav, shot, step }) {
   await route('e2e-plain', 'fake-small');
   await route('e2e-busy', 'rate-limited-once');
   await route('e2e-failover', 'always-429', ['backup:slow-start']);
+  await route('e2e-same', 'fail-503', ['fake:fake-small']); // a failover between two models of one provider
   // One retry, and a Retry-After of 1 s is waited for rather than skipped
   // (put back at the end, for the checks that may follow).
   const before = (await api('GET', '/api/settings')).body;
@@ -94,21 +95,74 @@ export async function run({ page, api, mb, tid, nav, shot, step }) {
   await page.locator('[data-testid="chat-assistant"][data-end="stopped"]').waitFor();
   await page.locator(`[data-testid="chat-conversation"][data-id="${saved.id}"]`).waitFor();
 
-  step('chat: a retried provider shows "retrying fake (429)"');
+  step('chat: a retried provider shows "retrying rate-limited-once at fake (429)… in 1.0 s", counting down');
   await ask('e2e-busy', 'Are you busy?');
-  await last('chat-attempt').filter({ hasText: /retrying fake \(429\)/ }).waitFor({ timeout: 5000 });
+  const retrying = last('chat-attempt').filter({ hasText: /retrying rate-limited-once at fake \(429\)/ });
+  await retrying.waitFor({ timeout: 5000 });
   await shot('chat-retrying');
+  const first = await retrying.innerText().catch(() => '');
+  if (/ in \d/.test(first)) {
+    // The wait (Retry-After: 1) counts down while it lasts: a later reading shows less left, or the retry under way.
+    const left = (t) => Number(/ in ([\d.]+) s/.exec(t)?.[1] ?? 0);
+    await page.waitForFunction(
+      ([was]) => {
+        const t = [...document.querySelectorAll('[data-testid="chat-attempt"]')].pop()?.textContent ?? '';
+        const m = / in ([\d.]+) s/.exec(t);
+        return !t || t.includes(' now…') || (m && Number(m[1]) < was);
+      },
+      [left(first)],
+      { timeout: 3000 },
+    );
+  }
   await answered();
   assert.equal(await page.locator('[data-testid="chat-assistant"]').last().getByTestId('chat-attempt').count(), 0, 'the retry state ends with the answer');
   assert.equal(await last('chat-backend').innerText(), 'fake');
 
   step('chat: a failing provider fails over to the backup, visibly');
   await ask('e2e-failover', 'Anyone there?');
-  await last('chat-attempt').filter({ hasText: /retrying fake \(429\)/ }).waitFor({ timeout: 5000 });
+  await last('chat-attempt').filter({ hasText: /retrying always-429 at fake \(429\)/ }).waitFor({ timeout: 5000 });
   await last('chat-attempt').filter({ hasText: /failing over to backup/ }).waitFor({ timeout: 5000 });
   await answered();
   assert.equal(await last('chat-backend').innerText(), 'backup');
-  assert.match(await last('chat-fallback').innerText(), /fake/);
+  await last('chat-fallback').filter({ hasText: /^always-429 at fake failed \(HTTP 429\); answered by slow-start at backup$/ }).waitFor({ timeout: 3000 });
+
+  step('chat: a failover between two models of one provider names both models');
+  await ask('e2e-same', 'Which model?');
+  await answered();
+  assert.equal(await last('chat-backend').innerText(), 'fake');
+  await last('chat-fallback').filter({ hasText: /^fail-503 at fake failed \(HTTP 503\); answered by fake-small at fake$/ }).waitFor({ timeout: 3000 });
+
+  step('chat: Edit focuses its box, the caret at the end');
+  await last('chat-edit').click();
+  const box = last('chat-edit-input');
+  await page.waitForFunction(() => {
+    const el = document.activeElement;
+    return el?.getAttribute('data-testid') === 'chat-edit-input' && el.selectionStart === el.value.length && el.selectionEnd === el.value.length;
+  });
+  assert.equal(await box.inputValue(), 'Which model?');
+  await page.keyboard.type(' Really?');
+  assert.equal(await box.inputValue(), 'Which model? Really?');
+  await page.keyboard.press('Escape');
+
+  step('chat: with inference keys required the signed-in chat needs no key, and keeps none');
+  const keyed = await api('PUT', '/api/settings', { require_api_keys: true });
+  assert.equal(keyed.status, 200, JSON.stringify(keyed.body));
+  try {
+    // The page's own fetch without the cookie is refused: keys are required.
+    const bare = await page.evaluate(async () => (await fetch('/v1/models', { credentials: 'omit' })).status);
+    assert.equal(bare, 401);
+    await page.reload();
+    await tid('screen-chat').waitFor();
+    await page.getByRole('button', { name: 'Reload the model list' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#chat-models option').length > 0);
+    assert.equal(await page.getByText(/model list:/).count(), 0, 'no model list error');
+    await ask('e2e-plain', 'Keys on?');
+    await answered();
+    assert.match(await last('chat-answer').innerText(), /Hello from the fake provider \(fake-small\)\. You said: Keys on\?/);
+    assert.equal(await page.evaluate(() => JSON.stringify({ ...sessionStorage }).includes('chat-key')), false, 'no key in sessionStorage');
+  } finally {
+    assert.equal((await api('PUT', '/api/settings', { require_api_keys: false })).status, 200);
+  }
 
   step('chat: a new chat on modelbar:new-chat (Cmd/Ctrl+N), the old one listed');
   await page.evaluate(() => window.dispatchEvent(new CustomEvent('modelbar:new-chat')));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attemptText, history, pendingToolCalls, prettyArguments, savable, titleFrom, type Msg } from './chat';
+import { attemptText, failoverText, history, pendingToolCalls, prettyArguments, savable, titleFrom, type Msg } from './chat';
 
 const u = (id: string, content: string): Msg => ({ id, role: 'user', content });
 const a = (id: string, content: string, extra: Partial<Msg> = {}): Msg => ({ id, role: 'assistant', content, end: 'done', ...extra });
@@ -42,9 +42,33 @@ describe('history', () => {
 describe('helpers', () => {
   it('says what an attempt means', () => {
     const base = { client_request_id: 'x', model: 'm', reason: 'HTTP 429', next: 'acme', delay_ms: 0 };
-    expect(attemptText({ ...base, backend: 'acme', status: 429, action: 'retry' })).toBe('retrying acme (429)…');
-    expect(attemptText({ ...base, backend: 'acme', status: 0, reason: 'timed out', action: 'failover', next: 'backup' })).toBe('acme failed (timed out): failing over to backup…');
-    expect(attemptText({ ...base, backend: 'b', status: 503, action: 'give_up', next: '' })).toBe('b failed (503): no backend left to try');
+    expect(attemptText({ ...base, backend: 'acme', status: 429, action: 'retry' })).toBe('retrying m at acme (429)…');
+    expect(attemptText({ ...base, backend: 'acme', status: 0, reason: 'timed out', action: 'failover', next: 'backup' })).toBe('m at acme failed (timed out): failing over to backup…');
+    expect(attemptText({ ...base, backend: 'b', model: '', status: 503, action: 'give_up', next: '' })).toBe('b failed (503): no backend left to try');
+  });
+
+  it("counts a retry's wait down from when its event came", () => {
+    const a = { client_request_id: 'x', backend: 'fake', model: 'big', status: 429, reason: 'HTTP 429', action: 'retry' as const, next: 'fake', delay_ms: 1000, received: 5000 };
+    expect(attemptText(a, 5000)).toBe('retrying big at fake (429)… in 1.0 s');
+    expect(attemptText(a, 5400)).toBe('retrying big at fake (429)… in 0.6 s');
+    expect(attemptText(a, 5950)).toBe('retrying big at fake (429)… in 0.1 s');
+    expect(attemptText(a, 6000)).toBe('retrying big at fake (429) now…');
+    expect(attemptText({ ...a, delay_ms: 12000 }, 5000)).toBe('retrying big at fake (429)… in 12 s');
+  });
+
+  it('names the backend and model that failed and the one that answered', () => {
+    const fail = { client_request_id: 'x', backend: 'fake', model: 'fake-large', status: 503, reason: 'HTTP 503', action: 'failover' as const, next: 'fake', delay_ms: 0 };
+    const retry = { ...fail, action: 'retry' as const, delay_ms: 500 };
+    // Two models of one provider: the words tell them apart.
+    expect(failoverText({ backend: 'fake', backend_model: 'fake-small', fallback_from: 'fake', attempts: [retry, fail] })).toBe(
+      'fake-large at fake failed (HTTP 503); answered by fake-small at fake',
+    );
+    expect(failoverText({ backend: 'b', backend_model: 'm2', fallback_from: 'a, fake', attempts: [{ ...fail, backend: 'a', model: 'm1', reason: 'timed out' }, fail] })).toBe(
+      'm1 at a failed (timed out), fake-large at fake failed (HTTP 503); answered by m2 at b',
+    );
+    // Without the attempts events: the header's backends.
+    expect(failoverText({ backend: 'b', fallback_from: 'a, c', attempts: [] })).toBe('a failed, c failed; answered by b');
+    expect(failoverText({ backend: 'b', fallback_from: '' })).toBe('');
   });
 
   it('titles, saves and pretty-prints', () => {

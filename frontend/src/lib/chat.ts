@@ -17,6 +17,8 @@ export interface Attempt {
   action: 'retry' | 'failover' | 'give_up';
   next: string;
   delay_ms: number;
+  /** When the chat received it (performance.now()), for the retry's countdown; never sent by the server. */
+  received?: number;
 }
 
 /** A message as the chat shows and saves it (PUT /api/conversations/{id}). */
@@ -31,6 +33,7 @@ export interface Msg {
   tool_calls?: ToolCall[];
   tool_call_id?: string; // a tool result's
   backend?: string;
+  backend_model?: string; // X-Modelbar-Backend-Model: the model the answering backend was asked for
   fallback_from?: string;
   usage?: Usage | null;
   first_token_ms?: number | null;
@@ -62,7 +65,9 @@ export function savable(msgs: readonly Msg[]): Msg[] {
     .filter((m) => !m.streaming)
     .map((m) => {
       const { streaming: _s, request_id: _r, started: _t, ...rest } = m;
-      return JSON.parse(JSON.stringify(rest)) as Msg;
+      const out = JSON.parse(JSON.stringify(rest)) as Msg;
+      out.attempts?.forEach((a) => delete a.received); // a clock reading of this page only
+      return out;
     });
 }
 
@@ -154,15 +159,56 @@ export function prettyArguments(args: string): string {
   }
 }
 
-/** What an attempt event says to the user: "retrying acme (429)…", "acme failed (HTTP 503): failing over to backup". */
-export function attemptText(a: Attempt): string {
+/** "fake-small at fake": a backend and the model it was asked for (the backend alone when the model is unknown). */
+export function at(backend: string, model?: string): string {
+  return model ? `${model} at ${backend}` : backend;
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(ms < 10000 ? 1 : 0) + ' s';
+}
+
+/**
+ * What an attempt event says to the user: "retrying fake-large at fake
+ * (429)… in 0.6 s", "fake-large at fake failed (HTTP 503): failing over to
+ * fake-small". A retry's wait counts down from when the event came
+ * (a.received) to now; once it is over, the retry is under way.
+ */
+export function attemptText(a: Attempt, now?: number): string {
   const why = a.status ? String(a.status) : a.reason || 'failed';
+  const who = at(a.backend, a.model);
   switch (a.action) {
-    case 'retry':
-      return `retrying ${a.backend} (${why})…` + (a.delay_ms >= 1000 ? ` in ${(a.delay_ms / 1000).toFixed(a.delay_ms < 10000 ? 1 : 0)} s` : '');
+    case 'retry': {
+      if (!(a.delay_ms > 0)) return `retrying ${who} (${why})…`;
+      const left = now !== undefined && a.received !== undefined ? a.delay_ms - (now - a.received) : a.delay_ms;
+      return left > 0 ? `retrying ${who} (${why})… in ${seconds(left)}` : `retrying ${who} (${why}) now…`;
+    }
     case 'failover':
-      return `${a.backend} failed (${why}): failing over to ${a.next}…`;
+      return `${who} failed (${why}): failing over to ${a.next}…`;
     default:
-      return `${a.backend} failed (${why}): no backend left to try`;
+      return `${who} failed (${why}): no backend left to try`;
   }
+}
+
+/**
+ * What an answer that came after a failover says: which backend and model
+ * failed and why, then which answered — "fake-large at fake failed (HTTP
+ * 503); answered by fake-small at fake". The failures come from the
+ * attempts events (they name the model and the reason); without them (the
+ * feed missed them) from X-Modelbar-Fallback-From, which names backends
+ * only. "" when there was no failover.
+ */
+export function failoverText(m: Pick<Msg, 'attempts' | 'fallback_from' | 'backend' | 'backend_model'>): string {
+  if (!m.fallback_from) return '';
+  const seen = new Set<string>();
+  const failed: string[] = [];
+  for (const a of m.attempts ?? []) {
+    if (a.action === 'retry') continue;
+    const key = a.backend + '\u0000' + a.model;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    failed.push(`${at(a.backend, a.model)} failed (${a.reason || (a.status ? 'HTTP ' + a.status : 'failed')})`);
+  }
+  const before = failed.length ? failed.join(', ') : m.fallback_from.split(/,\s*/).filter(Boolean).map((b) => b + ' failed').join(', ');
+  return m.backend ? `${before}; answered by ${at(m.backend, m.backend_model)}` : before;
 }

@@ -74,23 +74,23 @@ describe('transport selection', () => {
     expect(c.kind).toBe('http');
   });
 
-  it('takes the gateway base from the page in a browser, from /api/status in Wails', async () => {
+  it("sends /v1 to the page's own origin: the server in a browser, the window's in-process handler in Wails", async () => {
     const http = createClient({
       window: { location: { origin: 'http://127.0.0.1:4000' } },
       fetch: vi.fn() as unknown as typeof fetch,
     });
     expect(await http.gatewayBase()).toBe('http://127.0.0.1:4000');
 
-    const Call = vi.fn(async () => ({ status: 200, body: '{"addr":"127.0.0.1:11500","version":"x"}' }));
+    const Call = vi.fn(async () => ({ status: 200, body: '{}' }));
     const fetchFn = vi.fn(async () => jsonResponse(200, { data: [{ id: 'gpt-4o' }, { id: 'fast' }] }));
     const w = createClient({
       window: { go: { main: { App: { Call } } }, location: { origin: 'wails://wails' } },
       fetch: fetchFn as unknown as typeof fetch,
     });
-    expect(await w.gatewayBase()).toBe('http://127.0.0.1:11500');
+    expect(await w.gatewayBase()).toBe('');
     expect(await gatewayModels(w)).toEqual(['gpt-4o', 'fast']);
-    expect(fetchFn).toHaveBeenCalledWith('http://127.0.0.1:11500/v1/models', { credentials: 'omit', headers: {} });
-    expect(Call).toHaveBeenCalledTimes(1); // cached
+    expect(fetchFn).toHaveBeenCalledWith('/v1/models', { credentials: 'same-origin', headers: {} });
+    expect(Call).not.toHaveBeenCalled(); // no address to look up, no key to fetch
   });
 
   it('returns undefined for 204', async () => {
@@ -169,11 +169,20 @@ describe('signing in (browser)', () => {
     expect(reasons).toEqual(['signed-out']);
   });
 
-  it('keeps the session cookie away from /v1', async () => {
+  it('sends the session cookie to /v1 (the signed-in chat needs no key), and leaves it out when a key is given', async () => {
     const { c, fetchFn } = browser(() => sseResponse(['data: [DONE]\n\n']));
     await streamChat(c, { model: 'm', messages: [] }, () => {});
     await gatewayModels(c).catch(() => {});
-    for (const [, init] of fetchFn.mock.calls) expect(init?.credentials).toBe('omit');
+    expect(fetchFn.mock.calls.map(([, init]) => init?.credentials)).toEqual(['same-origin', 'same-origin']);
+    for (const [, init] of fetchFn.mock.calls) expect((init?.headers as Record<string, string>).Authorization).toBeUndefined();
+
+    fetchFn.mockClear();
+    await streamChat(c, { model: 'm', messages: [], apiKey: 'mb-test' }, () => {});
+    await gatewayModels(c, 'mb-test').catch(() => {});
+    for (const [, init] of fetchFn.mock.calls) {
+      expect(init?.credentials).toBe('omit');
+      expect((init?.headers as Record<string, string>).Authorization).toBe('Bearer mb-test');
+    }
   });
 });
 

@@ -154,7 +154,6 @@ export class Client {
   private readonly transport: Transport;
   private readonly origin: string;
   private readonly fetchFn: typeof fetch;
-  private base: Promise<string> | null = null;
   private readonly signInListeners = new Set<(reason: SignInReason) => void>();
 
   constructor(kind: TransportKind, transport: Transport, origin: string, fetchFn: typeof fetch) {
@@ -208,25 +207,26 @@ export class Client {
   }
 
   /**
-   * The gateway's base URL for /v1 calls: the page's origin in a browser;
-   * in the desktop window http:// plus the address /api/status reports.
+   * The gateway's base URL for /v1 calls: the page's own origin in both
+   * transports. In a browser that is the server; in the desktop window the
+   * window's own origin (wails://), whose asset server hands /v1 to the
+   * server in process — so the window's chat needs no key when inference
+   * keys are required, and holds none.
    */
   gatewayBase(): Promise<string> {
-    if (!this.base) {
-      this.base =
-        this.kind === 'http'
-          ? Promise.resolve(this.origin)
-          : this.call<{ addr: string; base_url?: string }>('GET', '/api/status').then((s) => s.base_url || 'http://' + s.addr);
-      this.base.catch(() => (this.base = null));
-    }
-    return this.base;
+    return Promise.resolve(this.kind === 'http' ? this.origin : '');
   }
 
-  /** fetch against the gateway, without the session cookie: /v1 never takes admin credentials. */
-  async fetchGateway(path: string, init: RequestInit = {}): Promise<Response> {
+  /**
+   * fetch against the gateway. In a browser it sends the session cookie
+   * (same origin): the gateway admits the signed-in UI's own pages to /v1
+   * when inference keys are required. With an explicit API key (testing
+   * "as a client would") the cookie is left out, so the key alone decides.
+   */
+  async fetchGateway(path: string, init: RequestInit = {}, withKey = false): Promise<Response> {
     const base = await this.gatewayBase();
     try {
-      return await this.fetchFn(base + path, { credentials: 'omit', ...init });
+      return await this.fetchFn(base + path, { credentials: withKey ? 'omit' : 'same-origin', ...init });
     } catch (err) {
       throw sendError(err);
     }
@@ -372,6 +372,7 @@ export interface ChatProgress {
   toolCalls: ToolCall[]; // the tool calls so far (arguments grow while streaming)
   backend: string; // X-Modelbar-Backend
   fallbackFrom: string; // X-Modelbar-Fallback-From ("" without a failover)
+  backendModel: string; // X-Modelbar-Backend-Model: the model the answering backend was asked for
   usage: Usage | null;
   model: string; // the model the answer names
   firstTokenMs: number | null; // from send to the first content, reasoning or tool call
@@ -412,13 +413,14 @@ export async function streamChat(
   if (req.max_tokens !== undefined) body.max_tokens = req.max_tokens;
   if (req.tools?.length) body.tools = req.tools;
   const start = now();
-  const res = await c.fetchGateway('/v1/chat/completions', { method: 'POST', headers, body: JSON.stringify(body), signal });
+  const res = await c.fetchGateway('/v1/chat/completions', { method: 'POST', headers, body: JSON.stringify(body), signal }, !!req.apiKey);
   const p: ChatProgress = {
     content: '',
     reasoning: '',
     toolCalls: [],
     backend: res.headers.get('X-Modelbar-Backend') ?? '',
     fallbackFrom: res.headers.get('X-Modelbar-Fallback-From') ?? '',
+    backendModel: res.headers.get('X-Modelbar-Backend-Model') ?? '',
     usage: null,
     model: '',
     firstTokenMs: null,
@@ -520,7 +522,7 @@ function rate(p: ChatProgress): number | null {
 export async function gatewayModels(c: Client, apiKey?: string): Promise<string[]> {
   const headers: Record<string, string> = {};
   if (apiKey) headers.Authorization = 'Bearer ' + apiKey;
-  const res = await c.fetchGateway('/v1/models', { headers });
+  const res = await c.fetchGateway('/v1/models', { headers }, !!apiKey);
   const text = await res.text();
   if (!res.ok) throw decodeError(res.status, text);
   const v = JSON.parse(text) as { data?: { id: string }[] };

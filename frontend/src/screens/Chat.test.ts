@@ -240,7 +240,7 @@ describe('Chat', () => {
     const hold = new Promise<void>((r) => (release = r));
     chat = ({ init }) => {
       // The answer begins only after the test has sent the attempts events.
-      return hold.then(() => sse([delta({ content: 'Finally.' }), delta({}, 'stop')], { signal: init.signal, headers: { 'X-Modelbar-Backend': 'backup', 'X-Modelbar-Fallback-From': 'acme' } }));
+      return hold.then(() => sse([delta({ content: 'Finally.' }), delta({}, 'stop')], { signal: init.signal, headers: { 'X-Modelbar-Backend': 'acme', 'X-Modelbar-Backend-Model': 'm-small', 'X-Modelbar-Fallback-From': 'acme' } }));
     };
     const utils = render(Chat);
     await waitFor(() => expect(FakeEventSource.last?.url).toBe('/api/events'));
@@ -250,14 +250,37 @@ describe('Chat', () => {
     const es = FakeEventSource.last!;
     expect(await utils.findByText(/waiting for the first token/)).toBeTruthy();
     es.emit('attempts', { client_request_id: 'someone-else', backend: 'x', model: 'm', status: 500, reason: 'HTTP 500', action: 'retry', next: 'x', delay_ms: 0 });
-    es.emit('attempts', { client_request_id: id, backend: 'acme', model: 'm', status: 429, reason: 'HTTP 429', action: 'retry', next: 'acme', delay_ms: 1500 });
-    expect((await utils.findByTestId('chat-attempt')).textContent).toBe('retrying acme (429)… in 1.5 s');
-    es.emit('attempts', { client_request_id: id, backend: 'acme', model: 'm', status: 429, reason: 'HTTP 429', action: 'failover', next: 'backup', delay_ms: 0 });
-    await waitFor(() => expect(utils.getByTestId('chat-attempt').textContent).toBe('acme failed (429): failing over to backup…'));
+    es.emit('attempts', { client_request_id: id, backend: 'acme', model: 'm-large', status: 429, reason: 'HTTP 429', action: 'retry', next: 'acme', delay_ms: 1500 });
+    expect((await utils.findByTestId('chat-attempt')).textContent).toBe('retrying m-large at acme (429)… in 1.5 s');
+    // The wait counts down while it lasts (the screen's clock ticks every 200 ms).
+    await waitFor(() => expect(utils.getByTestId('chat-attempt').textContent).toMatch(/^retrying m-large at acme \(429\)… in (1\.[0-3]|0\.\d) s$/), { timeout: 1500 });
+    await waitFor(() => expect(utils.getByTestId('chat-attempt').textContent).toBe('retrying m-large at acme (429) now…'), { timeout: 2500 });
+    es.emit('attempts', { client_request_id: id, backend: 'acme', model: 'm-large', status: 503, reason: 'HTTP 503', action: 'failover', next: 'acme', delay_ms: 0 });
+    await waitFor(() => expect(utils.getByTestId('chat-attempt').textContent).toBe('m-large at acme failed (503): failing over to acme…'));
     release();
     await waitFor(() => expect(utils.getByTestId('chat-assistant').getAttribute('data-end')).toBe('done'));
     expect(utils.queryByTestId('chat-attempt')).toBeNull();
-    expect(utils.getByTestId('chat-fallback').textContent).toBe('failed over from acme');
+    // A failover between two models of one provider says which model answered.
+    expect(utils.getByTestId('chat-fallback').textContent).toBe('m-large at acme failed (HTTP 503); answered by m-small at acme');
+  });
+
+  it('chats with no key (the session admits it) and keeps a test key in memory only', async () => {
+    sessionStorage.setItem('modelbar-chat-key', 'mb-old'); // where an earlier version kept it
+    chat = ({ init }) => sse([delta({ content: 'Hi.' }), delta({}, 'stop')], { signal: init.signal });
+    const utils = render(Chat);
+    expect(sessionStorage.getItem('modelbar-chat-key')).toBeNull();
+    await ask(utils, 'One');
+    await waitFor(() => expect(utils.getByTestId('chat-assistant').getAttribute('data-end')).toBe('done'));
+    expect(chatCalls()[0].headers.Authorization).toBeUndefined();
+
+    await fireEvent.click(utils.getByTestId('chat-options'));
+    const key = utils.getByTestId('chat-key') as HTMLInputElement;
+    expect(utils.getByText(/kept in memory only/)).toBeTruthy();
+    await fireEvent.input(key, { target: { value: 'mb-secret' } });
+    await ask(utils, 'Two');
+    await waitFor(() => expect(chatCalls()).toHaveLength(2));
+    expect(chatCalls()[1].headers.Authorization).toBe('Bearer mb-secret');
+    expect(JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage })).not.toContain('mb-secret');
   });
 
   it('shows a failure as an error', async () => {
@@ -281,6 +304,11 @@ describe('Chat', () => {
     expect(chatCalls()[1].body.messages).toEqual([{ role: 'user', content: 'First' }]);
 
     await fireEvent.click(await utils.findByTestId('chat-edit'));
+    // The edit box takes the focus, the caret after the text, ready to type.
+    const box = (await utils.findByTestId('chat-edit-input')) as HTMLTextAreaElement;
+    await waitFor(() => expect(document.activeElement).toBe(box));
+    expect(box.value).toBe('First');
+    expect([box.selectionStart, box.selectionEnd]).toEqual([5, 5]);
     await fireEvent.input(utils.getByTestId('chat-edit-input'), { target: { value: 'First, edited' } });
     await fireEvent.click(utils.getByTestId('chat-edit-send'));
     await waitFor(() => expect(utils.getByTestId('chat-answer').textContent).toContain('Answer 3'));
