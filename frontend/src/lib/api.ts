@@ -295,7 +295,7 @@ export interface Session {
   current: boolean;
 }
 
-/** The protocol a client's configuration makes it speak; "responses" is OpenAI's Responses API, not served yet. */
+/** The protocol a client's configuration makes it speak; "responses" is OpenAI's Responses API (/v1/responses). */
 export type ConnectAPI = 'openai' | 'anthropic' | 'responses';
 
 /** One environment variable of a client's configuration. */
