@@ -57,18 +57,21 @@ export async function run({ page, tid, nav, step }) {
   // A narrow window (420 px) reflows the screens: tables start to scroll
   // inside their panels and headers wrap, which axe must see too. Only the
   // rules whose outcome depends on the layout run here, to keep this short.
-  await page.setViewportSize({ width: 420, height: 780 });
   const narrowRules = ['scrollable-region-focusable', 'color-contrast', 'target-size', 'nested-interactive', 'region'];
   for (const t of ['light', 'dark']) {
     step(`a11y: axe-core (layout rules) on ${ids.length} screens at 420 px, ${t} theme`);
+    await page.setViewportSize({ width: 1240, height: 780 }); // the theme toggle is in the side bar, folded away at 420 px
     await theme(page, tid, t);
+    await page.setViewportSize({ width: 420, height: 780 });
     for (const id of ids) {
-      await nav(id);
+      await tid('menu-toggle').click(); // the side bar is folded into the menu at 420 px
+      await tid('nav-' + id).click();
+      await tid('screen-' + id).waitFor();
       await page.waitForTimeout(150);
       violations.push(...(await axe(page, `${id} at 420 px (${t})`, narrowRules)));
       if (id === 'requests') {
         // The search field and Live go below the title instead of squeezing it.
-        const title = await page.locator('main h1').boundingBox();
+        const title = await tid('screen-requests').locator('h1').boundingBox();
         const search = await tid('requests-filter').boundingBox();
         assert.ok(search && title && search.y >= title.y + title.height - 1, `at 420 px the requests search sits below the title (title ${JSON.stringify(title)}, search ${JSON.stringify(search)})`);
         assert.ok(search.x + search.width <= 420, 'the requests search fits the window');
