@@ -116,7 +116,7 @@ func (s *Server) listProviders(w http.ResponseWriter, r *http.Request) {
 	}
 	views := make([]providerView, len(ps))
 	for i, p := range ps {
-		views[i] = viewProvider(p)
+		views[i] = s.viewProvider(p)
 	}
 	writeJSON(w, http.StatusOK, views)
 }
@@ -127,7 +127,7 @@ func (s *Server) getProvider(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewProvider(p))
+	writeJSON(w, http.StatusOK, s.viewProvider(p))
 }
 
 // putProvider answers with the provider as saved and its warnings
@@ -155,11 +155,12 @@ func (s *Server) putProvider(w http.ResponseWriter, r *http.Request) {
 	// A changed provider (a new key, another address) may be fixed: its
 	// cooldowns no longer say anything about it.
 	s.breakers.Clear(name, "")
+	s.tests.forget(name) // nor does its last test
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, viewProvider(p))
+	writeJSON(w, status, s.viewProvider(p))
 }
 
 func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) {
@@ -168,6 +169,7 @@ func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.breakers.Clear(r.PathValue("name"), "")
+	s.tests.forget(r.PathValue("name"))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -175,7 +177,9 @@ func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) {
 // itself worked, and the body says in plain words what went wrong
 // (explainProbe): "error" the sentence, "code" its kind, "http_status" the
 // provider's own status when it answered, "detail" the underlying error;
-// "status" stays the status the gateway would answer a client with.
+// "status" stays the status the gateway would answer a client with. The
+// outcome is kept as the provider's last_test (providertests.go) and the
+// providers topic says so, for other windows and the next reload.
 func (s *Server) testProvider(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	p, err := s.cfg.Provider(r.Context(), name)
@@ -183,7 +187,14 @@ func (s *Server) testProvider(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	started := time.Now()
 	probe, err := s.cfg.TestProvider(r.Context(), name)
+	if err != nil && r.Context().Err() == nil { // a test the caller abandoned says nothing about the provider
+		f := explainProbe(p, err)
+		s.recordTest(name, lastTest{At: started, LatencyMS: time.Since(started).Milliseconds(), Error: f.Message, Code: f.Code, HTTPStatus: f.HTTPStatus})
+	} else if err == nil {
+		s.recordTest(name, lastTest{At: started, OK: true, LatencyMS: probe.Latency.Milliseconds(), ModelCount: len(probe.Models)})
+	}
 	if err != nil {
 		e := toAPIError(err)
 		if e.Status == http.StatusInternalServerError {

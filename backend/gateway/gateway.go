@@ -93,6 +93,7 @@ type Server struct {
 	events   *events.Hub                     // the change feed (events.go)
 	inflight inFlight                        // attempts each backend serves now (inflight.go)
 	convs    conversationKeeper              // the chat's saved conversations (conversations.go)
+	tests    providerTests                   // each provider's last connection test (providertests.go)
 	handler  http.Handler
 
 	// endStreams is closed by EndStreams: open event streams end

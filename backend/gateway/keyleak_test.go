@@ -152,6 +152,12 @@ func TestKeyLeak_ProviderTestRedactsEchoedKey(t *testing.T) {
 	}
 	c := &leakCheck{t: t}
 	c.response("POST /api/providers/echo/test", resp, b)
+	// The result is kept as the provider's last_test: that too says the 401 without the key.
+	resp, b = h.admin(http.MethodGet, "/api/providers", nil)
+	if !bytes.Contains(b, []byte(`"last_test":{`)) {
+		t.Fatalf("GET /api/providers has no last_test: %s", b)
+	}
+	c.response("GET /api/providers", resp, b)
 	h.settle()
 	c.add("the log", []byte(h.logs.String()))
 	c.assertNoKey()

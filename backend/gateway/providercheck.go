@@ -25,10 +25,15 @@ import (
 type providerView struct {
 	config.Provider
 	Warnings []config.Warning `json:"warnings"`
+	// LastTest is the provider's latest connection test since the server
+	// started (providertests.go); absent when it has had none.
+	LastTest *lastTest `json:"last_test,omitempty"`
 }
 
-func viewProvider(p config.Provider) providerView {
-	return providerView{Provider: p, Warnings: config.Warnings(p)}
+// viewProvider is p as the admin API shows it: with its warnings and its
+// last connection test.
+func (s *Server) viewProvider(p config.Provider) providerView {
+	return providerView{Provider: p, Warnings: config.Warnings(p), LastTest: s.tests.get(p.Name)}
 }
 
 // probeFailure is a failed connection test in the words a person needs:

@@ -80,6 +80,48 @@ export async function run({ page, api, mb, tid, nav, shot, step }) {
   await page.reload();
   await tid('screen-providers').waitFor();
   await provRow('groq-nokey').locator('[data-testid="provider-warning"][data-field="api_key"]').getByText('Groq refuses requests without an API key').waitFor();
+
+  step('providers: test results survive the reload (kept by the server, with their age); an untested keyless preset says why');
+  await dead.getByTestId('provider-test-error').getByText(`Nothing is listening on 127.0.0.1:${port}`).waitFor();
+  assert.equal(await dead.getByTestId('provider-test-kind').innerText(), 'not running');
+  assert.match(await dead.getByTestId('provider-test-age').innerText(), /^tested (just now|\d+ s ago)$/);
+  assert.equal(await provRow('groq-nokey').getByTestId('provider-untested').innerText(), 'not tested: no API key is set');
+  const kept = (await api('GET', '/api/providers')).body.find((p) => p.name === 'deadllm').last_test;
+  assert.equal(kept.ok, false);
+  assert.equal(kept.code, 'connection_refused');
+
+  step('providers: at 720 px the Connection column keeps its words whole');
+  await page.setViewportSize({ width: 720, height: 780 });
+  const conn = dead.getByTestId('provider-test-result');
+  const connBox = await conn.boundingBox();
+  assert.ok(connBox.width >= 180, `the Connection cell is ${connBox.width}px wide at 720 px`);
+  // No word of the warning is split across lines: each line of the rendered text ends at a space.
+  const split = await dead.locator('[data-testid="provider-warning"][data-field="base_url"]').evaluate((el) => {
+    const r = document.createRange();
+    const node = [...el.childNodes].filter((n) => n.nodeType === 3).pop(); // the message's text
+    const broken = [];
+    let lastTop = null;
+    for (let i = 0; i < node.textContent.length; i++) {
+      r.setStart(node, i);
+      r.setEnd(node, i + 1);
+      const top = Math.round(r.getBoundingClientRect().top);
+      if (lastTop !== null && top > lastTop + 2 && /\S/.test(node.textContent[i - 1]) && /\S/.test(node.textContent[i])) broken.push(node.textContent.slice(Math.max(0, i - 8), i + 8));
+      lastTop = top;
+    }
+    return broken;
+  });
+  assert.deepEqual(split, [], 'no word of the warning breaks across lines at 720 px');
+  await shot('providers-narrow');
+  await page.setViewportSize({ width: 1240, height: 780 });
+
+  step('providers: Advanced shows Default max tokens empty, its default as placeholder');
+  await dead.getByTestId('provider-edit').click();
+  const adv = pdlg.getByRole('button', { name: 'Advanced' });
+  if ((await adv.getAttribute('aria-expanded')) !== 'true') await adv.click();
+  assert.equal(await tid('provider-max-tokens').inputValue(), '');
+  assert.equal(await tid('provider-max-tokens').getAttribute('placeholder'), '4096 (default)');
+  await page.keyboard.press('Escape');
+  await pdlg.waitFor({ state: 'hidden' });
   await tid('provider-add').click();
   await tid('provider-preset').selectOption('anthropic');
   await pdlg.getByRole('button', { name: 'Advanced' }).click();

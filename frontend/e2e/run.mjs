@@ -203,14 +203,20 @@ async function main() {
   await tid('screen-connect').waitFor();
   await tid('connect-client').waitFor();
 
-  step('configured: the app opens on Routes; the guide stays in the side bar');
+  step('configured: with a route the app opens on Routes; the guide stays in the side bar');
+  await page.goto(base + '/ui/');
+  await tid('screen-routes').waitFor();
+  step('a provider without a route answers nothing: the app opens on the guide; an empty Routes points to it');
   // The rest of the scenario adds its own routes, fake-* among them.
   const guideRoute = (await api('GET', '/api/routes')).body.find((r) => r.model_pattern === 'fake-*');
   assert.equal((await api('DELETE', '/api/routes/' + guideRoute.id)).status, 204);
   await page.goto(base + '/ui/');
-  await tid('screen-routes').waitFor();
-  await page.getByText('No routes yet').waitFor();
-  await nav('start');
+  await tid('screen-start').waitFor();
+  await nav('routes');
+  await tid('routes-empty').getByText('No routes yet').waitFor();
+  await tid('routes-empty-guide').getByText('See suggested routes').click();
+  await tid('screen-start').waitFor();
+  await page.locator('[data-testid="guide-provider"][data-name="fake"] [data-testid="guide-suggestion"][data-pattern="fake-*"]').waitFor();
   await nav('routes');
 
   // ---- Providers ----

@@ -109,16 +109,23 @@ export async function run({ page, tid, step, shot }) {
   await page.waitForFunction(() => window.__newChats === 2);
 
   step('shell: / focuses the screen\'s search field, where it has one');
+  // These screens always show a search or filter field; a screen not listed
+  // (Chat, Providers' model filter) is checked when it shows one.
+  const mustSearch = { routes: 'route-tester-input', requests: 'requests-filter', connect: 'connect-find' };
   let searched = 0;
   for (const id of ids) {
     await tid('nav-' + id).click();
     await tid('screen-' + id).waitFor();
-    if (!(await page.locator('main [data-search]:visible').count())) continue;
+    const field = mustSearch[id];
+    if (field) assert.equal(await tid(field).getAttribute('data-search'), '', `${id}'s ${field} is marked data-search`);
+    else if (!(await page.locator('main [data-search]:visible').count())) continue;
     await page.evaluate(() => document.activeElement?.blur());
     await page.keyboard.press('/');
     assert.equal(await page.evaluate(() => document.activeElement?.hasAttribute('data-search')), true, `/ on ${id}`);
+    if (field) assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), field, `/ on ${id} focuses ${field}`);
     searched++;
   }
+  for (const id of Object.keys(mustSearch)) assert.ok(ids.includes(id), `the side bar has ${id}`);
   step(`shell: / checked on ${searched} screen(s) with a search field`);
   await tid('nav-routes').click();
 }

@@ -85,8 +85,21 @@ export interface Provider {
   default_max_tokens: number;
   /** What looks wrong (a base URL without /v1, a hosted API without a key); absent from an older server. */
   warnings?: ProviderWarning[];
+  /** The latest connection test since the server started; absent when none ran (or from an older server). */
+  last_test?: ProviderLastTest;
   created_at?: string;
   updated_at?: string;
+}
+
+/** A provider's last connection test as the server keeps it: the test's answer in plain words, no model list. */
+export interface ProviderLastTest {
+  at: string;
+  ok: boolean;
+  latency_ms: number;
+  model_count?: number;
+  error?: string;
+  code?: string;
+  http_status?: number;
 }
 
 export interface ProviderInput {
@@ -295,7 +308,7 @@ export interface Session {
   current: boolean;
 }
 
-/** The protocol a client's configuration makes it speak; "responses" is OpenAI's Responses API, not served yet. */
+/** The protocol a client's configuration makes it speak; "responses" is OpenAI's Responses API (/v1/responses). */
 export type ConnectAPI = 'openai' | 'anthropic' | 'responses';
 
 /** One environment variable of a client's configuration. */

@@ -86,7 +86,8 @@ describe('codeSpans', () => {
 describe('apiLabel', () => {
   it('names the known APIs and passes a new one through', () => {
     expect(apiLabel('anthropic')).toBe('Anthropic API');
-    expect(apiLabel('responses')).toMatch(/not served yet/);
+    expect(apiLabel('responses')).toBe('Responses API');
+    expect(apiLabel('openai')).toBe('OpenAI API');
     expect(apiLabel('grpc')).toBe('grpc');
   });
 });

@@ -72,7 +72,7 @@ export function stepLines(b: ConnectBlock): string[] {
 export const apiLabels: Record<ConnectAPI, string> = {
   openai: 'OpenAI API',
   anthropic: 'Anthropic API',
-  responses: 'Responses API (not served yet)',
+  responses: 'Responses API',
 };
 
 /** An API's label; an unknown one (a newer server) as it came. */

@@ -36,6 +36,18 @@ export function time(iso: string): string {
   return d.toLocaleTimeString(undefined, { hour12: false });
 }
 
+/** How long ago an instant was, roughly: "just now", "40 s ago", "5 min ago", "3 h ago", "2 d ago". */
+export function ago(iso: string, now = Date.now()): string {
+  const t = new Date(iso).getTime();
+  if (isNaN(t)) return iso;
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  if (s < 10) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
 export function duration(seconds: number): string {
   const s = Math.floor(seconds);
   const d = Math.floor(s / 86400);

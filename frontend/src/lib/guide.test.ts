@@ -6,10 +6,19 @@ const route = (id: number, model_pattern: string, backend: string): Route => ({ 
 const local = (n: number) => ({ available: true, models: Array.from({ length: n }, () => ({}) as never) });
 
 describe('configured', () => {
-  it('needs a provider or a local model', () => {
-    expect(configured({ providers: 0, local: local(0) })).toBe(false);
-    expect(configured({ providers: 1, local: local(0) })).toBe(true);
-    expect(configured({ providers: 0, local: local(2) })).toBe(true);
+  it.each([
+    ['nothing', 0, 0, false],
+    ['a route', 1, 0, true],
+    ['a local model', 0, 2, true],
+    ['both', 3, 1, true],
+  ])('with %s: %s', (_, routes, models, want) => {
+    expect(configured({ routes, local: local(models) })).toBe(want);
+  });
+  it('a provider without a route still needs the guide (it routes nothing)', () => {
+    expect(configured({ providers: 2, routes: 0, local: local(0) } as never)).toBe(false);
+  });
+  it('a local engine that is unavailable and has no models counts as none', () => {
+    expect(configured({ routes: 0, local: { available: false, models: [] } })).toBe(false);
   });
   it('assumes configured while the status is unknown (no guide flashing by)', () => {
     expect(configured(null)).toBe(true);

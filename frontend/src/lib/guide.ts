@@ -5,12 +5,14 @@
 import type { Provider, Route, Status } from './api';
 
 /**
- * Whether the server can answer anything yet: a provider exists or a local
- * model is there. Until then the app opens on the guide.
+ * Whether the server can answer a model yet: a route sends some to a
+ * provider, or a local model is there (a model no route matches goes to
+ * the local engine). Until then the app opens on the guide, which adds the
+ * provider and suggests its route; a provider alone routes nothing.
  */
-export function configured(s: Pick<Status, 'providers' | 'local'> | null | undefined): boolean {
+export function configured(s: Pick<Status, 'routes' | 'local'> | null | undefined): boolean {
   if (!s) return true; // not known yet: open where the user would expect
-  return s.providers > 0 || (s.local?.models?.length ?? 0) > 0;
+  return (s.routes ?? 0) > 0 || (s.local?.models?.length ?? 0) > 0;
 }
 
 /** The wildcard pattern the big vendors' model names share, by API host. */

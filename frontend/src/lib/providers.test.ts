@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Provider } from './api';
-import { envPlaceholder, failureLabel, hostChanged, keyDropped, keyLabel, nextBaseURL, type KeyForm } from './providers';
+import { DEFAULT_MAX_TOKENS, envPlaceholder, failureLabel, hostChanged, keyDropped, keyLabel, maxTokensBody, maxTokensField, nextBaseURL, testedAgo, untested, type KeyForm } from './providers';
 
 const prov = (o: Partial<Provider> = {}): Provider => ({
   name: 'fake', type: 'openai', base_url: 'http://127.0.0.1:8080/v1', api_key_env: '', has_api_key: true,
@@ -104,5 +104,46 @@ describe('keyLabel', () => {
     expect(keyLabel(prov({ api_key_source: 'env', api_key_env: 'GROQ_API_KEY', api_key_hint: '' }))).toBe('from $GROQ_API_KEY');
     expect(keyLabel(prov({ has_api_key: false, api_key_hint: '', api_key_source: '', api_key_env: 'GROQ_API_KEY' }))).toBe('$GROQ_API_KEY (not set)');
     expect(keyLabel(prov({ has_api_key: false, api_key_hint: '', api_key_source: '' }))).toBe('no key');
+  });
+});
+
+describe('default max tokens', () => {
+  it('shows the default (0) as an empty field, a set value as itself', () => {
+    expect(maxTokensField(0)).toBeNull();
+    expect(maxTokensField(undefined)).toBeNull();
+    expect(maxTokensField(8192)).toBe(8192);
+    expect(DEFAULT_MAX_TOKENS).toBe(4096);
+  });
+  it.each([
+    [null, 0],
+    [undefined, 0],
+    ['', 0],
+    [2048, 2048],
+    ['1024', 1024],
+    ['x', 0],
+  ])('sends %j as %j', (v, want) => {
+    expect(maxTokensBody(v)).toBe(want);
+  });
+});
+
+describe('untested', () => {
+  it('says why a hosted API without a key was not tested', () => {
+    expect(untested(prov({ warnings: [{ field: 'api_key', message: 'Groq refuses requests without an API key' }] }))).toBe('not tested: no API key is set');
+    expect(untested(prov({ warnings: [{ field: 'base_url', message: 'has no /v1' }] }))).toBe('not tested yet');
+    expect(untested(prov())).toBe('not tested yet');
+  });
+});
+
+describe('testedAgo', () => {
+  const now = Date.parse('2026-12-07T01:00:00Z');
+  it.each([
+    ['2026-12-07T01:00:00Z', 'tested just now'],
+    ['2026-12-07T00:59:20Z', 'tested 40 s ago'],
+    ['2026-12-07T00:55:00Z', 'tested 5 min ago'],
+    ['2026-12-06T22:00:00Z', 'tested 3 h ago'],
+    ['2026-12-05T01:00:00Z', 'tested 2 d ago'],
+    ['2026-12-07T01:00:05Z', 'tested just now'], // a server clock slightly ahead
+  ])('%s', (at, want) => {
+    expect(testedAgo(at, now)).toBe(want);
   });
 });

@@ -2,6 +2,7 @@
 // providers.go): pure helpers, tested in providers.test.ts.
 
 import type { Provider } from './api';
+import { ago } from './format';
 
 /** The base URL a provider of this API type gets when none is given. */
 export function vendorDefault(type: string): string {
@@ -138,4 +139,33 @@ export function keyLabel(p: Pick<Provider, 'has_api_key' | 'api_key_hint' | 'api
   if (p.has_api_key) return p.api_key_hint ? '••••' + p.api_key_hint : 'stored';
   if (p.api_key_env) return '$' + p.api_key_env + ' (not set)';
   return 'no key';
+}
+
+/** The max_tokens the server sends to an Anthropic-API provider when a client gives none (backend/providers DefaultMaxTokens). */
+export const DEFAULT_MAX_TOKENS = 4096;
+
+/** The editor's "Default max tokens" field for a stored value: empty for the default (0), so the placeholder shows it. */
+export function maxTokensField(n: number | null | undefined): number | null {
+  return n && n > 0 ? n : null;
+}
+
+/** What an edited "Default max tokens" field sends: an empty field is 0, the server's "use the default". */
+export function maxTokensBody(v: unknown): number {
+  if (v === null || v === undefined || v === '') return 0;
+  const n = Number(v);
+  return Number.isNaN(n) ? 0 : n;
+}
+
+/**
+ * The Connection column of a provider no test has answered for: that it is
+ * untested, and when a hosted API has no key, why a test would fail.
+ */
+export function untested(p: Pick<Provider, 'warnings'>): string {
+  const noKey = (p.warnings ?? []).some((w) => w.field === 'api_key');
+  return noKey ? 'not tested: no API key is set' : 'not tested yet';
+}
+
+/** When a kept test ran, in words ("2 min ago"), for the Connection column. */
+export function testedAgo(at: string, now = Date.now()): string {
+  return 'tested ' + ago(at, now);
 }
