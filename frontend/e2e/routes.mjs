@@ -231,7 +231,7 @@ export async function run({ page, api, mb, tid, nav, shot, step }) {
   const tried = tid('route-tester-try-result');
   await tried.and(page.locator('[data-ok="true"]')).waitFor({ timeout: 20000 });
   await tid('route-tester-try-text').getByText('Hello from the fake provider (fake-small)').waitFor();
-  assert.match(await tried.innerText(), /fake answered in/);
+  assert.match(await tried.innerText(), /fake-small at fake answered in/); // the model too: a route may fail over between two models of one provider
   await shot('routes-tester');
   // Only what this area draws: the tester and the table (app-wide colours are the shell's).
   assert.deepEqual(await axeViolations(page, '[data-testid="screen-routes"]'), [], 'axe: the Routes screen');
@@ -242,7 +242,7 @@ export async function run({ page, api, mb, tid, nav, shot, step }) {
   await tid('route-tester-route').getByText('flaky', { exact: true }).waitFor();
   await tid('route-tester-try').click();
   await tried.and(page.locator('[data-ok="true"]')).waitFor({ timeout: 20000 });
-  assert.match(await tried.innerText(), /backup answered in .*after fake failed/);
+  assert.match(await tried.innerText(), /at backup answered in .*after \S+ at fake failed \(.+\)/); // who failed, with which model and why
   await tid('route-tester-cooldown').getByText('cooling down until').waitFor();
   await page.locator('[data-testid="route-tester-warning"][data-code="cooling_down"]').waitFor();
   assert.equal((await api('DELETE', '/api/cooldowns')).status, 204);

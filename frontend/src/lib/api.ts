@@ -49,7 +49,11 @@ export interface TryResult {
   model: string;
   status: number;
   backend: string;
+  /** The model the answering backend was asked for. */
+  backend_model?: string;
   fallback_from: string[];
+  /** Every try, in the request log's words (as GET /api/requests/{id}). */
+  attempts?: RequestAttempt[];
   latency_ms: number;
   text?: string;
   error?: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Route } from './api';
-import { blankRoute, evaluationOrder, fallbackProblem, isWildcard, priorities, reorder, routeInput, type Ranked } from './routes';
+import type { RequestAttempt, Route } from './api';
+import { blankRoute, evaluationOrder, failedBefore, fallbackProblem, isWildcard, priorities, reorder, routeInput, type Ranked } from './routes';
 
 const r = (id: number, priority: number, model_pattern = 'm' + id): Route => ({
   id, priority, model_pattern, backend: 'local', backend_model: '', fallbacks: [], enabled: true,
@@ -158,5 +158,36 @@ describe('route editor', () => {
     const input = routeInput(old);
     input.fallbacks!.push('local');
     expect(old.fallbacks).toEqual(['openai']);
+  });
+});
+
+describe('failedBefore', () => {
+  const a = (backend: string, model: string, outcome: string, extra: Partial<RequestAttempt> = {}): RequestAttempt => ({
+    backend, model, outcome, status: 0, duration_ms: 1, ...extra,
+  });
+  it.each([
+    ['nothing failed', [a('fake', 'fake-small', 'answered')], []],
+    ['no attempts (an older server)', undefined, []],
+    [
+      'a failover between two models of one provider names both',
+      [a('fake', 'fake-large', 'failed', { status: 503, reason: 'HTTP 503' }), a('fake', 'fake-small', 'answered')],
+      ['fake-large at fake failed (HTTP 503)'],
+    ],
+    [
+      'retries count once, with the last reason',
+      [
+        a('acme', 'gpt-4o', 'failed', { status: 429, reason: 'rate limited (429)' }),
+        a('acme', 'gpt-4o', 'failed', { status: 503, reason: 'HTTP 503', retry: 1 }),
+        a('backup', 'gpt-4o', 'answered'),
+      ],
+      ['gpt-4o at acme failed (HTTP 503)'],
+    ],
+    [
+      'a skipped backend and one without a reason',
+      [a('acme', 'm', 'skipped', { status: 503, reason: 'cooling down' }), a('dead', 'm', 'failed', { status: 502 }), a('fake', 'm', 'answered')],
+      ['m at acme was skipped (cooling down)', 'm at dead failed (HTTP 502)'],
+    ],
+  ])('%s', (_name, attempts, want) => {
+    expect(failedBefore(attempts as RequestAttempt[] | undefined)).toEqual(want);
   });
 });

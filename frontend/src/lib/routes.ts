@@ -1,4 +1,4 @@
-import type { Route, RouteInput } from './api';
+import type { RequestAttempt, Route, RouteInput } from './api';
 
 /** Whether a pattern is a wildcard (the server's rule: any of `*`, `?`, `[`). */
 export function isWildcard(pattern: string): boolean {
@@ -132,4 +132,34 @@ export function fallbackProblem(primary: string, chain: string[], backend: strin
   if (backend === primary && !model) return `${backend} is already the route's backend: name another model to fall back to`;
   if (chain.includes(entry)) return `${entry} is already in the chain`;
   return '';
+}
+
+/** "model at backend", or the backend alone when the model is not known. */
+function at(backend: string, model?: string): string {
+  return model ? `${model} at ${backend}` : backend;
+}
+
+/**
+ * What failed before a test request was answered, one phrase per backend
+ * and model ("fake-large at fake failed (HTTP 503)"): its retries count
+ * once, with the last try's reason; the answering try is left out.
+ */
+export function failedBefore(attempts: RequestAttempt[] | undefined): string[] {
+  const last = new Map<string, RequestAttempt>();
+  for (const a of attempts ?? []) {
+    if (a.outcome === 'answered') continue;
+    const key = a.backend + '\u0000' + a.model;
+    last.delete(key); // re-inserted: kept in the order of its last try
+    last.set(key, a);
+  }
+  return [...last.values()].map((a) => {
+    const why = a.reason || (a.status ? `HTTP ${a.status}` : '');
+    const verb = a.outcome === 'skipped' ? 'was skipped' : 'failed';
+    return `${at(a.backend, a.model)} ${verb}${why ? ` (${why})` : ''}`;
+  });
+}
+
+/** Who answered a test request: "fake-small at fake". */
+export function answeredBy(backend: string, model?: string): string {
+  return at(backend, model);
 }
