@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from 'vitest';
-import { markScrollable, overflows } from './scrollregion';
+import { markScrollable, overflows, tableRegions } from './scrollregion';
 
 function box(scrollWidth: number, clientWidth: number): HTMLElement {
   const el = document.createElement('div');
@@ -38,5 +38,24 @@ describe('markScrollable', () => {
     expect(el.hasAttribute('tabindex')).toBe(false);
     expect(el.hasAttribute('role')).toBe(false);
     expect(el.hasAttribute('aria-label')).toBe(false);
+  });
+});
+
+describe('tableRegions', () => {
+  it('marks the tables of HTML inserted later (a streamed answer) that overflow', async () => {
+    const host = document.createElement('div');
+    const action = tableRegions(host, 'Table in the answer');
+    host.innerHTML = '<div class="table-wrap"><table></table></div><div class="table-wrap"><table></table></div>';
+    const [wide, narrow] = host.querySelectorAll<HTMLElement>('.table-wrap');
+    for (const [el, sw] of [[wide, 900], [narrow, 100]] as const) {
+      Object.defineProperty(el, 'scrollWidth', { value: sw, configurable: true });
+      Object.defineProperty(el, 'clientWidth', { value: 300, configurable: true });
+    }
+    await new Promise((r) => setTimeout(r, 0)); // the MutationObserver's turn
+    action.update('Table in the answer'); // sizes are set after the insert in jsdom: check again
+    expect(wide.getAttribute('role')).toBe('region');
+    expect(wide.getAttribute('aria-label')).toBe('Table in the answer');
+    expect(narrow.hasAttribute('role')).toBe(false);
+    action.destroy();
   });
 });

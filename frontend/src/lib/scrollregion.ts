@@ -54,3 +54,29 @@ export function scrollRegion(node: HTMLElement, label: string) {
     },
   };
 }
+
+/**
+ * Svelte action for a container of HTML it does not render itself (a
+ * chat answer's markdown): every `.table-wrap` inside it is marked as
+ * scrollRegion marks one, again whenever the content or the container's
+ * size changes.
+ */
+export function tableRegions(node: HTMLElement, label: string) {
+  let name = label;
+  const update = () => node.querySelectorAll<HTMLElement>('.table-wrap').forEach((w) => markScrollable(w, name));
+  update();
+  const mo = new MutationObserver(update);
+  mo.observe(node, { childList: true, subtree: true });
+  const ro = typeof ResizeObserver === 'undefined' ? null : new ResizeObserver(update);
+  ro?.observe(node);
+  return {
+    update(l: string) {
+      name = l;
+      update();
+    },
+    destroy() {
+      mo.disconnect();
+      ro?.disconnect();
+    },
+  };
+}
