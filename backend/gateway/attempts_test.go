@@ -156,7 +156,7 @@ func TestAttempts_RetryFailoverAndGiveUpArePublished(t *testing.T) {
 		var a attemptData
 		for a = es.nextAttempt(); a.Action != "failover"; a = es.nextAttempt() {
 		}
-		if a.ClientRequestID != "chat-4" || a.Backend != "gone" || a.Status != 0 || a.Next != "backup" || !strings.HasPrefix(a.Reason, "connection failed") {
+		if a.ClientRequestID != "chat-4" || a.Backend != "gone" || a.Status != 0 || a.Next != "backup" || !strings.HasPrefix(a.Reason, "Nothing is listening on 127.0.0.1:") {
 			t.Errorf("attempt %+v", a)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"time"
 
@@ -84,6 +85,13 @@ func stepFailure(err error) (int, string) {
 			return reqlog.StatusClientClosed, "cancelled"
 		case providers.KindConfig:
 			return 502, truncate(pe.Message, 160)
+		}
+		var ue *url.Error
+		if errors.As(pe.Err, &ue) {
+			// In the words a provider test uses: "Nothing is listening on
+			// 127.0.0.1:11434 — is Ollama running?", not a dial error.
+			_, msg := explainTransport(hostPort(ue.URL), pe.Err)
+			return 502, truncate(msg, 160)
 		}
 		msg := "connection failed"
 		if pe.Err != nil {

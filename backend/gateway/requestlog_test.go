@@ -163,7 +163,7 @@ func TestRequestLog_ChainFiltersAndTotals(t *testing.T) {
 		steps = append(steps, fmt.Sprintf("%s %s %d %s", a.Backend, a.Outcome, a.Status, a.Reason))
 	}
 	// dead is retried (max_retries 2) before the chain moves on.
-	if len(steps) != 4 || !strings.HasPrefix(steps[0], "dead failed 502 connection failed: dial tcp ") || !strings.Contains(steps[0], "refused") ||
+	if len(steps) != 4 || !strings.HasPrefix(steps[0], "dead failed 502 Nothing is listening on 127.0.0.1:") || strings.Contains(steps[0], "dial tcp") ||
 		one.Attempts[2].Retry != 2 || steps[3] != "fake answered 200 " {
 		t.Errorf("chain:\n%s", strings.Join(steps, "\n"))
 	}

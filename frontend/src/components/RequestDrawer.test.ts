@@ -24,8 +24,8 @@ const failedOver: RequestEntry = {
   ttfb_ms: 140,
   duration_ms: 900,
   attempts: [
-    { backend: 'dead', model: 'gpt-x', status: 502, outcome: 'failed', reason: 'connection failed: connection refused', duration_ms: 2 },
-    { backend: 'dead', model: 'gpt-x', status: 502, outcome: 'failed', reason: 'connection failed: connection refused', retry: 1, duration_ms: 1 },
+    { backend: 'dead', model: 'gpt-x', status: 502, outcome: 'failed', reason: 'Nothing is listening on 127.0.0.1:9 — is the server running, and on this port?', duration_ms: 2 },
+    { backend: 'dead', model: 'gpt-x', status: 502, outcome: 'failed', reason: 'Nothing is listening on 127.0.0.1:9 — is the server running, and on this port?', retry: 1, duration_ms: 1 },
     { backend: 'fake', model: 'fake-large', status: 200, outcome: 'answered', duration_ms: 890 },
   ],
 };
@@ -37,7 +37,7 @@ describe('RequestDrawer', () => {
     const steps = getAllByTestId('chain-step');
     expect(steps.map((s) => s.dataset.backend)).toEqual(['dead', 'dead', 'fake']);
     expect(steps[0].textContent).toContain('502');
-    expect(steps[0].textContent).toContain('connection refused');
+    expect(steps[0].textContent).toContain('Nothing is listening on 127.0.0.1:9');
     expect(steps[1].textContent).toContain('failed (retry 1)');
     expect(steps[2].textContent).toContain('answered');
     expect(getByTestId('drawer-output').textContent).toContain('reported by the backend');

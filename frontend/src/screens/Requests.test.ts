@@ -15,7 +15,7 @@ const rows: RequestEntry[] = [
     backend: 'fake', fallback_from: ['dead'], status: 200, stream: false, input_tokens: 7, output_tokens: 11, output_tokens_source: 'usage',
     ttfb_ms: 1, duration_ms: 2,
     attempts: [
-      { backend: 'dead', model: 'fake-small', status: 502, outcome: 'failed', reason: 'connection failed: connection refused', duration_ms: 0 },
+      { backend: 'dead', model: 'fake-small', status: 502, outcome: 'failed', reason: 'Nothing is listening on 127.0.0.1:9 — is the server running, and on this port?', duration_ms: 0 },
       { backend: 'fake', model: 'fake-small', status: 200, outcome: 'answered', duration_ms: 1 },
     ],
   },
