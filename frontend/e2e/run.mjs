@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { run as runLive } from './live.mjs';
@@ -77,10 +77,17 @@ async function main() {
   page.setDefaultTimeout(10000);
   const tid = (id) => page.getByTestId(id);
 
+  // UPDATE_SCREENSHOTS refreshes the screenshots the READMEs show; the
+  // others stay in test-results/ only.
+  const readmeShots = new Set(
+    [join(frontendDir, 'README.md'), join(frontendDir, '..', 'README.md')].flatMap((f) =>
+      [...readFileSync(f, 'utf8').matchAll(/screenshots\/([a-z0-9-]+)\.png/g)].map((m) => m[1]),
+    ),
+  );
   async function shot(name) {
     const file = join(resultsDir, name + '.png');
     await page.screenshot({ path: file, style: '.toasts { visibility: hidden; }' });
-    if (update) copyFileSync(file, join(screenshotsDir, name + '.png'));
+    if (update && readmeShots.has(name)) copyFileSync(file, join(screenshotsDir, name + '.png'));
   }
   async function nav(id) {
     await tid('nav-' + id).click();
