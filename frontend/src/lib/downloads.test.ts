@@ -32,3 +32,16 @@ describe('downloads', () => {
     expect(suggestedName('mlx-community/Qwen2.5-0.5B-Instruct-4bit')).toBe('qwen2.5-0.5b-instruct-4bit');
   });
 });
+
+import { needsToken } from './downloads';
+import { ApiError } from './client';
+
+describe('needsToken', () => {
+  it('reads the error kind, the status or the words', () => {
+    expect(needsToken({ ...base, state: 'failed', error_kind: 'gated', error: 'x' })).toBe(true);
+    expect(needsToken({ ...base, state: 'failed', error_kind: 'disk_full', error: 'no token here' })).toBe(false);
+    expect(needsToken(new ApiError(401, 'HTTP 401'))).toBe(true);
+    expect(needsToken(new ApiError(400, 'bad', 'invalid_request_error', null, 'gated'))).toBe(true);
+    expect(needsToken(new ApiError(502, 'The Hub could not be reached'))).toBe(false);
+  });
+});

@@ -42,6 +42,7 @@ export interface HubModel {
   needed_bytes: number;
   kv_allowance_bytes: number;
   budget_bytes: number;
+  /** Where the cache is; -1 when unknown. */
   free_disk_bytes: number;
   downloaded: boolean;
   gated: boolean;
@@ -61,6 +62,8 @@ export interface Download {
   rate_bps: number;
   eta_seconds: number;
   error: string;
+  /** The kind of failure ("unauthorized", "gated", "disk_full", "network", …); "" unless failed. */
+  error_kind?: string;
   /** The local model id once done, as /api/models lists it. */
   model_id: string;
   started_at: string;
@@ -188,8 +191,12 @@ export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Whether an error (or a failed download's error text) means a Hub token is needed. */
+/** Whether an error (or a failed download) means a Hub token is needed. */
 export function needsToken(err: unknown): boolean {
+  if (err && typeof err === 'object' && 'state' in err) {
+    const d = err as Download;
+    return d.error_kind === 'unauthorized' || d.error_kind === 'gated' || (!d.error_kind && needsToken(d.error));
+  }
   if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.code === 'gated' || err.code === 'unauthorized')) return true;
   const text = err instanceof Error ? err.message : typeof err === 'string' ? err : '';
   return /\btoken\b|\bgated\b|unauthori[sz]ed/i.test(text);
