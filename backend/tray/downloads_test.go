@@ -68,9 +68,11 @@ func TestFetch_Downloads(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		body string // "" = the path answers 404
+		code int    // the status to answer instead of the body (503: no manager in this gateway)
 		want []Download
 	}{
-		{name: "no download manager"},
+		{name: "a gateway from before downloads"},
+		{name: "no download manager", code: 503},
 		{name: "empty", body: `[]`},
 		{
 			name: "only the active ones",
@@ -86,7 +88,17 @@ func TestFetch_Downloads(t *testing.T) {
 			if tc.body != "" {
 				admin.get["/api/downloads"] = tc.body
 			}
-			s, _, err := Fetch(context.Background(), admin.call, 0)
+			call := admin.call
+			if tc.code != 0 {
+				call = func(ctx context.Context, method, path string, body []byte) (int, []byte) {
+					if path == "/api/downloads" {
+						admin.call(ctx, method, path, body) // counted
+						return tc.code, []byte(`{"error":{"message":"this modelbar has no download manager","code":"downloads_unavailable"}}`)
+					}
+					return admin.call(ctx, method, path, body)
+				}
+			}
+			s, _, err := Fetch(context.Background(), call, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -194,11 +194,12 @@ func Fetch(ctx context.Context, admin Admin, after int64) (Snapshot, []Request, 
 	return s, reqs, nil
 }
 
-// downloads reads the active downloads; a gateway without a download
-// manager answers 404, and then the menu simply has no downloads section.
+// downloads reads the active downloads. A gateway from before the
+// download manager answers 404, one running without it 503: then the menu
+// simply has no downloads section.
 func downloads(ctx context.Context, admin Admin) ([]Download, error) {
 	code, body := admin(ctx, "GET", "/api/downloads", nil)
-	if code == 404 {
+	if code == 404 || code == 503 {
 		return nil, nil
 	}
 	if code != 200 {

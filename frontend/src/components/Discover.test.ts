@@ -97,7 +97,6 @@ describe('Discover search', () => {
     expect(rows[1].textContent).toContain('gated');
     const first = new URL(calls.find((c) => c.path.startsWith('/api/hub/search'))!.path, 'http://x');
     expect(first.searchParams.get('author')).toBe('mlx-community');
-    expect(first.searchParams.get('library')).toBe('mlx');
     expect(first.searchParams.get('sort')).toBe('downloads');
     expect(getByTestId('discover-search').hasAttribute('data-search')).toBe(true);
   });
@@ -112,6 +111,19 @@ describe('Discover search', () => {
       const last = new URL(calls.filter((c) => c.path.startsWith('/api/hub/search')).at(-1)!.path, 'http://x');
       expect(last.searchParams.get('q')).toBe('qwen coder');
       expect(last.searchParams.get('sort')).toBe('likes');
+    });
+  });
+
+  it('sends an empty author to search every author', async () => {
+    const { api, calls } = fake({ 'GET /api/hub/search*': () => ({ models: [] }), 'GET /api/downloads': () => [] });
+    const { getByTestId, findByTestId } = render(Discover, { api });
+    await findByTestId('discover-none');
+    await fireEvent.input(getByTestId('discover-author'), { target: { value: '' } });
+    await fireEvent.click(getByTestId('discover-go'));
+    await vi.waitFor(() => {
+      const last = new URL(calls.filter((c) => c.path.startsWith('/api/hub/search')).at(-1)!.path, 'http://x');
+      expect(last.searchParams.has('author')).toBe(true);
+      expect(last.searchParams.get('author')).toBe('');
     });
   });
 
@@ -163,10 +175,10 @@ describe('the facts panel', () => {
   });
 
   it('says a gated repo needs a Hub token and where to set it', async () => {
-    const { getByTestId } = await openFacts({ ...facts, gated: true });
+    const { getByTestId } = await openFacts({ ...facts, gated: true }, { 'GET /api/hub/token': () => ({ has_hub_token: false }) });
     const g = getByTestId('facts-gated');
     expect(g.textContent).toContain('token');
-    expect(g.querySelector('a')?.getAttribute('href')).toBe('#/status');
+    expect(getByTestId('token-help').textContent).toContain('Set a Hub token');
   });
 
   it('shows a refused repo as needing a token', async () => {
@@ -181,6 +193,40 @@ describe('the facts panel', () => {
     await fireEvent.click((await r.findAllByTestId('discover-result'))[0]);
     expect((await r.findByTestId('facts-error')).textContent).toContain('needs a Hugging Face token');
     expect(r.getByTestId('token-help')).toBeTruthy();
+  });
+});
+
+describe('the Hub token', () => {
+  it('is set from the tab, never kept in the page, and a gated repo points to it', async () => {
+    let has = false;
+    const srv = fake({
+      'GET /api/hub/search*': search,
+      'GET /api/downloads': () => [],
+      'GET /api/hub/models/*': () => ({ ...facts, gated: true }),
+      'GET /api/hub/token': () => ({ has_hub_token: has }),
+      'PUT /api/hub/token': (body) => {
+        has = !!(body as { token: string }).token;
+        return { has_hub_token: has };
+      },
+    });
+    const r = render(Discover, { api: srv.api });
+    await vi.waitFor(() => expect(r.getByTestId('hub-token-state').dataset.set).toBe('false'));
+    await fireEvent.click((await r.findAllByTestId('discover-result'))[0]);
+    await r.findByTestId('facts-gated');
+    expect(r.getByTestId('token-help').textContent).toContain('Set a Hub token');
+    await fireEvent.click(r.getByRole('button', { name: 'Set a Hub token' }));
+    const input = r.getByTestId('hub-token-input') as HTMLInputElement;
+    expect(document.activeElement).toBe(input);
+    expect(input.type).toBe('password');
+    await fireEvent.input(input, { target: { value: 'hf_secret' } });
+    await fireEvent.click(r.getByTestId('hub-token-save'));
+    await vi.waitFor(() => expect(r.getByTestId('hub-token-state').dataset.set).toBe('true'));
+    expect(srv.calls.find((c) => c.method === 'PUT')?.body).toEqual({ token: 'hf_secret' });
+    expect(input.value).toBe('');
+    expect(document.body.textContent).not.toContain('hf_secret');
+    await fireEvent.click(r.getByTestId('hub-token-remove'));
+    await vi.waitFor(() => expect(r.getByTestId('hub-token-state').dataset.set).toBe('false'));
+    expect(srv.calls.filter((c) => c.method === 'PUT').at(-1)?.body).toEqual({ token: '' });
   });
 });
 
@@ -226,7 +272,8 @@ describe('downloading', () => {
       'GET /api/hub/search*': search,
       'GET /api/downloads': () => [dl({ done_bytes: GiB / 2 })],
       'GET /api/hub/models/*': () => facts,
-      'DELETE /api/downloads/*': () => dl({ state: 'cancelled', done_bytes: GiB / 2, updated_at: '2026-12-07T01:00:10Z' }),
+      // as the server answers: the download as it is now, its state turning cancelled by an event
+      'DELETE /api/downloads/*': () => ({ ...dl({ done_bytes: GiB / 2, updated_at: '2026-12-07T01:00:10Z' }), partial_files: 'kept: downloading it again resumes where it stopped' }),
     });
     const r = render(Discover, { api: srv.api });
     const cancel = await r.findByTestId('download-cancel');
@@ -234,7 +281,8 @@ describe('downloading', () => {
     await fireEvent.click(cancel);
     expect(srv.calls.find((c) => c.method === 'DELETE')?.path).toBe('/api/downloads/d1');
     expect((await r.findByTestId('discover-notice')).textContent).toContain('the partial files are kept');
-    expect(r.getByTestId('download-row').dataset.state).toBe('cancelled');
+    srv.emit(dl({ state: 'cancelled', done_bytes: GiB / 2, updated_at: '2026-12-07T01:00:11Z' }));
+    await vi.waitFor(() => expect(r.getByTestId('download-row').dataset.state).toBe('cancelled'));
     expect(r.queryByTestId('download-cancel')).toBeNull();
   });
 

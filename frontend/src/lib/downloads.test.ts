@@ -6,7 +6,7 @@ const base: Download = { id: 'a', repo: 'o/r', revision: 'main', commit: '', sta
 describe('downloads', () => {
   it('builds search and model paths', () => {
     expect(searchPath({ text: ' qwen ', author: 'mlx-community', sort: 'recent' })).toBe('/api/hub/search?q=qwen&author=mlx-community&sort=recent&limit=20');
-    expect(searchPath({ text: '', author: '', sort: 'likes', limit: 5 })).toBe('/api/hub/search?sort=likes&limit=5');
+    expect(searchPath({ text: '', author: '', sort: 'likes', limit: 5 })).toBe('/api/hub/search?author=&sort=likes&limit=5');
     expect(modelPath('mlx-community/Qwen 2')).toBe('/api/hub/models/mlx-community/Qwen%202');
     expect(modelPath('o/r', 'v1')).toBe('/api/hub/models/o/r?revision=v1');
   });
@@ -33,7 +33,7 @@ describe('downloads', () => {
   });
 });
 
-import { needsToken } from './downloads';
+import { cancelText, needsToken } from './downloads';
 import { ApiError } from './client';
 
 describe('needsToken', () => {
@@ -43,5 +43,12 @@ describe('needsToken', () => {
     expect(needsToken(new ApiError(401, 'HTTP 401'))).toBe(true);
     expect(needsToken(new ApiError(400, 'bad', 'invalid_request_error', null, 'gated'))).toBe(true);
     expect(needsToken(new ApiError(502, 'The Hub could not be reached'))).toBe(false);
+  });
+});
+
+describe('cancelText', () => {
+  it('says whether the partial files were kept', () => {
+    expect(cancelText(base, 'kept: downloading it again resumes where it stopped')).toContain('are kept');
+    expect(cancelText(base, 'removed')).toBe('Cancelled o/r; the partial files were removed.');
   });
 });

@@ -86,7 +86,7 @@ export const DEFAULT_AUTHOR = 'mlx-community';
 export function searchPath(s: Search): string {
   const q = new URLSearchParams();
   if (s.text.trim()) q.set('q', s.text.trim());
-  if (s.author.trim()) q.set('author', s.author.trim());
+  q.set('author', s.author.trim()); // sent even empty: the server's default is mlx-community
   q.set('sort', s.sort);
   q.set('limit', String(s.limit ?? 20));
   return '/api/hub/search?' + q.toString();
@@ -202,12 +202,14 @@ export function needsToken(err: unknown): boolean {
   return /\btoken\b|\bgated\b|unauthori[sz]ed/i.test(text);
 }
 
-/** What Cancel did, from DELETE /api/downloads/{id}'s answer. */
-export function cancelText(d: Download | null, discarded: boolean): string {
+/**
+ * What Cancel did, from DELETE /api/downloads/{id}'s answer, whose
+ * partial_files is "removed" or "kept: <why that helps>".
+ */
+export function cancelText(d: Download | null, partialFiles: string | undefined): string {
   const name = d?.repo ?? 'the download';
-  return discarded
-    ? `Cancelled ${name}; the partial files were removed.`
-    : `Cancelled ${name}; the partial files are kept, so downloading it again resumes where it stopped.`;
+  if (partialFiles === 'removed') return `Cancelled ${name}; the partial files were removed.`;
+  return `Cancelled ${name}; the partial files are kept, so downloading it again resumes where it stopped.`;
 }
 
 /** The name a route should offer for a downloaded model: the repo's last part, lower case. */
@@ -216,13 +218,10 @@ export function suggestedName(modelId: string): string {
   return base.toLowerCase();
 }
 
-/**
- * Where a Hub token is set, for gated or private repos. The token is kept
- * in the secrets store and never shown again; the settings answer says
- * only whether one is set.
- */
-export const TOKEN_HELP = {
-  text: 'A Hugging Face token with read access is needed; set it in the settings on the Status screen.',
-  link: 'Open Status settings',
-  href: '#/status',
-};
+/** What the tab says where a Hub token is needed; the "Hub token" form (below the results) sets it. */
+export const TOKEN_HELP = 'A Hugging Face token with read access is needed (for a gated repo, from an account that accepted its terms on the Hub).';
+
+/** GET/PUT /api/hub/token's answer: the token itself is never returned. */
+export interface HubTokenState {
+  has_hub_token: boolean;
+}
