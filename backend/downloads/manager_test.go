@@ -141,7 +141,10 @@ func TestManager_DownloadsToDoneWithEventsAndModelID(t *testing.T) {
 	sub := hub.Subscribe(t.Context())
 	var finished []string
 	m, err := downloads.New(t.Context(), downloads.Options{Hub: h, Events: hub, Store: openStore(t, filepath.Join(t.TempDir(), "db")),
-		Finished: func(_ context.Context, d downloads.Download) string { finished = append(finished, d.Repo); return "org/a" }})
+		Finished: func(_ context.Context, d downloads.Download) string {
+			finished = append(finished, d.Repo)
+			return "org/a"
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
