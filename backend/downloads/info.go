@@ -181,3 +181,38 @@ func modelType(raw []byte) string {
 	}
 	return string(m[1])
 }
+
+// LocalModel is a model on disk to remove, as the engine lists it.
+type LocalModel struct {
+	ID        string
+	InHFCache bool   // in the Hugging Face cache (else the models dir)
+	Path      string // its directory (for the cache, the snapshot)
+	Revision  string // the cache snapshot's commit
+}
+
+// RemoveModel deletes a model from the disk: a cache snapshot through the
+// Hub's cache layout (blobs another snapshot still links stay), or a
+// directory of the models dir, never anything outside those two. Unloading
+// it first is the caller's part. The engine rescans afterwards.
+func (m *Manager) RemoveModel(ctx context.Context, lm LocalModel) error {
+	if lm.InHFCache {
+		if lm.Revision == "" {
+			return errorf(Conflict, "%s has no snapshot in the Hugging Face cache to remove", lm.ID)
+		}
+		if err := m.opts.Hub.Remove(ctx, lm.ID, lm.Revision); err != nil {
+			return fmt.Errorf("remove %s from the Hugging Face cache: %w", lm.ID, err)
+		}
+	} else {
+		rel, err := filepath.Rel(m.opts.ModelsDir, lm.Path)
+		if m.opts.ModelsDir == "" || err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return errorf(Conflict, "%s is not in modelbar's models dir or the Hugging Face cache: remove it by hand", lm.ID)
+		}
+		if err := os.RemoveAll(lm.Path); err != nil {
+			return fmt.Errorf("remove %s: %w", lm.Path, err)
+		}
+	}
+	if m.opts.Rescan != nil {
+		m.opts.Rescan()
+	}
+	return nil
+}

@@ -28,9 +28,13 @@ type Options struct {
 	// the model's id as the engine lists it.
 	Finished func(ctx context.Context, d Download) string
 	Log      *slog.Logger
-	// CacheDir, Budget and FreeDisk serve Info; see there.
-	CacheDir string
-	Budget   func() int64
+	// Rescan makes the engine look at the disk now (after RemoveModel).
+	Rescan func()
+	// CacheDir is the Hugging Face cache (free disk, Info's downloaded);
+	// ModelsDir is modelbar's models dir (RemoveModel's limit); Budget is
+	// the engine's memory budget now (Info's fits).
+	CacheDir, ModelsDir string
+	Budget              func() int64
 }
 
 // How often a download in progress is told (events) and saved (database).
