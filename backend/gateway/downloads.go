@@ -278,4 +278,3 @@ func (s *Server) deleteHubToken(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"has_hub_token": false})
 }
-
