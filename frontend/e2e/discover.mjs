@@ -47,8 +47,11 @@ export async function run({ page, api, tid, nav, shot, step }) {
 
   step('discover: a gated repo says a Hub token is needed');
   await page.locator('[data-testid="discover-result"][data-repo="mlx-community/e2e-gated"]').click();
-  await tid('facts-gated').waitFor();
-  assert.match(await tid('facts-gated').innerText(), /token/);
+  // the Hub refuses a gated repo's files without a granted token: said in plain words, with where to set one
+  await tid('facts-error').waitFor();
+  assert.match(await tid('facts-error').innerText(), /gated/);
+  await tid('token-help').getByRole('button', { name: 'Set a Hub token' }).click();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'hub-token-input');
 
   step('discover: the 420 px window keeps the tab inside the page');
   await page.setViewportSize({ width: 420, height: 780 });
