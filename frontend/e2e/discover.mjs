@@ -7,6 +7,7 @@
 // can be seen) and HF_HOME in the test's temp dir.
 
 import assert from 'node:assert/strict';
+import { axe } from './a11y.mjs';
 
 const repo = 'mlx-community/e2e-tiny-llama';
 
@@ -45,6 +46,15 @@ export async function run({ page, api, tid, nav, shot, step }) {
   const dl = (await api('GET', '/api/downloads')).body.find((d) => d.repo === repo);
   assert.equal(dl?.state, 'done', JSON.stringify(dl));
 
+  step('discover: Cancel stops a download and says the partial files are kept');
+  await page.locator('[data-testid="discover-result"][data-repo="mlx-community/e2e-to-cancel"]').click();
+  await page.locator('[data-testid="facts-supported"][data-supported="true"]').waitFor();
+  await tid('discover-download').click();
+  await inFacts('[data-testid="download-cancel"]').click();
+  assert.match(await tid('discover-notice').innerText(), /partial files are kept/);
+  await page.locator('[data-testid="download-row"][data-repo="mlx-community/e2e-to-cancel"][data-state="cancelled"]').waitFor();
+  assert.match(await tid('discover-download').innerText(), /^Download again/);
+
   step('discover: a gated repo says a Hub token is needed');
   await page.locator('[data-testid="discover-result"][data-repo="mlx-community/e2e-gated"]').click();
   // the Hub refuses a gated repo's files without a granted token: said in plain words, with where to set one
@@ -53,9 +63,13 @@ export async function run({ page, api, tid, nav, shot, step }) {
   await tid('token-help').getByRole('button', { name: 'Set a Hub token' }).click();
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'hub-token-input');
 
+  step('discover: axe-core on the tab (results, an error, the downloads, the token form)');
+  assert.deepEqual(await axe(page, 'discover'), []);
+
   step('discover: the 420 px window keeps the tab inside the page');
   await page.setViewportSize({ width: 420, height: 780 });
   assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 420), 'no page-wide horizontal scroll at 420 px');
+  assert.deepEqual(await axe(page, 'discover at 420 px', ['scrollable-region-focusable', 'color-contrast', 'target-size', 'nested-interactive', 'region']), []);
   await shot('discover-narrow');
   await page.setViewportSize({ width: 1240, height: 780 });
 

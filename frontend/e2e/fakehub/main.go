@@ -1,7 +1,7 @@
 // Command fakehub serves the repo's fake Hugging Face Hub (backend/hub/hubtest)
 // on loopback for the browser checks (frontend/e2e/discover.mjs), with one
 // tiny random-weight MLX model (backend/engine/modelfile/testmodel) that the
-// local engine can load and answer with, plus a second, gated repo. Its
+// local engine can load and answer with, a copy of it to cancel, and a gated repo. Its
 // file host is throttled so a download lasts long enough for the UI's
 // progress to be seen. It prints "fakehub <url>" and serves until killed.
 //
@@ -42,6 +42,7 @@ func main() {
 		h := hubtest.New(b, hubtest.Options{})
 		h.AddModel(*repo, files, hubtest.ModelOptions{Downloads: 4242, Likes: 42, LastModified: time.Now().Add(-time.Hour)})
 		h.AddModel("mlx-community/e2e-gated", files, hubtest.ModelOptions{Gated: true, Downloads: 7, Likes: 1})
+		h.AddModel("mlx-community/e2e-to-cancel", files, hubtest.ModelOptions{Downloads: 3, Likes: 0})
 		if *bps > 0 {
 			h.SetFaults(hubtest.Faults{BytesPerSecond: *bps})
 		}

@@ -262,6 +262,8 @@ describe('downloading', () => {
     await vi.waitFor(() => expect(r.getByTestId('download-row').dataset.state).toBe('done'));
     expect(onfinished).toHaveBeenCalledTimes(1);
     expect(onfinished.mock.calls[0][0].model_id).toBe('mlx-community/Tiny-4bit');
+    expect(r.getByTestId('download-route').textContent).toBe('Route a name to it (mlx-community/Tiny-4bit)'); // the accessible name holds the visible text
+    expect(r.getByRole('button', { name: /^Show details of mlx-community\/Tiny-4bit/ })).toBeTruthy();
     await fireEvent.click(r.getByTestId('download-route'));
     expect(onroute).toHaveBeenCalledWith('mlx-community/Tiny-4bit');
     expect(r.getByTestId('facts-route')).toBeTruthy();
@@ -300,7 +302,7 @@ describe('downloading', () => {
     await fireEvent.click((await r.findAllByTestId('discover-result'))[0]);
     expect((await r.findByTestId('facts-download-error')).textContent).toContain('Free some space');
     const again = r.getByTestId('discover-download');
-    expect(again.textContent).toBe('Download again');
+    expect(again.textContent).toBe('Download again mlx-community/Tiny-4bit');
     await fireEvent.click(again);
     expect((await r.findByTestId('discover-start-error')).textContent).toBe('mlx-community/Tiny-4bit is already downloading');
   });
