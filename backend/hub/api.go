@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -204,6 +205,10 @@ func (c *Client) Model(ctx context.Context, repo, revision string) (Model, error
 	for _, f := range m.Files {
 		if f.Path == "config.json" && f.Size < 4<<20 {
 			cfg, err := c.smallFile(ctx, repo, m.Commit, f.Path)
+			var he *Error
+			if m.Gated && errors.As(err, &he) && (he.Kind == Gated || he.Kind == Unauthorized) {
+				break // a gated repo's files need access; its listing does not
+			}
 			if err != nil {
 				return Model{}, err
 			}

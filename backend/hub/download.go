@@ -208,6 +208,23 @@ type downloader struct {
 	mu            sync.Mutex
 	done, total   int64
 	progress      func(Progress)
+	blobLocks     map[string]*sync.Mutex // two files with one content share a blob
+}
+
+// lockBlob serializes work on one blob within this download.
+func (d *downloader) lockBlob(id string) func() {
+	d.mu.Lock()
+	if d.blobLocks == nil {
+		d.blobLocks = map[string]*sync.Mutex{}
+	}
+	l := d.blobLocks[id]
+	if l == nil {
+		l = &sync.Mutex{}
+		d.blobLocks[id] = l
+	}
+	d.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 func (d *downloader) blobPath(id string) string { return filepath.Join(d.repoDir, "blobs", id) }
@@ -344,10 +361,17 @@ func short(s string) string {
 
 // file brings one file into the snapshot.
 func (d *downloader) file(ctx context.Context, f File) error {
-	m, err := d.head(ctx, f)
-	if err != nil {
-		return err
+	var m meta
+	var err error
+	for try := 0; ; try++ {
+		if m, err = d.head(ctx, f); err == nil {
+			break
+		}
+		if !d.retry(ctx, err, try) {
+			return err
+		}
 	}
+	defer d.lockBlob(m.etag)()
 	blob := d.blobPath(m.etag)
 	if st, err := os.Stat(blob); err == nil && st.Size() == m.size {
 		// Another snapshot (or mlx-lm) already has it.
@@ -410,6 +434,18 @@ func (d *downloader) link(f File, blob string) error {
 // there and retrying after a dropped connection.
 func (d *downloader) fetch(ctx context.Context, f File, m meta) error {
 	inc := d.blobPath(m.etag) + ".incomplete"
+	for try := 0; ; try++ {
+		err := d.fetchOnce(ctx, f, m, inc)
+		if err == nil || !d.retry(ctx, err, try) {
+			return err
+		}
+	}
+}
+
+// retry reports whether to try again after err on attempt try (from 0):
+// only network errors are retried, Client.Retries times, after
+// Client.RetryDelay.
+func (d *downloader) retry(ctx context.Context, err error, try int) bool {
 	retries := d.c.Retries
 	if retries == 0 {
 		retries = 3
@@ -418,20 +454,15 @@ func (d *downloader) fetch(ctx context.Context, f File, m meta) error {
 	if delay <= 0 {
 		delay = 500 * time.Millisecond
 	}
-	for try := 0; ; try++ {
-		err := d.fetchOnce(ctx, f, m, inc)
-		if err == nil {
-			return nil
-		}
-		var he *Error
-		if try >= retries || !errors.As(err, &he) || he.Kind != Network {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("hub: %w", ctx.Err())
-		case <-time.After(delay):
-		}
+	var he *Error
+	if try >= retries || !errors.As(err, &he) || he.Kind != Network {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(delay):
+		return true
 	}
 }
 
@@ -458,7 +489,17 @@ func (d *downloader) fetchOnce(ctx context.Context, f File, m meta, inc string) 
 	}
 	// The token goes to the Hub's host only: a file host on another
 	// origin gets a signed URL and no Authorization, as huggingface_hub.
-	req, err := d.c.newRequest(ctx, http.MethodGet, m.location, sameHost(m.location, d.c.endpoint()))
+	// A connection that stops sending is cut after StallTimeout, so the
+	// transfer resumes instead of hanging.
+	stall := d.c.StallTimeout
+	if stall <= 0 {
+		stall = 60 * time.Second
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watchdog := time.AfterFunc(stall, cancel)
+	defer watchdog.Stop()
+	req, err := d.c.newRequest(rctx, http.MethodGet, m.location, sameHost(m.location, d.c.endpoint()))
 	if err != nil {
 		return err
 	}
@@ -502,6 +543,7 @@ func (d *downloader) fetchOnce(ctx context.Context, f File, m meta, inc string) 
 	done := have
 	for {
 		n, rerr := resp.Body.Read(buf)
+		watchdog.Reset(stall)
 		if n > 0 {
 			if done+int64(n) > m.size {
 				return &Error{Kind: Server, Repo: d.repo, File: f.Path, Message: fmt.Sprintf("the file host sent more than the %d bytes of %s", m.size, f.Path)}
@@ -516,6 +558,9 @@ func (d *downloader) fetchOnce(ctx context.Context, f File, m meta, inc string) 
 			break
 		}
 		if rerr != nil {
+			if ctx.Err() == nil && rctx.Err() != nil {
+				rerr = fmt.Errorf("no data for %s: %w", stall, rerr)
+			}
 			return d.c.netError(ctx, d.repo, f.Path, rerr)
 		}
 	}

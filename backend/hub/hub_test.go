@@ -604,3 +604,76 @@ func TestEnv(t *testing.T) {
 		t.Errorf("cache dir %s", got)
 	}
 }
+
+// TestDownload_LiteralGolden pins the layout with hashes computed outside
+// this code (git hash-object, sha256sum): huggingface_hub names a non-LFS
+// blob by its git blob sha1 and an LFS blob by its sha256, links each
+// snapshot file relatively (one ../ more per subfolder), lets files with
+// one content share a blob, and writes refs/main without a newline.
+func TestDownload_LiteralGolden(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	tmpl := []byte(`{"chat_template":"{{ messages }}"}`)
+	hm := h.AddModel("org/golden", map[string][]byte{
+		"config.json":           []byte(`{"model_type":"llama"}`),
+		"model.safetensors":     []byte("WEIGHTS-0123456789"),
+		"tokenizer_config.json": tmpl,
+		"sub/extra.json":        tmpl,
+	}, hubtest.ModelOptions{})
+	c := newClient(h, "")
+	m, err := c.Model(t.Context(), "org/golden", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	if _, err := c.Download(t.Context(), hub.DownloadRequest{Model: m, Files: m.Files, CacheDir: cache}, nil); err != nil {
+		t.Fatal(err)
+	}
+	const (
+		cfg     = "0972e95c1405cc1507c19dcbe784f7a36c930907"
+		tok     = "4ac2b8bc87b9148cbb3e8348029ddd5ec08013f5"
+		weights = "ffbdc0bec8a2bc99c2cb47e2e6924312507cc49c24dae55a8335ef92e3ed2441"
+	)
+	snap := "models--org--golden/snapshots/" + hm.Commit + "/"
+	want := map[string]string{
+		"models--org--golden/blobs/" + cfg:     "blob 22",
+		"models--org--golden/blobs/" + tok:     "blob 34",
+		"models--org--golden/blobs/" + weights: "blob 18",
+		"models--org--golden/refs/main":        hm.Commit,
+		snap + "config.json":                   "-> ../../blobs/" + cfg,
+		snap + "model.safetensors":             "-> ../../blobs/" + weights,
+		snap + "tokenizer_config.json":         "-> ../../blobs/" + tok,
+		snap + "sub/extra.json":                "-> ../../../blobs/" + tok,
+	}
+	if d := cmp.Diff(want, tree(t, cache)); d != "" {
+		t.Errorf("cache tree (-want +got):\n%s", d)
+	}
+}
+
+func TestDownload_StalledConnection(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	m := h.AddModel(repo, tinyModel(t, 8), hubtest.ModelOptions{})
+	h.SetFaults(hubtest.Faults{File: shard(m).Path, BytesPerSecond: 1})
+	c := newClient(h, "")
+	c.Retries, c.StallTimeout = -1, 100*time.Millisecond
+	start := time.Now()
+	_, err := download(t.Context(), t, c, t.TempDir(), repo)
+	var he *hub.Error
+	if !errors.As(err, &he) || he.Kind != hub.Network || !strings.Contains(err.Error(), "no data for") {
+		t.Fatalf("err = %v, want a network error for the stall", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("a stall took %s to notice", time.Since(start))
+	}
+}
+
+func TestModel_GatedWithoutAccess(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	h.AddModel(repo, tinyModel(t, 9), hubtest.ModelOptions{Gated: true})
+	m, err := newClient(h, "").Model(t.Context(), repo, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Gated || m.Config != nil || len(m.Files) == 0 {
+		t.Errorf("gated model: Gated %v, Config %s, %d files", m.Gated, m.Config, len(m.Files))
+	}
+}
