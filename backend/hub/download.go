@@ -259,6 +259,36 @@ func (d *downloader) report(p Progress) {
 	}
 }
 
+// lockFile takes <cache>/.locks/models--org--name/<etag>.lock, where
+// huggingface_hub's hf_hub_download locks a blob, waiting (as long as ctx
+// allows) while mlx-lm or another modelbar downloads it.
+func (d *downloader) lockFile(ctx context.Context, etag string) (func(), error) {
+	p := filepath.Join(filepath.Dir(d.repoDir), ".locks", filepath.Base(d.repoDir), etag+".lock")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, fsError(d.repo, "", err)
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fsError(d.repo, "", err)
+	}
+	for {
+		ok, err := flockTry(f)
+		if err != nil {
+			f.Close()
+			return nil, fsError(d.repo, "", err)
+		}
+		if ok {
+			return func() { f.Close() }, nil // closing releases the flock
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("hub: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // meta is what the HEAD of resolve/{commit}/{path} says.
 type meta struct {
 	etag     string // normalized X-Linked-Etag or ETag: the blob's name
@@ -372,6 +402,11 @@ func (d *downloader) file(ctx context.Context, f File) error {
 		}
 	}
 	defer d.lockBlob(m.etag)()
+	unlock, err := d.lockFile(ctx, m.etag)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	blob := d.blobPath(m.etag)
 	if st, err := os.Stat(blob); err == nil && st.Size() == m.size {
 		// Another snapshot (or mlx-lm) already has it.
