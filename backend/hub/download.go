@@ -93,8 +93,8 @@ func (c *Client) Download(ctx context.Context, req DownloadRequest, progress fun
 			continue
 		}
 		have := int64(0)
-		if f.BlobName() != "" {
-			if st, err := os.Stat(d.blobPath(f.BlobName()) + ".incomplete"); err == nil && st.Size() <= f.Size {
+		if id := f.BlobName(); id != "" && !exists(d.blobPath(id)) {
+			if st, err := os.Stat(d.blobPath(id) + ".incomplete"); err == nil && st.Size() <= f.Size {
 				have = st.Size()
 			}
 		}
@@ -171,6 +171,23 @@ func firstError(errs []error) error {
 		return err
 	}
 	return cancelled
+}
+
+// retryable errors are a dropped connection and the statuses
+// huggingface_hub retries (429, 500, 502, 503, 504).
+func retryable(e *Error) bool {
+	switch {
+	case e.Kind == Network:
+		return true
+	case e.Kind == Server:
+		return e.Status == 429 || e.Status == 500 || e.Status == 502 || e.Status == 503 || e.Status == 504
+	}
+	return false
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func orMain(rev string) string {
@@ -354,7 +371,9 @@ func (d *downloader) metaOf(resp *http.Response, f File, location string) (meta,
 	case m.etag == "" && want != "":
 		m.etag = want
 	case want != "" && m.etag != want:
-		return meta{}, &Error{Kind: Server, Repo: d.repo, File: f.Path, Message: fmt.Sprintf("the Hub's ETag for %s (%s) does not match its file listing (%s); try again", f.Path, short(m.etag), short(want))}
+		// A mirror may send its own ETag: name the blob by the hash the
+		// listing gave, which the content is checked against.
+		m.etag = want
 	case !validBlobName(m.etag):
 		return meta{}, &Error{Kind: Server, Repo: d.repo, File: f.Path, Message: "the Hub gave no usable ETag for " + f.Path}
 	}
@@ -490,7 +509,7 @@ func (d *downloader) retry(ctx context.Context, err error, try int) bool {
 		delay = 500 * time.Millisecond
 	}
 	var he *Error
-	if try >= retries || !errors.As(err, &he) || he.Kind != Network {
+	if try >= retries || !errors.As(err, &he) || !retryable(he) {
 		return false
 	}
 	select {

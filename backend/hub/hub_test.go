@@ -268,6 +268,9 @@ func TestDownload_Faults(t *testing.T) {
 		{name: "wrong checksum twice, non-LFS file", faults: func(hubtest.Model) hubtest.Faults {
 			return hubtest.Faults{File: "tokenizer.json", WrongChecksum: 2}
 		}, wantKind: ptr(hub.Checksum)},
+		{name: "file host 503 once: retried", faults: func(m hubtest.Model) hubtest.Faults {
+			return hubtest.Faults{File: shard(m).Path, Status: 503, StatusTimes: 1}
+		}},
 		{name: "file host error", faults: func(m hubtest.Model) hubtest.Faults {
 			return hubtest.Faults{File: shard(m).Path, Status: 500}
 		}, wantKind: ptr(hub.Server)},

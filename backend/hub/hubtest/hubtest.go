@@ -64,7 +64,8 @@ type Faults struct {
 	IgnoreRange    bool  // answer 200 with the whole file to a Range request
 	WrongChecksum  int   // serve a corrupt copy this many times
 	BytesPerSecond int64 // throttle the body
-	Status         int   // answer this status (e.g. 500) instead of the file
+	Status         int   // answer this status (e.g. 500) instead of the file ...
+	StatusTimes    int   // ... this many times (0: every time)
 }
 
 // Request is one request either server saw.
@@ -536,6 +537,11 @@ func (h *Hub) faultsFor(file string, lfs bool) (f Faults) {
 	}
 	if cur.WrongChecksum > 0 {
 		cur.WrongChecksum--
+	}
+	if cur.Status != 0 && cur.StatusTimes > 0 {
+		if cur.StatusTimes--; cur.StatusTimes == 0 {
+			cur.Status = 0
+		}
 	}
 	return f
 }
