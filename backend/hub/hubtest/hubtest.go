@@ -110,13 +110,24 @@ type Hub struct {
 // New starts a fake Hub and its file host, closed when t ends.
 func New(t testing.TB, o Options) *Hub {
 	t.Helper()
-	h := &Hub{opts: o, models: map[string]*Model{}, blobs: map[string][]byte{}}
+	h, stop := Start(o)
+	t.Cleanup(stop)
+	return h
+}
+
+// Start starts a fake Hub outside a test (e.g. a command serving it to
+// the browser checks); stop closes both servers.
+func Start(o Options) (h *Hub, stop func()) {
+	h = &Hub{opts: o, models: map[string]*Model{}, blobs: map[string][]byte{}}
 	api := httptest.NewServer(http.HandlerFunc(h.serveHub))
 	files := httptest.NewServer(http.HandlerFunc(h.serveFiles))
-	t.Cleanup(api.Close)
-	t.Cleanup(files.Close)
 	h.URL, h.FilesURL = api.URL, files.URL
-	return h
+	return h, func() {
+		api.CloseClientConnections()
+		files.CloseClientConnections()
+		api.Close()
+		files.Close()
+	}
 }
 
 // GitBlobID is git's id of content: sha1("blob <len>\x00" + content).
