@@ -704,3 +704,24 @@ func TestModel_GatedWithoutAccess(t *testing.T) {
 		t.Errorf("gated model: Gated %v, Config %s, %d files", m.Gated, m.Config, len(m.Files))
 	}
 }
+
+func TestDownload_ParallelIsBounded(t *testing.T) {
+	for _, par := range []int{1, 2} {
+		t.Run(fmtInt(int64(par)), func(t *testing.T) {
+			h := hubtest.New(t, hubtest.Options{})
+			h.AddModel(repo, tinyModel(t, 12), hubtest.ModelOptions{})
+			h.SetFaults(hubtest.Faults{BytesPerSecond: 512 << 10}) // every LFS file, slow enough to overlap
+			c := newClient(h, "")
+			m, err := c.Model(t.Context(), repo, "main")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Download(t.Context(), hub.DownloadRequest{Model: m, CacheDir: t.TempDir(), Parallel: par}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.MaxConcurrent(); got != par {
+				t.Errorf("at most %d file downloads at once, want %d", got, par)
+			}
+		})
+	}
+}

@@ -105,6 +105,8 @@ type Hub struct {
 	blobs    map[string][]byte // by sha256
 	faults   Faults
 	requests []Request
+	inFlight int // file host GETs being answered
+	maxIn    int
 }
 
 // New starts a fake Hub and its file host, closed when t ends.
@@ -529,7 +531,23 @@ func (h *Hub) serveFiles(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("ETag", `"`+segs[2]+`"`)
 	w.Header().Set("Accept-Ranges", "bytes")
+	h.mu.Lock()
+	h.inFlight++
+	h.maxIn = max(h.maxIn, h.inFlight)
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.inFlight--
+		h.mu.Unlock()
+	}()
 	h.serveBytes(w, r, name, content, true)
+}
+
+// MaxConcurrent is the most file host downloads answered at once so far.
+func (h *Hub) MaxConcurrent() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.maxIn
 }
 
 // faultsFor takes this response's faults for file, counting them down.
