@@ -93,8 +93,8 @@ func (c *Client) Download(ctx context.Context, req DownloadRequest, progress fun
 			continue
 		}
 		have := int64(0)
-		if f.BlobName() != "" {
-			if st, err := os.Stat(d.blobPath(f.BlobName()) + ".incomplete"); err == nil && st.Size() <= f.Size {
+		if id := f.BlobName(); id != "" && !exists(d.blobPath(id)) {
+			if st, err := os.Stat(d.blobPath(id) + ".incomplete"); err == nil && st.Size() <= f.Size {
 				have = st.Size()
 			}
 		}
@@ -173,6 +173,23 @@ func firstError(errs []error) error {
 	return cancelled
 }
 
+// retryable errors are a dropped connection and the statuses
+// huggingface_hub retries (429, 500, 502, 503, 504).
+func retryable(e *Error) bool {
+	switch {
+	case e.Kind == Network:
+		return true
+	case e.Kind == Server:
+		return e.Status == 429 || e.Status == 500 || e.Status == 502 || e.Status == 503 || e.Status == 504
+	}
+	return false
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 func orMain(rev string) string {
 	if rev == "" {
 		return "main"
@@ -208,6 +225,23 @@ type downloader struct {
 	mu            sync.Mutex
 	done, total   int64
 	progress      func(Progress)
+	blobLocks     map[string]*sync.Mutex // two files with one content share a blob
+}
+
+// lockBlob serializes work on one blob within this download.
+func (d *downloader) lockBlob(id string) func() {
+	d.mu.Lock()
+	if d.blobLocks == nil {
+		d.blobLocks = map[string]*sync.Mutex{}
+	}
+	l := d.blobLocks[id]
+	if l == nil {
+		l = &sync.Mutex{}
+		d.blobLocks[id] = l
+	}
+	d.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 func (d *downloader) blobPath(id string) string { return filepath.Join(d.repoDir, "blobs", id) }
@@ -239,6 +273,36 @@ func (d *downloader) report(p Progress) {
 	if d.progress != nil {
 		p.Done, p.Total = d.done, d.total
 		d.progress(p)
+	}
+}
+
+// lockFile takes <cache>/.locks/models--org--name/<etag>.lock, where
+// huggingface_hub's hf_hub_download locks a blob, waiting (as long as ctx
+// allows) while mlx-lm or another modelbar downloads it.
+func (d *downloader) lockFile(ctx context.Context, etag string) (func(), error) {
+	p := filepath.Join(filepath.Dir(d.repoDir), ".locks", filepath.Base(d.repoDir), etag+".lock")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, fsError(d.repo, "", err)
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fsError(d.repo, "", err)
+	}
+	for {
+		ok, err := flockTry(f)
+		if err != nil {
+			f.Close()
+			return nil, fsError(d.repo, "", err)
+		}
+		if ok {
+			return func() { f.Close() }, nil // closing releases the flock
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("hub: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 
@@ -307,7 +371,9 @@ func (d *downloader) metaOf(resp *http.Response, f File, location string) (meta,
 	case m.etag == "" && want != "":
 		m.etag = want
 	case want != "" && m.etag != want:
-		return meta{}, &Error{Kind: Server, Repo: d.repo, File: f.Path, Message: fmt.Sprintf("the Hub's ETag for %s (%s) does not match its file listing (%s); try again", f.Path, short(m.etag), short(want))}
+		// A mirror may send its own ETag: name the blob by the hash the
+		// listing gave, which the content is checked against.
+		m.etag = want
 	case !validBlobName(m.etag):
 		return meta{}, &Error{Kind: Server, Repo: d.repo, File: f.Path, Message: "the Hub gave no usable ETag for " + f.Path}
 	}
@@ -344,10 +410,22 @@ func short(s string) string {
 
 // file brings one file into the snapshot.
 func (d *downloader) file(ctx context.Context, f File) error {
-	m, err := d.head(ctx, f)
+	var m meta
+	var err error
+	for try := 0; ; try++ {
+		if m, err = d.head(ctx, f); err == nil {
+			break
+		}
+		if !d.retry(ctx, err, try) {
+			return err
+		}
+	}
+	defer d.lockBlob(m.etag)()
+	unlock, err := d.lockFile(ctx, m.etag)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	blob := d.blobPath(m.etag)
 	if st, err := os.Stat(blob); err == nil && st.Size() == m.size {
 		// Another snapshot (or mlx-lm) already has it.
@@ -410,6 +488,18 @@ func (d *downloader) link(f File, blob string) error {
 // there and retrying after a dropped connection.
 func (d *downloader) fetch(ctx context.Context, f File, m meta) error {
 	inc := d.blobPath(m.etag) + ".incomplete"
+	for try := 0; ; try++ {
+		err := d.fetchOnce(ctx, f, m, inc)
+		if err == nil || !d.retry(ctx, err, try) {
+			return err
+		}
+	}
+}
+
+// retry reports whether to try again after err on attempt try (from 0):
+// only network errors are retried, Client.Retries times, after
+// Client.RetryDelay.
+func (d *downloader) retry(ctx context.Context, err error, try int) bool {
 	retries := d.c.Retries
 	if retries == 0 {
 		retries = 3
@@ -418,20 +508,15 @@ func (d *downloader) fetch(ctx context.Context, f File, m meta) error {
 	if delay <= 0 {
 		delay = 500 * time.Millisecond
 	}
-	for try := 0; ; try++ {
-		err := d.fetchOnce(ctx, f, m, inc)
-		if err == nil {
-			return nil
-		}
-		var he *Error
-		if try >= retries || !errors.As(err, &he) || he.Kind != Network {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("hub: %w", ctx.Err())
-		case <-time.After(delay):
-		}
+	var he *Error
+	if try >= retries || !errors.As(err, &he) || !retryable(he) {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(delay):
+		return true
 	}
 }
 
@@ -458,7 +543,17 @@ func (d *downloader) fetchOnce(ctx context.Context, f File, m meta, inc string) 
 	}
 	// The token goes to the Hub's host only: a file host on another
 	// origin gets a signed URL and no Authorization, as huggingface_hub.
-	req, err := d.c.newRequest(ctx, http.MethodGet, m.location, sameHost(m.location, d.c.endpoint()))
+	// A connection that stops sending is cut after StallTimeout, so the
+	// transfer resumes instead of hanging.
+	stall := d.c.StallTimeout
+	if stall <= 0 {
+		stall = 60 * time.Second
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watchdog := time.AfterFunc(stall, cancel)
+	defer watchdog.Stop()
+	req, err := d.c.newRequest(rctx, http.MethodGet, m.location, sameHost(m.location, d.c.endpoint()))
 	if err != nil {
 		return err
 	}
@@ -502,6 +597,7 @@ func (d *downloader) fetchOnce(ctx context.Context, f File, m meta, inc string) 
 	done := have
 	for {
 		n, rerr := resp.Body.Read(buf)
+		watchdog.Reset(stall)
 		if n > 0 {
 			if done+int64(n) > m.size {
 				return &Error{Kind: Server, Repo: d.repo, File: f.Path, Message: fmt.Sprintf("the file host sent more than the %d bytes of %s", m.size, f.Path)}
@@ -516,6 +612,9 @@ func (d *downloader) fetchOnce(ctx context.Context, f File, m meta, inc string) 
 			break
 		}
 		if rerr != nil {
+			if ctx.Err() == nil && rctx.Err() != nil {
+				rerr = fmt.Errorf("no data for %s: %w", stall, rerr)
+			}
 			return d.c.netError(ctx, d.repo, f.Path, rerr)
 		}
 	}

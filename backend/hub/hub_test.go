@@ -118,6 +118,30 @@ func golden(m hubtest.Model) map[string]string {
 	return out
 }
 
+// withLocks adds the lock files hf_hub_download leaves, one per blob:
+// .locks/models--org--name/<blob id>.lock (empty).
+func withLocks(tr map[string]string) map[string]string {
+	out := map[string]string{}
+	for p, v := range tr {
+		out[p] = v
+		if folder, rest, ok := strings.Cut(p, "/blobs/"); ok {
+			out[".locks/"+folder+"/"+rest+".lock"] = "blob 0"
+		}
+	}
+	return out
+}
+
+// noLocks is tr without .locks/.
+func noLocks(tr map[string]string) map[string]string {
+	out := map[string]string{}
+	for p, v := range tr {
+		if !strings.HasPrefix(p, ".locks/") {
+			out[p] = v
+		}
+	}
+	return out
+}
+
 func download(ctx context.Context, t *testing.T, c *hub.Client, cache, repo string) (hub.Result, error) {
 	t.Helper()
 	m, err := c.Model(ctx, repo, "main")
@@ -161,7 +185,7 @@ func TestDownload_GoldenTree(t *testing.T) {
 	if want := filepath.Join(cache, "models--mlx-community--Tiny-Llama-bf16", "snapshots", m.Commit); res.SnapshotDir != want {
 		t.Errorf("SnapshotDir = %s, want %s", res.SnapshotDir, want)
 	}
-	if d := cmp.Diff(golden(m), tree(t, cache)); d != "" {
+	if d := cmp.Diff(withLocks(golden(m)), tree(t, cache)); d != "" {
 		t.Errorf("cache tree differs from huggingface_hub's layout (-want +got):\n%s", d)
 	}
 	checkFiles(t, res, m)
@@ -244,6 +268,9 @@ func TestDownload_Faults(t *testing.T) {
 		{name: "wrong checksum twice, non-LFS file", faults: func(hubtest.Model) hubtest.Faults {
 			return hubtest.Faults{File: "tokenizer.json", WrongChecksum: 2}
 		}, wantKind: ptr(hub.Checksum)},
+		{name: "file host 503 once: retried", faults: func(m hubtest.Model) hubtest.Faults {
+			return hubtest.Faults{File: shard(m).Path, Status: 503, StatusTimes: 1}
+		}},
 		{name: "file host error", faults: func(m hubtest.Model) hubtest.Faults {
 			return hubtest.Faults{File: shard(m).Path, Status: 500}
 		}, wantKind: ptr(hub.Server)},
@@ -284,7 +311,7 @@ func TestDownload_Faults(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if d := cmp.Diff(golden(m), tree(t, cache)); d != "" {
+				if d := cmp.Diff(golden(m), noLocks(tree(t, cache))); d != "" {
 					t.Errorf("cache tree (-want +got):\n%s", d)
 				}
 				checkFiles(t, res, m)
@@ -374,7 +401,7 @@ func TestDownload_ResumeAfterRestart(t *testing.T) {
 		t.Errorf("shard requests (-want +got):\n%s", d)
 	}
 	checkFiles(t, res, m)
-	if d := cmp.Diff(golden(m), tree(t, cache)); d != "" {
+	if d := cmp.Diff(golden(m), noLocks(tree(t, cache))); d != "" {
 		t.Errorf("cache tree (-want +got):\n%s", d)
 	}
 }
@@ -416,7 +443,7 @@ func TestDownload_CancelKeepsPartial(t *testing.T) {
 	if !slices.ContainsFunc(h.Requests(), func(r hubtest.Request) bool { return r.Range == want }) {
 		t.Errorf("no resume from %s", want)
 	}
-	if d := cmp.Diff(golden(m), tree(t, cache)); d != "" {
+	if d := cmp.Diff(golden(m), noLocks(tree(t, cache))); d != "" {
 		t.Errorf("cache tree (-want +got):\n%s", d)
 	}
 }
@@ -468,7 +495,7 @@ func TestRemoveSnapshot_KeepsSharedBlobs(t *testing.T) {
 	if err := hub.RemoveSnapshot(cache, repo, old.Commit); err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(golden(cur), tree(t, cache)); d != "" {
+	if d := cmp.Diff(golden(cur), noLocks(tree(t, cache))); d != "" {
 		t.Errorf("after removing the old snapshot (-want +got):\n%s", d)
 	}
 	var he *hub.Error
@@ -602,5 +629,99 @@ func TestEnv(t *testing.T) {
 	env["HF_HUB_CACHE"] = "/cache"
 	if got := hub.CacheDirFromEnv(get); got != "/cache" {
 		t.Errorf("cache dir %s", got)
+	}
+}
+
+// TestDownload_LiteralGolden pins the layout with hashes computed outside
+// this code (git hash-object, sha256sum): huggingface_hub names a non-LFS
+// blob by its git blob sha1 and an LFS blob by its sha256, links each
+// snapshot file relatively (one ../ more per subfolder), lets files with
+// one content share a blob, and writes refs/main without a newline.
+func TestDownload_LiteralGolden(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	tmpl := []byte(`{"chat_template":"{{ messages }}"}`)
+	hm := h.AddModel("org/golden", map[string][]byte{
+		"config.json":           []byte(`{"model_type":"llama"}`),
+		"model.safetensors":     []byte("WEIGHTS-0123456789"),
+		"tokenizer_config.json": tmpl,
+		"sub/extra.json":        tmpl,
+	}, hubtest.ModelOptions{})
+	c := newClient(h, "")
+	m, err := c.Model(t.Context(), "org/golden", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	if _, err := c.Download(t.Context(), hub.DownloadRequest{Model: m, Files: m.Files, CacheDir: cache}, nil); err != nil {
+		t.Fatal(err)
+	}
+	const (
+		cfg     = "0972e95c1405cc1507c19dcbe784f7a36c930907"
+		tok     = "4ac2b8bc87b9148cbb3e8348029ddd5ec08013f5"
+		weights = "ffbdc0bec8a2bc99c2cb47e2e6924312507cc49c24dae55a8335ef92e3ed2441"
+	)
+	snap := "models--org--golden/snapshots/" + hm.Commit + "/"
+	want := map[string]string{
+		"models--org--golden/blobs/" + cfg:     "blob 22",
+		"models--org--golden/blobs/" + tok:     "blob 34",
+		"models--org--golden/blobs/" + weights: "blob 18",
+		"models--org--golden/refs/main":        hm.Commit,
+		snap + "config.json":                   "-> ../../blobs/" + cfg,
+		snap + "model.safetensors":             "-> ../../blobs/" + weights,
+		snap + "tokenizer_config.json":         "-> ../../blobs/" + tok,
+		snap + "sub/extra.json":                "-> ../../../blobs/" + tok,
+	}
+	if d := cmp.Diff(withLocks(want), tree(t, cache)); d != "" {
+		t.Errorf("cache tree (-want +got):\n%s", d)
+	}
+}
+
+func TestDownload_StalledConnection(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	m := h.AddModel(repo, tinyModel(t, 8), hubtest.ModelOptions{})
+	h.SetFaults(hubtest.Faults{File: shard(m).Path, BytesPerSecond: 1})
+	c := newClient(h, "")
+	c.Retries, c.StallTimeout = -1, 100*time.Millisecond
+	start := time.Now()
+	_, err := download(t.Context(), t, c, t.TempDir(), repo)
+	var he *hub.Error
+	if !errors.As(err, &he) || he.Kind != hub.Network || !strings.Contains(err.Error(), "no data for") {
+		t.Fatalf("err = %v, want a network error for the stall", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("a stall took %s to notice", time.Since(start))
+	}
+}
+
+func TestModel_GatedWithoutAccess(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	h.AddModel(repo, tinyModel(t, 9), hubtest.ModelOptions{Gated: true})
+	m, err := newClient(h, "").Model(t.Context(), repo, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Gated || m.Config != nil || len(m.Files) == 0 {
+		t.Errorf("gated model: Gated %v, Config %s, %d files", m.Gated, m.Config, len(m.Files))
+	}
+}
+
+func TestDownload_ParallelIsBounded(t *testing.T) {
+	for _, par := range []int{1, 2} {
+		t.Run(fmtInt(int64(par)), func(t *testing.T) {
+			h := hubtest.New(t, hubtest.Options{})
+			h.AddModel(repo, tinyModel(t, 12), hubtest.ModelOptions{})
+			h.SetFaults(hubtest.Faults{BytesPerSecond: 512 << 10}) // every LFS file, slow enough to overlap
+			c := newClient(h, "")
+			m, err := c.Model(t.Context(), repo, "main")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Download(t.Context(), hub.DownloadRequest{Model: m, CacheDir: t.TempDir(), Parallel: par}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.MaxConcurrent(); got != par {
+				t.Errorf("at most %d file downloads at once, want %d", got, par)
+			}
+		})
 	}
 }
