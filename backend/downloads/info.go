@@ -67,6 +67,9 @@ func (m *Manager) Info(ctx context.Context, repo, revision string) (Info, error)
 		weights += f.Size
 	}
 	cfg, reason := checkConfig(p.Config)
+	if p.Denied != nil {
+		reason = p.Denied.Message
+	}
 	in.Supported, in.Reason = reason == "" && weights > 0, reason
 	if weights == 0 && reason == "" {
 		in.Reason = "no MLX weights (*.safetensors) in this repo: pick an MLX conversion, e.g. from mlx-community"

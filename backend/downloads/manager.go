@@ -172,6 +172,9 @@ func (m *Manager) Start(ctx context.Context, repo, revision string) (Download, e
 	if err != nil {
 		return Download{}, err
 	}
+	if plan.Denied != nil {
+		return Download{}, plan.Denied
+	}
 	if len(weightFiles(plan.Files)) == 0 {
 		return Download{}, errorf(NoWeights, "%s has no MLX weights (*.safetensors) modelbar can run: pick an MLX conversion, e.g. from mlx-community", repo)
 	}
