@@ -58,7 +58,7 @@ func (m *Manager) Info(ctx context.Context, repo, revision string) (Info, error)
 		return Info{}, err
 	}
 	in := Info{Repo: repo, Revision: revision, Commit: p.Commit, Files: p.Files, TotalBytes: p.TotalBytes(), Gated: p.Gated,
-		Params: ParamsFromName(repo), Quantization: QuantFromName(repo), FreeDiskBytes: freeDisk(m.opts.CacheDir)}
+		Params: ParamsFromName(repo), Quantization: QuantFromName(repo), FreeDiskBytes: diskFree(m.opts.CacheDir)}
 	if in.Files == nil {
 		in.Files = []File{}
 	}

@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,15 +181,34 @@ func (m *Manager) Start(ctx context.Context, repo, revision string) (Download, e
 	if len(weightFiles(plan.Files)) == 0 {
 		return Download{}, errorf(NoWeights, "%s has no MLX weights (*.safetensors) modelbar can run: pick an MLX conversion, e.g. from mlx-community", repo)
 	}
-	if free := freeDisk(m.opts.CacheDir); free >= 0 && free < plan.TotalBytes() {
-		return Download{}, errorf(DiskFull, "%s needs %d MB and only %d MB are free where the Hugging Face cache is (%s): free some space first",
-			repo, plan.TotalBytes()>>20, free>>20, m.opts.CacheDir)
+	if free, need := diskFree(m.opts.CacheDir), plan.TotalBytes()-m.cachedBytes(repo); free >= 0 && free < need {
+		return Download{}, errorf(DiskFull, "%s needs %d MB more and only %d MB are free where the Hugging Face cache is (%s): free some space first",
+			repo, need>>20, free>>20, m.opts.CacheDir)
 	}
 	var out Download
 	if !m.call(func(l *loop) { out = l.start(plan) }) {
 		return Download{}, errClosed
 	}
 	return out, nil
+}
+
+// diskFree is freeDisk; tests replace it.
+var diskFree = freeDisk
+
+// cachedBytes is what the cache holds of repo already (blobs, whole or
+// partial), which a download does not fetch again.
+func (m *Manager) cachedBytes(repo string) int64 {
+	if m.opts.CacheDir == "" {
+		return 0
+	}
+	entries, _ := os.ReadDir(filepath.Join(m.opts.CacheDir, "models--"+strings.ReplaceAll(repo, "/", "--"), "blobs"))
+	var n int64
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+	}
+	return n
 }
 
 // List returns every download, oldest first.
