@@ -66,7 +66,7 @@ func (c *Client) Download(ctx context.Context, req DownloadRequest, progress fun
 		return Result{}, &Error{Kind: NotFound, Repo: m.Repo, Message: "the model has no resolved commit; read it with Model first"}
 	}
 	if req.CacheDir == "" {
-		return Result{}, &Error{Kind: DiskFull, Repo: m.Repo, Message: "no cache directory given"}
+		return Result{}, errors.New("hub: Download needs a CacheDir")
 	}
 	files := req.Files
 	if files == nil {
@@ -433,7 +433,7 @@ func (d *downloader) file(ctx context.Context, f File) error {
 		return d.link(f, blob)
 	}
 	for attempt := 0; ; attempt++ {
-		if err := d.fetch(ctx, f, m); err != nil {
+		if err := d.fetch(ctx, f, &m); err != nil {
 			return err
 		}
 		ok, err := verify(blob+".incomplete", f, m)
@@ -486,15 +486,34 @@ func (d *downloader) link(f File, blob string) error {
 
 // fetch fills blobs/<id>.incomplete up to m.size, resuming from what is
 // there and retrying after a dropped connection.
-func (d *downloader) fetch(ctx context.Context, f File, m meta) error {
+func (d *downloader) fetch(ctx context.Context, f File, m *meta) error {
 	inc := d.blobPath(m.etag) + ".incomplete"
+	refreshed := false
 	for try := 0; ; try++ {
-		err := d.fetchOnce(ctx, f, m, inc)
+		err := d.fetchOnce(ctx, f, *m, inc)
+		if errors.Is(err, errLinkRefused) && !refreshed {
+			// The file host's signed URL expired (or was refused): ask the
+			// Hub for a fresh one, once.
+			refreshed = true
+			fresh, herr := d.head(ctx, f)
+			if herr != nil {
+				return herr
+			}
+			if fresh.etag != m.etag || fresh.size != m.size {
+				return &Error{Kind: Server, Repo: d.repo, File: f.Path, Message: "the Hub changed " + f.Path + " during the download; try again"}
+			}
+			m.location = fresh.location
+			continue
+		}
 		if err == nil || !d.retry(ctx, err, try) {
 			return err
 		}
 	}
 }
+
+// errLinkRefused marks a file host (another origin than the Hub) refusing
+// its signed link with 401/403: links expire, so the Hub is asked again.
+var errLinkRefused = errors.New("the file host refused the download link")
 
 // retry reports whether to try again after err on attempt try (from 0):
 // only network errors are retried, Client.Retries times, after
@@ -590,6 +609,8 @@ func (d *downloader) fetchOnce(ctx context.Context, f File, m meta, inc string) 
 		}
 		d.add(f.Path, -have, 0, m.size)
 		return &Error{Kind: Network, Repo: d.repo, File: f.Path, Status: resp.StatusCode, Message: "the partial file did not fit; restarting it"}
+	case (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && !sameHost(m.location, d.c.endpoint()):
+		return &Error{Kind: Server, Repo: d.repo, File: f.Path, Status: resp.StatusCode, Message: fmt.Sprintf("the file host refused the download link for %s (%s); try again", f.Path, resp.Status), Err: errLinkRefused}
 	default:
 		return d.c.statusError(resp, d.repo, f.Path)
 	}
