@@ -781,3 +781,34 @@ func TestDownload_BadRequest(t *testing.T) {
 		})
 	}
 }
+
+// A partial file that is not a prefix of the real one (a corrupt disk, a
+// changed file) fails the check after the resume; the file is fetched
+// afresh once and the download succeeds.
+func TestDownload_CorruptPartialIsReplaced(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	m := h.AddModel(repo, tinyModel(t, 14), hubtest.ModelOptions{})
+	s := shard(m)
+	cache := t.TempDir()
+	blobs := filepath.Join(cache, "models--mlx-community--Tiny-Llama-bf16", "blobs")
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(blobs, s.SHA256+".incomplete"), []byte(strings.Repeat("x", 3000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := download(t.Context(), t, newClient(h, ""), cache, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFiles(t, res, m)
+	var ranges []string
+	for _, r := range h.Requests() {
+		if r.Server == "files" && strings.Contains(r.Path, s.SHA256) {
+			ranges = append(ranges, r.Range)
+		}
+	}
+	if d := cmp.Diff([]string{"bytes=3000-", ""}, ranges); d != "" {
+		t.Errorf("shard requests: a resume, then a fresh fetch (-want +got):\n%s", d)
+	}
+}
