@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelbar/modelbar/backend/hfcache"
@@ -89,7 +90,7 @@ func (c *Client) Download(ctx context.Context, req DownloadRequest, progress fun
 	for _, f := range files {
 		d.total += f.Size
 		if d.linked(f) {
-			d.done += f.Size
+			d.credit(f.Path, f.Size)
 			continue
 		}
 		have := int64(0)
@@ -98,7 +99,7 @@ func (c *Client) Download(ctx context.Context, req DownloadRequest, progress fun
 				have = st.Size()
 			}
 		}
-		d.done += have // resumed bytes count as done
+		d.credit(f.Path, have) // resumed bytes count as done
 		need += f.Size - have
 	}
 	if need > 0 {
@@ -211,11 +212,24 @@ func writeRef(repoDir, rev, commit string) error {
 	if b, err := os.ReadFile(p); err == nil && string(b) == commit {
 		return nil
 	}
-	tmp := p + ".tmp"
+	tmp := tempName(p)
 	if err := os.WriteFile(tmp, []byte(commit), 0o644); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, p)
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+var tempSeq atomic.Int64
+
+// tempName is a name next to p no other writer (goroutine or process)
+// uses, for an atomic rename onto p.
+func tempName(p string) string {
+	return fmt.Sprintf("%s.tmp-%d-%d", p, os.Getpid(), tempSeq.Add(1))
 }
 
 type downloader struct {
@@ -226,6 +240,7 @@ type downloader struct {
 	done, total   int64
 	progress      func(Progress)
 	blobLocks     map[string]*sync.Mutex // two files with one content share a blob
+	fileDone      map[string]int64       // bytes of each file counted in done
 }
 
 // lockBlob serializes work on one blob within this download.
@@ -258,10 +273,29 @@ func (d *downloader) linked(f File) bool {
 }
 
 // add counts n more bytes of file and reports progress.
-func (d *downloader) add(file string, n, fileDone, fileTotal int64) {
+// credit records that fileDone bytes of file are there (before the
+// transfers start: no report).
+func (d *downloader) credit(file string, fileDone int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.done += n
+	if d.fileDone == nil {
+		d.fileDone = map[string]int64{}
+	}
+	d.done += fileDone - d.fileDone[file]
+	d.fileDone[file] = fileDone
+}
+
+// set records that fileDone bytes of file are there and reports
+// progress. Absolute counts keep Done right when a file restarts, or
+// another writer finished it meanwhile.
+func (d *downloader) set(file string, fileDone, fileTotal int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fileDone == nil {
+		d.fileDone = map[string]int64{}
+	}
+	d.done += fileDone - d.fileDone[file]
+	d.fileDone[file] = fileDone
 	if d.progress != nil {
 		d.progress(Progress{File: file, Done: d.done, Total: d.total, FileDone: fileDone, FileTotal: fileTotal})
 	}
@@ -429,7 +463,7 @@ func (d *downloader) file(ctx context.Context, f File) error {
 	blob := d.blobPath(m.etag)
 	if st, err := os.Stat(blob); err == nil && st.Size() == m.size {
 		// Another snapshot (or mlx-lm) already has it.
-		d.add(f.Path, m.size, m.size, m.size)
+		d.set(f.Path, m.size, m.size)
 		return d.link(f, blob)
 	}
 	for attempt := 0; ; attempt++ {
@@ -442,11 +476,8 @@ func (d *downloader) file(ctx context.Context, f File) error {
 		}
 		// Forget the bad bytes: the progress goes back, the file is
 		// fetched afresh once.
-		st, _ := os.Stat(blob + ".incomplete")
 		os.Remove(blob + ".incomplete")
-		if st != nil {
-			d.add(f.Path, -st.Size(), 0, m.size)
-		}
+		d.set(f.Path, 0, m.size)
 		if attempt == 1 {
 			return &Error{Kind: Checksum, Repo: d.repo, File: f.Path, Message: fmt.Sprintf("%s did not match the Hub's checksum twice, so it was deleted; try again later (a mirror set in HF_ENDPOINT may be serving a corrupt copy)", f.Path)}
 		}
@@ -469,8 +500,7 @@ func (d *downloader) link(f File, blob string) error {
 	if err != nil {
 		return fsError(d.repo, f.Path, err)
 	}
-	tmp := p + ".link-" + strconv.Itoa(os.Getpid())
-	os.Remove(tmp)
+	tmp := tempName(p)
 	if err := os.Symlink(rel, tmp); err != nil {
 		return fsError(d.repo, f.Path, err)
 	}
@@ -554,9 +584,9 @@ func (d *downloader) fetchOnce(ctx context.Context, f File, m meta, inc string) 
 		if err := out.Truncate(0); err != nil {
 			return nil, fsError(d.repo, f.Path, err)
 		}
-		d.add(f.Path, -have, 0, m.size)
 		have = 0
 	}
+	d.set(f.Path, have, m.size)
 	h, _ := newHash(f, m)
 	if have == m.size {
 		if _, err := io.Copy(h, io.NewSectionReader(out, 0, have)); err != nil {
@@ -605,16 +635,14 @@ func (d *downloader) fetchOnce(ctx context.Context, f File, m meta, inc string) 
 		if err := out.Truncate(0); err != nil {
 			return nil, fsError(d.repo, f.Path, err)
 		}
-		if have > 0 {
-			d.add(f.Path, -have, 0, m.size)
-		}
 		have = 0
+		d.set(f.Path, 0, m.size)
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
 		// What is there is not a prefix of this file: start over.
 		if err := out.Truncate(0); err != nil {
 			return nil, fsError(d.repo, f.Path, err)
 		}
-		d.add(f.Path, -have, 0, m.size)
+		d.set(f.Path, 0, m.size)
 		return nil, &Error{Kind: Network, Repo: d.repo, File: f.Path, Status: resp.StatusCode, Message: "the partial file did not fit; restarting it"}
 	case (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && !sameHost(m.location, d.c.endpoint()):
 		return nil, &Error{Kind: Server, Repo: d.repo, File: f.Path, Status: resp.StatusCode, Message: fmt.Sprintf("the file host refused the download link for %s (%s); try again", f.Path, resp.Status), Err: errLinkRefused}
@@ -635,7 +663,7 @@ func (d *downloader) fetchOnce(ctx context.Context, f File, m meta, inc string) 
 				return nil, fsError(d.repo, f.Path, err)
 			}
 			done += int64(n)
-			d.add(f.Path, int64(n), done, m.size)
+			d.set(f.Path, done, m.size)
 		}
 		if rerr == io.EOF {
 			break

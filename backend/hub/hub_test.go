@@ -812,3 +812,27 @@ func TestDownload_CorruptPartialIsReplaced(t *testing.T) {
 		t.Errorf("shard requests: a resume, then a fresh fetch (-want +got):\n%s", d)
 	}
 }
+
+// Two downloads of one repo into one cache at once (two modelbar
+// windows, or modelbar and mlx-lm) both succeed and leave one copy.
+func TestDownload_TwoAtOnce(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	m := h.AddModel(repo, tinyModel(t, 15), hubtest.ModelOptions{})
+	h.SetFaults(hubtest.Faults{BytesPerSecond: 1 << 20})
+	cache := t.TempDir()
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := download(t.Context(), t, newClient(h, ""), cache, repo)
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := cmp.Diff(withLocks(golden(m)), tree(t, cache)); d != "" {
+		t.Errorf("cache tree (-want +got):\n%s", d)
+	}
+}
