@@ -271,6 +271,22 @@ func TestDownload_Faults(t *testing.T) {
 		{name: "file host 503 once: retried", faults: func(m hubtest.Model) hubtest.Faults {
 			return hubtest.Faults{File: shard(m).Path, Status: 503, StatusTimes: 1}
 		}},
+		{name: "file host refuses an expired link once: the Hub is asked again", faults: func(m hubtest.Model) hubtest.Faults {
+			return hubtest.Faults{File: shard(m).Path, Status: 403, StatusTimes: 1}
+		}, check: func(t *testing.T, m hubtest.Model, reqs []hubtest.Request) {
+			heads := 0
+			for _, r := range reqs {
+				if r.Method == "HEAD" && strings.HasSuffix(r.Path, "/"+shard(m).Path) {
+					heads++
+				}
+			}
+			if heads != 2 {
+				t.Errorf("%d HEADs of the shard, want 2 (a fresh link)", heads)
+			}
+		}},
+		{name: "file host refuses the link for good", faults: func(m hubtest.Model) hubtest.Faults {
+			return hubtest.Faults{File: shard(m).Path, Status: 403}
+		}, wantKind: ptr(hub.Server), wantMsg: "refused the download link"},
 		{name: "file host error", faults: func(m hubtest.Model) hubtest.Faults {
 			return hubtest.Faults{File: shard(m).Path, Status: 500}
 		}, wantKind: ptr(hub.Server)},
@@ -723,5 +739,100 @@ func TestDownload_ParallelIsBounded(t *testing.T) {
 				t.Errorf("at most %d file downloads at once, want %d", got, par)
 			}
 		})
+	}
+}
+
+func TestDownload_BadRequest(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	hm := h.AddModel(repo, tinyModel(t, 13), hubtest.ModelOptions{})
+	good := hub.Model{Repo: repo, Revision: "main", Commit: hm.Commit}
+	tests := []struct {
+		name  string
+		req   hub.DownloadRequest
+		kind  hub.Kind
+		plain bool // not a *hub.Error: a caller's mistake
+	}{
+		{"no commit", hub.DownloadRequest{Model: hub.Model{Repo: repo}}, hub.NotFound, false},
+		{"bad repo", hub.DownloadRequest{Model: hub.Model{Repo: "../x", Commit: hm.Commit}}, hub.NotFound, false},
+		{"path escaping the snapshot", hub.DownloadRequest{Model: good, Files: []hub.File{{Path: "../evil.safetensors", Size: 1}}}, hub.Server, false},
+		{"absolute path", hub.DownloadRequest{Model: good, Files: []hub.File{{Path: "/etc/x.safetensors", Size: 1}}}, hub.Server, false},
+		{"no weights among the files", hub.DownloadRequest{Model: good, Files: []hub.File{{Path: "config.json", Size: 1}}}, hub.NoWeights, false},
+		{"no cache dir", hub.DownloadRequest{Model: good, Files: []hub.File{{Path: "a.safetensors", Size: 1}}}, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cache := t.TempDir()
+			if !tt.plain {
+				tt.req.CacheDir = cache
+			}
+			_, err := newClient(h, "").Download(t.Context(), tt.req, nil)
+			var he *hub.Error
+			switch {
+			case err == nil:
+				t.Fatal("accepted")
+			case tt.plain && errors.As(err, &he):
+				t.Errorf("err %v, want a plain error", err)
+			case !tt.plain && (!errors.As(err, &he) || he.Kind != tt.kind):
+				t.Errorf("err %v, want kind %v", err, tt.kind)
+			}
+			if got := tree(t, cache); len(got) != 0 {
+				t.Errorf("wrote %v", got)
+			}
+		})
+	}
+}
+
+// A partial file that is not a prefix of the real one (a corrupt disk, a
+// changed file) fails the check after the resume; the file is fetched
+// afresh once and the download succeeds.
+func TestDownload_CorruptPartialIsReplaced(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	m := h.AddModel(repo, tinyModel(t, 14), hubtest.ModelOptions{})
+	s := shard(m)
+	cache := t.TempDir()
+	blobs := filepath.Join(cache, "models--mlx-community--Tiny-Llama-bf16", "blobs")
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(blobs, s.SHA256+".incomplete"), []byte(strings.Repeat("x", 3000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := download(t.Context(), t, newClient(h, ""), cache, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFiles(t, res, m)
+	var ranges []string
+	for _, r := range h.Requests() {
+		if r.Server == "files" && strings.Contains(r.Path, s.SHA256) {
+			ranges = append(ranges, r.Range)
+		}
+	}
+	if d := cmp.Diff([]string{"bytes=3000-", ""}, ranges); d != "" {
+		t.Errorf("shard requests: a resume, then a fresh fetch (-want +got):\n%s", d)
+	}
+}
+
+// Two downloads of one repo into one cache at once (two modelbar
+// windows, or modelbar and mlx-lm) both succeed and leave one copy.
+func TestDownload_TwoAtOnce(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	m := h.AddModel(repo, tinyModel(t, 15), hubtest.ModelOptions{})
+	h.SetFaults(hubtest.Faults{BytesPerSecond: 1 << 20})
+	cache := t.TempDir()
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := download(t.Context(), t, newClient(h, ""), cache, repo)
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := cmp.Diff(withLocks(golden(m)), tree(t, cache)); d != "" {
+		t.Errorf("cache tree (-want +got):\n%s", d)
 	}
 }

@@ -306,6 +306,13 @@ func (h *Hub) serveHub(w http.ResponseWriter, r *http.Request) {
 		h.search(w, r)
 		return
 	}
+	if rest, ok := strings.CutPrefix(p, "/api/resolve-cache/models/"); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		segs := strings.SplitN(rest, "/", 4) // org, name, commit, path
+		if len(segs) == 4 {
+			h.resolve(w, r, segs[0]+"/"+segs[1], unescape(segs[2]), unescape(segs[3]), authed)
+			return
+		}
+	}
 	if rest, ok := strings.CutPrefix(p, "/api/models/"); ok && r.Method == http.MethodGet {
 		segs := strings.SplitN(rest, "/", 5) // org, name, kind, rev, path
 		if len(segs) < 2 {
@@ -504,7 +511,22 @@ func (h *Hub) resolve(w http.ResponseWriter, r *http.Request, repo, rev, file st
 		return
 	}
 	w.Header().Set("ETag", `"`+f.GitOID+`"`)
+	if !strings.HasPrefix(r.URL.Path, "/api/resolve-cache/") {
+		// As the Hub does for a regular file: a relative 307 to its
+		// resolve cache, which huggingface_hub follows (same host, token kept).
+		w.Header().Set("Location", "/api/resolve-cache/models/"+repo+"/"+m.Commit+"/"+escapePath(f.Path))
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		return
+	}
 	h.serveBytes(w, r, f.Path, f.Content, false)
+}
+
+func escapePath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
 }
 
 func (h *Hub) serveFiles(w http.ResponseWriter, r *http.Request) {

@@ -52,14 +52,24 @@ func TestResolve_RedirectsLFSToFileHost(t *testing.T) {
 			t.Errorf("%+v: %d %q", tt.faults, resp.StatusCode, body)
 		}
 	}
-	// A non-LFS file is served by the Hub itself with its git blob id.
+	// A non-LFS file is served by the Hub itself, through a relative 307
+	// to its resolve cache, with its git blob id as ETag.
 	resp, err = noRedirect.Get(h.URL + "/org/m/resolve/" + m.Commit + "/config.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != `"`+hubtest.GitBlobID([]byte(`{}`))+`"` {
-		t.Errorf("config.json: %d ETag %s", resp.StatusCode, resp.Header.Get("ETag"))
+	if want := "/api/resolve-cache/models/org/m/" + m.Commit + "/config.json"; resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != want {
+		t.Errorf("config.json: %d Location %q, want 307 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	resp, err = http.Get(h.URL + "/org/m/resolve/main/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "{}" || resp.Header.Get("ETag") != `"`+hubtest.GitBlobID([]byte(`{}`))+`"` || resp.Header.Get("X-Repo-Commit") != m.Commit {
+		t.Errorf("config.json: %d %q ETag %s", resp.StatusCode, body, resp.Header.Get("ETag"))
 	}
 }
 
