@@ -270,3 +270,29 @@ func TestDownloads_CancelAndFaults(t *testing.T) {
 		t.Errorf("search: %d %+v", code, found)
 	}
 }
+
+// A connection dropped mid-file is resumed and the download finishes; a
+// file that fails its checksum twice fails the download with that kind and
+// nothing of it is linked into the snapshot.
+func TestDownloads_DropAndChecksum(t *testing.T) {
+	h, cache := fakeHub(t)
+	s := startTestServer(t, t.TempDir())
+	defer s.Shutdown(context.Background())
+	h.SetFaults(hubtest.Faults{DropAfter: 50 << 10, Drops: 2})
+	var d downloads.Download
+	call(t, s, "POST", "/api/downloads", `{"repo":"mlx-community/tiny-llama-bf16"}`, &d)
+	got := waitDownload(t, s, d.ID, func(d downloads.Download) bool { return d.State == downloads.Done || d.State == downloads.Failed })
+	if got.State != downloads.Done {
+		t.Fatalf("after two dropped connections: %+v", got)
+	}
+	h.SetFaults(hubtest.Faults{WrongChecksum: 2})
+	call(t, s, "POST", "/api/downloads", `{"repo":"mlx-community/tiny-other-bf16"}`, &d)
+	got = waitDownload(t, s, d.ID, func(d downloads.Download) bool { return d.State == downloads.Done || d.State == downloads.Failed })
+	if got.State != downloads.Failed || got.ErrorKind != downloads.Checksum || got.Error == "" {
+		t.Fatalf("after a wrong checksum twice: %+v", got)
+	}
+	weights, _ := filepath.Glob(filepath.Join(cache, "models--mlx-community--tiny-other-bf16", "snapshots", "*", "*.safetensors"))
+	if len(weights) != 0 {
+		t.Errorf("unverified weights linked: %v", weights)
+	}
+}
