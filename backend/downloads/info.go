@@ -177,8 +177,12 @@ func QuantFromName(repo string) string {
 
 func isWeights(path string) bool { return strings.HasSuffix(path, ".safetensors") }
 
+var modelTypeRe = regexp.MustCompile(`"model_type"\s*:\s*"([^"]*)"`)
+
+// modelType is config.json's model_type when the engine's check could not
+// read the config (an architecture it does not know).
 func modelType(raw []byte) string {
-	m := regexp.MustCompile(`"model_type"\s*:\s*"([^"]*)"`).FindSubmatch(raw)
+	m := modelTypeRe.FindSubmatch(raw)
 	if m == nil {
 		return ""
 	}

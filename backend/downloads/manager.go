@@ -157,7 +157,10 @@ func CheckRepo(repo, revision string) error {
 	return nil
 }
 
-func containsDotDot(s string) bool { return regexp.MustCompile(`(^|/)\.\.?(/|$)`).MatchString(s) }
+// dotSegment is a "." or ".." path segment, which no repo or revision has.
+var dotSegment = regexp.MustCompile(`(^|/)\.\.?(/|$)`)
+
+func containsDotDot(s string) bool { return dotSegment.MatchString(s) }
 
 // Start queues a download of repo at revision ("" means main) and returns
 // it. The repo is looked up first, so an unknown or gated repo, or one
