@@ -496,27 +496,6 @@ func (m *Manager) work(ctx context.Context, d Download, plan *Plan) {
 	send(workerMsg{fin: true, err: err, modelID: modelID, done: lastDone, total: lastTotal}) // the last bytes the throttle held back
 }
 
-// Wait blocks until download id has ended, or ctx ends; for tests and the
-// command line's in-process pull.
-func (m *Manager) Wait(ctx context.Context, id string) (Download, error) {
-	sub := m.opts.Events.Subscribe(ctx)
-	for {
-		d, err := m.Get(id)
-		if err != nil || d.State.ended() {
-			return d, err
-		}
-		select {
-		case <-ctx.Done():
-			return d, ctx.Err()
-		case _, ok := <-sub:
-			if !ok {
-				sub = nil // no events hub: poll
-			}
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
 // meter smooths the download rate: an exponentially weighted average of
 // the rate over samples at least 200 ms apart, so the ETA does not jump
 // with every chunk.
