@@ -66,7 +66,11 @@ type Plan struct {
 	Files                  []File
 	Gated                  bool
 	Config                 json.RawMessage // config.json, when the Hub gave it
-	Ref                    any
+	// Denied says why the files cannot be downloaded with the token at
+	// hand (a gated repo: no token, or its account not granted access);
+	// nil when they can, or it is not known before trying.
+	Denied *Error
+	Ref    any
 }
 
 // TotalBytes is the size of the plan's files.

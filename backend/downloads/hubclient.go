@@ -55,12 +55,21 @@ func (h *HubClient) Search(ctx context.Context, q SearchQuery) ([]Summary, error
 
 // Plan implements Hub: the files are those a model needs (hub.NeededFiles).
 func (h *HubClient) Plan(ctx context.Context, repo, revision string) (Plan, error) {
-	m, err := h.client(ctx).Model(ctx, repo, revision)
+	c := h.client(ctx)
+	m, err := c.Model(ctx, repo, revision)
 	if err != nil {
 		return Plan{}, hubError(err)
 	}
 	need := hub.NeededFiles(m)
 	p := Plan{Repo: repo, Revision: revision, Commit: m.Commit, Gated: m.Gated, Config: m.Config, Ref: ref{m, need}}
+	if m.Gated && m.Config == nil { // the Hub gave the listing but not the files
+		p.Denied = errorf(Gated, "%s is gated: accept its conditions on %s/%s while signed in to the Hub, and make sure the access token set in modelbar (PUT /api/hub/token) is of that account",
+			repo, c.Endpoint, repo)
+		if c.Token == "" {
+			p.Denied = errorf(Unauthorized, "%s is gated: accept its conditions on %s/%s while signed in to the Hub, then set a Hub access token in modelbar (Settings, or PUT /api/hub/token)",
+				repo, c.Endpoint, repo)
+		}
+	}
 	for _, f := range need {
 		p.Files = append(p.Files, File{Path: f.Path, Size: f.Size})
 	}

@@ -58,7 +58,7 @@ func (m *Manager) Info(ctx context.Context, repo, revision string) (Info, error)
 		return Info{}, err
 	}
 	in := Info{Repo: repo, Revision: revision, Commit: p.Commit, Files: p.Files, TotalBytes: p.TotalBytes(), Gated: p.Gated,
-		Params: ParamsFromName(repo), Quantization: QuantFromName(repo), FreeDiskBytes: freeDisk(m.opts.CacheDir)}
+		Params: ParamsFromName(repo), Quantization: QuantFromName(repo), FreeDiskBytes: diskFree(m.opts.CacheDir)}
 	if in.Files == nil {
 		in.Files = []File{}
 	}
@@ -67,6 +67,9 @@ func (m *Manager) Info(ctx context.Context, repo, revision string) (Info, error)
 		weights += f.Size
 	}
 	cfg, reason := checkConfig(p.Config)
+	if p.Denied != nil {
+		reason = p.Denied.Message
+	}
 	in.Supported, in.Reason = reason == "" && weights > 0, reason
 	if weights == 0 && reason == "" {
 		in.Reason = "no MLX weights (*.safetensors) in this repo: pick an MLX conversion, e.g. from mlx-community"
@@ -174,8 +177,12 @@ func QuantFromName(repo string) string {
 
 func isWeights(path string) bool { return strings.HasSuffix(path, ".safetensors") }
 
+var modelTypeRe = regexp.MustCompile(`"model_type"\s*:\s*"([^"]*)"`)
+
+// modelType is config.json's model_type when the engine's check could not
+// read the config (an architecture it does not know).
 func modelType(raw []byte) string {
-	m := regexp.MustCompile(`"model_type"\s*:\s*"([^"]*)"`).FindSubmatch(raw)
+	m := modelTypeRe.FindSubmatch(raw)
 	if m == nil {
 		return ""
 	}

@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -154,7 +157,10 @@ func CheckRepo(repo, revision string) error {
 	return nil
 }
 
-func containsDotDot(s string) bool { return regexp.MustCompile(`(^|/)\.\.?(/|$)`).MatchString(s) }
+// dotSegment is a "." or ".." path segment, which no repo or revision has.
+var dotSegment = regexp.MustCompile(`(^|/)\.\.?(/|$)`)
+
+func containsDotDot(s string) bool { return dotSegment.MatchString(s) }
 
 // Start queues a download of repo at revision ("" means main) and returns
 // it. The repo is looked up first, so an unknown or gated repo, or one
@@ -172,18 +178,40 @@ func (m *Manager) Start(ctx context.Context, repo, revision string) (Download, e
 	if err != nil {
 		return Download{}, err
 	}
+	if plan.Denied != nil {
+		return Download{}, plan.Denied
+	}
 	if len(weightFiles(plan.Files)) == 0 {
 		return Download{}, errorf(NoWeights, "%s has no MLX weights (*.safetensors) modelbar can run: pick an MLX conversion, e.g. from mlx-community", repo)
 	}
-	if free := freeDisk(m.opts.CacheDir); free >= 0 && free < plan.TotalBytes() {
-		return Download{}, errorf(DiskFull, "%s needs %d MB and only %d MB are free where the Hugging Face cache is (%s): free some space first",
-			repo, plan.TotalBytes()>>20, free>>20, m.opts.CacheDir)
+	if free, need := diskFree(m.opts.CacheDir), plan.TotalBytes()-m.cachedBytes(repo); free >= 0 && free < need {
+		return Download{}, errorf(DiskFull, "%s needs %d MB more and only %d MB are free where the Hugging Face cache is (%s): free some space first",
+			repo, need>>20, free>>20, m.opts.CacheDir)
 	}
 	var out Download
 	if !m.call(func(l *loop) { out = l.start(plan) }) {
 		return Download{}, errClosed
 	}
 	return out, nil
+}
+
+// diskFree is freeDisk; tests replace it.
+var diskFree = freeDisk
+
+// cachedBytes is what the cache holds of repo already (blobs, whole or
+// partial), which a download does not fetch again.
+func (m *Manager) cachedBytes(repo string) int64 {
+	if m.opts.CacheDir == "" {
+		return 0
+	}
+	entries, _ := os.ReadDir(filepath.Join(m.opts.CacheDir, "models--"+strings.ReplaceAll(repo, "/", "--"), "blobs"))
+	var n int64
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+	}
+	return n
 }
 
 // List returns every download, oldest first.
@@ -466,27 +494,6 @@ func (m *Manager) work(ctx context.Context, d Download, plan *Plan) {
 	mu.Lock()
 	defer mu.Unlock()
 	send(workerMsg{fin: true, err: err, modelID: modelID, done: lastDone, total: lastTotal}) // the last bytes the throttle held back
-}
-
-// Wait blocks until download id has ended, or ctx ends; for tests and the
-// command line's in-process pull.
-func (m *Manager) Wait(ctx context.Context, id string) (Download, error) {
-	sub := m.opts.Events.Subscribe(ctx)
-	for {
-		d, err := m.Get(id)
-		if err != nil || d.State.ended() {
-			return d, err
-		}
-		select {
-		case <-ctx.Done():
-			return d, ctx.Err()
-		case _, ok := <-sub:
-			if !ok {
-				sub = nil // no events hub: poll
-			}
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // meter smooths the download rate: an exponentially weighted average of

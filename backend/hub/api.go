@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,7 +60,7 @@ var searchSorts = map[string]string{"": "downloads", "downloads": "downloads", "
 
 // Search lists models matching q, best first, as the Hub's
 // GET /api/models?search=&author=&library=&sort=&direction=-1&limit=
-// answers (with expand[] asking for the fields a summary shows).
+// answers (with expand= asking for the fields a summary shows).
 func (c *Client) Search(ctx context.Context, q SearchQuery) ([]ModelSummary, error) {
 	sortKey, ok := searchSorts[q.Sort]
 	if !ok {
@@ -84,7 +85,7 @@ func (c *Client) Search(ctx context.Context, q SearchQuery) ([]ModelSummary, err
 	v.Set("direction", "-1")
 	v.Set("limit", strconv.Itoa(limit))
 	for _, f := range []string{"downloads", "likes", "lastModified", "tags", "gated", "library_name"} {
-		v.Add("expand[]", f)
+		v.Add("expand", f) // repeated, as huggingface_hub sends a list
 	}
 	var list []apiModel
 	if _, err := c.getJSON(ctx, c.endpoint()+"/api/models?"+v.Encode(), "", &list); err != nil {
@@ -204,6 +205,10 @@ func (c *Client) Model(ctx context.Context, repo, revision string) (Model, error
 	for _, f := range m.Files {
 		if f.Path == "config.json" && f.Size < 4<<20 {
 			cfg, err := c.smallFile(ctx, repo, m.Commit, f.Path)
+			var he *Error
+			if m.Gated && errors.As(err, &he) && (he.Kind == Gated || he.Kind == Unauthorized) {
+				break // a gated repo's files need access; its listing does not
+			}
 			if err != nil {
 				return Model{}, err
 			}

@@ -3,6 +3,8 @@
 package hub
 
 import (
+	"errors"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -17,4 +19,15 @@ func diskFree(path string) (int64, error) {
 		return 0, err
 	}
 	return int64(uint64(st.Bavail) * uint64(st.Bsize)), nil
+}
+
+// flockTry takes an exclusive flock on f without waiting — the lock
+// huggingface_hub's FileLock takes, so the two never write one blob at
+// once.
+func flockTry(f *os.File) (bool, error) {
+	err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelbar/modelbar/backend/hfcache"
@@ -66,7 +67,7 @@ func (c *Client) Download(ctx context.Context, req DownloadRequest, progress fun
 		return Result{}, &Error{Kind: NotFound, Repo: m.Repo, Message: "the model has no resolved commit; read it with Model first"}
 	}
 	if req.CacheDir == "" {
-		return Result{}, &Error{Kind: DiskFull, Repo: m.Repo, Message: "no cache directory given"}
+		return Result{}, errors.New("hub: Download needs a CacheDir")
 	}
 	files := req.Files
 	if files == nil {
@@ -89,16 +90,16 @@ func (c *Client) Download(ctx context.Context, req DownloadRequest, progress fun
 	for _, f := range files {
 		d.total += f.Size
 		if d.linked(f) {
-			d.done += f.Size
+			d.credit(f.Path, f.Size)
 			continue
 		}
 		have := int64(0)
-		if f.BlobName() != "" {
-			if st, err := os.Stat(d.blobPath(f.BlobName()) + ".incomplete"); err == nil && st.Size() <= f.Size {
+		if id := f.BlobName(); id != "" && !exists(d.blobPath(id)) {
+			if st, err := os.Stat(d.blobPath(id) + ".incomplete"); err == nil && st.Size() <= f.Size {
 				have = st.Size()
 			}
 		}
-		d.done += have // resumed bytes count as done
+		d.credit(f.Path, have) // resumed bytes count as done
 		need += f.Size - have
 	}
 	if need > 0 {
@@ -173,6 +174,23 @@ func firstError(errs []error) error {
 	return cancelled
 }
 
+// retryable errors are a dropped connection and the statuses
+// huggingface_hub retries (429, 500, 502, 503, 504).
+func retryable(e *Error) bool {
+	switch {
+	case e.Kind == Network:
+		return true
+	case e.Kind == Server:
+		return e.Status == 429 || e.Status == 500 || e.Status == 502 || e.Status == 503 || e.Status == 504
+	}
+	return false
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 func orMain(rev string) string {
 	if rev == "" {
 		return "main"
@@ -194,11 +212,24 @@ func writeRef(repoDir, rev, commit string) error {
 	if b, err := os.ReadFile(p); err == nil && string(b) == commit {
 		return nil
 	}
-	tmp := p + ".tmp"
+	tmp := tempName(p)
 	if err := os.WriteFile(tmp, []byte(commit), 0o644); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, p)
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+var tempSeq atomic.Int64
+
+// tempName is a name next to p no other writer (goroutine or process)
+// uses, for an atomic rename onto p.
+func tempName(p string) string {
+	return fmt.Sprintf("%s.tmp-%d-%d", p, os.Getpid(), tempSeq.Add(1))
 }
 
 type downloader struct {
@@ -208,6 +239,24 @@ type downloader struct {
 	mu            sync.Mutex
 	done, total   int64
 	progress      func(Progress)
+	blobLocks     map[string]*sync.Mutex // two files with one content share a blob
+	fileDone      map[string]int64       // bytes of each file counted in done
+}
+
+// lockBlob serializes work on one blob within this download.
+func (d *downloader) lockBlob(id string) func() {
+	d.mu.Lock()
+	if d.blobLocks == nil {
+		d.blobLocks = map[string]*sync.Mutex{}
+	}
+	l := d.blobLocks[id]
+	if l == nil {
+		l = &sync.Mutex{}
+		d.blobLocks[id] = l
+	}
+	d.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 func (d *downloader) blobPath(id string) string { return filepath.Join(d.repoDir, "blobs", id) }
@@ -224,10 +273,29 @@ func (d *downloader) linked(f File) bool {
 }
 
 // add counts n more bytes of file and reports progress.
-func (d *downloader) add(file string, n, fileDone, fileTotal int64) {
+// credit records that fileDone bytes of file are there (before the
+// transfers start: no report).
+func (d *downloader) credit(file string, fileDone int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.done += n
+	if d.fileDone == nil {
+		d.fileDone = map[string]int64{}
+	}
+	d.done += fileDone - d.fileDone[file]
+	d.fileDone[file] = fileDone
+}
+
+// set records that fileDone bytes of file are there and reports
+// progress. Absolute counts keep Done right when a file restarts, or
+// another writer finished it meanwhile.
+func (d *downloader) set(file string, fileDone, fileTotal int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fileDone == nil {
+		d.fileDone = map[string]int64{}
+	}
+	d.done += fileDone - d.fileDone[file]
+	d.fileDone[file] = fileDone
 	if d.progress != nil {
 		d.progress(Progress{File: file, Done: d.done, Total: d.total, FileDone: fileDone, FileTotal: fileTotal})
 	}
@@ -239,6 +307,36 @@ func (d *downloader) report(p Progress) {
 	if d.progress != nil {
 		p.Done, p.Total = d.done, d.total
 		d.progress(p)
+	}
+}
+
+// lockFile takes <cache>/.locks/models--org--name/<etag>.lock, where
+// huggingface_hub's hf_hub_download locks a blob, waiting (as long as ctx
+// allows) while mlx-lm or another modelbar downloads it.
+func (d *downloader) lockFile(ctx context.Context, etag string) (func(), error) {
+	p := filepath.Join(filepath.Dir(d.repoDir), ".locks", filepath.Base(d.repoDir), etag+".lock")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, fsError(d.repo, "", err)
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fsError(d.repo, "", err)
+	}
+	for {
+		ok, err := flockTry(f)
+		if err != nil {
+			f.Close()
+			return nil, fsError(d.repo, "", err)
+		}
+		if ok {
+			return func() { f.Close() }, nil // closing releases the flock
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("hub: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 
@@ -307,7 +405,9 @@ func (d *downloader) metaOf(resp *http.Response, f File, location string) (meta,
 	case m.etag == "" && want != "":
 		m.etag = want
 	case want != "" && m.etag != want:
-		return meta{}, &Error{Kind: Server, Repo: d.repo, File: f.Path, Message: fmt.Sprintf("the Hub's ETag for %s (%s) does not match its file listing (%s); try again", f.Path, short(m.etag), short(want))}
+		// A mirror may send its own ETag: name the blob by the hash the
+		// listing gave, which the content is checked against.
+		m.etag = want
 	case !validBlobName(m.etag):
 		return meta{}, &Error{Kind: Server, Repo: d.repo, File: f.Path, Message: "the Hub gave no usable ETag for " + f.Path}
 	}
@@ -344,34 +444,40 @@ func short(s string) string {
 
 // file brings one file into the snapshot.
 func (d *downloader) file(ctx context.Context, f File) error {
-	m, err := d.head(ctx, f)
+	var m meta
+	var err error
+	for try := 0; ; try++ {
+		if m, err = d.head(ctx, f); err == nil {
+			break
+		}
+		if !d.retry(ctx, err, try) {
+			return err
+		}
+	}
+	defer d.lockBlob(m.etag)()
+	unlock, err := d.lockFile(ctx, m.etag)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	blob := d.blobPath(m.etag)
 	if st, err := os.Stat(blob); err == nil && st.Size() == m.size {
 		// Another snapshot (or mlx-lm) already has it.
-		d.add(f.Path, m.size, m.size, m.size)
+		d.set(f.Path, m.size, m.size)
 		return d.link(f, blob)
 	}
 	for attempt := 0; ; attempt++ {
-		if err := d.fetch(ctx, f, m); err != nil {
+		sum, err := d.fetch(ctx, f, &m)
+		if err != nil {
 			return err
 		}
-		ok, err := verify(blob+".incomplete", f, m)
-		if err != nil {
-			return fsError(d.repo, f.Path, err)
-		}
-		if ok {
+		if _, want := newHash(f, m); hex.EncodeToString(sum) == strings.ToLower(want) {
 			break
 		}
 		// Forget the bad bytes: the progress goes back, the file is
 		// fetched afresh once.
-		st, _ := os.Stat(blob + ".incomplete")
 		os.Remove(blob + ".incomplete")
-		if st != nil {
-			d.add(f.Path, -st.Size(), 0, m.size)
-		}
+		d.set(f.Path, 0, m.size)
 		if attempt == 1 {
 			return &Error{Kind: Checksum, Repo: d.repo, File: f.Path, Message: fmt.Sprintf("%s did not match the Hub's checksum twice, so it was deleted; try again later (a mirror set in HF_ENDPOINT may be serving a corrupt copy)", f.Path)}
 		}
@@ -394,8 +500,7 @@ func (d *downloader) link(f File, blob string) error {
 	if err != nil {
 		return fsError(d.repo, f.Path, err)
 	}
-	tmp := p + ".link-" + strconv.Itoa(os.Getpid())
-	os.Remove(tmp)
+	tmp := tempName(p)
 	if err := os.Symlink(rel, tmp); err != nil {
 		return fsError(d.repo, f.Path, err)
 	}
@@ -408,8 +513,39 @@ func (d *downloader) link(f File, blob string) error {
 
 // fetch fills blobs/<id>.incomplete up to m.size, resuming from what is
 // there and retrying after a dropped connection.
-func (d *downloader) fetch(ctx context.Context, f File, m meta) error {
+func (d *downloader) fetch(ctx context.Context, f File, m *meta) ([]byte, error) {
 	inc := d.blobPath(m.etag) + ".incomplete"
+	refreshed := false
+	for try := 0; ; try++ {
+		sum, err := d.fetchOnce(ctx, f, *m, inc)
+		if errors.Is(err, errLinkRefused) && !refreshed {
+			// The file host's signed URL expired (or was refused): ask the
+			// Hub for a fresh one, once.
+			refreshed = true
+			fresh, herr := d.head(ctx, f)
+			if herr != nil {
+				return nil, herr
+			}
+			if fresh.etag != m.etag || fresh.size != m.size {
+				return nil, &Error{Kind: Server, Repo: d.repo, File: f.Path, Message: "the Hub changed " + f.Path + " during the download; try again"}
+			}
+			m.location = fresh.location
+			continue
+		}
+		if err == nil || !d.retry(ctx, err, try) {
+			return sum, err
+		}
+	}
+}
+
+// errLinkRefused marks a file host (another origin than the Hub) refusing
+// its signed link with 401/403: links expire, so the Hub is asked again.
+var errLinkRefused = errors.New("the file host refused the download link")
+
+// retry reports whether to try again after err on attempt try (from 0):
+// only network errors are retried, Client.Retries times, after
+// Client.RetryDelay.
+func (d *downloader) retry(ctx context.Context, err error, try int) bool {
 	retries := d.c.Retries
 	if retries == 0 {
 		retries = 3
@@ -418,49 +554,61 @@ func (d *downloader) fetch(ctx context.Context, f File, m meta) error {
 	if delay <= 0 {
 		delay = 500 * time.Millisecond
 	}
-	for try := 0; ; try++ {
-		err := d.fetchOnce(ctx, f, m, inc)
-		if err == nil {
-			return nil
-		}
-		var he *Error
-		if try >= retries || !errors.As(err, &he) || he.Kind != Network {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("hub: %w", ctx.Err())
-		case <-time.After(delay):
-		}
+	var he *Error
+	if try >= retries || !errors.As(err, &he) || !retryable(he) {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(delay):
+		return true
 	}
 }
 
-func (d *downloader) fetchOnce(ctx context.Context, f File, m meta, inc string) error {
-	out, err := os.OpenFile(inc, os.O_CREATE|os.O_WRONLY, 0o644)
+// fetchOnce makes one attempt and returns the hash of the whole file
+// (what was there hashed first, the rest as it arrives), so a fresh
+// download is read from disk only once.
+func (d *downloader) fetchOnce(ctx context.Context, f File, m meta, inc string) ([]byte, error) {
+	out, err := os.OpenFile(inc, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return fsError(d.repo, f.Path, err)
+		return nil, fsError(d.repo, f.Path, err)
 	}
 	defer out.Close()
 	st, err := out.Stat()
 	if err != nil {
-		return fsError(d.repo, f.Path, err)
+		return nil, fsError(d.repo, f.Path, err)
 	}
 	have := st.Size()
 	if have > m.size {
 		if err := out.Truncate(0); err != nil {
-			return fsError(d.repo, f.Path, err)
+			return nil, fsError(d.repo, f.Path, err)
 		}
-		d.add(f.Path, -have, 0, m.size)
 		have = 0
 	}
+	d.set(f.Path, have, m.size)
+	h, _ := newHash(f, m)
 	if have == m.size {
-		return nil
+		if _, err := io.Copy(h, io.NewSectionReader(out, 0, have)); err != nil {
+			return nil, fsError(d.repo, f.Path, err)
+		}
+		return h.Sum(nil), nil
 	}
 	// The token goes to the Hub's host only: a file host on another
 	// origin gets a signed URL and no Authorization, as huggingface_hub.
-	req, err := d.c.newRequest(ctx, http.MethodGet, m.location, sameHost(m.location, d.c.endpoint()))
+	// A connection that stops sending is cut after StallTimeout, so the
+	// transfer resumes instead of hanging.
+	stall := d.c.StallTimeout
+	if stall <= 0 {
+		stall = 60 * time.Second
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watchdog := time.AfterFunc(stall, cancel)
+	defer watchdog.Stop()
+	req, err := d.c.newRequest(rctx, http.MethodGet, m.location, sameHost(m.location, d.c.endpoint()))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Accept-Encoding", "identity")
 	if have > 0 {
@@ -468,61 +616,69 @@ func (d *downloader) fetchOnce(ctx context.Context, f File, m meta, inc string) 
 	}
 	resp, err := d.c.httpClient().Do(req)
 	if err != nil {
-		return d.c.netError(ctx, d.repo, f.Path, err)
+		return nil, d.c.netError(ctx, d.repo, f.Path, err)
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusPartialContent && have > 0:
 		if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != have {
-			return &Error{Kind: Server, Repo: d.repo, File: f.Path, Status: resp.StatusCode, Message: "the file host answered the wrong range for " + f.Path}
+			return nil, &Error{Kind: Server, Repo: d.repo, File: f.Path, Status: resp.StatusCode, Message: "the file host answered the wrong range for " + f.Path}
+		}
+		if _, err := io.Copy(h, io.NewSectionReader(out, 0, have)); err != nil {
+			return nil, fsError(d.repo, f.Path, err)
 		}
 		if _, err := out.Seek(have, io.SeekStart); err != nil {
-			return fsError(d.repo, f.Path, err)
+			return nil, fsError(d.repo, f.Path, err)
 		}
 	case resp.StatusCode == http.StatusOK:
 		// A host that ignores Range sends the whole file: start over.
 		if err := out.Truncate(0); err != nil {
-			return fsError(d.repo, f.Path, err)
-		}
-		if have > 0 {
-			d.add(f.Path, -have, 0, m.size)
+			return nil, fsError(d.repo, f.Path, err)
 		}
 		have = 0
+		d.set(f.Path, 0, m.size)
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
 		// What is there is not a prefix of this file: start over.
 		if err := out.Truncate(0); err != nil {
-			return fsError(d.repo, f.Path, err)
+			return nil, fsError(d.repo, f.Path, err)
 		}
-		d.add(f.Path, -have, 0, m.size)
-		return &Error{Kind: Network, Repo: d.repo, File: f.Path, Status: resp.StatusCode, Message: "the partial file did not fit; restarting it"}
+		d.set(f.Path, 0, m.size)
+		return nil, &Error{Kind: Network, Repo: d.repo, File: f.Path, Status: resp.StatusCode, Message: "the partial file did not fit; restarting it"}
+	case (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && !sameHost(m.location, d.c.endpoint()):
+		return nil, &Error{Kind: Server, Repo: d.repo, File: f.Path, Status: resp.StatusCode, Message: fmt.Sprintf("the file host refused the download link for %s (%s); try again", f.Path, resp.Status), Err: errLinkRefused}
 	default:
-		return d.c.statusError(resp, d.repo, f.Path)
+		return nil, d.c.statusError(resp, d.repo, f.Path)
 	}
 	buf := make([]byte, 256<<10)
 	done := have
 	for {
 		n, rerr := resp.Body.Read(buf)
+		watchdog.Reset(stall)
 		if n > 0 {
 			if done+int64(n) > m.size {
-				return &Error{Kind: Server, Repo: d.repo, File: f.Path, Message: fmt.Sprintf("the file host sent more than the %d bytes of %s", m.size, f.Path)}
+				return nil, &Error{Kind: Server, Repo: d.repo, File: f.Path, Message: fmt.Sprintf("the file host sent more than the %d bytes of %s", m.size, f.Path)}
 			}
+			h.Write(buf[:n])
 			if _, err := out.Write(buf[:n]); err != nil {
-				return fsError(d.repo, f.Path, err)
+				return nil, fsError(d.repo, f.Path, err)
 			}
 			done += int64(n)
-			d.add(f.Path, int64(n), done, m.size)
+			d.set(f.Path, done, m.size)
 		}
 		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
-			return d.c.netError(ctx, d.repo, f.Path, rerr)
+			if ctx.Err() == nil && rctx.Err() != nil {
+				rerr = fmt.Errorf("no data for %s: %w", stall, rerr)
+			}
+			return nil, d.c.netError(ctx, d.repo, f.Path, rerr)
 		}
 	}
 	if done != m.size {
-		return d.c.netError(ctx, d.repo, f.Path, fmt.Errorf("got %d of %d bytes", done, m.size))
+		return nil, d.c.netError(ctx, d.repo, f.Path, fmt.Errorf("got %d of %d bytes", done, m.size))
 	}
-	return out.Sync()
+	return h.Sum(nil), out.Sync()
 }
 
 // rangeStart is the first byte of a "bytes a-b/n" Content-Range.
@@ -539,40 +695,24 @@ func rangeStart(h string) (int64, bool) {
 	return n, err == nil
 }
 
-// verify checks a downloaded file: its size, then the LFS sha256, or the
-// git blob sha1 ("blob <size>\x00" + content) of a non-LFS file.
-func verify(p string, f File, m meta) (bool, error) {
-	fh, err := os.Open(p)
-	if err != nil {
-		return false, err
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return false, err
-	}
-	if st.Size() != m.size {
-		return false, nil
-	}
-	var h hash.Hash
+// newHash is the hash f is checked against and its expected hex: the LFS
+// sha256, or the git blob sha1 ("blob <size>\x00" + content) of a
+// non-LFS file.
+func newHash(f File, m meta) (hash.Hash, string) {
 	want := f.SHA256
 	if want == "" && len(m.etag) == 64 {
 		want = m.etag
 	}
 	if want != "" {
-		h = sha256.New()
-	} else {
-		want = f.BlobID
-		if want == "" {
-			want = m.etag
-		}
-		h = sha1.New()
-		fmt.Fprintf(h, "blob %d\x00", st.Size())
+		return sha256.New(), want
 	}
-	if _, err := io.Copy(h, fh); err != nil {
-		return false, err
+	want = f.BlobID
+	if want == "" {
+		want = m.etag
 	}
-	return hex.EncodeToString(h.Sum(nil)) == strings.ToLower(want), nil
+	h := sha1.New()
+	fmt.Fprintf(h, "blob %d\x00", m.size)
+	return h, want
 }
 
 func fsError(repo, file string, err error) error {

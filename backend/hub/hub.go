@@ -45,6 +45,9 @@ type Client struct {
 	RetryDelay time.Duration
 	// UserAgent is sent with every request ("" = "modelbar").
 	UserAgent string
+	// StallTimeout ends a file transfer that received no byte for this
+	// long, as a network error to resume from (0: 60s).
+	StallTimeout time.Duration
 }
 
 // NewClient is a Client for endpoint ("" = the public Hub) with token.

@@ -118,6 +118,30 @@ func golden(m hubtest.Model) map[string]string {
 	return out
 }
 
+// withLocks adds the lock files hf_hub_download leaves, one per blob:
+// .locks/models--org--name/<blob id>.lock (empty).
+func withLocks(tr map[string]string) map[string]string {
+	out := map[string]string{}
+	for p, v := range tr {
+		out[p] = v
+		if folder, rest, ok := strings.Cut(p, "/blobs/"); ok {
+			out[".locks/"+folder+"/"+rest+".lock"] = "blob 0"
+		}
+	}
+	return out
+}
+
+// noLocks is tr without .locks/.
+func noLocks(tr map[string]string) map[string]string {
+	out := map[string]string{}
+	for p, v := range tr {
+		if !strings.HasPrefix(p, ".locks/") {
+			out[p] = v
+		}
+	}
+	return out
+}
+
 func download(ctx context.Context, t *testing.T, c *hub.Client, cache, repo string) (hub.Result, error) {
 	t.Helper()
 	m, err := c.Model(ctx, repo, "main")
@@ -161,7 +185,7 @@ func TestDownload_GoldenTree(t *testing.T) {
 	if want := filepath.Join(cache, "models--mlx-community--Tiny-Llama-bf16", "snapshots", m.Commit); res.SnapshotDir != want {
 		t.Errorf("SnapshotDir = %s, want %s", res.SnapshotDir, want)
 	}
-	if d := cmp.Diff(golden(m), tree(t, cache)); d != "" {
+	if d := cmp.Diff(withLocks(golden(m)), tree(t, cache)); d != "" {
 		t.Errorf("cache tree differs from huggingface_hub's layout (-want +got):\n%s", d)
 	}
 	checkFiles(t, res, m)
@@ -244,6 +268,25 @@ func TestDownload_Faults(t *testing.T) {
 		{name: "wrong checksum twice, non-LFS file", faults: func(hubtest.Model) hubtest.Faults {
 			return hubtest.Faults{File: "tokenizer.json", WrongChecksum: 2}
 		}, wantKind: ptr(hub.Checksum)},
+		{name: "file host 503 once: retried", faults: func(m hubtest.Model) hubtest.Faults {
+			return hubtest.Faults{File: shard(m).Path, Status: 503, StatusTimes: 1}
+		}},
+		{name: "file host refuses an expired link once: the Hub is asked again", faults: func(m hubtest.Model) hubtest.Faults {
+			return hubtest.Faults{File: shard(m).Path, Status: 403, StatusTimes: 1}
+		}, check: func(t *testing.T, m hubtest.Model, reqs []hubtest.Request) {
+			heads := 0
+			for _, r := range reqs {
+				if r.Method == "HEAD" && strings.HasSuffix(r.Path, "/"+shard(m).Path) {
+					heads++
+				}
+			}
+			if heads != 2 {
+				t.Errorf("%d HEADs of the shard, want 2 (a fresh link)", heads)
+			}
+		}},
+		{name: "file host refuses the link for good", faults: func(m hubtest.Model) hubtest.Faults {
+			return hubtest.Faults{File: shard(m).Path, Status: 403}
+		}, wantKind: ptr(hub.Server), wantMsg: "refused the download link"},
 		{name: "file host error", faults: func(m hubtest.Model) hubtest.Faults {
 			return hubtest.Faults{File: shard(m).Path, Status: 500}
 		}, wantKind: ptr(hub.Server)},
@@ -284,7 +327,7 @@ func TestDownload_Faults(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if d := cmp.Diff(golden(m), tree(t, cache)); d != "" {
+				if d := cmp.Diff(golden(m), noLocks(tree(t, cache))); d != "" {
 					t.Errorf("cache tree (-want +got):\n%s", d)
 				}
 				checkFiles(t, res, m)
@@ -374,7 +417,7 @@ func TestDownload_ResumeAfterRestart(t *testing.T) {
 		t.Errorf("shard requests (-want +got):\n%s", d)
 	}
 	checkFiles(t, res, m)
-	if d := cmp.Diff(golden(m), tree(t, cache)); d != "" {
+	if d := cmp.Diff(golden(m), noLocks(tree(t, cache))); d != "" {
 		t.Errorf("cache tree (-want +got):\n%s", d)
 	}
 }
@@ -416,7 +459,7 @@ func TestDownload_CancelKeepsPartial(t *testing.T) {
 	if !slices.ContainsFunc(h.Requests(), func(r hubtest.Request) bool { return r.Range == want }) {
 		t.Errorf("no resume from %s", want)
 	}
-	if d := cmp.Diff(golden(m), tree(t, cache)); d != "" {
+	if d := cmp.Diff(golden(m), noLocks(tree(t, cache))); d != "" {
 		t.Errorf("cache tree (-want +got):\n%s", d)
 	}
 }
@@ -468,7 +511,7 @@ func TestRemoveSnapshot_KeepsSharedBlobs(t *testing.T) {
 	if err := hub.RemoveSnapshot(cache, repo, old.Commit); err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(golden(cur), tree(t, cache)); d != "" {
+	if d := cmp.Diff(golden(cur), noLocks(tree(t, cache))); d != "" {
 		t.Errorf("after removing the old snapshot (-want +got):\n%s", d)
 	}
 	var he *hub.Error
@@ -602,5 +645,194 @@ func TestEnv(t *testing.T) {
 	env["HF_HUB_CACHE"] = "/cache"
 	if got := hub.CacheDirFromEnv(get); got != "/cache" {
 		t.Errorf("cache dir %s", got)
+	}
+}
+
+// TestDownload_LiteralGolden pins the layout with hashes computed outside
+// this code (git hash-object, sha256sum): huggingface_hub names a non-LFS
+// blob by its git blob sha1 and an LFS blob by its sha256, links each
+// snapshot file relatively (one ../ more per subfolder), lets files with
+// one content share a blob, and writes refs/main without a newline.
+func TestDownload_LiteralGolden(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	tmpl := []byte(`{"chat_template":"{{ messages }}"}`)
+	hm := h.AddModel("org/golden", map[string][]byte{
+		"config.json":           []byte(`{"model_type":"llama"}`),
+		"model.safetensors":     []byte("WEIGHTS-0123456789"),
+		"tokenizer_config.json": tmpl,
+		"sub/extra.json":        tmpl,
+	}, hubtest.ModelOptions{})
+	c := newClient(h, "")
+	m, err := c.Model(t.Context(), "org/golden", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	if _, err := c.Download(t.Context(), hub.DownloadRequest{Model: m, Files: m.Files, CacheDir: cache}, nil); err != nil {
+		t.Fatal(err)
+	}
+	const (
+		cfg     = "0972e95c1405cc1507c19dcbe784f7a36c930907"
+		tok     = "4ac2b8bc87b9148cbb3e8348029ddd5ec08013f5"
+		weights = "ffbdc0bec8a2bc99c2cb47e2e6924312507cc49c24dae55a8335ef92e3ed2441"
+	)
+	snap := "models--org--golden/snapshots/" + hm.Commit + "/"
+	want := map[string]string{
+		"models--org--golden/blobs/" + cfg:     "blob 22",
+		"models--org--golden/blobs/" + tok:     "blob 34",
+		"models--org--golden/blobs/" + weights: "blob 18",
+		"models--org--golden/refs/main":        hm.Commit,
+		snap + "config.json":                   "-> ../../blobs/" + cfg,
+		snap + "model.safetensors":             "-> ../../blobs/" + weights,
+		snap + "tokenizer_config.json":         "-> ../../blobs/" + tok,
+		snap + "sub/extra.json":                "-> ../../../blobs/" + tok,
+	}
+	if d := cmp.Diff(withLocks(want), tree(t, cache)); d != "" {
+		t.Errorf("cache tree (-want +got):\n%s", d)
+	}
+}
+
+func TestDownload_StalledConnection(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	m := h.AddModel(repo, tinyModel(t, 8), hubtest.ModelOptions{})
+	h.SetFaults(hubtest.Faults{File: shard(m).Path, BytesPerSecond: 1})
+	c := newClient(h, "")
+	c.Retries, c.StallTimeout = -1, 100*time.Millisecond
+	start := time.Now()
+	_, err := download(t.Context(), t, c, t.TempDir(), repo)
+	var he *hub.Error
+	if !errors.As(err, &he) || he.Kind != hub.Network || !strings.Contains(err.Error(), "no data for") {
+		t.Fatalf("err = %v, want a network error for the stall", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("a stall took %s to notice", time.Since(start))
+	}
+}
+
+func TestModel_GatedWithoutAccess(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	h.AddModel(repo, tinyModel(t, 9), hubtest.ModelOptions{Gated: true})
+	m, err := newClient(h, "").Model(t.Context(), repo, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Gated || m.Config != nil || len(m.Files) == 0 {
+		t.Errorf("gated model: Gated %v, Config %s, %d files", m.Gated, m.Config, len(m.Files))
+	}
+}
+
+func TestDownload_ParallelIsBounded(t *testing.T) {
+	for _, par := range []int{1, 2} {
+		t.Run(fmtInt(int64(par)), func(t *testing.T) {
+			h := hubtest.New(t, hubtest.Options{})
+			h.AddModel(repo, tinyModel(t, 12), hubtest.ModelOptions{})
+			h.SetFaults(hubtest.Faults{BytesPerSecond: 512 << 10}) // every LFS file, slow enough to overlap
+			c := newClient(h, "")
+			m, err := c.Model(t.Context(), repo, "main")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Download(t.Context(), hub.DownloadRequest{Model: m, CacheDir: t.TempDir(), Parallel: par}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.MaxConcurrent(); got != par {
+				t.Errorf("at most %d file downloads at once, want %d", got, par)
+			}
+		})
+	}
+}
+
+func TestDownload_BadRequest(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	hm := h.AddModel(repo, tinyModel(t, 13), hubtest.ModelOptions{})
+	good := hub.Model{Repo: repo, Revision: "main", Commit: hm.Commit}
+	tests := []struct {
+		name  string
+		req   hub.DownloadRequest
+		kind  hub.Kind
+		plain bool // not a *hub.Error: a caller's mistake
+	}{
+		{"no commit", hub.DownloadRequest{Model: hub.Model{Repo: repo}}, hub.NotFound, false},
+		{"bad repo", hub.DownloadRequest{Model: hub.Model{Repo: "../x", Commit: hm.Commit}}, hub.NotFound, false},
+		{"path escaping the snapshot", hub.DownloadRequest{Model: good, Files: []hub.File{{Path: "../evil.safetensors", Size: 1}}}, hub.Server, false},
+		{"absolute path", hub.DownloadRequest{Model: good, Files: []hub.File{{Path: "/etc/x.safetensors", Size: 1}}}, hub.Server, false},
+		{"no weights among the files", hub.DownloadRequest{Model: good, Files: []hub.File{{Path: "config.json", Size: 1}}}, hub.NoWeights, false},
+		{"no cache dir", hub.DownloadRequest{Model: good, Files: []hub.File{{Path: "a.safetensors", Size: 1}}}, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cache := t.TempDir()
+			if !tt.plain {
+				tt.req.CacheDir = cache
+			}
+			_, err := newClient(h, "").Download(t.Context(), tt.req, nil)
+			var he *hub.Error
+			switch {
+			case err == nil:
+				t.Fatal("accepted")
+			case tt.plain && errors.As(err, &he):
+				t.Errorf("err %v, want a plain error", err)
+			case !tt.plain && (!errors.As(err, &he) || he.Kind != tt.kind):
+				t.Errorf("err %v, want kind %v", err, tt.kind)
+			}
+			if got := tree(t, cache); len(got) != 0 {
+				t.Errorf("wrote %v", got)
+			}
+		})
+	}
+}
+
+// A partial file that is not a prefix of the real one (a corrupt disk, a
+// changed file) fails the check after the resume; the file is fetched
+// afresh once and the download succeeds.
+func TestDownload_CorruptPartialIsReplaced(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	m := h.AddModel(repo, tinyModel(t, 14), hubtest.ModelOptions{})
+	s := shard(m)
+	cache := t.TempDir()
+	blobs := filepath.Join(cache, "models--mlx-community--Tiny-Llama-bf16", "blobs")
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(blobs, s.SHA256+".incomplete"), []byte(strings.Repeat("x", 3000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := download(t.Context(), t, newClient(h, ""), cache, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFiles(t, res, m)
+	var ranges []string
+	for _, r := range h.Requests() {
+		if r.Server == "files" && strings.Contains(r.Path, s.SHA256) {
+			ranges = append(ranges, r.Range)
+		}
+	}
+	if d := cmp.Diff([]string{"bytes=3000-", ""}, ranges); d != "" {
+		t.Errorf("shard requests: a resume, then a fresh fetch (-want +got):\n%s", d)
+	}
+}
+
+// Two downloads of one repo into one cache at once (two modelbar
+// windows, or modelbar and mlx-lm) both succeed and leave one copy.
+func TestDownload_TwoAtOnce(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	m := h.AddModel(repo, tinyModel(t, 15), hubtest.ModelOptions{})
+	h.SetFaults(hubtest.Faults{BytesPerSecond: 1 << 20})
+	cache := t.TempDir()
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := download(t.Context(), t, newClient(h, ""), cache, repo)
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := cmp.Diff(withLocks(golden(m)), tree(t, cache)); d != "" {
+		t.Errorf("cache tree (-want +got):\n%s", d)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/modelbar/modelbar/backend/auth"
 	"github.com/modelbar/modelbar/backend/downloads"
 	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
+	"github.com/modelbar/modelbar/backend/events"
 	"github.com/modelbar/modelbar/backend/hub/hubtest"
 )
 
@@ -99,11 +100,23 @@ func TestDownloads_DownloadRestartRunRemove(t *testing.T) {
 		!info.Supported || info.Architecture != "llama" || !info.Fits || info.TotalBytes == 0 || info.Downloaded || info.KVAllowanceBytes == 0 {
 		t.Fatalf("hub model info: %d %+v", code, info)
 	}
+	sub := s.Events().Subscribe(t.Context())
 	var d downloads.Download
 	if code := call(t, s, "POST", "/api/downloads", `{"repo":"mlx-community/tiny-llama-bf16"}`, &d); code != 202 {
 		t.Fatalf("POST /api/downloads: %d %+v", code, d)
 	}
 	waitDownload(t, s, d.ID, func(d downloads.Download) bool { return d.DoneBytes > 0 && d.State == downloads.Downloading })
+	seen := map[downloads.State]bool{}
+	for len(sub) > 0 {
+		ev := <-sub
+		var e downloads.Download
+		if ev.Topic == events.Downloads && json.Unmarshal(ev.Data, &e) == nil && e.ID == d.ID {
+			seen[e.State] = true
+		}
+	}
+	if !seen[downloads.Queued] || !seen[downloads.Downloading] {
+		t.Errorf("downloads events: saw states %v, want queued and downloading", seen)
+	}
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +216,7 @@ func TestDownloads_CancelAndFaults(t *testing.T) {
 		kind string
 	}{
 		{`{"repo":"mlx-community/nope"}`, 404, "not_found"},
-		{`{"repo":"org/gated-tiny"}`, 403, "gated"},
+		{`{"repo":"org/gated-tiny"}`, 401, "unauthorized"},
 		{`{"repo":"org/gguf-only"}`, 422, "no_weights"},
 		{`{"repo":"not a repo"}`, 400, "invalid_request"},
 		{`{}`, 400, ""},
@@ -215,8 +228,23 @@ func TestDownloads_CancelAndFaults(t *testing.T) {
 			t.Errorf("POST %s: %d %+v, want %d %s", tc.body, code, e, tc.code, tc.kind)
 		}
 	}
-	if code := call(t, s, "GET", "/api/downloads/dl_nope", "", nil); code != 404 {
-		t.Errorf("unknown download: %d", code)
+	for _, tc := range []struct {
+		method, path string
+		code         int
+	}{
+		{"GET", "/api/downloads/dl_nope", 404},
+		{"DELETE", "/api/downloads/dl_nope", 404},
+		{"DELETE", "/api/downloads/" + d.ID + "?discard=maybe", 400},
+		{"GET", "/api/hub/search?limit=0", 400},
+		{"GET", "/api/hub/search?sort=stars", 400},
+		{"GET", "/api/hub/models/mlx-community/nope", 404},
+		{"GET", "/api/hub/models/org/gguf-only", 200},
+		{"DELETE", "/api/models/nobody/nothing", 404},
+	} {
+		var e struct{ Error struct{ Message string } }
+		if code := call(t, s, tc.method, tc.path, "", &e); code != tc.code || (code >= 400 && e.Error.Message == "") {
+			t.Errorf("%s %s: %d %+v, want %d", tc.method, tc.path, code, e, tc.code)
+		}
 	}
 	var tok map[string]bool
 	if code := call(t, s, "PUT", "/api/hub/token", `{"token":"hf_secret"}`, &tok); code != 200 || !tok["has_hub_token"] {
@@ -240,5 +268,31 @@ func TestDownloads_CancelAndFaults(t *testing.T) {
 	var found struct{ Models []downloads.Summary }
 	if code := call(t, s, "GET", "/api/hub/search?q=tiny", "", &found); code != 200 || len(found.Models) != 2 {
 		t.Errorf("search: %d %+v", code, found)
+	}
+}
+
+// A connection dropped mid-file is resumed and the download finishes; a
+// file that fails its checksum twice fails the download with that kind and
+// nothing of it is linked into the snapshot.
+func TestDownloads_DropAndChecksum(t *testing.T) {
+	h, cache := fakeHub(t)
+	s := startTestServer(t, t.TempDir())
+	defer s.Shutdown(context.Background())
+	h.SetFaults(hubtest.Faults{DropAfter: 50 << 10, Drops: 2})
+	var d downloads.Download
+	call(t, s, "POST", "/api/downloads", `{"repo":"mlx-community/tiny-llama-bf16"}`, &d)
+	got := waitDownload(t, s, d.ID, func(d downloads.Download) bool { return d.State == downloads.Done || d.State == downloads.Failed })
+	if got.State != downloads.Done {
+		t.Fatalf("after two dropped connections: %+v", got)
+	}
+	h.SetFaults(hubtest.Faults{WrongChecksum: 2})
+	call(t, s, "POST", "/api/downloads", `{"repo":"mlx-community/tiny-other-bf16"}`, &d)
+	got = waitDownload(t, s, d.ID, func(d downloads.Download) bool { return d.State == downloads.Done || d.State == downloads.Failed })
+	if got.State != downloads.Failed || got.ErrorKind != downloads.Checksum || got.Error == "" {
+		t.Fatalf("after a wrong checksum twice: %+v", got)
+	}
+	weights, _ := filepath.Glob(filepath.Join(cache, "models--mlx-community--tiny-other-bf16", "snapshots", "*", "*.safetensors"))
+	if len(weights) != 0 {
+		t.Errorf("unverified weights linked: %v", weights)
 	}
 }

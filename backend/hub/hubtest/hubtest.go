@@ -64,7 +64,8 @@ type Faults struct {
 	IgnoreRange    bool  // answer 200 with the whole file to a Range request
 	WrongChecksum  int   // serve a corrupt copy this many times
 	BytesPerSecond int64 // throttle the body
-	Status         int   // answer this status (e.g. 500) instead of the file
+	Status         int   // answer this status (e.g. 500) instead of the file ...
+	StatusTimes    int   // ... this many times (0: every time)
 }
 
 // Request is one request either server saw.
@@ -104,18 +105,31 @@ type Hub struct {
 	blobs    map[string][]byte // by sha256
 	faults   Faults
 	requests []Request
+	inFlight int // file host GETs being answered
+	maxIn    int
 }
 
 // New starts a fake Hub and its file host, closed when t ends.
 func New(t testing.TB, o Options) *Hub {
 	t.Helper()
-	h := &Hub{opts: o, models: map[string]*Model{}, blobs: map[string][]byte{}}
+	h, stop := Start(o)
+	t.Cleanup(stop)
+	return h
+}
+
+// Start starts a fake Hub outside a test (e.g. a command serving it to
+// the browser checks); stop closes both servers.
+func Start(o Options) (h *Hub, stop func()) {
+	h = &Hub{opts: o, models: map[string]*Model{}, blobs: map[string][]byte{}}
 	api := httptest.NewServer(http.HandlerFunc(h.serveHub))
 	files := httptest.NewServer(http.HandlerFunc(h.serveFiles))
-	t.Cleanup(api.Close)
-	t.Cleanup(files.Close)
 	h.URL, h.FilesURL = api.URL, files.URL
-	return h
+	return h, func() {
+		api.CloseClientConnections()
+		files.CloseClientConnections()
+		api.Close()
+		files.Close()
+	}
 }
 
 // GitBlobID is git's id of content: sha1("blob <len>\x00" + content).
@@ -291,6 +305,13 @@ func (h *Hub) serveHub(w http.ResponseWriter, r *http.Request) {
 	if p == "/api/models" && r.Method == http.MethodGet {
 		h.search(w, r)
 		return
+	}
+	if rest, ok := strings.CutPrefix(p, "/api/resolve-cache/models/"); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		segs := strings.SplitN(rest, "/", 4) // org, name, commit, path
+		if len(segs) == 4 {
+			h.resolve(w, r, segs[0]+"/"+segs[1], unescape(segs[2]), unescape(segs[3]), authed)
+			return
+		}
 	}
 	if rest, ok := strings.CutPrefix(p, "/api/models/"); ok && r.Method == http.MethodGet {
 		segs := strings.SplitN(rest, "/", 5) // org, name, kind, rev, path
@@ -490,7 +511,22 @@ func (h *Hub) resolve(w http.ResponseWriter, r *http.Request, repo, rev, file st
 		return
 	}
 	w.Header().Set("ETag", `"`+f.GitOID+`"`)
+	if !strings.HasPrefix(r.URL.Path, "/api/resolve-cache/") {
+		// As the Hub does for a regular file: a relative 307 to its
+		// resolve cache, which huggingface_hub follows (same host, token kept).
+		w.Header().Set("Location", "/api/resolve-cache/models/"+repo+"/"+m.Commit+"/"+escapePath(f.Path))
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		return
+	}
 	h.serveBytes(w, r, f.Path, f.Content, false)
+}
+
+func escapePath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
 }
 
 func (h *Hub) serveFiles(w http.ResponseWriter, r *http.Request) {
@@ -517,7 +553,23 @@ func (h *Hub) serveFiles(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("ETag", `"`+segs[2]+`"`)
 	w.Header().Set("Accept-Ranges", "bytes")
+	h.mu.Lock()
+	h.inFlight++
+	h.maxIn = max(h.maxIn, h.inFlight)
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.inFlight--
+		h.mu.Unlock()
+	}()
 	h.serveBytes(w, r, name, content, true)
+}
+
+// MaxConcurrent is the most file host downloads answered at once so far.
+func (h *Hub) MaxConcurrent() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.maxIn
 }
 
 // faultsFor takes this response's faults for file, counting them down.
@@ -536,6 +588,11 @@ func (h *Hub) faultsFor(file string, lfs bool) (f Faults) {
 	}
 	if cur.WrongChecksum > 0 {
 		cur.WrongChecksum--
+	}
+	if cur.Status != 0 && cur.StatusTimes > 0 {
+		if cur.StatusTimes--; cur.StatusTimes == 0 {
+			cur.Status = 0
+		}
 	}
 	return f
 }

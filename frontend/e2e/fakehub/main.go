@@ -4,9 +4,6 @@
 // local engine can load and answer with, a copy of it to cancel, and a gated repo. Its
 // file host is throttled so a download lasts long enough for the UI's
 // progress to be seen. It prints "fakehub <url>" and serves until killed.
-//
-// hubtest is written for tests (it takes a testing.TB); testing.Benchmark,
-// which exists for running testing code outside `go test`, provides one.
 package main
 
 import (
@@ -14,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 
 	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
@@ -38,17 +34,16 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	testing.Benchmark(func(b *testing.B) {
-		h := hubtest.New(b, hubtest.Options{})
-		h.AddModel(*repo, files, hubtest.ModelOptions{Downloads: 4242, Likes: 42, LastModified: time.Now().Add(-time.Hour)})
-		h.AddModel("mlx-community/e2e-gated", files, hubtest.ModelOptions{Gated: true, Downloads: 7, Likes: 1})
-		h.AddModel("mlx-community/e2e-to-cancel", files, hubtest.ModelOptions{Downloads: 3, Likes: 0})
-		if *bps > 0 {
-			h.SetFaults(hubtest.Faults{BytesPerSecond: *bps})
-		}
-		fmt.Println("fakehub", h.URL)
-		select {} // until the test kills the process
-	})
+	h, stop := hubtest.Start(hubtest.Options{})
+	defer stop()
+	h.AddModel(*repo, files, hubtest.ModelOptions{Downloads: 4242, Likes: 42, LastModified: time.Now().Add(-time.Hour)})
+	h.AddModel("mlx-community/e2e-gated", files, hubtest.ModelOptions{Gated: true, Downloads: 7, Likes: 1})
+	h.AddModel("mlx-community/e2e-to-cancel", files, hubtest.ModelOptions{Downloads: 3, Likes: 0})
+	if *bps > 0 {
+		h.SetFaults(hubtest.Faults{BytesPerSecond: *bps})
+	}
+	fmt.Println("fakehub", h.URL)
+	select {} // until the test kills the process
 }
 
 func fail(err error) {
