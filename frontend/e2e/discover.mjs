@@ -57,10 +57,17 @@ export async function run({ page, api, tid, nav, shot, step }) {
 
   step('discover: a gated repo says a Hub token is needed');
   await page.locator('[data-testid="discover-result"][data-repo="mlx-community/e2e-gated"]').click();
-  // the Hub refuses a gated repo's files without a granted token: said in plain words, with where to set one
-  await tid('facts-error').waitFor();
-  assert.match(await tid('facts-error').innerText(), /gated/);
-  await tid('token-help').getByRole('button', { name: 'Set a Hub token' }).click();
+  // Without a granted token the Hub refuses a gated repo: said in plain
+  // words, at the facts or at Download, with the way to set a token.
+  await page.locator('[data-testid="facts-gated"], [data-testid="facts-error"]').first().waitFor();
+  if (await tid('facts-gated').count()) {
+    assert.match(await tid('facts-gated').innerText(), /gated/);
+    await tid('discover-download').click();
+    assert.match(await tid('discover-start-error').innerText(), /token/i);
+  } else {
+    assert.match(await tid('facts-error').innerText(), /gated/);
+  }
+  await tid('token-help').first().getByRole('button', { name: 'Set a Hub token' }).click();
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'hub-token-input');
 
   step('discover: axe-core on the tab (results, an error, the downloads, the token form)');
