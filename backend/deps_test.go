@@ -56,6 +56,13 @@ func TestImports_FlowOneWay(t *testing.T) {
 			"backend/router", "backend/engine", "backend/failover", "backend/gateway", "backend/server", "backend/protocol"},
 		// Saved chat conversations: the gateway reaches the store through its interface.
 		"backend/conversations": pure,
+		// The Hugging Face Hub client speaks HTTP and writes the cache; the
+		// download manager above it owns state, the engine reads the cache
+		// through hfcache.
+		"backend/hub": append([]string{"database/sql", "os/exec", "backend/store", "backend/secrets", "backend/providers", "backend/config",
+			"backend/engine", "backend/router", "backend/failover", "backend/reqlog", "backend/events"}, above...),
+		// The cache's directory and folder names, shared by the engine and hub.
+		"backend/hfcache": pure,
 	}
 	// Direct: the package itself may not import these (it may reach them
 	// through a package in between: the gateway reads and writes state

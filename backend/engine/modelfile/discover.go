@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/modelbar/modelbar/backend/hfcache"
 )
 
 // RootKind is the layout of a directory Discover searches.
@@ -43,18 +45,8 @@ func ModelsRoot(dataDir string) Root { return Root{ModelsDir, filepath.Join(data
 // $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
 // ~/.cache/huggingface/hub, as huggingface_hub resolves it.
 func HFCacheRoot() Root {
-	dir := os.Getenv("HF_HUB_CACHE")
-	switch {
-	case dir != "":
-	case os.Getenv("HF_HOME") != "":
-		dir = filepath.Join(os.Getenv("HF_HOME"), "hub")
-	case os.Getenv("XDG_CACHE_HOME") != "":
-		dir = filepath.Join(os.Getenv("XDG_CACHE_HOME"), "huggingface", "hub")
-	default:
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "huggingface", "hub")
-	}
-	return Root{HFCache, dir}
+	home, _ := os.UserHomeDir()
+	return Root{HFCache, hfcache.Dir(os.Getenv, home)}
 }
 
 // Entry is one model directory Discover found, usable or not.
