@@ -50,6 +50,9 @@ Usage:
   modelbar bench [engine] [--dir DIR] [--prefill 128] [--decode 32] [--backend cpu|mlx]   measure the local engine on this machine
   modelbar bench gateway [--requests 500] [--rates 500,1000,2000] [--duration 5s] [--streams 50]
                                        measure what the gateway adds, next to a direct call and a null proxy
+  modelbar pull org/name[@revision] [--addr A] [--data-dir D]   download a model from the Hugging Face Hub into its cache
+  modelbar ls [--addr A] [--data-dir D]                      list the models on disk and the downloads not finished
+  modelbar rm org/name [--addr A] [--data-dir D]             remove a model from the disk (unloaded first)
   modelbar version                                           print the version
   modelbar help                                              this text
 
@@ -87,6 +90,12 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return rotateTokenCmd(ctx, args[1:], env)
 	case "bench":
 		return benchCmd(args[1:], env)
+	case "pull":
+		return pullCmd(ctx, args[1:], env)
+	case "ls":
+		return lsCmd(ctx, args[1:], env)
+	case "rm":
+		return rmCmd(ctx, args[1:], env)
 	case "version", "--version", "-version":
 		fmt.Fprintln(env.Stdout, "modelbar", Version)
 		return 0

@@ -173,6 +173,10 @@ func (e *Engine) rescan() []modelfile.Entry {
 	return now
 }
 
+// Rescan looks at the disk now, so a model just downloaded or removed is
+// listed (and told of, OnChange) without waiting for the next rescan.
+func (e *Engine) Rescan() { e.rescan() }
+
 // SetLimits changes the memory budget and idle TTL of loaded models.
 func (e *Engine) SetLimits(budget int64, idleTTL time.Duration) { e.pool.SetLimits(budget, idleTTL) }
 

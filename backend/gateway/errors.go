@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelbar/modelbar/backend/config"
 	"github.com/modelbar/modelbar/backend/conversations"
+	"github.com/modelbar/modelbar/backend/downloads"
 	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/protocol"
 	"github.com/modelbar/modelbar/backend/protocol/anthropic"
@@ -45,10 +46,13 @@ func toAPIError(err error) *apiError {
 		ue  *failover.UnavailableError
 		mbe *http.MaxBytesError
 		cfe *conversations.FieldError
+		de  *downloads.Error
 	)
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &de):
+		return downloadError(de)
 	case errors.As(err, &mbe):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",
 			Message: fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)}

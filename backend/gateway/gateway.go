@@ -67,6 +67,11 @@ type Options struct {
 	// Conversations keeps the chat's saved conversations
 	// (/api/conversations); nil: none are kept, and those endpoints say so.
 	Conversations conversations.Store
+	// Downloads is the model download manager (/api/downloads,
+	// /api/hub, DELETE /api/models/{id}); nil: those answer 503.
+	Downloads Downloads
+	// HubToken keeps the Hugging Face Hub token (/api/hub/token).
+	HubToken HubToken
 }
 
 // Server serves the inference and admin APIs. Create it with New; it is safe
@@ -226,6 +231,16 @@ func (s *Server) routes() http.Handler {
 	admin("POST", "/api/models/load", s.loadModel)
 	admin("POST", "/api/models/unload", s.unloadModel)
 	admin("POST", "/api/models/pin", s.pinModel)
+	admin("DELETE", "/api/models/{id...}", s.deleteLocalModel)
+	admin("GET", "/api/hub/search", s.hubSearch)
+	admin("GET", "/api/hub/models/{repo...}", s.hubModel)
+	admin("GET", "/api/hub/token", s.getHubToken)
+	admin("PUT", "/api/hub/token", s.putHubToken)
+	admin("DELETE", "/api/hub/token", s.deleteHubToken)
+	admin("GET", "/api/downloads", s.listDownloads)
+	admin("POST", "/api/downloads", s.createDownload)
+	admin("GET", "/api/downloads/{id}", s.getDownload)
+	admin("DELETE", "/api/downloads/{id}", s.cancelDownload)
 	admin("GET", "/api/requests", s.listRequests)
 	admin("GET", "/api/requests/totals", s.requestTotals)
 	admin("GET", "/api/requests/{id}", s.getRequest)

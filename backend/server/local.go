@@ -71,6 +71,23 @@ func startEngine(ctx context.Context, dataDir string, cfg *config.Service, log *
 	return e, b, nil
 }
 
+// engineBudget is the engine's memory budget now, for the download
+// manager's "fits" (the same rule as startEngine's).
+func engineBudget(cfg *config.Service) func() int64 {
+	return func() int64 {
+		fallback, err := memoryBudget()
+		if err != nil {
+			fallback = fallbackBudget
+		}
+		s, err := cfg.Settings(context.Background())
+		if err != nil {
+			return fallback
+		}
+		budget, _ := limits(s, fallback)
+		return budget
+	}
+}
+
 // limits turns the settings into the engine's limits: a budget of 0 means
 // the fallback (MODELBAR_MEMORY_BUDGET_MB or half the memory); a TTL of 0
 // means 30 minutes and -1 never.

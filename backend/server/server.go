@@ -18,6 +18,7 @@ import (
 
 	"github.com/modelbar/modelbar/backend/auth"
 	"github.com/modelbar/modelbar/backend/config"
+	"github.com/modelbar/modelbar/backend/downloads"
 	"github.com/modelbar/modelbar/backend/engine"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 	"github.com/modelbar/modelbar/backend/events"
@@ -55,7 +56,11 @@ type Server struct {
 	requests *reqlog.Log
 	metrics  *metrics.Registry
 	events   *events.Hub
-	serveErr chan error
+	// downloads is the model download manager; Shutdown stops it
+	// (downloads cut there continue at the next start).
+	downloads *downloads.Manager
+	serveErr  chan error
+	dataDir   string
 }
 
 // Start opens everything and starts serving in the background. On error,
@@ -110,20 +115,26 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { local.Close(); backend.Close() })
+	hub := events.NewHub()
+	dl, hubToken, err := startDownloads(ctx, opts.DataDir, st, sec, hub, local, engineBudget(cfg), opts.Log)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, dl.Close)
 	ln, err := listen(opts.Addr)
 	if err != nil {
 		return nil, err
 	}
 	reg := metrics.NewRegistry()
-	hub := events.NewHub()
 	gw := gateway.New(gateway.Options{
 		Events: hub,
 		Addr:   ln.Addr().String(), Auth: keeper, DataDir: opts.DataDir, Version: opts.Version, Config: cfg, Log: opts.Log,
 		Local: local, Requests: requests, Metrics: reg, UI: opts.UI, FileLimit: fileLimit(), ResponseStore: st, Conversations: st,
+		Downloads: dl, HubToken: hubToken,
 	})
 	s := &Server{
 		gateway: gw, log: opts.Log, listener: ln, store: st, clients: clients, config: cfg, serveErr: make(chan error, 1),
-		local: local, backend: backend, requests: requests, metrics: reg, events: hub,
+		local: local, backend: backend, requests: requests, metrics: reg, events: hub, downloads: dl, dataDir: opts.DataDir,
 		http: &http.Server{
 			Handler:           gw.Handler(),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -195,6 +206,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.http.Close()
 	}
 	s.gateway.Close()
+	s.downloads.Close()
 	s.requests.Close()
 	s.clients.Close()
 	s.local.Close()

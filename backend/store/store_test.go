@@ -37,7 +37,7 @@ func TestOpen_MigratesEmptyFile(t *testing.T) {
 		}
 		tables = append(tables, name)
 	}
-	if diff := cmp.Diff([]string{"api_keys", "conversations", "providers", "requests", "responses", "routes", "secret_gc", "settings"}, tables); diff != "" {
+	if diff := cmp.Diff([]string{"api_keys", "conversations", "downloads", "providers", "requests", "responses", "routes", "secret_gc", "settings"}, tables); diff != "" {
 		t.Errorf("tables (-want +got):\n%s", diff)
 	}
 	if s.Path() != path {
