@@ -122,7 +122,9 @@ func (f File) BlobName() string {
 
 // Model is a repo at a resolved commit with its files.
 type Model struct {
-	Repo, Revision /* requested */, Commit/* resolved sha */ string
+	Repo        string
+	Revision    string // as requested: a branch, tag or commit
+	Commit      string // the sha it resolved to
 	Files       []File
 	Gated       bool
 	Config      json.RawMessage // config.json when fetched, else nil

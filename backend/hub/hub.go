@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -315,4 +316,36 @@ func truncate(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// TokenFromEnv is the token huggingface_hub would use when none is set in
+// modelbar: $HF_TOKEN, else the file `huggingface-cli login` writes
+// ($HF_TOKEN_PATH, else $HF_HOME/token, else
+// $XDG_CACHE_HOME/huggingface/token, else ~/.cache/huggingface/token).
+// "" when there is none. The token is a secret: never log it.
+func TokenFromEnv(getenv func(string) string) string {
+	if t := strings.TrimSpace(getenv("HF_TOKEN")); t != "" {
+		return t
+	}
+	p := getenv("HF_TOKEN_PATH")
+	if p == "" {
+		home := getenv("HF_HOME")
+		if home == "" {
+			cache := getenv("XDG_CACHE_HOME")
+			if cache == "" {
+				h := getenv("HOME")
+				if h == "" {
+					h, _ = os.UserHomeDir()
+				}
+				cache = filepath.Join(h, ".cache")
+			}
+			home = filepath.Join(cache, "huggingface")
+		}
+		p = filepath.Join(home, "token")
+	}
+	b, err := os.ReadFile(p)
+	if err != nil || len(b) > 4096 {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -836,3 +836,28 @@ func TestDownload_TwoAtOnce(t *testing.T) {
 		t.Errorf("cache tree (-want +got):\n%s", d)
 	}
 }
+
+func TestTokenFromEnv(t *testing.T) {
+	home := t.TempDir()
+	hfHome := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, ".cache", "huggingface"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(home, ".cache", "huggingface", "token"), []byte("hf_default\n"), 0o600)
+	os.WriteFile(filepath.Join(hfHome, "token"), []byte("hf_home"), 0o600)
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"HOME": home}, "hf_default"},
+		{map[string]string{"HOME": home, "HF_HOME": hfHome}, "hf_home"},
+		{map[string]string{"HOME": home, "HF_HOME": hfHome, "HF_TOKEN": " hf_env "}, "hf_env"},
+		{map[string]string{"HOME": home, "HF_TOKEN_PATH": filepath.Join(hfHome, "nope")}, ""},
+		{map[string]string{"HOME": t.TempDir()}, ""},
+	}
+	for _, tt := range tests {
+		if got := hub.TokenFromEnv(func(k string) string { return tt.env[k] }); got != tt.want {
+			t.Errorf("%v: %q, want %q", tt.env, got, tt.want)
+		}
+	}
+}

@@ -21,7 +21,7 @@ import (
 // Hub at HF_ENDPOINT, the Hugging Face cache at HF_HUB_CACHE/HF_HOME, the
 // token in the secret store.
 func downloadsOptions(dataDir string, getenv func(string) string, st *store.Store, sec secrets.Store, log *slog.Logger) (downloads.Options, downloads.Token) {
-	tok := downloads.Token{Secrets: sec}
+	tok := downloads.Token{Secrets: sec, Fallback: func() string { return hub.TokenFromEnv(getenv) }}
 	cache := hub.CacheDirFromEnv(getenv)
 	return downloads.Options{
 		Hub:       &downloads.HubClient{Endpoint: hub.EndpointFromEnv(getenv), CacheDir: cache, Token: tok.Get},

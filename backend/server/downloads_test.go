@@ -50,7 +50,9 @@ func fakeHub(t *testing.T) (*hubtest.Hub, string) {
 	t.Setenv("MODELBAR_BACKEND", "cpu")
 	cache := t.TempDir()
 	t.Setenv("HF_HUB_CACHE", cache)
-	t.Setenv("HF_HOME", t.TempDir())
+	t.Setenv("HF_HOME", t.TempDir()) // no login token of the machine's user
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("HF_TOKEN_PATH", "")
 	dir := t.TempDir()
 	if err := testmodel.Write(dir, testmodel.Spec{Seed: 7}); err != nil {
 		t.Fatal(err)
@@ -294,5 +296,28 @@ func TestDownloads_DropAndChecksum(t *testing.T) {
 	weights, _ := filepath.Glob(filepath.Join(cache, "models--mlx-community--tiny-other-bf16", "snapshots", "*", "*.safetensors"))
 	if len(weights) != 0 {
 		t.Errorf("unverified weights linked: %v", weights)
+	}
+}
+
+// With no token set in modelbar, the one huggingface_hub would use
+// (HF_TOKEN) is sent, and has_hub_token stays false.
+func TestDownloads_TokenFromEnvironment(t *testing.T) {
+	h, _ := fakeHub(t)
+	t.Setenv("HF_TOKEN", "hf_from_env")
+	s := startTestServer(t, t.TempDir())
+	defer s.Shutdown(context.Background())
+	if code := call(t, s, "POST", "/api/downloads", `{"repo":"org/gated-tiny"}`, nil); code != 403 {
+		t.Errorf("gated with HF_TOKEN not granted: %d, want 403", code)
+	}
+	sent := false
+	for _, r := range h.Requests() {
+		sent = sent || r.Auth == "Bearer hf_from_env"
+	}
+	if !sent {
+		t.Error("HF_TOKEN was not sent")
+	}
+	var tok map[string]bool
+	if call(t, s, "GET", "/api/hub/token", "", &tok); tok["has_hub_token"] {
+		t.Error("has_hub_token is true for a token only in the environment")
 	}
 }
