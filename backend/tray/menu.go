@@ -96,6 +96,10 @@ func BuildView(s Snapshot, st State, tooltip string, l Lines, x Extras) View {
 	}
 	menu = append(menu, sep(2))
 	menu = append(menu, modelItems(s.Models)...)
+	if len(s.Downloads) > 0 {
+		menu = append(menu, sep(7))
+		menu = append(menu, downloadItems(s.Downloads)...)
+	}
 	menu = append(menu, sep(3), routesItem(s.Routes), sep(4),
 		Item{ID: "open", Title: "Open modelbar", Action: Action{Kind: OpenWindow}},
 		Item{ID: "chat", Title: "Open Chat", Action: Action{Kind: OpenScreen, Screen: "chat"}},
@@ -161,6 +165,51 @@ func modelItems(models []Model) []Item {
 		return append(items, Item{ID: "models", Title: "No other local models found", Disabled: true})
 	}
 	return append(items, Item{ID: "models", Title: "Load a local model", Children: available})
+}
+
+// downloadItems say each active download's repo, share done and time left
+// ("Downloading mlx-community/Qwen3-0.6B-4bit: 42% · 3m 10s left"); a
+// click opens the Models screen, where it can be followed or cancelled.
+func downloadItems(ds []Download) []Item {
+	items := make([]Item, 0, len(ds))
+	for _, d := range ds {
+		var title string
+		switch d.State {
+		case "queued":
+			title = "Waiting to download " + d.Repo
+		case "verifying":
+			title = "Checking the files of " + d.Repo + "…"
+		default:
+			title = "Downloading " + d.Repo
+			if d.TotalBytes > 0 {
+				title += fmt.Sprintf(": %d%%", min(100, d.DoneBytes*100/d.TotalBytes))
+			}
+			if left := timeLeft(d.ETASeconds); left != "" {
+				title += " · " + left
+			}
+		}
+		tip := "Open the Models screen"
+		if d.TotalBytes > 0 {
+			tip = Bytes(d.DoneBytes) + " of " + Bytes(d.TotalBytes) + " · " + tip
+		}
+		items = append(items, Item{ID: "download:" + d.ID, Title: title, Tooltip: tip, Action: Action{Kind: OpenScreen, Screen: "models"}})
+	}
+	return items
+}
+
+// timeLeft is an ETA in a few words: "40s left", "3m 10s left", "1h 5m
+// left"; "" when unknown.
+func timeLeft(seconds float64) string {
+	s := int64(seconds + 0.5)
+	switch {
+	case s <= 0:
+		return ""
+	case s < 60:
+		return fmt.Sprintf("%ds left", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm %ds left", s/60, s%60)
+	}
+	return fmt.Sprintf("%dh %dm left", s/3600, s%3600/60)
 }
 
 func modelAction(verb, model string) Action {

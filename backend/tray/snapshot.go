@@ -33,6 +33,22 @@ type Snapshot struct {
 	InFlight  map[string]int // backend -> requests it is serving now (only backends serving)
 	Models    []Model
 	Routes    []Route
+	Downloads []Download // the active model downloads (queued, downloading, verifying); nil without a download manager
+}
+
+// Download is a model download (GET /api/downloads).
+type Download struct {
+	ID         string  `json:"id"`
+	Repo       string  `json:"repo"`
+	State      string  `json:"state"` // queued, downloading, verifying, done, failed, cancelled
+	DoneBytes  int64   `json:"done_bytes"`
+	TotalBytes int64   `json:"total_bytes"`
+	ETASeconds float64 `json:"eta_seconds"`
+}
+
+// Active reports whether the download is still going.
+func (d Download) Active() bool {
+	return d.State == "queued" || d.State == "downloading" || d.State == "verifying"
 }
 
 // Cooldown is a provider, or one model at a provider, skipped after
@@ -161,6 +177,11 @@ func Fetch(ctx context.Context, admin Admin, after int64) (Snapshot, []Request, 
 	if err := get(ctx, admin, "/api/requests?limit=1000&after="+strconv.FormatInt(after, 10), &reqs); err != nil {
 		return s, nil, err
 	}
+	dls, err := downloads(ctx, admin)
+	if err != nil {
+		return s, nil, err
+	}
+	s.Downloads = dls
 	s.Addr, s.BaseURL, s.InFlight = st.Addr, st.BaseURL, st.InFlight
 	if st.Local.Available {
 		s.Engine = st.Local.Backend
@@ -171,6 +192,30 @@ func Fetch(ctx context.Context, admin Admin, after int64) (Snapshot, []Request, 
 		}
 	}
 	return s, reqs, nil
+}
+
+// downloads reads the active downloads. A gateway from before the
+// download manager answers 404, one running without it 503: then the menu
+// simply has no downloads section.
+func downloads(ctx context.Context, admin Admin) ([]Download, error) {
+	code, body := admin(ctx, "GET", "/api/downloads", nil)
+	if code == 404 || code == 503 {
+		return nil, nil
+	}
+	if code != 200 {
+		return nil, fmt.Errorf("GET /api/downloads: %d %s", code, apiMessage(body))
+	}
+	var all []Download
+	if err := json.Unmarshal(body, &all); err != nil {
+		return nil, fmt.Errorf("GET /api/downloads: %w", err)
+	}
+	var active []Download
+	for _, d := range all {
+		if d.Active() {
+			active = append(active, d)
+		}
+	}
+	return active, nil
 }
 
 // loginLink asks the admin API for a one-time login link to the web UI

@@ -19,7 +19,7 @@ async function theme(page, tid, want) {
 }
 
 /** axe-core's serious and critical violations on the page as it is; `rules` limits the run to those rules. */
-async function axe(page, where, rules) {
+export async function axe(page, where, rules) {
   if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.addScriptTag({ path: axePath });
   const found = await page.evaluate(async (rules) => {
     const opts = { resultTypes: ['violations'] };

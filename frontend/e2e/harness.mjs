@@ -221,7 +221,7 @@ func main() {
  * address, the admin token (read from the data dir, for the test's own API
  * calls: the browser never gets it) and the login link it logged at start.
  */
-export async function startModelbar(bin, tmp) {
+export async function startModelbar(bin, tmp, env = {}) {
   const dataDir = join(tmp, 'data');
   const log = [];
   const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir], {
@@ -231,6 +231,7 @@ export async function startModelbar(bin, tmp) {
       HF_HOME: join(tmp, 'hf'), // no models from the machine's cache: a stable screen
       MODELBAR_ADDR: '',
       MODELBAR_DATA_DIR: '',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -270,6 +271,34 @@ export async function startModelbar(bin, tmp) {
   });
   const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
   return { bin, addr, token, dataDir, log, child, loggedLink };
+}
+
+/**
+ * Starts the fake Hugging Face Hub (frontend/e2e/fakehub: the repo's
+ * backend/hub/hubtest with a tiny MLX model, its downloads throttled) and
+ * resolves with its URL, for `modelbar serve`'s HF_ENDPOINT.
+ */
+export async function startFakeHub(tmp) {
+  const bin = join(tmp, 'fakehub');
+  run('go', ['build', '-o', bin, './frontend/e2e/fakehub'], { cwd: repoDir });
+  const child = spawn(bin, [], { stdio: ['ignore', 'pipe', 'pipe'] });
+  onCleanup(() => child.kill('SIGKILL'));
+  const log = [];
+  const url = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error('the fake hub did not start within 30 s:\n' + log.join(''))), 30000);
+    const onData = (d) => {
+      log.push(d.toString());
+      const m = /^fakehub (\S+)$/m.exec(log.join(''));
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1]);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => fail(new Error(`the fake hub exited (${code}):\n` + log.join(''))));
+  });
+  return { url, child };
 }
 
 /** A fresh one-time login link, as `modelbar ui --no-open` prints it (its only line). */

@@ -21,7 +21,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { run as runLive } from './live.mjs';
-import { cleanup, frontendDir, modelbarBinary, onCleanup, readToken, startFakeProvider, startModelbar, tempDir, uiLink } from './harness.mjs';
+import { cleanup, frontendDir, modelbarBinary, onCleanup, readToken, startFakeHub, startFakeProvider, startModelbar, tempDir, uiLink } from './harness.mjs';
 
 const resultsDir = join(frontendDir, 'test-results');
 const screenshotsDir = join(frontendDir, 'screenshots');
@@ -45,7 +45,8 @@ async function main() {
 
   step('modelbar binary');
   const bin = modelbarBinary(tmp);
-  const mb = await startModelbar(bin, tmp);
+  const hub = await startFakeHub(tmp); // the Hub the Discover tab downloads from (discover.mjs)
+  const mb = await startModelbar(bin, tmp, { HF_ENDPOINT: hub.url });
   state.mb = mb;
   const base = `http://${mb.addr}`;
   step(`modelbar listening on ${base}`);
@@ -102,7 +103,7 @@ async function main() {
   // run(ctx)`) gets: the signed-in page, the admin API as the test's own
   // client, the server's base URL, the modelbar process, the fake provider,
   // and the helpers above. Add a field here, in one place, when a module needs it.
-  const ctx = { page, api, base, mb, fake, tid, nav, shot, step, browser, context };
+  const ctx = { page, api, base, mb, fake, hub, tid, nav, shot, step, browser, context };
 
   // ---- Signing in ----
   step('no session: /ui/ shows how to sign in, and no page holds the token');
@@ -733,6 +734,7 @@ async function main() {
   await (await import('./routes.mjs')).run(ctx); // route editor, tester, providers (issue 14: 5, 6)
   await (await import('./requests.mjs')).run(ctx); // request log, settings, models (issue 14: 7, 8)
   await (await import('./chat.mjs')).run(ctx); // the chat (issue 14: 3)
+  await (await import('./discover.mjs')).run(ctx); // Discover, downloads, chat with a downloaded model (issue 15)
 
   // Last, after every area module, so that they check every screen: the
   // shell (narrow layouts, shortcuts), then axe-core on every screen in
