@@ -48,7 +48,10 @@ func (s *Server) downloadsReady(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // downloadError maps a download failure to the admin API's status, one
-// status per kind, the message saying what to do.
+// status per kind, the message saying what to do. The Hub refusing its
+// token (or wanting one) is a 403 like a gated repo, told apart by the
+// code: a 401 from the admin API means the caller's own credentials, and
+// the browser UI rightly signs out on it.
 func downloadError(e *downloads.Error) *apiError {
 	status, typ := http.StatusBadGateway, "server_error"
 	switch e.Kind {
@@ -56,9 +59,7 @@ func downloadError(e *downloads.Error) *apiError {
 		status, typ = http.StatusBadRequest, "invalid_request_error"
 	case downloads.NotFound:
 		status, typ = http.StatusNotFound, "not_found_error"
-	case downloads.Unauthorized:
-		status, typ = http.StatusUnauthorized, "authentication_error"
-	case downloads.Gated:
+	case downloads.Unauthorized, downloads.Gated:
 		status, typ = http.StatusForbidden, "permission_error"
 	case downloads.NoWeights:
 		status, typ = http.StatusUnprocessableEntity, "invalid_request_error"

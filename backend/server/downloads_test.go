@@ -218,7 +218,7 @@ func TestDownloads_CancelAndFaults(t *testing.T) {
 		kind string
 	}{
 		{`{"repo":"mlx-community/nope"}`, 404, "not_found"},
-		{`{"repo":"org/gated-tiny"}`, 401, "unauthorized"},
+		{`{"repo":"org/gated-tiny"}`, 403, "unauthorized"}, // not 401: the admin caller is signed in; the Hub wants a token
 		{`{"repo":"org/gguf-only"}`, 422, "no_weights"},
 		{`{"repo":"not a repo"}`, 400, "invalid_request"},
 		{`{}`, 400, ""},

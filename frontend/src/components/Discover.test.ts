@@ -186,7 +186,7 @@ describe('the facts panel', () => {
       'GET /api/hub/search*': search,
       'GET /api/downloads': () => [],
       'GET /api/hub/models/*': () => {
-        throw new ApiError(401, 'HTTP 401');
+        throw new ApiError(403, 'HTTP 403');
       },
     });
     const r = render(Discover, { api: srv.api });

@@ -123,12 +123,6 @@ describe('signing in (browser)', () => {
     expect(reasons).toEqual([reason]);
   });
 
-  it("does not ask to sign in when the 401 is the Hub's (a repo that needs a Hub token)", async () => {
-    const { c, reasons } = browser(() => jsonResponse(401, { error: { message: 'o/r needs a Hub access token', type: 'authentication_error', code: 'unauthorized' } }));
-    await expect(c.call('POST', '/api/downloads', { repo: 'o/r' })).rejects.toMatchObject({ status: 401, code: 'unauthorized', message: 'o/r needs a Hub access token' });
-    expect(reasons).toEqual([]);
-  });
-
   it('does not ask to sign in for other errors, nor after unsubscribing', async () => {
     let status = 403;
     const { c, reasons, off } = browser(() =>

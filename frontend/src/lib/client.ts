@@ -147,9 +147,6 @@ export interface ClientEnv {
  * ended — expired, revoked, token rotated, modelbar restarted ('expired') —
  * or the user signed out here ('signed-out').
  */
-/** The error code of a 401 that is the Hugging Face Hub's refusal, not the admin session's. */
-export const HUB_UNAUTHORIZED = 'unauthorized';
-
 export type SignInReason = 'required' | 'expired' | 'signed-out';
 
 export class Client {
@@ -174,11 +171,10 @@ export class Client {
     const text = body === undefined ? '' : JSON.stringify(body);
     const res = await this.transport(method.toUpperCase(), path, text);
     if (res.status === 401 && this.kind === 'http') {
+      // Only the caller's own credentials answer 401 (the Hub refusing
+      // modelbar is a 403): the session ended.
       const err = decodeError(res.status, res.body);
-      // The Hub refusing modelbar (a repo that needs a Hub token: code
-      // "unauthorized", from /api/hub/* and /api/downloads) is not this
-      // browser's session ending.
-      if (err.code !== HUB_UNAUTHORIZED) this.signInNeeded(err.code === 'session_expired' ? 'expired' : 'required');
+      this.signInNeeded(err.code === 'session_expired' ? 'expired' : 'required');
       throw err;
     }
     return decodeResponse<T>(res);

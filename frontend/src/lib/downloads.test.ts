@@ -40,7 +40,7 @@ describe('needsToken', () => {
   it('reads the error kind, the status or the words', () => {
     expect(needsToken({ ...base, state: 'failed', error_kind: 'gated', error: 'x' })).toBe(true);
     expect(needsToken({ ...base, state: 'failed', error_kind: 'disk_full', error: 'no token here' })).toBe(false);
-    expect(needsToken(new ApiError(401, 'HTTP 401'))).toBe(true);
+    expect(needsToken(new ApiError(403, 'HTTP 403'))).toBe(true);
     expect(needsToken(new ApiError(400, 'bad', 'invalid_request_error', null, 'gated'))).toBe(true);
     expect(needsToken(new ApiError(502, 'The Hub could not be reached'))).toBe(false);
   });

@@ -182,7 +182,7 @@ export function errorText(err: unknown): string {
     const m = err.message?.trim();
     if (err.status === 0) return 'The server could not be reached. Is modelbar running?';
     if (m && !/^HTTP \d+$/.test(m)) return m;
-    if (err.status === 401 || err.status === 403) return 'The Hub refused access: this repo needs a Hugging Face token.';
+    if (err.status === 403) return 'The Hub refused access: this repo needs a Hugging Face token.';
     if (err.status === 404) return 'Not found on the Hub: check the repo name.';
     if (err.status === 502 || err.status === 504) return 'The Hub could not be reached. Check the network and try again.';
     if (err.status === 507) return 'Not enough disk space for this model.';
@@ -197,7 +197,7 @@ export function needsToken(err: unknown): boolean {
     const d = err as Download;
     return d.error_kind === 'unauthorized' || d.error_kind === 'gated' || (!d.error_kind && needsToken(d.error));
   }
-  if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.code === 'gated' || err.code === 'unauthorized')) return true;
+  if (err instanceof ApiError && (err.status === 403 || err.code === 'gated' || err.code === 'unauthorized')) return true;
   const text = err instanceof Error ? err.message : typeof err === 'string' ? err : '';
   return /\btoken\b|\bgated\b|unauthori[sz]ed/i.test(text);
 }
