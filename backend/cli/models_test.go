@@ -19,11 +19,7 @@ import (
 func modelHub(t *testing.T) string {
 	t.Setenv("MODELBAR_SECRETS", "file")
 	t.Setenv("MODELBAR_BACKEND", "cpu")
-	cache := t.TempDir()
-	t.Setenv("HF_HUB_CACHE", cache)
-	t.Setenv("HF_HOME", t.TempDir()) // no login token of the machine's user
-	t.Setenv("HF_TOKEN", "")
-	t.Setenv("HF_TOKEN_PATH", "")
+	cache := hubtest.Isolate(t)
 	dir := t.TempDir()
 	if err := testmodel.Write(dir, testmodel.Spec{Seed: 5}); err != nil {
 		t.Fatal(err)

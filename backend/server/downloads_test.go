@@ -48,11 +48,7 @@ func call(t *testing.T, s *Server, method, path, body string, out any) int {
 func fakeHub(t *testing.T) (*hubtest.Hub, string) {
 	t.Setenv("MODELBAR_SECRETS", "file")
 	t.Setenv("MODELBAR_BACKEND", "cpu")
-	cache := t.TempDir()
-	t.Setenv("HF_HUB_CACHE", cache)
-	t.Setenv("HF_HOME", t.TempDir()) // no login token of the machine's user
-	t.Setenv("HF_TOKEN", "")
-	t.Setenv("HF_TOKEN_PATH", "")
+	cache := hubtest.Isolate(t)
 	dir := t.TempDir()
 	if err := testmodel.Write(dir, testmodel.Spec{Seed: 7}); err != nil {
 		t.Fatal(err)

@@ -674,3 +674,16 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	json.NewEncoder(w).Encode(v)
 }
+
+// Isolate points the Hugging Face environment at empty temp dirs for t —
+// HF_HUB_CACHE (returned), HF_HOME, and no HF_TOKEN or login file — so a
+// test neither reads the machine user's cache and token nor writes there.
+func Isolate(t testing.TB) (cacheDir string) {
+	t.Helper()
+	cacheDir = t.TempDir()
+	t.Setenv("HF_HUB_CACHE", cacheDir)
+	t.Setenv("HF_HOME", t.TempDir())
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("HF_TOKEN_PATH", "")
+	return cacheDir
+}
