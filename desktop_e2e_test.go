@@ -459,21 +459,32 @@ type layout struct {
 
 // findItem searches the tray menu for the item labelled label.
 func findItem(t *testing.T, menu dbus.BusObject, label string) (int32, map[string]any, bool) {
+	id, props, ok := findNode(t, menu, func(l string) bool { return l == label })
+	if !ok {
+		return 0, nil, false
+	}
+	plain := map[string]any{}
+	for k, v := range props {
+		plain[k] = v.Value()
+	}
+	return id, plain, true
+}
+
+// findNode reads the menu's layout and returns the first item, depth
+// first, whose label match accepts.
+func findNode(t *testing.T, menu dbus.BusObject, match func(label string) bool) (int32, map[string]dbus.Variant, bool) {
+	t.Helper()
 	var rev uint32
 	var root layout
 	if err := menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &root); err != nil {
 		t.Fatalf("GetLayout: %v", err)
 	}
-	return search(root.ID, root.Props, root.Children, label)
+	return walk(root.ID, root.Props, root.Children, match)
 }
 
-func search(id int32, props map[string]dbus.Variant, children []dbus.Variant, label string) (int32, map[string]any, bool) {
-	if l, ok := props["label"]; ok && l.Value() == label {
-		plain := map[string]any{}
-		for k, v := range props {
-			plain[k] = v.Value()
-		}
-		return id, plain, true
+func walk(id int32, props map[string]dbus.Variant, children []dbus.Variant, match func(string) bool) (int32, map[string]dbus.Variant, bool) {
+	if l, ok := props["label"].Value().(string); ok && match(l) {
+		return id, props, true
 	}
 	for _, c := range children {
 		node, ok := c.Value().([]any)
@@ -483,7 +494,7 @@ func search(id int32, props map[string]dbus.Variant, children []dbus.Variant, la
 		cid, _ := node[0].(int32)
 		cprops, _ := node[1].(map[string]dbus.Variant)
 		ckids, _ := node[2].([]dbus.Variant)
-		if id, p, ok := search(cid, cprops, ckids, label); ok {
+		if id, p, ok := walk(cid, cprops, ckids, match); ok {
 			return id, p, true
 		}
 	}
@@ -514,35 +525,15 @@ func itemWithPrefix(t *testing.T, menu dbus.BusObject, prefix string) (string, i
 	var label string
 	var id int32
 	waitFor(t, 15*time.Second, "a tray menu item starting "+prefix, func() bool {
-		var rev uint32
-		var root layout
-		if err := menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &root); err != nil {
-			t.Fatalf("GetLayout: %v", err)
-		}
+		var props map[string]dbus.Variant
 		var ok bool
-		label, id, ok = searchPrefix(root.ID, root.Props, root.Children, prefix)
+		id, props, ok = findNode(t, menu, func(l string) bool { return strings.HasPrefix(l, prefix) })
+		if ok {
+			label, _ = props["label"].Value().(string)
+		}
 		return ok
 	})
 	return label, id
-}
-
-func searchPrefix(id int32, props map[string]dbus.Variant, children []dbus.Variant, prefix string) (string, int32, bool) {
-	if l, ok := props["label"].Value().(string); ok && strings.HasPrefix(l, prefix) {
-		return l, id, true
-	}
-	for _, c := range children {
-		node, ok := c.Value().([]any)
-		if !ok || len(node) != 3 {
-			continue
-		}
-		cid, _ := node[0].(int32)
-		cprops, _ := node[1].(map[string]dbus.Variant)
-		ckids, _ := node[2].([]dbus.Variant)
-		if l, id, ok := searchPrefix(cid, cprops, ckids, prefix); ok {
-			return l, id, true
-		}
-	}
-	return "", 0, false
 }
 
 // clipboard is the X clipboard's text ("" when nobody holds it).
