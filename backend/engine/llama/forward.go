@@ -65,6 +65,15 @@ func (c *Cache) Len() int { return c.len }
 // MaxLen is the number of positions the cache can hold.
 func (c *Cache) MaxLen() int { return c.maxLen }
 
+// Bytes is the backend memory the cache's keys and values hold now.
+func (c *Cache) Bytes() int64 {
+	var n int64
+	for _, kv := range c.kv {
+		n += kv.Bytes()
+	}
+	return n
+}
+
 // Truncate forgets every position from n on (n ≤ Len), so a sequence
 // sharing the first n tokens can continue from there.
 func (c *Cache) Truncate(n int) error {
@@ -180,7 +189,7 @@ func (m *Model) attention(l *layer, h tensor.Array, kv tensor.KVCache, offset in
 		q, k = m.headNorm(q, l.qNorm), m.headNorm(k, l.kNorm)
 	}
 	qr, kr := b.Rope(q, m.rope, offset), b.Rope(k, m.rope, offset)
-	a := b.Attention(qr, kr, v, kv, offset, m.scale)
+	a := b.Attention(qr, kr, v, kv, offset, tensor.AttentionOpts{Scale: m.scale})
 	out := m.linear(a, l.o)
 	release(b, q, k, v, qr, kr, a)
 	return out

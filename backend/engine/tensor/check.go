@@ -68,8 +68,9 @@ func CheckKVCache(kvHeads, headDim, maxLen int) error {
 
 // CheckAttention validates the shapes of Ops.Attention: q is qRows×qCols,
 // k and v are kRows×kCols and vRows×vCols, the cache holds kvHeads heads of
-// headDim values at maxLen positions. It returns the number of query heads.
-func CheckAttention(qRows, qCols, kRows, kCols, vRows, vCols, kvHeads, headDim, maxLen, offset int) (heads int, err error) {
+// headDim values at maxLen positions, window is AttentionOpts.Window. It
+// returns the number of query heads.
+func CheckAttention(qRows, qCols, kRows, kCols, vRows, vCols, kvHeads, headDim, maxLen, offset, window int) (heads int, err error) {
 	width := kvHeads * headDim
 	switch {
 	case kRows != qRows || vRows != qRows || kCols != width || vCols != width:
@@ -79,6 +80,8 @@ func CheckAttention(qRows, qCols, kRows, kCols, vRows, vCols, kvHeads, headDim, 
 		return 0, fmt.Errorf("q of %d columns is not a multiple of %d heads × %d", qCols, kvHeads, headDim)
 	case offset < 0 || offset+qRows > maxLen:
 		return 0, fmt.Errorf("positions %d..%d outside a cache of %d", offset, offset+qRows-1, maxLen)
+	case window < 0:
+		return 0, fmt.Errorf("attention window %d", window)
 	}
 	return qCols / headDim, nil
 }

@@ -124,11 +124,12 @@ type Ops interface {
 	// Attention stores k and v (n×kvHeads*headDim each) at positions
 	// offset..offset+n-1 of kv, then returns, for the n queries q
 	// (n×heads*headDim, heads a multiple of kvHeads, query i at position
-	// offset+i), softmax(scale·q·kᵀ)·v over the positions 0..offset+i of
-	// kv: causal attention where query head h reads kv head
-	// h/(heads/kvHeads). Positions after offset+n-1 are ignored, so a
-	// sequence is rolled back by attending again from a smaller offset.
-	Attention(q, k, v Array, kv KVCache, offset int, scale float32) Array
+	// offset+i), softmax(opts.Scale·q·kᵀ)·v over the positions 0..offset+i
+	// of kv (fewer with opts.Window; see AttentionOpts): causal attention
+	// where query head h reads kv head h/(heads/kvHeads). Positions after
+	// offset+n-1 are ignored, so a sequence is rolled back by attending
+	// again from a smaller offset.
+	Attention(q, k, v Array, kv KVCache, offset int, opts AttentionOpts) Array
 	// Softmax is the softmax of each row.
 	Softmax(x Array) Array
 	// SiLU is x·sigmoid(x), elementwise.
@@ -183,6 +184,24 @@ type KVCache interface {
 	Resource
 	// MaxLen is the number of positions it holds.
 	MaxLen() int
+	// Bytes is the backend memory the cache holds now (it may grow as
+	// positions are stored), for the memory budget.
+	Bytes() int64
+}
+
+// AttentionOpts shape one Attention call.
+type AttentionOpts struct {
+	// Scale multiplies q·kᵀ (usually 1/sqrt(head_dim)).
+	Scale float32
+	// Window, when positive, limits query i (at position p = offset+i) to
+	// the Window most recent positions, itself included:
+	// p-Window+1..p (sliding-window attention as transformers masks it).
+	// 0 attends to every position 0..p.
+	Window int
+	// Sinks, when set, is a 1×heads dense weight: head h's softmax gets an
+	// extra term exp(Sinks[h]) in its denominator that carries no value
+	// (gpt-oss's attention sinks).
+	Sinks Weight
 }
 
 // MemoryLimiter is implemented by backends that manage device memory of

@@ -19,6 +19,9 @@ type kvCache struct {
 // MaxLen is the number of positions it holds.
 func (c *kvCache) MaxLen() int { return c.maxLen }
 
+// Bytes is the memory of the keys and values.
+func (c *kvCache) Bytes() int64 { return int64(len(c.k)+len(c.v)) * 4 }
+
 // Free drops the storage.
 func (c *kvCache) Free() { *c = kvCache{b: c.b, freed: true} }
 
@@ -45,10 +48,12 @@ type attentionJob struct {
 	kv            *kvCache
 	heads, offset int
 	scale         float32
+	window        int       // 0: every earlier position
+	sinks         []float32 // per query head; nil: none
 }
 
 // Attention appends k and v to kv at offset, then attends causally.
-func (b *Backend) Attention(qa, ka, va tensor.Array, ct tensor.KVCache, offset int, scale float32) tensor.Array {
+func (b *Backend) Attention(qa, ka, va tensor.Array, ct tensor.KVCache, offset int, opts tensor.AttentionOpts) tensor.Array {
 	q, out, ok := b.unary(qa)
 	if !ok {
 		return b.poison
@@ -59,12 +64,25 @@ func (b *Backend) Attention(qa, ka, va tensor.Array, ct tensor.KVCache, offset i
 	if !ok1 || !ok2 || !ok3 || c.b != b || c.freed {
 		return b.fail("Attention: released or foreign argument")
 	}
-	if _, err := tensor.CheckAttention(q.rows, q.cols, k.rows, k.cols, v.rows, v.cols, c.heads, c.dim, c.maxLen, offset); err != nil {
+	heads, err := tensor.CheckAttention(q.rows, q.cols, k.rows, k.cols, v.rows, v.cols, c.heads, c.dim, c.maxLen, offset, opts.Window)
+	if err != nil {
 		return b.fail("Attention: %v", err)
+	}
+	var sinks []float32
+	if opts.Sinks != nil {
+		w, ok := b.weightArg(opts.Sinks)
+		if !ok {
+			return b.poison
+		}
+		if w.quantized() || w.rows != 1 || w.cols != heads {
+			return b.fail("Attention: sinks are %d×%d, want 1×%d dense", w.rows, w.cols, heads)
+		}
+		sinks = b.sinksBuf(heads)
+		w.vals.into(sinks, 0)
 	}
 	c.store(k, v, offset)
 	b.scratchFor(max(offset+q.rows, min(c.maxLen, 4096)))
-	b.att = attentionJob{q: q, out: out, kv: c, heads: q.cols / c.dim, offset: offset, scale: scale}
+	b.att = attentionJob{q: q, out: out, kv: c, heads: heads, offset: offset, scale: opts.Scale, window: opts.Window, sinks: sinks}
 	b.pool.parallel(&b.att, q.rows*b.att.heads, 1)
 	b.att = attentionJob{}
 	return out
@@ -81,28 +99,47 @@ func (c *kvCache) store(k, v *array, offset int) {
 	}
 }
 
+// sinksBuf is a reusable buffer of n values for the attention sinks.
+func (b *Backend) sinksBuf(n int) []float32 {
+	if cap(b.sinks) < n {
+		b.sinks = make([]float32, n)
+	}
+	return b.sinks[:n]
+}
+
 func (j *attentionJob) run(lo, hi, worker int) {
 	scores := j.q.b.scratch[worker]
 	for item := lo; item < hi; item++ {
 		i, h := item/j.heads, item%j.heads
-		j.one(i, h, scores[:j.offset+i+1])
+		p := j.offset + i
+		first := 0
+		if j.window > 0 {
+			first = max(0, p-j.window+1)
+		}
+		j.one(i, h, first, scores[:p+1-first])
 	}
 }
 
-// one attends query i of head h over positions 0..len(scores)-1.
-func (j *attentionJob) one(i, h int, scores []float32) {
+// one attends query i of head h over positions first..first+len(scores)-1.
+func (j *attentionJob) one(i, h, first int, scores []float32) {
 	c := j.kv
 	dim := c.dim
 	kvh := h / (j.heads / c.heads)
 	q := j.q.row(i)[h*dim : (h+1)*dim]
 	out := j.out.row(i)[h*dim : (h+1)*dim]
 	m := float32(math.Inf(-1))
+	if j.sinks != nil {
+		m = j.sinks[h]
+	}
 	for p := range scores {
-		s := j.scale * dotF32(q, c.at(c.k, kvh, p))
+		s := j.scale * dotF32(q, c.at(c.k, kvh, first+p))
 		scores[p] = s
 		m = max(m, s)
 	}
 	var sum float32
+	if j.sinks != nil {
+		sum = float32(math.Exp(float64(j.sinks[h] - m)))
+	}
 	for p, s := range scores {
 		e := float32(math.Exp(float64(s - m)))
 		scores[p] = e
@@ -110,7 +147,7 @@ func (j *attentionJob) one(i, h int, scores []float32) {
 	}
 	clear(out)
 	for p, e := range scores {
-		axpy(out, c.at(c.v, kvh, p), e/sum)
+		axpy(out, c.at(c.v, kvh, first+p), e/sum)
 	}
 }
 

@@ -32,6 +32,7 @@ type Backend struct {
 	pool    *pool
 	scratch [][]float32 // per-worker scratch, sized before each dispatch
 	sums    []float32   // group sums of x for quantized decode
+	sinks   []float32   // attention sinks of the current Attention
 	poison  *array      // returned by operations once err is set
 
 	mm   matmulJob

@@ -242,6 +242,9 @@ type kvCache struct {
 // MaxLen is the number of positions it can hold.
 func (c *kvCache) MaxLen() int { return c.limit }
 
+// Bytes is the device memory of the keys and values (float32).
+func (c *kvCache) Bytes() int64 { return 2 * int64(c.cap*c.heads*c.dim) * 4 }
+
 // Free releases the keys and values.
 func (c *kvCache) Free() {
 	if !c.freed {
@@ -433,7 +436,7 @@ func (b *Backend) Rope(xa tensor.Array, rt tensor.Rope, offset int) tensor.Array
 
 // Attention stores k and v in the cache and attends with MLX's fused
 // scaled_dot_product_attention (grouped-query heads read their kv head).
-func (b *Backend) Attention(qa, ka, va tensor.Array, ct tensor.KVCache, offset int, scale float32) tensor.Array {
+func (b *Backend) Attention(qa, ka, va tensor.Array, ct tensor.KVCache, offset int, opts tensor.AttentionOpts) tensor.Array {
 	q, ok := b.arg(qa, "Attention")
 	if !ok {
 		return placeholder(qa, -1)
@@ -447,10 +450,14 @@ func (b *Backend) Attention(qa, ka, va tensor.Array, ct tensor.KVCache, offset i
 	if !ok3 || c.b != b || c.freed {
 		return b.fail(q.rows, q.cols, "Attention: released or foreign argument")
 	}
-	heads, err := tensor.CheckAttention(q.rows, q.cols, k.rows, k.cols, v.rows, v.cols, c.heads, c.dim, c.limit, offset)
+	heads, err := tensor.CheckAttention(q.rows, q.cols, k.rows, k.cols, v.rows, v.cols, c.heads, c.dim, c.limit, offset, opts.Window)
 	if err != nil {
 		return b.fail(q.rows, q.cols, "Attention: %v", err)
 	}
+	if opts.Window > 0 || opts.Sinks != nil {
+		return b.fail(q.rows, q.cols, "Attention: sliding windows and sinks are not implemented on MLX yet")
+	}
+	scale := opts.Scale
 	grow := 0
 	if need := offset + q.rows; need > c.cap {
 		grow = min(c.limit, (need+kvGrowth-1)/kvGrowth*kvGrowth)

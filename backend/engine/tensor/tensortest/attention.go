@@ -33,7 +33,7 @@ func (h *history) step(t *testing.T, b tensor.Backend, kv tensor.KVCache, n, off
 	run(t, b, func() (err error) {
 		qa := b.FromFloat32(n, h.heads*h.dim, q)
 		ka, va := b.FromFloat32(n, width, k), b.FromFloat32(n, width, v)
-		got, err = read(b, b.Attention(qa, ka, va, kv, offset, float32(scale)))
+		got, err = read(b, b.Attention(qa, ka, va, kv, offset, tensor.AttentionOpts{Scale: float32(scale)}))
 		return err
 	})
 	what := name("Attention %d/%d heads, %d queries at %d", h.heads, h.kvHeads, n, offset)
