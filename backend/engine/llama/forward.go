@@ -188,10 +188,14 @@ func (m *Model) attention(l *layer, h tensor.Array, kv tensor.KVCache, offset in
 	if l.qNorm != nil {
 		q, k = m.headNorm(q, l.qNorm), m.headNorm(k, l.kNorm)
 	}
-	qr, kr := b.Rope(q, m.rope, offset), b.Rope(k, m.rope, offset)
-	a := b.Attention(qr, kr, v, kv, offset, tensor.AttentionOpts{Scale: m.scale})
+	qr, kr := q, k
+	if l.rope != nil {
+		qr, kr = b.Rope(q, l.rope, offset), b.Rope(k, l.rope, offset)
+		release(b, q, k)
+	}
+	a := b.Attention(qr, kr, v, kv, offset, tensor.AttentionOpts{Scale: m.scale, Window: l.window, Sinks: l.sinks})
 	out := m.linear(a, l.o)
-	release(b, q, k, v, qr, kr, a)
+	release(b, v, qr, kr, a)
 	return out
 }
 

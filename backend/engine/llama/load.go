@@ -38,10 +38,20 @@ func (l *loader) model(invFreq []float64) error {
 			return err
 		}
 	}
-	return l.run(func() (err error) {
+	err = l.run(func() (err error) {
 		m.rope, err = l.b.NewRope(c.HeadDim, invFreq)
 		return l.own(m.rope, err)
 	})
+	if err != nil {
+		return err
+	}
+	for i := range m.layers {
+		m.layers[i].rope = m.rope
+		if c.LayerWindows != nil {
+			m.layers[i].window = c.LayerWindows[i]
+		}
+	}
+	return nil
 }
 
 // layer loads block i.

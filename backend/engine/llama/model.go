@@ -41,6 +41,11 @@ type layer struct {
 	q, k, v, o        linear
 	qNorm, kNorm      tensor.Weight // qwen3; nil otherwise
 	gate, up, down    linear
+
+	// Attention settings that may differ between layers.
+	rope   tensor.Rope   // the layer's rotary embedding; nil: no position encoding (NoPE)
+	window int           // sliding window in positions; 0: the whole context
+	sinks  tensor.Weight // per-head attention sinks; nil: none
 }
 
 // linear is a projection x·Wᵀ (+ bias).
@@ -107,6 +112,13 @@ func checkConfig(c modelfile.Config) error {
 		return fmt.Errorf("llama: rope_theta is %v", c.RopeTheta)
 	case c.RMSNormEps < 0:
 		return fmt.Errorf("llama: rms_norm_eps is %v", c.RMSNormEps)
+	case c.LayerWindows != nil && len(c.LayerWindows) != c.NumLayers:
+		return fmt.Errorf("llama: %d layer windows for %d layers", len(c.LayerWindows), c.NumLayers)
+	}
+	for i, w := range c.LayerWindows {
+		if w < 0 {
+			return fmt.Errorf("llama: layer %d has a window of %d", i, w)
+		}
 	}
 	return nil
 }

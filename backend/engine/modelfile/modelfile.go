@@ -85,9 +85,14 @@ type Config struct {
 	TieWordEmbeddings     bool // the output projection is the embedding matrix
 	AttentionBias         bool // q/k/v projections have biases (qwen2: true)
 	QKNorm                bool // per-head RMSNorm of q and k (qwen3)
-	Quantization          *Quantization
-	BOSTokenID            *int
-	EOSTokenIDs           []int // from config.json and generation_config.json, merged
+	// LayerWindows is each layer's sliding attention window in positions
+	// (0: the layer attends to the whole context); nil when no layer has
+	// one. Filled from sliding_window, use_sliding_window,
+	// max_window_layers, layer_types and the like, per architecture.
+	LayerWindows []int
+	Quantization *Quantization
+	BOSTokenID   *int
+	EOSTokenIDs  []int // from config.json and generation_config.json, merged
 }
 
 // Weights gives a model's tensors by name (as in the safetensors files:
