@@ -33,6 +33,11 @@ type Model struct {
 	scale  float32 // 1/sqrt(head_dim)
 
 	owned []tensor.Resource // every resource, freed by Close
+
+	// Added for gemma3, phi3 and smollm3 (issue 16, dense); see dense.go.
+	act        func(tensor.Array) tensor.Array // the MLP's gate activation: SiLU, or gemma3's GELU-tanh
+	embedScale float32                         // 0, or gemma3's sqrt(hidden_size) in the embedding's dtype
+	softcap    float32                         // 0, or gemma3's final logit soft-capping
 }
 
 // layer is one transformer block.
@@ -46,6 +51,10 @@ type layer struct {
 	rope   tensor.Rope   // the layer's rotary embedding; nil: no position encoding (NoPE)
 	window int           // sliding window in positions; 0: the whole context
 	sinks  tensor.Weight // per-head attention sinks; nil: none
+
+	// Added for gemma3 and phi3 (issue 16, dense).
+	postAttnNorm, postMLPNorm tensor.Weight // gemma3: norms of the attention and MLP outputs; nil otherwise
+	ropeHead                  int           // phi3: rope turns the first rope.Dims() of each ropeHead-wide head; 0: whole heads
 }
 
 // linear is a projection x·Wᵀ (+ bias).
@@ -59,11 +68,11 @@ func Load(cfg modelfile.Config, w modelfile.Weights, b tensor.Backend) (*Model, 
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
 	}
-	inv, err := ropeFrequencies(cfg.HeadDim, cfg.RopeTheta, cfg.RopeScaling)
+	inv, err := ropeFrequencies(rotaryDims(cfg), cfg.RopeTheta, cfg.RopeScaling)
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{cfg: cfg, b: b, eps: float32(cfg.RMSNormEps), scale: float32(1 / math.Sqrt(float64(cfg.HeadDim)))}
+	m := &Model{cfg: cfg, b: b, eps: float32(cfg.RMSNormEps), scale: float32(1 / math.Sqrt(float64(cfg.HeadDim))), act: b.SiLU}
 	l := &loader{w: w, b: b, m: m}
 	if err := l.model(inv); err != nil {
 		m.Close()
@@ -92,6 +101,10 @@ func (m *Model) Close() error {
 func checkConfig(c modelfile.Config) error {
 	switch c.Architecture {
 	case "llama", "mistral", "qwen2", "qwen3":
+	case "gemma3", "gemma3_text", "phi3", "smollm3": // dense.go
+		if err := checkDense(c); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("llama: architecture %q is not in the Llama family", c.Architecture)
 	}
