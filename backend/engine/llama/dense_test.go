@@ -30,7 +30,9 @@ func TestDense_ModelFiles(t *testing.T) {
 	}{
 		{"gemma3 nested q4", testmodel.Spec{Architecture: "gemma3", NumLayers: 3, HeadDim: 32, Quantization: q4, SlidingWindow: 3,
 			FinalLogitSoftcapping: 10, RopeScaling: &modelfile.RopeScaling{Type: "linear", Factor: 8}},
-			func(c modelfile.Config) bool { return c.LayerWindows[0] == 3 && c.LayerWindows[1] == 0 && c.FinalLogitSoftcap == 10 }},
+			func(c modelfile.Config) bool {
+				return c.LayerWindows[0] == 3 && c.LayerWindows[1] == 0 && c.FinalLogitSoftcap == 10
+			}},
 		{"gemma3_text bf16 tied, two shards", testmodel.Spec{Architecture: "gemma3_text", TieWordEmbeddings: true, Shards: 2},
 			func(c modelfile.Config) bool { return c.TieWordEmbeddings && c.QueryPreAttnScalar == 16 }},
 		{"phi3 q4 partial longrope window", testmodel.Spec{Architecture: "phi3", NumKVHeads: 2, Quantization: q4, PartialRotaryFactor: 0.75,

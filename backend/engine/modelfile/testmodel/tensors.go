@@ -14,10 +14,10 @@ import (
 type kind int
 
 const (
-	matrix kind = iota // linear layer or embedding: quantized when the spec says
-	norm               // RMSNorm weight: 1 + noise
-	bias               // attention bias: small noise
-	gemmaNorm          // gemma3's RMSNorm weight w of x·(1+w): noise around 0
+	matrix    kind = iota // linear layer or embedding: quantized when the spec says
+	norm                  // RMSNorm weight: 1 + noise
+	bias                  // attention bias: small noise
+	gemmaNorm             // gemma3's RMSNorm weight w of x·(1+w): noise around 0
 )
 
 // tensorDef is one weight of the model: a matrix named by its prefix
