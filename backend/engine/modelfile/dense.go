@@ -325,12 +325,19 @@ func denseLayout(mc *modelConfig) ([]matrix, []vector, bool) {
 	return mats, vecs, true
 }
 
-// renameNested gives a nested checkpoint's text-model tensors their
-// flat names (language_model.model.norm.weight → model.norm.weight, the
-// file's name kept for reading) and forgets the vision tensors.
+// renameNested gives a nested checkpoint's text-model tensors (and its
+// per-layer quantization entries) their flat names
+// (language_model.model.norm.weight → model.norm.weight, the file's name
+// kept for reading) and forgets the vision tensors.
 func (c *catalog) renameNested(mc *modelConfig) error {
 	if mc.weightPrefix == "" {
 		return nil
+	}
+	for _, key := range sortedKeys(mc.layerQuant) { // per-layer quantization names the file's paths
+		if rest, ok := strings.CutPrefix(key, mc.weightPrefix); ok {
+			mc.layerQuant[rest] = mc.layerQuant[key]
+			delete(mc.layerQuant, key)
+		}
 	}
 	c.where = map[string]int{}
 	for i := range c.shards {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
 )
 
 // Added for gemma3, phi3 and smollm3 (issue 16, dense).
@@ -157,5 +158,36 @@ func TestReadConfig_DenseErrors(t *testing.T) {
 				t.Errorf("error names %s field %q, want config.json field %q (%v)", fe.File, fe.Field, tt.field, err)
 			}
 		})
+	}
+}
+
+// TestOpen_Gemma3Nested: the text model's tensors are found under their
+// flat names (read from the file's language_model. names), the vision
+// tensors are skipped, and per-layer quantization written with the file's
+// paths applies.
+func TestOpen_Gemma3Nested(t *testing.T) {
+	spec := testmodel.Spec{Architecture: "gemma3", Quantization: quant(4, 32)}
+	m := openModel(t, writeModel(t, spec))
+	tn, ok := m.Tensor("model.layers.1.self_attn.q_norm.weight")
+	if !ok || tn.Name != "language_model.model.layers.1.self_attn.q_norm.weight" {
+		t.Errorf("Tensor(model.layers.1.self_attn.q_norm.weight) = %q, %v; want the file's language_model. name", tn.Name, ok)
+	}
+	for _, name := range m.Names() {
+		if strings.HasPrefix(name, "language_model.") || strings.HasPrefix(name, "vision_tower.") || strings.HasPrefix(name, "multi_modal_projector.") {
+			t.Errorf("Names() has %s", name)
+		}
+	}
+	if q, ok := m.LayerQuantization("model.layers.0.mlp.down_proj"); !ok || q != *quant(4, 32) {
+		t.Errorf("LayerQuantization(model.layers.0.mlp.down_proj) = %v, %v", q, ok)
+	}
+
+	dir := writeModel(t, spec)
+	editJSON(t, filepath.Join(dir, "config.json"), func(c map[string]any) {
+		c["quantization"].(map[string]any)["language_model.model.layers.0.mlp.down_proj"] = map[string]any{"group_size": 64, "bits": 4}
+	})
+	_, err := modelfile.Open(dir)
+	var te *modelfile.TensorError
+	if !errors.As(err, &te) || te.Tensor != "model.layers.0.mlp.down_proj.scales" {
+		t.Errorf("Open with a per-layer override the file does not follow: %v, want an error naming model.layers.0.mlp.down_proj.scales", err)
 	}
 }
