@@ -37,6 +37,8 @@ func checkDense(c modelfile.Config) error {
 		return fmt.Errorf("llama: %d NoPE flags for %d layers", len(c.LayerNoRope), c.NumLayers)
 	case c.RotaryDims < 0 || c.RotaryDims > c.HeadDim || c.RotaryDims%2 != 0:
 		return fmt.Errorf("llama: RoPE over %d of a head's %d values", c.RotaryDims, c.HeadDim)
+	case c.RopeScaling != nil && c.RopeScaling.Type == "longrope" && c.Architecture != "phi3":
+		return fmt.Errorf("llama: longrope RoPE scaling in a %s model (only phi3)", c.Architecture)
 	case c.QueryPreAttnScalar < 0 || c.RopeLocalTheta < 0 || c.FinalLogitSoftcap < 0:
 		return fmt.Errorf("llama: query_pre_attn_scalar %v, rope_local_base_freq %v, final_logit_softcapping %v",
 			c.QueryPreAttnScalar, c.RopeLocalTheta, c.FinalLogitSoftcap)

@@ -114,6 +114,9 @@ func TestDense_LoadErrors(t *testing.T) {
 		{"smollm3_f32_nope", "3 NoPE flags for 2 layers", func(c *modelfile.Config, _ tensortest.Weights) { c.NumLayers = 2 }},
 		{"phi3_f32_partial_longrope_window", "RoPE over 13", func(c *modelfile.Config, _ tensortest.Weights) { c.RotaryDims = 13 }},
 		{"phi3_f32_partial_longrope_window", "6 long factors for 5", func(c *modelfile.Config, _ tensortest.Weights) { c.RotaryDims = 10 }},
+		{"llama_f32_gqa", "longrope RoPE scaling in a llama model", func(c *modelfile.Config, _ tensortest.Weights) {
+			c.RopeScaling = &modelfile.RopeScaling{Type: "longrope", LongFactor: make([]float64, 8)}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -103,11 +103,11 @@ func checkConfig(c modelfile.Config) error {
 	switch c.Architecture {
 	case "llama", "mistral", "qwen2", "qwen3":
 	case "gemma3", "gemma3_text", "phi3", "smollm3": // dense.go
-		if err := checkDense(c); err != nil {
-			return err
-		}
 	default:
 		return fmt.Errorf("llama: architecture %q is not in the Llama family", c.Architecture)
+	}
+	if err := checkDense(c); err != nil {
+		return err
 	}
 	positive := map[string]int{"hidden_size": c.HiddenSize, "intermediate_size": c.IntermediateSize,
 		"num_hidden_layers": c.NumLayers, "num_attention_heads": c.NumHeads,

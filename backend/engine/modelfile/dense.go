@@ -287,6 +287,14 @@ func (f *fields) denseRopeScaling(field, kind string, raw json.RawMessage) *Rope
 	return &RopeScaling{Type: "longrope", ShortFactor: rs.Short, LongFactor: rs.Long}
 }
 
+// longropeOnlyPhi3 refuses longrope elsewhere: its attention factor is
+// part of phi3's forward pass only.
+func (f *fields) longropeOnlyPhi3(c *Config, field string) {
+	if c.RopeScaling != nil && c.RopeScaling.Type == "longrope" && c.Architecture != "phi3" {
+		f.fail(field+".rope_type", ErrUnsupported, "RoPE scaling longrope for %s (only phi3)", c.Architecture)
+	}
+}
+
 // denseLayout lists gemma3's and phi3's tensors (smollm3 has the Llama
 // layout): gemma3 has four norms per layer and q/k norms; phi3 fuses
 // q/k/v into qkv_proj (rows: q, then k, then v) and gate/up into

@@ -141,6 +141,8 @@ func TestReadConfig_DenseErrors(t *testing.T) {
 			modelfile.ErrInvalidConfig, "rope_scaling"},
 		{"phi3 odd rotary dims", `{"model_type": "phi3", "partial_rotary_factor": 0.1, ` + baseFields + `}`, modelfile.ErrInvalidConfig, "partial_rotary_factor"},
 		{"phi3 rotary factor above 1", `{"model_type": "phi3", "partial_rotary_factor": 1.5, ` + baseFields + `}`, modelfile.ErrInvalidConfig, "partial_rotary_factor"},
+		{"longrope outside phi3", `{"model_type": "llama", "rope_scaling": {"type": "longrope", "long_factor": [1, 1, 1, 1, 1, 1, 1, 1]}, ` + baseFields + `}`,
+			modelfile.ErrUnsupported, "rope_scaling.rope_type"},
 		{"smollm3 short no_rope_layers", `{"model_type": "smollm3", "no_rope_layers": [1], ` + baseFields + `}`, modelfile.ErrInvalidConfig, "no_rope_layers"},
 		{"smollm3 no_rope_layers value", `{"model_type": "smollm3", "no_rope_layers": [1, 2], ` + baseFields + `}`, modelfile.ErrInvalidConfig, "no_rope_layers"},
 		{"smollm3 sliding window", `{"model_type": "smollm3", "use_sliding_window": true, ` + baseFields + `}`, modelfile.ErrUnsupported, "use_sliding_window"},

@@ -94,6 +94,7 @@ func (f *fields) rope(c *Config, raw *rawConfig, defTheta float64) {
 	c.RopeTheta = f.positiveFloat("rope_theta", theta, defTheta)
 	if !isNull(scaling) {
 		c.RopeScaling = f.ropeScaling(field, scaling)
+		f.longropeOnlyPhi3(c, field)
 	}
 }
 
