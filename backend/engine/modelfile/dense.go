@@ -16,9 +16,15 @@ import (
 // ("language_model.model.layers.0...", "language_model.lm_head.weight").
 const nestedWeightPrefix = "language_model."
 
+// nestedRenames are the other layout of a gemma3 checkpoint's text model,
+// the one transformers (4.52 on) saves: "model.language_model.layers.0..."
+// with "lm_head.weight" at the top.
+var nestedRenames = map[string]string{"model.language_model.": "model."}
+
 // ignoredNested are the prefixes of a gemma3 checkpoint's tensors that a
-// text-only forward pass does not use (the vision tower and projector).
-var ignoredNested = []string{"vision_tower.", "multi_modal_projector."}
+// text-only forward pass does not use (the vision tower and projector, in
+// either layout).
+var ignoredNested = []string{"vision_tower.", "multi_modal_projector.", "model.vision_tower.", "model.multi_modal_projector."}
 
 // gemma3Rules are the rules of gemma3_text (flat) or gemma3 (the text
 // model in text_config). Absent fields take transformers'
@@ -358,6 +364,11 @@ func (c *catalog) renameNested(mc *modelConfig) error {
 			}
 			if rest, ok := strings.CutPrefix(name, mc.weightPrefix); ok {
 				flat, info.stored = rest, name
+			}
+			for from, to := range nestedRenames {
+				if rest, ok := strings.CutPrefix(name, from); ok {
+					flat, info.stored = to+rest, name
+				}
 			}
 			if j, dup := c.where[flat]; dup {
 				return &TensorError{sh.path, name, wrapf(ErrCorrupt, "is %s, which %s has too", flat, c.shards[j].path)}
