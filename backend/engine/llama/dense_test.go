@@ -40,7 +40,7 @@ func TestDense_ModelFiles(t *testing.T) {
 			func(c modelfile.Config) bool { return c.RotaryDims == 12 && c.LayerWindows[1] == 5 }},
 		{"phi3 f16", testmodel.Spec{Architecture: "phi3", DType: modelfile.F16},
 			func(c modelfile.Config) bool { return c.RotaryDims == 16 && c.LayerWindows == nil }},
-		{"smollm3 bf16 NoPE", testmodel.Spec{Architecture: "smollm3", NumLayers: 3, NoRopeLayers: []int{1, 0, 1}},
+		{"smollm3 bf16 NoPE", testmodel.Spec{Architecture: "smollm3", NumLayers: 3, NoRopeLayers: "101"},
 			func(c modelfile.Config) bool { return c.LayerNoRope[1] && !c.LayerNoRope[0] }},
 	}
 	tokens := []int{1, 300, 17, 42, 5, 200, 0, 33, 8, 64}

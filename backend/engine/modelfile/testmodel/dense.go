@@ -43,8 +43,12 @@ func (s Spec) denseConfig(c map[string]any) map[string]any {
 			c["rope_scaling"] = map[string]any{"type": "longrope", "short_factor": rs.ShortFactor, "long_factor": rs.LongFactor}
 		}
 	case "smollm3":
-		if s.NoRopeLayers != nil {
-			c["no_rope_layers"] = s.NoRopeLayers
+		if s.NoRopeLayers != "" {
+			flags := make([]int, len(s.NoRopeLayers))
+			for i, d := range s.NoRopeLayers {
+				flags[i] = int(d - '0')
+			}
+			c["no_rope_layers"] = flags
 		}
 	}
 	if !isGemma3(a) {

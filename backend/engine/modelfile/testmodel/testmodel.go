@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 )
@@ -44,7 +45,7 @@ type Spec struct {
 	SlidingWindowPattern  int     // gemma3: every n-th layer is global (default 2)
 	FinalLogitSoftcapping float64 // gemma3: 0 writes null
 	PartialRotaryFactor   float64 // phi3: 0 leaves it out (1)
-	NoRopeLayers          []int   // smollm3: 1 = RoPE, 0 = NoPE per layer; nil leaves it out (every 4th layer NoPE)
+	NoRopeLayers          string  // smollm3: no_rope_layers as digits, "1" = RoPE, "0" = NoPE per layer ("101"); "" leaves it out (every 4th layer NoPE)
 }
 
 // Realistic is the shape of Qwen2.5-0.5B-Instruct as mlx-community
@@ -117,6 +118,7 @@ func (s Spec) validate() error {
 	check(s.VocabSize >= TokenizerSize, "VocabSize %d is below the tokenizer's %d tokens", s.VocabSize, TokenizerSize)
 	check(s.DType == modelfile.F32 || s.DType == modelfile.F16 || s.DType == modelfile.BF16, "DType %q", s.DType)
 	check(s.Shards == 1 || s.Shards == 2, "Shards %d: want 1 or 2", s.Shards)
+	check(strings.Trim(s.NoRopeLayers, "01") == "", "NoRopeLayers %q: want digits 0 and 1", s.NoRopeLayers)
 	check(!(s.AttentionBias || s.MLPBias) || a == "llama" || a == "mistral", "AttentionBias and MLPBias are for llama and mistral")
 	if rs := s.RopeScaling; rs != nil {
 		check(rs.Type == "llama3" || (denseArch(a) && (rs.Type == "linear" || rs.Type == "longrope")), "RopeScaling type %q: want llama3 (gemma3, phi3: linear; phi3: longrope)", rs.Type)
