@@ -54,9 +54,10 @@ var architectures = map[string]archRules{
 	"qwen2":   {ropeTheta: 1e6, maxPos: 32768, kvRequired: true, headDim: headDimDerived, attnBias: true},
 	"qwen3":   {kvRequired: true, headDim: headDimRequired, qkNorm: true},
 
-	// Added for gemma3, phi3 and smollm3 (issue 16, dense): transformers'
-	// defaults (Gemma3TextConfig, Phi3Config, SmolLM3Config) where mlx-lm's
-	// differ or have none; see dense.go.
+	// Added for gemma3, phi3 and smollm3 (issue 16, dense); see dense.go.
+	// gemma3 and smollm3 take transformers' defaults (Gemma3TextConfig,
+	// SmolLM3Config: real gemma3 text_config objects leave out what equals
+	// them), phi3 mlx-lm's (its 131072 positions, not transformers' 4096).
 	"gemma3_text": gemma3Rules(false),
 	"gemma3":      gemma3Rules(true),
 	"phi3":        {ropeTheta: 10000, maxPos: 131072, headDim: headDimDerived, dense: phi3Fields},
