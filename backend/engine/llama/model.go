@@ -2,9 +2,9 @@
 // llama, mistral (the same math), qwen2 (q/k/v biases) and qwen3 (per-head
 // RMSNorm of q and k), and the families that differ from it in a few
 // places, gemma3, phi3 and smollm3 (dense.go, phi3.go) — written once
-// against tensor.Backend: grouped-query attention, RoPE with rope_theta and Llama 3 rope_scaling, SwiGLU MLPs,
-// RMSNorm, tied or separate output embeddings, dense or MLX-quantized
-// weights.
+// against tensor.Backend: grouped-query attention, RoPE with rope_theta
+// and Llama 3 rope_scaling, SwiGLU MLPs, RMSNorm, tied or separate output
+// embeddings, dense or MLX-quantized weights.
 package llama
 
 import (
