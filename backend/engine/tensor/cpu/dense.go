@@ -81,8 +81,8 @@ func (b *Backend) RopePartial(xa tensor.Array, rt tensor.Rope, headDim, offset i
 	if !isRope || r.b != b || r.freed {
 		return b.fail("RopePartial: freed or foreign Rope")
 	}
-	if headDim <= 0 || r.dims > headDim || x.cols%headDim != 0 || offset < 0 {
-		return b.fail("RopePartial: %d columns in heads of %d rotated over %d at offset %d", x.cols, headDim, r.dims, offset)
+	if err := tensor.CheckRopePartial(x.cols, headDim, r.dims, offset); err != nil {
+		return b.fail("%v", err)
 	}
 	half := r.dims / 2
 	for i := range x.rows {

@@ -705,8 +705,8 @@ func (b *Backend) RopePartial(xa tensor.Array, rt tensor.Rope, headDim, offset i
 	if !isRope || r.b != b || r.freed {
 		return b.fail(x.rows, x.cols, "RopePartial: freed or foreign Rope")
 	}
-	if headDim <= 0 || r.dims > headDim || x.cols%headDim != 0 || offset < 0 {
-		return b.fail(x.rows, x.cols, "RopePartial: %d columns in heads of %d rotated over %d at offset %d", x.cols, headDim, r.dims, offset)
+	if err := tensor.CheckRopePartial(x.cols, headDim, r.dims, offset); err != nil {
+		return b.fail(x.rows, x.cols, "%v", err)
 	}
 	out := C.mb_array_new()
 	if C.mb_rope_partial(&out, x.h, C.int(x.cols/headDim), C.int(headDim), C.int(r.dims), r.freqs, C.int(offset), b.stream) != 0 {
