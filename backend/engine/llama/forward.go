@@ -155,6 +155,9 @@ func (m *Model) checkForward(tokens []int, c *Cache) error {
 func (c *Cache) step() error {
 	m, b := c.m, c.m.b
 	x := b.Embed(m.embed, c.chunk)
+	if m.embedScale != 0 {
+		x = m.scaleEmbeddings(x)
+	}
 	for i := range m.layers {
 		x = m.block(&m.layers[i], x, c.kv[i], c.len)
 	}
@@ -163,7 +166,11 @@ func (c *Cache) step() error {
 	}
 	last := b.SliceRows(x, len(c.chunk)-1, 1)
 	h := b.RMSNorm(last, m.norm, m.eps)
-	return b.Read(b.MatMul(h, m.lmHead), c.logits)
+	logits := b.MatMul(h, m.lmHead)
+	if m.softcap != 0 {
+		logits = m.softcapLogits(logits)
+	}
+	return b.Read(logits, c.logits)
 }
 
 // block is one transformer block: x + attention(norm(x)), then
@@ -172,11 +179,18 @@ func (m *Model) block(l *layer, x tensor.Array, kv tensor.KVCache, offset int) t
 	b := m.b
 	h := b.RMSNorm(x, l.attnNorm, m.eps)
 	a := m.attention(l, h, kv, offset)
+	if l.postAttnNorm != nil {
+		a = m.postNorm(a, l.postAttnNorm)
+	}
 	x2 := b.Add(x, a)
 	release(b, x, h, a)
 	h = b.RMSNorm(x2, l.mlpNorm, m.eps)
-	y := b.Add(x2, m.mlp(l, h))
-	release(b, x2, h)
+	f := m.mlp(l, h)
+	if l.postMLPNorm != nil {
+		f = m.postNorm(f, l.postMLPNorm)
+	}
+	y := b.Add(x2, f)
+	release(b, x2, h, f)
 	return y
 }
 
@@ -189,7 +203,10 @@ func (m *Model) attention(l *layer, h tensor.Array, kv tensor.KVCache, offset in
 		q, k = m.headNorm(q, l.qNorm), m.headNorm(k, l.kNorm)
 	}
 	qr, kr := q, k
-	if l.rope != nil {
+	if l.rope != nil && l.ropeHead != 0 {
+		qr, kr = b.RopePartial(q, l.rope, l.ropeHead, offset), b.RopePartial(k, l.rope, l.ropeHead, offset)
+		release(b, q, k)
+	} else if l.rope != nil {
 		qr, kr = b.Rope(q, l.rope, offset), b.Rope(k, l.rope, offset)
 		release(b, q, k)
 	}
@@ -199,11 +216,11 @@ func (m *Model) attention(l *layer, h tensor.Array, kv tensor.KVCache, offset in
 	return out
 }
 
-// mlp is down(silu(gate(h)) · up(h)).
+// mlp is down(act(gate(h)) · up(h)), act being SiLU (gemma3: GELU-tanh).
 func (m *Model) mlp(l *layer, h tensor.Array) tensor.Array {
 	b := m.b
 	g, u := m.linear(h, l.gate), m.linear(h, l.up)
-	s := b.SiLU(g)
+	s := m.act(g)
 	p := b.Mul(s, u)
 	out := m.linear(p, l.down)
 	release(b, g, u, s, p)

@@ -132,7 +132,8 @@ func TestForward_RefusesBadInput(t *testing.T) {
 func TestForward_DecodeAllocatesNothing(t *testing.T) {
 	b := cpu.NewThreads(2)
 	defer b.Close()
-	for _, name := range []string{"llama_f32_gqa", "qwen2_q4g32_tied_bias", "qwen3_q8g64_qknorm", "llama_bf16_tied_llama3rope", "qwen2_f16_bias"} {
+	for _, name := range []string{"llama_f32_gqa", "qwen2_q4g32_tied_bias", "qwen3_q8g64_qknorm", "llama_bf16_tied_llama3rope", "qwen2_f16_bias",
+		"gemma3_bf16_softcap_linearrope", "gemma3_q4g32_tied_window", "phi3_q4g64_partial_longrope", "phi3_f32_partial_longrope_window", "smollm3_f32_nope"} {
 		m := load(t, b, name)
 		c, err := m.NewCache(0)
 		if err != nil {

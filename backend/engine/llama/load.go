@@ -29,17 +29,18 @@ func (l *loader) model(invFreq []float64) error {
 			return err
 		}
 	}
-	if m.norm, err = l.vector("model.norm.weight", c.HiddenSize); err != nil {
+	if m.norm, err = l.norm("model.norm.weight", c.HiddenSize); err != nil {
 		return err
 	}
 	m.layers = make([]layer, c.NumLayers)
+	loadLayer := l.familyLayer()
 	for i := range m.layers {
-		if err := l.layer(i, &m.layers[i]); err != nil {
+		if err := loadLayer(i, &m.layers[i]); err != nil {
 			return err
 		}
 	}
 	err = l.run(func() (err error) {
-		m.rope, err = l.b.NewRope(c.HeadDim, invFreq)
+		m.rope, err = l.b.NewRope(rotaryDims(c), invFreq)
 		return l.own(m.rope, err)
 	})
 	if err != nil {
@@ -51,7 +52,7 @@ func (l *loader) model(invFreq []float64) error {
 			m.layers[i].window = c.LayerWindows[i]
 		}
 	}
-	return nil
+	return l.family()
 }
 
 // layer loads block i.

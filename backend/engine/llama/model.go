@@ -1,9 +1,10 @@
 // Package llama is the Llama-family forward pass as mlx-lm defines it —
 // llama, mistral (the same math), qwen2 (q/k/v biases) and qwen3 (per-head
-// RMSNorm of q and k) — written once against tensor.Backend: grouped-query
-// attention, RoPE with rope_theta and Llama 3 rope_scaling, SwiGLU MLPs,
-// RMSNorm, tied or separate output embeddings, dense or MLX-quantized
-// weights.
+// RMSNorm of q and k), and the families that differ from it in a few
+// places, gemma3, phi3 and smollm3 (dense.go, phi3.go) — written once
+// against tensor.Backend: grouped-query attention, RoPE with rope_theta
+// and Llama 3 rope_scaling, SwiGLU MLPs, RMSNorm, tied or separate output
+// embeddings, dense or MLX-quantized weights.
 package llama
 
 import (
@@ -33,6 +34,11 @@ type Model struct {
 	scale  float32 // 1/sqrt(head_dim)
 
 	owned []tensor.Resource // every resource, freed by Close
+
+	// Added for gemma3, phi3 and smollm3 (issue 16, dense); see dense.go.
+	act        func(tensor.Array) tensor.Array // the MLP's gate activation: SiLU, or gemma3's GELU-tanh
+	embedScale float32                         // 0, or gemma3's sqrt(hidden_size) in the embedding's dtype
+	softcap    float32                         // 0, or gemma3's final logit soft-capping
 }
 
 // layer is one transformer block.
@@ -46,6 +52,10 @@ type layer struct {
 	rope   tensor.Rope   // the layer's rotary embedding; nil: no position encoding (NoPE)
 	window int           // sliding window in positions; 0: the whole context
 	sinks  tensor.Weight // per-head attention sinks; nil: none
+
+	// Added for gemma3 and phi3 (issue 16, dense).
+	postAttnNorm, postMLPNorm tensor.Weight // gemma3: norms of the attention and MLP outputs; nil otherwise
+	ropeHead                  int           // phi3: rope turns the first rope.Dims() of each ropeHead-wide head; 0: whole heads
 }
 
 // linear is a projection x·Wᵀ (+ bias).
@@ -59,11 +69,11 @@ func Load(cfg modelfile.Config, w modelfile.Weights, b tensor.Backend) (*Model, 
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
 	}
-	inv, err := ropeFrequencies(cfg.HeadDim, cfg.RopeTheta, cfg.RopeScaling)
+	inv, err := ropeFrequencies(rotaryDims(cfg), cfg.RopeTheta, cfg.RopeScaling)
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{cfg: cfg, b: b, eps: float32(cfg.RMSNormEps), scale: float32(1 / math.Sqrt(float64(cfg.HeadDim)))}
+	m := &Model{cfg: cfg, b: b, eps: float32(cfg.RMSNormEps), scale: float32(1 / math.Sqrt(float64(cfg.HeadDim))), act: b.SiLU}
 	l := &loader{w: w, b: b, m: m}
 	if err := l.model(inv); err != nil {
 		m.Close()
@@ -92,8 +102,12 @@ func (m *Model) Close() error {
 func checkConfig(c modelfile.Config) error {
 	switch c.Architecture {
 	case "llama", "mistral", "qwen2", "qwen3":
+	case "gemma3", "gemma3_text", "phi3", "smollm3": // dense.go
 	default:
 		return fmt.Errorf("llama: architecture %q is not in the Llama family", c.Architecture)
+	}
+	if err := checkDense(c); err != nil {
+		return err
 	}
 	positive := map[string]int{"hidden_size": c.HiddenSize, "intermediate_size": c.IntermediateSize,
 		"num_hidden_layers": c.NumLayers, "num_attention_heads": c.NumHeads,

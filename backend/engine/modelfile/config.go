@@ -39,6 +39,11 @@ type archRules struct {
 	attnBias   bool // q/k/v biases always (qwen2), whatever attention_bias says
 	qkNorm     bool
 	llamaOpts  bool // honours attention_bias, mlp_bias, rope_traditional, layer_types
+
+	// Added for gemma3, phi3 and smollm3 (issue 16, dense).
+	nested   bool                                                          // the text model's config is text_config (gemma3)
+	defaults func(raw *rawConfig)                                          // fills absent fields before validation
+	dense    func(f *fields, mc *modelConfig, raw *rawConfig, data []byte) // reads the family's own fields from data
 }
 
 // architectures are the supported model_types. mlx-lm has no default for
@@ -48,6 +53,15 @@ var architectures = map[string]archRules{
 	"mistral": {ropeTheta: 10000, maxPos: 131072, llamaOpts: true},
 	"qwen2":   {ropeTheta: 1e6, maxPos: 32768, kvRequired: true, headDim: headDimDerived, attnBias: true},
 	"qwen3":   {kvRequired: true, headDim: headDimRequired, qkNorm: true},
+
+	// Added for gemma3, phi3 and smollm3 (issue 16, dense); see dense.go.
+	// gemma3 and smollm3 take transformers' defaults (Gemma3TextConfig,
+	// SmolLM3Config: real gemma3 text_config objects leave out what equals
+	// them), phi3 mlx-lm's (its 131072 positions, not transformers' 4096).
+	"gemma3_text": gemma3Rules(false),
+	"gemma3":      gemma3Rules(true),
+	"phi3":        {ropeTheta: 10000, maxPos: 131072, headDim: headDimDerived, dense: phi3Fields},
+	"smollm3":     {ropeTheta: 2e6, maxPos: 32768, llamaOpts: true, dense: smollm3Fields},
 }
 
 // Architectures lists the supported model_types, sorted.
@@ -89,10 +103,11 @@ type rawConfig struct {
 // modelConfig is a Config with what only loading the weights can settle.
 type modelConfig struct {
 	Config
-	tieSet     bool                     // tie_word_embeddings was given
-	outputBias bool                     // o_proj has a bias (llama's attention_bias)
-	mlpBias    bool                     // gate, up and down projections have biases (llama's mlp_bias)
-	layerQuant map[string]*Quantization // per-layer overrides; nil value: not quantized
+	tieSet       bool                     // tie_word_embeddings was given
+	weightPrefix string                   // before the text model's tensor names in the files (gemma3: "language_model.")
+	outputBias   bool                     // o_proj has a bias (llama's attention_bias)
+	mlpBias      bool                     // gate, up and down projections have biases (llama's mlp_bias)
+	layerQuant   map[string]*Quantization // per-layer overrides; nil value: not quantized
 }
 
 // ReadConfig reads dir's config.json and generation_config.json, applies
@@ -145,8 +160,18 @@ func parseConfig(path string, data []byte) (*modelConfig, error) {
 	case raw.ModelType == "":
 		return nil, &FieldError{path, "model_type", wrapf(ErrInvalidConfig, "required")}
 	}
-	f := &fields{file: path}
+	text, prefix, err := nestedConfig(path, data, &raw, rules)
+	if err != nil {
+		return nil, err
+	}
+	if rules.defaults != nil {
+		rules.defaults(&raw)
+	}
+	f := &fields{file: path, prefix: prefix}
 	mc := &modelConfig{Config: Config{Architecture: raw.ModelType, AttentionBias: rules.attnBias, QKNorm: rules.qkNorm}}
+	if prefix != "" {
+		mc.weightPrefix = nestedWeightPrefix
+	}
 	c := &mc.Config
 	c.HiddenSize = f.positive("hidden_size", raw.HiddenSize, 0)
 	c.IntermediateSize = f.positive("intermediate_size", raw.IntermediateSize, 0)
@@ -165,6 +190,10 @@ func parseConfig(path string, data []byte) (*modelConfig, error) {
 		f.llamaOptions(&raw)
 		c.AttentionBias, mc.outputBias, mc.mlpBias = raw.AttentionBias, raw.AttentionBias, raw.MLPBias
 	}
+	if rules.dense != nil {
+		rules.dense(f, mc, &raw, text)
+	}
+	f.prefix = "" // quantization and token ids are read at the top level
 	c.TieWordEmbeddings, mc.tieSet = true, raw.TieWordEmbeddings != nil
 	if mc.tieSet {
 		c.TieWordEmbeddings = *raw.TieWordEmbeddings

@@ -127,7 +127,7 @@ func TestOpen_Errors(t *testing.T) {
 			editJSON(t, filepath.Join(dir, "config.json"), func(m map[string]any) { m["attention_bias"] = false })
 		}, modelfile.ErrTensorShape, weights, "model.layers.0.self_attn.k_proj.bias"},
 		{"unsupported architecture", testmodel.Spec{}, func(t *testing.T, dir string) {
-			editJSON(t, filepath.Join(dir, "config.json"), func(m map[string]any) { m["model_type"] = "gemma3" })
+			editJSON(t, filepath.Join(dir, "config.json"), func(m map[string]any) { m["model_type"] = "gemma2" })
 		}, modelfile.ErrUnsupported, "config.json", ""},
 		{"bad rope_scaling", testmodel.Spec{}, func(t *testing.T, dir string) {
 			editJSON(t, filepath.Join(dir, "config.json"), func(m map[string]any) { m["rope_scaling"] = map[string]any{"rope_type": "yarn", "factor": 4} })

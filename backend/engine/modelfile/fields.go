@@ -8,13 +8,14 @@ import (
 
 // fields validates config fields one by one and keeps the first error.
 type fields struct {
-	file string
-	err  error
+	file   string
+	prefix string // of the field paths: "text_config." while a nested config is read
+	err    error
 }
 
 func (f *fields) fail(field string, sentinel error, format string, args ...any) {
 	if f.err == nil {
-		f.err = &FieldError{f.file, field, wrapf(sentinel, format, args...)}
+		f.err = &FieldError{f.file, f.prefix + field, wrapf(sentinel, format, args...)}
 	}
 }
 
@@ -93,6 +94,7 @@ func (f *fields) rope(c *Config, raw *rawConfig, defTheta float64) {
 	c.RopeTheta = f.positiveFloat("rope_theta", theta, defTheta)
 	if !isNull(scaling) {
 		c.RopeScaling = f.ropeScaling(field, scaling)
+		f.longropeOnlyPhi3(c, field)
 	}
 }
 
@@ -122,8 +124,10 @@ func (f *fields) ropeScaling(field string, raw json.RawMessage) *RopeScaling {
 	case "default":
 		return nil
 	case "llama3":
+	case "linear", "longrope", "su":
+		return f.denseRopeScaling(field, kind, raw)
 	default:
-		f.fail(field+".rope_type", ErrUnsupported, "RoPE scaling %q (only llama3)", kind)
+		f.fail(field+".rope_type", ErrUnsupported, "RoPE scaling %q (only llama3, linear or phi3's longrope)", kind)
 		return nil
 	}
 	s := &RopeScaling{Type: kind}

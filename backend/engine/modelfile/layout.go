@@ -23,6 +23,9 @@ type vector struct {
 // layout lists the tensors a model must have, in the order errors are
 // reported: the embedding, each layer, the final norm, lm_head.
 func layout(mc *modelConfig) ([]matrix, []vector) {
+	if mats, vecs, ok := denseLayout(mc); ok {
+		return mats, vecs
+	}
 	c := mc.Config
 	h, q, kv := c.HiddenSize, c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
 	mats := []matrix{{"model.embed_tokens", c.VocabSize, h}}

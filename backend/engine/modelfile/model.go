@@ -61,6 +61,9 @@ func inspect(dir string) (*modelConfig, *catalog, map[string]*Quantization, erro
 	if err != nil {
 		return mc, nil, nil, err
 	}
+	if err := cat.renameNested(mc); err != nil {
+		return mc, nil, nil, err
+	}
 	quant, err := checkTensors(mc, cat)
 	return mc, cat, quant, err
 }
@@ -90,7 +93,11 @@ func (m *Model) load(sh shard) error {
 		if info.end > int64(len(data)) {
 			return &TensorError{sh.path, name, wrapf(ErrCorrupt, "data ends at %d, past the file's %d bytes", info.end, len(data))}
 		}
-		m.tensors[name] = Tensor{Name: name, DType: info.dtype, Shape: info.shape, Data: data[info.begin:info.end:info.end], File: sh.path}
+		stored := name
+		if info.stored != "" {
+			stored = info.stored
+		}
+		m.tensors[name] = Tensor{Name: stored, DType: info.dtype, Shape: info.shape, Data: data[info.begin:info.end:info.end], File: sh.path}
 	}
 	return nil
 }
@@ -168,5 +175,10 @@ func (c Config) clone() Config {
 		c.BOSTokenID = &id
 	}
 	c.EOSTokenIDs = slices.Clone(c.EOSTokenIDs)
+	c.LayerNoRope = slices.Clone(c.LayerNoRope)
+	if c.RopeScaling != nil {
+		c.RopeScaling.ShortFactor = slices.Clone(c.RopeScaling.ShortFactor)
+		c.RopeScaling.LongFactor = slices.Clone(c.RopeScaling.LongFactor)
+	}
 	return c
 }

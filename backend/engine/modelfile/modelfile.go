@@ -56,21 +56,29 @@ type Quantization struct {
 	Bits      int `json:"bits"`
 }
 
-// RopeScaling is Llama 3's frequency-dependent RoPE scaling ("llama3"), the
-// only kind the supported architectures use; other kinds are refused.
+// RopeScaling is a RoPE scaling of rope_scaling: Llama 3's
+// frequency-dependent one ("llama3"), "linear" (gemma3) or phi3's
+// "longrope"; other kinds are refused.
 type RopeScaling struct {
 	Type                          string  `json:"rope_type"`
 	Factor                        float64 `json:"factor"`
 	LowFreqFactor                 float64 `json:"low_freq_factor"`
 	HighFreqFactor                float64 `json:"high_freq_factor"`
 	OriginalMaxPositionEmbeddings int     `json:"original_max_position_embeddings"`
+
+	// Added for phi3 (issue 16, dense): "longrope" (also written "su")
+	// divides the frequency of RoPE pair i by LongFactor[i] (and scales the
+	// rotated values; see the llama package). ShortFactor is kept for
+	// reference: mlx-lm uses the long factors at every length.
+	ShortFactor []float64 `json:"short_factor"`
+	LongFactor  []float64 `json:"long_factor"`
 }
 
 // Config is the part of config.json (and generation_config.json) that the
 // Llama-family forward pass and generation need, validated and with
 // defaults applied the way mlx-lm applies them.
 type Config struct {
-	Architecture          string // model_type: "llama", "mistral", "qwen2" or "qwen3"
+	Architecture          string // model_type: "llama", "mistral", "qwen2", "qwen3", "gemma3", "gemma3_text", "phi3", "smollm3", ...
 	HiddenSize            int
 	IntermediateSize      int
 	NumLayers             int
@@ -93,6 +101,25 @@ type Config struct {
 	Quantization *Quantization
 	BOSTokenID   *int
 	EOSTokenIDs  []int // from config.json and generation_config.json, merged
+
+	// Added for gemma3, phi3 and smollm3 (issue 16, dense).
+
+	// LayerNoRope marks the layers that have no rotary position embedding
+	// (smollm3's NoPE layers); nil when every layer has RoPE.
+	LayerNoRope []bool
+	// RotaryDims is how many values of each head RoPE turns (phi3's
+	// head_dim·partial_rotary_factor); 0 means all HeadDim of them.
+	RotaryDims int
+	// QueryPreAttnScalar, when positive, makes the attention scale
+	// QueryPreAttnScalar^-0.5 instead of HeadDim^-0.5 (gemma3).
+	QueryPreAttnScalar float64
+	// RopeLocalTheta, when positive, is the RoPE base of the layers with a
+	// sliding window, which also take no RopeScaling (gemma3's
+	// rope_local_base_freq).
+	RopeLocalTheta float64
+	// FinalLogitSoftcap, when positive, turns the logits into
+	// c·tanh(logits/c) (gemma3's final_logit_softcapping).
+	FinalLogitSoftcap float64
 }
 
 // Weights gives a model's tensors by name (as in the safetensors files:

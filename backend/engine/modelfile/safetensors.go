@@ -17,6 +17,7 @@ type tensorInfo struct {
 	dtype      DType
 	shape      []int
 	begin, end int64
+	stored     string // the name in the file when the catalog renamed it (gemma3's language_model.)
 }
 
 // elemSize is the byte size of a safetensors dtype, or 0 when unknown. It

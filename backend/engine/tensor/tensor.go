@@ -152,6 +152,25 @@ type Ops interface {
 	// Argmax computes x and stores the index of the largest value of each
 	// row in dst (len(dst) = rows; the first index among equals).
 	Argmax(x Array, dst []int) error
+
+	// Added for gemma3 (issue 16).
+
+	// Scale multiplies every element of x by s (gemma3's embedding scale
+	// sqrt(hidden_size)).
+	Scale(x Array, s float32) Array
+	// Tanh is tanh(x), elementwise (with Scale, gemma3's logit
+	// soft-capping c·tanh(x/c)).
+	Tanh(x Array) Array
+	// GELUTanh is GELU's tanh approximation, elementwise:
+	// 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))) (PyTorch's
+	// gelu(approximate="tanh"), gemma3's gelu_pytorch_tanh).
+	GELUTanh(x Array) Array
+	// RopePartial rotates the first r.Dims() values of each headDim-wide
+	// head of each row of x as Rope rotates a whole head (pair i is
+	// elements i and i+r.Dims()/2), and copies the head's other values
+	// (phi3's partial_rotary_factor). cols must be a multiple of headDim
+	// and r.Dims() ≤ headDim; row i is at position offset+i.
+	RopePartial(x Array, r Rope, headDim, offset int) Array
 }
 
 // Array is a backend's rows×cols float matrix.

@@ -26,6 +26,17 @@ type Spec struct {
 	KVHeads       int
 	HeadDim       int // 0: hidden/heads
 	Seed          uint64
+
+	// Added for gemma3, phi3 and smollm3 (issue 16, dense).
+	Hidden        int     // 0: 64
+	Layers        int     // 0: 2
+	Window        int     // gemma3: the local layers' sliding window; phi3: every layer's
+	Pattern       int     // gemma3: every Pattern-th layer is global
+	Softcap       float64 // gemma3: final_logit_softcapping
+	PartialRotary float64 // phi3: partial_rotary_factor (0: 1)
+	LongRope      bool    // phi3: longrope scaling with a context 8 times the original
+	LinearRope    float64 // gemma3: linear rope_scaling factor of the global layers
+	NoRope        []bool  // smollm3: the NoPE layers
 }
 
 // The tiny models' dimensions: large enough for two quantization groups
@@ -53,6 +64,7 @@ var Specs = []Spec{
 	{Name: "qwen2_f16_bias", Arch: "qwen2", DType: modelfile.F16, AttentionBias: true, KVHeads: 2, Seed: 7},
 	{Name: "qwen3_q8g64_qknorm", Arch: "qwen3", DType: modelfile.F16, Quant: &modelfile.Quantization{GroupSize: 64, Bits: 8}, QKNorm: true, KVHeads: 2, HeadDim: 32, Seed: 8},
 	{Name: "qwen3_bf16_tied_qknorm", Arch: "qwen3", DType: modelfile.BF16, Tied: true, QKNorm: true, KVHeads: 1, HeadDim: 32, Seed: 9},
+	// Added for gemma3, phi3 and smollm3 (issue 16, dense): see dense.go.
 }
 
 // Build makes the model's configuration and random weights (seeded: the
@@ -72,8 +84,11 @@ func Build(s Spec) (modelfile.Config, tensortest.Weights) {
 		// original context of 16 every branch of the scaling is taken.
 		cfg.RopeScaling = &modelfile.RopeScaling{Type: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 16}
 	}
+	denseConfig(s, &cfg)
 	g := &gen{s: s, w: tensortest.Weights{}, rng: tensortest.NewRand(s.Seed)}
-	g.model(cfg)
+	if !g.denseModel(cfg) {
+		g.model(cfg)
+	}
 	return cfg, g.w
 }
 

@@ -25,6 +25,9 @@ func NewReference(c modelfile.Config, w modelfile.Weights) *Reference {
 // Logits runs the whole sequence and returns the logits of every
 // position.
 func (r *Reference) Logits(tokens []int) [][]float64 {
+	if logits, ok := r.denseLogits(tokens); ok { // reference_dense.go
+		return logits
+	}
 	c := r.c
 	n, d := len(tokens), c.HiddenSize
 	emb := r.matrix("model.embed_tokens", c.VocabSize, d)

@@ -14,9 +14,10 @@ import (
 type kind int
 
 const (
-	matrix kind = iota // linear layer or embedding: quantized when the spec says
-	norm               // RMSNorm weight: 1 + noise
-	bias               // attention bias: small noise
+	matrix    kind = iota // linear layer or embedding: quantized when the spec says
+	norm                  // RMSNorm weight: 1 + noise
+	bias                  // attention bias: small noise
+	gemmaNorm             // gemma3's RMSNorm weight w of x·(1+w): noise around 0
 )
 
 // tensorDef is one weight of the model: a matrix named by its prefix
@@ -45,6 +46,9 @@ func (t stored) bytes() int64 {
 
 // defs lists the model's weights in file order.
 func (s Spec) defs() []tensorDef {
+	if defs, ok := s.denseDefs(); ok {
+		return defs
+	}
 	h, q, kv, inter := s.HiddenSize, s.NumHeads*s.HeadDim, s.NumKVHeads*s.HeadDim, s.IntermediateSize
 	defs := []tensorDef{{"model.embed_tokens", matrix, s.VocabSize, h}}
 	for i := range s.NumLayers {
@@ -119,7 +123,7 @@ func (s Spec) rows(d tensorDef) func(yield func(row []float32) bool) {
 		switch d.kind {
 		case norm:
 			mean, std = 1, 0.1
-		case bias:
+		case bias, gemmaNorm:
 			std = 0.1
 		}
 		row := make([]float32, d.cols)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 )
@@ -38,6 +39,13 @@ type Spec struct {
 	Quantization          *modelfile.Quantization // nil: unquantized
 	Shards                int                     // 1, or 2 with model.safetensors.index.json
 	Seed                  uint64                  // weights are a function of Seed and tensor name
+
+	// Added for gemma3, phi3 and smollm3 (issue 16, dense); see dense.go.
+	SlidingWindow         int     // gemma3: the local layers' window (default 4); phi3: every layer's (0: none)
+	SlidingWindowPattern  int     // gemma3: every n-th layer is global (default 2)
+	FinalLogitSoftcapping float64 // gemma3: 0 writes null
+	PartialRotaryFactor   float64 // phi3: 0 leaves it out (1)
+	NoRopeLayers          string  // smollm3: no_rope_layers as digits, "1" = RoPE, "0" = NoPE per layer ("101"); "" leaves it out (every 4th layer NoPE)
 }
 
 // Realistic is the shape of Qwen2.5-0.5B-Instruct as mlx-community
@@ -102,7 +110,7 @@ func (s Spec) validate() error {
 		}
 	}
 	a := s.Architecture
-	check(a == "llama" || a == "mistral" || a == "qwen2" || a == "qwen3", "architecture %q", a)
+	check(a == "llama" || a == "mistral" || a == "qwen2" || a == "qwen3" || denseArch(a), "architecture %q", a)
 	check(s.HiddenSize > 0 && s.IntermediateSize > 0 && s.NumLayers > 0 && s.NumHeads > 0 && s.NumKVHeads > 0, "sizes must be positive")
 	check(s.NumKVHeads > 0 && s.NumHeads%s.NumKVHeads == 0, "NumKVHeads %d does not divide NumHeads %d", s.NumKVHeads, s.NumHeads)
 	check(s.HeadDim > 0 && s.HeadDim%2 == 0, "HeadDim %d must be positive and even", s.HeadDim)
@@ -110,9 +118,10 @@ func (s Spec) validate() error {
 	check(s.VocabSize >= TokenizerSize, "VocabSize %d is below the tokenizer's %d tokens", s.VocabSize, TokenizerSize)
 	check(s.DType == modelfile.F32 || s.DType == modelfile.F16 || s.DType == modelfile.BF16, "DType %q", s.DType)
 	check(s.Shards == 1 || s.Shards == 2, "Shards %d: want 1 or 2", s.Shards)
+	check(strings.Trim(s.NoRopeLayers, "01") == "", "NoRopeLayers %q: want digits 0 and 1", s.NoRopeLayers)
 	check(!(s.AttentionBias || s.MLPBias) || a == "llama" || a == "mistral", "AttentionBias and MLPBias are for llama and mistral")
 	if rs := s.RopeScaling; rs != nil {
-		check(rs.Type == "llama3", "RopeScaling type %q: want llama3", rs.Type)
+		check(rs.Type == "llama3" || (denseArch(a) && (rs.Type == "linear" || rs.Type == "longrope")), "RopeScaling type %q: want llama3 (gemma3, phi3: linear; phi3: longrope)", rs.Type)
 	}
 	if q := s.Quantization; q != nil {
 		check(q.Bits == 4 || q.Bits == 8, "quantization bits %d", q.Bits)
@@ -170,7 +179,7 @@ func (s Spec) config() map[string]any {
 		params := map[string]any{"group_size": q.GroupSize, "bits": q.Bits, "mode": "affine"}
 		c["quantization"], c["quantization_config"] = params, params
 	}
-	return c
+	return s.denseConfig(c)
 }
 
 // eos is config.json's end-of-sequence token: Llama 3's <|eot_id|> for

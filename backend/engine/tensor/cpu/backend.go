@@ -38,6 +38,7 @@ type Backend struct {
 	mm   matmulJob
 	att  attentionJob
 	rows rowJob
+	elem elemJob // Scale, Tanh, GELUTanh (dense.go)
 }
 
 // New returns a backend that uses GOMAXPROCS goroutines for its kernels.

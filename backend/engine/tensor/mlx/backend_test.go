@@ -279,6 +279,13 @@ func TestLoad_FromSafetensorsFiles(t *testing.T) {
 	for name, spec := range map[string]testmodel.Spec{
 		"llama_bf16":            {Seed: 3},
 		"qwen2_q4_tied_sharded": {Seed: 4, Architecture: "qwen2", TieWordEmbeddings: true, Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4}, Shards: 2},
+		// Added for gemma3 and phi3 (issue 16): tensors named language_model.* in
+		// the file (pattern 1: every layer global), and fused projections
+		// split by rows with longrope's factor folded into q and k.
+		"gemma3_nested_q4": {Seed: 5, Architecture: "gemma3", SlidingWindowPattern: 1, FinalLogitSoftcapping: 5,
+			Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4}},
+		"phi3_q4_partial_longrope": {Seed: 6, Architecture: "phi3", PartialRotaryFactor: 0.5, Quantization: &modelfile.Quantization{GroupSize: 64, Bits: 4},
+			RopeScaling: &modelfile.RopeScaling{Type: "longrope", OriginalMaxPositionEmbeddings: 512, ShortFactor: []float64{1, 1, 1, 1}, LongFactor: []float64{1, 2, 4, 8}}},
 	} {
 		t.Run(name, func(t *testing.T) { testLoadFromFiles(t, spec) })
 	}

@@ -72,6 +72,9 @@ static const struct {
 	MB_SYM(fast_rms_norm),
 	MB_SYM(fast_rope),
 	MB_SYM(fast_scaled_dot_product_attention),
+	/* Added for gemma3 (issue 16). */
+	MB_SYM(tanh),
+	MB_SYM(array_new_float),
 };
 #undef MB_SYM
 
@@ -421,5 +424,59 @@ int mb_argmax(mb_array x, int64_t *dst, size_t rows, mb_stream s) {
 	}
 	mb_free(a);
 	mb_free(c);
+	return rc;
+}
+
+/* Added for gemma3 (issue 16). */
+
+int mb_scale(mb_array *res, mb_array x, float s, mb_stream st) {
+	mb_array c = mb.array_new_float(s);
+	int rc = mb.multiply(res, x, c, st);
+	mb_free(c);
+	return rc;
+}
+
+int mb_tanh(mb_array *res, mb_array x, mb_stream s) { return mb.tanh(res, x, s); }
+
+/* mb_gelu_tanh is mlx.nn's gelu_approx, step by step. */
+int mb_gelu_tanh(mb_array *res, mb_array x, mb_stream s) {
+	mb_array k = mb.array_new_float(0.044715f), c = mb.array_new_float(0.7978845608028654f);
+	mb_array half = mb.array_new_float(0.5f), one = mb.array_new_float(1.0f);
+	mb_array t[8];
+	for (int i = 0; i < 8; i++) {
+		t[i] = mb.array_new();
+	}
+	int rc = mb.multiply(&t[0], x, x, s);              /* x^2 */
+	rc = rc ? rc : mb.multiply(&t[1], t[0], x, s);     /* x^3 */
+	rc = rc ? rc : mb.multiply(&t[2], t[1], k, s);     /* 0.044715 x^3 */
+	rc = rc ? rc : mb.add(&t[3], x, t[2], s);          /* x + 0.044715 x^3 */
+	rc = rc ? rc : mb.multiply(&t[4], t[3], c, s);     /* sqrt(2/pi)(...) */
+	rc = rc ? rc : mb.tanh(&t[5], t[4], s);
+	rc = rc ? rc : mb.add(&t[6], t[5], one, s);        /* 1 + tanh(...) */
+	rc = rc ? rc : mb.multiply(&t[7], x, half, s);     /* 0.5 x */
+	rc = rc ? rc : mb.multiply(res, t[7], t[6], s);
+	for (int i = 0; i < 8; i++) {
+		mb_free(t[i]);
+	}
+	mb_free(k);
+	mb_free(c);
+	mb_free(half);
+	mb_free(one);
+	return rc;
+}
+
+int mb_rope_partial(mb_array *res, mb_array x, int heads, int head_dim, int dims, mb_array freqs, int offset, mb_stream s) {
+	int n = rows_of(x);
+	mb_array h = mb.array_new(), r = mb.array_new();
+	mb_optional_float no_base = {0, false};
+	int rc = tokens_to_heads(&h, x, n, heads, head_dim, s);
+	if (rc == 0) {
+		rc = mb.fast_rope(&r, h, dims, false, no_base, 1.0f, offset, freqs, s);
+	}
+	if (rc == 0) {
+		rc = heads_to_tokens(res, r, n, heads, head_dim, s);
+	}
+	mb_free(h);
+	mb_free(r);
 	return rc;
 }

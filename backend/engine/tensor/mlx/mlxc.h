@@ -115,6 +115,10 @@ struct mb_api {
 	int (*fast_scaled_dot_product_attention)(mb_array *, mb_array, mb_array,
 						 mb_array, float, const char *,
 						 mb_array, mb_array, mb_stream);
+
+	/* Added for gemma3 (issue 16). */
+	int (*tanh)(mb_array *, mb_array, mb_stream);
+	mb_array (*array_new_float)(float);
 };
 
 /* mb is the table filled by mb_bind; it is shared by the whole process. */
@@ -222,5 +226,20 @@ int mb_argmax(mb_array x, int64_t *dst, size_t rows, mb_stream s);
 
 /* mb_eval1 evaluates one array. */
 int mb_eval1(mb_array x);
+
+
+/* Added for gemma3 (issue 16). */
+
+/* mb_scale is x*s. */
+int mb_scale(mb_array *res, mb_array x, float s, mb_stream st);
+/* mb_tanh is tanh(x). */
+int mb_tanh(mb_array *res, mb_array x, mb_stream s);
+/* mb_gelu_tanh is 0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3))). */
+int mb_gelu_tanh(mb_array *res, mb_array x, mb_stream s);
+/* mb_rope_partial rotates the first dims values of each head_dim-wide head
+ * of x (n x heads*head_dim, token-major) as MLX's fast rope does, row i at
+ * position offset+i, and leaves the other values as they are. */
+int mb_rope_partial(mb_array *res, mb_array x, int heads, int head_dim, int dims,
+		    mb_array freqs, int offset, mb_stream s);
 
 #endif

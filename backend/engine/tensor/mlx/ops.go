@@ -660,3 +660,58 @@ func cShape(d []int) []C.int {
 	}
 	return out
 }
+
+// Added for gemma3 (issue 16).
+
+// Scale multiplies x by s.
+func (b *Backend) Scale(xa tensor.Array, s float32) tensor.Array {
+	return b.elementwise(xa, "Scale", func(out *C.mb_array, x C.mb_array) C.int { return C.mb_scale(out, x, C.float(s), b.stream) })
+}
+
+// Tanh is tanh(x).
+func (b *Backend) Tanh(xa tensor.Array) tensor.Array {
+	return b.elementwise(xa, "Tanh", func(out *C.mb_array, x C.mb_array) C.int { return C.mb_tanh(out, x, b.stream) })
+}
+
+// GELUTanh is mlx.nn's gelu_approx: 0.5·x·(1 + tanh(sqrt(2/π)·(x +
+// 0.044715·x³))).
+func (b *Backend) GELUTanh(xa tensor.Array) tensor.Array {
+	return b.elementwise(xa, "GELUTanh", func(out *C.mb_array, x C.mb_array) C.int { return C.mb_gelu_tanh(out, x, b.stream) })
+}
+
+// elementwise runs a C operation of one input that keeps x's shape.
+func (b *Backend) elementwise(xa tensor.Array, op string, fn func(out *C.mb_array, x C.mb_array) C.int) tensor.Array {
+	x, ok := b.arg(xa, op)
+	if !ok {
+		return placeholder(xa, -1)
+	}
+	out := C.mb_array_new()
+	if fn(&out, x.h) != 0 {
+		C.mb_free(out)
+		return b.failMLX(x.rows, x.cols, op)
+	}
+	return b.result(out, x.rows, x.cols)
+}
+
+// RopePartial is MLX's fast rope over the first r.Dims() values of each
+// headDim-wide head (fast rope leaves a head's values past dims as they
+// are).
+func (b *Backend) RopePartial(xa tensor.Array, rt tensor.Rope, headDim, offset int) tensor.Array {
+	x, ok := b.arg(xa, "RopePartial")
+	if !ok {
+		return placeholder(xa, -1)
+	}
+	r, isRope := rt.(*rope)
+	if !isRope || r.b != b || r.freed {
+		return b.fail(x.rows, x.cols, "RopePartial: freed or foreign Rope")
+	}
+	if err := tensor.CheckRopePartial(x.cols, headDim, r.dims, offset); err != nil {
+		return b.fail(x.rows, x.cols, "%v", err)
+	}
+	out := C.mb_array_new()
+	if C.mb_rope_partial(&out, x.h, C.int(x.cols/headDim), C.int(headDim), C.int(r.dims), r.freqs, C.int(offset), b.stream) != 0 {
+		C.mb_free(out)
+		return b.failMLX(x.rows, x.cols, "RopePartial")
+	}
+	return b.result(out, x.rows, x.cols)
+}

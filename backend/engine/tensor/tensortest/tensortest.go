@@ -46,6 +46,11 @@ func RunConformance(t *testing.T, newBackend NewBackend) {
 		{"Errors_Recorded", testErrorsRecorded},
 		{"Errors_Load", testLoadErrors},
 		{"Run_Concurrent", testRunConcurrent},
+		// Added for gemma3 (issue 16).
+		{"Scale_Tanh", testScaleTanh},
+		{"GELUTanh", testGELUTanh},
+		{"RopePartial", testRopePartial},
+		{"RopePartial_Errors", testRopePartialErrors},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
