@@ -202,6 +202,9 @@ func (m *Model) attention(l *layer, h tensor.Array, kv tensor.KVCache, offset in
 // mlp is down(silu(gate(h)) · up(h)).
 func (m *Model) mlp(l *layer, h tensor.Array) tensor.Array {
 	b := m.b
+	if l.moe != nil {
+		return m.sparseMLP(l.moe, h)
+	}
 	g, u := m.linear(h, l.gate), m.linear(h, l.up)
 	s := b.SiLU(g)
 	p := b.Mul(s, u)

@@ -46,6 +46,8 @@ type layer struct {
 	rope   tensor.Rope   // the layer's rotary embedding; nil: no position encoding (NoPE)
 	window int           // sliding window in positions; 0: the whole context
 	sinks  tensor.Weight // per-head attention sinks; nil: none
+
+	moe *moeLayer // Added for mixture-of-experts (issue 16): nil for a dense MLP
 }
 
 // linear is a projection x·Wᵀ (+ bias).
@@ -64,6 +66,7 @@ func Load(cfg modelfile.Config, w modelfile.Weights, b tensor.Backend) (*Model, 
 		return nil, err
 	}
 	m := &Model{cfg: cfg, b: b, eps: float32(cfg.RMSNormEps), scale: float32(1 / math.Sqrt(float64(cfg.HeadDim)))}
+	m.scale *= float32(yarnAttentionScale(cfg.RopeScaling))
 	l := &loader{w: w, b: b, m: m}
 	if err := l.model(inv); err != nil {
 		m.Close()
@@ -92,6 +95,10 @@ func (m *Model) Close() error {
 func checkConfig(c modelfile.Config) error {
 	switch c.Architecture {
 	case "llama", "mistral", "qwen2", "qwen3":
+	case "qwen3_moe", "mixtral", "gpt_oss": // issue 16
+		if err := checkMoE(c); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("llama: architecture %q is not in the Llama family", c.Architecture)
 	}

@@ -33,6 +33,10 @@ func ropeFrequencies(headDim int, theta float64, s *modelfile.RopeScaling) ([]fl
 		if err := llama3Periods(periods, *s); err != nil {
 			return nil, err
 		}
+	case "yarn": // gpt-oss (issue 16)
+		if err := yarnPeriods(periods, theta, *s); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("llama: rope_scaling type %q is not supported", kind)
 	}

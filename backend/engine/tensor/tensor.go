@@ -100,6 +100,12 @@ type Loader interface {
 	// NewKVCache makes storage for the keys and values of kvHeads heads
 	// of headDim values at positions 0..maxLen-1 of one sequence.
 	NewKVCache(kvHeads, headDim, maxLen int) (KVCache, error)
+
+	// Added for mixture-of-experts (issue 16).
+
+	// LoadExperts loads one projection of a layer's experts: a stack of
+	// equally shaped matrices, dense or quantized (see ExpertTensors).
+	LoadExperts(t ExpertTensors) (Experts, error)
 }
 
 // Ops are the operations on Arrays. They are called inside Run; failures
@@ -152,6 +158,16 @@ type Ops interface {
 	// Argmax computes x and stores the index of the largest value of each
 	// row in dst (len(dst) = rows; the first index among equals).
 	Argmax(x Array, dst []int) error
+
+	// Added for mixture-of-experts (issue 16).
+
+	// MoE is a sparse mixture-of-experts MLP: each row of x (n×hidden) is
+	// routed by its row of logits (n×experts, the router's output) to
+	// m.TopK experts, and the result (n×hidden) is the sum of their
+	// outputs weighted by the routing weights (see MoE). Only the chosen
+	// experts are computed. The choice is made on the backend (MLX does
+	// not stop to read the logits).
+	MoE(x, logits Array, m MoE) Array
 }
 
 // Array is a backend's rows×cols float matrix.

@@ -26,6 +26,10 @@ type Spec struct {
 	KVHeads       int
 	HeadDim       int // 0: hidden/heads
 	Seed          uint64
+
+	// Added for mixture-of-experts (issue 16): qwen3_moe, mixtral and
+	// gpt_oss Specs (see moe.go).
+	MoE *MoESpec
 }
 
 // The tiny models' dimensions: large enough for two quantization groups
@@ -67,6 +71,9 @@ func Build(s Spec) (modelfile.Config, tensortest.Weights) {
 	if cfg.HeadDim == 0 {
 		cfg.HeadDim = hidden / heads
 	}
+	if s.MoE != nil {
+		s.MoE.configure(&cfg)
+	}
 	if s.Llama3Rope {
 		// Wavelengths of 16-wide heads run from 6.3 to 2·10⁴: with an
 		// original context of 16 every branch of the scaling is taken.
@@ -98,10 +105,17 @@ func (g *gen) model(c modelfile.Config) {
 		g.linear(p+"self_attn.q_proj", q, c.HiddenSize, c.AttentionBias)
 		g.linear(p+"self_attn.k_proj", kv, c.HiddenSize, c.AttentionBias)
 		g.linear(p+"self_attn.v_proj", kv, c.HiddenSize, c.AttentionBias)
-		g.linear(p+"self_attn.o_proj", c.HiddenSize, q, c.AttentionBias && c.Architecture == "llama")
-		g.linear(p+"mlp.gate_proj", c.IntermediateSize, c.HiddenSize, false)
-		g.linear(p+"mlp.up_proj", c.IntermediateSize, c.HiddenSize, false)
-		g.linear(p+"mlp.down_proj", c.HiddenSize, c.IntermediateSize, false)
+		g.linear(p+"self_attn.o_proj", c.HiddenSize, q, c.AttentionBias && (c.Architecture == "llama" || c.Architecture == "gpt_oss"))
+		if c.MoE.Sparse(i) {
+			g.moe(c, p)
+		} else {
+			g.linear(p+"mlp.gate_proj", c.IntermediateSize, c.HiddenSize, false)
+			g.linear(p+"mlp.up_proj", c.IntermediateSize, c.HiddenSize, false)
+			g.linear(p+"mlp.down_proj", c.HiddenSize, c.IntermediateSize, false)
+		}
+		if c.AttentionSinks {
+			g.vector(p+"self_attn.sinks", c.NumHeads, 0, 1)
+		}
 		if c.QKNorm {
 			g.norm(p+"self_attn.q_norm.weight", c.HeadDim)
 			g.norm(p+"self_attn.k_norm.weight", c.HeadDim)

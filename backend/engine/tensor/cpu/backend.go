@@ -38,6 +38,7 @@ type Backend struct {
 	mm   matmulJob
 	att  attentionJob
 	rows rowJob
+	moe  moeState // Added for mixture-of-experts (issue 16).
 }
 
 // New returns a backend that uses GOMAXPROCS goroutines for its kernels.
