@@ -115,6 +115,22 @@ struct mb_api {
 	int (*fast_scaled_dot_product_attention)(mb_array *, mb_array, mb_array,
 						 mb_array, float, const char *,
 						 mb_array, mb_array, mb_stream);
+
+	/* Added for mixture-of-experts (issue 16): ops.h, array.h. */
+	int (*argpartition_axis)(mb_array *, mb_array, int, int, mb_stream);
+	int (*take_along_axis)(mb_array *, mb_array, mb_array, int, mb_stream);
+	int (*gather_mm)(mb_array *, mb_array, mb_array, mb_array, mb_array, bool, mb_stream);
+	int (*gather_qmm)(mb_array *, mb_array, mb_array, mb_array, mb_array,
+			  mb_array, mb_array, bool, mb_optional_int, mb_optional_int,
+			  const char *, bool, mb_stream);
+	int (*sum_axis)(mb_array *, mb_array, int, bool, mb_stream);
+	int (*divide)(mb_array *, mb_array, mb_array, mb_stream);
+	int (*negative)(mb_array *, mb_array, mb_stream);
+	int (*minimum)(mb_array *, mb_array, mb_array, mb_stream);
+	int (*maximum)(mb_array *, mb_array, mb_array, mb_stream);
+	int (*expand_dims)(mb_array *, mb_array, int, mb_stream);
+	int (*swapaxes)(mb_array *, mb_array, int, int, mb_stream);
+	mb_array (*array_new_float)(float);
 };
 
 /* mb is the table filled by mb_bind; it is shared by the whole process. */
@@ -222,5 +238,32 @@ int mb_argmax(mb_array x, int64_t *dst, size_t rows, mb_stream s);
 
 /* mb_eval1 evaluates one array. */
 int mb_eval1(mb_array x);
+
+/* Added for mixture-of-experts (issue 16). */
+
+/* MB_UINT8 is mlx_dtype's uint8: mxfp4 scales. */
+enum { MB_UINT8 = 1 };
+
+/* Expert weight formats of struct mb_experts. */
+enum { MB_EXPERTS_DENSE = 0, MB_EXPERTS_AFFINE = 1, MB_EXPERTS_MXFP4 = 2 };
+
+/* mb_experts is one projection of a layer's experts: w is [experts, rows,
+ * cols] float32 (dense) or packed uint32 words with scales (and, for
+ * affine, biases) per group; bias, when set, is the [experts, rows]
+ * additive bias. */
+struct mb_experts {
+	mb_array w, scales, biases, bias;
+	int mode, group, bits;
+};
+
+/* mb_moe is tensor.MoE: softmax of the router logits (n × experts), the
+ * top k by argpartition, their weights (renormalized when normalize), the
+ * chosen experts' gate/up/down through gather_qmm (gather_mm when dense)
+ * as mlx-lm's SwitchGLU, activation act (0 SwiGLU, 1 gpt-oss's clamped
+ * SwiGLU with alpha and limit), and the weighted sum: n × hidden. Nothing
+ * is evaluated. */
+int mb_moe(mb_array *res, mb_array x, mb_array logits, const struct mb_experts *gate,
+	   const struct mb_experts *up, const struct mb_experts *down, int k,
+	   bool normalize, int act, float alpha, float limit, mb_stream s);
 
 #endif

@@ -57,6 +57,8 @@ func mlxDType(d modelfile.DType) C.int {
 		return C.MB_BFLOAT16
 	case modelfile.U32:
 		return C.MB_UINT32
+	case modelfile.U8: // mxfp4 scales (issue 16)
+		return C.MB_UINT8
 	}
 	return C.MB_FLOAT32
 }
