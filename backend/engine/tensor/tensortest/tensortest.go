@@ -46,6 +46,9 @@ func RunConformance(t *testing.T, newBackend NewBackend) {
 		{"Errors_Recorded", testErrorsRecorded},
 		{"Errors_Load", testLoadErrors},
 		{"Run_Concurrent", testRunConcurrent},
+		// Added for mixture-of-experts (issue 16).
+		{"MoE", testMoE},
+		{"MoE_Errors", testMoEErrors},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
