@@ -145,7 +145,7 @@ func parseConfig(path string, data []byte) (*modelConfig, error) {
 	case raw.ModelType == "":
 		return nil, &FieldError{path, "model_type", wrapf(ErrInvalidConfig, "required")}
 	}
-	f := &fields{file: path}
+	f := &fields{file: path, arch: raw.ModelType}
 	mc := &modelConfig{Config: Config{Architecture: raw.ModelType, AttentionBias: rules.attnBias, QKNorm: rules.qkNorm}}
 	c := &mc.Config
 	c.HiddenSize = f.positive("hidden_size", raw.HiddenSize, 0)
@@ -172,6 +172,9 @@ func parseConfig(path string, data []byte) (*modelConfig, error) {
 	c.Quantization, mc.layerQuant = f.quantization(&raw)
 	c.BOSTokenID = f.tokenID("bos_token_id", raw.BOSTokenID)
 	c.EOSTokenIDs = f.tokenIDs("eos_token_id", raw.EOSTokenID)
+	if _, moe := moeArchitectures[raw.ModelType]; moe && f.err == nil { // issue 16
+		f.moeConfig(mc, data)
+	}
 	if f.err != nil {
 		return nil, f.err
 	}

@@ -10,6 +10,7 @@ import (
 type fields struct {
 	file string
 	err  error
+	arch string // model_type: issue 16 accepts yarn (gpt_oss) and mxfp4 (MoE experts) per architecture
 }
 
 func (f *fields) fail(field string, sentinel error, format string, args ...any) {
@@ -122,8 +123,14 @@ func (f *fields) ropeScaling(field string, raw json.RawMessage) *RopeScaling {
 	case "default":
 		return nil
 	case "llama3":
-	default:
+	case "yarn": // gpt-oss (issue 16)
+		if f.arch == "gpt_oss" {
+			return f.yarnScaling(field, raw)
+		}
 		f.fail(field+".rope_type", ErrUnsupported, "RoPE scaling %q (only llama3)", kind)
+		return nil
+	default:
+		f.fail(field+".rope_type", ErrUnsupported, "RoPE scaling %q (only llama3 and yarn)", kind)
 		return nil
 	}
 	s := &RopeScaling{Type: kind}
@@ -198,11 +205,18 @@ func (f *fields) quantParams(field string, data json.RawMessage) *Quantization {
 		f.fail(field, ErrInvalidConfig, "%v", err)
 		return nil
 	}
-	if p.Mode != nil && *p.Mode != "affine" {
-		f.fail(field+".mode", ErrUnsupported, "%q (only affine)", *p.Mode)
+	_, moe := moeArchitectures[f.arch]
+	if p.Mode != nil && *p.Mode != "affine" && (*p.Mode != "mxfp4" || !moe) {
+		f.fail(field+".mode", ErrUnsupported, "%q (only affine, and mxfp4 for experts)", *p.Mode)
 		return nil
 	}
 	q := &Quantization{GroupSize: f.positive(field+".group_size", p.GroupSize, 0), Bits: f.positive(field+".bits", p.Bits, 0)}
+	if p.Mode != nil && *p.Mode == "mxfp4" { // gpt-oss's experts (issue 16)
+		q.Mode = "mxfp4"
+		if q.GroupSize != 32 || q.Bits != 4 {
+			f.fail(field+".mode", ErrInvalidConfig, "mxfp4 with group_size %d and bits %d (want 32 and 4)", q.GroupSize, q.Bits)
+		}
+	}
 	if q.Bits > 0 && q.Bits != 4 && q.Bits != 8 {
 		f.fail(field+".bits", ErrUnsupported, "%d (only 4 or 8)", q.Bits)
 	}

@@ -168,5 +168,10 @@ func (c Config) clone() Config {
 		c.BOSTokenID = &id
 	}
 	c.EOSTokenIDs = slices.Clone(c.EOSTokenIDs)
+	if c.MoE != nil { // issue 16
+		e := *c.MoE
+		e.DenseLayers = slices.Clone(e.DenseLayers)
+		c.MoE = &e
+	}
 	return c
 }
