@@ -3,7 +3,8 @@
 // RMSNorm of q and k) — written once against tensor.Backend: grouped-query
 // attention, RoPE with rope_theta and Llama 3 rope_scaling, SwiGLU MLPs,
 // RMSNorm, tied or separate output embeddings, dense or MLX-quantized
-// weights.
+// weights — and the mixture-of-experts models built on it (issue 16):
+// qwen3_moe, mixtral and gpt_oss (moe.go, gptoss.go).
 package llama
 
 import (
@@ -95,12 +96,18 @@ func (m *Model) Close() error {
 func checkConfig(c modelfile.Config) error {
 	switch c.Architecture {
 	case "llama", "mistral", "qwen2", "qwen3":
+		if c.MoE != nil {
+			return fmt.Errorf("llama: %s has no mixture of experts", c.Architecture)
+		}
 	case "qwen3_moe", "mixtral", "gpt_oss": // issue 16
 		if err := checkMoE(c); err != nil {
 			return err
 		}
 	default:
 		return fmt.Errorf("llama: architecture %q is not in the Llama family", c.Architecture)
+	}
+	if s := c.RopeScaling; s != nil && s.Type == "yarn" && c.Architecture != "gpt_oss" {
+		return fmt.Errorf("llama: rope_scaling type %q is only supported for gpt_oss", s.Type)
 	}
 	positive := map[string]int{"hidden_size": c.HiddenSize, "intermediate_size": c.IntermediateSize,
 		"num_hidden_layers": c.NumLayers, "num_attention_heads": c.NumHeads,

@@ -3,6 +3,7 @@ package modelfile
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -271,3 +272,44 @@ func expertLayout(c Config) []expertStack {
 	}
 	return out
 }
+
+// QuantizeMXFP4Row quantizes one row as mlx.core.quantize(mode="mxfp4")
+// does (issue 16): per group of 32 values the E8M0 exponent
+// e = round(log2(max|w|/6)) (0 for an all-zero group), stored as e+127,
+// and each value the E2M1 code nearest w/2^e (the lower code among
+// equals), eight codes per uint32, the first in the lowest bits. packed
+// needs len(row)/8 words, scales len(row)/32 bytes.
+func QuantizeMXFP4Row(row []float32, packed []uint32, scales []byte) error {
+	if len(row)%32 != 0 || len(packed) != len(row)/8 || len(scales) != len(row)/32 {
+		return fmt.Errorf("mxfp4: a row of %d values with %d words and %d scales", len(row), len(packed), len(scales))
+	}
+	clear(packed)
+	for g := range scales {
+		group := row[g*32 : (g+1)*32]
+		var amax float64
+		for _, w := range group {
+			amax = max(amax, math.Abs(float64(w)))
+		}
+		e := 0
+		if amax > 0 {
+			e = int(math.RoundToEven(math.Log2(amax / 6)))
+		}
+		e = min(max(e, -127), 127)
+		scales[g] = byte(e + 127)
+		for j, w := range group {
+			y := float64(w) / math.Ldexp(1, e)
+			best := 0
+			for c, v := range e2m1 {
+				if math.Abs(y-v) < math.Abs(y-e2m1[best]) {
+					best = c
+				}
+			}
+			k := g*32 + j
+			packed[k/8] |= uint32(best) << (4 * (k % 8))
+		}
+	}
+	return nil
+}
+
+// e2m1 is the value of each 4-bit E2M1 code.
+var e2m1 = [16]float64{0, 0.5, 1, 1.5, 2, 3, 4, 6, 0, -0.5, -1, -1.5, -2, -3, -4, -6}

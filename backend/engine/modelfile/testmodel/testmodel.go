@@ -38,6 +38,15 @@ type Spec struct {
 	Quantization          *modelfile.Quantization // nil: unquantized
 	Shards                int                     // 1, or 2 with model.safetensors.index.json
 	Seed                  uint64                  // weights are a function of Seed and tensor name
+
+	// Added for mixture-of-experts (issue 16): architectures "qwen3_moe",
+	// "mixtral" and "gpt_oss" (see moe.go).
+	NumExperts          int   // 4
+	ExpertsPerTok       int   // 2
+	MoEIntermediateSize int   // qwen3_moe's moe_intermediate_size: IntermediateSize/2
+	MLPOnlyLayers       []int // qwen3_moe's dense layers
+	SlidingWindow       int   // gpt_oss: 128, on every other layer from the first; mixtral: 0 (none)
+	ExpertsMXFP4        bool  // gpt_oss: experts in mxfp4, the rest as Quantization says (required)
 }
 
 // Realistic is the shape of Qwen2.5-0.5B-Instruct as mlx-community
@@ -85,6 +94,7 @@ func (s Spec) withDefaults() Spec {
 	if s.DType == "" {
 		s.DType = modelfile.BF16
 	}
+	s = s.moeDefaults()
 	if s.RopeScaling != nil && s.RopeScaling.Type == "" {
 		rs := *s.RopeScaling
 		rs.Type = "llama3"
@@ -102,7 +112,8 @@ func (s Spec) validate() error {
 		}
 	}
 	a := s.Architecture
-	check(a == "llama" || a == "mistral" || a == "qwen2" || a == "qwen3", "architecture %q", a)
+	check(a == "llama" || a == "mistral" || a == "qwen2" || a == "qwen3" || moeArch(a), "architecture %q", a)
+	errs = append(errs, s.validateMoE()...)
 	check(s.HiddenSize > 0 && s.IntermediateSize > 0 && s.NumLayers > 0 && s.NumHeads > 0 && s.NumKVHeads > 0, "sizes must be positive")
 	check(s.NumKVHeads > 0 && s.NumHeads%s.NumKVHeads == 0, "NumKVHeads %d does not divide NumHeads %d", s.NumKVHeads, s.NumHeads)
 	check(s.HeadDim > 0 && s.HeadDim%2 == 0, "HeadDim %d must be positive and even", s.HeadDim)
@@ -110,9 +121,9 @@ func (s Spec) validate() error {
 	check(s.VocabSize >= TokenizerSize, "VocabSize %d is below the tokenizer's %d tokens", s.VocabSize, TokenizerSize)
 	check(s.DType == modelfile.F32 || s.DType == modelfile.F16 || s.DType == modelfile.BF16, "DType %q", s.DType)
 	check(s.Shards == 1 || s.Shards == 2, "Shards %d: want 1 or 2", s.Shards)
-	check(!(s.AttentionBias || s.MLPBias) || a == "llama" || a == "mistral", "AttentionBias and MLPBias are for llama and mistral")
+	check(!(s.AttentionBias || s.MLPBias) || a == "llama" || a == "mistral" || (a == "gpt_oss" && !s.MLPBias), "AttentionBias and MLPBias are for llama and mistral (gpt_oss always has AttentionBias)")
 	if rs := s.RopeScaling; rs != nil {
-		check(rs.Type == "llama3", "RopeScaling type %q: want llama3", rs.Type)
+		check(rs.Type == "llama3" || (rs.Type == "yarn" && a == "gpt_oss"), "RopeScaling type %q: want llama3 (or yarn for gpt_oss)", rs.Type)
 	}
 	if q := s.Quantization; q != nil {
 		check(q.Bits == 4 || q.Bits == 8, "quantization bits %d", q.Bits)
@@ -147,7 +158,8 @@ func Write(dir string, s Spec) error {
 
 // config is config.json as transformers and mlx-lm write it.
 func (s Spec) config() map[string]any {
-	classes := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}
+	classes := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
+		"qwen3_moe": "Qwen3MoeForCausalLM", "mixtral": "MixtralForCausalLM", "gpt_oss": "GptOssForCausalLM"}
 	dtypes := map[modelfile.DType]string{modelfile.F32: "float32", modelfile.F16: "float16", modelfile.BF16: "bfloat16"}
 	c := map[string]any{
 		"architectures": []string{classes[s.Architecture]}, "model_type": s.Architecture,
@@ -170,13 +182,14 @@ func (s Spec) config() map[string]any {
 		params := map[string]any{"group_size": q.GroupSize, "bits": q.Bits, "mode": "affine"}
 		c["quantization"], c["quantization_config"] = params, params
 	}
+	s.moeConfig(c)
 	return c
 }
 
 // eos is config.json's end-of-sequence token: Llama 3's <|eot_id|> for
 // llama and mistral, <|im_end|> for the Qwens.
 func (s Spec) eos() int {
-	if s.Architecture == "qwen2" || s.Architecture == "qwen3" {
+	if s.Architecture == "qwen2" || s.Architecture == "qwen3" || s.Architecture == "qwen3_moe" {
 		return IMEnd
 	}
 	return EOT
