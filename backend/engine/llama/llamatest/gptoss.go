@@ -19,7 +19,10 @@ func (r *Reference) gptOSSAttention(p string, x []float64, n int) []float64 {
 	v := r.linear(p+"self_attn.v_proj", x, n, c.HiddenSize, kvHeads*hd)
 	inv, factor := yarnInvFreq(r)
 	q, k = rotateHalf(q, n, heads, hd, inv, factor), rotateHalf(k, n, kvHeads, hd, inv, factor)
-	sinks := r.vector(p + "self_attn.sinks")
+	var sinks []float64
+	if c.AttentionSinks {
+		sinks = r.vector(p + "self_attn.sinks")
+	}
 	window := 0
 	if c.LayerWindows != nil {
 		window = c.LayerWindows[layerIndex(p)]
@@ -41,7 +44,10 @@ func (r *Reference) gptOSSAttention(p string, x []float64, n int) []float64 {
 				}
 				logits, keys = append(logits, s*scale), append(keys, j)
 			}
-			probs := tensortest.Softmax(append(logits, sinks[h]))
+			if sinks != nil {
+				logits = append(logits, sinks[h])
+			}
+			probs := tensortest.Softmax(logits)
 			for a, j := range keys {
 				for d := range hd {
 					out[(i*heads+h)*hd+d] += probs[a] * v[(j*kvHeads+g)*hd+d]
