@@ -159,6 +159,7 @@ type moeState struct {
 	chosen  []int     // the current row's experts
 	xe      []float32 // the routed rows of x
 	g, u, y []float32
+	sums    []float32 // group sums of the rows being multiplied
 	job     expertJob
 }
 
@@ -237,10 +238,19 @@ func activate(g, u []float32, m tensor.MoE) {
 }
 
 // project computes out = x·matᵀ (+ row e of bias) for n rows of k values,
-// in parallel over the matrix's rows.
+// in parallel over the matrix's rows. Below blockRows rows a stored
+// (dense or affine) matrix is multiplied in place as MatMul's decode
+// kernels do; otherwise each matrix row is converted once and multiplied
+// with every x row.
 func (b *Backend) project(mat expertMat, x []float32, n, k, rows int, out []float32, bias *weight, e int) {
 	j := &b.moe.job
 	*j = expertJob{b: b, mat: mat, x: x, n: n, k: k, rows: rows, out: out}
+	if w, ok := mat.(*weight); ok && n < blockRows {
+		j.fused = w
+		if w.quantized() {
+			j.sums = b.moe.groupSums(x, n, k, w.group)
+		}
+	}
 	b.scratchFor(k)
 	b.pool.parallel(j, rows, max(1, 4096/max(k, 1)))
 	*j = expertJob{}
@@ -255,20 +265,50 @@ func (b *Backend) project(mat expertMat, x []float32, n, k, rows int, out []floa
 	}
 }
 
+// groupSums is, for each of the n rows of x, the sum of each group of its
+// values (the bias term of a quantized dot product).
+func (st *moeState) groupSums(x []float32, n, k, group int) []float32 {
+	groups := k / group
+	st.sums = grow(st.sums, n*groups)
+	for i := range n * groups {
+		var s float32
+		for _, v := range x[i*group : (i+1)*group] {
+			s += v
+		}
+		st.sums[i] = s
+	}
+	return st.sums
+}
+
 // expertJob is x·matᵀ over a range of the matrix's rows.
 type expertJob struct {
 	b          *Backend
 	mat        expertMat
+	fused      *weight   // set: multiply in place (few rows)
+	sums       []float32 // fused quantized: x's group sums
 	x, out     []float32
 	n, k, rows int
 }
 
 func (j *expertJob) run(lo, hi, worker int) {
 	buf := j.b.scratch[worker][:j.k]
+	if w := j.fused; w != nil {
+		for o := lo; o < hi; o++ {
+			for i := range j.n {
+				xr := j.x[i*j.k : (i+1)*j.k]
+				if w.quantized() {
+					j.out[i*j.rows+o] = w.dotQuant(o, xr, j.sums[i*w.groups:(i+1)*w.groups], buf)
+				} else {
+					j.out[i*j.rows+o] = w.dotDense(o, xr)
+				}
+			}
+		}
+		return
+	}
 	for o := lo; o < hi; o++ {
 		j.mat.rowInto(o, buf)
 		for i := range j.n {
-			j.out[i*j.rows+o] = dotF32(buf[:j.k], j.x[i*j.k:(i+1)*j.k])
+			j.out[i*j.rows+o] = dotF32(buf, j.x[i*j.k:(i+1)*j.k])
 		}
 	}
 }
