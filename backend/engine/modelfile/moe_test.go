@@ -95,3 +95,35 @@ func TestReadConfig_MoEErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestQuantizeMXFP4Row checks the packing and the scale choice against
+// MLX's mxfp4 definition on hand-computed groups.
+func TestQuantizeMXFP4Row(t *testing.T) {
+	row := make([]float32, 64)
+	// Group 0: max |w| = 3 → e = round(log2(3/6)) = -1, codes for w/0.5.
+	copy(row, []float32{0, 0.25, 0.5, -0.75, 1, 1.5, 2, 3, -3, 0.3})
+	// Group 1: all zero → e = 0, every code 0.
+	packed, scales := make([]uint32, 8), make([]byte, 2)
+	if err := modelfile.QuantizeMXFP4Row(row, packed, scales); err != nil {
+		t.Fatal(err)
+	}
+	if scales[0] != 126 || scales[1] != 127 {
+		t.Errorf("scales = %v, want [126 127]", scales)
+	}
+	// w/0.5 = 0, 0.5, 1, -1.5, 2, 3, 4, 6 → codes 0, 1, 2, 11, 4, 5, 6, 7;
+	// then -6 → 15 and 0.6 → 1 (0.5 is nearer than 1).
+	if want := uint32(0x765_4B210); packed[0] != want {
+		t.Errorf("word 0 = %#08x, want %#08x", packed[0], want)
+	}
+	if want := uint32(0x1F); packed[1] != want {
+		t.Errorf("word 1 = %#08x, want %#08x", packed[1], want)
+	}
+	for i, w := range packed[4:] {
+		if w != 0 {
+			t.Errorf("zero group word %d = %#x", i, w)
+		}
+	}
+	if err := modelfile.QuantizeMXFP4Row(row[:40], packed, scales); err == nil {
+		t.Error("a row of 40 values: no error")
+	}
+}

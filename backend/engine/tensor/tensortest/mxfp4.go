@@ -18,37 +18,17 @@ type MXFP4 struct {
 }
 
 // QuantizeMXFP4 quantizes experts stacked rows×cols matrices (v holds
-// them one after another) as mlx.core.quantize(mode="mxfp4") does: per
-// group of 32 values, the E8M0 exponent e = round(log2(max|v|/6)) (0 for
-// an all-zero group), stored as e+127; each value becomes the E2M1 code
-// nearest v/2^e (the lower code among equals), eight codes per
-// little-endian uint32, the first in the lowest bits. name is the
-// weight's ("x.weight"); the scales are "x.scales".
+// them one after another) with modelfile.QuantizeMXFP4Row (MLX's
+// quantize(mode="mxfp4")). name is the weight's ("x.weight"); the scales
+// are "x.scales". Values are decoded here, independently of the
+// backends, by DequantizeMXFP4.
 func QuantizeMXFP4(name string, v []float32, experts, rows, cols int) MXFP4 {
-	groups := len(v) / 32
 	words := make([]uint32, len(v)/8)
-	scales := make([]byte, groups)
-	for g := range groups {
-		vals := v[g*32 : (g+1)*32]
-		var amax float64
-		for _, x := range vals {
-			amax = max(amax, math.Abs(float64(x)))
-		}
-		e := 0
-		if s := amax / 6; s != 0 {
-			e = int(math.RoundToEven(math.Log2(s)))
-		}
-		scales[g] = byte(e + 127)
-		for i, x := range vals {
-			y := float64(x) / math.Ldexp(1, e)
-			best := 0
-			for c, f := range fp4Values {
-				if math.Abs(y-f) < math.Abs(y-fp4Values[best]) {
-					best = c
-				}
-			}
-			idx := g*32 + i
-			words[idx/8] |= uint32(best) << (4 * (idx % 8))
+	scales := make([]byte, len(v)/32)
+	for r := range experts * rows {
+		err := modelfile.QuantizeMXFP4Row(v[r*cols:(r+1)*cols], words[r*cols/8:(r+1)*cols/8], scales[r*cols/32:(r+1)*cols/32])
+		if err != nil {
+			panic(err)
 		}
 	}
 	base := name[:len(name)-len(".weight")]
