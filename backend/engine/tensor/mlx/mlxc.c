@@ -85,6 +85,9 @@ static const struct {
 	MB_SYM(expand_dims),
 	MB_SYM(swapaxes),
 	MB_SYM(array_new_float),
+	MB_SYM(argsort_axis),
+	MB_SYM(floor_divide),
+	MB_SYM(array_new_int),
 };
 #undef MB_SYM
 
@@ -447,20 +450,21 @@ static void moe_set(mb_array *dst, mb_array *v) {
 }
 
 /* moe_project is x·W_eᵀ (+ bias_e) for the experts inds picks: x is
- * [n, k or 1, 1, cols], the result [n, k, 1, rows]. */
-static int moe_project(mb_array *res, mb_array x, const struct mb_experts *e, mb_array inds, mb_stream s) {
+ * [n, k or 1, 1, cols] with inds [n, k], or [m, 1, cols] with inds [m]
+ * (sorted when sorted is set); the result has rows in place of cols. */
+static int moe_project(mb_array *res, mb_array x, const struct mb_experts *e, mb_array inds, bool sorted, mb_stream s) {
 	mb_array none = {NULL}, t = mb.array_new(), t2 = mb.array_new(), sum = mb.array_new();
 	int rc;
 	if (e->mode == MB_EXPERTS_DENSE) {
 		rc = mb.swapaxes(&t, e->w, -1, -2, s);
 		if (rc == 0) {
-			rc = mb.gather_mm(res, x, t, none, inds, false, s);
+			rc = mb.gather_mm(res, x, t, none, inds, sorted, s);
 		}
 	} else {
 		mb_optional_int g = {e->group, true}, b = {e->bits, true};
 		bool affine = e->mode == MB_EXPERTS_AFFINE;
 		rc = mb.gather_qmm(res, x, e->w, e->scales, affine ? e->biases : none, none, inds, true, g, b,
-				   affine ? "affine" : "mxfp4", false, s);
+				   affine ? "affine" : "mxfp4", sorted, s);
 	}
 	if (rc == 0 && e->bias.ctx != NULL) {
 		mb_free(t);
@@ -538,24 +542,71 @@ static int moe_route(mb_array *inds, mb_array *weights, mb_array logits, int k, 
 	return rc;
 }
 
+/* moe_mlp runs the chosen experts: y is [n, k, 1, d]. */
+static int moe_mlp(mb_array *y, mb_array x, mb_array inds, const struct mb_experts *gate,
+		   const struct mb_experts *up, const struct mb_experts *down, int n, int k, int d,
+		   int act, float alpha, float limit, mb_stream s) {
+	int xshape[4] = {n, 1, 1, d};
+	mb_array xe = mb.array_new(), g = mb.array_new(), u = mb.array_new(), h = mb.array_new();
+	int rc = mb.reshape(&xe, x, xshape, 4, s);
+	if (rc == 0) rc = moe_project(&g, xe, gate, inds, false, s);
+	if (rc == 0) rc = moe_project(&u, xe, up, inds, false, s);
+	if (rc == 0) rc = moe_activate(&h, g, u, act, alpha, limit, s);
+	if (rc == 0) rc = moe_project(y, h, down, inds, false, s);
+	mb_array all[] = {xe, g, u, h};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		mb_free(all[i]);
+	}
+	return rc;
+}
+
+/* moe_mlp_sorted is moe_mlp on the n·k (token, expert) pairs sorted by
+ * expert: x's rows are gathered in that order, the experts run with
+ * sorted indices, and the results are put back in (token, choice) order. */
+static int moe_mlp_sorted(mb_array *y, mb_array x, mb_array inds, const struct mb_experts *gate,
+			  const struct mb_experts *up, const struct mb_experts *down, int n, int k, int d,
+			  int act, float alpha, float limit, mb_stream s) {
+	int flat_shape[1] = {n * k}, x3[3] = {n, 1, d}, y4[4] = {n, k, 1, d};
+	mb_array flat = mb.array_new(), order = mb.array_new(), inv = mb.array_new(), kk = mb.array_new_int(k);
+	mb_array tok = mb.array_new(), x3a = mb.array_new(), xs = mb.array_new(), idx = mb.array_new();
+	mb_array g = mb.array_new(), u = mb.array_new(), h = mb.array_new(), ys = mb.array_new(), yu = mb.array_new();
+	int rc = mb.reshape(&flat, inds, flat_shape, 1, s);
+	if (rc == 0) rc = mb.argsort_axis(&order, flat, 0, s);
+	if (rc == 0) rc = mb.argsort_axis(&inv, order, 0, s);
+	if (rc == 0) rc = mb.floor_divide(&tok, order, kk, s);
+	if (rc == 0) rc = mb.reshape(&x3a, x, x3, 3, s);
+	if (rc == 0) rc = mb.take_axis(&xs, x3a, tok, 0, s);
+	if (rc == 0) rc = mb.take_axis(&idx, flat, order, 0, s);
+	if (rc == 0) rc = moe_project(&g, xs, gate, idx, true, s);
+	if (rc == 0) rc = moe_project(&u, xs, up, idx, true, s);
+	if (rc == 0) rc = moe_activate(&h, g, u, act, alpha, limit, s);
+	if (rc == 0) rc = moe_project(&ys, h, down, idx, true, s);
+	if (rc == 0) rc = mb.take_axis(&yu, ys, inv, 0, s);
+	if (rc == 0) rc = mb.reshape(y, yu, y4, 4, s);
+	mb_array all[] = {flat, order, inv, kk, tok, x3a, xs, idx, g, u, h, ys, yu};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		mb_free(all[i]);
+	}
+	return rc;
+}
+
 int mb_moe(mb_array *res, mb_array x, mb_array logits, const struct mb_experts *gate,
 	   const struct mb_experts *up, const struct mb_experts *down, int k,
 	   bool normalize, int act, float alpha, float limit, mb_stream s) {
 	int n = mb.array_shape(x)[0], d = mb.array_shape(x)[1];
-	int xshape[4] = {n, 1, 1, d}, yshape[3] = {n, k, d};
-	mb_array inds = mb.array_new(), w = mb.array_new(), xe = mb.array_new();
-	mb_array g = mb.array_new(), u = mb.array_new(), h = mb.array_new(), y = mb.array_new();
+	int yshape[3] = {n, k, d};
+	mb_array inds = mb.array_new(), w = mb.array_new(), y = mb.array_new();
 	mb_array y3 = mb.array_new(), wy = mb.array_new();
 	int rc = moe_route(&inds, &w, logits, k, normalize, s);
-	if (rc == 0) rc = mb.reshape(&xe, x, xshape, 4, s);
-	if (rc == 0) rc = moe_project(&g, xe, gate, inds, s);
-	if (rc == 0) rc = moe_project(&u, xe, up, inds, s);
-	if (rc == 0) rc = moe_activate(&h, g, u, act, alpha, limit, s);
-	if (rc == 0) rc = moe_project(&y, h, down, inds, s);
+	if (rc == 0 && n * k >= 64) {
+		rc = moe_mlp_sorted(&y, x, inds, gate, up, down, n, k, d, act, alpha, limit, s);
+	} else if (rc == 0) {
+		rc = moe_mlp(&y, x, inds, gate, up, down, n, k, d, act, alpha, limit, s);
+	}
 	if (rc == 0) rc = mb.reshape(&y3, y, yshape, 3, s);
 	if (rc == 0) rc = mb.multiply(&wy, y3, w, s);
 	if (rc == 0) rc = mb.sum_axis(res, wy, 1, false, s);
-	mb_array all[] = {inds, w, xe, g, u, h, y, y3, wy};
+	mb_array all[] = {inds, w, y, y3, wy};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
 		mb_free(all[i]);
 	}

@@ -131,6 +131,9 @@ struct mb_api {
 	int (*expand_dims)(mb_array *, mb_array, int, mb_stream);
 	int (*swapaxes)(mb_array *, mb_array, int, int, mb_stream);
 	mb_array (*array_new_float)(float);
+	int (*argsort_axis)(mb_array *, mb_array, int, mb_stream);
+	int (*floor_divide)(mb_array *, mb_array, mb_array, mb_stream);
+	mb_array (*array_new_int)(int);
 };
 
 /* mb is the table filled by mb_bind; it is shared by the whole process. */
@@ -260,8 +263,10 @@ struct mb_experts {
  * top k by argpartition, their weights (renormalized when normalize), the
  * chosen experts' gate/up/down through gather_qmm (gather_mm when dense)
  * as mlx-lm's SwitchGLU, activation act (0 SwiGLU, 1 gpt-oss's clamped
- * SwiGLU with alpha and limit), and the weighted sum: n × hidden. Nothing
- * is evaluated. */
+ * SwiGLU with alpha and limit), and the weighted sum: n × hidden. From 64
+ * (token, expert) pairs on, the pairs are sorted by expert first (mlx-lm's
+ * _gather_sort) so that each expert's weights are read once per run.
+ * Nothing is evaluated. */
 int mb_moe(mb_array *res, mb_array x, mb_array logits, const struct mb_experts *gate,
 	   const struct mb_experts *up, const struct mb_experts *down, int k,
 	   bool normalize, int act, float alpha, float limit, mb_stream s);
