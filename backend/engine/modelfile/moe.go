@@ -39,6 +39,7 @@ type rawMoE struct {
 	SlidingWindow       json.RawMessage `json:"sliding_window"`
 	SwiGLULimit         *float64        `json:"swiglu_limit"`
 	LayerTypes          []string        `json:"layer_types"`
+	UseSlidingWindow    bool            `json:"use_sliding_window"` // qwen3_moe
 }
 
 // moeConfig fills c's MoE fields (and gpt-oss's windows and sinks) from
@@ -63,6 +64,9 @@ func (f *fields) moeConfig(mc *modelConfig, data []byte) {
 			if slices.Contains(raw.MLPOnlyLayers, i) || step <= 0 || (i+1)%step != 0 {
 				e.DenseLayers = append(e.DenseLayers, i)
 			}
+		}
+		if raw.UseSlidingWindow {
+			f.fail("use_sliding_window", ErrUnsupported, "true (sliding windows in qwen3_moe)")
 		}
 		for _, i := range raw.MLPOnlyLayers {
 			if i < 0 || i >= c.NumLayers {

@@ -83,6 +83,9 @@ func TestReadConfig_MoEErrors(t *testing.T) {
 		{"yarn mscale", gpt + `"rope_scaling": {"rope_type": "yarn", "factor": 32, "original_max_position_embeddings": 4096, "mscale": 0.7}, ` + moeFields + `}`,
 			modelfile.ErrUnsupported, "rope_scaling.mscale"},
 		{"mxfp4 8 bits", gpt + `"quantization": {"group_size": 32, "bits": 8, "mode": "mxfp4"}, ` + moeFields + `}`, modelfile.ErrInvalidConfig, "quantization.mode"},
+		{"qwen3_moe sliding window", `{"model_type": "qwen3_moe", "num_key_value_heads": 2, "head_dim": 32, "rope_theta": 1e6,
+			"max_position_embeddings": 4096, "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+			"use_sliding_window": true, "sliding_window": 4096, ` + moeFields + `}`, modelfile.ErrUnsupported, "use_sliding_window"},
 		{"mixtral bad sliding_window", `{"model_type": "mixtral", "sliding_window": -1, ` + moeFields + `}`, modelfile.ErrInvalidConfig, "sliding_window"},
 	}
 	for _, tt := range tests {
