@@ -141,7 +141,9 @@ func (b *Backend) MoE(xa, la tensor.Array, m tensor.MoE) tensor.Array {
 	out := b.arena.alloc(b, x.rows, x.cols)
 	clear(out.data())
 	j := &b.moe
-	j.route(logits, m)
+	if !j.route(logits, m) {
+		return b.fail("MoE: router logits that are not numbers")
+	}
 	for e := range gate.n {
 		if len(j.tokens[e]) > 0 {
 			j.expert(b, e, x, out, gate, up, down, biases, m)
@@ -163,8 +165,9 @@ type moeState struct {
 	job     expertJob
 }
 
-// route fills tokens and weights from the router's logits.
-func (j *moeState) route(logits *array, m tensor.MoE) {
+// route fills tokens and weights from the router's logits. It reports
+// false when a row has fewer than TopK experts to choose (NaN logits).
+func (j *moeState) route(logits *array, m tensor.MoE) bool {
 	n := logits.cols
 	if len(j.tokens) < n {
 		j.tokens, j.weights = make([][]int, n), make([][]float32, n)
@@ -173,7 +176,6 @@ func (j *moeState) route(logits *array, m tensor.MoE) {
 		j.tokens[e], j.weights[e] = j.tokens[e][:0], j.weights[e][:0]
 	}
 	j.probs = grow(j.probs, n)
-	j.chosen = j.chosen[:0]
 	for r := range logits.rows {
 		softmax(logits.row(r), j.probs)
 		var sum float32
@@ -184,6 +186,9 @@ func (j *moeState) route(logits *array, m tensor.MoE) {
 				if p >= 0 && (best < 0 || p > j.probs[best]) {
 					best = e
 				}
+			}
+			if best < 0 {
+				return false
 			}
 			j.chosen = append(j.chosen, best)
 			sum += j.probs[best]
@@ -198,6 +203,7 @@ func (j *moeState) route(logits *array, m tensor.MoE) {
 			}
 		}
 	}
+	return true
 }
 
 // expert runs expert e on its routed rows and adds the weighted results
