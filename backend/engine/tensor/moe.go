@@ -54,9 +54,11 @@ const (
 // MoE describes a sparse mixture-of-experts MLP for Ops.MoE.
 //
 // Routing: p = softmax(logits row); the TopK experts of largest p are
-// chosen (the first among equals), with weights p_e, divided by their sum
-// when Normalize is set (which equals a softmax over the chosen logits,
-// as Mixtral and gpt-oss route).
+// chosen, with weights p_e, divided by their sum when Normalize is set
+// (which equals a softmax over the chosen logits, as Mixtral and gpt-oss
+// route). Between exactly equal p, which expert is chosen is the
+// backend's (the CPU takes the lower index; MLX's argpartition does not
+// say).
 //
 // Each chosen expert e computes down_e(act(gate_e(x)+GateBias_e,
 // up_e(x)+UpBias_e)) + DownBias_e, where a projection p_e(x) is x·W_eᵀ
