@@ -92,6 +92,9 @@ func (l *loader) expertsTo(dst *tensor.Experts, prefix string, n, rows, cols int
 				t.Scales.Name = prefix + ".scales"
 			}
 			bi, hasBiases := l.w.Tensor(prefix + ".biases")
+			if bi.Name == "" {
+				bi.Name = prefix + ".biases"
+			}
 			if t.Mode, t.GroupSize, t.Bits = tensor.ExpertsMXFP4, 32, 4; s.DType != modelfile.U8 || hasBiases {
 				t.Mode, t.Biases = tensor.ExpertsAffine, bi
 				if !hasBiases {
