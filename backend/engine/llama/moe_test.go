@@ -22,7 +22,7 @@ func TestMoE_FromDisk(t *testing.T) {
 		name string
 		spec testmodel.Spec
 	}{
-		{"qwen3_moe_q4_dense_layer", testmodel.Spec{Architecture: "qwen3_moe", HeadDim: 32, NumExperts: 6, ExpertsPerTok: 2, MLPOnlyLayers: []int{1},
+		{"qwen3_moe_q4_dense_layer", testmodel.Spec{Architecture: "qwen3_moe", HeadDim: 32, NumExperts: 6, ExpertsPerTok: 2, MLPOnlyLayers: 1 << 1,
 			NumLayers: 3, Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4}, Seed: 1}},
 		{"mixtral_f16", testmodel.Spec{Architecture: "mixtral", DType: modelfile.F16, NumExperts: 4, ExpertsPerTok: 2, Seed: 2}},
 		{"gpt_oss_mxfp4_q8_windows", testmodel.Spec{Architecture: "gpt_oss", NumExperts: 4, ExpertsPerTok: 2, SlidingWindow: 4, NumLayers: 3,

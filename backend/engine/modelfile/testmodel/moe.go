@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
-	"slices"
 
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 )
@@ -55,7 +54,8 @@ func (s Spec) validateMoE() []error {
 	check(s.ExpertsPerTok > 0 && s.ExpertsPerTok <= s.NumExperts, "ExpertsPerTok %d of %d experts", s.ExpertsPerTok, s.NumExperts)
 	check(!s.ExpertsMXFP4 || (s.Quantization != nil && s.Architecture == "gpt_oss"), "ExpertsMXFP4 is for gpt_oss with a Quantization")
 	check(!s.ExpertsMXFP4 || (s.HiddenSize%32 == 0 && s.expertInter()%32 == 0), "mxfp4 experts need sizes that are multiples of 32")
-	check(s.Architecture == "qwen3_moe" || s.MLPOnlyLayers == nil, "MLPOnlyLayers is for qwen3_moe")
+	check(s.Architecture == "qwen3_moe" || s.MLPOnlyLayers == 0, "MLPOnlyLayers is for qwen3_moe")
+	check(s.NumLayers <= 64 || s.MLPOnlyLayers == 0, "MLPOnlyLayers covers 64 layers")
 	check(s.Architecture != "gpt_oss" || s.HeadDim*s.NumHeads != 0, "gpt_oss needs heads")
 	return errs
 }
@@ -70,7 +70,7 @@ func (s Spec) expertInter() int {
 
 // sparse reports whether layer i has experts.
 func (s Spec) sparse(i int) bool {
-	return moeArch(s.Architecture) && !slices.Contains(s.MLPOnlyLayers, i)
+	return moeArch(s.Architecture) && (i >= 64 || s.MLPOnlyLayers&(1<<i) == 0)
 }
 
 // moeDefs are a sparse layer's router and experts (and gpt-oss's sinks,
@@ -161,7 +161,7 @@ func (s Spec) moeConfig(c map[string]any) {
 	switch s.Architecture {
 	case "qwen3_moe":
 		c["num_experts"], c["moe_intermediate_size"], c["decoder_sparse_step"] = s.NumExperts, s.MoEIntermediateSize, 1
-		c["mlp_only_layers"], c["norm_topk_prob"] = append([]int{}, s.MLPOnlyLayers...), true
+		c["mlp_only_layers"], c["norm_topk_prob"] = s.denseLayers(), true
 	case "mixtral":
 		c["num_local_experts"] = s.NumExperts
 		c["sliding_window"] = nil
@@ -189,4 +189,15 @@ func (s Spec) moeConfig(c map[string]any) {
 			}
 		}
 	}
+}
+
+// denseLayers lists the layers MLPOnlyLayers marks.
+func (s Spec) denseLayers() []int {
+	dense := []int{}
+	for i := range min(s.NumLayers, 64) {
+		if s.MLPOnlyLayers&(1<<i) != 0 {
+			dense = append(dense, i)
+		}
+	}
+	return dense
 }

@@ -16,7 +16,7 @@ func TestWrite_MoEBadSpec(t *testing.T) {
 		"mxfp4 without quant":     {Architecture: "gpt_oss", ExpertsMXFP4: true},
 		"mxfp4 on qwen3_moe":      {Architecture: "qwen3_moe", ExpertsMXFP4: true, Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4}},
 		"top k above experts":     {Architecture: "mixtral", NumExperts: 2, ExpertsPerTok: 3},
-		"mlp only layers mixtral": {Architecture: "mixtral", MLPOnlyLayers: []int{0}},
+		"mlp only layers mixtral": {Architecture: "mixtral", MLPOnlyLayers: 1},
 		"mlp bias gpt_oss":        {Architecture: "gpt_oss", MLPBias: true},
 	}
 	for name, spec := range tests {
@@ -33,7 +33,7 @@ func TestWrite_MoEOpens(t *testing.T) {
 		spec testmodel.Spec
 		want modelfile.MoE
 	}{
-		{testmodel.Spec{Architecture: "qwen3_moe", NumLayers: 3, MLPOnlyLayers: []int{2}},
+		{testmodel.Spec{Architecture: "qwen3_moe", NumLayers: 3, MLPOnlyLayers: 1 << 2},
 			modelfile.MoE{Experts: 4, TopK: 2, IntermediateSize: 64, NormTopKProb: true, DenseLayers: []int{2}}},
 		{testmodel.Spec{Architecture: "mixtral", NumExperts: 3, ExpertsPerTok: 1},
 			modelfile.MoE{Experts: 3, TopK: 1, IntermediateSize: 128, NormTopKProb: true}},

@@ -41,12 +41,12 @@ type Spec struct {
 
 	// Added for mixture-of-experts (issue 16): architectures "qwen3_moe",
 	// "mixtral" and "gpt_oss" (see moe.go).
-	NumExperts          int   // 4
-	ExpertsPerTok       int   // 2
-	MoEIntermediateSize int   // qwen3_moe's moe_intermediate_size: IntermediateSize/2
-	MLPOnlyLayers       []int // qwen3_moe's dense layers
-	SlidingWindow       int   // gpt_oss: 128, on every other layer from the first; mixtral: 0 (none)
-	ExpertsMXFP4        bool  // gpt_oss: experts in mxfp4, the rest as Quantization says (required)
+	NumExperts          int    // 4
+	ExpertsPerTok       int    // 2
+	MoEIntermediateSize int    // qwen3_moe's moe_intermediate_size: IntermediateSize/2
+	MLPOnlyLayers       uint64 // qwen3_moe's mlp_only_layers: layer i is dense when bit i is set (a mask keeps Spec comparable)
+	SlidingWindow       int    // gpt_oss: 128, on every other layer from the first; mixtral: 0 (none)
+	ExpertsMXFP4        bool   // gpt_oss: experts in mxfp4, the rest as Quantization says (required)
 }
 
 // Realistic is the shape of Qwen2.5-0.5B-Instruct as mlx-community
