@@ -19,7 +19,7 @@ import (
 // Spec describes a model to write. The zero value is a tiny bfloat16
 // llama; zero fields take the defaults their comments give.
 type Spec struct {
-	Architecture          string                  // "llama" (default), "mistral", "qwen2" or "qwen3"
+	Architecture          string                  // "llama" (default), "mistral", "qwen2", "qwen3"; "qwen3_moe", "mixtral", "gpt_oss" (moe.go)
 	HiddenSize            int                     // 64
 	IntermediateSize      int                     // 128
 	NumLayers             int                     // 2
@@ -28,7 +28,7 @@ type Spec struct {
 	HeadDim               int                     // HiddenSize/NumHeads; qwen2 allows no other
 	VocabSize             int                     // TokenizerSize; never less
 	MaxPositionEmbeddings int                     // 2048
-	RopeTheta             float64                 // 10000 (llama, mistral), 1000000 (qwen2, qwen3)
+	RopeTheta             float64                 // 10000 (llama, mistral), 1000000 (qwen2, qwen3, qwen3_moe, mixtral), 150000 (gpt_oss)
 	RopeScaling           *modelfile.RopeScaling  // Llama 3 scaling; Type defaults to "llama3"
 	RMSNormEps            float64                 // 1e-5
 	TieWordEmbeddings     bool                    // no lm_head: the output uses the embedding
@@ -84,8 +84,11 @@ func (s Spec) withDefaults() Spec {
 	def(&s.Shards, 1)
 	if s.RopeTheta == 0 {
 		s.RopeTheta = 10000
-		if s.Architecture == "qwen2" || s.Architecture == "qwen3" {
+		if s.Architecture == "qwen2" || s.Architecture == "qwen3" || s.Architecture == "qwen3_moe" || s.Architecture == "mixtral" {
 			s.RopeTheta = 1e6
+		}
+		if s.Architecture == "gpt_oss" {
+			s.RopeTheta = 150000
 		}
 	}
 	if s.RMSNormEps == 0 {
