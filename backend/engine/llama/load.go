@@ -126,6 +126,9 @@ func (l *loader) matrix(prefix string, rows, cols int) (tensor.Weight, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.DType == modelfile.U8 { // mxfp4 (issue 16)
+		return l.mxfp4Matrix(w, s, rows, cols)
+	}
 	bi, err := l.tensor(prefix + ".biases")
 	if err != nil {
 		return nil, err

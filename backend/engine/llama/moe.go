@@ -2,6 +2,7 @@ package llama
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
@@ -142,4 +143,13 @@ func (m *Model) sparseMLP(ml *moeLayer, h tensor.Array) tensor.Array {
 	out := m.b.MoE(h, logits, ml.op)
 	m.b.Release(logits)
 	return out
+}
+
+// mxfp4Matrix loads a rows×cols matrix stored in mxfp4 (U8 scales, no
+// biases).
+func (l *loader) mxfp4Matrix(w, s modelfile.Tensor, rows, cols int) (tensor.Weight, error) {
+	if !slices.Equal(w.Shape, []int{rows, cols / 8}) || cols%32 != 0 {
+		return nil, fmt.Errorf("llama: %s: shape %v is no mxfp4 packing of a [%d %d] matrix", w.Name, w.Shape, rows, cols)
+	}
+	return l.load(func() (tensor.Weight, error) { return l.b.LoadMXFP4(w, s) })
 }

@@ -27,6 +27,8 @@ func TestMoE_FromDisk(t *testing.T) {
 		{"mixtral_f16", testmodel.Spec{Architecture: "mixtral", DType: modelfile.F16, NumExperts: 4, ExpertsPerTok: 2, Seed: 2}},
 		{"gpt_oss_mxfp4_q8_windows", testmodel.Spec{Architecture: "gpt_oss", NumExperts: 4, ExpertsPerTok: 2, SlidingWindow: 4, NumLayers: 3,
 			ExpertsMXFP4: true, Quantization: &modelfile.Quantization{GroupSize: 64, Bits: 8}, Seed: 3}},
+		{"gpt_oss_all_mxfp4", testmodel.Spec{Architecture: "gpt_oss", NumExperts: 4, ExpertsPerTok: 2, SlidingWindow: 3,
+			Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4, Mode: "mxfp4"}, Seed: 4}},
 	}
 	tokens := []int{1, 17, 42, 5, 79, 0, 33, 8, 64, 8, 21, 250}
 	for _, tt := range tests {

@@ -127,9 +127,8 @@ func checkMatrix(mc *modelConfig, cat *catalog, m matrix, expected map[string]bo
 	}
 	weight := m.prefix + ".weight"
 	expected[weight] = true
-	if q != nil && q.Mode == "mxfp4" { // issue 16: only experts are mxfp4
-		_, file, _ := cat.find(weight)
-		return nil, &TensorError{file, weight, wrapf(ErrUnsupported, "mxfp4 quantization outside the experts")}
+	if q != nil && q.Mode == "mxfp4" { // issue 16
+		return q, checkMXFP4(cat, m.prefix, m.out, m.in, expected)
 	}
 	if q == nil {
 		return nil, checkTensor(cat, weight, floatTypes, m.out, m.in)

@@ -317,3 +317,18 @@ func QuantizeMXFP4Row(row []float32, packed []uint32, scales []byte) error {
 
 // e2m1 is the value of each 4-bit E2M1 code.
 var e2m1 = [16]float64{0, 0.5, 1, 1.5, 2, 3, 4, 6, 0, -0.5, -1, -1.5, -2, -3, -4, -6}
+
+// checkMXFP4 checks an mxfp4 matrix: weight U32 [out, in/8], scales U8
+// [out, in/32], no biases.
+func checkMXFP4(cat *catalog, prefix string, out, in int, expected map[string]bool) error {
+	weight := prefix + ".weight"
+	expected[weight], expected[prefix+".scales"] = true, true
+	if in%32 != 0 {
+		_, file, _ := cat.find(weight)
+		return &TensorError{file, weight, wrapf(ErrTensorShape, "input size %d is not a multiple of mxfp4's group of 32", in)}
+	}
+	if err := checkTensor(cat, weight, []DType{U32}, out, in/8); err != nil {
+		return err
+	}
+	return checkTensor(cat, prefix+".scales", []DType{U8}, out, in/32)
+}

@@ -158,3 +158,19 @@ func CheckMoE(xRows, xCols, lRows, lCols int, m MoE) error {
 	}
 	return nil
 }
+
+// CheckMXFP4 validates the tensors of Loader.LoadMXFP4 and returns the
+// dequantized shape.
+func CheckMXFP4(w, scales modelfile.Tensor) (rows, cols int, err error) {
+	if w.DType != modelfile.U32 || len(w.Shape) != 2 || w.Shape[0] <= 0 || w.Shape[1] <= 0 || w.Shape[1]%4 != 0 {
+		return 0, 0, fmt.Errorf("%s: mxfp4 weight is %s %v, want U32 [rows, cols/8] with cols a multiple of 32", w.Name, w.DType, w.Shape)
+	}
+	rows, cols = w.Shape[0], w.Shape[1]*8
+	if err := checkSize(w, rows*w.Shape[1]); err != nil {
+		return 0, 0, err
+	}
+	if scales.DType != modelfile.U8 || len(scales.Shape) != 2 || scales.Shape[0] != rows || scales.Shape[1]*32 != cols {
+		return 0, 0, fmt.Errorf("%s: scales are %s %v, want U8 [%d %d]", w.Name, scales.DType, scales.Shape, rows, cols/32)
+	}
+	return rows, cols, checkSize(scales, rows*cols/32)
+}

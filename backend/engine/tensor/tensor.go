@@ -106,6 +106,11 @@ type Loader interface {
 	// LoadExperts loads one projection of a layer's experts: a stack of
 	// equally shaped matrices, dense or quantized (see ExpertTensors).
 	LoadExperts(t ExpertTensors) (Experts, error)
+	// LoadMXFP4 loads a matrix in MLX's mxfp4 quantization (one expert's
+	// layout in ExpertTensors: w U32 [rows, cols/8], scales U8
+	// [rows, cols/32]) for MatMul and Embed, as gpt-oss models keep some
+	// of their linear layers.
+	LoadMXFP4(w, scales modelfile.Tensor) (Weight, error)
 }
 
 // Ops are the operations on Arrays. They are called inside Run; failures

@@ -138,6 +138,10 @@ func (g *gen) matrix(prefix string, rows, cols int, scale float64) {
 		g.w[prefix+".weight"] = tensortest.Dense(prefix+".weight", g.s.DType, v, rows, cols)
 		return
 	}
+	if g.s.Quant.Mode == "mxfp4" { // issue 16
+		g.mxfp4Matrix(prefix, v, rows, cols)
+		return
+	}
 	tensortest.Quantize(prefix+".weight", v, rows, cols, g.s.Quant.GroupSize, g.s.Quant.Bits, g.s.DType).Add(g.w)
 }
 

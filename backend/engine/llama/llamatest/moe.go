@@ -42,6 +42,8 @@ func init() {
 			MoE: &MoESpec{Experts: 4, TopK: 2, Intermediate: 64}},
 		Spec{Name: "gpt_oss_mxfp4_q8g64_windows", Arch: "gpt_oss", DType: modelfile.BF16, Quant: q8g64, KVHeads: 2, Seed: 105,
 			MoE: &MoESpec{Experts: 8, TopK: 3, Intermediate: 64, MXFP4: true, Windows: []int{4, 0}}},
+		Spec{Name: "gpt_oss_all_mxfp4_windows", Arch: "gpt_oss", DType: modelfile.BF16, Quant: &modelfile.Quantization{GroupSize: 32, Bits: 4, Mode: "mxfp4"},
+			KVHeads: 2, Seed: 107, MoE: &MoESpec{Experts: 4, TopK: 2, Intermediate: 64, Windows: []int{5, 0}}},
 		Spec{Name: "gpt_oss_f32_windows", Arch: "gpt_oss", DType: modelfile.F32, KVHeads: 1, Seed: 106,
 			MoE: &MoESpec{Experts: 4, TopK: 2, Intermediate: 32, Windows: []int{0, 3}}},
 	)
@@ -89,7 +91,7 @@ func (g *gen) experts(prefix string, n, rows, cols int, amp float64) {
 	v := g.random(n*rows*cols, 0, amp*math.Sqrt(3/float64(cols)))
 	name := prefix + ".weight"
 	switch {
-	case g.s.MoE.MXFP4:
+	case g.s.MoE.MXFP4 || (g.s.Quant != nil && g.s.Quant.Mode == "mxfp4"):
 		tensortest.QuantizeMXFP4(name, v, n, rows, cols).Add(g.w)
 	case g.s.Quant != nil:
 		q := tensortest.Quantize(name, v, n*rows, cols, g.s.Quant.GroupSize, g.s.Quant.Bits, g.s.DType)
@@ -238,4 +240,12 @@ func (r *Reference) experts(prefix string) []float64 {
 	}
 	return tensortest.Dequantize(tensortest.Quantized{W: w, Scales: s, Biases: r.must(prefix + ".biases"),
 		Bits: w.Shape[2] * 32 / cols, GroupSize: cols / s.Shape[2]})
+}
+
+// mxfp4Matrix adds a 2-D matrix in mxfp4 (a gpt-oss model quantized with
+// mode "mxfp4" throughout).
+func (g *gen) mxfp4Matrix(prefix string, v []float32, rows, cols int) {
+	m := tensortest.QuantizeMXFP4(prefix+".weight", v, 1, rows, cols)
+	m.W.Shape, m.Scales.Shape = []int{rows, cols / 8}, []int{rows, cols / 32}
+	m.Add(g.w)
 }

@@ -136,6 +136,9 @@ func (r *Reference) matrix(prefix string, rows, cols int) []float64 {
 		return tensortest.Decode(w)
 	}
 	s := r.must(prefix + ".scales")
+	if s.DType == modelfile.U8 { // mxfp4 (issue 16)
+		return tensortest.DequantizeMXFP4(w, s)
+	}
 	return tensortest.Dequantize(tensortest.Quantized{
 		W: w, Scales: s, Biases: r.must(prefix + ".biases"),
 		Bits: w.Shape[1] * 32 / cols, GroupSize: cols / s.Shape[1],

@@ -49,10 +49,15 @@ func (s Spec) validateMoE() []error {
 	}
 	if !moeArch(s.Architecture) {
 		check(s.NumExperts == 0 && !s.ExpertsMXFP4, "experts are for qwen3_moe, mixtral and gpt_oss")
+		check(s.Quantization == nil || s.Quantization.Mode == "", "quantization mode %q is for the MoE architectures", modeOf(s.Quantization))
 		return errs
 	}
 	check(s.ExpertsPerTok > 0 && s.ExpertsPerTok <= s.NumExperts, "ExpertsPerTok %d of %d experts", s.ExpertsPerTok, s.NumExperts)
 	check(!s.ExpertsMXFP4 || (s.Quantization != nil && s.Architecture == "gpt_oss"), "ExpertsMXFP4 is for gpt_oss with a Quantization")
+	if q := s.Quantization; q != nil && q.Mode == "mxfp4" {
+		check(q.GroupSize == 32 && q.Bits == 4 && s.HiddenSize%32 == 0 && s.IntermediateSize%32 == 0 && (s.NumHeads*s.HeadDim)%32 == 0,
+			"mxfp4 quantization needs group 32, 4 bits and sizes that are multiples of 32")
+	}
 	check(!s.ExpertsMXFP4 || (s.HiddenSize%32 == 0 && s.expertInter()%32 == 0), "mxfp4 experts need sizes that are multiples of 32")
 	check(s.Architecture == "qwen3_moe" || s.MLPOnlyLayers == 0, "MLPOnlyLayers is for qwen3_moe")
 	check(s.NumLayers <= 64 || s.MLPOnlyLayers == 0, "MLPOnlyLayers covers 64 layers")
@@ -106,8 +111,14 @@ func expertShape(d tensorDef) []int {
 	return []int{d.experts, d.cols}
 }
 
-// mxfp4 reports whether d is an expert stack stored in mxfp4.
-func (s Spec) mxfp4(d tensorDef) bool { return s.ExpertsMXFP4 && d.experts > 0 && d.kind == matrix }
+// mxfp4 reports whether d is stored in mxfp4: an expert stack of
+// ExpertsMXFP4, or any matrix of a Quantization of mode "mxfp4".
+func (s Spec) mxfp4(d tensorDef) bool {
+	if d.kind != matrix {
+		return false
+	}
+	return (s.ExpertsMXFP4 && d.experts > 0) || (s.Quantization != nil && s.Quantization.Mode == "mxfp4")
+}
 
 // storedExperts lists the tensors of an expert stack or its biases.
 func (s Spec) storedExperts(d tensorDef) []stored {
@@ -200,4 +211,11 @@ func (s Spec) denseLayers() []int {
 		}
 	}
 	return dense
+}
+
+func modeOf(q *modelfile.Quantization) string {
+	if q == nil {
+		return ""
+	}
+	return q.Mode
 }

@@ -18,6 +18,8 @@ func TestWrite_MoEBadSpec(t *testing.T) {
 		"top k above experts":     {Architecture: "mixtral", NumExperts: 2, ExpertsPerTok: 3},
 		"mlp only layers mixtral": {Architecture: "mixtral", MLPOnlyLayers: 1},
 		"mlp bias gpt_oss":        {Architecture: "gpt_oss", MLPBias: true},
+		"mxfp4 llama":             {Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4, Mode: "mxfp4"}},
+		"mxfp4 8 bits":            {Architecture: "gpt_oss", Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 8, Mode: "mxfp4"}},
 	}
 	for name, spec := range tests {
 		if err := testmodel.Write(t.TempDir(), spec); err == nil {

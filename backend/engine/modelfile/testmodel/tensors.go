@@ -100,6 +100,9 @@ func (s Spec) storedOf(d tensorDef) []stored {
 	if d.experts > 0 { // issue 16
 		return s.storedExperts(d)
 	}
+	if s.mxfp4(d) { // issue 16
+		return []stored{{d.name + ".weight", modelfile.U32, []int{d.rows, d.cols / 8}}, {d.name + ".scales", modelfile.U8, []int{d.rows, d.cols / 32}}}
+	}
 	switch {
 	case d.kind != matrix:
 		return []stored{{d.name, s.DType, []int{d.cols}}}

@@ -183,6 +183,9 @@ func (s Spec) config() map[string]any {
 	}
 	if q := s.Quantization; q != nil {
 		params := map[string]any{"group_size": q.GroupSize, "bits": q.Bits, "mode": "affine"}
+		if q.Mode != "" {
+			params["mode"] = q.Mode // issue 16: "mxfp4"
+		}
 		c["quantization"], c["quantization_config"] = params, params
 	}
 	s.moeConfig(c)

@@ -62,6 +62,16 @@ func (b *Backend) LoadExperts(t tensor.ExpertTensors) (tensor.Experts, error) {
 	return e, nil
 }
 
+// LoadMXFP4 loads an mxfp4 matrix in place.
+func (b *Backend) LoadMXFP4(wt, scales modelfile.Tensor) (tensor.Weight, error) {
+	rows, cols, err := tensor.CheckMXFP4(wt, scales)
+	if err != nil {
+		return nil, fmt.Errorf("cpu: %w", err)
+	}
+	return &weight{b: b, rows: rows, cols: cols, bits: 4, group: 32, words: cols / 8, groups: cols / 32,
+		fp4: &mxfp4{cols: cols, q: u32s(wt.Data), scales: scales.Data}}, nil
+}
+
 // sub is the n elements of v from lo on.
 func (v vec) sub(lo, n int) vec {
 	if v.dt == modelfile.F32 {
@@ -251,7 +261,7 @@ func activate(g, u []float32, m tensor.MoE) {
 func (b *Backend) project(mat expertMat, x []float32, n, k, rows int, out []float32, bias *weight, e int) {
 	j := &b.moe.job
 	*j = expertJob{b: b, mat: mat, x: x, n: n, k: k, rows: rows, out: out}
-	if w, ok := mat.(*weight); ok && n < blockRows {
+	if w, ok := mat.(*weight); ok && n < blockRows && w.fp4 == nil {
 		j.fused = w
 		if w.quantized() {
 			j.sums = b.moe.groupSums(x, n, k, w.group)

@@ -217,13 +217,14 @@ int mb_take_axis(mb_array *res, mb_array a, mb_array idx, int axis, mb_stream s)
 }
 int mb_quantized_matmul(mb_array *res, mb_array x, mb_array w, mb_array scales, mb_array biases, int group, int bits, mb_stream s) {
 	mb_optional_int g = {group, true}, b = {bits, true};
-	return mb.quantized_matmul(res, x, w, scales, biases, true, g, b, "affine", s);
+	/* No biases: mxfp4 (issue 16). */
+	return mb.quantized_matmul(res, x, w, scales, biases, true, g, b, biases.ctx ? "affine" : "mxfp4", s);
 }
 int mb_dequantize(mb_array *res, mb_array w, mb_array scales, mb_array biases, int group, int bits, mb_stream s) {
 	mb_optional_int g = {group, true}, b = {bits, true};
 	mb_optional_dtype dt = {MB_FLOAT32, true};
 	mb_array none = {NULL};
-	return mb.dequantize(res, w, scales, biases, g, b, "affine", none, dt, s);
+	return mb.dequantize(res, w, scales, biases, g, b, biases.ctx ? "affine" : "mxfp4", none, dt, s); /* no biases: mxfp4 */
 }
 int mb_fast_rms_norm(mb_array *res, mb_array x, mb_array w, float eps, mb_stream s) {
 	return mb.fast_rms_norm(res, x, w, eps, s);

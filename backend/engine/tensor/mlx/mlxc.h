@@ -195,6 +195,7 @@ int mb_matmul_t(mb_array *res, mb_array x, mb_array w, mb_stream s);
 int mb_take_axis(mb_array *res, mb_array a, mb_array idx, int axis, mb_stream s);
 int mb_quantized_matmul(mb_array *res, mb_array x, mb_array w, mb_array scales, mb_array biases, int group, int bits, mb_stream s);
 int mb_dequantize(mb_array *res, mb_array w, mb_array scales, mb_array biases, int group, int bits, mb_stream s);
+/* (mb_quantized_matmul and mb_dequantize use mode "mxfp4" when biases is unset: issue 16.) */
 int mb_fast_rms_norm(mb_array *res, mb_array x, mb_array w, float eps, mb_stream s);
 
 /* mb_load_file reads the header of a safetensors file into *res: its

@@ -10,6 +10,7 @@ import "C"
 import (
 	"fmt"
 
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 )
 
@@ -77,6 +78,25 @@ func (b *Backend) LoadExperts(t tensor.ExpertTensors) (tensor.Experts, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// LoadMXFP4 copies an mxfp4 matrix to the device: the words and the
+// uint8 scales as they are, no biases (which selects mxfp4 in
+// mb_quantized_matmul and mb_dequantize).
+func (b *Backend) LoadMXFP4(wt, scales modelfile.Tensor) (tensor.Weight, error) {
+	rows, cols, err := tensor.CheckMXFP4(wt, scales)
+	if err != nil {
+		return nil, fmt.Errorf("mlx: %w", err)
+	}
+	w := &weight{b: b, rows: rows, cols: cols, group: 32, bits: 4}
+	if w.w, err = b.upload(wt, true, rows, cols/8); err == nil {
+		w.scales, err = b.upload(scales, true, rows, cols/32)
+	}
+	if err != nil {
+		w.Free()
+		return nil, err
+	}
+	return w, nil
 }
 
 func (b *Backend) expertsArg(x tensor.Experts) (*experts, bool) {

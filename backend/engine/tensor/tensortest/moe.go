@@ -231,3 +231,33 @@ func testMoEErrors(t *testing.T, b tensor.Backend) {
 	}
 	free(t, b, e)
 }
+
+// testMXFP4Matrix checks MatMul (decode and prefill rows) and Embed with
+// an mxfp4 matrix against its decoded values; an mxfp4 value is exact in
+// float32, so gathered rows must be exact.
+func testMXFP4Matrix(t *testing.T, b tensor.Backend) {
+	rng := NewRand(60)
+	m, k := 40, 128
+	q := QuantizeMXFP4("w.weight", Random(rng, m*k, 1), 1, m, k)
+	wt, st := q.W, q.Scales
+	wt.Shape, st.Shape = []int{m, k / 8}, []int{m, k / 32}
+	var w tensor.Weight
+	run(t, b, func() (err error) { w, err = b.LoadMXFP4(wt, st); return err })
+	if r, c := w.Shape(); r != m || c != k {
+		t.Errorf("mxfp4 weight shape %d×%d, want %d×%d", r, c, m, k)
+	}
+	for _, n := range rowCounts {
+		x := Random(rng, n*k, 2)
+		want, mag := MatMulT(F64(x), q.Values, n, k, m)
+		within(t, name("mxfp4 %dx%d·%dx%d", n, k, m, k), matmul(t, b, w, x, n, k), want, mag, matRel, matAbs)
+	}
+	ids := []int{39, 0, 7, 7}
+	within(t, "mxfp4 embed", embed(t, b, w, ids), gather(q.Values, k, ids), nil, 0, 0)
+	run(t, b, func() error {
+		if _, err := b.LoadMXFP4(wt, Dense("s", modelfile.F16, make([]float32, m*k/32), m, k/32)); err == nil {
+			t.Error("LoadMXFP4 with F16 scales: no error")
+		}
+		return nil
+	})
+	free(t, b, w)
+}
