@@ -17,8 +17,11 @@ func (r *Reference) gptOSSAttention(p string, x []float64, n int) []float64 {
 	q := r.linear(p+"self_attn.q_proj", x, n, c.HiddenSize, heads*hd)
 	k := r.linear(p+"self_attn.k_proj", x, n, c.HiddenSize, kvHeads*hd)
 	v := r.linear(p+"self_attn.v_proj", x, n, c.HiddenSize, kvHeads*hd)
+	// transformers scales cos and sin by the attention factor, i.e. q and
+	// k each by it; here the scores are scaled by its square instead, so
+	// that k is what a KV cache holds (the engine does the same).
 	inv, factor := yarnInvFreq(r)
-	q, k = rotateHalf(q, n, heads, hd, inv, factor), rotateHalf(k, n, kvHeads, hd, inv, factor)
+	q, k = rotateHalf(q, n, heads, hd, inv, 1), rotateHalf(k, n, kvHeads, hd, inv, 1)
 	var sinks []float64
 	if c.AttentionSinks {
 		sinks = r.vector(p + "self_attn.sinks")
@@ -28,7 +31,7 @@ func (r *Reference) gptOSSAttention(p string, x []float64, n int) []float64 {
 		window = c.LayerWindows[layerIndex(p)]
 	}
 	out := make([]float64, n*heads*hd)
-	scale := 1 / math.Sqrt(float64(hd))
+	scale := factor * factor / math.Sqrt(float64(hd))
 	for i := range n {
 		for h := range heads {
 			g := h / (heads / kvHeads)
