@@ -267,8 +267,12 @@ func (b *Backend) project(mat expertMat, x []float32, n, k, rows int, out []floa
 			j.sums = b.moe.groupSums(x, n, k, w.group)
 		}
 	}
-	b.scratchFor(k)
-	b.pool.parallel(j, rows, max(1, 4096/max(k, 1)))
+	b.scratchFor(blockRows * k)
+	grain := max(1, 4096/max(k, 1)) // about 4096 weights a chunk
+	if j.fused == nil {
+		grain = blockRows * max(1, 1024/max(k, 1)) // whole blocks of rows
+	}
+	b.pool.parallel(j, rows, grain)
 	*j = expertJob{}
 	if bias != nil {
 		bv := bias.vals
@@ -307,7 +311,7 @@ type expertJob struct {
 }
 
 func (j *expertJob) run(lo, hi, worker int) {
-	buf := j.b.scratch[worker][:j.k]
+	buf := j.b.scratch[worker][:j.k] // fused: the row's converted scales and biases
 	if w := j.fused; w != nil {
 		for o := lo; o < hi; o++ {
 			for i := range j.n {
@@ -321,10 +325,19 @@ func (j *expertJob) run(lo, hi, worker int) {
 		}
 		return
 	}
-	for o := lo; o < hi; o++ {
-		j.mat.rowInto(o, buf)
+	// Four matrix rows at a time, converted once, against every x row.
+	k := j.k
+	buf = j.b.scratch[worker][:blockRows*k]
+	for o := lo; o < hi; o += blockRows {
+		nr := min(blockRows, hi-o)
+		for i := range nr {
+			j.mat.rowInto(o+i, buf[i*k:(i+1)*k])
+		}
+		clear(buf[nr*k:])
+		w0, w1, w2, w3 := buf[:k], buf[k:2*k], buf[2*k:3*k], buf[3*k:]
 		for i := range j.n {
-			j.out[i*j.rows+o] = dotF32(buf, j.x[i*j.k:(i+1)*j.k])
+			s := dot4(j.x[i*k:(i+1)*k], w0, w1, w2, w3)
+			copy(j.out[i*j.rows+o:i*j.rows+o+nr], s[:nr])
 		}
 	}
 }
