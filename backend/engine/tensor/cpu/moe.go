@@ -80,8 +80,9 @@ func (v vec) sub(lo, n int) vec {
 	return vec{dt: v.dt, h: v.h[lo : lo+n : lo+n]}
 }
 
-// mxfp4 is one expert's matrix in MLX's mxfp4 layout: 4-bit E2M1 codes,
-// eight to a word (lowest bits first), and an E8M0 scale per 32 values.
+// mxfp4 is a matrix (an expert's, or a weight's from LoadMXFP4) in MLX's
+// mxfp4 layout: 4-bit E2M1 codes, eight to a word (lowest bits first), and
+// an E8M0 scale 2^(s−127) per 32 values.
 type mxfp4 struct {
 	cols   int
 	q      []uint32
