@@ -219,6 +219,9 @@ func (m *Model) attention(l *layer, h tensor.Array, kv tensor.KVCache, offset in
 // mlp is down(act(gate(h)) · up(h)), act being SiLU (gemma3: GELU-tanh).
 func (m *Model) mlp(l *layer, h tensor.Array) tensor.Array {
 	b := m.b
+	if l.moe != nil {
+		return m.sparseMLP(l.moe, h)
+	}
 	g, u := m.linear(h, l.gate), m.linear(h, l.up)
 	s := m.act(g)
 	p := b.Mul(s, u)

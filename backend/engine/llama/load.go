@@ -67,9 +67,17 @@ func (l *loader) layer(i int, ly *layer) error {
 		l.linearTo(&ly.k, p+"self_attn.k_proj", kvDim, c.HiddenSize, c.AttentionBias),
 		l.linearTo(&ly.v, p+"self_attn.v_proj", kvDim, c.HiddenSize, c.AttentionBias),
 		l.linearTo(&ly.o, p+"self_attn.o_proj", c.HiddenSize, qDim, false),
-		l.linearTo(&ly.gate, p+"mlp.gate_proj", c.IntermediateSize, c.HiddenSize, false),
-		l.linearTo(&ly.up, p+"mlp.up_proj", c.IntermediateSize, c.HiddenSize, false),
-		l.linearTo(&ly.down, p+"mlp.down_proj", c.HiddenSize, c.IntermediateSize, false),
+	}
+	if c.MoE.Sparse(i) {
+		steps = append(steps, l.moeSteps(p, ly)...)
+	} else {
+		steps = append(steps,
+			l.linearTo(&ly.gate, p+"mlp.gate_proj", c.IntermediateSize, c.HiddenSize, false),
+			l.linearTo(&ly.up, p+"mlp.up_proj", c.IntermediateSize, c.HiddenSize, false),
+			l.linearTo(&ly.down, p+"mlp.down_proj", c.HiddenSize, c.IntermediateSize, false))
+	}
+	if c.AttentionSinks {
+		steps = append(steps, l.vectorTo(&ly.sinks, p+"self_attn.sinks", c.NumHeads))
 	}
 	if c.QKNorm {
 		steps = append(steps, l.vectorTo(&ly.qNorm, p+"self_attn.q_norm.weight", c.HeadDim),
@@ -118,6 +126,9 @@ func (l *loader) matrix(prefix string, rows, cols int) (tensor.Weight, error) {
 	s, err := l.tensor(prefix + ".scales")
 	if err != nil {
 		return nil, err
+	}
+	if s.DType == modelfile.U8 { // mxfp4 (issue 16)
+		return l.mxfp4Matrix(w, s, rows, cols)
 	}
 	bi, err := l.tensor(prefix + ".biases")
 	if err != nil {

@@ -4,7 +4,8 @@
 // places, gemma3, phi3 and smollm3 (dense.go, phi3.go) — written once
 // against tensor.Backend: grouped-query attention, RoPE with rope_theta
 // and Llama 3 rope_scaling, SwiGLU MLPs, RMSNorm, tied or separate output
-// embeddings, dense or MLX-quantized weights.
+// embeddings, dense or MLX-quantized weights — and the mixture-of-experts
+// models built on it: qwen3_moe, mixtral and gpt_oss (moe.go, gptoss.go).
 package llama
 
 import (
@@ -56,6 +57,7 @@ type layer struct {
 	// Added for gemma3 and phi3 (issue 16, dense).
 	postAttnNorm, postMLPNorm tensor.Weight // gemma3: norms of the attention and MLP outputs; nil otherwise
 	ropeHead                  int           // phi3: rope turns the first rope.Dims() of each ropeHead-wide head; 0: whole heads
+	moe                       *moeLayer     // Added for mixture-of-experts (issue 16): nil for a dense MLP
 }
 
 // linear is a projection x·Wᵀ (+ bias).
@@ -74,6 +76,7 @@ func Load(cfg modelfile.Config, w modelfile.Weights, b tensor.Backend) (*Model, 
 		return nil, err
 	}
 	m := &Model{cfg: cfg, b: b, eps: float32(cfg.RMSNormEps), scale: float32(1 / math.Sqrt(float64(cfg.HeadDim))), act: b.SiLU}
+	m.scale *= float32(yarnAttentionScale(cfg.RopeScaling))
 	l := &loader{w: w, b: b, m: m}
 	if err := l.model(inv); err != nil {
 		m.Close()
@@ -101,13 +104,22 @@ func (m *Model) Close() error {
 // checkConfig refuses configurations the forward pass cannot run.
 func checkConfig(c modelfile.Config) error {
 	switch c.Architecture {
-	case "llama", "mistral", "qwen2", "qwen3":
-	case "gemma3", "gemma3_text", "phi3", "smollm3": // dense.go
+	case "llama", "mistral", "qwen2", "qwen3", "gemma3", "gemma3_text", "phi3", "smollm3": // dense.go
+		if c.MoE != nil {
+			return fmt.Errorf("llama: %s has no mixture of experts", c.Architecture)
+		}
+	case "qwen3_moe", "mixtral", "gpt_oss": // moe.go
+		if err := checkMoE(c); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("llama: architecture %q is not in the Llama family", c.Architecture)
 	}
 	if err := checkDense(c); err != nil {
 		return err
+	}
+	if s := c.RopeScaling; s != nil && s.Type == "yarn" && c.Architecture != "gpt_oss" {
+		return fmt.Errorf("llama: rope_scaling type %q is only supported for gpt_oss", s.Type)
 	}
 	positive := map[string]int{"hidden_size": c.HiddenSize, "intermediate_size": c.IntermediateSize,
 		"num_hidden_layers": c.NumLayers, "num_attention_heads": c.NumHeads,

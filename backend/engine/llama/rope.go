@@ -37,6 +37,10 @@ func ropeFrequencies(headDim int, theta float64, s *modelfile.RopeScaling) ([]fl
 		if err := longropePeriods(periods, *s); err != nil {
 			return nil, err
 		}
+	case "yarn": // gpt-oss (issue 16)
+		if err := yarnPeriods(periods, theta, *s); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("llama: rope_scaling type %q is not supported", kind)
 	}

@@ -167,7 +167,7 @@ func parseConfig(path string, data []byte) (*modelConfig, error) {
 	if rules.defaults != nil {
 		rules.defaults(&raw)
 	}
-	f := &fields{file: path, prefix: prefix}
+	f := &fields{file: path, prefix: prefix, arch: raw.ModelType}
 	mc := &modelConfig{Config: Config{Architecture: raw.ModelType, AttentionBias: rules.attnBias, QKNorm: rules.qkNorm}}
 	if prefix != "" {
 		mc.weightPrefix = nestedWeightPrefix
@@ -201,6 +201,9 @@ func parseConfig(path string, data []byte) (*modelConfig, error) {
 	c.Quantization, mc.layerQuant = f.quantization(&raw)
 	c.BOSTokenID = f.tokenID("bos_token_id", raw.BOSTokenID)
 	c.EOSTokenIDs = f.tokenIDs("eos_token_id", raw.EOSTokenID)
+	if _, moe := moeArchitectures[raw.ModelType]; moe && f.err == nil { // issue 16
+		f.moeConfig(mc, data)
+	}
 	if f.err != nil {
 		return nil, f.err
 	}

@@ -11,6 +11,7 @@ type fields struct {
 	file   string
 	prefix string // of the field paths: "text_config." while a nested config is read
 	err    error
+	arch   string // model_type: yarn (gpt_oss) and mxfp4 (MoE experts) are accepted per architecture
 }
 
 func (f *fields) fail(field string, sentinel error, format string, args ...any) {
@@ -126,8 +127,14 @@ func (f *fields) ropeScaling(field string, raw json.RawMessage) *RopeScaling {
 	case "llama3":
 	case "linear", "longrope", "su":
 		return f.denseRopeScaling(field, kind, raw)
+	case "yarn": // gpt-oss
+		if f.arch == "gpt_oss" {
+			return f.yarnScaling(field, raw)
+		}
+		f.fail(field+".rope_type", ErrUnsupported, "RoPE scaling %q (only gpt_oss uses yarn)", kind)
+		return nil
 	default:
-		f.fail(field+".rope_type", ErrUnsupported, "RoPE scaling %q (only llama3, linear or phi3's longrope)", kind)
+		f.fail(field+".rope_type", ErrUnsupported, "RoPE scaling %q (only llama3, linear, phi3's longrope or gpt_oss's yarn)", kind)
 		return nil
 	}
 	s := &RopeScaling{Type: kind}
@@ -202,11 +209,18 @@ func (f *fields) quantParams(field string, data json.RawMessage) *Quantization {
 		f.fail(field, ErrInvalidConfig, "%v", err)
 		return nil
 	}
-	if p.Mode != nil && *p.Mode != "affine" {
-		f.fail(field+".mode", ErrUnsupported, "%q (only affine)", *p.Mode)
+	_, moe := moeArchitectures[f.arch]
+	if p.Mode != nil && *p.Mode != "affine" && (*p.Mode != "mxfp4" || !moe) {
+		f.fail(field+".mode", ErrUnsupported, "%q (only affine, and mxfp4 for experts)", *p.Mode)
 		return nil
 	}
 	q := &Quantization{GroupSize: f.positive(field+".group_size", p.GroupSize, 0), Bits: f.positive(field+".bits", p.Bits, 0)}
+	if p.Mode != nil && *p.Mode == "mxfp4" { // gpt-oss's experts (issue 16)
+		q.Mode = "mxfp4"
+		if q.GroupSize != 32 || q.Bits != 4 {
+			f.fail(field+".mode", ErrInvalidConfig, "mxfp4 with group_size %d and bits %d (want 32 and 4)", q.GroupSize, q.Bits)
+		}
+	}
 	if q.Bits > 0 && q.Bits != 4 && q.Bits != 8 {
 		f.fail(field+".bits", ErrUnsupported, "%d (only 4 or 8)", q.Bits)
 	}

@@ -34,9 +34,17 @@ func layout(mc *modelConfig) ([]matrix, []vector) {
 		p := fmt.Sprintf("model.layers.%d.", i)
 		mats = append(mats,
 			matrix{p + "self_attn.q_proj", q, h}, matrix{p + "self_attn.k_proj", kv, h},
-			matrix{p + "self_attn.v_proj", kv, h}, matrix{p + "self_attn.o_proj", h, q},
-			matrix{p + "mlp.gate_proj", c.IntermediateSize, h}, matrix{p + "mlp.up_proj", c.IntermediateSize, h},
-			matrix{p + "mlp.down_proj", h, c.IntermediateSize})
+			matrix{p + "self_attn.v_proj", kv, h}, matrix{p + "self_attn.o_proj", h, q})
+		if c.MoE.Sparse(i) { // issue 16: the router here, the experts in expertLayout
+			m, v, _ := moeLayout(c, p)
+			mats, vecs = append(mats, m...), append(vecs, v...)
+		} else {
+			mats = append(mats, matrix{p + "mlp.gate_proj", c.IntermediateSize, h}, matrix{p + "mlp.up_proj", c.IntermediateSize, h},
+				matrix{p + "mlp.down_proj", h, c.IntermediateSize})
+		}
+		if c.AttentionSinks {
+			vecs = append(vecs, vector{p + "self_attn.sinks", c.NumHeads})
+		}
 		vecs = append(vecs, vector{p + "input_layernorm.weight", h}, vector{p + "post_attention_layernorm.weight", h})
 		if c.AttentionBias {
 			vecs = append(vecs, vector{p + "self_attn.q_proj.bias", q}, vector{p + "self_attn.k_proj.bias", kv},
@@ -83,6 +91,13 @@ func checkTensors(mc *modelConfig, cat *catalog) (map[string]*Quantization, erro
 		}
 		quant[m.prefix] = q
 	}
+	for _, s := range expertLayout(mc.Config) { // issue 16
+		q, err := checkExperts(mc, cat, s, expected)
+		if err != nil {
+			return nil, err
+		}
+		quant[s.prefix] = q
+	}
 	for _, v := range vecs {
 		expected[v.name] = true
 		if err := checkTensor(cat, v.name, floatTypes, v.n); err != nil {
@@ -115,6 +130,9 @@ func checkMatrix(mc *modelConfig, cat *catalog, m matrix, expected map[string]bo
 	}
 	weight := m.prefix + ".weight"
 	expected[weight] = true
+	if q != nil && q.Mode == "mxfp4" { // issue 16
+		return q, checkMXFP4(cat, m.prefix, m.out, m.in, expected)
+	}
 	if q == nil {
 		return nil, checkTensor(cat, weight, floatTypes, m.out, m.in)
 	}

@@ -180,5 +180,10 @@ func (c Config) clone() Config {
 		c.RopeScaling.ShortFactor = slices.Clone(c.RopeScaling.ShortFactor)
 		c.RopeScaling.LongFactor = slices.Clone(c.RopeScaling.LongFactor)
 	}
+	if c.MoE != nil {
+		e := *c.MoE
+		e.DenseLayers = slices.Clone(e.DenseLayers)
+		c.MoE = &e
+	}
 	return c
 }

@@ -6,6 +6,8 @@
 // arithmetic: the engine's backends turn Tensors into their own arrays.
 package modelfile
 
+import "slices"
+
 // DType is a safetensors element type.
 type DType string
 
@@ -54,11 +56,15 @@ type Tensor struct {
 type Quantization struct {
 	GroupSize int `json:"group_size"`
 	Bits      int `json:"bits"`
+	// Mode is "" or "affine" for the affine quantization above, or
+	// "mxfp4" (added for issue 16's gpt-oss experts): 4-bit E2M1 values in
+	// groups of 32 with one U8 E8M0 scale each and no biases.
+	Mode string `json:"mode,omitempty"`
 }
 
 // RopeScaling is a RoPE scaling of rope_scaling: Llama 3's
 // frequency-dependent one ("llama3"), "linear" (gemma3) or phi3's
-// "longrope"; other kinds are refused.
+// "longrope", or YaRN ("yarn", gpt-oss); other kinds are refused.
 type RopeScaling struct {
 	Type                          string  `json:"rope_type"`
 	Factor                        float64 `json:"factor"`
@@ -72,6 +78,15 @@ type RopeScaling struct {
 	// reference: mlx-lm uses the long factors at every length.
 	ShortFactor []float64 `json:"short_factor"`
 	LongFactor  []float64 `json:"long_factor"`
+
+	// Added for mixture-of-experts (issue 16): YaRN ("yarn", gpt-oss) as
+	// transformers' _compute_yarn_parameters reads it (Factor and
+	// OriginalMaxPositionEmbeddings above are YaRN's too).
+	BetaFast float64 `json:"beta_fast,omitempty"` // 32 when absent
+	BetaSlow float64 `json:"beta_slow,omitempty"` // 1 when absent
+	// NoTruncate is the config's "truncate": false (the correction range
+	// is then not rounded to whole dimensions).
+	NoTruncate bool `json:"-"`
 }
 
 // Config is the part of config.json (and generation_config.json) that the
@@ -120,7 +135,36 @@ type Config struct {
 	// FinalLogitSoftcap, when positive, turns the logits into
 	// c·tanh(logits/c) (gemma3's final_logit_softcapping).
 	FinalLogitSoftcap float64
+
+	// Added for mixture-of-experts (issue 16).
+
+	// MoE describes the sparse MLP layers; nil for a dense model.
+	MoE *MoE
+	// AttentionSinks: every layer has per-head attention sinks
+	// ("self_attn.sinks", gpt-oss).
+	AttentionSinks bool
 }
+
+// MoE is the mixture-of-experts configuration (issue 16) of qwen3_moe,
+// mixtral and gpt_oss.
+type MoE struct {
+	Experts          int // num_experts (qwen3_moe), num_local_experts (mixtral, gpt_oss)
+	TopK             int // num_experts_per_tok
+	IntermediateSize int // each expert's: moe_intermediate_size (qwen3_moe) or intermediate_size
+	// NormTopKProb renormalizes the chosen experts' softmax weights to sum
+	// to 1 (qwen3_moe's norm_topk_prob; always for mixtral and gpt_oss).
+	NormTopKProb bool
+	// DenseLayers lists the layers whose MLP is dense (qwen3_moe's
+	// mlp_only_layers and decoder_sparse_step); nil when every layer is
+	// sparse. Their dense MLP has IntermediateSize of Config.
+	DenseLayers []int
+	// SwiGLULimit, when positive, selects gpt-oss's clamped SwiGLU with
+	// this limit (swiglu_limit) and its expert and router biases.
+	SwiGLULimit float64
+}
+
+// Sparse reports whether layer i's MLP is a mixture of experts.
+func (m *MoE) Sparse(i int) bool { return m != nil && !slices.Contains(m.DenseLayers, i) }
 
 // Weights gives a model's tensors by name (as in the safetensors files:
 // "model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",

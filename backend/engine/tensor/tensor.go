@@ -100,6 +100,17 @@ type Loader interface {
 	// NewKVCache makes storage for the keys and values of kvHeads heads
 	// of headDim values at positions 0..maxLen-1 of one sequence.
 	NewKVCache(kvHeads, headDim, maxLen int) (KVCache, error)
+
+	// Added for mixture-of-experts (issue 16).
+
+	// LoadExperts loads one projection of a layer's experts: a stack of
+	// equally shaped matrices, dense or quantized (see ExpertTensors).
+	LoadExperts(t ExpertTensors) (Experts, error)
+	// LoadMXFP4 loads a matrix in MLX's mxfp4 quantization (one expert's
+	// layout in ExpertTensors: w U32 [rows, cols/8], scales U8
+	// [rows, cols/32]) for MatMul and Embed, as gpt-oss models keep some
+	// of their linear layers.
+	LoadMXFP4(w, scales modelfile.Tensor) (Weight, error)
 }
 
 // Ops are the operations on Arrays. They are called inside Run; failures
@@ -171,6 +182,16 @@ type Ops interface {
 	// (phi3's partial_rotary_factor). cols must be a multiple of headDim
 	// and r.Dims() ≤ headDim; row i is at position offset+i.
 	RopePartial(x Array, r Rope, headDim, offset int) Array
+
+	// Added for mixture-of-experts (issue 16).
+
+	// MoE is a sparse mixture-of-experts MLP: each row of x (n×hidden) is
+	// routed by its row of logits (n×experts, the router's output) to
+	// m.TopK experts, and the result (n×hidden) is the sum of their
+	// outputs weighted by the routing weights (see MoE). Only the chosen
+	// experts are computed. The choice is made on the backend (MLX does
+	// not stop to read the logits).
+	MoE(x, logits Array, m MoE) Array
 }
 
 // Array is a backend's rows×cols float matrix.

@@ -37,6 +37,10 @@ type Spec struct {
 	LongRope      bool    // phi3: longrope scaling with a context 8 times the original
 	LinearRope    float64 // gemma3: linear rope_scaling factor of the global layers
 	NoRope        []bool  // smollm3: the NoPE layers
+
+	// Added for mixture-of-experts (issue 16): qwen3_moe, mixtral and
+	// gpt_oss Specs (see moe.go).
+	MoE *MoESpec
 }
 
 // The tiny models' dimensions: large enough for two quantization groups
@@ -79,6 +83,9 @@ func Build(s Spec) (modelfile.Config, tensortest.Weights) {
 	if cfg.HeadDim == 0 {
 		cfg.HeadDim = hidden / heads
 	}
+	if s.MoE != nil {
+		s.MoE.configure(&cfg)
+	}
 	if s.Llama3Rope {
 		// Wavelengths of 16-wide heads run from 6.3 to 2·10⁴: with an
 		// original context of 16 every branch of the scaling is taken.
@@ -113,10 +120,17 @@ func (g *gen) model(c modelfile.Config) {
 		g.linear(p+"self_attn.q_proj", q, c.HiddenSize, c.AttentionBias)
 		g.linear(p+"self_attn.k_proj", kv, c.HiddenSize, c.AttentionBias)
 		g.linear(p+"self_attn.v_proj", kv, c.HiddenSize, c.AttentionBias)
-		g.linear(p+"self_attn.o_proj", c.HiddenSize, q, c.AttentionBias && c.Architecture == "llama")
-		g.linear(p+"mlp.gate_proj", c.IntermediateSize, c.HiddenSize, false)
-		g.linear(p+"mlp.up_proj", c.IntermediateSize, c.HiddenSize, false)
-		g.linear(p+"mlp.down_proj", c.HiddenSize, c.IntermediateSize, false)
+		g.linear(p+"self_attn.o_proj", c.HiddenSize, q, c.AttentionBias && (c.Architecture == "llama" || c.Architecture == "gpt_oss"))
+		if c.MoE.Sparse(i) {
+			g.moe(c, p)
+		} else {
+			g.linear(p+"mlp.gate_proj", c.IntermediateSize, c.HiddenSize, false)
+			g.linear(p+"mlp.up_proj", c.IntermediateSize, c.HiddenSize, false)
+			g.linear(p+"mlp.down_proj", c.HiddenSize, c.IntermediateSize, false)
+		}
+		if c.AttentionSinks {
+			g.vector(p+"self_attn.sinks", c.NumHeads, 0, 1)
+		}
 		if c.QKNorm {
 			g.norm(p+"self_attn.q_norm.weight", c.HeadDim)
 			g.norm(p+"self_attn.k_norm.weight", c.HeadDim)
@@ -137,6 +151,10 @@ func (g *gen) matrix(prefix string, rows, cols int, scale float64) {
 	v := g.random(rows*cols, 0, scale)
 	if g.s.Quant == nil {
 		g.w[prefix+".weight"] = tensortest.Dense(prefix+".weight", g.s.DType, v, rows, cols)
+		return
+	}
+	if g.s.Quant.Mode == "mxfp4" { // issue 16
+		g.mxfp4Matrix(prefix, v, rows, cols)
 		return
 	}
 	tensortest.Quantize(prefix+".weight", v, rows, cols, g.s.Quant.GroupSize, g.s.Quant.Bits, g.s.DType).Add(g.w)

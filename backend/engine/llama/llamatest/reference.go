@@ -55,8 +55,15 @@ func (r *Reference) Logits(tokens []int) [][]float64 {
 func (r *Reference) block(p string, h []float64, n int) []float64 {
 	c := r.c
 	x := tensortest.RMSNorm(h, r.vector(p+"input_layernorm.weight"), c.RMSNormEps)
-	h = add(h, r.attention(p+"self_attn.", x, n))
+	if c.Architecture == "gpt_oss" { // issue 16
+		h = add(h, r.gptOSSAttention(p, x, n))
+	} else {
+		h = add(h, r.attention(p+"self_attn.", x, n))
+	}
 	x = tensortest.RMSNorm(h, r.vector(p+"post_attention_layernorm.weight"), c.RMSNormEps)
+	if r.sparse(p) { // issue 16
+		return add(h, r.moe(p, x, n))
+	}
 	gate := r.linear(p+"mlp.gate_proj", x, n, c.HiddenSize, c.IntermediateSize)
 	up := r.linear(p+"mlp.up_proj", x, n, c.HiddenSize, c.IntermediateSize)
 	for i := range gate {
@@ -132,6 +139,9 @@ func (r *Reference) matrix(prefix string, rows, cols int) []float64 {
 		return tensortest.Decode(w)
 	}
 	s := r.must(prefix + ".scales")
+	if s.DType == modelfile.U8 { // mxfp4 (issue 16)
+		return tensortest.DequantizeMXFP4(w, s)
+	}
 	return tensortest.Dequantize(tensortest.Quantized{
 		W: w, Scales: s, Biases: r.must(prefix + ".biases"),
 		Bits: w.Shape[1] * 32 / cols, GroupSize: cols / s.Shape[1],

@@ -106,26 +106,26 @@ func (s Spec) denseDefs() ([]tensorDef, bool) {
 	if isGemma3(a) {
 		nk = gemmaNorm
 	}
-	defs := []tensorDef{{"model.embed_tokens", matrix, s.VocabSize, h}}
+	defs := []tensorDef{{"model.embed_tokens", matrix, s.VocabSize, h, 0}}
 	for i := range s.NumLayers {
 		p := fmt.Sprintf("model.layers.%d.", i)
-		defs = append(defs, tensorDef{p + "input_layernorm.weight", nk, 1, h}, tensorDef{p + "post_attention_layernorm.weight", nk, 1, h})
+		defs = append(defs, tensorDef{p + "input_layernorm.weight", nk, 1, h, 0}, tensorDef{p + "post_attention_layernorm.weight", nk, 1, h, 0})
 		if a == "phi3" {
-			defs = append(defs, tensorDef{p + "self_attn.qkv_proj", matrix, q + 2*kv, h}, tensorDef{p + "self_attn.o_proj", matrix, h, q},
-				tensorDef{p + "mlp.gate_up_proj", matrix, 2 * inter, h}, tensorDef{p + "mlp.down_proj", matrix, h, inter})
+			defs = append(defs, tensorDef{p + "self_attn.qkv_proj", matrix, q + 2*kv, h, 0}, tensorDef{p + "self_attn.o_proj", matrix, h, q, 0},
+				tensorDef{p + "mlp.gate_up_proj", matrix, 2 * inter, h, 0}, tensorDef{p + "mlp.down_proj", matrix, h, inter, 0})
 			continue
 		}
 		defs = append(defs,
-			tensorDef{p + "pre_feedforward_layernorm.weight", nk, 1, h}, tensorDef{p + "post_feedforward_layernorm.weight", nk, 1, h},
-			tensorDef{p + "self_attn.q_norm.weight", nk, 1, s.HeadDim}, tensorDef{p + "self_attn.k_norm.weight", nk, 1, s.HeadDim},
-			tensorDef{p + "self_attn.q_proj", matrix, q, h}, tensorDef{p + "self_attn.k_proj", matrix, kv, h},
-			tensorDef{p + "self_attn.v_proj", matrix, kv, h}, tensorDef{p + "self_attn.o_proj", matrix, h, q},
-			tensorDef{p + "mlp.gate_proj", matrix, inter, h}, tensorDef{p + "mlp.up_proj", matrix, inter, h},
-			tensorDef{p + "mlp.down_proj", matrix, h, inter})
+			tensorDef{p + "pre_feedforward_layernorm.weight", nk, 1, h, 0}, tensorDef{p + "post_feedforward_layernorm.weight", nk, 1, h, 0},
+			tensorDef{p + "self_attn.q_norm.weight", nk, 1, s.HeadDim, 0}, tensorDef{p + "self_attn.k_norm.weight", nk, 1, s.HeadDim, 0},
+			tensorDef{p + "self_attn.q_proj", matrix, q, h, 0}, tensorDef{p + "self_attn.k_proj", matrix, kv, h, 0},
+			tensorDef{p + "self_attn.v_proj", matrix, kv, h, 0}, tensorDef{p + "self_attn.o_proj", matrix, h, q, 0},
+			tensorDef{p + "mlp.gate_proj", matrix, inter, h, 0}, tensorDef{p + "mlp.up_proj", matrix, inter, h, 0},
+			tensorDef{p + "mlp.down_proj", matrix, h, inter, 0})
 	}
-	defs = append(defs, tensorDef{"model.norm.weight", nk, 1, h})
+	defs = append(defs, tensorDef{"model.norm.weight", nk, 1, h, 0})
 	if !s.TieWordEmbeddings {
-		defs = append(defs, tensorDef{"lm_head", matrix, s.VocabSize, h})
+		defs = append(defs, tensorDef{"lm_head", matrix, s.VocabSize, h, 0})
 	}
 	if a != "gemma3" {
 		return defs, true
@@ -135,7 +135,7 @@ func (s Spec) denseDefs() ([]tensorDef, bool) {
 	}
 	// What a text-only reader must skip (vision weights are never quantized).
 	return slices.Concat(defs, []tensorDef{
-		{"vision_tower.vision_model.post_layernorm.weight", bias, 1, 8},
-		{"multi_modal_projector.mm_soft_emb_norm.weight", bias, 1, 8},
+		{"vision_tower.vision_model.post_layernorm.weight", bias, 1, 8, 0},
+		{"multi_modal_projector.mm_soft_emb_norm.weight", bias, 1, 8, 0},
 	}), true
 }

@@ -27,6 +27,7 @@ type tensorDef struct {
 	name       string
 	kind       kind
 	rows, cols int
+	experts    int // issue 16: a stack of experts matrices (rows each), or their [experts, rows] biases; 0 otherwise
 }
 
 // stored is one tensor as written to a safetensors file.
@@ -50,39 +51,43 @@ func (s Spec) defs() []tensorDef {
 		return defs
 	}
 	h, q, kv, inter := s.HiddenSize, s.NumHeads*s.HeadDim, s.NumKVHeads*s.HeadDim, s.IntermediateSize
-	defs := []tensorDef{{"model.embed_tokens", matrix, s.VocabSize, h}}
+	defs := []tensorDef{{"model.embed_tokens", matrix, s.VocabSize, h, 0}}
 	for i := range s.NumLayers {
 		p := fmt.Sprintf("model.layers.%d.", i)
 		defs = append(defs,
-			tensorDef{p + "input_layernorm.weight", norm, 1, h},
-			tensorDef{p + "self_attn.q_proj", matrix, q, h},
-			tensorDef{p + "self_attn.k_proj", matrix, kv, h},
-			tensorDef{p + "self_attn.v_proj", matrix, kv, h},
-			tensorDef{p + "self_attn.o_proj", matrix, h, q})
+			tensorDef{p + "input_layernorm.weight", norm, 1, h, 0},
+			tensorDef{p + "self_attn.q_proj", matrix, q, h, 0},
+			tensorDef{p + "self_attn.k_proj", matrix, kv, h, 0},
+			tensorDef{p + "self_attn.v_proj", matrix, kv, h, 0},
+			tensorDef{p + "self_attn.o_proj", matrix, h, q, 0})
 		if s.Architecture == "qwen2" || s.AttentionBias {
-			defs = append(defs, tensorDef{p + "self_attn.q_proj.bias", bias, 1, q},
-				tensorDef{p + "self_attn.k_proj.bias", bias, 1, kv}, tensorDef{p + "self_attn.v_proj.bias", bias, 1, kv})
+			defs = append(defs, tensorDef{p + "self_attn.q_proj.bias", bias, 1, q, 0},
+				tensorDef{p + "self_attn.k_proj.bias", bias, 1, kv, 0}, tensorDef{p + "self_attn.v_proj.bias", bias, 1, kv, 0})
 		}
 		if s.AttentionBias {
-			defs = append(defs, tensorDef{p + "self_attn.o_proj.bias", bias, 1, h})
+			defs = append(defs, tensorDef{p + "self_attn.o_proj.bias", bias, 1, h, 0})
 		}
-		if s.Architecture == "qwen3" {
-			defs = append(defs, tensorDef{p + "self_attn.q_norm.weight", norm, 1, s.HeadDim},
-				tensorDef{p + "self_attn.k_norm.weight", norm, 1, s.HeadDim})
+		if s.Architecture == "qwen3" || s.Architecture == "qwen3_moe" {
+			defs = append(defs, tensorDef{p + "self_attn.q_norm.weight", norm, 1, s.HeadDim, 0},
+				tensorDef{p + "self_attn.k_norm.weight", norm, 1, s.HeadDim, 0})
+		}
+		defs = append(defs, tensorDef{p + "post_attention_layernorm.weight", norm, 1, h, 0})
+		if s.sparse(i) { // issue 16
+			defs = append(defs, s.moeDefs(p)...)
+			continue
 		}
 		defs = append(defs,
-			tensorDef{p + "post_attention_layernorm.weight", norm, 1, h},
-			tensorDef{p + "mlp.gate_proj", matrix, inter, h},
-			tensorDef{p + "mlp.up_proj", matrix, inter, h},
-			tensorDef{p + "mlp.down_proj", matrix, h, inter})
+			tensorDef{p + "mlp.gate_proj", matrix, inter, h, 0},
+			tensorDef{p + "mlp.up_proj", matrix, inter, h, 0},
+			tensorDef{p + "mlp.down_proj", matrix, h, inter, 0})
 		if s.MLPBias {
-			defs = append(defs, tensorDef{p + "mlp.gate_proj.bias", bias, 1, inter},
-				tensorDef{p + "mlp.up_proj.bias", bias, 1, inter}, tensorDef{p + "mlp.down_proj.bias", bias, 1, h})
+			defs = append(defs, tensorDef{p + "mlp.gate_proj.bias", bias, 1, inter, 0},
+				tensorDef{p + "mlp.up_proj.bias", bias, 1, inter, 0}, tensorDef{p + "mlp.down_proj.bias", bias, 1, h, 0})
 		}
 	}
-	defs = append(defs, tensorDef{"model.norm.weight", norm, 1, h})
+	defs = append(defs, tensorDef{"model.norm.weight", norm, 1, h, 0})
 	if !s.TieWordEmbeddings {
-		defs = append(defs, tensorDef{"lm_head", matrix, s.VocabSize, h})
+		defs = append(defs, tensorDef{"lm_head", matrix, s.VocabSize, h, 0})
 	}
 	return defs
 }
@@ -96,6 +101,12 @@ func (s Spec) quantized(d tensorDef) bool {
 
 // storedOf lists the tensors d is written as, in file order.
 func (s Spec) storedOf(d tensorDef) []stored {
+	if d.experts > 0 { // issue 16
+		return s.storedExperts(d)
+	}
+	if s.mxfp4(d) { // issue 16
+		return []stored{{d.name + ".weight", modelfile.U32, []int{d.rows, d.cols / 8}}, {d.name + ".scales", modelfile.U8, []int{d.rows, d.cols / 32}}}
+	}
 	switch {
 	case d.kind != matrix:
 		return []stored{{d.name, s.DType, []int{d.cols}}}
@@ -127,7 +138,7 @@ func (s Spec) rows(d tensorDef) func(yield func(row []float32) bool) {
 			std = 0.1
 		}
 		row := make([]float32, d.cols)
-		for range d.rows {
+		for range d.rows * max(d.experts, 1) {
 			for i := range row {
 				row[i] = mean + std*float32(rng.NormFloat64())
 			}
@@ -150,6 +161,9 @@ func Original(s Spec, name string) (values []float32, shape []int, ok bool) {
 		if (d.kind == matrix && d.name+".weight" == name) || (d.kind != matrix && d.name == name) {
 			for row := range s.rows(d) {
 				values = append(values, row...)
+			}
+			if d.experts > 0 {
+				return values, expertShape(d), true
 			}
 			if d.kind != matrix {
 				return values, []int{d.cols}, true

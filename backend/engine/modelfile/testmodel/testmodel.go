@@ -20,7 +20,7 @@ import (
 // Spec describes a model to write. The zero value is a tiny bfloat16
 // llama; zero fields take the defaults their comments give.
 type Spec struct {
-	Architecture          string                  // "llama" (default), "mistral", "qwen2" or "qwen3"
+	Architecture          string                  // "llama" (default), "mistral", "qwen2", "qwen3"; "qwen3_moe", "mixtral", "gpt_oss" (moe.go)
 	HiddenSize            int                     // 64
 	IntermediateSize      int                     // 128
 	NumLayers             int                     // 2
@@ -29,7 +29,7 @@ type Spec struct {
 	HeadDim               int                     // HiddenSize/NumHeads; qwen2 allows no other
 	VocabSize             int                     // TokenizerSize; never less
 	MaxPositionEmbeddings int                     // 2048
-	RopeTheta             float64                 // 10000 (llama, mistral), 1000000 (qwen2, qwen3)
+	RopeTheta             float64                 // 10000 (llama, mistral), 1000000 (qwen2, qwen3, qwen3_moe, mixtral), 150000 (gpt_oss)
 	RopeScaling           *modelfile.RopeScaling  // Llama 3 scaling; Type defaults to "llama3"
 	RMSNormEps            float64                 // 1e-5
 	TieWordEmbeddings     bool                    // no lm_head: the output uses the embedding
@@ -40,12 +40,23 @@ type Spec struct {
 	Shards                int                     // 1, or 2 with model.safetensors.index.json
 	Seed                  uint64                  // weights are a function of Seed and tensor name
 
+	// SlidingWindow is gemma3's local layers' window (default 4), phi3's
+	// and mixtral's on every layer (0: none), gpt_oss's on every other
+	// layer from the first (default 128).
+	SlidingWindow int
+
 	// Added for gemma3, phi3 and smollm3 (issue 16, dense); see dense.go.
-	SlidingWindow         int     // gemma3: the local layers' window (default 4); phi3: every layer's (0: none)
 	SlidingWindowPattern  int     // gemma3: every n-th layer is global (default 2)
 	FinalLogitSoftcapping float64 // gemma3: 0 writes null
 	PartialRotaryFactor   float64 // phi3: 0 leaves it out (1)
 	NoRopeLayers          string  // smollm3: no_rope_layers as digits, "1" = RoPE, "0" = NoPE per layer ("101"); "" leaves it out (every 4th layer NoPE)
+	// Added for mixture-of-experts (issue 16): architectures "qwen3_moe",
+	// "mixtral" and "gpt_oss" (see moe.go).
+	NumExperts          int    // 4
+	ExpertsPerTok       int    // 2
+	MoEIntermediateSize int    // qwen3_moe's moe_intermediate_size: IntermediateSize/2
+	MLPOnlyLayers       uint64 // qwen3_moe's mlp_only_layers: layer i is dense when bit i is set (a mask keeps Spec comparable)
+	ExpertsMXFP4        bool   // gpt_oss: experts in mxfp4, the rest as Quantization says (required)
 }
 
 // Realistic is the shape of Qwen2.5-0.5B-Instruct as mlx-community
@@ -83,8 +94,11 @@ func (s Spec) withDefaults() Spec {
 	def(&s.Shards, 1)
 	if s.RopeTheta == 0 {
 		s.RopeTheta = 10000
-		if s.Architecture == "qwen2" || s.Architecture == "qwen3" {
+		if s.Architecture == "qwen2" || s.Architecture == "qwen3" || s.Architecture == "qwen3_moe" || s.Architecture == "mixtral" {
 			s.RopeTheta = 1e6
+		}
+		if s.Architecture == "gpt_oss" {
+			s.RopeTheta = 150000
 		}
 	}
 	if s.RMSNormEps == 0 {
@@ -93,6 +107,7 @@ func (s Spec) withDefaults() Spec {
 	if s.DType == "" {
 		s.DType = modelfile.BF16
 	}
+	s = s.moeDefaults()
 	if s.RopeScaling != nil && s.RopeScaling.Type == "" {
 		rs := *s.RopeScaling
 		rs.Type = "llama3"
@@ -110,7 +125,8 @@ func (s Spec) validate() error {
 		}
 	}
 	a := s.Architecture
-	check(a == "llama" || a == "mistral" || a == "qwen2" || a == "qwen3" || denseArch(a), "architecture %q", a)
+	check(a == "llama" || a == "mistral" || a == "qwen2" || a == "qwen3" || denseArch(a) || moeArch(a), "architecture %q", a)
+	errs = append(errs, s.validateMoE()...)
 	check(s.HiddenSize > 0 && s.IntermediateSize > 0 && s.NumLayers > 0 && s.NumHeads > 0 && s.NumKVHeads > 0, "sizes must be positive")
 	check(s.NumKVHeads > 0 && s.NumHeads%s.NumKVHeads == 0, "NumKVHeads %d does not divide NumHeads %d", s.NumKVHeads, s.NumHeads)
 	check(s.HeadDim > 0 && s.HeadDim%2 == 0, "HeadDim %d must be positive and even", s.HeadDim)
@@ -119,9 +135,10 @@ func (s Spec) validate() error {
 	check(s.DType == modelfile.F32 || s.DType == modelfile.F16 || s.DType == modelfile.BF16, "DType %q", s.DType)
 	check(s.Shards == 1 || s.Shards == 2, "Shards %d: want 1 or 2", s.Shards)
 	check(strings.Trim(s.NoRopeLayers, "01") == "", "NoRopeLayers %q: want digits 0 and 1", s.NoRopeLayers)
-	check(!(s.AttentionBias || s.MLPBias) || a == "llama" || a == "mistral", "AttentionBias and MLPBias are for llama and mistral")
+	check(!(s.AttentionBias || s.MLPBias) || a == "llama" || a == "mistral" || (a == "gpt_oss" && !s.MLPBias), "AttentionBias and MLPBias are for llama and mistral (gpt_oss always has AttentionBias)")
 	if rs := s.RopeScaling; rs != nil {
-		check(rs.Type == "llama3" || (denseArch(a) && (rs.Type == "linear" || rs.Type == "longrope")), "RopeScaling type %q: want llama3 (gemma3, phi3: linear; phi3: longrope)", rs.Type)
+		check(rs.Type == "llama3" || (denseArch(a) && (rs.Type == "linear" || rs.Type == "longrope")) || (rs.Type == "yarn" && a == "gpt_oss"),
+			"RopeScaling type %q: want llama3 (gemma3, phi3: linear; phi3: longrope; gpt_oss: yarn)", rs.Type)
 	}
 	if q := s.Quantization; q != nil {
 		check(q.Bits == 4 || q.Bits == 8, "quantization bits %d", q.Bits)
@@ -156,7 +173,8 @@ func Write(dir string, s Spec) error {
 
 // config is config.json as transformers and mlx-lm write it.
 func (s Spec) config() map[string]any {
-	classes := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}
+	classes := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
+		"qwen3_moe": "Qwen3MoeForCausalLM", "mixtral": "MixtralForCausalLM", "gpt_oss": "GptOssForCausalLM"}
 	dtypes := map[modelfile.DType]string{modelfile.F32: "float32", modelfile.F16: "float16", modelfile.BF16: "bfloat16"}
 	c := map[string]any{
 		"architectures": []string{classes[s.Architecture]}, "model_type": s.Architecture,
@@ -177,15 +195,19 @@ func (s Spec) config() map[string]any {
 	}
 	if q := s.Quantization; q != nil {
 		params := map[string]any{"group_size": q.GroupSize, "bits": q.Bits, "mode": "affine"}
+		if q.Mode != "" {
+			params["mode"] = q.Mode // issue 16: "mxfp4"
+		}
 		c["quantization"], c["quantization_config"] = params, params
 	}
+	s.moeConfig(c)
 	return s.denseConfig(c)
 }
 
 // eos is config.json's end-of-sequence token: Llama 3's <|eot_id|> for
 // llama and mistral, <|im_end|> for the Qwens.
 func (s Spec) eos() int {
-	if s.Architecture == "qwen2" || s.Architecture == "qwen3" {
+	if s.Architecture == "qwen2" || s.Architecture == "qwen3" || s.Architecture == "qwen3_moe" {
 		return IMEnd
 	}
 	return EOT

@@ -79,7 +79,7 @@ func vocab() map[string]int {
 // shaped like Qwen 2's (NFC normalizer) or Llama 3's (none).
 func tokenizerJSON(arch string) map[string]any {
 	pattern, normalizer := llama3Pattern, any(nil)
-	if arch == "qwen2" || arch == "qwen3" {
+	if arch == "qwen2" || arch == "qwen3" || arch == "qwen3_moe" {
 		pattern, normalizer = qwen2Pattern, map[string]any{"type": "NFC"}
 	}
 	added := make([]map[string]any, len(SpecialTokens))
@@ -113,7 +113,7 @@ func tokenizerConfig(s Spec) map[string]any {
 			"normalized": false, "rstrip": false, "single_word": false, "special": true}
 	}
 	var bos any
-	if s.Architecture == "llama" || s.Architecture == "mistral" {
+	if s.Architecture == "llama" || s.Architecture == "mistral" || s.Architecture == "mixtral" {
 		bos = SpecialTokens[0]
 	}
 	return map[string]any{

@@ -97,6 +97,9 @@ func (s Spec) writeShard(path string, defs []tensorDef) (err error) {
 // 1/32 of that size) wait in memory until the weight is written.
 func (s Spec) writeData(w *bufio.Writer, d tensorDef) error {
 	buf := make([]byte, 0, 4*d.cols)
+	if s.mxfp4(d) { // issue 16
+		return s.writeMXFP4(w, d)
+	}
 	if !s.quantized(d) {
 		for row := range s.rows(d) {
 			buf = buf[:0]

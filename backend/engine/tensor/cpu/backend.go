@@ -38,7 +38,8 @@ type Backend struct {
 	mm   matmulJob
 	att  attentionJob
 	rows rowJob
-	elem elemJob // Scale, Tanh, GELUTanh (dense.go)
+	elem elemJob  // Scale, Tanh, GELUTanh (dense.go)
+	moe  moeState // Added for mixture-of-experts (issue 16).
 }
 
 // New returns a backend that uses GOMAXPROCS goroutines for its kernels.

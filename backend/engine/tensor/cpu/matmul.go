@@ -34,7 +34,7 @@ func (b *Backend) MatMul(xa tensor.Array, wt tensor.Weight) tensor.Array {
 	}
 	out := b.arena.alloc(b, x.rows, w.rows)
 	b.mm = matmulJob{w: w, x: x, out: out}
-	if x.rows < blockRows {
+	if x.rows < blockRows && w.fp4 == nil { // mxfp4 rows are converted (blocked) at any size
 		if w.quantized() {
 			b.mm.sums = b.groupSums(x, w.group)
 			b.scratchFor(2 * w.groups)
@@ -75,7 +75,7 @@ func (b *Backend) sumsBuf(n int) []float32 {
 }
 
 func (j *matmulJob) run(lo, hi, worker int) {
-	if j.x.rows < blockRows {
+	if j.x.rows < blockRows && j.w.fp4 == nil {
 		j.fused(lo, hi, j.x.b.scratch[worker])
 		return
 	}

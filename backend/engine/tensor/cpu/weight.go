@@ -18,6 +18,7 @@ type weight struct {
 	scales, biases vec      // quantized: rows × groups
 	bits, group    int      // quantized: 0 when dense
 	words, groups  int      // quantized: per row
+	fp4            *mxfp4   // mxfp4-quantized (issue 16; bits and group are 4 and 32)
 	freed          bool
 }
 
@@ -62,6 +63,10 @@ func (b *Backend) weightArg(x tensor.Weight) (*weight, bool) {
 
 // rowInto writes row r of w, dequantized or converted, into dst (len cols).
 func (w *weight) rowInto(r int, dst []float32) {
+	if w.fp4 != nil {
+		w.fp4.rowInto(r, dst)
+		return
+	}
 	if !w.quantized() {
 		w.vals.into(dst, r*w.cols)
 		return

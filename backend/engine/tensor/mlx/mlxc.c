@@ -75,6 +75,21 @@ static const struct {
 	/* Added for gemma3 (issue 16). */
 	MB_SYM(tanh),
 	MB_SYM(array_new_float),
+	/* Added for mixture-of-experts (issue 16). */
+	MB_SYM(argpartition_axis),
+	MB_SYM(take_along_axis),
+	MB_SYM(gather_mm),
+	MB_SYM(gather_qmm),
+	MB_SYM(sum_axis),
+	MB_SYM(divide),
+	MB_SYM(negative),
+	MB_SYM(minimum),
+	MB_SYM(maximum),
+	MB_SYM(expand_dims),
+	MB_SYM(swapaxes),
+	MB_SYM(argsort_axis),
+	MB_SYM(floor_divide),
+	MB_SYM(array_new_int),
 };
 #undef MB_SYM
 
@@ -204,13 +219,14 @@ int mb_take_axis(mb_array *res, mb_array a, mb_array idx, int axis, mb_stream s)
 }
 int mb_quantized_matmul(mb_array *res, mb_array x, mb_array w, mb_array scales, mb_array biases, int group, int bits, mb_stream s) {
 	mb_optional_int g = {group, true}, b = {bits, true};
-	return mb.quantized_matmul(res, x, w, scales, biases, true, g, b, "affine", s);
+	/* No biases: mxfp4 (issue 16). */
+	return mb.quantized_matmul(res, x, w, scales, biases, true, g, b, biases.ctx ? "affine" : "mxfp4", s);
 }
 int mb_dequantize(mb_array *res, mb_array w, mb_array scales, mb_array biases, int group, int bits, mb_stream s) {
 	mb_optional_int g = {group, true}, b = {bits, true};
 	mb_optional_dtype dt = {MB_FLOAT32, true};
 	mb_array none = {NULL};
-	return mb.dequantize(res, w, scales, biases, g, b, "affine", none, dt, s);
+	return mb.dequantize(res, w, scales, biases, g, b, biases.ctx ? "affine" : "mxfp4", none, dt, s); /* no biases: mxfp4 */
 }
 int mb_fast_rms_norm(mb_array *res, mb_array x, mb_array w, float eps, mb_stream s) {
 	return mb.fast_rms_norm(res, x, w, eps, s);
@@ -478,5 +494,178 @@ int mb_rope_partial(mb_array *res, mb_array x, int heads, int head_dim, int dims
 	}
 	mb_free(h);
 	mb_free(r);
+	return rc;
+}
+
+/* Added for mixture-of-experts (issue 16). */
+
+/* moe_set replaces *dst by v (freeing the old handle); v's handle moves. */
+static void moe_set(mb_array *dst, mb_array *v) {
+	mb_free(*dst);
+	*dst = *v;
+	v->ctx = NULL;
+}
+
+/* moe_project is x·W_eᵀ (+ bias_e) for the experts inds picks: x is
+ * [n, k or 1, 1, cols] with inds [n, k], or [m, 1, cols] with inds [m]
+ * (sorted when sorted is set); the result has rows in place of cols. */
+static int moe_project(mb_array *res, mb_array x, const struct mb_experts *e, mb_array inds, bool sorted, mb_stream s) {
+	mb_array none = {NULL}, t = mb.array_new(), t2 = mb.array_new(), sum = mb.array_new();
+	int rc;
+	if (e->mode == MB_EXPERTS_DENSE) {
+		rc = mb.swapaxes(&t, e->w, -1, -2, s);
+		if (rc == 0) {
+			rc = mb.gather_mm(res, x, t, none, inds, sorted, s);
+		}
+	} else {
+		mb_optional_int g = {e->group, true}, b = {e->bits, true};
+		bool affine = e->mode == MB_EXPERTS_AFFINE;
+		rc = mb.gather_qmm(res, x, e->w, e->scales, affine ? e->biases : none, none, inds, true, g, b,
+				   affine ? "affine" : "mxfp4", sorted, s);
+	}
+	if (rc == 0 && e->bias.ctx != NULL) {
+		mb_free(t);
+		t = mb.array_new();
+		rc = mb.take_axis(&t, e->bias, inds, 0, s); /* [n, k, rows] */
+		if (rc == 0) {
+			rc = mb.expand_dims(&t2, t, -2, s);
+		}
+		if (rc == 0) {
+			rc = mb.add(&sum, *res, t2, s);
+		}
+		if (rc == 0) {
+			moe_set(res, &sum);
+		}
+	}
+	mb_free(t);
+	mb_free(t2);
+	mb_free(sum);
+	return rc;
+}
+
+/* moe_activate is silu(g)·u, or gpt-oss's min(g, limit)·sigmoid(alpha·min(g,
+ * limit))·(clip(u, −limit, limit)+1). */
+static int moe_activate(mb_array *res, mb_array g, mb_array u, int act, float alpha, float limit, mb_stream s) {
+	if (act == 0) {
+		mb_array sg = mb.array_new();
+		int rc = mb_silu(&sg, g, s);
+		if (rc == 0) {
+			rc = mb.multiply(res, sg, u, s);
+		}
+		mb_free(sg);
+		return rc;
+	}
+	mb_array lim = mb.array_new_float(limit), nlim = mb.array_new_float(-limit);
+	mb_array al = mb.array_new_float(alpha), one = mb.array_new_float(1);
+	mb_array gc = mb.array_new(), uc = mb.array_new(), uc2 = mb.array_new(), ag = mb.array_new();
+	mb_array sg = mb.array_new(), glu = mb.array_new(), u1 = mb.array_new();
+	int rc = mb.minimum(&gc, g, lim, s);
+	if (rc == 0) rc = mb.minimum(&uc, u, lim, s);
+	if (rc == 0) rc = mb.maximum(&uc2, uc, nlim, s);
+	if (rc == 0) rc = mb.multiply(&ag, gc, al, s);
+	if (rc == 0) rc = mb.sigmoid(&sg, ag, s);
+	if (rc == 0) rc = mb.multiply(&glu, gc, sg, s);
+	if (rc == 0) rc = mb.add(&u1, uc2, one, s);
+	if (rc == 0) rc = mb.multiply(res, glu, u1, s);
+	mb_array all[] = {lim, nlim, al, one, gc, uc, uc2, ag, sg, glu, u1};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		mb_free(all[i]);
+	}
+	return rc;
+}
+
+/* moe_route returns the top-k expert indices [n, k] (uint32) and their
+ * weights [n, k, 1]. */
+static int moe_route(mb_array *inds, mb_array *weights, mb_array logits, int k, bool normalize, mb_stream s) {
+	int n = mb.array_shape(logits)[0];
+	mb_array probs = mb.array_new(), neg = mb.array_new(), part = mb.array_new();
+	mb_array sc = mb.array_new(), tot = mb.array_new(), q = mb.array_new();
+	int start[2] = {0, 0}, stop[2] = {n, k}, strides[2] = {1, 1};
+	int rc = mb.softmax_axis(&probs, logits, -1, true, s);
+	if (rc == 0) rc = mb.negative(&neg, probs, s);
+	if (rc == 0) rc = mb.argpartition_axis(&part, neg, k - 1, -1, s);
+	if (rc == 0) rc = mb.slice(inds, part, start, 2, stop, 2, strides, 2, s);
+	if (rc == 0) rc = mb.take_along_axis(&sc, probs, *inds, -1, s);
+	if (rc == 0 && normalize) {
+		rc = mb.sum_axis(&tot, sc, -1, true, s);
+		if (rc == 0) rc = mb.divide(&q, sc, tot, s);
+		if (rc == 0) moe_set(&sc, &q);
+	}
+	if (rc == 0) rc = mb.expand_dims(weights, sc, -1, s);
+	mb_array all[] = {probs, neg, part, sc, tot, q};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		mb_free(all[i]);
+	}
+	return rc;
+}
+
+/* moe_mlp runs the chosen experts: y is [n, k, 1, d]. */
+static int moe_mlp(mb_array *y, mb_array x, mb_array inds, const struct mb_experts *gate,
+		   const struct mb_experts *up, const struct mb_experts *down, int n, int k, int d,
+		   int act, float alpha, float limit, mb_stream s) {
+	int xshape[4] = {n, 1, 1, d};
+	mb_array xe = mb.array_new(), g = mb.array_new(), u = mb.array_new(), h = mb.array_new();
+	int rc = mb.reshape(&xe, x, xshape, 4, s);
+	if (rc == 0) rc = moe_project(&g, xe, gate, inds, false, s);
+	if (rc == 0) rc = moe_project(&u, xe, up, inds, false, s);
+	if (rc == 0) rc = moe_activate(&h, g, u, act, alpha, limit, s);
+	if (rc == 0) rc = moe_project(y, h, down, inds, false, s);
+	mb_array all[] = {xe, g, u, h};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		mb_free(all[i]);
+	}
+	return rc;
+}
+
+/* moe_mlp_sorted is moe_mlp on the n·k (token, expert) pairs sorted by
+ * expert: x's rows are gathered in that order, the experts run with
+ * sorted indices, and the results are put back in (token, choice) order. */
+static int moe_mlp_sorted(mb_array *y, mb_array x, mb_array inds, const struct mb_experts *gate,
+			  const struct mb_experts *up, const struct mb_experts *down, int n, int k, int d,
+			  int act, float alpha, float limit, mb_stream s) {
+	int flat_shape[1] = {n * k}, x3[3] = {n, 1, d}, y4[4] = {n, k, 1, d};
+	mb_array flat = mb.array_new(), order = mb.array_new(), inv = mb.array_new(), kk = mb.array_new_int(k);
+	mb_array tok = mb.array_new(), x3a = mb.array_new(), xs = mb.array_new(), idx = mb.array_new();
+	mb_array g = mb.array_new(), u = mb.array_new(), h = mb.array_new(), ys = mb.array_new(), yu = mb.array_new();
+	int rc = mb.reshape(&flat, inds, flat_shape, 1, s);
+	if (rc == 0) rc = mb.argsort_axis(&order, flat, 0, s);
+	if (rc == 0) rc = mb.argsort_axis(&inv, order, 0, s);
+	if (rc == 0) rc = mb.floor_divide(&tok, order, kk, s);
+	if (rc == 0) rc = mb.reshape(&x3a, x, x3, 3, s);
+	if (rc == 0) rc = mb.take_axis(&xs, x3a, tok, 0, s);
+	if (rc == 0) rc = mb.take_axis(&idx, flat, order, 0, s);
+	if (rc == 0) rc = moe_project(&g, xs, gate, idx, true, s);
+	if (rc == 0) rc = moe_project(&u, xs, up, idx, true, s);
+	if (rc == 0) rc = moe_activate(&h, g, u, act, alpha, limit, s);
+	if (rc == 0) rc = moe_project(&ys, h, down, idx, true, s);
+	if (rc == 0) rc = mb.take_axis(&yu, ys, inv, 0, s);
+	if (rc == 0) rc = mb.reshape(y, yu, y4, 4, s);
+	mb_array all[] = {flat, order, inv, kk, tok, x3a, xs, idx, g, u, h, ys, yu};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		mb_free(all[i]);
+	}
+	return rc;
+}
+
+int mb_moe(mb_array *res, mb_array x, mb_array logits, const struct mb_experts *gate,
+	   const struct mb_experts *up, const struct mb_experts *down, int k,
+	   bool normalize, int act, float alpha, float limit, mb_stream s) {
+	int n = mb.array_shape(x)[0], d = mb.array_shape(x)[1];
+	int yshape[3] = {n, k, d};
+	mb_array inds = mb.array_new(), w = mb.array_new(), y = mb.array_new();
+	mb_array y3 = mb.array_new(), wy = mb.array_new();
+	int rc = moe_route(&inds, &w, logits, k, normalize, s);
+	if (rc == 0 && n * k >= 64) {
+		rc = moe_mlp_sorted(&y, x, inds, gate, up, down, n, k, d, act, alpha, limit, s);
+	} else if (rc == 0) {
+		rc = moe_mlp(&y, x, inds, gate, up, down, n, k, d, act, alpha, limit, s);
+	}
+	if (rc == 0) rc = mb.reshape(&y3, y, yshape, 3, s);
+	if (rc == 0) rc = mb.multiply(&wy, y3, w, s);
+	if (rc == 0) rc = mb.sum_axis(res, wy, 1, false, s);
+	mb_array all[] = {inds, w, y, y3, wy};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		mb_free(all[i]);
+	}
 	return rc;
 }

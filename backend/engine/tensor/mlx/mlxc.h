@@ -119,6 +119,23 @@ struct mb_api {
 	/* Added for gemma3 (issue 16). */
 	int (*tanh)(mb_array *, mb_array, mb_stream);
 	mb_array (*array_new_float)(float);
+	/* Added for mixture-of-experts (issue 16): ops.h, array.h. */
+	int (*argpartition_axis)(mb_array *, mb_array, int, int, mb_stream);
+	int (*take_along_axis)(mb_array *, mb_array, mb_array, int, mb_stream);
+	int (*gather_mm)(mb_array *, mb_array, mb_array, mb_array, mb_array, bool, mb_stream);
+	int (*gather_qmm)(mb_array *, mb_array, mb_array, mb_array, mb_array,
+			  mb_array, mb_array, bool, mb_optional_int, mb_optional_int,
+			  const char *, bool, mb_stream);
+	int (*sum_axis)(mb_array *, mb_array, int, bool, mb_stream);
+	int (*divide)(mb_array *, mb_array, mb_array, mb_stream);
+	int (*negative)(mb_array *, mb_array, mb_stream);
+	int (*minimum)(mb_array *, mb_array, mb_array, mb_stream);
+	int (*maximum)(mb_array *, mb_array, mb_array, mb_stream);
+	int (*expand_dims)(mb_array *, mb_array, int, mb_stream);
+	int (*swapaxes)(mb_array *, mb_array, int, int, mb_stream);
+	int (*argsort_axis)(mb_array *, mb_array, int, mb_stream);
+	int (*floor_divide)(mb_array *, mb_array, mb_array, mb_stream);
+	mb_array (*array_new_int)(int);
 };
 
 /* mb is the table filled by mb_bind; it is shared by the whole process. */
@@ -180,6 +197,7 @@ int mb_matmul_t(mb_array *res, mb_array x, mb_array w, mb_stream s);
 int mb_take_axis(mb_array *res, mb_array a, mb_array idx, int axis, mb_stream s);
 int mb_quantized_matmul(mb_array *res, mb_array x, mb_array w, mb_array scales, mb_array biases, int group, int bits, mb_stream s);
 int mb_dequantize(mb_array *res, mb_array w, mb_array scales, mb_array biases, int group, int bits, mb_stream s);
+/* (mb_quantized_matmul and mb_dequantize use mode "mxfp4" when biases is unset: issue 16.) */
 int mb_fast_rms_norm(mb_array *res, mb_array x, mb_array w, float eps, mb_stream s);
 
 /* mb_load_file reads the header of a safetensors file into *res: its
@@ -241,5 +259,34 @@ int mb_gelu_tanh(mb_array *res, mb_array x, mb_stream s);
  * position offset+i, and leaves the other values as they are. */
 int mb_rope_partial(mb_array *res, mb_array x, int heads, int head_dim, int dims,
 		    mb_array freqs, int offset, mb_stream s);
+
+/* Added for mixture-of-experts (issue 16). */
+
+/* MB_UINT8 is mlx_dtype's uint8: mxfp4 scales. */
+enum { MB_UINT8 = 1 };
+
+/* Expert weight formats of struct mb_experts. */
+enum { MB_EXPERTS_DENSE = 0, MB_EXPERTS_AFFINE = 1, MB_EXPERTS_MXFP4 = 2 };
+
+/* mb_experts is one projection of a layer's experts: w is [experts, rows,
+ * cols] float32 (dense) or packed uint32 words with scales (and, for
+ * affine, biases) per group; bias, when set, is the [experts, rows]
+ * additive bias. */
+struct mb_experts {
+	mb_array w, scales, biases, bias;
+	int mode, group, bits;
+};
+
+/* mb_moe is tensor.MoE: softmax of the router logits (n × experts), the
+ * top k by argpartition, their weights (renormalized when normalize), the
+ * chosen experts' gate/up/down through gather_qmm (gather_mm when dense)
+ * as mlx-lm's SwitchGLU, activation act (0 SwiGLU, 1 gpt-oss's clamped
+ * SwiGLU with alpha and limit), and the weighted sum: n × hidden. From 64
+ * (token, expert) pairs on, the pairs are sorted by expert first (mlx-lm's
+ * _gather_sort) so that each expert's weights are read once per run.
+ * Nothing is evaluated. */
+int mb_moe(mb_array *res, mb_array x, mb_array logits, const struct mb_experts *gate,
+	   const struct mb_experts *up, const struct mb_experts *down, int k,
+	   bool normalize, int act, float alpha, float limit, mb_stream s);
 
 #endif

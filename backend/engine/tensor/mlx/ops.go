@@ -57,6 +57,8 @@ func mlxDType(d modelfile.DType) C.int {
 		return C.MB_BFLOAT16
 	case modelfile.U32:
 		return C.MB_UINT32
+	case modelfile.U8: // mxfp4 scales (issue 16)
+		return C.MB_UINT8
 	}
 	return C.MB_FLOAT32
 }
@@ -328,7 +330,7 @@ func (b *Backend) Embed(wt tensor.Weight, ids []int) tensor.Array {
 	defer func() { C.mb_free(q); C.mb_free(s); C.mb_free(bi) }()
 	if C.mb_take_axis(&q, w.w, ih, 0, b.stream) != 0 ||
 		C.mb_take_axis(&s, w.scales, ih, 0, b.stream) != 0 ||
-		C.mb_take_axis(&bi, w.biases, ih, 0, b.stream) != 0 ||
+		(w.biases.ctx != nil && C.mb_take_axis(&bi, w.biases, ih, 0, b.stream) != 0) || // none: mxfp4 (issue 16)
 		C.mb_dequantize(&out, q, s, bi, C.int(w.group), C.int(w.bits), b.stream) != 0 {
 		C.mb_free(out)
 		return b.failMLX(len(ids), w.cols, "Embed")

@@ -51,6 +51,10 @@ func RunConformance(t *testing.T, newBackend NewBackend) {
 		{"GELUTanh", testGELUTanh},
 		{"RopePartial", testRopePartial},
 		{"RopePartial_Errors", testRopePartialErrors},
+		// Added for mixture-of-experts (issue 16).
+		{"MoE", testMoE},
+		{"MoE_Errors", testMoEErrors},
+		{"MXFP4_MatMulEmbed", testMXFP4Matrix},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
