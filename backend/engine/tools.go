@@ -1,9 +1,16 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+
 	"github.com/modelbar/modelbar/backend/engine/chattemplate"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/tokenizer"
 	"github.com/modelbar/modelbar/backend/engine/toolcall"
+	"github.com/modelbar/modelbar/backend/protocol"
 )
 
 // toolsAnswer is a cached answer of toolUse for one model directory, valid
@@ -44,4 +51,108 @@ func templateTakesTools(dir string) bool {
 	}
 	syntax, _ := toolcall.Detect(tpl.Source())
 	return tpl.SupportsTools() && syntax != toolcall.None
+}
+
+// withTurnEnds adds to stops the tokens with which the chat template's
+// family ends a turn (toolcall.EndOfTurn) that are in the vocabulary: a
+// config that names only the EOS (Phi-3's <|endoftext|>, gpt-oss's
+// <|return|> without <|call|>) would otherwise let the model run on past
+// its turn. The result is sorted and without repeats.
+func withTurnEnds(stops []int, tok *tokenizer.Tokenizer, tpl *chattemplate.Template) []int {
+	if tpl != nil {
+		for _, s := range toolcall.EndOfTurn(tpl.Source()) {
+			if id, ok := tok.TokenID(s); ok {
+				stops = append(stops, id)
+			}
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(stops)))
+}
+
+// templateVars are the variables beyond the conversation that chat
+// templates read to switch reasoning: enable_thinking (Qwen3, SmolLM3: on
+// when the client asked for reasoning; SmolLM3's /think and /no_think in
+// the system prompt still win, its template reads them) and
+// reasoning_effort (gpt-oss's "Reasoning: low|medium|high" line: the
+// request's effort or budget, mapped to the three levels harmony has, and
+// left to the template's default when the client said nothing).
+func templateVars(r protocol.Request) map[string]any {
+	vars := map[string]any{"enable_thinking": r.Thinking != nil}
+	effort := r.Effort
+	if r.Thinking != nil {
+		effort = r.Thinking.Effort
+		if effort == "" && r.Thinking.BudgetTokens > 0 {
+			effort = protocol.BudgetEffort(r.Thinking.BudgetTokens)
+		}
+	}
+	switch effort {
+	case "minimal", "low":
+		vars["reasoning_effort"] = "low"
+	case "medium":
+		vars["reasoning_effort"] = "medium"
+	case "high", "xhigh", "max":
+		vars["reasoning_effort"] = "high"
+	}
+	return vars
+}
+
+// familyInput reshapes a template input for the families whose templates
+// read other keys: gpt-oss's reads an assistant turn's reasoning as
+// message.thinking (and renders it as the analysis channel before that
+// turn's tool calls), Phi-4-mini's reads the tool list as a JSON string on
+// the system turn (the model card's form: name, description, parameters),
+// which is added when the conversation has none.
+func familyInput(in *chattemplate.Input, syntax toolcall.Syntax) {
+	switch syntax {
+	case toolcall.Harmony:
+		for i := range in.Messages {
+			m := &in.Messages[i]
+			m.Thinking, m.ReasoningContent = m.ReasoningContent, ""
+		}
+	case toolcall.Phi4:
+		if len(in.Tools) == 0 {
+			return
+		}
+		type phiTool struct {
+			Name        string          `json:"name"`
+			Description string          `json:"description,omitempty"`
+			Parameters  json.RawMessage `json:"parameters,omitempty"`
+		}
+		tools := make([]phiTool, 0, len(in.Tools))
+		for _, t := range in.Tools {
+			tools = append(tools, phiTool{t.Function.Name, t.Function.Description, t.Function.Parameters})
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if enc.Encode(tools) != nil { // parameters come from a decoded request: always JSON
+			return
+		}
+		if len(in.Messages) == 0 || in.Messages[0].Role != "system" {
+			sys := chattemplate.Message{Role: "system", Content: "You are a helpful assistant with some tools."}
+			in.Messages = append([]chattemplate.Message{sys}, in.Messages...)
+		}
+		in.Messages[0].ToolsJSON = pythonJSON(bytes.TrimSpace(buf.Bytes()))
+	}
+}
+
+// pythonJSON spaces compact JSON as Python's json.dumps does (", " and
+// ": "), the form the model card shows and the model was trained on.
+func pythonJSON(compact []byte) string {
+	var b strings.Builder
+	inStr, esc := false, false
+	for _, c := range compact {
+		b.WriteByte(c)
+		switch {
+		case esc:
+			esc = false
+		case inStr && c == '\\':
+			esc = true
+		case c == '"':
+			inStr = !inStr
+		case !inStr && (c == ',' || c == ':'):
+			b.WriteByte(' ')
+		}
+	}
+	return b.String()
 }

@@ -183,3 +183,19 @@ func FuzzParser(f *testing.F) {
 		}
 	})
 }
+
+func TestEndOfTurn(t *testing.T) {
+	tests := map[string][]string{
+		"<|start|>assistant<|channel|>final<|message|>{{ c }}<|end|>": {"<|return|>", "<|call|>"},
+		"<|user|>{{ c }}<|end|><|assistant|>":                         {"<|end|>"},
+		"<|im_start|>user<|im_sep|>{{ c }}<|im_end|>":                 {"<|im_end|>"},
+		"<start_of_turn>model\n{{ c }}<end_of_turn>":                  {"<end_of_turn>"},
+		"<|start_header_id|>user<|end_header_id|>{{ c }}<|eot_id|>":   {"<|eot_id|>", "<|eom_id|>"},
+		"[INST] {{ c }} [/INST]":                                      nil,
+	}
+	for tmpl, want := range tests {
+		if diff := cmp.Diff(want, EndOfTurn(tmpl)); diff != "" {
+			t.Errorf("EndOfTurn(%q) (-want +got):\n%s", tmpl, diff)
+		}
+	}
+}

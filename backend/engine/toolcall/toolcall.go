@@ -47,6 +47,34 @@ func Detect(chatTemplate string) (Syntax, bool) {
 	return None, think
 }
 
+// turnEnds maps a marker of a chat template to the tokens with which its
+// family's models end their turn. A model's config often names only its
+// EOS (Phi-3's <|endoftext|>, gpt-oss's <|return|>), while the model ends
+// a turn with the template's own token.
+var turnEnds = []struct {
+	marker string
+	ends   []string
+}{
+	{hChannel, []string{hReturn, hCall}}, // harmony, first: its <|end|> ends a message, not the turn
+	{"<|im_end|>", []string{"<|im_end|>"}},
+	{"<end_of_turn>", []string{"<end_of_turn>"}},
+	{"<|eot_id|>", []string{"<|eot_id|>", "<|eom_id|>"}},
+	{"<|end|>", []string{"<|end|>"}}, // Phi-3, Phi-4-mini
+}
+
+// EndOfTurn returns the token strings that end a model's turn in the
+// family whose chat template this is, for the engine to stop at (when
+// they are in the model's vocabulary). For harmony it is <|return|> and
+// <|call|>, and never <|end|>, which only ends one message of the turn.
+func EndOfTurn(chatTemplate string) []string {
+	for _, te := range turnEnds {
+		if strings.Contains(chatTemplate, te.marker) {
+			return te.ends
+		}
+	}
+	return nil
+}
+
 // WithoutTools is the syntax to read an answer to a request that offers
 // no tools: a JSON answer is then an answer, not a call. Harmony keeps its
 // syntax, which also carries the reasoning (a call it still writes comes
