@@ -328,3 +328,99 @@ func TestFamilies_ToolCallsEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// Each family's reasoning and plain answers: the reasoning switch reaches
+// the template (enable_thinking, SmolLM3's system flags, gpt-oss's
+// reasoning_effort), reasoning comes out as thinking, and the family's end
+// of turn stops generation where the config names only the EOS (Gemma 3's
+// <end_of_turn>, Phi-3's <|end|>; gpt-oss's <|return|>, never <|end|>,
+// which closes only its analysis message).
+func TestFamilies_ReasoningAndEndOfTurn(t *testing.T) {
+	thinkOn := func(r protocol.Request) protocol.Request {
+		r.Thinking = &protocol.Thinking{Effort: "xhigh"}
+		return r
+	}
+	withSystem := func(s string) func(protocol.Request) protocol.Request {
+		return func(r protocol.Request) protocol.Request {
+			r.System = []protocol.Block{{Type: protocol.BlockText, Text: s}}
+			return r
+		}
+	}
+	plain := func(r protocol.Request) protocol.Request { return r }
+	tests := []struct {
+		name, family string
+		request      func(protocol.Request) protocol.Request
+		output       string
+		inPrompt     []string
+		want         []block
+	}{
+		{"gpt_oss reasons at the asked effort", "gpt_oss", thinkOn,
+			"<|channel|>analysis<|message|>Simple greeting.<|end|><|start|>assistant<|channel|>final<|message|>Hello!<|return|>junk",
+			[]string{"Reasoning: high"}, []block{thinking("Simple greeting."), textBlock("Hello!")}},
+		{"gpt_oss keeps its default effort", "gpt_oss", plain,
+			"<|channel|>final<|message|>Hi.<|return|>", []string{"Reasoning: medium"}, []block{textBlock("Hi.")}},
+		{"qwen3_moe thinks when asked", "qwen3_moe", thinkOn,
+			"<think>\nhm\n</think>\n\nHello!<|im_end|>junk", nil, []block{thinking("\nhm\n"), textBlock("Hello!")}},
+		{"qwen3_moe does not when not asked", "qwen3_moe", plain,
+			"Hello!<|im_end|>junk", []string{"<|im_start|>assistant\n<think>\n\n</think>\n\n"}, []block{textBlock("Hello!")}},
+		{"smollm3 /think in the system prompt", "smollm3", withSystem("Be brief. /think"),
+			"<think>\nA greeting.\n</think>\nHello!<|im_end|>junk", []string{"Reasoning Mode: /think", "Be brief."},
+			[]block{thinking("\nA greeting.\n"), textBlock("Hello!")}},
+		{"smollm3 /no_think wins over a request to think", "smollm3", func(r protocol.Request) protocol.Request { return withSystem("/no_think")(thinkOn(r)) },
+			"Hello!<|im_end|>junk", []string{"Reasoning Mode: /no_think", "<think>\n\n</think>\n"}, []block{textBlock("Hello!")}},
+		{"gemma3 stops at <end_of_turn>", "gemma3", plain,
+			"Hello!<end_of_turn>junk", []string{"<start_of_turn>user\nHello there<end_of_turn>\n<start_of_turn>model\n"}, []block{textBlock("Hello!")}},
+		{"phi3 stops at <|end|>", "phi3", plain,
+			"Hello!<|end|>junk", []string{"<|user|>\nHello there<|end|>\n<|assistant|>\n"}, []block{textBlock("Hello!")}},
+		{"mixtral answers in text", "mixtral", plain,
+			"Hello!</s>junk", []string{"[INST]Hello there[/INST]"}, []block{textBlock("Hello!")}},
+	}
+	var names []string
+	for _, tt := range tests {
+		if !slices.Contains(names, tt.family) {
+			names = append(names, tt.family)
+		}
+	}
+	e := familyEngine(t, names...)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.request(userSays("test/"+tt.family, "Hello there", 200))
+			prompt, res := answer(t, e, r, tt.output)
+			for _, s := range tt.inPrompt {
+				if !strings.Contains(prompt, s) {
+					t.Errorf("prompt lacks %q:\n%s", s, prompt)
+				}
+			}
+			if diff := cmp.Diff(tt.want, blocksOf(res)); diff != "" {
+				t.Errorf("blocks (-want +got):\n%s", diff)
+			}
+			if res.StopReason != protocol.StopEndTurn {
+				t.Errorf("stop reason %q", res.StopReason)
+			}
+		})
+	}
+}
+
+// A tool loop's history renders the family's way: gpt-oss gets the
+// earlier reasoning as the analysis channel before the call, the call on
+// the commentary channel and the result from functions.NAME.
+func TestFamilies_HarmonyHistory(t *testing.T) {
+	e := familyEngine(t, "gpt_oss")
+	r := weatherRequest("test/gpt_oss")
+	r.Messages = append(r.Messages,
+		protocol.Message{Role: protocol.RoleAssistant, Content: []protocol.Block{
+			{Type: protocol.BlockThinking, Text: "Need the weather tool."},
+			{Type: protocol.BlockToolUse, ID: "call_1", Name: "get_weather", Input: json.RawMessage(`{"city":"Paris"}`)}}},
+		protocol.Message{Role: protocol.RoleUser, Content: []protocol.Block{
+			{Type: protocol.BlockToolResult, ToolUseID: "call_1", Content: []protocol.Block{{Type: protocol.BlockText, Text: `{"sunny": true}`}}}}})
+	prompt, res := answer(t, e, r, "<|channel|>final<|message|>Sunny.<|return|>")
+	want := "<|start|>assistant<|channel|>analysis<|message|>Need the weather tool.<|end|>" +
+		`<|start|>assistant to=functions.get_weather<|channel|>commentary <|constrain|>json<|message|>{"city": "Paris"}<|call|>` +
+		`<|start|>functions.get_weather to=assistant<|channel|>commentary<|message|>{"sunny": true}<|end|><|start|>assistant`
+	if !strings.HasSuffix(prompt, want) {
+		t.Errorf("prompt ends\n%s\nwant it to end\n%s", prompt[max(0, len(prompt)-len(want)):], want)
+	}
+	if diff := cmp.Diff([]block{textBlock("Sunny.")}, blocksOf(res)); diff != "" {
+		t.Errorf("blocks (-want +got):\n%s", diff)
+	}
+}
