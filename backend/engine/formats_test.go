@@ -424,3 +424,40 @@ func TestFamilies_HarmonyHistory(t *testing.T) {
 		t.Errorf("blocks (-want +got):\n%s", diff)
 	}
 }
+
+// The request's reasoning switch becomes the variables templates read:
+// harmony has three effort levels, and no effort leaves its default.
+func TestTemplateVars(t *testing.T) {
+	tests := []struct {
+		name string
+		r    protocol.Request
+		want map[string]any
+	}{
+		{"nothing asked", protocol.Request{}, map[string]any{"enable_thinking": false}},
+		{"effort without thinking", protocol.Request{Effort: "minimal"}, map[string]any{"enable_thinking": false, "reasoning_effort": "low"}},
+		{"thinking at an effort", protocol.Request{Thinking: &protocol.Thinking{Effort: "max"}}, map[string]any{"enable_thinking": true, "reasoning_effort": "high"}},
+		{"thinking by budget", protocol.Request{Thinking: &protocol.Thinking{BudgetTokens: 8000}}, map[string]any{"enable_thinking": true, "reasoning_effort": "medium"}},
+		{"thinking, no level", protocol.Request{Thinking: &protocol.Thinking{Adaptive: true}}, map[string]any{"enable_thinking": true}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, templateVars(tt.r)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+// Phi-4-mini's tools go on the system turn as Python's json.dumps writes
+// them, a system turn added when there is none; strings keep their commas
+// and colons.
+func TestFamilyInput_Phi4Tools(t *testing.T) {
+	r := userSays("m", "hi", 0)
+	r.Tools = []protocol.Tool{{Name: "f", Description: "a, b: <c>", InputSchema: json.RawMessage(`{"type":"object","properties":{"x":{"type":"string"}}}`)}}
+	in, err := templateInput(r, toolcall.Phi4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"name": "f", "description": "a, b: <c>", "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}}]`
+	if len(in.Messages) != 2 || in.Messages[0].Role != "system" || in.Messages[0].ToolsJSON != want {
+		t.Errorf("messages %+v\nwant a system turn with tools %s", in.Messages, want)
+	}
+}

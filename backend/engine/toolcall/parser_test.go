@@ -161,6 +161,8 @@ func TestDetect(t *testing.T) {
 func FuzzParser(f *testing.F) {
 	f.Add("<think>a</think><tool_call>{\"name\":\"f\",\"arguments\":{}}</tool_call>", uint8(1), uint8(3))
 	f.Add(`<|python_tag|>{"name":"a","parameters":{}}`, uint8(2), uint8(5))
+	f.Add(`<|channel|>analysis<|message|>a<|end|><|start|>assistant to=functions.f<|channel|>commentary json<|message|>{}<|call|>`, uint8(4), uint8(7))
+	f.Add(`<|tool_call|>[{"name":"f","arguments":{}}]<|/tool_call|>`, uint8(5), uint8(2))
 	f.Fuzz(func(t *testing.T, output string, syntax, chunk uint8) {
 		p := NewParser(Syntax(syntax%6), syntax%2 == 0, false)
 		size := int(chunk%16) + 1
