@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,17 +47,22 @@ var families = map[string]family{
 		template: ".modelbar/phi3/tokenizer_config.json", eos: "<|endoftext|>"},
 }
 
+// missingFiles says why a family's files are not there ("" when they are).
+func missingFiles(f family) string {
+	for _, p := range []string{f.tokenizer, f.template} {
+		if p != "" && !strings.HasPrefix(p, "testdata/") {
+			if _, err := os.Stat(filepath.Join(refgen, p)); err != nil {
+				return fmt.Sprintf("%s not installed: run `npm ci --prefix backend/engine/chattemplate/testdata/refgen`", p)
+			}
+		}
+	}
+	return ""
+}
+
 // writeFamily writes a generated model with f's tokenizer and template to
 // dir, its config naming only f.eos as the end of sequence.
 func writeFamily(t *testing.T, dir string, f family) {
 	t.Helper()
-	for _, p := range []string{f.tokenizer, f.template} {
-		if p != "" && !strings.HasPrefix(p, "testdata/") {
-			if _, err := os.Stat(filepath.Join(refgen, p)); err != nil {
-				t.Skipf("%s not installed: run `npm ci` and the chattemplate tests (%v)", p, err)
-			}
-		}
-	}
 	if err := testmodel.Write(dir, testmodel.Spec{Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -224,18 +230,41 @@ func answer(t *testing.T, e *Engine, r protocol.Request, output string) (string,
 	return prompt, agg
 }
 
-// familyEngine writes one model per named family and starts an engine.
-func familyEngine(t *testing.T, names ...string) *Engine {
+// TestFamilies runs each family's formats end to end on one engine that
+// holds a generated model per family (loading the real tokenizers once).
+func TestFamilies(t *testing.T) {
+	e, missing := familyEngine(t)
+	t.Run("tool calls", func(t *testing.T) { testToolCalls(t, e, missing) })
+	t.Run("reasoning and end of turn", func(t *testing.T) { testReasoningAndEndOfTurn(t, e, missing) })
+	t.Run("harmony history", func(t *testing.T) { testHarmonyHistory(t, e, missing) })
+}
+
+// skipMissing skips a test of a family whose files are not installed.
+func skipMissing(t *testing.T, missing map[string]string, family string) {
+	t.Helper()
+	if why := missing[family]; why != "" {
+		t.Skip(why)
+	}
+}
+
+// familyEngine writes a model of each family whose files are installed and
+// starts an engine on them; missing says why the others are not there.
+func familyEngine(t *testing.T) (*Engine, map[string]string) {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range names {
-		writeFamily(t, filepath.Join(dir, "models", "test", name), families[name])
+	missing := map[string]string{}
+	for name, f := range families {
+		if why := missingFiles(f); why != "" {
+			missing[name] = why
+			continue
+		}
+		writeFamily(t, filepath.Join(dir, "models", "test", name), f)
 	}
 	b := cpu.New()
 	t.Cleanup(func() { b.Close() })
 	e := New(Options{Roots: []modelfile.Root{modelfile.ModelsRoot(dir)}, Budget: 1 << 32, Backend: b})
 	t.Cleanup(e.Close)
-	return e
+	return e, missing
 }
 
 var weatherTool = protocol.Tool{Name: "get_weather", Description: "Get the weather of a city.",
@@ -274,7 +303,7 @@ func toolUse(name, input string) block {
 // its template renders the tools, its end-of-turn token stops generation
 // (anything the model would write after it is never seen), and its
 // reasoning and calls come out as thinking and tool_use blocks.
-func TestFamilies_ToolCallsEndToEnd(t *testing.T) {
+func testToolCalls(t *testing.T, e *Engine, missing map[string]string) {
 	tests := []struct {
 		family   string
 		output   string // what the model writes; text after the end of turn must not appear
@@ -302,13 +331,9 @@ func TestFamilies_ToolCallsEndToEnd(t *testing.T) {
 			[]string{`<|system|>You are terse.<|tool|>[{"name": "get_weather", "description": "Get the weather of a city.", "parameters": {"type": "object"`, "<|/tool|><|end|><|user|>"},
 			[]block{toolUse("get_weather", `{"city":"Paris"}`)}},
 	}
-	names := make([]string, 0, len(tests))
-	for _, tt := range tests {
-		names = append(names, tt.family)
-	}
-	e := familyEngine(t, names...)
 	for _, tt := range tests {
 		t.Run(tt.family, func(t *testing.T) {
+			skipMissing(t, missing, tt.family)
 			model := "test/" + tt.family
 			if !slices.ContainsFunc(e.Models(), func(m Model) bool { return m.ID == model && m.ToolUse }) {
 				t.Errorf("%s is not offered tools", model)
@@ -335,7 +360,7 @@ func TestFamilies_ToolCallsEndToEnd(t *testing.T) {
 // of turn stops generation where the config names only the EOS (Gemma 3's
 // <end_of_turn>, Phi-3's <|end|>; gpt-oss's <|return|>, never <|end|>,
 // which closes only its analysis message).
-func TestFamilies_ReasoningAndEndOfTurn(t *testing.T) {
+func testReasoningAndEndOfTurn(t *testing.T, e *Engine, missing map[string]string) {
 	thinkOn := func(r protocol.Request) protocol.Request {
 		r.Thinking = &protocol.Thinking{Effort: "xhigh"}
 		return r
@@ -375,15 +400,9 @@ func TestFamilies_ReasoningAndEndOfTurn(t *testing.T) {
 		{"mixtral answers in text", "mixtral", plain,
 			"Hello!</s>junk", []string{"[INST]Hello there[/INST]"}, []block{textBlock("Hello!")}},
 	}
-	var names []string
-	for _, tt := range tests {
-		if !slices.Contains(names, tt.family) {
-			names = append(names, tt.family)
-		}
-	}
-	e := familyEngine(t, names...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			skipMissing(t, missing, tt.family)
 			r := tt.request(userSays("test/"+tt.family, "Hello there", 200))
 			prompt, res := answer(t, e, r, tt.output)
 			for _, s := range tt.inPrompt {
@@ -404,8 +423,8 @@ func TestFamilies_ReasoningAndEndOfTurn(t *testing.T) {
 // A tool loop's history renders the family's way: gpt-oss gets the
 // earlier reasoning as the analysis channel before the call, the call on
 // the commentary channel and the result from functions.NAME.
-func TestFamilies_HarmonyHistory(t *testing.T) {
-	e := familyEngine(t, "gpt_oss")
+func testHarmonyHistory(t *testing.T, e *Engine, missing map[string]string) {
+	skipMissing(t, missing, "gpt_oss")
 	r := weatherRequest("test/gpt_oss")
 	r.Messages = append(r.Messages,
 		protocol.Message{Role: protocol.RoleAssistant, Content: []protocol.Block{

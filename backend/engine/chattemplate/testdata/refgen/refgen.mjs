@@ -4,6 +4,7 @@
 // reference the Go tests of package chattemplate compare against.
 //
 //   npm ci                                  # installs the templates and the reference
+//                                           # (its postinstall writes node_modules/.modelbar)
 //   go test ./backend/engine/chattemplate   # runs this script and compares
 //   go test ./backend/engine/chattemplate -run TestReference -update
 //                                           # rewrites ../reference.json after a corpus change
@@ -148,6 +149,10 @@ function render(source, specials, c) {
 }
 
 function main() {
+  if (process.argv.includes("--configs")) {
+    writeOllamaConfigs(); // npm's postinstall: the templates tests read from node_modules/.modelbar
+    return;
+  }
   const corpus = JSON.parse(readFileSync(join(here, "..", "corpus.json"), "utf8"));
   const jinjaPkg = join(here, "node_modules", "@huggingface", "jinja", "package.json");
   const jinja = JSON.parse(readFileSync(jinjaPkg, "utf8")).version;
