@@ -480,3 +480,21 @@ func TestFamilyInput_Phi4Tools(t *testing.T) {
 		t.Errorf("messages %+v\nwant a system turn with tools %s", in.Messages, want)
 	}
 }
+
+// gpt-oss's template refuses a tool-calling turn with both content and
+// thinking: the turn's text joins its reasoning.
+func TestFamilyInput_HarmonyToolTurn(t *testing.T) {
+	r := userSays("m", "hi", 0)
+	r.Messages = append(r.Messages, protocol.Message{Role: protocol.RoleAssistant, Content: []protocol.Block{
+		{Type: protocol.BlockThinking, Text: "Plan."},
+		{Type: protocol.BlockText, Text: "Checking."},
+		{Type: protocol.BlockToolUse, ID: "c1", Name: "f", Input: json.RawMessage(`{}`)}}})
+	in, err := templateInput(r, toolcall.Harmony)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := in.Messages[1]
+	if m.Thinking != "Plan.\n\nChecking." || m.Content != "" || m.ReasoningContent != "" {
+		t.Errorf("assistant turn %+v", m)
+	}
+}

@@ -99,7 +99,7 @@ func templateVars(r protocol.Request) map[string]any {
 // familyInput reshapes a template input for the families whose templates
 // read other keys: gpt-oss's reads an assistant turn's reasoning as
 // message.thinking (and renders it as the analysis channel before that
-// turn's tool calls), Phi-4-mini's reads the tool list as a JSON string on
+// turn's tool calls, the turn's text being a preamble), Phi-4-mini's reads the tool list as a JSON string on
 // the system turn (the model card's form: name, description, parameters),
 // which is added when the conversation has none.
 func familyInput(in *chattemplate.Input, syntax toolcall.Syntax) {
@@ -108,6 +108,12 @@ func familyInput(in *chattemplate.Input, syntax toolcall.Syntax) {
 		for i := range in.Messages {
 			m := &in.Messages[i]
 			m.Thinking, m.ReasoningContent = m.ReasoningContent, ""
+			// gpt-oss's template renders a tool-calling turn's content as
+			// its analysis and refuses a turn with both: the text (a
+			// preamble) joins the reasoning.
+			if len(m.ToolCalls) > 0 && m.Thinking != "" && m.Content != "" {
+				m.Thinking, m.Content = m.Thinking+"\n\n"+m.Content, ""
+			}
 		}
 	case toolcall.Phi4:
 		if len(in.Tools) == 0 {
