@@ -466,18 +466,25 @@ func TestTemplateVars(t *testing.T) {
 }
 
 // Phi-4-mini's tools go on the system turn as Python's json.dumps writes
-// them, a system turn added when there is none; strings keep their commas
-// and colons.
+// them, a system turn added when there is none, and earlier calls into
+// their turn's content; strings keep their commas and colons.
 func TestFamilyInput_Phi4Tools(t *testing.T) {
 	r := userSays("m", "hi", 0)
 	r.Tools = []protocol.Tool{{Name: "f", Description: "a, b: <c>", InputSchema: json.RawMessage(`{"type":"object","properties":{"x":{"type":"string"}}}`)}}
+	r.Messages = append(r.Messages, protocol.Message{Role: protocol.RoleAssistant, Content: []protocol.Block{
+		{Type: protocol.BlockText, Text: "Let me see."},
+		{Type: protocol.BlockToolUse, ID: "c1", Name: "f", Input: json.RawMessage(`{"x": "a, b"}`)}}})
 	in, err := templateInput(r, toolcall.Phi4)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `[{"name": "f", "description": "a, b: <c>", "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}}]`
-	if len(in.Messages) != 2 || in.Messages[0].Role != "system" || in.Messages[0].ToolsJSON != want {
+	if len(in.Messages) != 3 || in.Messages[0].Role != "system" || in.Messages[0].ToolsJSON != want {
 		t.Errorf("messages %+v\nwant a system turn with tools %s", in.Messages, want)
+	}
+	wantCall := `Let me see.<|tool_call|>[{"name": "f", "arguments": {"x": "a, b"}}]<|/tool_call|>`
+	if got := in.Messages[2].Content; got != wantCall {
+		t.Errorf("assistant turn %q, want %q", got, wantCall)
 	}
 }
 

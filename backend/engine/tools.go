@@ -116,6 +116,7 @@ func familyInput(in *chattemplate.Input, syntax toolcall.Syntax) {
 			}
 		}
 	case toolcall.Phi4:
+		phiCalls(in.Messages)
 		if len(in.Tools) == 0 {
 			return
 		}
@@ -128,18 +129,61 @@ func familyInput(in *chattemplate.Input, syntax toolcall.Syntax) {
 		for _, t := range in.Tools {
 			tools = append(tools, phiTool{t.Function.Name, t.Function.Description, t.Function.Parameters})
 		}
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if enc.Encode(tools) != nil { // parameters come from a decoded request: always JSON
+		b, err := compactJSON(tools)
+		if err != nil { // parameters come from a decoded request: always JSON
 			return
 		}
 		if len(in.Messages) == 0 || in.Messages[0].Role != "system" {
 			sys := chattemplate.Message{Role: "system", Content: "You are a helpful assistant with some tools."}
 			in.Messages = append([]chattemplate.Message{sys}, in.Messages...)
 		}
-		in.Messages[0].ToolsJSON = pythonJSON(bytes.TrimSpace(buf.Bytes()))
+		in.Messages[0].ToolsJSON = pythonJSON(b)
 	}
+}
+
+// phiCalls writes an assistant turn's tool calls into its content as
+// Phi-4-mini writes them (<|tool_call|>[{"name", "arguments"}]<|/tool_call|>,
+// as Ollama renders them): its template renders content only, and a tool
+// loop would otherwise show the model results of calls it never made.
+func phiCalls(msgs []chattemplate.Message) {
+	type phiCall struct {
+		Name      string          `json:"name"`
+		Arguments json.RawMessage `json:"arguments"`
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		if len(m.ToolCalls) == 0 {
+			continue
+		}
+		calls := make([]phiCall, 0, len(m.ToolCalls))
+		for _, c := range m.ToolCalls {
+			args := c.Function.Arguments
+			if len(args) == 0 {
+				args = json.RawMessage("{}")
+			}
+			calls = append(calls, phiCall{c.Function.Name, args})
+		}
+		b, err := compactJSON(calls)
+		if err != nil { // arguments come from a decoded request: always JSON
+			continue
+		}
+		m.Content += "<|tool_call|>" + pythonJSON(b) + "<|/tool_call|>"
+	}
+}
+
+// compactJSON marshals v without HTML escaping.
+func compactJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, buf.Bytes()); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // pythonJSON spaces compact JSON as Python's json.dumps does (", " and
