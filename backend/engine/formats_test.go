@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/modelbar/modelbar/backend/engine/chattemplate"
 	"github.com/modelbar/modelbar/backend/engine/generate"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
@@ -503,5 +504,41 @@ func TestFamilyInput_HarmonyToolTurn(t *testing.T) {
 	m := in.Messages[1]
 	if m.Thinking != "Plan.\n\nChecking." || m.Content != "" || m.ReasoningContent != "" {
 		t.Errorf("assistant turn %+v", m)
+	}
+}
+
+// The stop tokens add the family's end of turn to the config's, and never
+// keep harmony's <|end|>, even when a config lists it.
+func TestWithTurnEnds(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.Write(dir, testmodel.Spec{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	added := []string{"<|return|>", "<|call|>", "<|end|>", "<end_of_turn>"}
+	addTokens(t, dir, added)
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := func(s string) int { return testmodel.TokenizerSize + slices.Index(added, s) }
+	tests := []struct {
+		name, template string
+		config         []int
+		want           []int
+	}{
+		{"harmony", "<|start|>assistant<|channel|>final<|message|>{{ x }}<|end|>", []int{id("<|return|>"), id("<|end|>")},
+			[]int{id("<|return|>"), id("<|call|>")}},
+		{"gemma", "<start_of_turn>model\n{{ x }}<end_of_turn>", []int{testmodel.EOT}, []int{testmodel.EOT, id("<end_of_turn>")}},
+		{"phi", "<|user|>{{ x }}<|end|>", []int{testmodel.EOT}, []int{testmodel.EOT, id("<|end|>")}},
+		{"chatml", testmodel.ChatTemplate, []int{testmodel.EOT}, []int{testmodel.EOT, testmodel.IMEnd}},
+	}
+	for _, tt := range tests {
+		tpl, err := chattemplate.Parse(tt.template, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, withTurnEnds(tt.config, tok, tpl)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
 	}
 }

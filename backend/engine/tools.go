@@ -65,6 +65,13 @@ func withTurnEnds(stops []int, tok *tokenizer.Tokenizer, tpl *chattemplate.Templ
 				stops = append(stops, id)
 			}
 		}
+		// Harmony's <|end|> closes one message (the analysis before the
+		// answer): a config that lists it would cut every answer short.
+		if syntax, _ := toolcall.Detect(tpl.Source()); syntax == toolcall.Harmony {
+			if end, ok := tok.TokenID("<|end|>"); ok {
+				stops = slices.DeleteFunc(stops, func(id int) bool { return id == end })
+			}
+		}
 	}
 	return slices.Compact(slices.Sorted(slices.Values(stops)))
 }
