@@ -111,7 +111,7 @@ func (l *loaded) generate(ctx context.Context, r protocol.Request, prompt string
 	opened := strings.HasSuffix(strings.TrimRight(prompt, "\n"), "<think>")
 	syntax := l.syntax
 	if len(out.tools) == 0 {
-		syntax = toolcall.None // no tools offered: a JSON answer is an answer, not a call
+		syntax = syntax.WithoutTools() // no tools offered: a JSON answer is an answer, not a call
 	}
 	parser := toolcall.NewParser(syntax, l.thinks, opened)
 	res, err := generate.Run(ctx, &sequence{model: l.model, cache: cache}, l.tok.NewDecoder(), l.tok.VocabSize(),

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"unicode"
 
@@ -56,7 +55,7 @@ func open(en modelfile.Entry, b tensor.Backend) (_ *loaded, err error) {
 		return nil, fmt.Errorf("%s: %w", en.ID, err)
 	}
 	l := &loaded{name: en.ID, files: files, tok: tok, template: tpl, model: model, turn: make(chan struct{}, 1), memory: en.SizeOnDisk}
-	l.stops = slices.Compact(slices.Sorted(slices.Values(append(files.Config().EOSTokenIDs, tok.EOS()...))))
+	l.stops = withTurnEnds(append(files.Config().EOSTokenIDs, tok.EOS()...), tok, tpl)
 	if tpl != nil {
 		l.syntax, l.thinks = toolcall.Detect(tpl.Source())
 	}

@@ -15,7 +15,7 @@ import (
 // calls with their arguments as JSON objects, reasoning as
 // reasoning_content. Local models are text-only: an image is refused.
 func templateInput(r protocol.Request, syntax toolcall.Syntax) (chattemplate.Input, error) {
-	in := chattemplate.Input{AddGenerationPrompt: true, Extra: map[string]any{"enable_thinking": r.Thinking != nil}}
+	in := chattemplate.Input{AddGenerationPrompt: true, Extra: templateVars(r)}
 	if sys := joinText(r.System); sys != "" {
 		in.Messages = append(in.Messages, chattemplate.Message{Role: "system", Content: sys})
 	}
@@ -40,6 +40,7 @@ func templateInput(r protocol.Request, syntax toolcall.Syntax) (chattemplate.Inp
 	if syntax == toolcall.Mistral {
 		mistralIDs(in.Messages)
 	}
+	familyInput(&in, syntax)
 	return in, nil
 }
 

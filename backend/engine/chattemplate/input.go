@@ -49,6 +49,15 @@ type Message struct {
 	ToolCallID string
 	// Name is, for a "tool" turn, the name of the tool that answered.
 	Name string
+
+	// Added for the formats of issue 16: keys only some families read.
+
+	// Thinking is the assistant's reasoning under the key gpt-oss's
+	// template reads (message.thinking), set instead of ReasoningContent.
+	Thinking string
+	// ToolsJSON is, for a "system" turn, the tool list as a JSON string
+	// under the key tools, where Phi-4-mini's template reads it.
+	ToolsJSON string
 }
 
 // Part is one element of a multimodal content list: {type: "text", text}

@@ -61,6 +61,7 @@ func rewrite(src string, cfg *config.Config) string {
 			break
 		}
 		edits = append(edits, rewriteTag(toks[start:end+1])...)
+		edits = append(edits, negativeIndexEdits(toks[start:end+1])...)
 		start = end
 	}
 	return applyEdits(src, append(edits, lstripEdits(src, toks)...))

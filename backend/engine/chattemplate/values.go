@@ -108,6 +108,7 @@ func messageValue(m Message) dict {
 	if m.Name != "" {
 		d.set("name", m.Name)
 	}
+	familyKeys(d, m)
 	return d
 }
 

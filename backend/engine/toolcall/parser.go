@@ -9,16 +9,20 @@ const (
 	hermesClose = "</tool_call>"
 	pythonTag   = "<|python_tag|>"
 	mistralTag  = "[TOOL_CALLS]"
+	phiOpen     = "<|tool_call|>"
+	phiClose    = "<|/tool_call|>"
+	functools   = "functools[" // Phi-4-mini's other way, as vLLM reads it
 )
 
 // Parser splits one answer as it streams. Not safe for concurrent use.
 type Parser struct {
 	syntax  Syntax
-	think   bool   // the model may open a <think> block
-	state   state  // where in the answer we are
-	held    string // text not yet certain
-	started bool   // any non-space output seen (Llama 3 decides on its first character)
-	trimLF  bool   // drop the newlines that follow </think>, whichever chunk they come in
+	think   bool     // the model may open a <think> block
+	state   state    // where in the answer we are
+	held    string   // text not yet certain
+	started bool     // any non-space output seen (Llama 3 decides on its first character)
+	trimLF  bool     // drop the newlines that follow </think>, whichever chunk they come in
+	harmony *harmony // non-nil for Harmony, which has its own reader
 }
 
 type state int
@@ -26,14 +30,17 @@ type state int
 const (
 	inText     state = iota
 	inThinking       // between <think> and </think>
-	inCall           // inside one Hermes <tool_call>
-	inTail           // Llama 3 / Mistral: the rest of the answer is a call
+	inCall           // inside one Hermes <tool_call> or Phi-4 <|tool_call|>
+	inTail           // Llama 3 / Mistral / Phi-4 functools[: the rest of the answer is a call
 )
 
 // NewParser starts a parser for one answer. startInThinking is for chat
 // templates whose generation prompt already opened the <think> block.
 func NewParser(s Syntax, think, startInThinking bool) *Parser {
 	p := &Parser{syntax: s, think: think}
+	if s == Harmony {
+		p.harmony = &harmony{}
+	}
 	if startInThinking {
 		p.state = inThinking
 	}
@@ -42,6 +49,9 @@ func NewParser(s Syntax, think, startInThinking bool) *Parser {
 
 // Add takes the next piece of output and returns the parts now certain.
 func (p *Parser) Add(text string) []Part {
+	if p.harmony != nil {
+		return p.harmony.add(text)
+	}
 	p.held += text
 	var out []Part
 	for {
@@ -56,6 +66,9 @@ func (p *Parser) Add(text string) []Part {
 // Finish ends the answer: what is held is resolved, a call that does not
 // parse (or never closed) comes back as text.
 func (p *Parser) Finish() []Part {
+	if p.harmony != nil {
+		return p.harmony.finish()
+	}
 	held := p.held
 	p.held = ""
 	switch p.state {
@@ -65,9 +78,15 @@ func (p *Parser) Finish() []Part {
 		if calls, ok := parseCalls(held); ok {
 			return calls
 		}
-		return nonEmpty(Part{Kind: Text, Text: hermesOpen + held})
+		return nonEmpty(Part{Kind: Text, Text: p.callOpen() + held})
 	case inTail:
-		body := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(held), pythonTag), mistralTag)
+		body := strings.TrimSpace(held)
+		for _, tag := range []string{pythonTag, mistralTag} {
+			body = strings.TrimPrefix(body, tag)
+		}
+		if rest, ok := strings.CutPrefix(body, functools); ok {
+			body = "[" + rest
+		}
 		if calls, ok := parseCalls(body); ok {
 			return calls
 		}
@@ -82,16 +101,17 @@ func (p *Parser) step() ([]Part, bool) {
 	case inThinking:
 		return p.until(thinkClose, Reasoning, inText)
 	case inCall:
-		i := strings.Index(p.held, hermesClose)
+		closer := p.callClose()
+		i := strings.Index(p.held, closer)
 		if i < 0 {
 			return nil, false
 		}
 		body := p.held[:i]
-		p.held, p.state = p.held[i+len(hermesClose):], inText
+		p.held, p.state = p.held[i+len(closer):], inText
 		if calls, ok := parseCalls(body); ok {
 			return calls, true
 		}
-		return []Part{{Kind: Text, Text: hermesOpen + body + hermesClose}}, true
+		return []Part{{Kind: Text, Text: p.callOpen() + body + closer}}, true
 	case inTail:
 		return nil, false // the whole rest is read at Finish
 	}
@@ -142,9 +162,9 @@ func (p *Parser) text() ([]Part, bool) {
 	switch marker {
 	case thinkOpen:
 		p.state = inThinking
-	case hermesOpen:
+	case hermesOpen, phiOpen:
 		p.state = inCall
-	default: // python tag or [TOOL_CALLS] mid-answer: the rest is a call
+	default: // python tag, [TOOL_CALLS] or functools[ mid-answer: the rest is a call
 		p.state, p.held = inTail, marker+p.held
 	}
 	return nonEmpty(Part{Kind: Text, Text: before}), true
@@ -162,8 +182,25 @@ func (p *Parser) markers() []string {
 		m = append(m, pythonTag)
 	case Mistral:
 		m = append(m, mistralTag)
+	case Phi4:
+		m = append(m, phiOpen, functools)
 	}
 	return m
+}
+
+// callOpen and callClose are the tags around one call of the syntax.
+func (p *Parser) callOpen() string {
+	if p.syntax == Phi4 {
+		return phiOpen
+	}
+	return hermesOpen
+}
+
+func (p *Parser) callClose() string {
+	if p.syntax == Phi4 {
+		return phiClose
+	}
+	return hermesClose
 }
 
 // until emits held as kind up to marker, then switches to next.

@@ -82,6 +82,38 @@ func TestParser(t *testing.T) {
 			[]Part{callOf("f", `{"q":"x"}`), callOf("g", `{}`)}},
 		{"mistral text then calls", Mistral, false, false, `Let me look. [TOOL_CALLS][{"name": "f", "arguments": {}}]`,
 			[]Part{text("Let me look. "), callOf("f", `{}`)}},
+		{"smollm3 thinking then a call", Hermes, true, false,
+			"<think>\nThe user wants weather.\n</think>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>",
+			[]Part{reasoning("\nThe user wants weather.\n"), callOf("get_weather", `{"city":"Paris"}`)}},
+		{"smollm3 no_think: the prompt closed an empty block", Hermes, true, false, "Paris is sunny.", []Part{text("Paris is sunny.")}},
+		{"mixtral calls after text", Mistral, false, false, ` [TOOL_CALLS] [{"name": "f", "arguments": {"q": "x"}, "id": "aB3dE5gH9"}]`,
+			[]Part{callOf("f", `{"q":"x"}`)}},
+		{"phi4-mini tool_call tokens", Phi4, false, false, `<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "g", "arguments": {}}]<|/tool_call|>`,
+			[]Part{callOf("get_weather", `{"city":"Paris"}`), callOf("g", `{}`)}},
+		{"phi4-mini openai-style call in the tags", Phi4, false, false, `Sure.<|tool_call|>[{"type": "function", "function": {"name": "f", "arguments": "{\"a\": 1}"}}]<|/tool_call|>`,
+			[]Part{text("Sure."), callOf("f", `{"a":1}`)}},
+		{"phi4-mini functools", Phi4, false, false, `functools[{"name": "f", "arguments": {"x": 1}}]`, []Part{callOf("f", `{"x":1}`)}},
+		{"phi4-mini broken call is text", Phi4, false, false, `<|tool_call|>[{"name": }]<|/tool_call|>ok`, []Part{text(`<|tool_call|>[{"name": }]<|/tool_call|>ok`)}},
+		{"phi4-mini text", Phi4, false, false, "The <|end of it", []Part{text("The <|end of it")}},
+		{"harmony analysis then final", Harmony, true, false,
+			"<|channel|>analysis<|message|>User asks 2+2. Easy.<|end|><|start|>assistant<|channel|>final<|message|>It is 4.",
+			[]Part{reasoning("User asks 2+2. Easy."), text("It is 4.")}},
+		{"harmony call, recipient before the channel", Harmony, true, false,
+			"<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant to=functions.get_weather<|channel|>commentary <|constrain|>json<|message|>{\"city\": \"Paris\"}",
+			[]Part{reasoning("Need weather."), callOf("get_weather", `{"city":"Paris"}`)}},
+		{"harmony call, recipient after the channel", Harmony, true, false,
+			"<|channel|>commentary to=functions.lookup <|constrain|>json<|message|>{\"q\":\"x\"}<|call|>",
+			[]Part{callOf("lookup", `{"q":"x"}`)}},
+		{"harmony preamble then call", Harmony, true, false,
+			"<|channel|>commentary<|message|>Checking the weather.<|end|><|start|>assistant to=functions.f<|channel|>commentary json<|message|>{}",
+			[]Part{text("Checking the weather."), callOf("f", `{}`)}},
+		{"harmony broken call is text", Harmony, true, false,
+			"<|channel|>commentary to=functions.f <|constrain|>json<|message|>{\"city\": ", []Part{text(`{"city": `)}},
+		{"harmony plain text stays text", Harmony, true, false, "Hello <|there|>", []Part{text("Hello <|there|>")}},
+		{"harmony truncated header is dropped", Harmony, true, false, "<|channel|>analysis<|message|>hm<|end|><|start|>assistant<|chan",
+			[]Part{reasoning("hm")}},
+		{"harmony final with markup-like text", Harmony, true, false, "<|channel|>final<|message|>Use <|end to end<|return|>",
+			[]Part{text("Use <|end to end")}},
 		{"no syntax", None, false, false, `<tool_call>{"name":"f"}</tool_call>`, []Part{text(`<tool_call>{"name":"f"}</tool_call>`)}},
 	}
 	for _, tt := range tests {
@@ -107,10 +139,16 @@ func TestParser_ReleasesTextEarly(t *testing.T) {
 
 func TestDetect(t *testing.T) {
 	tests := map[string][2]any{
-		"{% if tools %}<tool_call>{% endif %}<think>": {Hermes, true},
-		"<|start_header_id|>ipython<|end_header_id|>": {Llama3, false},
-		"[AVAILABLE_TOOLS][TOOL_CALLS]":               {Mistral, false},
-		"{{ messages }}":                              {None, false},
+		"{% if tools %}<tool_call>{% endif %}<think>":                             {Hermes, true},
+		"<|start_header_id|>ipython<|end_header_id|>":                             {Llama3, false},
+		"[AVAILABLE_TOOLS][TOOL_CALLS]":                                           {Mistral, false},
+		"{{ messages }}":                                                          {None, false},
+		"<|start|>assistant<|channel|>analysis<|message|>{{ m.thinking }}<|end|>": {Harmony, true},
+		"{{ '<|' + message['role'] + '|>' + message['content'] + '<|tool|>' + message['tools'] + '<|/tool|>' }}": {Phi4, false},
+		"<start_of_turn>user\n{{ m.content }}<end_of_turn>":                                                      {None, false},
+		"<|im_start|>{{ m.role }}<|im_sep|>{{ m.content }}<|im_end|>":                                            {None, false},
+		"<|system|>\n{{ m.content }}<|end|>":                                                                     {None, false},
+		"/no_think <think>\n\n</think>\n <tool_call>":                                                            {Hermes, true},
 	}
 	for tmpl, want := range tests {
 		s, think := Detect(tmpl)
@@ -123,8 +161,10 @@ func TestDetect(t *testing.T) {
 func FuzzParser(f *testing.F) {
 	f.Add("<think>a</think><tool_call>{\"name\":\"f\",\"arguments\":{}}</tool_call>", uint8(1), uint8(3))
 	f.Add(`<|python_tag|>{"name":"a","parameters":{}}`, uint8(2), uint8(5))
+	f.Add(`<|channel|>analysis<|message|>a<|end|><|start|>assistant to=functions.f<|channel|>commentary json<|message|>{}<|call|>`, uint8(4), uint8(7))
+	f.Add(`<|tool_call|>[{"name":"f","arguments":{}}]<|/tool_call|>`, uint8(5), uint8(2))
 	f.Fuzz(func(t *testing.T, output string, syntax, chunk uint8) {
-		p := NewParser(Syntax(syntax%4), syntax%2 == 0, false)
+		p := NewParser(Syntax(syntax%6), syntax%2 == 0, false)
 		size := int(chunk%16) + 1
 		var parts []Part
 		for i := 0; i < len(output); i += size {
@@ -144,4 +184,20 @@ func FuzzParser(f *testing.F) {
 			t.Fatalf("parts hold %d bytes of a %d-byte output", n, len(output))
 		}
 	})
+}
+
+func TestEndOfTurn(t *testing.T) {
+	tests := map[string][]string{
+		"<|start|>assistant<|channel|>final<|message|>{{ c }}<|end|>": {"<|return|>", "<|call|>"},
+		"<|user|>{{ c }}<|end|><|assistant|>":                         {"<|end|>"},
+		"<|im_start|>user<|im_sep|>{{ c }}<|im_end|>":                 {"<|im_end|>"},
+		"<start_of_turn>model\n{{ c }}<end_of_turn>":                  {"<end_of_turn>"},
+		"<|start_header_id|>user<|end_header_id|>{{ c }}<|eot_id|>":   {"<|eot_id|>", "<|eom_id|>"},
+		"[INST] {{ c }} [/INST]":                                      nil,
+	}
+	for tmpl, want := range tests {
+		if diff := cmp.Diff(want, EndOfTurn(tmpl)); diff != "" {
+			t.Errorf("EndOfTurn(%q) (-want +got):\n%s", tmpl, diff)
+		}
+	}
 }

