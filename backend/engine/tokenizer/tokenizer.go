@@ -111,11 +111,15 @@ func (t *Tokenizer) Encode(text string, addSpecial bool) []int {
 type encoder struct {
 	t   *Tokenizer
 	ids []int
+	// allowed, when not nil, are the byte ranges of the input where added
+	// tokens may be matched (EncodeSegments); nil allows the whole input.
+	allowed []span
 }
 
 // section encodes text that holds no raw added token; lo is its offset in
 // the input.
 func (e *encoder) section(s string, lo int) {
+	raw := s
 	if e.t.norm != nil {
 		s = e.t.norm.normalize(s)
 	}
@@ -123,7 +127,11 @@ func (e *encoder) section(s string, lo int) {
 		e.words(s, lo == 0)
 		return
 	}
-	e.t.normAdded.split(s, func(piece string, plo int) {
+	var within func(int) int
+	if !e.allowsAll(raw, lo) {
+		within = e.normWithin(raw, lo, s)
+	}
+	e.t.normAdded.splitWithin(s, within, func(piece string, plo int) {
 		e.words(piece, lo == 0 && plo == 0)
 	}, e.token)
 }
