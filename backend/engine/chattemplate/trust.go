@@ -339,10 +339,32 @@ func (t *trust) trustAll(v any, depth int) bool {
 			}
 		}
 		return true
+	case exec.ValuesList:
+		for _, e := range x {
+			if !t.trustAll(e, depth+1) {
+				return false
+			}
+		}
+		return true
 	case bool, int, float64, *noneType:
 		return true
 	}
-	return false
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return true
+	case reflect.String:
+		return t.trusted(rv.String())
+	case reflect.Slice, reflect.Array:
+		for i := range rv.Len() {
+			if !rv.Index(i).CanInterface() || !t.trustAll(rv.Index(i).Interface(), depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false // anything else, maps included: not known to be trusted
 }
 
 // literalRegions registers as trusted the text a parsed template writes by
