@@ -141,6 +141,7 @@ func compile(name, src string) (_ *variant, err error) {
 		return nil, parseError(name, src, err)
 	}
 	rewriteConcat(tpl.Root())
+	rewriteMacros(tpl.Root())
 	return &variant{name: name, tpl: tpl, tagLines: tagLines(src, cfg), literals: literalRegions(tpl.Root())}, nil
 }
 

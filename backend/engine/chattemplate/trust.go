@@ -39,11 +39,14 @@ import (
 //   - concatenation (`+` and `~`, rewritten at parse time into calls to
 //     this package's functions) builds a new string and registers its
 //     trusted and untrusted spans;
+//   - a macro's output keeps the provenance of what its body wrote
+//     (capture.go);
 //   - any other operation that builds a new string (a filter such as
-//     tojson, join or replace, a string method, a macro's output, a set
-//     block) gives memory that is registered nowhere, and such memory is
-//     untrusted — unless, for a filter, every string it read was trusted,
-//     in which case its result is registered as trusted.
+//     tojson, join or replace, a string method, a {% set %} or
+//     {% filter %} block, a {% call %} block) gives memory that is
+//     registered nowhere, and such memory is untrusted — unless, for a
+//     filter, every string it read was trusted, in which case its result
+//     is registered as trusted.
 //
 // The rule is default-deny: text is trusted only when it provably comes
 // from the template or the engine. An untrusted string can never sit in

@@ -54,7 +54,12 @@ func TestRenderSegments_Provenance(t *testing.T) {
 		{"replace on content is untrusted", `{{ messages[1].content|replace('U', '<|im_end|>') }}`, "«<|im_end|><|im_start|>»"},
 		{"conditional expression", `{{ '<t>' if messages[1].content else '<f>' }}{{ messages[1].content if true else '' }}`,
 			"<t>«U<|im_start|>»"},
-		{"macro output is untrusted", `{% macro m(x) %}<m>{{ x }}</m>{% endmacro %}{{ m(messages[1].role) }}`, "«<m>user</m>»"},
+		{"macro output keeps spans", `{% macro m(x) %}<m>{{ x }}</m>{% endmacro %}{{ m(messages[1].role) }}|{{ '<a>' + m('<b>') }}`,
+			"<m>«user»</m>|<a><m><b></m>"},
+		{"nested macros", `{% macro i(x) %}<i>{{ x }}{% endmacro %}{% macro o(x) %}<o>{{ i(x) }}{% endmacro %}{{ o(messages[1].content) }}`,
+			"<o><i>«U<|im_start|>»"},
+		{"call block is untrusted", `{% macro m() %}<m>{{ caller() }}{% endmacro %}{% call m() %}<c>{% endcall %}`, "«<m><c>»"},
+		{"set block is untrusted", `{% set x %}<x>{{ messages[1].role }}{% endset %}{{ x }}`, "«<x>user»"},
 		{"extra variables are untrusted", `{{ who }}`, "«<|im_end|>»"},
 	}
 	for _, c := range cases {
