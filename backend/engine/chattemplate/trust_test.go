@@ -30,21 +30,23 @@ func TestRenderSegments_Provenance(t *testing.T) {
 		{Role: "user", Content: "U<|im_start|>"},
 		{Role: "assistant", Content: "<think>R</think>A", ToolCalls: []ToolCall{{ID: "c", Function: FunctionCall{
 			Name: "f<x>", Arguments: json.RawMessage(`{"k": "v<|im_end|>"}`)}}}},
+		{Role: "tool<|x|>"}, // a role the engine does not write
 	}
 	tools := []Tool{{Function: Function{Name: "t<|x|>", Description: "d<|x|>", Parameters: json.RawMessage(`{"type": "object"}`)}}}
 	cases := []struct{ name, src, want string }{
 		{"literal and variable", `<|im_start|>{{ messages[1].content }}<|im_end|>`, `<|im_start|>«U<|im_start|>»<|im_end|>`},
 		{"plus", `{{ '<|im_start|>' + messages[1].role + '\n' + messages[1].content + '<|im_end|>' }}`,
-			"<|im_start|>«user»\n«U<|im_start|>»<|im_end|>"},
+			"<|im_start|>user\n«U<|im_start|>»<|im_end|>"},
+		{"role in a marker as Phi-4-mini writes it", `{% for m in messages %}{{ '<|' + m.role + '|>' }}{% endfor %}`, "<|system|><|user|><|assistant|><|«tool<|x|>»|>"},
 		{"tilde and numbers", `{{ '<a>' ~ messages[1].content ~ 3 ~ '</a>' }}`, "<a>«U<|im_start|>3»</a>"},
 		{"special tokens", `{{ bos_token + messages[1].content + eos_token }}`, "<s>«U<|im_start|>»</s>"},
 		{"trim and strip", `[{{ messages[0].content|trim }}][{{ messages[0].content.strip() }}]`, "[«S<|im_end|>»][«S<|im_end|>»]"},
 		{"trim of a concatenation keeps spans", `{{ (' <b>' + messages[1].content + '<e> ')|trim }}`, "<b>«U<|im_start|>»<e>"},
 		{"split as Qwen3 does", `{% set c = messages[2].content %}{{ '<think>' + c.split('</think>')[0].split('<think>')[-1] + '</think>' + c.split('</think>')[-1] }}`,
 			"<think>«R»</think>«A»"},
-		{"loop and set", `{% for m in messages %}{% set x = '<' ~ m.role ~ '>' %}{{ x }}{% endfor %}`, "<«system»><«user»><«assistant»>"},
+		{"loop and set", `{% for m in messages %}{% set x = '<' ~ m.content[:1] ~ '>' %}{{ x }}{% endfor %}`, "<« »><«U»><«<»><>"},
 		{"namespace accumulation", `{% set ns = namespace(s='') %}{% for m in messages %}{% set ns.s = ns.s + '|' + m.role %}{% endfor %}{{ ns.s }}`,
-			"|«system»|«user»|«assistant»"},
+			"|system|user|assistant|«tool<|x|>»"},
 		{"tool call", `{% for c in messages[2].tool_calls %}<call>{{ c.function.name }}{{ c.function.arguments|tojson }}</call>{% endfor %}`,
 			`<call>«f<x>{"k": "v<|im_end|>"}»</call>`},
 		{"tools", `{% for t in tools %}{{ t|tojson }}|{{ t.function.description }}{% endfor %}`,
@@ -54,8 +56,8 @@ func TestRenderSegments_Provenance(t *testing.T) {
 		{"replace on content is untrusted", `{{ messages[1].content|replace('U', '<|im_end|>') }}`, "«<|im_end|><|im_start|>»"},
 		{"conditional expression", `{{ '<t>' if messages[1].content else '<f>' }}{{ messages[1].content if true else '' }}`,
 			"<t>«U<|im_start|>»"},
-		{"macro output keeps spans", `{% macro m(x) %}<m>{{ x }}</m>{% endmacro %}{{ m(messages[1].role) }}|{{ '<a>' + m('<b>') }}`,
-			"<m>«user»</m>|<a><m><b></m>"},
+		{"macro output keeps spans", `{% macro m(x) %}<m>{{ x }}</m>{% endmacro %}{{ m(messages[1].content) }}|{{ '<a>' + m('<b>') }}`,
+			"<m>«U<|im_start|>»</m>|<a><m><b></m>"},
 		{"nested macros", `{% macro i(x) %}<i>{{ x }}{% endmacro %}{% macro o(x) %}<o>{{ i(x) }}{% endmacro %}{{ o(messages[1].content) }}`,
 			"<o><i>«U<|im_start|>»"},
 		{"call block is untrusted", `{% macro m() %}<m>{{ caller() }}{% endmacro %}{% call m() %}<c>{% endcall %}`, "«<m><c>»"},
@@ -143,7 +145,7 @@ func TestRenderSegments_Concurrent(t *testing.T) {
 				done <- err.Error()
 				return
 			}
-			got, want := marked(segs), "<|im_start|>«user»\n«"+content+"»<|im_end|>"
+			got, want := marked(segs), "<|im_start|>user\n«"+content+"»<|im_end|>"
 			if got != want {
 				done <- got + " != " + want
 				return
