@@ -48,7 +48,7 @@ func (c *captureControl) Execute(r *exec.Renderer, _ *nodes.ControlStructureBloc
 	r.Environment.Context.Update(sub.Environment.Context)
 	var text strings.Builder
 	var runs []run
-	for _, s := range w.segs {
+	for _, s := range w.segments() {
 		text.WriteString(s.Text)
 		runs = appendRun(runs, text.Len(), s.Trusted)
 	}

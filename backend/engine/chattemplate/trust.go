@@ -1,8 +1,10 @@
 package chattemplate
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"reflect"
 	"sort"
 	"strings"
@@ -89,14 +91,16 @@ func (v *variant) executeSegments(t *Template, vars map[string]any, raised *rais
 	if err := v.tpl.Execute(w, exec.NewContext(vars)); err != nil {
 		return nil, renderError(v, err, raised)
 	}
-	return w.segs, nil
+	return w.segments(), nil
 }
 
 // segmentWriter receives the render's output, one string per write, and
 // marks each part with its provenance.
 type segmentWriter struct {
-	trust *trust
-	segs  []Segment
+	trust   *trust
+	segs    []Segment
+	cur     strings.Builder // text of the segment being written
+	trusted bool            // provenance of cur
 }
 
 func (w *segmentWriter) WriteString(s string) (int, error) {
@@ -118,11 +122,24 @@ func (w *segmentWriter) add(s string, trusted bool) {
 	if s == "" {
 		return
 	}
-	if n := len(w.segs); n > 0 && w.segs[n-1].Trusted == trusted {
-		w.segs[n-1].Text += s
-		return
+	if w.cur.Len() > 0 && w.trusted != trusted {
+		w.flush()
 	}
-	w.segs = append(w.segs, Segment{Text: s, Trusted: trusted})
+	w.trusted = trusted
+	w.cur.WriteString(s)
+}
+
+func (w *segmentWriter) flush() {
+	if w.cur.Len() > 0 {
+		w.segs = append(w.segs, Segment{Text: w.cur.String(), Trusted: w.trusted})
+		w.cur = strings.Builder{}
+	}
+}
+
+// segments returns what was written.
+func (w *segmentWriter) segments() []Segment {
+	w.flush()
+	return w.segs
 }
 
 var _ io.StringWriter = (*segmentWriter)(nil)
@@ -144,11 +161,11 @@ type region struct {
 }
 
 // regionSet finds the region that holds a string. Regions are added
-// unsorted to tail and merged into sorted when tail grows, so that adding
-// and finding stay cheap in long renders.
+// unsorted to tail, which is sorted and merged into sorted when it grows,
+// so that adding and finding stay cheap in long renders.
 type regionSet struct {
-	sorted []region
-	tail   []region
+	sorted []*region
+	tail   []*region
 }
 
 const tailMax = 32
@@ -157,36 +174,52 @@ func (s *regionSet) add(str string, runs []run) {
 	if str == "" {
 		return
 	}
-	s.tail = append(s.tail, region{start: addr(str), n: len(str), runs: runs, keep: str})
+	s.tail = append(s.tail, &region{start: addr(str), n: len(str), runs: runs, keep: str})
 	if len(s.tail) > tailMax {
-		s.sorted = append(s.sorted, s.tail...)
-		s.tail = s.tail[:0]
-		sort.Slice(s.sorted, func(i, j int) bool { return s.sorted[i].start < s.sorted[j].start })
+		s.merge()
 	}
+}
+
+// merge moves tail into sorted.
+func (s *regionSet) merge() {
+	byStart := func(a, b *region) int { return cmp.Compare(a.start, b.start) }
+	slices.SortFunc(s.tail, byStart)
+	merged := make([]*region, 0, len(s.sorted)+len(s.tail))
+	i, j := 0, 0
+	for i < len(s.sorted) && j < len(s.tail) {
+		if s.sorted[i].start <= s.tail[j].start {
+			merged = append(merged, s.sorted[i])
+			i++
+		} else {
+			merged = append(merged, s.tail[j])
+			j++
+		}
+	}
+	merged = append(append(merged, s.sorted[i:]...), s.tail[j:]...)
+	s.sorted, s.tail = merged, s.tail[:0]
 }
 
 // seal sorts every region: a sealed set is only read, by concurrent
 // renders.
 func (s *regionSet) seal() {
-	s.sorted = append(s.sorted, s.tail...)
+	s.merge()
 	s.tail = nil
-	sort.Slice(s.sorted, func(i, j int) bool { return s.sorted[i].start < s.sorted[j].start })
 }
 
 // find returns the region holding the n bytes at p.
 func (s *regionSet) find(p uintptr, n int) (*region, bool) {
 	holds := func(r *region) bool { return r.start <= p && p+uintptr(n) <= r.start+uintptr(r.n) }
-	for i := range s.tail {
-		if holds(&s.tail[i]) {
-			return &s.tail[i], true
+	for _, r := range s.tail {
+		if holds(r) {
+			return r, true
 		}
 	}
 	i := sort.Search(len(s.sorted), func(i int) bool { return s.sorted[i].start > p })
 	// Regions do not overlap, except a string registered twice or a
 	// substring registered after its parent: look a few back.
 	for j := i - 1; j >= 0 && j >= i-4; j-- {
-		if holds(&s.sorted[j]) {
-			return &s.sorted[j], true
+		if holds(s.sorted[j]) {
+			return s.sorted[j], true
 		}
 	}
 	return nil, false

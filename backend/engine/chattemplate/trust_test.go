@@ -159,3 +159,31 @@ func TestRenderSegments_Concurrent(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRender compares a plain render with one that tracks
+// provenance, on a ChatML template over a long agent-like conversation.
+func BenchmarkRender(b *testing.B) {
+	tpl, err := Parse(`{% for m in messages %}{{ '<|im_start|>' + m.role + '\n' + m.content|trim + '<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}`, "", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := Input{AddGenerationPrompt: true}
+	for i := range 400 {
+		role := []string{"user", "assistant", "tool"}[i%3]
+		in.Messages = append(in.Messages, Message{Role: role, Content: strings.Repeat("Some text of a turn. ", 40)})
+	}
+	b.Run("Render", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := tpl.Render(in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("RenderSegments", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := tpl.RenderSegments(in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
