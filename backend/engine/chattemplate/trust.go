@@ -433,17 +433,24 @@ func (t *trust) trustAll(v any, depth int) bool {
 }
 
 // literalRegions registers as trusted the text a parsed template writes by
-// itself: its data (between tags) and its string literals.
+// itself: its data (between tags) and its string literals. Each gets
+// memory of its own first: the lexer might hand out a string it shares
+// with something else (a constant for an escape), and trusted memory must
+// belong to the template alone.
 func literalRegions(root *nodes.Template) regionSet {
 	var set regionSet
 	walkNodes(root, func(v reflect.Value) {
 		switch n := v.Interface().(type) {
 		case *nodes.Data:
 			if n != nil && n.Data != nil {
-				set.add(n.Data.Val, nil)
+				tok := *n.Data // the token may be shared with the tag lines
+				tok.Val = strings.Clone(tok.Val)
+				n.Data = &tok
+				set.add(tok.Val, nil)
 			}
 		case *nodes.String:
 			if n != nil {
+				n.Val = strings.Clone(n.Val)
 				set.add(n.Val, nil)
 			}
 		}
