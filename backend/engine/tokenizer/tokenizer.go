@@ -88,8 +88,10 @@ func FromJSON(tokenizerJSON, tokenizerConfigJSON []byte) (*Tokenizer, error) {
 }
 
 // Encode turns text into token ids. Added and special tokens written in the
-// text (such as "<|im_start|>") become their ids. With addSpecial the
-// post-processor's tokens are added around the text (Llama's BOS).
+// text (such as "<|im_start|>") become their ids, wherever they are: text
+// that holds a request's strings (a rendered chat prompt) goes through
+// EncodeSegments instead. With addSpecial the post-processor's tokens are
+// added around the text (Llama's BOS).
 func (t *Tokenizer) Encode(text string, addSpecial bool) []int {
 	ids := make([]int, 0, len(text)/3+len(t.prefix)+len(t.suffix)+1)
 	if addSpecial {
