@@ -24,8 +24,8 @@ import (
 // (messages, tool results, tool calls, tool definitions, extra variables)
 // must reach the model as the characters it is (the one exception: a
 // message's role, when it is one of the four the engine writes, is the
-// engine's text). RenderSegments therefore
-// returns the render as segments marked trusted or not.
+// engine's text). RenderSegments therefore returns the render as segments
+// marked trusted or not.
 //
 // The template sees the request's strings exactly as they are, with no
 // marker in them: Qwen3's template splits assistant content on "</think>"
@@ -34,20 +34,20 @@ import (
 // shares its parent's memory, so:
 //
 //   - the template's literals (the text between tags and the string
-//     literals of expressions, which the parser cut out of the template
-//     source or unescaped into strings of their own) and the special tokens
-//     are registered, at parse time, as trusted memory;
-//   - strip, trim, split, slicing by bytes, a loop variable, a set
-//     variable... return the same memory or a part of it, so their
-//     results keep their provenance with no work;
+//     literals of expressions, each copied into memory of its own) and
+//     the special tokens are registered, at parse time, as trusted memory;
+//   - strip, trim, split, a loop variable, a set variable, an item of a
+//     list... return the same memory or a part of it, so their results
+//     keep their provenance with no work;
 //   - concatenation (`+` and `~`, rewritten at parse time into calls to
 //     this package's functions) builds a new string and registers its
 //     trusted and untrusted spans;
 //   - a macro's output keeps the provenance of what its body wrote
 //     (capture.go);
 //   - any other operation that builds a new string (a filter such as
-//     tojson, join or replace, a string method, a {% set %} or
-//     {% filter %} block, a {% call %} block) gives memory that is
+//     tojson, join or replace, a string method, slicing s[a:b], which
+//     gonja does by runes, a {% set %} or {% filter %} block, a
+//     {% call %} block) gives memory that is
 //     registered nowhere, and such memory is untrusted — unless, for a
 //     filter, every string it read was trusted, in which case its result
 //     is registered as trusted.
