@@ -194,3 +194,27 @@ func TestEncodeSegments_NormalizedAddedTokens(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEncodeSegments encodes 10 KB of mixed text cut into 64
+// segments, alternately Special and not, against Encode of the same text.
+func BenchmarkEncodeSegments(b *testing.B) {
+	text := benchText(b)
+	tok := tinyByteLevel(b)
+	var segs []Segment
+	step := len(text) / 64
+	for i := 0; i < len(text); i += step {
+		segs = append(segs, seg(text[i:min(i+step, len(text))], len(segs)%2 == 0))
+	}
+	b.Run("Encode", func(b *testing.B) {
+		b.SetBytes(int64(len(text)))
+		for b.Loop() {
+			tok.Encode(text, false)
+		}
+	})
+	b.Run("EncodeSegments", func(b *testing.B) {
+		b.SetBytes(int64(len(text)))
+		for b.Loop() {
+			tok.EncodeSegments(segs, false)
+		}
+	})
+}
