@@ -18,6 +18,10 @@
 // that calls itself forever overflows the goroutine's stack, which Go
 // cannot recover from.
 //
+// RenderSegments renders as Render does and also says which text the
+// template wrote itself and which came from the Input, so that only the
+// former can become special tokens (see trust.go).
+//
 // Where Python's Jinja and @huggingface/jinja (the reference the tests
 // compare with, see testdata/refgen) differ, this package follows Python,
 // except that None prints as "" (as in @huggingface/jinja) and that
@@ -186,6 +190,9 @@ func (t *Template) pick(tools bool) (*variant, error) {
 func (t *Template) variables(in Input) (map[string]any, *raise, error) {
 	vars := map[string]any{}
 	for k, v := range in.Extra {
+		if strings.HasPrefix(k, "__mb_") { // this package's own names (rewrite.go, trust.go)
+			continue
+		}
 		gv, err := goValue(v)
 		if err != nil {
 			return nil, nil, &Error{Template: t.name, Msg: fmt.Sprintf("extra variable %q: %v", k, err)}
