@@ -83,11 +83,7 @@ func (l *loaded) prompt(r protocol.Request) (string, []int, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	prompt, err := l.template.Render(in)
-	if err != nil {
-		return "", nil, &protocol.RequestError{Message: "the model's chat template refused the conversation: " + err.Error()}
-	}
-	return prompt, l.tok.Encode(prompt, false), nil
+	return renderPrompt(l.template, l.tok, in)
 }
 
 func (l *loaded) generate(ctx context.Context, r protocol.Request, prompt string, ids []int, emit func(protocol.Event) error) error {

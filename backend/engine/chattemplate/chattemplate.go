@@ -18,6 +18,10 @@
 // that calls itself forever overflows the goroutine's stack, which Go
 // cannot recover from.
 //
+// RenderSegments renders as Render does and also says which text the
+// template wrote itself and which came from the Input, so that only the
+// former can become special tokens (see trust.go).
+//
 // Where Python's Jinja and @huggingface/jinja (the reference the tests
 // compare with, see testdata/refgen) differ, this package follows Python,
 // except that None prints as "" (as in @huggingface/jinja) and that
@@ -47,6 +51,9 @@ type Template struct {
 	specials map[string]string
 	// now is the clock of strftime_now; tests replace it.
 	now func() time.Time
+	// trusted is the memory of the specials: the engine's text, which the
+	// template may write as special tokens (see trust.go).
+	trusted regionSet
 }
 
 // variant is one compiled template source.
@@ -57,6 +64,9 @@ type variant struct {
 	// tagLines maps the position gonja reports for a {% %} tag (that of the
 	// token after it) to the line the tag starts on.
 	tagLines map[position]int
+	// literals is the memory of the text the template writes by itself
+	// (see trust.go).
+	literals regionSet
 }
 
 // Parse parses a chat template source. bos and eos are the bos_token and
@@ -103,9 +113,12 @@ func parseVariants(name string, sources map[string]string, specials map[string]s
 	t := &Template{name: name, variants: map[string]*variant{}, specials: map[string]string{}, now: time.Now}
 	for k, v := range specials {
 		if v != "" {
+			v = strings.Clone(v) // memory of its own, registered as trusted
 			t.specials[k] = v
+			t.trusted.add(v, nil)
 		}
 	}
+	t.trusted.seal()
 	for key, src := range sources {
 		vname := name
 		if len(sources) > 1 || key != "default" {
@@ -131,7 +144,9 @@ func compile(name, src string) (_ *variant, err error) {
 	if err != nil {
 		return nil, parseError(name, src, err)
 	}
-	return &variant{name: name, tpl: tpl, tagLines: tagLines(src, cfg)}, nil
+	rewriteConcat(tpl.Root())
+	rewriteMacros(tpl.Root())
+	return &variant{name: name, tpl: tpl, tagLines: tagLines(src, cfg), literals: literalRegions(tpl.Root())}, nil
 }
 
 // Render renders the conversation in in. The "tool_use" variant is used
@@ -175,6 +190,9 @@ func (t *Template) pick(tools bool) (*variant, error) {
 func (t *Template) variables(in Input) (map[string]any, *raise, error) {
 	vars := map[string]any{}
 	for k, v := range in.Extra {
+		if strings.HasPrefix(k, "__mb_") { // this package's own names (rewrite.go, trust.go)
+			continue
+		}
 		gv, err := goValue(v)
 		if err != nil {
 			return nil, nil, &Error{Template: t.name, Msg: fmt.Sprintf("extra variable %q: %v", k, err)}

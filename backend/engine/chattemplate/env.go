@@ -2,6 +2,7 @@ package chattemplate
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	"github.com/nikolalohinski/gonja/v2/config"
@@ -31,6 +32,14 @@ func newEnvironment() *exec.Environment {
 	for name, fn := range extraFilters() {
 		mustSet(filters.Exists(name), filters.Replace, filters.Register, name, fn)
 	}
+	// Every filter keeps trusted text trusted (see trust.go). gonja's
+	// filter sets cannot be listed: the names are gonja's and this
+	// package's; a test checks each resolves.
+	for _, name := range append(builtinFilterNames, sortedKeys(extraFilters())...) {
+		if fn, ok := filters.Get(name); ok {
+			mustSet(true, filters.Replace, filters.Register, name, trustFilter(fn))
+		}
+	}
 	tests := exec.NewTestSet(map[string]exec.TestFunction{}).Update(builtins.Tests)
 	for name, fn := range extraTests() {
 		mustSet(tests.Exists(name), tests.Replace, tests.Register, name, fn)
@@ -42,6 +51,8 @@ func newEnvironment() *exec.Environment {
 	ctx := exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables)
 	ctx.Set("none", none)
 	ctx.Set(ifElseName, ifElse)
+	ctx.Set(addName, templateAdd)
+	ctx.Set(catName, templateCat)
 	return &exec.Environment{
 		Context:           ctx,
 		Filters:           filters,
@@ -49,6 +60,27 @@ func newEnvironment() *exec.Environment {
 		ControlStructures: structures,
 		Methods:           newMethods(),
 	}
+}
+
+// builtinFilterNames are gonja's filters.
+var builtinFilterNames = []string{
+	"abs", "attr", "batch", "capitalize", "center", "default", "d", "dictsort",
+	"e", "escape", "filesizeformat", "first", "float", "forceescape", "format",
+	"groupby", "indent", "int", "join", "items", "last", "length", "count",
+	"list", "lower", "map", "max", "min", "pprint", "random", "rejectattr",
+	"reject", "replace", "reverse", "round", "safe", "selectattr", "select",
+	"slice", "sort", "string", "striptags", "sum", "title", "tojson", "trim",
+	"truncate", "unique", "upper", "urlencode", "urlize", "wordcount",
+	"wordwrap", "xmlattr",
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func mustSet[F any](exists bool, replace, register func(string, F) error, name string, fn F) {

@@ -83,7 +83,7 @@ func messagesValue(msgs []Message) []any {
 
 func messageValue(m Message) dict {
 	d := newDict()
-	d.set("role", m.Role)
+	d.set("role", roleValue(m.Role))
 	switch {
 	case m.Parts != nil:
 		d.set("content", partsValue(m.Parts))

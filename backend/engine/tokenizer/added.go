@@ -74,11 +74,11 @@ func (m *addedMatcher) child(n int32, b byte) int32 {
 	return to
 }
 
-// longestAt returns the longest token that s[i:] starts with.
-func (m *addedMatcher) longestAt(s string, i int) (*addedToken, int) {
+// longestAt returns the longest token that s[i:limit] starts with.
+func (m *addedMatcher) longestAt(s string, i, limit int) (*addedToken, int) {
 	var best *addedToken
 	end, n := 0, int32(0)
-	for j := i; j < len(s); j++ {
+	for j := i; j < limit; j++ {
 		next := int32(-1)
 		for _, e := range m.nodes[n].next {
 			if e.b == s[j] {
@@ -103,12 +103,27 @@ func (m *addedMatcher) longestAt(s string, i int) (*addedToken, int) {
 // single_word (a token touching a word character is left in the text) as
 // tokenizers' AddedVocabulary::find_matches does.
 func (m *addedMatcher) split(s string, text func(piece string, lo int), token func(*addedToken)) {
+	m.splitWithin(s, nil, text, token)
+}
+
+// splitWithin is split where a token may only be matched inside the text
+// that within allows: within(i) is the end of the allowed run that starts
+// at or covers byte i, or i when byte i is not allowed. A nil within allows
+// all of s. A token must lie entirely inside one allowed run; the white
+// space that lstrip/rstrip swallow next to it need not.
+func (m *addedMatcher) splitWithin(s string, within func(i int) int, text func(piece string, lo int), token func(*addedToken)) {
 	prev := 0 // end of the last token, stripped white space included
 	for i := 0; i < len(s); i++ {
 		if !m.first[s[i]] {
 			continue
 		}
-		tok, end := m.longestAt(s, i)
+		limit := len(s)
+		if within != nil {
+			if limit = within(i); limit <= i {
+				continue
+			}
+		}
+		tok, end := m.longestAt(s, i, limit)
 		if tok == nil {
 			continue
 		}

@@ -88,8 +88,10 @@ func FromJSON(tokenizerJSON, tokenizerConfigJSON []byte) (*Tokenizer, error) {
 }
 
 // Encode turns text into token ids. Added and special tokens written in the
-// text (such as "<|im_start|>") become their ids. With addSpecial the
-// post-processor's tokens are added around the text (Llama's BOS).
+// text (such as "<|im_start|>") become their ids, wherever they are: text
+// that holds a request's strings (a rendered chat prompt) goes through
+// EncodeSegments instead. With addSpecial the post-processor's tokens are
+// added around the text (Llama's BOS).
 func (t *Tokenizer) Encode(text string, addSpecial bool) []int {
 	ids := make([]int, 0, len(text)/3+len(t.prefix)+len(t.suffix)+1)
 	if addSpecial {
@@ -111,11 +113,15 @@ func (t *Tokenizer) Encode(text string, addSpecial bool) []int {
 type encoder struct {
 	t   *Tokenizer
 	ids []int
+	// allowed, when not nil, are the byte ranges of the input where added
+	// tokens may be matched (EncodeSegments); nil allows the whole input.
+	allowed []span
 }
 
 // section encodes text that holds no raw added token; lo is its offset in
 // the input.
 func (e *encoder) section(s string, lo int) {
+	raw := s
 	if e.t.norm != nil {
 		s = e.t.norm.normalize(s)
 	}
@@ -123,7 +129,11 @@ func (e *encoder) section(s string, lo int) {
 		e.words(s, lo == 0)
 		return
 	}
-	e.t.normAdded.split(s, func(piece string, plo int) {
+	var within func(int) int
+	if !e.allowsAll(raw, lo) {
+		within = e.normWithin(raw, lo, s)
+	}
+	e.t.normAdded.splitWithin(s, within, func(piece string, plo int) {
 		e.words(piece, lo == 0 && plo == 0)
 	}, e.token)
 }
