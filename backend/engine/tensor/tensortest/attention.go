@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 )
 
@@ -11,10 +12,15 @@ import (
 // they are compared to 2e-6 absolute (scores of a few units, float32).
 const attTol = 2e-6
 
-// history is one sequence's keys and values as the reference sees them.
+// history is one sequence's keys and values as the reference sees them,
+// and the attention options every step uses.
 type history struct {
 	heads, kvHeads, dim int
 	k, v                []float64 // positions × kvHeads·dim
+
+	window int
+	sinks  []float64     // per query head; nil: none
+	sinkW  tensor.Weight // the same values on the backend
 }
 
 // step attends n new positions at offset on the backend and checks the
@@ -28,16 +34,27 @@ func (h *history) step(t *testing.T, b tensor.Backend, kv tensor.KVCache, n, off
 	h.k = append(h.k[:offset*width], F64(k)...)
 	h.v = append(h.v[:offset*width], F64(v)...)
 	scale := 1 / math.Sqrt(float64(h.dim))
-	want := Attention(F64(q), h.k, h.v, n, offset, h.heads, h.kvHeads, h.dim, scale)
+	want := AttentionWith(F64(q), h.k, h.v, n, offset, h.heads, h.kvHeads, h.dim, scale, h.window, h.sinks)
 	var got []float32
 	run(t, b, func() (err error) {
 		qa := b.FromFloat32(n, h.heads*h.dim, q)
 		ka, va := b.FromFloat32(n, width, k), b.FromFloat32(n, width, v)
-		got, err = read(b, b.Attention(qa, ka, va, kv, offset, tensor.AttentionOpts{Scale: float32(scale)}))
+		opts := tensor.AttentionOpts{Scale: float32(scale), Window: h.window, Sinks: h.sinkW}
+		got, err = read(b, b.Attention(qa, ka, va, kv, offset, opts))
 		return err
 	})
-	what := name("Attention %d/%d heads, %d queries at %d", h.heads, h.kvHeads, n, offset)
+	what := name("Attention %d/%d heads, window %d, sinks %t, %d queries at %d", h.heads, h.kvHeads, h.window, h.sinks != nil, n, offset)
 	within(t, what, got, want, ones(len(want)), attTol, 0)
+}
+
+// withSinks gives the history random sinks of about the scores' size,
+// loaded on the backend (the caller frees h.sinkW).
+func (h *history) withSinks(t *testing.T, b tensor.Backend, seed uint64) {
+	t.Helper()
+	s := Random(NewRand(seed), h.heads, 2)
+	s[0] = 6 // a sink that takes most of head 0's weight
+	h.sinks = F64(s)
+	h.sinkW = load(t, b, Dense("sinks", modelfile.F32, s, h.heads))
 }
 
 func newKV(t *testing.T, b tensor.Backend, kvHeads, dim, maxLen int) tensor.KVCache {
@@ -78,4 +95,53 @@ func testAttentionRollback(t *testing.T, b tensor.Backend) {
 	h.step(t, b, kv, 2, 4, 201)
 	h.step(t, b, kv, 1, 6, 202)
 	free(t, b, kv)
+}
+
+// testAttentionWindow runs sequences longer than the window: a first
+// prefill longer than it, decode steps past it, prefill chunks that start
+// after cached positions (some of them outside every query's window, some
+// inside the first queries' only), and windows of 1 (each query sees only
+// itself) and larger than the sequence (no effect).
+func testAttentionWindow(t *testing.T, b tensor.Backend) {
+	for _, c := range []struct{ heads, kvHeads, dim, window int }{
+		{4, 2, 16, 3}, {4, 4, 8, 5}, {6, 2, 32, 1}, {4, 1, 16, 4}, {4, 2, 16, 40},
+	} {
+		kv := newKV(t, b, c.kvHeads, c.dim, 32)
+		h := &history{heads: c.heads, kvHeads: c.kvHeads, dim: c.dim, window: c.window}
+		offset := 0
+		for i, n := range []int{7, 1, 1, 1, 2, 6, 1, 11} {
+			h.step(t, b, kv, n, offset, uint64(300+i))
+			offset += n
+		}
+		free(t, b, kv)
+	}
+}
+
+// testAttentionWindowRollback rolls back to offsets inside and before the
+// window of the last position: the forgotten positions must not be seen.
+func testAttentionWindowRollback(t *testing.T, b tensor.Backend) {
+	kv := newKV(t, b, 2, 16, 24)
+	h := &history{heads: 4, kvHeads: 2, dim: 16, window: 4}
+	h.step(t, b, kv, 12, 0, 400)
+	h.step(t, b, kv, 1, 10, 401)
+	h.step(t, b, kv, 5, 3, 402)
+	h.step(t, b, kv, 1, 6, 403)
+	h.step(t, b, kv, 1, 7, 404)
+	free(t, b, kv)
+}
+
+// testAttentionSinks checks attention sinks alone, with grouped-query
+// heads, and together with a sliding window, over prefill chunks, decode
+// steps and a rollback.
+func testAttentionSinks(t *testing.T, b tensor.Backend) {
+	for i, c := range []struct{ heads, kvHeads, dim, window int }{{4, 4, 16, 0}, {6, 2, 16, 0}, {4, 2, 16, 3}} {
+		kv := newKV(t, b, c.kvHeads, c.dim, 24)
+		h := &history{heads: c.heads, kvHeads: c.kvHeads, dim: c.dim, window: c.window}
+		h.withSinks(t, b, uint64(500+i))
+		h.step(t, b, kv, 6, 0, 510)
+		h.step(t, b, kv, 1, 6, 511)
+		h.step(t, b, kv, 4, 7, 512)
+		h.step(t, b, kv, 1, 5, 513)
+		free(t, b, kv, h.sinkW)
+	}
 }
