@@ -38,16 +38,17 @@ type archRules struct {
 	headDim    headDimRule
 	attnBias   bool // q/k/v biases always (qwen2), whatever attention_bias says
 	qkNorm     bool
-	llamaOpts  bool // honours attention_bias, mlp_bias, rope_traditional, layer_types
+	llamaOpts  bool // honours attention_bias, mlp_bias, rope_traditional
+	windows    windowRule
 }
 
 // architectures are the supported model_types. mlx-lm has no default for
 // llama's max_position_embeddings; the defaults here are transformers'.
 var architectures = map[string]archRules{
-	"llama":   {ropeTheta: 10000, maxPos: 2048, llamaOpts: true},
-	"mistral": {ropeTheta: 10000, maxPos: 131072, llamaOpts: true},
-	"qwen2":   {ropeTheta: 1e6, maxPos: 32768, kvRequired: true, headDim: headDimDerived, attnBias: true},
-	"qwen3":   {kvRequired: true, headDim: headDimRequired, qkNorm: true},
+	"llama":   {ropeTheta: 10000, maxPos: 2048, llamaOpts: true, windows: windowsLayerTypes},
+	"mistral": {ropeTheta: 10000, maxPos: 131072, llamaOpts: true, windows: windowsEvery},
+	"qwen2":   {ropeTheta: 1e6, maxPos: 32768, kvRequired: true, headDim: headDimDerived, attnBias: true, windows: windowsQwen},
+	"qwen3":   {kvRequired: true, headDim: headDimRequired, qkNorm: true, windows: windowsQwen},
 }
 
 // Architectures lists the supported model_types, sorted.
@@ -80,6 +81,9 @@ type rawConfig struct {
 	AttentionBias         bool            `json:"attention_bias"`
 	MLPBias               bool            `json:"mlp_bias"`
 	LayerTypes            []string        `json:"layer_types"`
+	SlidingWindow         json.RawMessage `json:"sliding_window"`
+	UseSlidingWindow      bool            `json:"use_sliding_window"`
+	MaxWindowLayers       *int            `json:"max_window_layers"`
 	Quantization          json.RawMessage `json:"quantization"`
 	QuantizationConfig    json.RawMessage `json:"quantization_config"`
 	BOSTokenID            json.RawMessage `json:"bos_token_id"`
@@ -165,6 +169,7 @@ func parseConfig(path string, data []byte) (*modelConfig, error) {
 		f.llamaOptions(&raw)
 		c.AttentionBias, mc.outputBias, mc.mlpBias = raw.AttentionBias, raw.AttentionBias, raw.MLPBias
 	}
+	c.LayerWindows = f.windows(rules.windows, &raw, c.NumLayers)
 	c.TieWordEmbeddings, mc.tieSet = true, raw.TieWordEmbeddings != nil
 	if mc.tieSet {
 		c.TieWordEmbeddings = *raw.TieWordEmbeddings

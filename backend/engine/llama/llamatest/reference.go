@@ -33,7 +33,7 @@ func (r *Reference) Logits(tokens []int) [][]float64 {
 		h = append(h, emb[t*d:(t+1)*d]...)
 	}
 	for i := range c.NumLayers {
-		h = r.block(fmt.Sprintf("model.layers.%d.", i), h, n)
+		h = r.block(i, h, n)
 	}
 	h = tensortest.RMSNorm(h, r.vector("model.norm.weight"), c.RMSNormEps)
 	head := emb
@@ -48,11 +48,16 @@ func (r *Reference) Logits(tokens []int) [][]float64 {
 	return out
 }
 
-// block is h + attn(norm(h)), then + mlp(norm(·)).
-func (r *Reference) block(p string, h []float64, n int) []float64 {
+// block is layer i: h + attn(norm(h)), then + mlp(norm(·)).
+func (r *Reference) block(i int, h []float64, n int) []float64 {
 	c := r.c
+	p := fmt.Sprintf("model.layers.%d.", i)
+	window := 0
+	if c.LayerWindows != nil {
+		window = c.LayerWindows[i]
+	}
 	x := tensortest.RMSNorm(h, r.vector(p+"input_layernorm.weight"), c.RMSNormEps)
-	h = add(h, r.attention(p+"self_attn.", x, n))
+	h = add(h, r.attention(p+"self_attn.", x, n, window))
 	x = tensortest.RMSNorm(h, r.vector(p+"post_attention_layernorm.weight"), c.RMSNormEps)
 	gate := r.linear(p+"mlp.gate_proj", x, n, c.HiddenSize, c.IntermediateSize)
 	up := r.linear(p+"mlp.up_proj", x, n, c.HiddenSize, c.IntermediateSize)
@@ -63,8 +68,10 @@ func (r *Reference) block(p string, h []float64, n int) []float64 {
 }
 
 // attention is causal grouped-query attention with RoPE (and qwen3's
-// per-head norms before it) over positions 0..n-1.
-func (r *Reference) attention(p string, x []float64, n int) []float64 {
+// per-head norms before it) over positions 0..n-1; with a window, the
+// query at position i sees the keys j with i−window < j ≤ i (see
+// tensortest.AttentionWith).
+func (r *Reference) attention(p string, x []float64, n, window int) []float64 {
 	c := r.c
 	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
 	q := r.linear(p+"q_proj", x, n, c.HiddenSize, qd)
@@ -77,7 +84,7 @@ func (r *Reference) attention(p string, x []float64, n int) []float64 {
 	inv := InvFreq(c)
 	q = tensortest.Rope(q, qd, c.HeadDim, 0, inv)
 	k = tensortest.Rope(k, kvd, c.HeadDim, 0, inv)
-	a := tensortest.Attention(q, k, v, n, 0, c.NumHeads, c.NumKVHeads, c.HeadDim, 1/math.Sqrt(float64(c.HeadDim)))
+	a := tensortest.AttentionWith(q, k, v, n, 0, c.NumHeads, c.NumKVHeads, c.HeadDim, 1/math.Sqrt(float64(c.HeadDim)), window, nil)
 	return r.linear(p+"o_proj", a, n, qd, c.HiddenSize)
 }
 
