@@ -11,15 +11,28 @@ import (
 // Reference is the forward pass in plain float64, from the formulas of
 // the Llama family (as Hugging Face transformers writes them), on the
 // stored weights decoded and dequantized by tensortest. It shares no code
-// with package llama or any backend.
+// with package llama or any backend. Keys and values are rounded to the
+// KV cache's element type before attention, as a model's cache stores
+// them (mlx-lm keeps them in the model's type).
 type Reference struct {
-	c modelfile.Config
-	w modelfile.Weights
+	c  modelfile.Config
+	w  modelfile.Weights
+	kv modelfile.DType
 }
 
-// NewReference prepares the reference forward pass of a model.
+// NewReference prepares the reference forward pass of a model. Its KV
+// cache type is the contract's: BF16 for a model whose embedding table
+// (or, quantized, its scales) is BF16, F16 otherwise.
 func NewReference(c modelfile.Config, w modelfile.Weights) *Reference {
-	return &Reference{c: c, w: w}
+	r := &Reference{c: c, w: w, kv: modelfile.F16}
+	t, ok := w.Tensor("model.embed_tokens.scales")
+	if !ok {
+		t = r.must("model.embed_tokens.weight")
+	}
+	if t.DType == modelfile.BF16 {
+		r.kv = modelfile.BF16
+	}
+	return r
 }
 
 // Logits runs the whole sequence and returns the logits of every
@@ -84,6 +97,7 @@ func (r *Reference) attention(p string, x []float64, n, window int) []float64 {
 	inv := InvFreq(c)
 	q = tensortest.Rope(q, qd, c.HeadDim, 0, inv)
 	k = tensortest.Rope(k, kvd, c.HeadDim, 0, inv)
+	k, v = tensortest.Round(r.kv, k), tensortest.Round(r.kv, v)
 	a := tensortest.AttentionWith(q, k, v, n, 0, c.NumHeads, c.NumKVHeads, c.HeadDim, 1/math.Sqrt(float64(c.HeadDim)), window, nil)
 	return r.linear(p+"o_proj", a, n, qd, c.HiddenSize)
 }

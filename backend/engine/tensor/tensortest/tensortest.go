@@ -41,6 +41,7 @@ func RunConformance(t *testing.T, newBackend NewBackend) {
 		{"Attention_Window", testAttentionWindow},
 		{"Attention_WindowRollback", testAttentionWindowRollback},
 		{"Attention_Sinks", testAttentionSinks},
+		{"KVCache_Growth", testKVCacheGrowth},
 		{"Softmax", testSoftmax},
 		{"SiLU_Mul_Add", testElementwise},
 		{"Argmax", testArgmax},
