@@ -75,7 +75,7 @@ func (c *kvCache) dotK(q []float32, h, p int) float32 {
 	i := c.off(h, p)
 	switch c.dtype {
 	case modelfile.F16:
-		return dotF16(c.k16[i:i+c.dim:i+c.dim], q)
+		return dotF16Table(c.k16[i:i+c.dim:i+c.dim], q)
 	case modelfile.BF16:
 		return dotBF16(c.k16[i:i+c.dim:i+c.dim], q)
 	}
@@ -223,11 +223,12 @@ func axpy(y, x []float32, a float32) {
 	}
 }
 
-// axpyF16 is y += a·f16(x).
+// axpyF16 is y += a·f16(x), through halfTable.
 func axpyF16(y []float32, x []uint16, a float32) {
 	x = x[:len(y)]
+	t := halfTable
 	for i := range y {
-		y[i] += a * f16(x[i])
+		y[i] += a * t[x[i]]
 	}
 }
 

@@ -167,3 +167,14 @@ func encodeBF16(dst []uint16, src []float32) {
 		dst[i] = toBF16(x)
 	}
 }
+
+// halfTable holds every F16 value as float32: a load from it is cheaper
+// than f16's arithmetic in the attention loops, which convert every
+// cached key and value they read (256 KiB, shared by the process).
+var halfTable = func() *[1 << 16]float32 {
+	t := new([1 << 16]float32)
+	for h := range t {
+		t[h] = f16(uint16(h))
+	}
+	return t
+}()
