@@ -10,7 +10,8 @@ import (
 
 // kvStep is the number of positions by which a KV cache grows: memory
 // follows the sequence's length (at most kvStep-1 positions unused)
-// instead of being reserved for MaxLen up front.
+// instead of being reserved for MaxLen up front. A decode step allocates
+// (and copies the cache) only when it crosses a step.
 const kvStep = 256
 
 // kvCache stores keys and values position-major — position p of head h
