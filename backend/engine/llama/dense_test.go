@@ -66,7 +66,8 @@ func TestDense_ModelFiles(t *testing.T) {
 				t.Fatalf("Load: %v", err)
 			}
 			defer m.Close()
-			want := llamatest.NewReference(cfg, mf).Logits(tokens)
+			exactKV(t, m)
+			want := llamatest.NewReference(cfg, mf).WithKV(modelfile.F32).Logits(tokens)
 			c, err := m.NewCache(32)
 			if err != nil {
 				t.Fatal(err)

@@ -31,7 +31,8 @@ type Cache struct {
 }
 
 // NewCache makes a cache for maxLen positions (the model's context
-// length when maxLen ≤ 0).
+// length when maxLen ≤ 0), storing keys and values as KVDType. The
+// backend takes memory as positions are stored: Bytes grows with Len.
 func (m *Model) NewCache(maxLen int) (*Cache, error) {
 	if maxLen <= 0 {
 		maxLen = m.cfg.MaxPositionEmbeddings
@@ -44,7 +45,7 @@ func (m *Model) NewCache(maxLen int) (*Cache, error) {
 	err := m.b.Run(func() error {
 		c.kv = make([]tensor.KVCache, m.cfg.NumLayers)
 		for i := range c.kv {
-			kv, err := m.b.NewKVCache(m.cfg.NumKVHeads, m.cfg.HeadDim, maxLen)
+			kv, err := m.b.NewKVCache(m.cfg.NumKVHeads, m.cfg.HeadDim, maxLen, m.kvType)
 			if err != nil {
 				c.free()
 				return err
@@ -65,7 +66,8 @@ func (c *Cache) Len() int { return c.len }
 // MaxLen is the number of positions the cache can hold.
 func (c *Cache) MaxLen() int { return c.maxLen }
 
-// Bytes is the backend memory the cache's keys and values hold now.
+// Bytes is the backend memory the cache's keys and values hold now (what
+// the memory budget counts): it grows with the positions stored.
 func (c *Cache) Bytes() int64 {
 	var n int64
 	for _, kv := range c.kv {

@@ -207,6 +207,7 @@ func TestForward_LongPromptInChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	exactKV(t, m)
 	c, err := m.NewCache(320)
 	if err != nil {
 		t.Fatal(err)
@@ -220,6 +221,61 @@ func TestForward_LongPromptInChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := llamatest.NewReference(cfg, w).Logits(tokens)
+	want := llamatest.NewReference(cfg, w).WithKV(modelfile.F32).Logits(tokens)
 	llamatest.CheckLogits(t, "300-token prefill", got, want[len(tokens)-1])
+}
+
+// TestCache_HalfPrecisionGrowing checks the KV cache contract the memory
+// budget relies on: BF16 caches for BF16 models (dense, or quantized with
+// BF16 scales) and F16 otherwise; no memory before the first token;
+// memory that follows the positions stored at 2 bytes per value, never
+// the whole maxLen reserved up front.
+func TestCache_HalfPrecisionGrowing(t *testing.T) {
+	b := cpu.NewThreads(2)
+	defer b.Close()
+	tests := []struct {
+		spec string
+		want modelfile.DType
+	}{
+		{"llama_f32_gqa", modelfile.F16},
+		{"mistral_f16_mha", modelfile.F16},
+		{"llama_bf16_tied_llama3rope", modelfile.BF16},
+		{"qwen2_q4g32_tied_bias", modelfile.BF16},
+		{"qwen3_q8g64_qknorm", modelfile.F16},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			m := load(t, b, tt.spec)
+			if got := m.KVDType(); got != tt.want {
+				t.Errorf("KVDType() = %s, want %s", got, tt.want)
+			}
+			const maxLen = 4000
+			c, err := m.NewCache(maxLen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			cfg := m.Config()
+			perPos := int64(2 * cfg.NumLayers * cfg.NumKVHeads * cfg.HeadDim * 2) // k and v, 2 bytes each
+			if n := c.Bytes(); n != 0 {
+				t.Errorf("Bytes() = %d before any token, want 0", n)
+			}
+			if _, err := m.Forward([]int{1, 2, 3, 4, 5, 6, 7}, c); err != nil {
+				t.Fatal(err)
+			}
+			if n := c.Bytes(); n < 7*perPos || n > maxLen*perPos/4 {
+				t.Errorf("Bytes() = %d after 7 tokens, want between %d (7 positions) and %d (a quarter of %d)", n, 7*perPos, maxLen*perPos/4, maxLen)
+			}
+		})
+	}
+}
+
+// exactKV gives m float32 KV caches, for comparisons with the float64
+// reference under LogitTol (half-precision caches are checked by the
+// conformance suite under HalfKVTol).
+func exactKV(t *testing.T, m *llama.Model) {
+	t.Helper()
+	if err := m.SetKVDType(modelfile.F32); err != nil {
+		t.Fatal(err)
+	}
 }

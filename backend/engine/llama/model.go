@@ -32,7 +32,8 @@ type Model struct {
 	lmHead tensor.Weight // = embed when the embeddings are tied
 	rope   tensor.Rope
 	eps    float32
-	scale  float32 // 1/sqrt(head_dim)
+	scale  float32         // 1/sqrt(head_dim)
+	kvType modelfile.DType // what the KV caches store (see KVDType)
 
 	owned []tensor.Resource // every resource, freed by Close
 
@@ -75,7 +76,7 @@ func Load(cfg modelfile.Config, w modelfile.Weights, b tensor.Backend) (*Model, 
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{cfg: cfg, b: b, eps: float32(cfg.RMSNormEps), scale: float32(1 / math.Sqrt(float64(cfg.HeadDim))), act: b.SiLU}
+	m := &Model{cfg: cfg, b: b, eps: float32(cfg.RMSNormEps), scale: float32(1 / math.Sqrt(float64(cfg.HeadDim))), act: b.SiLU, kvType: kvDType(w)}
 	m.scale *= float32(yarnAttentionScale(cfg.RopeScaling))
 	l := &loader{w: w, b: b, m: m}
 	if err := l.model(inv); err != nil {
@@ -83,6 +84,39 @@ func Load(cfg modelfile.Config, w modelfile.Weights, b tensor.Backend) (*Model, 
 		return nil, err
 	}
 	return m, nil
+}
+
+// KVDType is the element type of the model's KV caches: BF16 when the
+// model's weights are BF16 (its dense tensors, or the scales of a
+// quantized model), else F16 — the model's own type where it has one, as
+// mlx-lm keeps its caches, and half the memory of float32 either way.
+// Attention computes in float32 on the rounded keys and values.
+func (m *Model) KVDType() modelfile.DType { return m.kvType }
+
+// SetKVDType makes the caches created from now on store d (F16, BF16 or
+// F32) instead of the model's own type: F32 for comparisons with a
+// float64 reference, where half-precision rounding of a key that lies
+// next to a rounding boundary would blur the comparison. Not safe for
+// concurrent use with NewCache.
+func (m *Model) SetKVDType(d modelfile.DType) error {
+	if d != modelfile.F16 && d != modelfile.BF16 && d != modelfile.F32 {
+		return fmt.Errorf("llama: KV caches of %s (want F16, BF16 or F32)", d)
+	}
+	m.kvType = d
+	return nil
+}
+
+// kvDType applies KVDType's rule to the embedding table, which every
+// model has and which carries the model's type.
+func kvDType(w modelfile.Weights) modelfile.DType {
+	t, ok := w.Tensor("model.embed_tokens.scales")
+	if !ok {
+		t, _ = w.Tensor("model.embed_tokens.weight")
+	}
+	if t.DType == modelfile.BF16 {
+		return modelfile.BF16
+	}
+	return modelfile.F16
 }
 
 // Config is the configuration the model was loaded with.

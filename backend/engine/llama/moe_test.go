@@ -49,7 +49,8 @@ func TestMoE_FromDisk(t *testing.T) {
 				t.Fatalf("Load: %v", err)
 			}
 			defer m.Close()
-			want := llamatest.NewReference(mf.Config(), mf).Logits(tokens)
+			exactKV(t, m)
+			want := llamatest.NewReference(mf.Config(), mf).WithKV(modelfile.F32).Logits(tokens)
 			c, err := m.NewCache(0)
 			if err != nil {
 				t.Fatal(err)

@@ -38,7 +38,8 @@ type archRules struct {
 	headDim    headDimRule
 	attnBias   bool // q/k/v biases always (qwen2), whatever attention_bias says
 	qkNorm     bool
-	llamaOpts  bool // honours attention_bias, mlp_bias, rope_traditional, layer_types
+	llamaOpts  bool // honours attention_bias, mlp_bias, rope_traditional
+	windows    windowRule
 
 	// Added for gemma3, phi3 and smollm3 (issue 16, dense).
 	nested   bool                                                          // the text model's config is text_config (gemma3)
@@ -49,10 +50,10 @@ type archRules struct {
 // architectures are the supported model_types. mlx-lm has no default for
 // llama's max_position_embeddings; the defaults here are transformers'.
 var architectures = map[string]archRules{
-	"llama":   {ropeTheta: 10000, maxPos: 2048, llamaOpts: true},
-	"mistral": {ropeTheta: 10000, maxPos: 131072, llamaOpts: true},
-	"qwen2":   {ropeTheta: 1e6, maxPos: 32768, kvRequired: true, headDim: headDimDerived, attnBias: true},
-	"qwen3":   {kvRequired: true, headDim: headDimRequired, qkNorm: true},
+	"llama":   {ropeTheta: 10000, maxPos: 2048, llamaOpts: true, windows: windowsLayerTypes},
+	"mistral": {ropeTheta: 10000, maxPos: 131072, llamaOpts: true, windows: windowsEvery},
+	"qwen2":   {ropeTheta: 1e6, maxPos: 32768, kvRequired: true, headDim: headDimDerived, attnBias: true, windows: windowsQwen},
+	"qwen3":   {kvRequired: true, headDim: headDimRequired, qkNorm: true, windows: windowsQwen},
 
 	// Added for gemma3, phi3 and smollm3 (issue 16, dense); see dense.go.
 	// gemma3 and smollm3 take transformers' defaults (Gemma3TextConfig,
@@ -60,8 +61,8 @@ var architectures = map[string]archRules{
 	// them), phi3 mlx-lm's (its 131072 positions, not transformers' 4096).
 	"gemma3_text": gemma3Rules(false),
 	"gemma3":      gemma3Rules(true),
-	"phi3":        {ropeTheta: 10000, maxPos: 131072, headDim: headDimDerived, dense: phi3Fields},
-	"smollm3":     {ropeTheta: 2e6, maxPos: 32768, llamaOpts: true, dense: smollm3Fields},
+	"phi3":        {ropeTheta: 10000, maxPos: 131072, headDim: headDimDerived, windows: windowsOwn, dense: phi3Fields},
+	"smollm3":     {ropeTheta: 2e6, maxPos: 32768, llamaOpts: true, windows: windowsQwen, dense: smollm3Fields},
 }
 
 // Architectures lists the supported model_types, sorted.
@@ -94,6 +95,9 @@ type rawConfig struct {
 	AttentionBias         bool            `json:"attention_bias"`
 	MLPBias               bool            `json:"mlp_bias"`
 	LayerTypes            []string        `json:"layer_types"`
+	SlidingWindow         json.RawMessage `json:"sliding_window"`
+	UseSlidingWindow      bool            `json:"use_sliding_window"`
+	MaxWindowLayers       *int            `json:"max_window_layers"`
 	Quantization          json.RawMessage `json:"quantization"`
 	QuantizationConfig    json.RawMessage `json:"quantization_config"`
 	BOSTokenID            json.RawMessage `json:"bos_token_id"`
@@ -190,6 +194,7 @@ func parseConfig(path string, data []byte) (*modelConfig, error) {
 		f.llamaOptions(&raw)
 		c.AttentionBias, mc.outputBias, mc.mlpBias = raw.AttentionBias, raw.AttentionBias, raw.MLPBias
 	}
+	c.LayerWindows = f.windows(rules.windows, &raw, c.NumLayers)
 	if rules.dense != nil {
 		rules.dense(f, mc, &raw, text)
 	}

@@ -144,7 +144,14 @@ func TestReadConfig_Errors(t *testing.T) {
 		{"bad per-layer bits", `{"model_type": "llama", "quantization": {"group_size": 64, "bits": 4, "model.layers.0.mlp.down_proj": {"group_size": 64, "bits": 6}}, ` + baseFields + `}`,
 			modelfile.ErrUnsupported, "quantization.model.layers.0.mlp.down_proj.bits"},
 		{"rope_traditional", `{"model_type": "llama", "rope_traditional": true, ` + baseFields + `}`, modelfile.ErrUnsupported, "rope_traditional"},
-		{"sliding layers", `{"model_type": "llama", "layer_types": ["full_attention", "sliding_attention"], ` + baseFields + `}`, modelfile.ErrUnsupported, "layer_types"},
+		{"sliding layers without sliding_window", `{"model_type": "llama", "layer_types": ["full_attention", "sliding_attention"], ` + baseFields + `}`,
+			modelfile.ErrInvalidConfig, "sliding_window"},
+		{"chunked attention layers", `{"model_type": "llama", "sliding_window": 8, "layer_types": ["chunked_attention", "full_attention"], ` + baseFields + `}`,
+			modelfile.ErrUnsupported, "layer_types"},
+		{"layer_types of another depth", `{"model_type": "mistral", "sliding_window": 8, "layer_types": ["sliding_attention"], ` + baseFields + `}`,
+			modelfile.ErrInvalidConfig, "layer_types"},
+		{"zero sliding_window", `{"model_type": "mistral", "sliding_window": 0, ` + baseFields + `}`, modelfile.ErrInvalidConfig, "sliding_window"},
+		{"sliding_window not a number", `{"model_type": "mistral", "sliding_window": "4k", ` + baseFields + `}`, modelfile.ErrInvalidConfig, "sliding_window"},
 		{"eos not ids", `{"model_type": "llama", "eos_token_id": "x", ` + baseFields + `}`, modelfile.ErrInvalidConfig, "eos_token_id"},
 	}
 	for _, tt := range tests {
@@ -182,5 +189,50 @@ func TestReadConfig_UnsupportedArchitectureNamed(t *testing.T) {
 		if !strings.Contains(err.Error(), arch) {
 			t.Errorf("err = %v, want it to name the supported architecture %s", err, arch)
 		}
+	}
+}
+
+// TestReadConfig_Windows checks which layers slide, by how much, for each
+// architecture's way of saying it (transformers' MistralConfig,
+// Qwen2Config and Qwen3Config; mlx-lm's llama layer_types).
+func TestReadConfig_Windows(t *testing.T) {
+	four := strings.Replace(baseFields, `"num_hidden_layers": 2`, `"num_hidden_layers": 4`, 1)
+	qwen := func(model, extra string) string {
+		return `{"model_type": "` + model + `", "num_key_value_heads": 2, "head_dim": 16, ` + extra + four + `}`
+	}
+	tests := []struct {
+		name, config string
+		want         []int
+	}{
+		{"mistral sliding_window: every layer", `{"model_type": "mistral", "sliding_window": 4096, ` + four + `}`, []int{4096, 4096, 4096, 4096}},
+		{"mistral null sliding_window", `{"model_type": "mistral", "sliding_window": null, ` + four + `}`, nil},
+		{"mistral without sliding_window", `{"model_type": "mistral", ` + four + `}`, nil},
+		{"mistral layer_types", `{"model_type": "mistral", "sliding_window": 8, "layer_types": ["sliding_attention", "full_attention", "sliding_attention", "full_attention"], ` + four + `}`,
+			[]int{8, 0, 8, 0}},
+		{"llama layer_types", `{"model_type": "llama", "sliding_window": 16, "layer_types": ["full_attention", "sliding_attention", "sliding_attention", "full_attention"], ` + four + `}`,
+			[]int{0, 16, 16, 0}},
+		{"llama sliding_window without layer_types is ignored as mlx-lm does", `{"model_type": "llama", "sliding_window": 16, ` + four + `}`, nil},
+		{"llama all full_attention", `{"model_type": "llama", "layer_types": ["full_attention", "full_attention", "full_attention", "full_attention"], ` + four + `}`, nil},
+		{"qwen2 use_sliding_window false (Qwen2.5's configs)", qwen("qwen2", `"use_sliding_window": false, "sliding_window": 32768, "max_window_layers": 2, `), nil},
+		{"qwen2 layers from max_window_layers on slide", qwen("qwen2", `"use_sliding_window": true, "sliding_window": 6, "max_window_layers": 1, `), []int{0, 6, 6, 6}},
+		{"qwen2 default max_window_layers 28 leaves 4 layers full", qwen("qwen2", `"use_sliding_window": true, "sliding_window": 6, `), nil},
+		{"qwen2 default sliding_window 4096", qwen("qwen2", `"use_sliding_window": true, "max_window_layers": 3, `), []int{0, 0, 0, 4096}},
+		{"qwen2 null sliding_window: no window", qwen("qwen2", `"use_sliding_window": true, "sliding_window": null, "max_window_layers": 0, `), nil},
+		{"qwen2 layer_types win over max_window_layers", qwen("qwen2", `"use_sliding_window": true, "sliding_window": 5, "max_window_layers": 3,
+			"layer_types": ["sliding_attention", "full_attention", "full_attention", "sliding_attention"], `), []int{5, 0, 0, 5}},
+		{"qwen2 layer_types without use_sliding_window: no window", qwen("qwen2", `"sliding_window": 5,
+			"layer_types": ["sliding_attention", "full_attention", "full_attention", "sliding_attention"], `), nil},
+		{"qwen3 as qwen2", qwen("qwen3", `"rope_theta": 1e6, "max_position_embeddings": 4096, "use_sliding_window": true, "sliding_window": 3, "max_window_layers": 2, `), []int{0, 0, 3, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := modelfile.ReadConfig(writeFiles(t, map[string]string{"config.json": tt.config}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got.LayerWindows); diff != "" {
+				t.Errorf("LayerWindows (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

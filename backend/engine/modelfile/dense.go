@@ -31,7 +31,7 @@ var ignoredNested = []string{"vision_tower.", "multi_modal_projector.", "model.v
 // Gemma3TextConfig defaults: real text_config objects leave out what
 // equals them (Gemma 3 4B's has no num_attention_heads or head_dim).
 func gemma3Rules(nested bool) archRules {
-	return archRules{ropeTheta: 1e6, maxPos: 131072, qkNorm: true, nested: nested, defaults: gemma3Defaults, dense: gemma3Fields}
+	return archRules{ropeTheta: 1e6, maxPos: 131072, qkNorm: true, windows: windowsOwn, nested: nested, defaults: gemma3Defaults, dense: gemma3Fields}
 }
 
 func gemma3Defaults(raw *rawConfig) {

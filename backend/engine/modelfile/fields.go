@@ -67,15 +67,11 @@ func (f *fields) headDim(rule headDimRule, v *int, hidden, heads int) int {
 }
 
 // llamaOptions refuses the llama options the shared Config cannot
-// express: the interleaved ("traditional") RoPE and sliding-window layers.
+// express: the interleaved ("traditional") RoPE. (layer_types is read by
+// windows.)
 func (f *fields) llamaOptions(raw *rawConfig) {
 	if raw.RopeTraditional {
 		f.fail("rope_traditional", ErrUnsupported, "true")
-	}
-	for i, t := range raw.LayerTypes {
-		if t != "full_attention" {
-			f.fail("layer_types", ErrUnsupported, "layer %d is %q (only full_attention)", i, t)
-		}
 	}
 }
 

@@ -15,9 +15,9 @@ import (
 // mlx-lm's ModelArgs (qwen3_moe.py, mixtral.py, gpt_oss.py) with
 // transformers' defaults where mlx-lm has none.
 var moeArchitectures = map[string]archRules{
-	"qwen3_moe": {kvRequired: true, headDim: headDimRequired, qkNorm: true},
-	"mixtral":   {ropeTheta: 1e6, maxPos: 131072, headDim: headDimDerived},
-	"gpt_oss":   {ropeTheta: 150000, maxPos: 131072, headDim: headDimRequired, attnBias: true},
+	"qwen3_moe": {kvRequired: true, headDim: headDimRequired, qkNorm: true, windows: windowsOwn},
+	"mixtral":   {ropeTheta: 1e6, maxPos: 131072, headDim: headDimDerived, windows: windowsOwn},
+	"gpt_oss":   {ropeTheta: 150000, maxPos: 131072, headDim: headDimRequired, attnBias: true, windows: windowsOwn},
 }
 
 func init() {
@@ -142,14 +142,6 @@ func (f *fields) window(raw json.RawMessage) int {
 		return 0
 	}
 	return w
-}
-
-func repeat(v, n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = v
-	}
-	return out
 }
 
 // yarnScaling parses a "yarn" rope_scaling (gpt-oss) as transformers

@@ -59,9 +59,12 @@ func CheckRope(dims int, invFreq []float64) error {
 }
 
 // CheckKVCache validates the arguments of Loader.NewKVCache.
-func CheckKVCache(kvHeads, headDim, maxLen int) error {
+func CheckKVCache(kvHeads, headDim, maxLen int, dtype modelfile.DType) error {
 	if kvHeads <= 0 || headDim <= 0 || maxLen <= 0 {
 		return fmt.Errorf("KV cache of %d heads × %d values × %d positions", kvHeads, headDim, maxLen)
+	}
+	if !floatDType(dtype) {
+		return fmt.Errorf("KV cache of dtype %q, want F16, BF16 or F32", dtype)
 	}
 	return nil
 }

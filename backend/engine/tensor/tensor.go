@@ -98,8 +98,12 @@ type Loader interface {
 	// len(invFreq) must be dims/2.
 	NewRope(dims int, invFreq []float64) (Rope, error)
 	// NewKVCache makes storage for the keys and values of kvHeads heads
-	// of headDim values at positions 0..maxLen-1 of one sequence.
-	NewKVCache(kvHeads, headDim, maxLen int) (KVCache, error)
+	// of headDim values at positions 0..maxLen-1 of one sequence, stored
+	// as dtype: F16 or BF16 (what models use: keys and values are rounded
+	// to it as they are stored and attention computes in float32 on the
+	// rounded values), or F32. Memory is taken as positions are stored,
+	// not reserved for maxLen up front.
+	NewKVCache(kvHeads, headDim, maxLen int, dtype modelfile.DType) (KVCache, error)
 
 	// Added for mixture-of-experts (issue 16).
 
@@ -224,8 +228,9 @@ type KVCache interface {
 	Resource
 	// MaxLen is the number of positions it holds.
 	MaxLen() int
-	// Bytes is the backend memory the cache holds now (it may grow as
-	// positions are stored), for the memory budget.
+	// Bytes is the backend memory the cache holds now, for the memory
+	// budget: its capacity in positions (it grows as positions are
+	// stored, never beyond MaxLen) times the element size of its dtype.
 	Bytes() int64
 }
 

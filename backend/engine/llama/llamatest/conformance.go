@@ -37,7 +37,15 @@ func RunConformance(t *testing.T, newBackend tensortest.NewBackend) {
 				t.Fatalf("Load: %v", err)
 			}
 			defer m.Close()
-			want := NewReference(cfg, w).Logits(append(slices.Clone(prompt), continuation...))
+			half := m.KVDType()
+			t.Run("HalfPrecisionKV", func(t *testing.T) { testHalfKV(t, m, w) })
+			// The exact comparisons run on float32 caches: half-precision
+			// rounding is checked above, under its own tolerance.
+			if err := m.SetKVDType(modelfile.F32); err != nil {
+				t.Fatal(err)
+			}
+			defer m.SetKVDType(half)
+			want := NewReference(cfg, w).WithKV(modelfile.F32).Logits(append(slices.Clone(prompt), continuation...))
 			t.Run("PrefillThenDecode", func(t *testing.T) { testPrefillDecode(t, m, want) })
 			t.Run("ChunkedPrefill", func(t *testing.T) { testChunked(t, m, want) })
 			t.Run("DecodeEqualsReprefill", func(t *testing.T) { testReprefill(t, m) })
@@ -64,6 +72,42 @@ func CheckLogits(t testing.TB, what string, got []float32, want []float64) {
 		t.Errorf("%s: max |logit diff| %.3g > %.3g (logit scale %.3g)", what, worst, allow, scale)
 	}
 	t.Logf("%s: max |logit diff| %.2g, %.2g of the logit scale", what, worst, worst/(1+scale))
+}
+
+// HalfKVTol is LogitTol for models whose KV caches store float16 or
+// bfloat16, compared with a reference that rounds its keys and values to
+// the same type: a backend's float32 key lying next to a rounding
+// boundary can round to the neighbouring half-precision value, a change
+// of one unit in the last place that moves the logits by up to a few
+// 1e-4 of their scale (float16) or four times that (bfloat16). A cache
+// holding wrong positions or values is off by whole units.
+const HalfKVTol = 4e-3
+
+// testHalfKV prefills and decodes on the model's own half-precision
+// caches and compares with the reference rounding its keys and values to
+// that type.
+func testHalfKV(t *testing.T, m *llama.Model, w modelfile.Weights) {
+	if d := m.KVDType(); d != modelfile.F16 && d != modelfile.BF16 {
+		t.Fatalf("the model's KV caches store %s, want F16 or BF16", d)
+	}
+	all := append(slices.Clone(prompt), continuation...)
+	want := NewReference(m.Config(), w).Logits(all)
+	c := newCache(t, m)
+	check := func(what string, got []float32, want []float64) {
+		t.Helper()
+		var worst, scale float64
+		for i, g := range got {
+			worst = max(worst, math.Abs(float64(g)-want[i]))
+			scale = max(scale, math.Abs(want[i]))
+		}
+		if allow := HalfKVTol * (1 + scale); !(worst <= allow) {
+			t.Errorf("%s: max |logit diff| %.3g > %.3g (logit scale %.3g)", what, worst, allow, scale)
+		}
+	}
+	check("prefill", forward(t, m, c, prompt), want[len(prompt)-1])
+	for i, tok := range continuation {
+		check(name("decode %d", i), forward(t, m, c, []int{tok}), want[len(prompt)+i])
+	}
 }
 
 func newCache(t testing.TB, m *llama.Model) *llama.Cache {
@@ -158,7 +202,7 @@ func testGreedy(t *testing.T, m *llama.Model, w modelfile.Weights) {
 	if !slices.Equal(first, second) {
 		t.Fatalf("greedy decoding differs between runs: %v, %v", first, second)
 	}
-	ref := NewReference(m.Config(), w)
+	ref := NewReference(m.Config(), w).WithKV(m.KVDType())
 	seq := slices.Clone(prompt)
 	for i, tok := range first {
 		logits := ref.Logits(seq)

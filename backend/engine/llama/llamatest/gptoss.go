@@ -22,6 +22,7 @@ func (r *Reference) gptOSSAttention(p string, x []float64, n int) []float64 {
 	// that k is what a KV cache holds (the engine does the same).
 	inv, factor := yarnInvFreq(r)
 	q, k = rotateHalf(q, n, heads, hd, inv, 1), rotateHalf(k, n, kvHeads, hd, inv, 1)
+	k, v = tensortest.Round(r.kv, k), tensortest.Round(r.kv, v)
 	var sinks []float64
 	if c.AttentionSinks {
 		sinks = r.vector(p + "self_attn.sinks")

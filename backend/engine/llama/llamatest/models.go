@@ -25,7 +25,10 @@ type Spec struct {
 	QKNorm        bool
 	KVHeads       int
 	HeadDim       int // 0: hidden/heads
-	Seed          uint64
+	// Windows is each layer's sliding window (Config.LayerWindows); nil:
+	// none. The test sequence is longer than every window given.
+	Windows []int
+	Seed    uint64
 
 	// Added for gemma3, phi3 and smollm3 (issue 16, dense).
 	Hidden        int     // 0: 64
@@ -56,8 +59,8 @@ const (
 
 // Specs covers each architecture, dense F32/F16/BF16 and 4/8-bit
 // quantized weights with groups of 32 and 64, tied and separate output
-// embeddings, multi-head and grouped-query attention, and Llama 3 RoPE
-// scaling.
+// embeddings, multi-head and grouped-query attention, Llama 3 RoPE
+// scaling, and sliding windows on every layer or some.
 var Specs = []Spec{
 	{Name: "llama_f32_gqa", Arch: "llama", DType: modelfile.F32, KVHeads: 2, Seed: 1},
 	{Name: "llama_bf16_tied_llama3rope", Arch: "llama", DType: modelfile.BF16, Tied: true, Llama3Rope: true, KVHeads: 2, Seed: 2},
@@ -69,6 +72,12 @@ var Specs = []Spec{
 	{Name: "qwen3_q8g64_qknorm", Arch: "qwen3", DType: modelfile.F16, Quant: &modelfile.Quantization{GroupSize: 64, Bits: 8}, QKNorm: true, KVHeads: 2, HeadDim: 32, Seed: 8},
 	{Name: "qwen3_bf16_tied_qknorm", Arch: "qwen3", DType: modelfile.BF16, Tied: true, QKNorm: true, KVHeads: 1, HeadDim: 32, Seed: 9},
 	// Added for gemma3, phi3 and smollm3 (issue 16, dense): see dense.go.
+	// Sliding windows shorter than the 11-token test sequence: mistral's
+	// sliding_window on every layer, qwen2's use_sliding_window with
+	// max_window_layers 1 (layer 0 full, layer 1 sliding).
+	{Name: "mistral_f16_window3", Arch: "mistral", DType: modelfile.F16, KVHeads: 2, Windows: []int{3, 3}, Seed: 10},
+	{Name: "qwen2_bf16_bias_window4_layer1", Arch: "qwen2", DType: modelfile.BF16, AttentionBias: true, KVHeads: 2, Windows: []int{0, 4}, Seed: 11},
+	{Name: "qwen2_q8g64_window2", Arch: "qwen2", DType: modelfile.F16, Quant: &modelfile.Quantization{GroupSize: 64, Bits: 8}, AttentionBias: true, KVHeads: 1, Windows: []int{2, 5}, Seed: 12},
 }
 
 // Build makes the model's configuration and random weights (seeded: the
@@ -79,6 +88,7 @@ func Build(s Spec) (modelfile.Config, tensortest.Weights) {
 		NumHeads: heads, NumKVHeads: s.KVHeads, HeadDim: s.HeadDim, VocabSize: vocab,
 		RMSNormEps: 1e-5, RopeTheta: 10000, MaxPositionEmbeddings: context,
 		TieWordEmbeddings: s.Tied, AttentionBias: s.AttentionBias, QKNorm: s.QKNorm, Quantization: s.Quant,
+		LayerWindows: s.Windows,
 	}
 	if cfg.HeadDim == 0 {
 		cfg.HeadDim = hidden / heads

@@ -11,15 +11,36 @@ import (
 // Reference is the forward pass in plain float64, from the formulas of
 // the Llama family (as Hugging Face transformers writes them), on the
 // stored weights decoded and dequantized by tensortest. It shares no code
-// with package llama or any backend.
+// with package llama or any backend. Keys and values are rounded to the
+// KV cache's element type before attention, as a model's cache stores
+// them (mlx-lm keeps them in the model's type).
 type Reference struct {
-	c modelfile.Config
-	w modelfile.Weights
+	c  modelfile.Config
+	w  modelfile.Weights
+	kv modelfile.DType
 }
 
-// NewReference prepares the reference forward pass of a model.
+// NewReference prepares the reference forward pass of a model. Its KV
+// cache type is the contract's: BF16 for a model whose embedding table
+// (or, quantized, its scales) is BF16, F16 otherwise.
 func NewReference(c modelfile.Config, w modelfile.Weights) *Reference {
-	return &Reference{c: c, w: w}
+	r := &Reference{c: c, w: w, kv: modelfile.F16}
+	t, ok := w.Tensor("model.embed_tokens.scales")
+	if !ok {
+		t = r.must("model.embed_tokens.weight")
+	}
+	if t.DType == modelfile.BF16 {
+		r.kv = modelfile.BF16
+	}
+	return r
+}
+
+// WithKV makes the reference round its cached keys and values to d
+// instead (F32 leaves them at float32 precision, for a model whose caches
+// were set to F32 with SetKVDType).
+func (r *Reference) WithKV(d modelfile.DType) *Reference {
+	r.kv = d
+	return r
 }
 
 // Logits runs the whole sequence and returns the logits of every
@@ -36,7 +57,7 @@ func (r *Reference) Logits(tokens []int) [][]float64 {
 		h = append(h, emb[t*d:(t+1)*d]...)
 	}
 	for i := range c.NumLayers {
-		h = r.block(fmt.Sprintf("model.layers.%d.", i), h, n)
+		h = r.block(i, h, n)
 	}
 	h = tensortest.RMSNorm(h, r.vector("model.norm.weight"), c.RMSNormEps)
 	head := emb
@@ -51,14 +72,19 @@ func (r *Reference) Logits(tokens []int) [][]float64 {
 	return out
 }
 
-// block is h + attn(norm(h)), then + mlp(norm(·)).
-func (r *Reference) block(p string, h []float64, n int) []float64 {
+// block is layer i: h + attn(norm(h)), then + mlp(norm(·)).
+func (r *Reference) block(i int, h []float64, n int) []float64 {
 	c := r.c
+	p := fmt.Sprintf("model.layers.%d.", i)
+	window := 0
+	if c.LayerWindows != nil {
+		window = c.LayerWindows[i]
+	}
 	x := tensortest.RMSNorm(h, r.vector(p+"input_layernorm.weight"), c.RMSNormEps)
 	if c.Architecture == "gpt_oss" { // issue 16
 		h = add(h, r.gptOSSAttention(p, x, n))
 	} else {
-		h = add(h, r.attention(p+"self_attn.", x, n))
+		h = add(h, r.attention(p+"self_attn.", x, n, window))
 	}
 	x = tensortest.RMSNorm(h, r.vector(p+"post_attention_layernorm.weight"), c.RMSNormEps)
 	if r.sparse(p) { // issue 16
@@ -73,8 +99,10 @@ func (r *Reference) block(p string, h []float64, n int) []float64 {
 }
 
 // attention is causal grouped-query attention with RoPE (and qwen3's
-// per-head norms before it) over positions 0..n-1.
-func (r *Reference) attention(p string, x []float64, n int) []float64 {
+// per-head norms before it) over positions 0..n-1; with a window, the
+// query at position i sees the keys j with i−window < j ≤ i (see
+// tensortest.AttentionWith).
+func (r *Reference) attention(p string, x []float64, n, window int) []float64 {
 	c := r.c
 	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
 	q := r.linear(p+"q_proj", x, n, c.HiddenSize, qd)
@@ -87,7 +115,8 @@ func (r *Reference) attention(p string, x []float64, n int) []float64 {
 	inv := InvFreq(c)
 	q = tensortest.Rope(q, qd, c.HeadDim, 0, inv)
 	k = tensortest.Rope(k, kvd, c.HeadDim, 0, inv)
-	a := tensortest.Attention(q, k, v, n, 0, c.NumHeads, c.NumKVHeads, c.HeadDim, 1/math.Sqrt(float64(c.HeadDim)))
+	k, v = tensortest.Round(r.kv, k), tensortest.Round(r.kv, v)
+	a := tensortest.AttentionWith(q, k, v, n, 0, c.NumHeads, c.NumKVHeads, c.HeadDim, 1/math.Sqrt(float64(c.HeadDim)), window, nil)
 	return r.linear(p+"o_proj", a, n, qd, c.HiddenSize)
 }
 

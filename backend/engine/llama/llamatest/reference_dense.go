@@ -119,7 +119,7 @@ func (r *Reference) gemma3Block(i int, h []float64, n int) []float64 {
 		}
 	}
 	q, k = rotate(q, c.NumHeads, c.HeadDim, c.HeadDim, inv, 1), rotate(k, c.NumKVHeads, c.HeadDim, c.HeadDim, inv, 1)
-	a := attend(q, k, v, n, c.NumHeads, c.NumKVHeads, c.HeadDim, math.Pow(c.QueryPreAttnScalar, -0.5), window)
+	a := attend(q, tensortest.Round(r.kv, k), tensortest.Round(r.kv, v), n, c.NumHeads, c.NumKVHeads, c.HeadDim, math.Pow(c.QueryPreAttnScalar, -0.5), window)
 	a = r.linear(p+"self_attn.o_proj", a, n, c.NumHeads*c.HeadDim, c.HiddenSize)
 	h = add(h, r.norm(p+"post_attention_layernorm.weight", a))
 	x = r.norm(p+"pre_feedforward_layernorm.weight", h)
@@ -160,7 +160,7 @@ func (r *Reference) phi3Block(i int, h []float64, n int) []float64 {
 	if c.LayerWindows != nil {
 		window = c.LayerWindows[i]
 	}
-	a := attend(q, k, v, n, c.NumHeads, c.NumKVHeads, c.HeadDim, 1/math.Sqrt(float64(c.HeadDim)), window)
+	a := attend(q, tensortest.Round(r.kv, k), tensortest.Round(r.kv, v), n, c.NumHeads, c.NumKVHeads, c.HeadDim, 1/math.Sqrt(float64(c.HeadDim)), window)
 	h = add(h, r.linear(p+"self_attn.o_proj", a, n, qd, c.HiddenSize))
 	x = r.norm(p+"post_attention_layernorm.weight", h)
 	gu := r.linear(p+"mlp.gate_up_proj", x, n, c.HiddenSize, 2*c.IntermediateSize)
@@ -185,7 +185,7 @@ func (r *Reference) smollm3Block(i int, h []float64, n int) []float64 {
 		inv := ropeInv(c.HeadDim, c.RopeTheta, 1)
 		q, k = rotate(q, c.NumHeads, c.HeadDim, c.HeadDim, inv, 1), rotate(k, c.NumKVHeads, c.HeadDim, c.HeadDim, inv, 1)
 	}
-	a := attend(q, k, v, n, c.NumHeads, c.NumKVHeads, c.HeadDim, 1/math.Sqrt(float64(c.HeadDim)), 0)
+	a := attend(q, tensortest.Round(r.kv, k), tensortest.Round(r.kv, v), n, c.NumHeads, c.NumKVHeads, c.HeadDim, 1/math.Sqrt(float64(c.HeadDim)), 0)
 	h = add(h, r.linear(p+"self_attn.o_proj", a, n, qd, c.HiddenSize))
 	x = r.norm(p+"post_attention_layernorm.weight", h)
 	gate := r.linear(p+"mlp.gate_proj", x, n, c.HiddenSize, c.IntermediateSize)

@@ -4,42 +4,118 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 )
 
-// kvCache stores float32 keys and values head-major: position p of head h
-// starts at (h*maxLen+p)*dim, so one head's positions are contiguous.
+// kvStep is the number of positions by which a KV cache grows: memory
+// follows the sequence's length (at most kvStep-1 positions unused)
+// instead of being reserved for MaxLen up front. A decode step allocates
+// (and copies the cache) only when it crosses a step.
+const kvStep = 256
+
+// kvCache stores keys and values position-major — position p of head h
+// starts at (p*heads+h)*dim — so that growing is one copy of what is
+// stored and a token's heads are stored together. F16 and BF16 values
+// are kept as their bits in k16 and v16, F32 ones in k32 and v32.
 type kvCache struct {
 	b                  *Backend
 	heads, dim, maxLen int
-	k, v               []float32
+	dtype              modelfile.DType
+	cap                int // positions allocated
+	k16, v16           []uint16
+	k32, v32           []float32
 	freed              bool
 }
 
 // MaxLen is the number of positions it holds.
 func (c *kvCache) MaxLen() int { return c.maxLen }
 
-// Bytes is the memory of the keys and values.
-func (c *kvCache) Bytes() int64 { return int64(len(c.k)+len(c.v)) * 4 }
+// Bytes is the memory of the keys and values allocated so far.
+func (c *kvCache) Bytes() int64 {
+	return 2 * int64(c.cap*c.heads*c.dim*c.dtype.Size())
+}
 
 // Free drops the storage.
 func (c *kvCache) Free() { *c = kvCache{b: c.b, freed: true} }
 
-// NewKVCache allocates storage for maxLen positions. The memory is
-// reserved up front (the operating system commits it as it is touched).
-func (b *Backend) NewKVCache(kvHeads, headDim, maxLen int) (tensor.KVCache, error) {
-	if err := tensor.CheckKVCache(kvHeads, headDim, maxLen); err != nil {
+// NewKVCache makes an empty cache; it grows by kvStep positions as they
+// are stored.
+func (b *Backend) NewKVCache(kvHeads, headDim, maxLen int, dtype modelfile.DType) (tensor.KVCache, error) {
+	if err := tensor.CheckKVCache(kvHeads, headDim, maxLen, dtype); err != nil {
 		return nil, fmt.Errorf("cpu: %w", err)
 	}
-	n := kvHeads * headDim * maxLen
-	return &kvCache{b: b, heads: kvHeads, dim: headDim, maxLen: maxLen,
-		k: make([]float32, n), v: make([]float32, n)}, nil
+	return &kvCache{b: b, heads: kvHeads, dim: headDim, maxLen: maxLen, dtype: dtype}, nil
 }
 
-// at is the storage of position p of head h in s (c.k or c.v).
-func (c *kvCache) at(s []float32, h, p int) []float32 {
-	i := (h*c.maxLen + p) * c.dim
-	return s[i : i+c.dim : i+c.dim]
+// reserve grows the storage to hold positions 0..n-1 (n ≤ maxLen).
+func (c *kvCache) reserve(n int) {
+	if n <= c.cap {
+		return
+	}
+	c.cap = min(c.maxLen, (n+kvStep-1)/kvStep*kvStep)
+	size := c.cap * c.heads * c.dim
+	if c.dtype == modelfile.F32 {
+		c.k32, c.v32 = grown(c.k32, size), grown(c.v32, size)
+	} else {
+		c.k16, c.v16 = grown(c.k16, size), grown(c.v16, size)
+	}
+}
+
+func grown[T any](s []T, n int) []T {
+	out := make([]T, n)
+	copy(out, s)
+	return out
+}
+
+// off is the index of position p of head h.
+func (c *kvCache) off(h, p int) int { return (p*c.heads + h) * c.dim }
+
+// dotK is q·key(h, p).
+func (c *kvCache) dotK(q []float32, h, p int) float32 {
+	i := c.off(h, p)
+	switch c.dtype {
+	case modelfile.F16:
+		return dotF16Table(c.k16[i:i+c.dim:i+c.dim], q)
+	case modelfile.BF16:
+		return dotBF16(c.k16[i:i+c.dim:i+c.dim], q)
+	}
+	return dotF32(c.k32[i:i+c.dim:i+c.dim], q)
+}
+
+// axpyV is out += a·value(h, p).
+func (c *kvCache) axpyV(out []float32, h, p int, a float32) {
+	i := c.off(h, p)
+	switch c.dtype {
+	case modelfile.F16:
+		axpyF16(out, c.v16[i:i+c.dim:i+c.dim], a)
+	case modelfile.BF16:
+		axpyBF16(out, c.v16[i:i+c.dim:i+c.dim], a)
+	default:
+		axpy(out, c.v32[i:i+c.dim:i+c.dim], a)
+	}
+}
+
+// store rounds the rows of k and v to the cache's dtype and writes them
+// at positions offset, offset+1, ...
+func (c *kvCache) store(k, v *array, offset int) {
+	c.reserve(offset + k.rows)
+	width := c.heads * c.dim
+	for i := range k.rows {
+		at := (offset + i) * width
+		kr, vr := k.row(i)[:width], v.row(i)[:width]
+		switch c.dtype {
+		case modelfile.F16:
+			encodeF16(c.k16[at:at+width], kr)
+			encodeF16(c.v16[at:at+width], vr)
+		case modelfile.BF16:
+			encodeBF16(c.k16[at:at+width], kr)
+			encodeBF16(c.v16[at:at+width], vr)
+		default:
+			copy(c.k32[at:at+width], kr)
+			copy(c.v32[at:at+width], vr)
+		}
+	}
 }
 
 // attentionJob computes causal attention for (query, head) items.
@@ -88,17 +164,6 @@ func (b *Backend) Attention(qa, ka, va tensor.Array, ct tensor.KVCache, offset i
 	return out
 }
 
-// store copies the rows of k and v to positions offset, offset+1, ...
-func (c *kvCache) store(k, v *array, offset int) {
-	for i := range k.rows {
-		kr, vr := k.row(i), v.row(i)
-		for h := range c.heads {
-			copy(c.at(c.k, h, offset+i), kr[h*c.dim:(h+1)*c.dim])
-			copy(c.at(c.v, h, offset+i), vr[h*c.dim:(h+1)*c.dim])
-		}
-	}
-}
-
 // sinksBuf is a reusable buffer of n values for the attention sinks.
 func (b *Backend) sinksBuf(n int) []float32 {
 	if cap(b.sinks) < n {
@@ -132,7 +197,7 @@ func (j *attentionJob) one(i, h, first int, scores []float32) {
 		m = j.sinks[h]
 	}
 	for p := range scores {
-		s := j.scale * dotF32(q, c.at(c.k, kvh, first+p))
+		s := j.scale * c.dotK(q, kvh, first+p)
 		scores[p] = s
 		m = max(m, s)
 	}
@@ -147,7 +212,7 @@ func (j *attentionJob) one(i, h, first int, scores []float32) {
 	}
 	clear(out)
 	for p, e := range scores {
-		axpy(out, c.at(c.v, kvh, first+p), e/sum)
+		c.axpyV(out, kvh, first+p, e/sum)
 	}
 }
 
@@ -156,5 +221,22 @@ func axpy(y, x []float32, a float32) {
 	x = x[:len(y)]
 	for i := range y {
 		y[i] += a * x[i]
+	}
+}
+
+// axpyF16 is y += a·f16(x), through halfTable.
+func axpyF16(y []float32, x []uint16, a float32) {
+	x = x[:len(y)]
+	t := halfTable
+	for i := range y {
+		y[i] += a * t[x[i]]
+	}
+}
+
+// axpyBF16 is y += a·bf16(x).
+func axpyBF16(y []float32, x []uint16, a float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += a * bf16(x[i])
 	}
 }

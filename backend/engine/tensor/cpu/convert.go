@@ -120,3 +120,61 @@ func (v vec) into(dst []float32, lo int) {
 		copy(dst, v.f[lo:lo+len(dst)])
 	}
 }
+
+// toBF16 rounds x to the nearest bfloat16 (ties to even); NaNs stay NaN.
+func toBF16(x float32) uint16 {
+	b := math.Float32bits(x)
+	if b&0x7fffffff > 0x7f800000 {
+		return uint16(b>>16) | 0x40
+	}
+	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
+}
+
+// toF16 rounds x to the nearest IEEE half (ties to even), overflowing to
+// infinity; NaNs stay NaN. Normal halves take x's top 10 mantissa bits,
+// rounded, with the exponent rebiased (a carry out of the mantissa
+// correctly bumps the exponent); below 2⁻¹⁴ the half is subnormal,
+// x·2²⁴ rounded to an integer, which float32 addition of 2²³ does.
+func toF16(x float32) uint16 {
+	b := math.Float32bits(x)
+	sign := uint16(b>>16) & 0x8000
+	b &= 0x7fffffff
+	switch {
+	case b > 0x7f800000:
+		return sign | 0x7e00
+	case b >= 0x477ff000: // ≥ 65520, the midpoint between 65504 and 2¹⁶
+		return sign | 0x7c00
+	case b < 0x38800000: // < 2⁻¹⁴
+		v := math.Float32frombits(b)*0x1p24 + 0x1p23
+		return sign | uint16(math.Float32bits(v)-0x4b000000)
+	}
+	b -= 112 << 23
+	b += 0xfff + (b>>13)&1
+	return sign | uint16(b>>13)
+}
+
+// encodeF16 and encodeBF16 round src into dst (len(dst) ≥ len(src)).
+func encodeF16(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = toF16(x)
+	}
+}
+
+func encodeBF16(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = toBF16(x)
+	}
+}
+
+// halfTable holds every F16 value as float32: a load from it is cheaper
+// than f16's arithmetic in the attention loops, which convert every
+// cached key and value they read (256 KiB, shared by the process).
+var halfTable = func() *[1 << 16]float32 {
+	t := new([1 << 16]float32)
+	for h := range t {
+		t[h] = f16(uint16(h))
+	}
+	return t
+}()

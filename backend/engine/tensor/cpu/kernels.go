@@ -58,6 +58,25 @@ func dotF16(w []uint16, x []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
+// dotF16Table is Σ f16(w[i])·x[i] through halfTable.
+func dotF16Table(w []uint16, x []float32) float32 {
+	var s0, s1, s2, s3 float32
+	x = x[:len(w)]
+	t := halfTable
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		ww, xx := w[i:i+4:i+4], x[i:i+4:i+4]
+		s0 += t[ww[0]] * xx[0]
+		s1 += t[ww[1]] * xx[1]
+		s2 += t[ww[2]] * xx[2]
+		s3 += t[ww[3]] * xx[3]
+	}
+	for ; i < len(w); i++ {
+		s0 += t[w[i]] * x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
 // levels4 and levels8 turn a quantized field into its float32 value by a
 // table load, which Go compiles to fewer instructions than a conversion.
 var levels4, levels8 = func() (l4 [16]float32, l8 [256]float32) {

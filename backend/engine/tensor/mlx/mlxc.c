@@ -314,7 +314,7 @@ int mb_rope(mb_array *res, mb_array x, int heads, int dims, mb_array freqs, int 
 	return rc;
 }
 
-int mb_kv_store(mb_array *cache, mb_array x, int kv_heads, int head_dim, int offset, int grow_to, mb_stream s) {
+int mb_kv_store(mb_array *cache, mb_array x, int kv_heads, int head_dim, int offset, int grow_to, int dtype, mb_stream s) {
 	int n = rows_of(x);
 	mb_array h = mb.array_new(), grown = mb.array_new(), updated = mb.array_new();
 	int rc = tokens_to_heads(&h, x, n, kv_heads, head_dim, s);
@@ -323,10 +323,10 @@ int mb_kv_store(mb_array *cache, mb_array x, int kv_heads, int head_dim, int off
 	if (rc == 0 && grow_to > cap) {
 		int shape[4] = {1, kv_heads, grow_to - cap, head_dim};
 		if (cap == 0) {
-			rc = mb.zeros(&grown, shape, 4, MB_FLOAT32, s);
+			rc = mb.zeros(&grown, shape, 4, dtype, s);
 		} else {
 			mb_array z = mb.array_new();
-			rc = mb.zeros(&z, shape, 4, MB_FLOAT32, s);
+			rc = mb.zeros(&z, shape, 4, dtype, s);
 			if (rc == 0) {
 				mb_array parts[2] = {c, z};
 				mb_vector_array v = mb.vector_array_new_data(parts, 2);
@@ -354,14 +354,13 @@ int mb_kv_store(mb_array *cache, mb_array x, int kv_heads, int head_dim, int off
 	return 0;
 }
 
-int mb_attention(mb_array *res, mb_array q, mb_array kcache, mb_array vcache, int heads, int head_dim, int offset, float scale, mb_stream s) {
+int mb_attention(mb_array *res, mb_array q, mb_array kcache, mb_array vcache, int heads, int head_dim, int first, int offset, float scale, mb_array mask, mb_array sinks, mb_stream s) {
 	int n = rows_of(q);
 	int kv_heads = mb.array_shape(kcache)[1];
-	int start[4] = {0, 0, 0, 0};
+	int start[4] = {0, 0, first, 0};
 	int stop[4] = {1, kv_heads, offset + n, head_dim};
 	int strides[4] = {1, 1, 1, 1};
 	mb_array qh = mb.array_new(), k = mb.array_new(), v = mb.array_new(), o = mb.array_new();
-	mb_array none = {NULL};
 	int rc = tokens_to_heads(&qh, q, n, heads, head_dim, s);
 	if (rc == 0) {
 		rc = mb.slice(&k, kcache, start, 4, stop, 4, strides, 4, s);
@@ -370,9 +369,12 @@ int mb_attention(mb_array *res, mb_array q, mb_array kcache, mb_array vcache, in
 		rc = mb.slice(&v, vcache, start, 4, stop, 4, strides, 4, s);
 	}
 	if (rc == 0) {
-		/* MLX's causal mask aligns the last query with the last key, which
-		 * is query i at position offset+i over keys 0..offset+n-1. */
-		rc = mb.fast_scaled_dot_product_attention(&o, qh, k, v, scale, n > 1 ? "causal" : "", none, none, s);
+		/* Without a mask, MLX's causal mode aligns the last query with the
+		 * last key, which is query i at position offset+i over keys
+		 * first..offset+n-1. MLX computes in the type q, k and v promote
+		 * to: float32, whatever the cache stores. */
+		const char *mode = mask.ctx != NULL ? "array" : n > 1 ? "causal" : "";
+		rc = mb.fast_scaled_dot_product_attention(&o, qh, k, v, scale, mode, mask, sinks, s);
 	}
 	if (rc == 0) {
 		rc = heads_to_tokens(res, o, n, heads, head_dim, s);

@@ -32,6 +32,7 @@ typedef struct mb_optional_dtype { int value; bool has_value; } mb_optional_dtyp
 
 /* mlx_dtype values (enum mlx_dtype_ in mlx/c/array.h). */
 enum {
+	MB_BOOL = 0,
 	MB_UINT32 = 3,
 	MB_INT32 = 7,
 	MB_FLOAT16 = 9,
@@ -221,17 +222,22 @@ int mb_rope(mb_array *res, mb_array x, int heads, int dims, mb_array freqs,
 	    int offset, mb_stream s);
 
 /* mb_kv_store writes k or v (n × kv_heads*head_dim) into cache
- * ([1, kv_heads, cap, head_dim]) at positions offset..offset+n-1,
- * growing the cache (to grow_to positions, from nothing when cache->ctx
- * is NULL) first when grow_to > 0. The new cache replaces *cache; the old
- * handle is freed. */
+ * ([1, kv_heads, cap, head_dim] of the given mlx_dtype; slice_update
+ * rounds x to it) at positions offset..offset+n-1, growing the cache (to
+ * grow_to positions, from nothing when cache->ctx is NULL) first when
+ * grow_to > 0. The new cache replaces *cache; the old handle is freed. */
 int mb_kv_store(mb_array *cache, mb_array x, int kv_heads, int head_dim,
-		int offset, int grow_to, mb_stream s);
+		int offset, int grow_to, int dtype, mb_stream s);
 
-/* mb_attention computes causal attention of q (n × heads*head_dim) over the
- * first offset+n positions of the caches, token-major result. */
+/* mb_attention computes attention of q (n × heads*head_dim, query i at
+ * position offset+i) over the cached positions first..offset+n-1,
+ * token-major result: causal, or as the boolean mask ([n, offset+n-first],
+ * true where query i sees a key) says when mask.ctx is set; sinks (a
+ * [heads] logit per query head that joins the softmax and carries no
+ * value) when sinks.ctx is set. */
 int mb_attention(mb_array *res, mb_array q, mb_array kcache, mb_array vcache,
-		 int heads, int head_dim, int offset, float scale, mb_stream s);
+		 int heads, int head_dim, int first, int offset, float scale,
+		 mb_array mask, mb_array sinks, mb_stream s);
 
 /* mb_silu is x*sigmoid(x). */
 int mb_silu(mb_array *res, mb_array x, mb_stream s);

@@ -232,20 +232,22 @@ func (b *Backend) NewRope(dims int, invFreq []float64) (tensor.Rope, error) {
 }
 
 // kvCache holds one layer's keys and values as [1, heads, cap, dim]
-// arrays that grow by kvGrowth positions up to maxLen.
+// arrays of its dtype (float16, bfloat16 or float32) that grow by
+// kvGrowth positions up to maxLen.
 type kvCache struct {
 	b                 *Backend
 	k, v              C.mb_array // nil ctx until the first store
 	cap               int
 	heads, dim, limit int
+	dtype             modelfile.DType
 	freed             bool
 }
 
 // MaxLen is the number of positions it can hold.
 func (c *kvCache) MaxLen() int { return c.limit }
 
-// Bytes is the device memory of the keys and values (float32).
-func (c *kvCache) Bytes() int64 { return 2 * int64(c.cap*c.heads*c.dim) * 4 }
+// Bytes is the device memory of the keys and values allocated so far.
+func (c *kvCache) Bytes() int64 { return 2 * int64(c.cap*c.heads*c.dim*c.dtype.Size()) }
 
 // Free releases the keys and values.
 func (c *kvCache) Free() {
@@ -257,11 +259,11 @@ func (c *kvCache) Free() {
 }
 
 // NewKVCache makes an empty cache; memory is taken as positions are stored.
-func (b *Backend) NewKVCache(kvHeads, headDim, maxLen int) (tensor.KVCache, error) {
-	if err := tensor.CheckKVCache(kvHeads, headDim, maxLen); err != nil {
+func (b *Backend) NewKVCache(kvHeads, headDim, maxLen int, dtype modelfile.DType) (tensor.KVCache, error) {
+	if err := tensor.CheckKVCache(kvHeads, headDim, maxLen, dtype); err != nil {
 		return nil, fmt.Errorf("mlx: %w", err)
 	}
-	return &kvCache{b: b, heads: kvHeads, dim: headDim, limit: maxLen}, nil
+	return &kvCache{b: b, heads: kvHeads, dim: headDim, limit: maxLen, dtype: dtype}, nil
 }
 
 // FromFloat32 copies data into a new rows×cols Array.
@@ -438,6 +440,14 @@ func (b *Backend) Rope(xa tensor.Array, rt tensor.Rope, offset int) tensor.Array
 
 // Attention stores k and v in the cache and attends with MLX's fused
 // scaled_dot_product_attention (grouped-query heads read their kv head).
+// A sliding window slices the cache to the positions the first query can
+// see; a prefill chunk whose later queries see fewer gets a boolean mask.
+// Sinks are SDPA's sinks argument: a per-head logit in the softmax, the
+// same as the CPU backend's extra term in the denominator. The cache
+// stores keys and values rounded to its dtype; SDPA promotes them to q's
+// float32 and computes in float32, so only the rounding differs from a
+// float32 cache (the reference rounds the same way). Casting q down to
+// the cache's type instead would round the queries and the output too.
 func (b *Backend) Attention(qa, ka, va tensor.Array, ct tensor.KVCache, offset int, opts tensor.AttentionOpts) tensor.Array {
 	q, ok := b.arg(qa, "Attention")
 	if !ok {
@@ -456,27 +466,78 @@ func (b *Backend) Attention(qa, ka, va tensor.Array, ct tensor.KVCache, offset i
 	if err != nil {
 		return b.fail(q.rows, q.cols, "Attention: %v", err)
 	}
-	if opts.Window > 0 || opts.Sinks != nil {
-		return b.fail(q.rows, q.cols, "Attention: sliding windows and sinks are not implemented on MLX yet")
+	var sinks C.mb_array
+	if opts.Sinks != nil {
+		w, ok := b.weightArg(opts.Sinks, "Attention")
+		if !ok {
+			return placeholder(qa, -1)
+		}
+		if w.quantized() || w.rows != 1 || w.cols != heads {
+			return b.fail(q.rows, q.cols, "Attention: sinks are %d×%d, want 1×%d dense", w.rows, w.cols, heads)
+		}
+		sinks = w.vec
 	}
-	scale := opts.Scale
-	grow := 0
-	if need := offset + q.rows; need > c.cap {
-		grow = min(c.limit, (need+kvGrowth-1)/kvGrowth*kvGrowth)
-	}
-	if C.mb_kv_store(&c.k, k.h, C.int(c.heads), C.int(c.dim), C.int(offset), C.int(grow), b.stream) != 0 ||
-		C.mb_kv_store(&c.v, v.h, C.int(c.heads), C.int(c.dim), C.int(offset), C.int(grow), b.stream) != 0 {
+	if !b.kvStore(c, k, v, offset) {
 		return b.failMLX(q.rows, q.cols, "Attention: KV cache")
 	}
-	if grow > 0 {
-		c.cap = grow
+	first, mask, ok := b.window(q.rows, offset, opts.Window)
+	if !ok {
+		return b.failMLX(q.rows, q.cols, "Attention: window mask")
 	}
+	defer C.mb_free(mask)
 	out := C.mb_array_new()
-	if C.mb_attention(&out, q.h, c.k, c.v, C.int(heads), C.int(c.dim), C.int(offset), C.float(scale), b.stream) != 0 {
+	if C.mb_attention(&out, q.h, c.k, c.v, C.int(heads), C.int(c.dim), C.int(first), C.int(offset), C.float(opts.Scale), mask, sinks, b.stream) != 0 {
 		C.mb_free(out)
 		return b.failMLX(q.rows, q.cols, "Attention")
 	}
 	return b.result(out, q.rows, q.cols)
+}
+
+// kvStore writes k and v at offset, growing the cache by kvGrowth steps
+// first when they do not fit.
+func (b *Backend) kvStore(c *kvCache, k, v *array, offset int) bool {
+	grow := 0
+	if need := offset + k.rows; need > c.cap {
+		grow = min(c.limit, (need+kvGrowth-1)/kvGrowth*kvGrowth)
+	}
+	dt := mlxDType(c.dtype)
+	if C.mb_kv_store(&c.k, k.h, C.int(c.heads), C.int(c.dim), C.int(offset), C.int(grow), dt, b.stream) != 0 ||
+		C.mb_kv_store(&c.v, v.h, C.int(c.heads), C.int(c.dim), C.int(offset), C.int(grow), dt, b.stream) != 0 {
+		return false
+	}
+	if grow > 0 {
+		c.cap = grow
+	}
+	return true
+}
+
+// window returns the first cached position n queries at offset attend to
+// under a sliding window (0 when window is 0), and, when the later
+// queries see fewer positions than the first, the boolean mask
+// [n, offset+n-first] of which key each query sees: key j (position
+// first+j) for query i (position p = offset+i) when p-window < first+j ≤ p.
+// The caller frees the mask.
+func (b *Backend) window(n, offset, window int) (first int, mask C.mb_array, ok bool) {
+	if window <= 0 {
+		return 0, mask, true
+	}
+	first = max(0, offset-window+1)
+	if n == 1 || offset+n-window <= first {
+		// One query, or every query's window reaches back to first: the
+		// slice alone (and causal masking) is exact.
+		return first, mask, true
+	}
+	keys := offset + n - first
+	m := make([]byte, n*keys)
+	for i := range n {
+		p := offset + i
+		for j := max(first, p-window+1); j <= p; j++ {
+			m[i*keys+j-first] = 1
+		}
+	}
+	cs := cShape([]int{n, keys})
+	mask = C.mb_array_new_data(unsafe.Pointer(&m[0]), &cs[0], 2, C.MB_BOOL)
+	return first, mask, mask.ctx != nil
 }
 
 // Softmax of each row, in MLX's precise (float32-accumulating) mode.

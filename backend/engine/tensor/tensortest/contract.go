@@ -49,7 +49,7 @@ func testReleaseViews(t *testing.T, b tensor.Backend) {
 func testErrorsRecorded(t *testing.T, b tensor.Backend) {
 	w := load(t, b, Dense("w.weight", modelfile.F32, make([]float32, 12), 3, 4))
 	n := load(t, b, Dense("n.weight", modelfile.F32, make([]float32, 5), 5))
-	kv := newKV(t, b, 1, 4, 3)
+	kv := newKV(t, b, 1, 4, 3, modelfile.F16)
 	var r tensor.Rope
 	run(t, b, func() (err error) { r, err = b.NewRope(4, []float64{1, 0.5}); return err })
 	x := func(rows, cols int) tensor.Array { return b.FromFloat32(rows, cols, make([]float32, rows*cols)) }
@@ -113,7 +113,8 @@ func testLoadErrors(t *testing.T, b tensor.Backend) {
 		"quantized dense w":   func() (tensor.Resource, error) { return b.LoadQuantized(short, good.Scales, good.Biases, 64, 4) },
 		"rope odd dims":       func() (tensor.Resource, error) { return b.NewRope(5, []float64{1, 2}) },
 		"rope frequencies":    func() (tensor.Resource, error) { return b.NewRope(8, []float64{1, 2}) },
-		"kv cache of nothing": func() (tensor.Resource, error) { return b.NewKVCache(1, 8, 0) },
+		"kv cache of nothing": func() (tensor.Resource, error) { return b.NewKVCache(1, 8, 0, modelfile.F16) },
+		"kv cache of U32":     func() (tensor.Resource, error) { return b.NewKVCache(1, 8, 4, modelfile.U32) },
 	}
 	for what, load := range cases {
 		run(t, b, func() error {

@@ -84,6 +84,26 @@ func EncodeBF16(x float32) uint16 {
 // DecodeBF16 is the value of a bfloat16: the high half of a float32.
 func DecodeBF16(h uint16) float64 { return float64(math.Float32frombits(uint32(h) << 16)) }
 
+// Round rounds each value to float32 and then to dt (F32, F16 or BF16),
+// as a backend's KV cache of that dtype stores the float32 keys and values
+// it computed.
+func Round(dt modelfile.DType, v []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		switch f := float32(x); dt {
+		case modelfile.F32:
+			out[i] = float64(f)
+		case modelfile.F16:
+			out[i] = DecodeF16(EncodeF16(f))
+		case modelfile.BF16:
+			out[i] = DecodeBF16(EncodeBF16(f))
+		default:
+			panic(fmt.Sprintf("tensortest: cannot round to %s", dt))
+		}
+	}
+	return out
+}
+
 // Encode stores v as little-endian dt (F32, F16 or BF16).
 func Encode(dt modelfile.DType, v []float32) []byte {
 	out := make([]byte, len(v)*dt.Size())

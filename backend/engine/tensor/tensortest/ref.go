@@ -67,23 +67,48 @@ func Rope(x []float64, cols, dims, offset int, invFreq []float64) []float64 {
 // positions 0..T-1 (T ≥ start+n), and query head h uses kv head
 // h·kvHeads/heads.
 func Attention(q, k, v []float64, n, start, heads, kvHeads, dim int, scale float64) []float64 {
+	return AttentionWith(q, k, v, n, start, heads, kvHeads, dim, scale, 0, nil)
+}
+
+// AttentionWith is Attention with a sliding window and attention sinks.
+// With window > 0 the query at position p sees the keys j with
+// p−window < j ≤ p, as transformers' sliding_window_overlay masks them
+// (kv_idx > q_idx − sliding_window) and mlx-lm's create_causal_mask does.
+// sinks, when not nil, holds one logit per query head that joins the
+// head's softmax and carries no value: softmax over [sink, scores…] with
+// the sink's column dropped, as gpt-oss's eager_attention_forward writes
+// it (the sink is not scaled).
+func AttentionWith(q, k, v []float64, n, start, heads, kvHeads, dim int, scale float64, window int, sinks []float64) []float64 {
 	out := make([]float64, n*heads*dim)
 	for i := range n {
-		visible := start + i + 1
+		p := start + i
+		first := 0
+		if window > 0 {
+			first = max(0, p-window+1)
+		}
 		for h := range heads {
 			g := h * kvHeads / heads
 			qh := q[(i*heads+h)*dim : (i*heads+h+1)*dim]
-			w := make([]float64, visible)
-			for p := range visible {
-				kp := k[(p*kvHeads+g)*dim : (p*kvHeads+g+1)*dim]
+			var w []float64
+			if sinks != nil {
+				w = append(w, sinks[h])
+			}
+			for j := first; j <= p; j++ {
+				kj := k[(j*kvHeads+g)*dim : (j*kvHeads+g+1)*dim]
+				var s float64
 				for d := range dim {
-					w[p] += qh[d] * kp[d] * scale
+					s += qh[d] * kj[d] * scale
 				}
+				w = append(w, s)
 			}
 			w = Softmax(w)
-			for p := range visible {
+			if sinks != nil {
+				w = w[1:]
+			}
+			for jj, wj := range w {
+				j := first + jj
 				for d := range dim {
-					out[(i*heads+h)*dim+d] += w[p] * v[(p*kvHeads+g)*dim+d]
+					out[(i*heads+h)*dim+d] += wj * v[(j*kvHeads+g)*dim+d]
 				}
 			}
 		}
