@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -140,6 +141,45 @@ func TestChat_PoolEvictsUnderBudget(t *testing.T) {
 		}
 		if loaded != 1 {
 			t.Errorf("after %s: %d models loaded, want 1", name, loaded)
+		}
+	}
+}
+
+// Models whose directories are symbolic links (as a model linked into the
+// models directory from elsewhere) weigh their real size, so the budget
+// evicts them as it does any other: with room for one, using the second
+// unloads the first.
+func TestChat_PoolEvictsSymlinkedModels(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a", "b"} {
+		if err := testmodel.Write(filepath.Join(dir, "store", name), testmodel.Spec{Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "models", "test"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(dir, "store", name), filepath.Join(dir, "models", "test", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := cpu.New()
+	t.Cleanup(func() { b.Close() })
+	probe := New(Options{Roots: []modelfile.Root{modelfile.ModelsRoot(dir)}, Backend: b})
+	size := probe.Models()[0].SizeOnDisk
+	probe.Close()
+	if size == 0 {
+		t.Fatal("a linked model weighs 0 bytes")
+	}
+	e := New(Options{Roots: []modelfile.Root{modelfile.ModelsRoot(dir)}, Budget: size + size/2, Backend: b})
+	t.Cleanup(e.Close)
+	for _, name := range []string{"test/a", "test/b"} {
+		if _, err := chat(t, e, userSays(name, "hi", 2)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	for _, m := range e.Models() {
+		if m.Loaded != (m.ID == "test/b") {
+			t.Errorf("%s loaded = %v after using test/a, then test/b", m.ID, m.Loaded)
 		}
 	}
 }
