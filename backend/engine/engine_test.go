@@ -8,9 +8,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/modelbar/modelbar/backend/engine/generate"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
+	"github.com/modelbar/modelbar/backend/engine/tensor"
 	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
 	"github.com/modelbar/modelbar/backend/engine/toolcall"
 	"github.com/modelbar/modelbar/backend/protocol"
@@ -20,14 +23,20 @@ import (
 // starts an engine on them.
 func newEngine(t *testing.T, budget int64, specs map[string]testmodel.Spec) *Engine {
 	t.Helper()
+	b := cpu.New()
+	t.Cleanup(func() { b.Close() })
+	return newEngineOn(t, b, budget, specs)
+}
+
+// newEngineOn is newEngine on the backend b.
+func newEngineOn(t *testing.T, b tensor.Backend, budget int64, specs map[string]testmodel.Spec) *Engine {
+	t.Helper()
 	dir := t.TempDir()
 	for name, spec := range specs {
 		if err := testmodel.Write(filepath.Join(dir, "models", "test", name), spec); err != nil {
 			t.Fatal(err)
 		}
 	}
-	b := cpu.New()
-	t.Cleanup(func() { b.Close() })
 	e := New(Options{Roots: []modelfile.Root{modelfile.ModelsRoot(dir)}, Budget: budget, Backend: b})
 	t.Cleanup(e.Close)
 	return e
@@ -81,8 +90,12 @@ func TestChat_EndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			res2, _ := protocol.Aggregate(again)
-			if res2.Usage != res.Usage || len(res2.Content) != len(res.Content) {
+			if res2.Usage.OutputTokens != res.Usage.OutputTokens || !cmp.Equal(res2.Content, res.Content) {
 				t.Errorf("greedy decoding differs between runs: %+v vs %+v", res, res2)
+			}
+			// The same prompt again: all of it but the last token is reused.
+			if u := res2.Usage; u.CacheReadTokens != res.Usage.InputTokens-1 || u.InputTokens != 1 {
+				t.Errorf("the same prompt again: usage %+v, first %+v", u, res.Usage)
 			}
 		})
 	}
