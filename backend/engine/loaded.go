@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/modelbar/modelbar/backend/engine/chattemplate"
 	"github.com/modelbar/modelbar/backend/engine/generate"
 	"github.com/modelbar/modelbar/backend/engine/llama"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/pool"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 	"github.com/modelbar/modelbar/backend/engine/tokenizer"
 	"github.com/modelbar/modelbar/backend/engine/toolcall"
@@ -66,7 +68,17 @@ func open(en modelfile.Entry, b tensor.Backend) (_ *loaded, err error) {
 	return l, nil
 }
 
-func (l *loaded) MemoryBytes() int64 { return l.memory }
+// The pool's view of a loaded model's memory: its weights and its KV
+// caches, those requests are using and those kept for reuse, as each was
+// last noted (a request notes its cache's memory after every Forward
+// step, so the total follows a prefill as it grows; see prefix.go).
+
+var _ pool.Caches = (*loaded)(nil)
+
+func (l *loaded) MemoryBytes() int64                 { return l.memory + l.prefix.bytes() }
+func (l *loaded) CacheBytes() int64                  { return l.prefix.bytes() }
+func (l *loaded) OldestIdleCache() (time.Time, bool) { return l.prefix.oldestIdle() }
+func (l *loaded) DropIdleCache() bool                { return l.prefix.dropIdle() }
 
 func (l *loaded) Close() error {
 	return errors.Join(l.prefix.close(), l.model.Close(), l.files.Close())

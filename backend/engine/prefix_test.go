@@ -368,3 +368,81 @@ func TestChat_ConcurrentConversationsReuseSafely(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// models lists e's models by id.
+func models(e *Engine) map[string]Model {
+	out := map[string]Model{}
+	for _, m := range e.Models() {
+		out[m.ID] = m
+	}
+	return out
+}
+
+// The memory budget counts weights and KV caches: shrinking it frees the
+// least recently used idle caches first, across models, then evicts idle
+// models.
+func TestEngine_BudgetCountsKVCaches(t *testing.T) {
+	e := newEngine(t, 1<<30, map[string]testmodel.Spec{"a": {Seed: 1}, "b": {Seed: 2}})
+	for _, c := range []struct{ model, text string }{{"test/a", "Alpha alpha alpha"}, {"test/a", "Zulu zulu zulu zu"}, {"test/b", "Mike mike mike mi"}} {
+		if _, err := chat(t, e, userSays(c.model, c.text, 4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := models(e)
+	a, b := ms["test/a"], ms["test/b"]
+	for _, m := range []Model{a, b} {
+		if m.KVBytes <= 0 || m.MemoryBytes != m.SizeOnDisk+m.KVBytes {
+			t.Fatalf("%s: memory %d = weights %d + KV %d?", m.ID, m.MemoryBytes, m.SizeOnDisk, m.KVBytes)
+		}
+	}
+	total := a.MemoryBytes + b.MemoryBytes
+	e.SetLimits(total-1, 0) // one cache too many: a's first conversation goes
+	ms = models(e)
+	if !ms["test/a"].Loaded || !ms["test/b"].Loaded || ms["test/a"].KVBytes >= a.KVBytes || ms["test/a"].KVBytes == 0 || ms["test/b"].KVBytes != b.KVBytes {
+		t.Errorf("budget one byte short: a %+v, b %+v", ms["test/a"], ms["test/b"])
+	}
+	l := e.pool
+	m, release, err := l.Acquire(context.Background(), "test/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, zulu, _ := m.(*loaded).prompt(userSays("test/a", "Zulu zulu zulu zu", 4))
+	if idle := m.(*loaded).prefix.idle; len(idle) != 1 || !slices.Equal(idle[0].tokens[:len(zulu)], zulu) {
+		t.Errorf("the cache kept is not the second conversation's")
+	}
+	release()
+	e.SetLimits(a.SizeOnDisk+b.SizeOnDisk, 0) // the weights alone: no cache stays, both models do
+	ms = models(e)
+	if !ms["test/a"].Loaded || !ms["test/b"].Loaded || ms["test/a"].KVBytes != 0 || ms["test/b"].KVBytes != 0 {
+		t.Errorf("budget of the weights: a %+v, b %+v", ms["test/a"], ms["test/b"])
+	}
+	e.SetLimits(a.SizeOnDisk+b.SizeOnDisk-1, 0) // then the least recently used model goes: b (a was looked at last)
+	ms = models(e)
+	if !ms["test/a"].Loaded || ms["test/b"].Loaded {
+		t.Errorf("budget below the weights: a loaded %v, b loaded %v", ms["test/a"].Loaded, ms["test/b"].Loaded)
+	}
+}
+
+// A request whose cache takes memory the budget does not have makes room
+// while it runs: another model's idle cache goes first, the model stays.
+func TestEngine_NewCacheMakesRoomFromIdleCaches(t *testing.T) {
+	e := newEngine(t, 1<<30, map[string]testmodel.Spec{"a": {Seed: 1}, "b": {Seed: 2}})
+	for _, c := range []struct{ model, text string }{{"test/a", "Alpha alpha alpha"}, {"test/b", "Mike mike mike mi"}} {
+		if _, err := chat(t, e, userSays(c.model, c.text, 4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := models(e)
+	budget := ms["test/a"].MemoryBytes + ms["test/b"].MemoryBytes
+	e.SetLimits(budget, 0)
+	if _, err := chat(t, e, userSays("test/b", "Zulu zulu zulu zu", 4)); err != nil { // a second cache for b
+		t.Fatal(err)
+	}
+	ms = models(e)
+	if !ms["test/a"].Loaded || ms["test/a"].KVBytes != 0 || ms["test/b"].KVBytes == 0 {
+		t.Errorf("a %+v, b %+v: want a loaded without its cache", ms["test/a"], ms["test/b"])
+	}
+	if used := ms["test/a"].MemoryBytes + ms["test/b"].MemoryBytes; used > budget {
+		t.Errorf("%d bytes used of a budget of %d", used, budget)
+	}
+}
