@@ -21,7 +21,7 @@ import (
 
 // newEngine writes tiny random models under <dir>/models/test/<name> and
 // starts an engine on them.
-func newEngine(t *testing.T, budget int64, specs map[string]testmodel.Spec) *Engine {
+func newEngine(t testing.TB, budget int64, specs map[string]testmodel.Spec) *Engine {
 	t.Helper()
 	b := cpu.New()
 	t.Cleanup(func() { b.Close() })
@@ -29,7 +29,7 @@ func newEngine(t *testing.T, budget int64, specs map[string]testmodel.Spec) *Eng
 }
 
 // newEngineOn is newEngine on the backend b.
-func newEngineOn(t *testing.T, b tensor.Backend, budget int64, specs map[string]testmodel.Spec) *Engine {
+func newEngineOn(t testing.TB, b tensor.Backend, budget int64, specs map[string]testmodel.Spec) *Engine {
 	t.Helper()
 	dir := t.TempDir()
 	for name, spec := range specs {
