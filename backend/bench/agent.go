@@ -65,7 +65,8 @@ func Agent(w io.Writer, o AgentOptions) error {
 		return err
 	}
 	defer cleanup()
-	fmt.Fprintf(w, "agent turns on %s; first turn %d prompt tokens, answer %d tokens, second turn +%d tokens\n", about, o.Prefix, o.Answer, o.New)
+	fmt.Fprintf(w, "agent turns on %s; first turn %d prompt tokens, answer %d tokens, second turn +%d tokens; "+
+		"time to first token = a request for one token (prefill and first sample)\n", about, o.Prefix, o.Answer, o.New)
 	backends, err := available(w, o.Backends)
 	if err != nil {
 		return err
