@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -88,4 +89,32 @@ func TestGateway_Reports(t *testing.T) {
 		}
 	}
 	t.Log(report)
+}
+
+// The agent-turn benchmark runs both turns through the engine on the small
+// shape and reports them: the second reuses the first.
+func TestAgent_Reports(t *testing.T) {
+	var out bytes.Buffer
+	if err := Agent(&out, AgentOptions{Shape: "small", Prefix: 300, Answer: 4, New: 20, Backends: []string{"cpu"}}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	report := out.String()
+	t.Log(report)
+	var p1, p2, cached int
+	var ttft1, ttft2, ratio string
+	line := report[strings.Index(report, "cpu ("):]
+	line = line[strings.Index(line, ": turn 1:"):]
+	if _, err := fmt.Sscanf(line, ": turn 1: %d prompt tokens, first token after %s turn 2: %d prompt tokens (%d reused), first token after %s %s",
+		&p1, &ttft1, &p2, &cached, &ttft2, &ratio); err != nil {
+		t.Fatalf("report %q: %v", line, err)
+	}
+	if p1 != 300 || p2 < 300+4+20 || cached < 300 || !strings.HasSuffix(ratio, "×") || !strings.Contains(report, "small generated shape") {
+		t.Errorf("turn 1 %d tokens, turn 2 %d (%d reused), ratio %q:\n%s", p1, p2, cached, ratio, report)
+	}
+}
+
+func TestAgent_UnknownShape(t *testing.T) {
+	if err := Agent(&bytes.Buffer{}, AgentOptions{Shape: "huge"}); err == nil || !strings.Contains(err.Error(), "huge") {
+		t.Errorf("Agent with shape huge = %v, want an error naming it", err)
+	}
 }

@@ -48,6 +48,8 @@ Usage:
                                                              a login link that works once, within 60 s, and opens it
   modelbar rotate-token [--addr A] [--data-dir D]            replace the admin token; every browser is signed out
   modelbar bench [engine] [--dir DIR] [--prefill 128] [--decode 32] [--backend cpu|mlx]   measure the local engine on this machine
+  modelbar bench agent [--prefix 6000] [--new 200] [--answer 32] [--shape realistic|small] [--dir DIR] [--backend cpu|mlx]
+                                       time to first token of an agent's first and second turn (prefix cache)
   modelbar bench gateway [--requests 500] [--rates 500,1000,2000] [--duration 5s] [--streams 50]
                                        measure what the gateway adds, next to a direct call and a null proxy
   modelbar pull org/name[@revision] [--addr A] [--data-dir D]   download a model from the Hugging Face Hub into its cache
@@ -207,6 +209,9 @@ func benchCmd(args []string, env Env) int {
 	if len(args) > 0 && args[0] == "null-proxy" {
 		return nullProxyCmd(args[1:], env)
 	}
+	if len(args) > 0 && args[0] == "agent" {
+		return agentBenchCmd(args[1:], env)
+	}
 	if len(args) > 0 && args[0] == "engine" {
 		args = args[1:]
 	}
@@ -224,6 +229,31 @@ func benchCmd(args []string, env Env) int {
 	}
 	if err := bench.Engine(env.Stdout, bench.Options{Dir: *dir, Prefill: *prefill, Decode: *decode, Backends: backends(*backend)}); err != nil {
 		fmt.Fprintln(env.Stderr, "modelbar bench:", err)
+		return 1
+	}
+	return 0
+}
+
+// agentBenchCmd measures an agent's two turns through the engine: the
+// second starts sooner by what the prefix cache reuses.
+func agentBenchCmd(args []string, env Env) int {
+	fs := flag.NewFlagSet("bench agent", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	prefix := fs.Int("prefix", 6000, "the first turn's prompt tokens (system prompt and tools); smaller for a quick run")
+	answer := fs.Int("answer", 32, "tokens the first turn answers")
+	more := fs.Int("new", 200, "tokens the second turn adds after the answer")
+	shape := fs.String("shape", "realistic", "the generated model: realistic (Qwen2.5-0.5B-Instruct-4bit's shape) or small (a tiny shape, for CPUs)")
+	dir := fs.String("dir", "", "where to write (and keep) the generated model; default a temporary dir")
+	backend := fs.String("backend", "", "measure only this tensor backend: cpu or mlx (default: every one available)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	o := bench.AgentOptions{Dir: *dir, Shape: *shape, Prefix: *prefix, Answer: *answer, New: *more, Backends: backends(*backend)}
+	if err := bench.Agent(env.Stdout, o); err != nil {
+		fmt.Fprintln(env.Stderr, "modelbar bench agent:", err)
 		return 1
 	}
 	return 0

@@ -18,9 +18,9 @@ import (
 const (
 	defaultTemperature = 0.7
 	defaultTopP        = 0.95
-	// defaultMaxTokens bounds an answer whose request sets no limit: the
-	// KV cache is reserved for prompt + answer up front, and a model's
-	// whole context (128k tokens for Llama 3.1) would take tens of GB.
+	// defaultMaxTokens bounds an answer whose request sets no limit: a
+	// generation that never stops would grow its KV cache to the model's
+	// whole context (128k tokens for Llama 3.1: tens of GB).
 	defaultMaxTokens = 4096
 )
 
@@ -95,24 +95,19 @@ func (l *loaded) generate(ctx context.Context, r protocol.Request, prompt string
 	if maxTokens <= 0 {
 		maxTokens = defaultMaxTokens
 	}
-	cache, err := l.model.NewCache(min(ctxLen, len(ids)+maxTokens))
-	if err != nil {
-		return err
-	}
-	defer cache.Close()
 	out := &blocks{emit: emit, tools: toolNames(r), ids: l.callIDs()}
-	if err := emit(protocol.Event{Type: protocol.EventStart, ID: "msg_" + randomID(), Model: r.Model, Usage: protocol.Usage{InputTokens: len(ids)}}); err != nil {
-		return err
-	}
 	opened := strings.HasSuffix(strings.TrimRight(prompt, "\n"), "<think>")
 	syntax := l.syntax
 	if len(out.tools) == 0 {
 		syntax = syntax.WithoutTools() // no tools offered: a JSON answer is an answer, not a call
 	}
 	parser := toolcall.NewParser(syntax, l.thinks, opened)
-	res, err := generate.Run(ctx, &sequence{model: l.model, cache: cache}, l.tok.NewDecoder(), l.tok.VocabSize(),
-		generate.Request{Prompt: ids, MaxTokens: maxTokens, StopTokens: l.stops, Stop: r.StopSequences, Sampling: sampling(r)},
-		func(text string) error { return out.parts(parser.Add(text)) })
+	start := func(cached int) error {
+		return emit(protocol.Event{Type: protocol.EventStart, ID: "msg_" + randomID(), Model: r.Model,
+			Usage: protocol.Usage{InputTokens: len(ids) - cached, CacheReadTokens: cached}})
+	}
+	res, err := l.run(ctx, generate.Request{Prompt: ids, MaxTokens: maxTokens, StopTokens: l.stops, Stop: r.StopSequences, Sampling: sampling(r)},
+		start, func(text string) error { return out.parts(parser.Add(text)) })
 	if err != nil {
 		return err
 	}
@@ -242,7 +237,7 @@ func (b *blocks) stop(res generate.Result) error {
 		reason = protocol.StopSequence
 	}
 	return b.emit(protocol.Event{Type: protocol.EventStop, StopReason: reason, StopSequence: res.StopSequence,
-		Usage: protocol.Usage{InputTokens: res.PromptTokens, OutputTokens: res.CompletionTokens}})
+		Usage: protocol.Usage{InputTokens: res.PromptTokens - res.CachedTokens, CacheReadTokens: res.CachedTokens, OutputTokens: res.CompletionTokens}})
 }
 
 func randomID() string {

@@ -42,11 +42,7 @@ func (e *Engine) Complete(ctx context.Context, c Completion, emit func(string) e
 		return generate.Result{}, err
 	}
 	defer done()
-	cache, err := l.model.NewCache(min(ctxLen, len(ids)+max(c.MaxTokens, 1)))
-	if err != nil {
-		return generate.Result{}, err
-	}
-	defer cache.Close()
-	return generate.Run(ctx, &sequence{model: l.model, cache: cache}, l.tok.NewDecoder(), l.tok.VocabSize(),
-		generate.Request{Prompt: ids, MaxTokens: c.MaxTokens, StopTokens: l.stops, Stop: c.Stop, Sampling: c.Sampling}, emit)
+	// MaxTokens ≤ 0 generates one token, as when the cache was sized
+	// for prompt + MaxTokens.
+	return l.run(ctx, generate.Request{Prompt: ids, MaxTokens: max(c.MaxTokens, 1), StopTokens: l.stops, Stop: c.Stop, Sampling: c.Sampling}, nil, emit)
 }

@@ -25,7 +25,7 @@ var ErrNotFound = errors.New("no local model by that name")
 // Options configure an Engine.
 type Options struct {
 	Roots   []modelfile.Root // where models are found
-	Budget  int64            // memory all loaded models may take
+	Budget  int64            // memory all loaded models may take: weights and KV caches
 	IdleTTL time.Duration    // unload a model unused this long; 0: never
 	Backend tensor.Backend   // computes the models
 	// BackendReason says why this backend runs (e.g. why not MLX), for
@@ -95,7 +95,7 @@ func (e *Engine) Models() []Model {
 	for _, en := range entries {
 		m := Model{Entry: en, ToolUse: e.toolUse(en)}
 		if st, ok := loaded[en.ID]; ok {
-			m.Loaded, m.Loading, m.Pinned, m.MemoryBytes, m.InUse = !st.Loading, st.Loading, st.Pinned, st.Memory, st.InUse
+			m.Loaded, m.Loading, m.Pinned, m.MemoryBytes, m.KVBytes, m.InUse = !st.Loading, st.Loading, st.Pinned, st.Memory, st.Caches, st.InUse
 		}
 		out = append(out, m)
 	}
@@ -110,7 +110,8 @@ type Model struct {
 	Loading     bool
 	Pinned      bool
 	InUse       int
-	MemoryBytes int64
+	MemoryBytes int64 // what it holds: weights and KV caches
+	KVBytes     int64 // the part of MemoryBytes its KV caches take (in use and kept for reuse)
 }
 
 // Has reports whether a usable model has that name.
@@ -216,6 +217,7 @@ func (l loader) Load(ctx context.Context, name string) (pool.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.prefix.grew = l.e.pool.Fit
 	l.e.opts.Log.Info("local model loaded", "model", name, "backend", l.e.opts.Backend.Name(),
 		"seconds", time.Since(start).Seconds())
 	return m, nil

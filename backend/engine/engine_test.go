@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/modelbar/modelbar/backend/engine/generate"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
+	"github.com/modelbar/modelbar/backend/engine/tensor"
 	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
 	"github.com/modelbar/modelbar/backend/engine/toolcall"
 	"github.com/modelbar/modelbar/backend/protocol"
@@ -17,7 +21,15 @@ import (
 
 // newEngine writes tiny random models under <dir>/models/test/<name> and
 // starts an engine on them.
-func newEngine(t *testing.T, budget int64, specs map[string]testmodel.Spec) *Engine {
+func newEngine(t testing.TB, budget int64, specs map[string]testmodel.Spec) *Engine {
+	t.Helper()
+	b := cpu.New()
+	t.Cleanup(func() { b.Close() })
+	return newEngineOn(t, b, budget, specs)
+}
+
+// newEngineOn is newEngine on the backend b.
+func newEngineOn(t testing.TB, b tensor.Backend, budget int64, specs map[string]testmodel.Spec) *Engine {
 	t.Helper()
 	dir := t.TempDir()
 	for name, spec := range specs {
@@ -25,8 +37,6 @@ func newEngine(t *testing.T, budget int64, specs map[string]testmodel.Spec) *Eng
 			t.Fatal(err)
 		}
 	}
-	b := cpu.New()
-	t.Cleanup(func() { b.Close() })
 	e := New(Options{Roots: []modelfile.Root{modelfile.ModelsRoot(dir)}, Budget: budget, Backend: b})
 	t.Cleanup(e.Close)
 	return e
@@ -80,8 +90,12 @@ func TestChat_EndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			res2, _ := protocol.Aggregate(again)
-			if res2.Usage != res.Usage || len(res2.Content) != len(res.Content) {
+			if res2.Usage.OutputTokens != res.Usage.OutputTokens || !cmp.Equal(res2.Content, res.Content) {
 				t.Errorf("greedy decoding differs between runs: %+v vs %+v", res, res2)
+			}
+			// The same prompt again: all of it but the last token is reused.
+			if u := res2.Usage; u.CacheReadTokens != res.Usage.InputTokens-1 || u.InputTokens != 1 {
+				t.Errorf("the same prompt again: usage %+v, first %+v", u, res.Usage)
 			}
 		})
 	}
@@ -140,6 +154,45 @@ func TestChat_PoolEvictsUnderBudget(t *testing.T) {
 		}
 		if loaded != 1 {
 			t.Errorf("after %s: %d models loaded, want 1", name, loaded)
+		}
+	}
+}
+
+// Models whose directories are symbolic links (as a model linked into the
+// models directory from elsewhere) weigh their real size, so the budget
+// evicts them as it does any other: with room for one, using the second
+// unloads the first.
+func TestChat_PoolEvictsSymlinkedModels(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a", "b"} {
+		if err := testmodel.Write(filepath.Join(dir, "store", name), testmodel.Spec{Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "models", "test"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(dir, "store", name), filepath.Join(dir, "models", "test", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := cpu.New()
+	t.Cleanup(func() { b.Close() })
+	probe := New(Options{Roots: []modelfile.Root{modelfile.ModelsRoot(dir)}, Backend: b})
+	size := probe.Models()[0].SizeOnDisk
+	probe.Close()
+	if size == 0 {
+		t.Fatal("a linked model weighs 0 bytes")
+	}
+	e := New(Options{Roots: []modelfile.Root{modelfile.ModelsRoot(dir)}, Budget: size + size/2, Backend: b})
+	t.Cleanup(e.Close)
+	for _, name := range []string{"test/a", "test/b"} {
+		if _, err := chat(t, e, userSays(name, "hi", 2)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	for _, m := range e.Models() {
+		if m.Loaded != (m.ID == "test/b") {
+			t.Errorf("%s loaded = %v after using test/a, then test/b", m.ID, m.Loaded)
 		}
 	}
 }

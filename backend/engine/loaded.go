@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/modelbar/modelbar/backend/engine/chattemplate"
+	"github.com/modelbar/modelbar/backend/engine/generate"
 	"github.com/modelbar/modelbar/backend/engine/llama"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/pool"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 	"github.com/modelbar/modelbar/backend/engine/tokenizer"
 	"github.com/modelbar/modelbar/backend/engine/toolcall"
@@ -29,7 +32,8 @@ type loaded struct {
 	syntax   toolcall.Syntax
 	thinks   bool
 	turn     chan struct{}
-	memory   int64
+	memory   int64     // the weights' (their size on disk)
+	prefix   *prefixes // KV caches, reused across requests (prefix.go)
 }
 
 func open(en modelfile.Entry, b tensor.Backend) (_ *loaded, err error) {
@@ -54,7 +58,8 @@ func open(en modelfile.Entry, b tensor.Backend) (_ *loaded, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", en.ID, err)
 	}
-	l := &loaded{name: en.ID, files: files, tok: tok, template: tpl, model: model, turn: make(chan struct{}, 1), memory: en.SizeOnDisk}
+	l := &loaded{name: en.ID, files: files, tok: tok, template: tpl, model: model, turn: make(chan struct{}, 1), memory: en.SizeOnDisk,
+		prefix: newPrefixes(model, files.Config().MaxPositionEmbeddings)}
 	l.stops = withTurnEnds(append(files.Config().EOSTokenIDs, tok.EOS()...), tok, tpl)
 	if tpl != nil {
 		l.syntax, l.thinks = toolcall.Detect(tpl.Source())
@@ -62,10 +67,20 @@ func open(en modelfile.Entry, b tensor.Backend) (_ *loaded, err error) {
 	return l, nil
 }
 
-func (l *loaded) MemoryBytes() int64 { return l.memory }
+// The pool's view of a loaded model's memory: its weights and its KV
+// caches, those requests are using and those kept for reuse, as each was
+// last noted (a request notes its cache's memory after every Forward
+// step, so the total follows a prefill as it grows; see prefix.go).
+
+var _ pool.Caches = (*loaded)(nil)
+
+func (l *loaded) MemoryBytes() int64                 { return l.memory + l.prefix.bytes() }
+func (l *loaded) CacheBytes() int64                  { return l.prefix.bytes() }
+func (l *loaded) OldestIdleCache() (time.Time, bool) { return l.prefix.oldestIdle() }
+func (l *loaded) DropIdleCache() bool                { return l.prefix.dropIdle() }
 
 func (l *loaded) Close() error {
-	return errors.Join(l.model.Close(), l.files.Close())
+	return errors.Join(l.prefix.close(), l.model.Close(), l.files.Close())
 }
 
 // take waits for this model's turn; the returned func gives it back.
@@ -78,16 +93,25 @@ func (l *loaded) take(ctx context.Context) (func(), error) {
 	}
 }
 
-// sequence adapts one llama cache to generate.Model.
-type sequence struct {
-	model *llama.Model
-	cache *llama.Cache
-}
-
-func (s *sequence) ContextLength() int { return s.cache.MaxLen() }
-
-func (s *sequence) Forward(ctx context.Context, tokens []int) ([]float32, error) {
-	return s.model.ForwardContext(ctx, tokens, s.cache)
+// run generates req on a cache from the prefix cache (req.Cached set to
+// what it reuses), calling start, if set, with that count before the
+// first token. The cache goes back to the prefix cache holding exactly
+// what was forwarded, after an answer or a client gone away (a cancelled
+// Forward leaves the cache as it was); after another failure it is freed.
+// The caller holds the model's turn.
+func (l *loaded) run(ctx context.Context, req generate.Request, start func(cached int) error, emit func(string) error) (res generate.Result, err error) {
+	seq, cached, err := l.prefix.take(req.Prompt)
+	if err != nil {
+		return generate.Result{}, err
+	}
+	defer func() { l.prefix.put(seq, err == nil || ctx.Err() != nil) }()
+	req.Cached = cached
+	if start != nil {
+		if err := start(cached); err != nil {
+			return generate.Result{CachedTokens: cached}, err
+		}
+	}
+	return generate.Run(ctx, seq, l.tok.NewDecoder(), l.tok.VocabSize(), req, emit)
 }
 
 // callIDs makes ids for the tool calls of one answer. Mistral's templates

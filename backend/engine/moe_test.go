@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
@@ -34,8 +35,14 @@ func TestChat_MoEEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res2, _ := protocol.Aggregate(again); res2.Usage != res.Usage || len(res2.Content) != len(res.Content) {
+			// The second run reuses the first's prompt from the prefix cache:
+			// the same answer, its prompt counted as cached.
+			res2, _ := protocol.Aggregate(again)
+			if !reflect.DeepEqual(res2.Content, res.Content) || res2.Usage.OutputTokens != res.Usage.OutputTokens {
 				t.Errorf("greedy decoding differs between runs: %+v vs %+v", res, res2)
+			}
+			if u := res2.Usage; u.InputTokens+u.CacheReadTokens != res.Usage.InputTokens || u.CacheReadTokens == 0 {
+				t.Errorf("second run's usage %+v, want the first's %d input tokens, most of them cached", u, res.Usage.InputTokens)
 			}
 		})
 	}

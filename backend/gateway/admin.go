@@ -303,7 +303,8 @@ type localModel struct {
 	Loading       bool   `json:"loading"`
 	Pinned        bool   `json:"pinned"`
 	InUse         int    `json:"in_use"`
-	MemoryBytes   int64  `json:"memory_bytes"`
+	MemoryBytes   int64  `json:"memory_bytes"` // weights and KV caches
+	KVBytes       int64  `json:"kv_bytes"`     // the part of memory_bytes its KV caches take (in use and kept for reuse)
 }
 
 func (s *Server) localModels() []localModel {
@@ -319,7 +320,7 @@ func (s *Server) localModels() []localModel {
 		out = append(out, localModel{
 			ID: m.ID, Path: m.Path, Source: source, SizeBytes: m.SizeOnDisk, Architecture: m.Architecture,
 			Quantization: m.Quantization, ContextLength: m.ContextLength, ToolUse: m.ToolUse, Usable: m.Usable(), Reason: m.Reason,
-			Loaded: m.Loaded, Loading: m.Loading, Pinned: m.Pinned, InUse: m.InUse, MemoryBytes: m.MemoryBytes,
+			Loaded: m.Loaded, Loading: m.Loading, Pinned: m.Pinned, InUse: m.InUse, MemoryBytes: m.MemoryBytes, KVBytes: m.KVBytes,
 		})
 	}
 	return out

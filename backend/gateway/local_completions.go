@@ -106,7 +106,7 @@ func finishOf(r generate.Result) string {
 }
 
 func usageOf(r generate.Result) protocol.Usage {
-	return protocol.Usage{InputTokens: r.PromptTokens, OutputTokens: r.CompletionTokens}
+	return protocol.Usage{InputTokens: r.PromptTokens - r.CachedTokens, CacheReadTokens: r.CachedTokens, OutputTokens: r.CompletionTokens}
 }
 
 func randomHex() string {

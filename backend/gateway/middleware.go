@@ -28,6 +28,7 @@ type requestInfo struct {
 	// Filled as the answer goes out, when known.
 	firstByte    time.Time // when the answer's first byte reached the client
 	inputTokens  int64     // usage the backend reported
+	cachedTokens int64     // the part of inputTokens read from the backend's prompt cache
 	outputTokens int64
 
 	// The request-log side (reqsteps.go): the failover chain as walked,
@@ -222,7 +223,7 @@ func (s *Server) logRequest(r *http.Request, status int, start time.Time, info *
 		e := reqlog.Entry{
 			Time: start.UTC(), Method: r.Method, Path: truncate(r.URL.Path, 256), Protocol: info.protocol, Model: info.model,
 			Route: info.route, Backend: info.backend, FallbackFrom: info.fallbackFrom, Status: status, Stream: info.stream,
-			InputTokens: info.inputTokens, OutputTokens: out, OutputTokensSource: source, TTFBMS: -1,
+			InputTokens: info.inputTokens, CachedTokens: info.cachedTokens, OutputTokens: out, OutputTokensSource: source, TTFBMS: -1,
 			DurationMS: d.Milliseconds(), Error: errMsg, Attempts: info.chain(status, errMsg),
 		}
 		if ttfb >= 0 {

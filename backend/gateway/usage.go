@@ -10,7 +10,11 @@ import (
 // Token usage for the request log and metrics, taken from what the backend
 // reported: from raw bodies and stream events of either API when relayed
 // byte for byte, and from the internal events when translated or answered
-// locally. Input counts the whole prompt (cached tokens included).
+// locally. Input counts the whole prompt (cached tokens included); cached
+// is the part of it the backend read from its prompt cache (Anthropic's
+// cache_read_input_tokens, OpenAI's prompt_tokens_details.cached_tokens,
+// the Responses API's input_tokens_details.cached_tokens, the local
+// engine's reused prefix).
 
 // noteUsage records the usage of one internal event or response.
 func (info *requestInfo) noteUsage(u protocol.Usage) {
@@ -19,6 +23,7 @@ func (info *requestInfo) noteUsage(u protocol.Usage) {
 	}
 	if in := int64(u.InputTokens + u.CacheReadTokens + u.CacheWriteTokens); in > 0 {
 		info.inputTokens = in
+		info.cachedTokens = int64(u.CacheReadTokens)
 	}
 	if out := int64(u.OutputTokens); out > 0 {
 		info.outputTokens = out
@@ -34,6 +39,26 @@ type wireUsage struct {
 	OutputTokens     int64 `json:"output_tokens"`
 	CacheRead        int64 `json:"cache_read_input_tokens"`
 	CacheCreation    int64 `json:"cache_creation_input_tokens"`
+	PromptDetails    *struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+	InputDetails *struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"input_tokens_details"`
+}
+
+// cached is the part of the input read from the prompt cache, in
+// whichever API's terms the usage came.
+func (u *wireUsage) cached() int64 {
+	switch {
+	case u.CacheRead > 0:
+		return u.CacheRead
+	case u.PromptDetails != nil && u.PromptDetails.CachedTokens > 0:
+		return u.PromptDetails.CachedTokens
+	case u.InputDetails != nil:
+		return u.InputDetails.CachedTokens
+	}
+	return 0
 }
 
 // noteWireUsage records the usage found in a JSON body or stream event
@@ -68,6 +93,7 @@ func (info *requestInfo) noteWireUsage(data []byte) {
 	}
 	if in := u.PromptTokens + u.InputTokens + u.CacheRead + u.CacheCreation; in > 0 {
 		info.inputTokens = in
+		info.cachedTokens = u.cached()
 	}
 	if out := u.CompletionTokens + u.OutputTokens; out > 0 {
 		info.outputTokens = out

@@ -28,6 +28,10 @@ type Entry struct {
 	Stream       bool  `json:"stream"`
 	InputTokens  int64 `json:"input_tokens"`
 	OutputTokens int64 `json:"output_tokens"`
+	// CachedTokens is the part of InputTokens the backend read from its
+	// prompt cache (the local engine's reused prefix, a provider's cache
+	// hits); 0 when none or not reported.
+	CachedTokens int64 `json:"cached_tokens"`
 	// OutputTokensSource says where OutputTokens comes from: one of the
 	// Tokens* constants ("" when nothing was produced).
 	OutputTokensSource string `json:"output_tokens_source"`

@@ -28,8 +28,8 @@ func (s *Store) InsertRequests(ctx context.Context, es []reqlog.Entry) error {
 	err := s.writeRelaxed(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO requests (time, method, path, protocol, model, route, backend,
 			fallback_from, status, stream, input_tokens, output_tokens, ttfb_ms, duration_ms, error,
-			attempts, output_tokens_source)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			attempts, output_tokens_source, cached_tokens)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -66,14 +66,14 @@ func insertRequest(ctx context.Context, stmt *sql.Stmt, e reqlog.Entry) error {
 	}
 	_, err = stmt.ExecContext(ctx, formatTime(e.Time), e.Method, e.Path, e.Protocol, e.Model, e.Route, e.Backend,
 		string(fromJSON), e.Status, e.Stream, e.InputTokens, e.OutputTokens, e.TTFBMS, e.DurationMS, e.Error,
-		string(stepsJSON), e.OutputTokensSource)
+		string(stepsJSON), e.OutputTokensSource, e.CachedTokens)
 	return err
 }
 
 // requestColumns are the columns scanRequest reads, in its order.
 const requestColumns = `id, time, method, path, protocol, model, route, backend,
 	fallback_from, status, stream, input_tokens, output_tokens, ttfb_ms, duration_ms, error,
-	attempts, output_tokens_source`
+	attempts, output_tokens_source, cached_tokens`
 
 // errorCondition is reqlog.Entry.IsError in SQL.
 const errorCondition = `((status >= 400 AND status <> 499) OR error <> '')`
@@ -184,7 +184,7 @@ func scanRequest(rows *sql.Rows) (reqlog.Entry, error) {
 	var t, from, steps string
 	if err := rows.Scan(&e.ID, &t, &e.Method, &e.Path, &e.Protocol, &e.Model, &e.Route, &e.Backend,
 		&from, &e.Status, &e.Stream, &e.InputTokens, &e.OutputTokens, &e.TTFBMS, &e.DurationMS, &e.Error,
-		&steps, &e.OutputTokensSource); err != nil {
+		&steps, &e.OutputTokensSource, &e.CachedTokens); err != nil {
 		return e, err
 	}
 	if err := json.Unmarshal([]byte(steps), &e.Attempts); err != nil {

@@ -50,7 +50,7 @@ func TestRequests_RoundTripEveryField(t *testing.T) {
 	in := []reqlog.Entry{
 		{ID: 99, Time: reqT0, Method: "POST", Path: "/v1/messages", Protocol: "anthropic", Model: "claude", Route: "claude-*",
 			Backend: "openrouter", FallbackFrom: []string{"anthropic", "local"}, Status: 200, Stream: true,
-			InputTokens: 1200, OutputTokens: 345, OutputTokensSource: reqlog.TokensEstimated, TTFBMS: 812, DurationMS: 4021,
+			InputTokens: 1200, CachedTokens: 1024, OutputTokens: 345, OutputTokensSource: reqlog.TokensEstimated, TTFBMS: 812, DurationMS: 4021,
 			Attempts: []reqlog.Attempt{
 				{Backend: "anthropic", Model: "claude-x", Status: 529, Outcome: reqlog.OutcomeFailed, Reason: "HTTP 529", DurationMS: 40},
 				{Backend: "local", Model: "claude", Status: 503, Outcome: reqlog.OutcomeSkipped, Reason: "cooling down"},

@@ -27,7 +27,12 @@ type Detokenizer interface {
 
 // Request is one generation.
 type Request struct {
-	Prompt     []int
+	Prompt []int
+	// Cached is how many of Prompt's first tokens the model's state
+	// already holds (a prefix reused from an earlier sequence): Run
+	// forwards only the rest. 0 ≤ Cached < len(Prompt), so that the last
+	// prompt token is always forwarded and gives the first logits.
+	Cached     int
 	MaxTokens  int // 0: until the context is full
 	StopTokens []int
 	Stop       []string // stop sequences: the text ends before the first one
@@ -48,6 +53,7 @@ type Result struct {
 	Finish           FinishReason
 	StopSequence     string // the matched stop sequence, for FinishStopSequence
 	PromptTokens     int
+	CachedTokens     int // the part of PromptTokens not forwarded: Request.Cached
 	CompletionTokens int
 }
 
@@ -60,9 +66,12 @@ var ErrPromptTooLong = errors.New("the prompt is longer than the model's context
 // of the context, an emit error, or when ctx ends (checked before every
 // token, so a disconnected client stops generation within one token).
 func Run(ctx context.Context, m Model, d Detokenizer, vocab int, req Request, emit func(string) error) (Result, error) {
-	res := Result{PromptTokens: len(req.Prompt)}
+	res := Result{PromptTokens: len(req.Prompt), CachedTokens: req.Cached}
 	if len(req.Prompt) == 0 {
 		return res, errors.New("generate: empty prompt")
+	}
+	if req.Cached < 0 || req.Cached >= len(req.Prompt) {
+		return res, fmt.Errorf("generate: %d cached tokens of a %d-token prompt", req.Cached, len(req.Prompt))
 	}
 	room := m.ContextLength() - len(req.Prompt)
 	if room <= 0 {
@@ -74,7 +83,7 @@ func Run(ctx context.Context, m Model, d Detokenizer, vocab int, req Request, em
 	}
 	smp := newSampler(req.Sampling, vocab, req.Prompt)
 	out := &holdback{stops: req.Stop, emit: emit}
-	input := req.Prompt
+	input := req.Prompt[req.Cached:]
 	for res.CompletionTokens < budget {
 		if err := ctx.Err(); err != nil {
 			return res, err

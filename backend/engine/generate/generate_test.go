@@ -97,6 +97,28 @@ func TestRun_FeedsPromptThenEachToken(t *testing.T) {
 	}
 }
 
+// A prompt whose first tokens the model already holds is forwarded from
+// the first one it does not; the result says how many were reused, and a
+// count that would leave nothing to forward is refused.
+func TestRun_ForwardsOnlyWhatIsNotCached(t *testing.T) {
+	m := &scripted{vocab: 100, ctxLen: 100, next: []int{1, 9}}
+	_, res, err := collect(t, m, pieces{1: "a"}, Request{Prompt: []int{5, 6, 7, 8}, Cached: 2, StopTokens: []int{9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]int{{7, 8}, {1}}, m.inputs); diff != "" {
+		t.Errorf("inputs (-want +got):\n%s", diff)
+	}
+	if res.PromptTokens != 4 || res.CachedTokens != 2 {
+		t.Errorf("result %+v, want 4 prompt tokens of which 2 cached", res)
+	}
+	for _, cached := range []int{-1, 4, 5} {
+		if _, _, err := collect(t, &scripted{vocab: 100, ctxLen: 100}, pieces{}, Request{Prompt: []int{5, 6, 7, 8}, Cached: cached}); err == nil {
+			t.Errorf("Cached %d of 4 tokens: no error", cached)
+		}
+	}
+}
+
 func TestRun_PromptTooLong(t *testing.T) {
 	_, _, err := collect(t, &scripted{vocab: 10, ctxLen: 3}, pieces{}, Request{Prompt: []int{1, 2, 3}})
 	if !errors.Is(err, ErrPromptTooLong) {

@@ -237,24 +237,39 @@ func exists(path string) bool {
 }
 
 // dirSize sums the sizes of the regular files under dir, following
-// symbolic links to files (a Hugging Face snapshot's files link into
-// blobs/) and counting each target once.
+// symbolic links wherever they are: dir itself may be one (a model linked
+// into the models directory), files may link elsewhere (a Hugging Face
+// snapshot's files link into blobs/), and so may directories. Each file
+// is counted once however many links reach it, and each directory is
+// read once, so a link loop ends. filepath.WalkDir follows none of these
+// (it does not even descend into a root that is a link), which made a
+// linked model weigh 0 bytes and escape the memory budget.
 func dirSize(dir string) int64 {
-	seen := map[string]bool{}
+	files, dirs := map[string]bool{}, map[string]bool{}
 	var total int64
-	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
+	var walk func(dir string)
+	walk = func(dir string) {
+		real, err := filepath.EvalSymlinks(dir)
+		if err != nil || dirs[real] {
+			return
 		}
-		target, err := filepath.EvalSymlinks(path)
-		if err != nil || seen[target] {
-			return nil
+		dirs[real] = true
+		des, _ := os.ReadDir(real)
+		for _, de := range des {
+			path := filepath.Join(real, de.Name())
+			fi, err := os.Stat(path) // through any link
+			switch {
+			case err != nil:
+			case fi.IsDir():
+				walk(path)
+			case fi.Mode().IsRegular():
+				if target, err := filepath.EvalSymlinks(path); err == nil && !files[target] {
+					files[target] = true
+					total += fi.Size()
+				}
+			}
 		}
-		if fi, err := os.Stat(target); err == nil && fi.Mode().IsRegular() {
-			seen[target] = true
-			total += fi.Size()
-		}
-		return nil
-	})
+	}
+	walk(dir)
 	return total
 }

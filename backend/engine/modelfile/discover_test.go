@@ -189,3 +189,52 @@ func TestHFCacheRoot_Env(t *testing.T) {
 		}
 	}
 }
+
+// A model directory that is itself a symbolic link, and one whose files
+// (and a subdirectory) link elsewhere, weigh what their targets weigh:
+// each file once, however many links reach it, and a link loop ends.
+func TestDiscover_SizesFollowSymlinks(t *testing.T) {
+	data := t.TempDir()
+	store := filepath.Join(data, "store")
+	if err := testmodel.Write(filepath.Join(store, "real"), testmodel.Spec{Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	size := filesSize(t, filepath.Join(store, "real"))
+	org := mkdir(t, data, "models", "org")
+	if err := os.Symlink(filepath.Join(store, "real"), filepath.Join(org, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	// org/files: every file a link to the real one, a second link to the
+	// config, a linked directory holding a 7-byte file, and a loop.
+	files := mkdir(t, org, "files")
+	des, _ := os.ReadDir(filepath.Join(store, "real"))
+	for _, de := range des {
+		if err := os.Symlink(filepath.Join(store, "real", de.Name()), filepath.Join(files, de.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Symlink(filepath.Join(files, "config.json"), filepath.Join(files, "config-copy.json"))
+	writeFile(t, filepath.Join(mkdir(t, store, "extra"), "notes.md"), "7 bytes")
+	os.Symlink(filepath.Join(store, "extra"), filepath.Join(files, "extra"))
+	os.Symlink(files, filepath.Join(files, "loop"))
+
+	got := map[string]int64{}
+	for _, e := range modelfile.Discover(modelfile.ModelsRoot(data)) {
+		if !e.Usable() {
+			t.Errorf("%s: %s", e.ID, e.Reason)
+		}
+		got[e.ID] = e.SizeOnDisk
+	}
+	want := map[string]int64{"org/linked": size, "org/files": size + 7}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sizes (-want +got):\n%s", diff)
+	}
+	m, err := modelfile.Open(filepath.Join(org, "linked"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.SizeOnDisk() != size {
+		t.Errorf("Open(linked).SizeOnDisk() = %d, want %d", m.SizeOnDisk(), size)
+	}
+}

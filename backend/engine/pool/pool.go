@@ -3,6 +3,18 @@
 // model when a new one needs room, unloading models idle longer than a TTL,
 // never evicting a pinned model or one a request is using. One goroutine
 // owns all of that state; callers talk to it with request structs.
+//
+// The budget counts what models hold now, not what they held when they
+// loaded: a model's MemoryBytes is its weights plus its caches (the
+// engine's KV caches, those requests are using and those kept idle for
+// reuse), and it grows and shrinks while the model is loaded. Models with
+// caches implement Caches. To make room the pool first frees idle caches,
+// least recently used first across every model (pinned and busy ones
+// included: a cache is never pinned), and only then evicts idle models; a
+// cache in use is never touched. The pool looks at the total when a model
+// is acquired or released, when the limits change, and when a model says
+// its memory grew (Fit: a long prefill grows a cache by hundreds of MB in
+// the middle of a request).
 package pool
 
 import (
@@ -21,11 +33,29 @@ type Loader interface {
 	Load(ctx context.Context, name string) (Model, error)
 }
 
-// Model is a loaded model. Close frees it; the pool calls it once, when no
+// Model is a loaded model. MemoryBytes is the memory it holds now (weights
+// and caches; it may change while the model is loaded) and is called from
+// the pool's goroutine at any time, so it must be safe for concurrent use
+// and quick. Close frees the model; the pool calls it once, when no
 // request uses the model any more.
 type Model interface {
 	MemoryBytes() int64
 	Close() error
+}
+
+// Caches is implemented by models that hold caches beside their weights
+// (the engine's KV caches). The pool calls its methods from its goroutine
+// while requests use the model, so they must be safe for concurrent use;
+// none may block on a request.
+type Caches interface {
+	// CacheBytes is the part of MemoryBytes the caches take, those in
+	// use included.
+	CacheBytes() int64
+	// OldestIdleCache reports when the least recently used idle cache
+	// (one no request is using) was last used; false when none is idle.
+	OldestIdleCache() (time.Time, bool)
+	// DropIdleCache frees that cache, reporting whether there was one.
+	DropIdleCache() bool
 }
 
 // Options configure a Pool.
@@ -72,7 +102,8 @@ var (
 // Status is one loaded (or loading) model.
 type Status struct {
 	Name    string `json:"name"`
-	Memory  int64  `json:"memory_bytes"`
+	Memory  int64  `json:"memory_bytes"` // all it holds (while loading: the estimate)
+	Caches  int64  `json:"cache_bytes"`  // the part of Memory its caches take
 	Pinned  bool   `json:"pinned"`
 	InUse   int    `json:"in_use"`
 	Loading bool   `json:"loading"`
@@ -86,6 +117,7 @@ type Pool struct {
 	loader Loader
 	opts   Options
 	reqs   chan func(*state)
+	fit    chan struct{} // a pending Fit (buffered: one is enough)
 	done   chan struct{}
 	once   sync.Once
 }
@@ -98,7 +130,7 @@ func New(loader Loader, opts Options) *Pool {
 	if opts.Tick <= 0 {
 		opts.Tick = time.Minute
 	}
-	p := &Pool{loader: loader, opts: opts, reqs: make(chan func(*state)), done: make(chan struct{})}
+	p := &Pool{loader: loader, opts: opts, reqs: make(chan func(*state)), fit: make(chan struct{}, 1), done: make(chan struct{})}
 	st := &state{pool: p, models: map[string]*entry{}}
 	go st.run()
 	return p
@@ -213,6 +245,18 @@ func (p *Pool) SetLimits(budget int64, ttl time.Duration) {
 		s.pool.opts.Budget, s.pool.opts.IdleTTL = budget, ttl
 		s.fitBudget()
 	})
+}
+
+// Fit asks the pool to fit its budget again because a model's memory grew
+// while it was in use: idle caches are freed, then idle models evicted,
+// until the total fits or nothing idle is left (the model in use keeps
+// what it holds). It does not wait, so a request can call it between two
+// steps of its computation; calls while one is pending are one call.
+func (p *Pool) Fit() {
+	select {
+	case p.fit <- struct{}{}:
+	default:
+	}
 }
 
 // Status lists the models in memory, by name.

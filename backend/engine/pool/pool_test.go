@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 type fakeModel struct {
@@ -346,5 +348,176 @@ func TestPool_OnChangeTellsEveryChange(t *testing.T) {
 		if got := log.take(); !slices.Equal(got, st.want) {
 			t.Errorf("%s: changes %v, want %v", st.name, got, st.want)
 		}
+	}
+}
+
+// cachedModel is a model with caches: weights, idle caches (oldest
+// first) and the bytes of the caches requests use.
+type cachedModel struct {
+	name    string
+	weights int64
+	mu      sync.Mutex
+	idle    []fakeCache
+	active  int64
+	dropped *[]string // every model's dropped caches, in order (guarded by mu of the test's loader)
+	dropMu  *sync.Mutex
+	closed  bool
+}
+
+type fakeCache struct {
+	name  string
+	bytes int64
+	used  time.Time
+}
+
+var _ Caches = (*cachedModel)(nil)
+
+func (m *cachedModel) MemoryBytes() int64 { return m.weights + m.CacheBytes() }
+func (m *cachedModel) Close() error       { m.mu.Lock(); m.closed = true; m.mu.Unlock(); return nil }
+
+func (m *cachedModel) CacheBytes() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.active
+	for _, c := range m.idle {
+		n += c.bytes
+	}
+	return n
+}
+
+func (m *cachedModel) OldestIdleCache() (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.idle) == 0 {
+		return time.Time{}, false
+	}
+	return m.idle[0].used, true
+}
+
+func (m *cachedModel) DropIdleCache() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.idle) == 0 {
+		return false
+	}
+	m.dropMu.Lock()
+	*m.dropped = append(*m.dropped, m.idle[0].name)
+	m.dropMu.Unlock()
+	m.idle = m.idle[1:]
+	return true
+}
+
+func (m *cachedModel) setActive(n int64) { m.mu.Lock(); m.active = n; m.mu.Unlock() }
+
+func (m *cachedModel) isClosed() bool { m.mu.Lock(); defer m.mu.Unlock(); return m.closed }
+
+// cacheLoader loads the cachedModels it was made with.
+type cacheLoader struct {
+	models  map[string]*cachedModel
+	mu      sync.Mutex
+	dropped []string
+}
+
+func newCacheLoader(models ...*cachedModel) *cacheLoader {
+	l := &cacheLoader{models: map[string]*cachedModel{}}
+	for _, m := range models {
+		m.dropped, m.dropMu = &l.dropped, &l.mu
+		l.models[m.name] = m
+	}
+	return l
+}
+
+func (l *cacheLoader) Estimate(name string) (int64, error) {
+	if m := l.models[name]; m != nil {
+		return m.weights, nil
+	}
+	return 0, errors.New("no such model")
+}
+
+func (l *cacheLoader) Load(_ context.Context, name string) (Model, error) { return l.models[name], nil }
+
+func (l *cacheLoader) drops() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.dropped)
+}
+
+// Room is made by freeing idle caches, least recently used first across
+// models, before any idle model is evicted.
+func TestPool_FreesIdleCachesBeforeModels(t *testing.T) {
+	at := func(s int64) time.Time { return time.Unix(s, 0) }
+	a := &cachedModel{name: "a", weights: 40, idle: []fakeCache{{"a1", 10, at(1)}, {"a3", 10, at(3)}}}
+	b := &cachedModel{name: "b", weights: 40, idle: []fakeCache{{"b2", 10, at(2)}}}
+	c := &cachedModel{name: "c", weights: 30}
+	d := &cachedModel{name: "d", weights: 50}
+	l := newCacheLoader(a, b, c, d)
+	clk := &clock{t: time.Unix(1000, 0)}
+	p := New(l, Options{Budget: 130, Now: clk.now, Tick: time.Hour})
+	t.Cleanup(p.Close)
+	use := func(name string) {
+		t.Helper()
+		_, release, err := p.Acquire(context.Background(), name)
+		if err != nil {
+			t.Fatalf("acquire %s: %v", name, err)
+		}
+		clk.advance(time.Second)
+		release()
+	}
+	use("a")
+	use("b") // 110 of 130
+	if st := p.Status(); st[0].Memory != 60 || st[0].Caches != 20 || st[1].Memory != 50 || st[1].Caches != 10 {
+		t.Errorf("status %+v", st)
+	}
+	use("c") // 30 more: the oldest cache goes
+	if diff := cmp.Diff([]string{"a1"}, l.drops()); diff != "" || a.isClosed() || b.isClosed() {
+		t.Errorf("after c: drops (-want +got):\n%s; a closed %v, b closed %v", diff, a.isClosed(), b.isClosed())
+	}
+	use("d") // 50 more: every cache, then the least recently used model
+	if diff := cmp.Diff([]string{"a1", "b2", "a3"}, l.drops()); diff != "" || !a.isClosed() || b.isClosed() {
+		t.Errorf("after d: drops (-want +got):\n%s; a closed %v, b closed %v", diff, a.isClosed(), b.isClosed())
+	}
+	if got := names(p.Status()); !slices.Equal(got, []string{"b", "c", "d"}) {
+		t.Errorf("loaded %v, want b, c, d", got)
+	}
+}
+
+// A model whose caches grow during a request asks the pool to fit again:
+// the others' idle caches go, then idle models; the caches in use and the
+// model using them stay, even over the budget.
+func TestPool_FitAfterGrowth(t *testing.T) {
+	a := &cachedModel{name: "a", weights: 40}
+	b := &cachedModel{name: "b", weights: 20, idle: []fakeCache{{"b1", 10, time.Unix(1, 0)}}}
+	l := newCacheLoader(a, b)
+	p := New(l, Options{Budget: 100, Tick: time.Hour})
+	t.Cleanup(p.Close)
+	_, release, err := p.Acquire(context.Background(), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	_, release, err = p.Acquire(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	eventually := func(what string, ok func([]Status) bool) {
+		t.Helper()
+		for range 200 {
+			p.Fit()
+			if st := p.Status(); ok(st) {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("%s: status %+v, drops %v", what, p.Status(), l.drops())
+	}
+	a.setActive(35) // 75 + 30: b's cache goes, and that is enough
+	eventually("a at 75", func(st []Status) bool { return len(l.drops()) == 1 && len(st) == 2 })
+	a.setActive(50) // 90 + 20: b goes
+	eventually("a at 90", func(st []Status) bool { return len(st) == 1 && st[0].Name == "a" && b.isClosed() })
+	a.setActive(80) // 120, alone and in use: it stays
+	eventually("a at 120", func(st []Status) bool { return len(st) == 1 && st[0].Memory == 120 && st[0].Caches == 80 })
+	if a.isClosed() {
+		t.Error("the model in use was closed")
 	}
 }

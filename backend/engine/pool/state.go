@@ -11,7 +11,7 @@ import (
 // entry is one model in memory or on its way there.
 type entry struct {
 	model    Model
-	memory   int64
+	memory   int64 // the estimate, until the model is loaded
 	pinned   bool
 	inUse    int
 	lastUsed time.Time
@@ -36,6 +36,8 @@ func (s *state) run() {
 		select {
 		case f := <-s.pool.reqs:
 			f(s)
+		case <-s.pool.fit:
+			s.fitBudget()
 		case <-tick.C:
 			s.expire()
 		case <-s.pool.done:
@@ -114,7 +116,7 @@ func (s *state) loaded(name string, e *entry, m Model, err error) {
 	} else {
 		// Every waiting request becomes a user at once, so nothing can
 		// evict the model between its load and their use of it.
-		e.model, e.memory, e.inUse, e.lastUsed = m, m.MemoryBytes(), e.waiting, s.now()
+		e.model, e.inUse, e.lastUsed = m, e.waiting, s.now()
 		s.changed(name, Loaded)
 	}
 	close(e.loading)
@@ -124,25 +126,62 @@ func (s *state) loaded(name string, e *entry, m Model, err error) {
 	}
 }
 
-// makeRoom evicts idle, unpinned models, least recently used first, until
-// size more bytes fit the budget.
+// makeRoom frees idle caches, then evicts idle, unpinned models, least
+// recently used first, until size more bytes fit the budget.
 func (s *state) makeRoom(name string, size int64) error {
 	for s.used()+size > s.pool.opts.Budget {
-		victim, e := s.lru()
-		if e == nil {
+		if !s.freeOne() {
 			return fmt.Errorf("%w: %s needs about %s, %s of %s is taken", ErrNoRoom, name, mib(size), mib(s.used()), mib(s.pool.opts.Budget))
 		}
-		s.drop(victim, e, Evicted)
 	}
 	return nil
 }
 
+// freeOne frees the least recently used idle cache of any loaded model,
+// or if there is none evicts the least recently used idle model; it
+// reports whether it freed anything.
+func (s *state) freeOne() bool {
+	if s.dropIdleCache() {
+		return true
+	}
+	victim, e := s.lru()
+	if e == nil {
+		return false
+	}
+	s.drop(victim, e, Evicted)
+	return true
+}
+
+// dropIdleCache frees the least recently used idle cache across models.
+func (s *state) dropIdleCache() bool {
+	var oldest Caches
+	var at time.Time
+	for _, e := range s.models {
+		c, ok := e.model.(Caches)
+		if !ok || e.loading != nil {
+			continue
+		}
+		if t, ok := c.OldestIdleCache(); ok && (oldest == nil || t.Before(at)) {
+			oldest, at = c, t
+		}
+	}
+	return oldest != nil && oldest.DropIdleCache()
+}
+
+// used is what the models hold now (the estimate of those loading).
 func (s *state) used() int64 {
 	var n int64
 	for _, e := range s.models {
-		n += e.memory
+		n += e.bytes()
 	}
 	return n
+}
+
+func (e *entry) bytes() int64 {
+	if e.loading != nil || e.model == nil {
+		return e.memory
+	}
+	return e.model.MemoryBytes()
 }
 
 // lru is the least recently used model that may be evicted.
@@ -184,14 +223,10 @@ func (s *state) abandon(name string, e *entry) {
 	}
 }
 
-// fitBudget evicts idle models while the loaded ones exceed the budget.
+// fitBudget frees idle caches, then evicts idle models, while the loaded
+// ones exceed the budget.
 func (s *state) fitBudget() {
-	for s.used() > s.pool.opts.Budget {
-		victim, e := s.lru()
-		if e == nil {
-			return
-		}
-		s.drop(victim, e, Evicted)
+	for s.used() > s.pool.opts.Budget && s.freeOne() {
 	}
 }
 
@@ -241,7 +276,11 @@ func (s *state) closeAll() {
 func (s *state) status() []Status {
 	out := make([]Status, 0, len(s.models))
 	for name, e := range s.models {
-		out = append(out, Status{Name: name, Memory: e.memory, Pinned: e.pinned, InUse: e.inUse, Loading: e.loading != nil, Waiting: e.waiting, LastUsed: e.lastUsed})
+		var caches int64
+		if c, ok := e.model.(Caches); ok && e.loading == nil {
+			caches = c.CacheBytes()
+		}
+		out = append(out, Status{Name: name, Memory: e.bytes(), Caches: caches, Pinned: e.pinned, InUse: e.inUse, Loading: e.loading != nil, Waiting: e.waiting, LastUsed: e.lastUsed})
 	}
 	slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.Name, b.Name) })
 	return out

@@ -1,0 +1,254 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/modelbar/modelbar/backend/engine/llama"
+)
+
+// The prefix cache. Agents resend the whole conversation on every turn
+// (system prompt, tool definitions, every earlier message: often 10-20k
+// tokens), so most of a request's prompt is a sequence the model computed
+// moments ago. Each loaded model keeps the KV caches of its last few
+// sequences after their requests end, each with the tokens it holds; a
+// new request takes the idle cache that shares the longest prefix with
+// its prompt, truncates it to that prefix and forwards only the rest.
+//
+// Exactness: a cache holds exactly the tokens it was given (a token is
+// recorded only once Forward has stored it, and a failed Forward leaves
+// the cache as it was), so a reused prefix holds the keys and values that
+// prefilling it again would compute. The last prompt token is always
+// forwarded, whatever is cached, because the first logits come from it.
+//
+// Caches are made for the model's whole context: a follow-up turn is
+// longer than the request that made the cache. The backends grow a
+// cache's storage as positions are stored, so capacity is not memory;
+// Cache.Bytes is, and the memory budget counts it (see loaded's pool
+// methods).
+//
+// Without a way to copy a cache, reuse is destructive: the part of the
+// taken cache past the shared prefix is lost. So a cache is taken only
+// when the prompt shares at least half of what it holds; a request that
+// shares less (a side request with a different system prompt, between two
+// turns of an agent) gets a fresh cache and leaves the conversation's
+// cache for its next turn.
+
+// idleCaches bounds the idle caches a loaded model keeps; the least
+// recently used goes first (the memory budget may drop them sooner).
+const idleCaches = 4
+
+// noteEvery is how many prompt tokens a sequence forwards between two
+// reports of its cache's memory (a long prefill grows the cache by
+// hundreds of MB). A multiple of llama's prefill chunk, so splitting
+// there computes exactly what one Forward would.
+const noteEvery = 1024
+
+// prefixes holds one loaded model's KV caches: the idle ones, kept for
+// reuse, and those requests are using. Safe for concurrent use: requests
+// take and give back caches while the pool asks for their memory and
+// drops idle ones from its own goroutine.
+type prefixes struct {
+	model     *llama.Model
+	positions int // each cache's capacity: the model's context length
+	now       func() time.Time
+	// grew, when set, is told (outside the lock) that a cache's memory
+	// grew, so the pool can fit its budget again during a long prefill.
+	grew func()
+
+	mu      sync.Mutex
+	maxIdle int         // guarded by mu: idle caches kept; 0 disables reuse
+	idle    []*sequence // guarded by mu: least recently used first
+	active  []*sequence // guarded by mu: taken by requests
+	closed  bool        // guarded by mu: the model is unloading
+}
+
+func newPrefixes(m *llama.Model, positions int) *prefixes {
+	return &prefixes{model: m, positions: positions, now: time.Now, maxIdle: idleCaches}
+}
+
+// sequence is one KV cache and the tokens it holds; it adapts the cache
+// to generate.Model. The request that took it is its only user until it
+// gives it back.
+type sequence struct {
+	p      *prefixes
+	cache  *llama.Cache
+	tokens []int     // the tokens cache holds, in order: len = cache.Len()
+	bytes  int64     // guarded by p.mu: cache.Bytes() when last noted
+	used   time.Time // guarded by p.mu: when it was last given back
+}
+
+func (s *sequence) ContextLength() int { return s.cache.MaxLen() }
+
+// Forward runs tokens after those the cache holds, noting the cache's
+// memory every noteEvery tokens, and records each token once it is stored.
+func (s *sequence) Forward(ctx context.Context, tokens []int) ([]float32, error) {
+	var logits []float32
+	for start := 0; start < len(tokens); start += noteEvery {
+		part := tokens[start:min(start+noteEvery, len(tokens))]
+		var err error
+		if logits, err = s.p.model.ForwardContext(ctx, part, s.cache); err != nil {
+			return nil, err
+		}
+		s.tokens = append(s.tokens, part...)
+		s.p.note(s)
+	}
+	return logits, nil
+}
+
+// take returns a cache for prompt and how many of its first tokens the
+// cache already holds (at most len(prompt)-1): the idle cache sharing the
+// longest prefix with prompt, truncated to it, when it shares at least
+// half of what it holds; else a new cache.
+func (p *prefixes) take(prompt []int) (*sequence, int, error) {
+	p.mu.Lock()
+	best, shared := -1, 0
+	for i, s := range p.idle {
+		n := commonPrefix(s.tokens, prompt)
+		if n > 0 && 2*n >= len(s.tokens) && n >= shared { // ties: the most recent
+			best, shared = i, n
+		}
+	}
+	var s *sequence
+	if best >= 0 {
+		s = p.idle[best]
+		p.idle = slices.Delete(p.idle, best, best+1)
+		p.active = append(p.active, s)
+	}
+	p.mu.Unlock()
+	if s == nil {
+		return p.fresh()
+	}
+	keep := max(min(shared, len(prompt)-1), 0)
+	if err := s.cache.Truncate(keep); err != nil {
+		p.put(s, false)
+		return nil, 0, err
+	}
+	s.tokens = s.tokens[:keep]
+	return s, keep, nil
+}
+
+// fresh makes a cache for the model's context.
+func (p *prefixes) fresh() (*sequence, int, error) {
+	c, err := p.model.NewCache(p.positions)
+	if err != nil {
+		return nil, 0, err
+	}
+	s := &sequence{p: p, cache: c, bytes: c.Bytes()}
+	p.mu.Lock()
+	p.active = append(p.active, s)
+	p.mu.Unlock()
+	p.tellGrew()
+	return s, 0, nil
+}
+
+// put gives a taken cache back: kept for reuse (the least recently used
+// idle cache beyond maxIdle is freed) when keep is set and it holds
+// anything, freed otherwise. A request gives its cache back whatever
+// happened: what the cache holds is exact even after a cancelled Forward;
+// after any other error the caller passes keep false.
+func (p *prefixes) put(s *sequence, keep bool) {
+	var free []*sequence
+	p.mu.Lock()
+	p.active = slices.DeleteFunc(p.active, func(a *sequence) bool { return a == s })
+	if keep && !p.closed && len(s.tokens) > 0 && p.maxIdle > 0 {
+		s.used = p.now()
+		p.idle = append(p.idle, s)
+		if n := len(p.idle) - p.maxIdle; n > 0 {
+			free = slices.Clone(p.idle[:n])
+			p.idle = slices.Delete(p.idle, 0, n)
+		}
+	} else {
+		free = append(free, s)
+	}
+	p.mu.Unlock()
+	for _, f := range free {
+		f.cache.Close()
+	}
+}
+
+// note records the memory of a taken cache (read by the goroutine using
+// it, between Forwards) and tells grew when it grew.
+func (p *prefixes) note(s *sequence) {
+	b := s.cache.Bytes()
+	p.mu.Lock()
+	grew := b > s.bytes
+	s.bytes = b
+	p.mu.Unlock()
+	if grew {
+		p.tellGrew()
+	}
+}
+
+func (p *prefixes) tellGrew() {
+	if p.grew != nil {
+		p.grew()
+	}
+}
+
+// bytes is the memory of every cache, taken or idle, as last noted.
+func (p *prefixes) bytes() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n int64
+	for _, s := range p.idle {
+		n += s.bytes
+	}
+	for _, s := range p.active {
+		n += s.bytes
+	}
+	return n
+}
+
+// oldestIdle is when the least recently used idle cache was given back.
+func (p *prefixes) oldestIdle() (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle) == 0 {
+		return time.Time{}, false
+	}
+	return p.idle[0].used, true
+}
+
+// dropIdle frees the least recently used idle cache, reporting whether
+// there was one.
+func (p *prefixes) dropIdle() bool {
+	p.mu.Lock()
+	if len(p.idle) == 0 {
+		p.mu.Unlock()
+		return false
+	}
+	s := p.idle[0]
+	p.idle = p.idle[1:]
+	p.mu.Unlock()
+	s.cache.Close()
+	return true
+}
+
+// close frees the idle caches and keeps none from now on (the model is
+// unloading; no request is using it).
+func (p *prefixes) close() error {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.closed = nil, true
+	p.mu.Unlock()
+	var errs []error
+	for _, s := range idle {
+		errs = append(errs, s.cache.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// commonPrefix is the length of the longest common prefix of a and b.
+func commonPrefix(a, b []int) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
