@@ -135,17 +135,25 @@ type expertStack struct {
 	bias       bool // "<prefix>.bias" [n, out] (gpt-oss)
 }
 
+// MoETensors are where a sparse layer of arch keeps its router and its
+// stacked experts, relative to the layer's prefix, as mlx-lm names them:
+// the router's matrix is router+".weight", the experts'
+// experts+"gate_proj.weight" and so on.
+func MoETensors(arch string) (router, experts string) {
+	switch arch {
+	case "mixtral":
+		return "block_sparse_moe.gate", "block_sparse_moe.switch_mlp."
+	case "gpt_oss":
+		return "mlp.router", "mlp.experts."
+	}
+	return "mlp.gate", "mlp.switch_mlp." // qwen3_moe
+}
+
 // moeLayout lists the tensors of sparse layer i (prefix p) in place of
 // the dense MLP's: the router and the stacked experts.
 func moeLayout(c Config, p string) ([]matrix, []vector, []expertStack) {
 	e := c.MoE
-	router, ex := "mlp.gate", "mlp.switch_mlp."
-	switch c.Architecture {
-	case "mixtral":
-		router, ex = "block_sparse_moe.gate", "block_sparse_moe.switch_mlp."
-	case "gpt_oss":
-		router, ex = "mlp.router", "mlp.experts."
-	}
+	router, ex := MoETensors(c.Architecture)
 	gptOSS := e.SwiGLULimit > 0
 	h, in := c.HiddenSize, e.IntermediateSize
 	mats := []matrix{{p + router, e.Experts, h}}
