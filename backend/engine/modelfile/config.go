@@ -251,11 +251,9 @@ func defaultIf(ok bool, v int) int {
 
 // jsonError turns a decoding error into a *FieldError.
 func jsonError(path string, err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return &FieldError{path, te.Field, wrapf(ErrInvalidConfig, "JSON %s where %s was expected", te.Value, te.Type)}
-	}
-	return &FieldError{path, "", wrapf(ErrInvalidConfig, "not valid JSON: %v", err)}
+	f := &fields{file: path}
+	f.jsonFail(err)
+	return f.err
 }
 
 // isNull reports whether a raw field is absent or null.

@@ -118,8 +118,7 @@ func gemma3Fields(f *fields, mc *modelConfig, raw *rawConfig, data []byte) {
 		AttentionBias         bool     `json:"attention_bias"`
 		Bidirectional         bool     `json:"use_bidirectional_attention"`
 	}
-	if err := json.Unmarshal(data, &g); err != nil {
-		f.fail("", ErrInvalidConfig, "%v", err)
+	if !f.decode(data, &g) {
 		return
 	}
 	c := &mc.Config
@@ -150,8 +149,7 @@ func phi3Fields(f *fields, mc *modelConfig, raw *rawConfig, data []byte) {
 		PartialRotaryFactor *float64 `json:"partial_rotary_factor"`
 		Original            *int     `json:"original_max_position_embeddings"`
 	}
-	if err := json.Unmarshal(data, &p); err != nil {
-		f.fail("", ErrInvalidConfig, "%v", err)
+	if !f.decode(data, &p) {
 		return
 	}
 	c := &mc.Config
@@ -186,8 +184,7 @@ func smollm3Fields(f *fields, mc *modelConfig, _ *rawConfig, data []byte) {
 		Interval         *int  `json:"no_rope_layer_interval"`
 		UseSlidingWindow bool  `json:"use_sliding_window"`
 	}
-	if err := json.Unmarshal(data, &s); err != nil {
-		f.fail("", ErrInvalidConfig, "%v", err)
+	if !f.decode(data, &s) {
 		return
 	}
 	c := &mc.Config

@@ -127,6 +127,8 @@ func TestReadConfig_DenseErrors(t *testing.T) {
 		{"gemma3 attention soft-capping", `{"model_type": "gemma3_text", "attn_logit_softcapping": 50}`, modelfile.ErrUnsupported, "attn_logit_softcapping"},
 		{"gemma3 nested field path", `{"model_type": "gemma3", "text_config": {"attn_logit_softcapping": 50}}`, modelfile.ErrUnsupported, "text_config.attn_logit_softcapping"},
 		{"gemma3 nested JSON type", `{"model_type": "gemma3", "text_config": {"hidden_size": "big"}}`, modelfile.ErrInvalidConfig, "text_config.hidden_size"},
+		{"gemma3 nested type of its own field", `{"model_type": "gemma3", "text_config": {"query_pre_attn_scalar": "big"}}`, modelfile.ErrInvalidConfig, "text_config.query_pre_attn_scalar"},
+		{"phi3 type of its own field", `{"model_type": "phi3", "partial_rotary_factor": "half", ` + baseFields + `}`, modelfile.ErrInvalidConfig, "partial_rotary_factor"},
 		{"gemma3 nested bad size", `{"model_type": "gemma3", "text_config": {"num_hidden_layers": 0}}`, modelfile.ErrInvalidConfig, "text_config.num_hidden_layers"},
 		{"gemma3 other activation", `{"model_type": "gemma3_text", "hidden_activation": "gelu"}`, modelfile.ErrUnsupported, "hidden_activation"},
 		{"gemma3 bidirectional", `{"model_type": "gemma3_text", "use_bidirectional_attention": true}`, modelfile.ErrUnsupported, "use_bidirectional_attention"},

@@ -2,6 +2,7 @@ package modelfile
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 )
@@ -18,6 +19,25 @@ func (f *fields) fail(field string, sentinel error, format string, args ...any) 
 	if f.err == nil {
 		f.err = &FieldError{f.file, f.prefix + field, wrapf(sentinel, format, args...)}
 	}
+}
+
+// decode decodes a family's own fields from config.json's data into v.
+func (f *fields) decode(data []byte, v any) bool {
+	if err := json.Unmarshal(data, v); err != nil {
+		f.jsonFail(err)
+		return false
+	}
+	return true
+}
+
+// jsonFail records a decoding error, naming the field of a type error.
+func (f *fields) jsonFail(err error) {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		f.fail(te.Field, ErrInvalidConfig, "JSON %s where %s was expected", te.Value, te.Type)
+		return
+	}
+	f.fail("", ErrInvalidConfig, "not valid JSON: %v", err)
 }
 
 // positive returns *v, or def when v is nil; def 0 means required.

@@ -45,8 +45,7 @@ type rawMoE struct {
 func (f *fields) moeConfig(mc *modelConfig, data []byte) {
 	c := &mc.Config
 	var raw rawMoE
-	if err := json.Unmarshal(data, &raw); err != nil {
-		f.fail("", ErrInvalidConfig, "%v", err)
+	if !f.decode(data, &raw) {
 		return
 	}
 	e := &MoE{}

@@ -86,6 +86,7 @@ func TestReadConfig_MoEErrors(t *testing.T) {
 		{"qwen3_moe sliding window", `{"model_type": "qwen3_moe", "num_key_value_heads": 2, "head_dim": 32, "rope_theta": 1e6,
 			"max_position_embeddings": 4096, "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
 			"use_sliding_window": true, "sliding_window": 4096, ` + moeFields + `}`, modelfile.ErrUnsupported, "use_sliding_window"},
+		{"mixtral num_local_experts type", `{"model_type": "mixtral", "num_local_experts": "eight", ` + moeFields + `}`, modelfile.ErrInvalidConfig, "num_local_experts"},
 		{"mixtral bad sliding_window", `{"model_type": "mixtral", "sliding_window": -1, ` + moeFields + `}`, modelfile.ErrInvalidConfig, "sliding_window"},
 	}
 	for _, tt := range tests {
