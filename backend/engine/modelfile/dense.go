@@ -224,16 +224,7 @@ func smollm3Fields(f *fields, mc *modelConfig, _ *rawConfig, data []byte) {
 // denseRopeScaling parses rope_scaling of kind "linear" (factor) or phi3's
 // "longrope" ("su" is its older name): short_factor and long_factor, one
 // per rotated pair, checked by phi3Fields.
-func (f *fields) denseRopeScaling(field, kind string, raw json.RawMessage) *RopeScaling {
-	var rs struct {
-		Factor *float64  `json:"factor"`
-		Short  []float64 `json:"short_factor"`
-		Long   []float64 `json:"long_factor"`
-	}
-	if err := json.Unmarshal(raw, &rs); err != nil {
-		f.fail(field, ErrInvalidConfig, "%v", err)
-		return nil
-	}
+func (f *fields) denseRopeScaling(field, kind string, rs *rawRopeScaling) *RopeScaling {
 	if kind == "linear" {
 		return &RopeScaling{Type: kind, Factor: f.positiveFloat(field+".factor", rs.Factor, 0)}
 	}

@@ -98,22 +98,8 @@ func (f *fields) moeConfig(mc *modelConfig, data []byte) {
 // yarnScaling parses a "yarn" rope_scaling (gpt-oss) as transformers
 // reads it; mscale, mscale_all_dim and attention_factor, which change the
 // attention factor, are refused.
-func (f *fields) yarnScaling(field string, raw json.RawMessage) *RopeScaling {
-	var rs struct {
-		Factor   *float64        `json:"factor"`
-		Original *int            `json:"original_max_position_embeddings"`
-		Fast     *float64        `json:"beta_fast"`
-		Slow     *float64        `json:"beta_slow"`
-		Truncate *bool           `json:"truncate"`
-		Mscale   json.RawMessage `json:"mscale"`
-		MscaleAD json.RawMessage `json:"mscale_all_dim"`
-		Factor2  json.RawMessage `json:"attention_factor"`
-	}
-	if err := json.Unmarshal(raw, &rs); err != nil {
-		f.fail(field, ErrInvalidConfig, "%v", err)
-		return nil
-	}
-	for name, v := range map[string]json.RawMessage{"mscale": rs.Mscale, "mscale_all_dim": rs.MscaleAD, "attention_factor": rs.Factor2} {
+func (f *fields) yarnScaling(field string, rs *rawRopeScaling) *RopeScaling {
+	for name, v := range map[string]json.RawMessage{"mscale": rs.Mscale, "mscale_all_dim": rs.MscaleAD, "attention_factor": rs.AttentionFactor} {
 		if !isNull(v) {
 			f.fail(field+"."+name, ErrUnsupported, "yarn with %s", name)
 		}
