@@ -104,11 +104,7 @@ func TestReadConfig_Defaults(t *testing.T) {
 }
 
 func TestReadConfig_Errors(t *testing.T) {
-	tests := []struct {
-		name, config string
-		sentinel     error
-		field        string
-	}{
+	testConfigErrors(t, []configError{
 		{"unsupported architecture", `{"model_type": "gemma2", ` + baseFields + `}`, modelfile.ErrUnsupported, "model_type"},
 		{"no model_type", `{` + baseFields + `}`, modelfile.ErrInvalidConfig, "model_type"},
 		{"not JSON", `{"model_type": `, modelfile.ErrInvalidConfig, ""},
@@ -153,7 +149,21 @@ func TestReadConfig_Errors(t *testing.T) {
 		{"zero sliding_window", `{"model_type": "mistral", "sliding_window": 0, ` + baseFields + `}`, modelfile.ErrInvalidConfig, "sliding_window"},
 		{"sliding_window not a number", `{"model_type": "mistral", "sliding_window": "4k", ` + baseFields + `}`, modelfile.ErrInvalidConfig, "sliding_window"},
 		{"eos not ids", `{"model_type": "llama", "eos_token_id": "x", ` + baseFields + `}`, modelfile.ErrInvalidConfig, "eos_token_id"},
-	}
+	})
+}
+
+// configError is a config.json ReadConfig must refuse, and the error it
+// must give: a *FieldError on field wrapping sentinel.
+type configError struct {
+	name, config string
+	sentinel     error
+	field        string
+}
+
+// testConfigErrors checks that ReadConfig refuses each config with a
+// *FieldError that wraps the sentinel and names the file and the field,
+// and a message that names the file.
+func testConfigErrors(t *testing.T, tests []configError) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeFiles(t, map[string]string{"config.json": tt.config})
