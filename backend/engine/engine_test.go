@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -58,47 +60,77 @@ func chat(t *testing.T, e *Engine, r protocol.Request) ([]protocol.Event, error)
 	return evs, err
 }
 
+// familyChat is one model of a chat test: written from spec, sent
+// prompt, whose rendering must count more than minInput tokens (past the
+// model's sliding windows, say).
+type familyChat struct {
+	spec     testmodel.Spec
+	prompt   string
+	minInput int
+}
+
+// chatMaxTokens bounds every answer of testChatFamilies.
+const chatMaxTokens = 12
+
+// testChatFamilies writes each model under test/<name> and chats with it
+// twice, greedily: the events form one well-formed message whose usage
+// counts the tokens, and the second run gives the same answer with all of
+// its prompt but the last token read from the prefix cache.
+func testChatFamilies(t *testing.T, models map[string]familyChat) {
+	specs := map[string]testmodel.Spec{}
+	for name, m := range models {
+		specs[name] = m.spec
+	}
+	e := newEngine(t, 1<<30, specs)
+	for _, name := range slices.Sorted(maps.Keys(models)) {
+		model := "test/" + name
+		t.Run(model, func(t *testing.T) {
+			m := models[name]
+			res := chatOnce(t, e, model, m.prompt)
+			if u := res.Usage; u.InputTokens <= m.minInput || u.OutputTokens == 0 || u.OutputTokens > chatMaxTokens {
+				t.Errorf("usage %+v: want more than %d prompt tokens and 1 to %d generated", u, m.minInput, chatMaxTokens)
+			}
+			if res.Usage.OutputTokens == chatMaxTokens && res.StopReason != protocol.StopMaxTokens {
+				t.Errorf("%d tokens generated of %d allowed, stop reason %q", chatMaxTokens, chatMaxTokens, res.StopReason)
+			}
+			again := chatOnce(t, e, model, m.prompt)
+			if again.Usage.OutputTokens != res.Usage.OutputTokens || !cmp.Equal(again.Content, res.Content) {
+				t.Errorf("greedy decoding differs between runs: %+v vs %+v", res, again)
+			}
+			if u := again.Usage; u.CacheReadTokens != res.Usage.InputTokens-1 || u.InputTokens != 1 {
+				t.Errorf("the same prompt again: usage %+v, first %+v; want all but the last token cached", u, res.Usage)
+			}
+		})
+	}
+}
+
+// chatOnce sends prompt to model and checks that the events open and close
+// one message.
+func chatOnce(t *testing.T, e *Engine, model, prompt string) protocol.Response {
+	t.Helper()
+	evs, err := chat(t, e, userSays(model, prompt, chatMaxTokens))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs[0].Type != protocol.EventStart || evs[len(evs)-1].Type != protocol.EventStop {
+		t.Fatalf("events do not open and close a message: %+v", evs)
+	}
+	res, err := protocol.Aggregate(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // A chat with a generated model runs end to end: the template is rendered,
 // tokens generated, and the events form one well-formed message whose
 // usage counts the tokens; greedy decoding repeats itself exactly.
 func TestChat_EndToEnd(t *testing.T) {
-	e := newEngine(t, 1<<30, map[string]testmodel.Spec{
-		"llama": {Seed: 1},
-		"qwen3": {Architecture: "qwen3", Seed: 2, Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4}},
+	testChatFamilies(t, map[string]familyChat{
+		"llama": {spec: testmodel.Spec{Seed: 1}, prompt: "Hello there"},
+		"qwen3": {spec: testmodel.Spec{Architecture: "qwen3", Seed: 2, Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4}},
+			prompt: "Hello there"},
 	})
-	for _, name := range []string{"test/llama", "test/qwen3"} {
-		t.Run(name, func(t *testing.T) {
-			evs, err := chat(t, e, userSays(name, "Hello there", 12))
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := protocol.Aggregate(evs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if evs[0].Type != protocol.EventStart || evs[len(evs)-1].Type != protocol.EventStop {
-				t.Fatalf("events do not open and close a message: %+v", evs)
-			}
-			if res.Usage.InputTokens == 0 || res.Usage.OutputTokens == 0 || res.Usage.OutputTokens > 12 {
-				t.Errorf("usage %+v", res.Usage)
-			}
-			if res.Usage.OutputTokens == 12 && res.StopReason != protocol.StopMaxTokens {
-				t.Errorf("12 tokens generated of 12 allowed, stop reason %q", res.StopReason)
-			}
-			again, err := chat(t, e, userSays(name, "Hello there", 12))
-			if err != nil {
-				t.Fatal(err)
-			}
-			res2, _ := protocol.Aggregate(again)
-			if res2.Usage.OutputTokens != res.Usage.OutputTokens || !cmp.Equal(res2.Content, res.Content) {
-				t.Errorf("greedy decoding differs between runs: %+v vs %+v", res, res2)
-			}
-			// The same prompt again: all of it but the last token is reused.
-			if u := res2.Usage; u.CacheReadTokens != res.Usage.InputTokens-1 || u.InputTokens != 1 {
-				t.Errorf("the same prompt again: usage %+v, first %+v", u, res.Usage)
-			}
-		})
-	}
 }
 
 func TestChat_UnknownModelAndCancellation(t *testing.T) {

@@ -182,6 +182,25 @@ func (s *scriptedSeq) Forward(context.Context, []int) ([]float32, error) {
 	return logits, nil
 }
 
+// checkAnswer answers r with the scripted output (see answer) and checks
+// that the prompt holds each of inPrompt and that the answer is want,
+// ending for stop.
+func checkAnswer(t *testing.T, e *Engine, r protocol.Request, output string, inPrompt []string, want []block, stop protocol.StopReason) {
+	t.Helper()
+	prompt, res := answer(t, e, r, output)
+	for _, s := range inPrompt {
+		if !strings.Contains(prompt, s) {
+			t.Errorf("prompt lacks %q:\n%s", s, prompt)
+		}
+	}
+	if diff := cmp.Diff(want, blocksOf(res)); diff != "" {
+		t.Errorf("blocks (-want +got):\n%s", diff)
+	}
+	if res.StopReason != stop {
+		t.Errorf("stop reason %q, want %q", res.StopReason, stop)
+	}
+}
+
 // answer runs r through the engine's path for a loaded model — render and
 // encode with the model's template and tokenizer, generate with its stop
 // tokens, split the output with its family's parser into block events —
@@ -339,18 +358,7 @@ func testToolCalls(t *testing.T, e *Engine, missing map[string]string) {
 			if !slices.ContainsFunc(e.Models(), func(m Model) bool { return m.ID == model && m.ToolUse }) {
 				t.Errorf("%s is not offered tools", model)
 			}
-			prompt, res := answer(t, e, weatherRequest(model), tt.output)
-			for _, s := range tt.inPrompt {
-				if !strings.Contains(prompt, s) {
-					t.Errorf("prompt lacks %q:\n%s", s, prompt)
-				}
-			}
-			if diff := cmp.Diff(tt.want, blocksOf(res)); diff != "" {
-				t.Errorf("blocks (-want +got):\n%s", diff)
-			}
-			if res.StopReason != protocol.StopToolUse {
-				t.Errorf("stop reason %q", res.StopReason)
-			}
+			checkAnswer(t, e, weatherRequest(model), tt.output, tt.inPrompt, tt.want, protocol.StopToolUse)
 		})
 	}
 }
@@ -405,18 +413,7 @@ func testReasoningAndEndOfTurn(t *testing.T, e *Engine, missing map[string]strin
 		t.Run(tt.name, func(t *testing.T) {
 			skipMissing(t, missing, tt.family)
 			r := tt.request(userSays("test/"+tt.family, "Hello there", 200))
-			prompt, res := answer(t, e, r, tt.output)
-			for _, s := range tt.inPrompt {
-				if !strings.Contains(prompt, s) {
-					t.Errorf("prompt lacks %q:\n%s", s, prompt)
-				}
-			}
-			if diff := cmp.Diff(tt.want, blocksOf(res)); diff != "" {
-				t.Errorf("blocks (-want +got):\n%s", diff)
-			}
-			if res.StopReason != protocol.StopEndTurn {
-				t.Errorf("stop reason %q", res.StopReason)
-			}
+			checkAnswer(t, e, r, tt.output, tt.inPrompt, tt.want, protocol.StopEndTurn)
 		})
 	}
 }

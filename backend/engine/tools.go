@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -136,7 +135,7 @@ func familyInput(in *chattemplate.Input, syntax toolcall.Syntax) {
 		for _, t := range in.Tools {
 			tools = append(tools, phiTool{t.Function.Name, t.Function.Description, t.Function.Parameters})
 		}
-		b, err := compactJSON(tools)
+		b, err := protocol.Marshal(tools)
 		if err != nil { // parameters come from a decoded request: always JSON
 			return
 		}
@@ -170,7 +169,7 @@ func phiCalls(msgs []chattemplate.Message) {
 			}
 			calls = append(calls, phiCall{c.Function.Name, args})
 		}
-		b, err := compactJSON(calls)
+		b, err := protocol.Marshal(calls)
 		if err != nil { // arguments come from a decoded request: always JSON
 			continue
 		}
@@ -178,22 +177,8 @@ func phiCalls(msgs []chattemplate.Message) {
 	}
 }
 
-// compactJSON marshals v without HTML escaping.
-func compactJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	if err := json.Compact(&out, buf.Bytes()); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
-}
-
-// pythonJSON spaces compact JSON as Python's json.dumps does (", " and
+// pythonJSON spaces compact JSON (protocol.Marshal's: the encoder
+// compacts RawMessage values too) as Python's json.dumps does (", " and
 // ": "), the form the model card shows and the model was trained on.
 func pythonJSON(compact []byte) string {
 	var b strings.Builder

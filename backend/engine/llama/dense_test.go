@@ -1,14 +1,10 @@
 package llama_test
 
 import (
-	"strings"
 	"testing"
 
-	"github.com/modelbar/modelbar/backend/engine/llama"
-	"github.com/modelbar/modelbar/backend/engine/llama/llamatest"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
-	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
 	"github.com/modelbar/modelbar/backend/engine/tensor/tensortest"
 )
 
@@ -23,11 +19,7 @@ func TestDense_ModelFiles(t *testing.T) {
 	q4 := &modelfile.Quantization{GroupSize: 32, Bits: 4}
 	longrope := &modelfile.RopeScaling{Type: "longrope", OriginalMaxPositionEmbeddings: 256,
 		ShortFactor: []float64{1, 1, 1, 1, 1, 1}, LongFactor: []float64{1, 1.5, 2, 3, 5, 8}}
-	tests := []struct {
-		name  string
-		spec  testmodel.Spec
-		check func(c modelfile.Config) bool
-	}{
+	models := []fileModel{
 		{"gemma3 nested q4", testmodel.Spec{Architecture: "gemma3", NumLayers: 3, HeadDim: 32, Quantization: q4, SlidingWindow: 3,
 			FinalLogitSoftcapping: 10, RopeScaling: &modelfile.RopeScaling{Type: "linear", Factor: 8}},
 			func(c modelfile.Config) bool {
@@ -43,60 +35,13 @@ func TestDense_ModelFiles(t *testing.T) {
 		{"smollm3 bf16 NoPE", testmodel.Spec{Architecture: "smollm3", NumLayers: 3, NoRopeLayers: "101"},
 			func(c modelfile.Config) bool { return c.LayerNoRope[1] && !c.LayerNoRope[0] }},
 	}
-	tokens := []int{1, 300, 17, 42, 5, 200, 0, 33, 8, 64}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := testmodel.Write(dir, tt.spec); err != nil {
-				t.Fatal(err)
-			}
-			mf, err := modelfile.Open(dir)
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			defer mf.Close()
-			cfg := mf.Config()
-			if !tt.check(cfg) {
-				t.Errorf("config %+v", cfg)
-			}
-			b := cpu.NewThreads(2)
-			defer b.Close()
-			m, err := llama.Load(cfg, mf, b)
-			if err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			defer m.Close()
-			exactKV(t, m)
-			want := llamatest.NewReference(cfg, mf).WithKV(modelfile.F32).Logits(tokens)
-			c, err := m.NewCache(32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			got, err := m.Forward(tokens[:6], c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			llamatest.CheckLogits(t, "prefill", got, want[5])
-			for i := 6; i < len(tokens); i++ {
-				if got, err = m.Forward(tokens[i:i+1], c); err != nil {
-					t.Fatal(err)
-				}
-				llamatest.CheckLogits(t, "decode", got, want[i])
-			}
-		})
-	}
+	testModelFiles(t, models)
 }
 
 // TestDense_LoadErrors: what Load refuses in these families names the
 // tensor or setting.
 func TestDense_LoadErrors(t *testing.T) {
-	b := cpu.New()
-	defer b.Close()
-	tests := []struct {
-		spec, want string
-		edit       func(c *modelfile.Config, w tensortest.Weights)
-	}{
+	testLoadErrors(t, []loadError{
 		{"phi3_bf16_tied_fused", "model.layers.0.self_attn.qkv_proj.weight", func(_ *modelfile.Config, w tensortest.Weights) {
 			t := w["model.layers.0.self_attn.qkv_proj.weight"]
 			t.Shape = []int{t.Shape[0] - 2, t.Shape[1]}
@@ -118,19 +63,5 @@ func TestDense_LoadErrors(t *testing.T) {
 		{"llama_f32_gqa", "longrope RoPE scaling in a llama model", func(c *modelfile.Config, _ tensortest.Weights) {
 			c.RopeScaling = &modelfile.RopeScaling{Type: "longrope", LongFactor: make([]float64, 8)}
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
-			cfg, w := llamatest.Build(spec(t, tt.spec))
-			tt.edit(&cfg, w)
-			m, err := llama.Load(cfg, w, b)
-			if err == nil {
-				m.Close()
-				t.Fatal("Load succeeded")
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want it to name %s", err, tt.want)
-			}
-		})
-	}
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/modelbar/modelbar/backend/engine/llama"
 	"github.com/modelbar/modelbar/backend/engine/llama/llamatest"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
 	"github.com/modelbar/modelbar/backend/engine/tensor/tensortest"
@@ -41,12 +42,7 @@ func load(t testing.TB, b tensor.Backend, name string) *llama.Model {
 }
 
 func TestLoad_ErrorsNameTheTensor(t *testing.T) {
-	b := cpu.New()
-	defer b.Close()
-	tests := []struct {
-		spec, want string
-		edit       func(c *modelfile.Config, w tensortest.Weights)
-	}{
+	testLoadErrors(t, []loadError{
 		{"llama_f32_gqa", "model.layers.1.mlp.down_proj.weight", func(_ *modelfile.Config, w tensortest.Weights) {
 			delete(w, "model.layers.1.mlp.down_proj.weight")
 		}},
@@ -85,21 +81,7 @@ func TestLoad_ErrorsNameTheTensor(t *testing.T) {
 		{"llama_f32_gqa", `"yarn"`, func(c *modelfile.Config, _ tensortest.Weights) {
 			c.RopeScaling = &modelfile.RopeScaling{Type: "yarn", Factor: 4}
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
-			cfg, w := llamatest.Build(spec(t, tt.spec))
-			tt.edit(&cfg, w)
-			m, err := llama.Load(cfg, w, b)
-			if err == nil {
-				m.Close()
-				t.Fatal("Load: no error")
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Load error %q does not name %s", err, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestForward_RefusesBadInput(t *testing.T) {
@@ -277,5 +259,73 @@ func exactKV(t *testing.T, m *llama.Model) {
 	t.Helper()
 	if err := m.SetKVDType(modelfile.F32); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// loadError is a tiny model (spec names one of llamatest.Specs) broken by
+// edit, and what Load's error must name.
+type loadError struct {
+	spec, want string
+	edit       func(c *modelfile.Config, w tensortest.Weights)
+}
+
+// testLoadErrors checks that Load refuses each broken model with an error
+// that names the tensor or setting.
+func testLoadErrors(t *testing.T, tests []loadError) {
+	b := cpu.New()
+	defer b.Close()
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			cfg, w := llamatest.Build(spec(t, tt.spec))
+			tt.edit(&cfg, w)
+			m, err := llama.Load(cfg, w, b)
+			if err == nil {
+				m.Close()
+				t.Fatal("Load: no error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load error %q does not name %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// fileModel is a model written as its family's files are laid out
+// (testmodel) and what modelfile must read from its config.
+type fileModel struct {
+	name  string
+	spec  testmodel.Spec
+	check func(c modelfile.Config) bool // nil: nothing beyond loading
+}
+
+// testModelFiles writes each model, opens it with modelfile (config
+// parsing and tensor checks), loads it on the CPU backend and checks it
+// against the reference past its sliding windows: the whole path a
+// downloaded model takes.
+func testModelFiles(t *testing.T, models []fileModel) {
+	for _, tt := range models {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := testmodel.Write(dir, tt.spec); err != nil {
+				t.Fatal(err)
+			}
+			mf, err := modelfile.Open(dir)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer mf.Close()
+			if cfg := mf.Config(); tt.check != nil && !tt.check(cfg) {
+				t.Errorf("config %+v", cfg)
+			}
+			b := cpu.NewThreads(2)
+			defer b.Close()
+			m, err := llama.Load(mf.Config(), mf, b)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			defer m.Close()
+			exactKV(t, m)
+			llamatest.CheckPrefillDecode(t, m, mf)
+		})
 	}
 }

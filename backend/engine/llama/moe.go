@@ -38,17 +38,6 @@ func checkMoE(c modelfile.Config) error {
 	return nil
 }
 
-// moeNames are where an architecture keeps its router and experts.
-func moeNames(arch string) (router, experts string) {
-	switch arch {
-	case "mixtral":
-		return "block_sparse_moe.gate", "block_sparse_moe.switch_mlp."
-	case "gpt_oss":
-		return "mlp.router", "mlp.experts."
-	}
-	return "mlp.gate", "mlp.switch_mlp." // qwen3_moe
-}
-
 // moeSteps loads layer p's router and experts into ly.moe.
 func (l *loader) moeSteps(p string, ly *layer) []func() error {
 	c := l.m.cfg
@@ -59,7 +48,7 @@ func (l *loader) moeSteps(p string, ly *layer) []func() error {
 		ml.op.Act, ml.op.Alpha, ml.op.Limit = tensor.ClampedSwiGLU, gptOSSAlpha, float32(e.SwiGLULimit)
 	}
 	ly.moe = ml
-	router, ex := moeNames(c.Architecture)
+	router, ex := modelfile.MoETensors(c.Architecture)
 	h, inter := c.HiddenSize, e.IntermediateSize
 	steps := []func() error{
 		l.linearTo(&ml.router, p+router, e.Experts, h, gptOSS),

@@ -1,15 +1,10 @@
 package llama_test
 
 import (
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/modelbar/modelbar/backend/engine/llama"
-	"github.com/modelbar/modelbar/backend/engine/llama/llamatest"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
-	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
 	"github.com/modelbar/modelbar/backend/engine/tensor/tensortest"
 )
 
@@ -18,66 +13,22 @@ import (
 // checks) and runs them against the reference: the whole path a
 // downloaded qwen3_moe, mixtral or gpt-oss model takes.
 func TestMoE_FromDisk(t *testing.T) {
-	tests := []struct {
-		name string
-		spec testmodel.Spec
-	}{
+	models := []fileModel{
 		{"qwen3_moe_q4_dense_layer", testmodel.Spec{Architecture: "qwen3_moe", HeadDim: 32, NumExperts: 6, ExpertsPerTok: 2, MLPOnlyLayers: 1 << 1,
-			NumLayers: 3, Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4}, Seed: 1}},
-		{"mixtral_f16", testmodel.Spec{Architecture: "mixtral", DType: modelfile.F16, NumExperts: 4, ExpertsPerTok: 2, Seed: 2}},
+			NumLayers: 3, Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4}, Seed: 1}, nil},
+		{"mixtral_f16", testmodel.Spec{Architecture: "mixtral", DType: modelfile.F16, NumExperts: 4, ExpertsPerTok: 2, Seed: 2}, nil},
 		{"gpt_oss_mxfp4_q8_windows", testmodel.Spec{Architecture: "gpt_oss", NumExperts: 4, ExpertsPerTok: 2, SlidingWindow: 4, NumLayers: 3,
-			ExpertsMXFP4: true, Quantization: &modelfile.Quantization{GroupSize: 64, Bits: 8}, Seed: 3}},
+			ExpertsMXFP4: true, Quantization: &modelfile.Quantization{GroupSize: 64, Bits: 8}, Seed: 3}, nil},
 		{"gpt_oss_all_mxfp4", testmodel.Spec{Architecture: "gpt_oss", NumExperts: 4, ExpertsPerTok: 2, SlidingWindow: 3,
-			Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4, Mode: "mxfp4"}, Seed: 4}},
+			Quantization: &modelfile.Quantization{GroupSize: 32, Bits: 4, Mode: "mxfp4"}, Seed: 4}, nil},
 	}
-	tokens := []int{1, 17, 42, 5, 79, 0, 33, 8, 64, 8, 21, 250}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "model")
-			if err := testmodel.Write(dir, tt.spec); err != nil {
-				t.Fatal(err)
-			}
-			mf, err := modelfile.Open(dir)
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			defer mf.Close()
-			b := cpu.NewThreads(2)
-			defer b.Close()
-			m, err := llama.Load(mf.Config(), mf, b)
-			if err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			defer m.Close()
-			exactKV(t, m)
-			want := llamatest.NewReference(mf.Config(), mf).WithKV(modelfile.F32).Logits(tokens)
-			c, err := m.NewCache(0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			logits, err := m.Forward(tokens[:7], c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			llamatest.CheckLogits(t, "prefill", logits, want[6])
-			for i := 7; i < len(tokens); i++ {
-				if logits, err = m.Forward(tokens[i:i+1], c); err != nil {
-					t.Fatal(err)
-				}
-				llamatest.CheckLogits(t, "decode", logits, want[i])
-			}
-		})
-	}
+	testModelFiles(t, models)
 }
 
+// TestLoad_MoEErrors: what Load refuses in the MoE families names the
+// tensor or setting.
 func TestLoad_MoEErrors(t *testing.T) {
-	b := cpu.New()
-	defer b.Close()
-	tests := []struct {
-		spec, want string
-		edit       func(c *modelfile.Config, w tensortest.Weights)
-	}{
+	testLoadErrors(t, []loadError{
 		{"qwen3_moe_f32_tied", "model.layers.1.mlp.switch_mlp.up_proj.weight", func(_ *modelfile.Config, w tensortest.Weights) {
 			delete(w, "model.layers.1.mlp.switch_mlp.up_proj.weight")
 		}},
@@ -98,19 +49,5 @@ func TestLoad_MoEErrors(t *testing.T) {
 		{"gpt_oss_f32_windows", "swiglu_limit", func(c *modelfile.Config, _ tensortest.Weights) { c.MoE.SwiGLULimit = 0 }},
 		{"mixtral_q4g64", "top 3 of 2 experts", func(c *modelfile.Config, _ tensortest.Weights) { c.MoE.Experts, c.MoE.TopK = 2, 3 }},
 		{"qwen3_moe_f32_tied", "without a mixture-of-experts configuration", func(c *modelfile.Config, _ tensortest.Weights) { c.MoE = nil }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
-			cfg, w := llamatest.Build(spec(t, tt.spec))
-			tt.edit(&cfg, w)
-			m, err := llama.Load(cfg, w, b)
-			if err == nil {
-				m.Close()
-				t.Fatal("Load succeeded")
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want it to name %s", err, tt.want)
-			}
-		})
-	}
+	})
 }

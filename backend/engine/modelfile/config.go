@@ -61,7 +61,7 @@ var architectures = map[string]archRules{
 	// them), phi3 mlx-lm's (its 131072 positions, not transformers' 4096).
 	"gemma3_text": gemma3Rules(false),
 	"gemma3":      gemma3Rules(true),
-	"phi3":        {ropeTheta: 10000, maxPos: 131072, headDim: headDimDerived, windows: windowsOwn, dense: phi3Fields},
+	"phi3":        {ropeTheta: 10000, maxPos: 131072, headDim: headDimDerived, windows: windowsEvery, dense: phi3Fields},
 	"smollm3":     {ropeTheta: 2e6, maxPos: 32768, llamaOpts: true, windows: windowsQwen, dense: smollm3Fields},
 }
 
@@ -96,6 +96,7 @@ type rawConfig struct {
 	MLPBias               bool            `json:"mlp_bias"`
 	LayerTypes            []string        `json:"layer_types"`
 	SlidingWindow         json.RawMessage `json:"sliding_window"`
+	SlidingWindowPattern  *int            `json:"sliding_window_pattern"` // gemma3
 	UseSlidingWindow      bool            `json:"use_sliding_window"`
 	MaxWindowLayers       *int            `json:"max_window_layers"`
 	Quantization          json.RawMessage `json:"quantization"`
@@ -250,11 +251,9 @@ func defaultIf(ok bool, v int) int {
 
 // jsonError turns a decoding error into a *FieldError.
 func jsonError(path string, err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return &FieldError{path, te.Field, wrapf(ErrInvalidConfig, "JSON %s where %s was expected", te.Value, te.Type)}
-	}
-	return &FieldError{path, "", wrapf(ErrInvalidConfig, "not valid JSON: %v", err)}
+	f := &fields{file: path}
+	f.jsonFail(err)
+	return f.err
 }
 
 // isNull reports whether a raw field is absent or null.

@@ -104,11 +104,7 @@ func TestReadConfig_Defaults(t *testing.T) {
 }
 
 func TestReadConfig_Errors(t *testing.T) {
-	tests := []struct {
-		name, config string
-		sentinel     error
-		field        string
-	}{
+	testConfigErrors(t, []configError{
 		{"unsupported architecture", `{"model_type": "gemma2", ` + baseFields + `}`, modelfile.ErrUnsupported, "model_type"},
 		{"no model_type", `{` + baseFields + `}`, modelfile.ErrInvalidConfig, "model_type"},
 		{"not JSON", `{"model_type": `, modelfile.ErrInvalidConfig, ""},
@@ -153,7 +149,21 @@ func TestReadConfig_Errors(t *testing.T) {
 		{"zero sliding_window", `{"model_type": "mistral", "sliding_window": 0, ` + baseFields + `}`, modelfile.ErrInvalidConfig, "sliding_window"},
 		{"sliding_window not a number", `{"model_type": "mistral", "sliding_window": "4k", ` + baseFields + `}`, modelfile.ErrInvalidConfig, "sliding_window"},
 		{"eos not ids", `{"model_type": "llama", "eos_token_id": "x", ` + baseFields + `}`, modelfile.ErrInvalidConfig, "eos_token_id"},
-	}
+	})
+}
+
+// configError is a config.json ReadConfig must refuse, and the error it
+// must give: a *FieldError on field wrapping sentinel.
+type configError struct {
+	name, config string
+	sentinel     error
+	field        string
+}
+
+// testConfigErrors checks that ReadConfig refuses each config with a
+// *FieldError that wraps the sentinel and names the file and the field,
+// and a message that names the file.
+func testConfigErrors(t *testing.T, tests []configError) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeFiles(t, map[string]string{"config.json": tt.config})
@@ -194,7 +204,8 @@ func TestReadConfig_UnsupportedArchitectureNamed(t *testing.T) {
 
 // TestReadConfig_Windows checks which layers slide, by how much, for each
 // architecture's way of saying it (transformers' MistralConfig,
-// Qwen2Config and Qwen3Config; mlx-lm's llama layer_types).
+// Qwen2Config, Qwen3Config, Phi3Config and Gemma3TextConfig; mlx-lm's
+// llama layer_types); gpt_oss's are in TestReadConfig_MoE.
 func TestReadConfig_Windows(t *testing.T) {
 	four := strings.Replace(baseFields, `"num_hidden_layers": 2`, `"num_hidden_layers": 4`, 1)
 	qwen := func(model, extra string) string {
@@ -223,6 +234,12 @@ func TestReadConfig_Windows(t *testing.T) {
 		{"qwen2 layer_types without use_sliding_window: no window", qwen("qwen2", `"sliding_window": 5,
 			"layer_types": ["sliding_attention", "full_attention", "full_attention", "sliding_attention"], `), nil},
 		{"qwen3 as qwen2", qwen("qwen3", `"rope_theta": 1e6, "max_position_embeddings": 4096, "use_sliding_window": true, "sliding_window": 3, "max_window_layers": 2, `), []int{0, 0, 3, 3}},
+		{"mixtral as mistral", `{"model_type": "mixtral", "sliding_window": 4, ` + four + `}`, []int{4, 4, 4, 4}},
+		{"phi3 window inside the context: every layer", `{"model_type": "phi3", "sliding_window": 7, "max_position_embeddings": 8, ` + four + `}`, []int{7, 7, 7, 7}},
+		{"phi3 window covering the context is dropped", `{"model_type": "phi3", "sliding_window": 8, "max_position_embeddings": 8, ` + four + `}`, nil},
+		{"gemma3 every sliding_window_pattern-th layer global", `{"model_type": "gemma3_text", "sliding_window": 5, "sliding_window_pattern": 2, ` + four + `}`, []int{5, 0, 5, 0}},
+		{"gemma3 sliding_window_pattern 1: all global", `{"model_type": "gemma3_text", "sliding_window_pattern": 1, ` + four + `}`, nil},
+		{"gemma3 all full_attention", `{"model_type": "gemma3_text", "layer_types": ["full_attention", "full_attention", "full_attention", "full_attention"], ` + four + `}`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

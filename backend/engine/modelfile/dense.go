@@ -3,6 +3,7 @@ package modelfile
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -31,7 +32,7 @@ var ignoredNested = []string{"vision_tower.", "multi_modal_projector.", "model.v
 // Gemma3TextConfig defaults: real text_config objects leave out what
 // equals them (Gemma 3 4B's has no num_attention_heads or head_dim).
 func gemma3Rules(nested bool) archRules {
-	return archRules{ropeTheta: 1e6, maxPos: 131072, qkNorm: true, windows: windowsOwn, nested: nested, defaults: gemma3Defaults, dense: gemma3Fields}
+	return archRules{ropeTheta: 1e6, maxPos: 131072, qkNorm: true, windows: windowsPattern, nested: nested, defaults: gemma3Defaults, dense: gemma3Fields}
 }
 
 func gemma3Defaults(raw *rawConfig) {
@@ -103,15 +104,13 @@ func asFieldError(err error, fe **FieldError) bool {
 	return ok
 }
 
-// gemma3Fields reads gemma3's attention scale, sliding-window pattern,
-// local RoPE base and logit soft-capping, and refuses what its forward
-// pass does not do (attention logit soft-capping, bidirectional
-// attention, another activation).
+// gemma3Fields reads gemma3's attention scale, local RoPE base and logit
+// soft-capping (its local/global layer pattern is windowsPattern's), and
+// refuses what its forward pass does not do (attention logit
+// soft-capping, bidirectional attention, another activation).
 func gemma3Fields(f *fields, mc *modelConfig, raw *rawConfig, data []byte) {
 	var g struct {
 		QueryPreAttnScalar    *float64 `json:"query_pre_attn_scalar"`
-		SlidingWindow         *int     `json:"sliding_window"`
-		SlidingWindowPattern  *int     `json:"sliding_window_pattern"`
 		RopeLocalBaseFreq     *float64 `json:"rope_local_base_freq"`
 		FinalLogitSoftcapping *float64 `json:"final_logit_softcapping"`
 		AttnLogitSoftcapping  *float64 `json:"attn_logit_softcapping"`
@@ -119,8 +118,7 @@ func gemma3Fields(f *fields, mc *modelConfig, raw *rawConfig, data []byte) {
 		AttentionBias         bool     `json:"attention_bias"`
 		Bidirectional         bool     `json:"use_bidirectional_attention"`
 	}
-	if err := json.Unmarshal(data, &g); err != nil {
-		f.fail("", ErrInvalidConfig, "%v", err)
+	if !f.decode(data, &g) {
 		return
 	}
 	c := &mc.Config
@@ -139,54 +137,19 @@ func gemma3Fields(f *fields, mc *modelConfig, raw *rawConfig, data []byte) {
 	case g.AttentionBias:
 		f.fail("attention_bias", ErrUnsupported, "true")
 	}
-	window := f.positive("sliding_window", g.SlidingWindow, 4096)
-	pattern := f.positive("sliding_window_pattern", g.SlidingWindowPattern, 6)
-	if c.NumLayers <= 0 || f.err != nil {
-		return
-	}
-	c.LayerWindows = make([]int, c.NumLayers)
-	for i := range c.LayerWindows {
-		if (i+1)%pattern != 0 { // transformers: every pattern-th layer is global
-			c.LayerWindows[i] = window
-		}
-	}
-	if raw.LayerTypes != nil {
-		c.LayerWindows = f.layerTypeWindows(raw.LayerTypes, c.NumLayers, window)
-	}
 }
 
-// layerTypeWindows reads layer_types: sliding_attention layers get
-// window, full_attention ones none.
-func (f *fields) layerTypeWindows(types []string, layers, window int) []int {
-	if len(types) != layers {
-		f.fail("layer_types", ErrInvalidConfig, "%d entries for %d layers", len(types), layers)
-		return nil
-	}
-	windows := make([]int, layers)
-	for i, t := range types {
-		switch t {
-		case "sliding_attention":
-			windows[i] = window
-		case "full_attention":
-		default:
-			f.fail("layer_types", ErrUnsupported, "layer %d is %q (only sliding_attention or full_attention)", i, t)
-		}
-	}
-	return windows
-}
-
-// phi3Fields reads partial_rotary_factor, original_max_position_embeddings
-// (for longrope) and sliding_window, which transformers' Phi3 applies to
-// every layer (mlx-lm ignores it). A window that covers the whole context
-// is dropped: it changes nothing.
+// phi3Fields reads partial_rotary_factor and
+// original_max_position_embeddings (for longrope). transformers' Phi3
+// applies sliding_window to every layer (windowsEvery; mlx-lm ignores it);
+// a window that covers the whole context changes nothing and is dropped
+// here.
 func phi3Fields(f *fields, mc *modelConfig, raw *rawConfig, data []byte) {
 	var p struct {
 		PartialRotaryFactor *float64 `json:"partial_rotary_factor"`
 		Original            *int     `json:"original_max_position_embeddings"`
-		SlidingWindow       *int     `json:"sliding_window"`
 	}
-	if err := json.Unmarshal(data, &p); err != nil {
-		f.fail("", ErrInvalidConfig, "%v", err)
+	if !f.decode(data, &p) {
 		return
 	}
 	c := &mc.Config
@@ -207,14 +170,8 @@ func phi3Fields(f *fields, mc *modelConfig, raw *rawConfig, data []byte) {
 			}
 		}
 	}
-	if p.SlidingWindow != nil {
-		w := f.positive("sliding_window", p.SlidingWindow, 0)
-		if w > 0 && w < c.MaxPositionEmbeddings && c.NumLayers > 0 {
-			c.LayerWindows = make([]int, c.NumLayers)
-			for i := range c.LayerWindows {
-				c.LayerWindows[i] = w
-			}
-		}
+	if len(c.LayerWindows) > 0 && slices.Max(c.LayerWindows) >= c.MaxPositionEmbeddings {
+		c.LayerWindows = nil
 	}
 }
 
@@ -227,8 +184,7 @@ func smollm3Fields(f *fields, mc *modelConfig, _ *rawConfig, data []byte) {
 		Interval         *int  `json:"no_rope_layer_interval"`
 		UseSlidingWindow bool  `json:"use_sliding_window"`
 	}
-	if err := json.Unmarshal(data, &s); err != nil {
-		f.fail("", ErrInvalidConfig, "%v", err)
+	if !f.decode(data, &s) {
 		return
 	}
 	c := &mc.Config
@@ -268,16 +224,7 @@ func smollm3Fields(f *fields, mc *modelConfig, _ *rawConfig, data []byte) {
 // denseRopeScaling parses rope_scaling of kind "linear" (factor) or phi3's
 // "longrope" ("su" is its older name): short_factor and long_factor, one
 // per rotated pair, checked by phi3Fields.
-func (f *fields) denseRopeScaling(field, kind string, raw json.RawMessage) *RopeScaling {
-	var rs struct {
-		Factor *float64  `json:"factor"`
-		Short  []float64 `json:"short_factor"`
-		Long   []float64 `json:"long_factor"`
-	}
-	if err := json.Unmarshal(raw, &rs); err != nil {
-		f.fail(field, ErrInvalidConfig, "%v", err)
-		return nil
-	}
+func (f *fields) denseRopeScaling(field, kind string, rs *rawRopeScaling) *RopeScaling {
 	if kind == "linear" {
 		return &RopeScaling{Type: kind, Factor: f.positiveFloat(field+".factor", rs.Factor, 0)}
 	}

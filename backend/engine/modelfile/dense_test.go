@@ -119,14 +119,12 @@ func TestReadConfig_DenseFamilies(t *testing.T) {
 
 func TestReadConfig_DenseErrors(t *testing.T) {
 	phi := `"model_type": "phi3", "partial_rotary_factor": 0.5, ` + baseFields
-	tests := []struct {
-		name, config string
-		sentinel     error
-		field        string
-	}{
+	testConfigErrors(t, []configError{
 		{"gemma3 attention soft-capping", `{"model_type": "gemma3_text", "attn_logit_softcapping": 50}`, modelfile.ErrUnsupported, "attn_logit_softcapping"},
 		{"gemma3 nested field path", `{"model_type": "gemma3", "text_config": {"attn_logit_softcapping": 50}}`, modelfile.ErrUnsupported, "text_config.attn_logit_softcapping"},
 		{"gemma3 nested JSON type", `{"model_type": "gemma3", "text_config": {"hidden_size": "big"}}`, modelfile.ErrInvalidConfig, "text_config.hidden_size"},
+		{"gemma3 nested type of its own field", `{"model_type": "gemma3", "text_config": {"query_pre_attn_scalar": "big"}}`, modelfile.ErrInvalidConfig, "text_config.query_pre_attn_scalar"},
+		{"phi3 type of its own field", `{"model_type": "phi3", "partial_rotary_factor": "half", ` + baseFields + `}`, modelfile.ErrInvalidConfig, "partial_rotary_factor"},
 		{"gemma3 nested bad size", `{"model_type": "gemma3", "text_config": {"num_hidden_layers": 0}}`, modelfile.ErrInvalidConfig, "text_config.num_hidden_layers"},
 		{"gemma3 other activation", `{"model_type": "gemma3_text", "hidden_activation": "gelu"}`, modelfile.ErrUnsupported, "hidden_activation"},
 		{"gemma3 bidirectional", `{"model_type": "gemma3_text", "use_bidirectional_attention": true}`, modelfile.ErrUnsupported, "use_bidirectional_attention"},
@@ -147,20 +145,7 @@ func TestReadConfig_DenseErrors(t *testing.T) {
 		{"smollm3 no_rope_layers value", `{"model_type": "smollm3", "no_rope_layers": [1, 2], ` + baseFields + `}`, modelfile.ErrInvalidConfig, "no_rope_layers"},
 		{"smollm3 sliding window", `{"model_type": "smollm3", "use_sliding_window": true, ` + baseFields + `}`, modelfile.ErrUnsupported, "use_sliding_window"},
 		{"smollm3 zero interval", `{"model_type": "smollm3", "no_rope_layer_interval": 0, ` + baseFields + `}`, modelfile.ErrInvalidConfig, "no_rope_layer_interval"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := writeFiles(t, map[string]string{"config.json": tt.config})
-			_, err := modelfile.ReadConfig(dir)
-			var fe *modelfile.FieldError
-			if !errors.As(err, &fe) || !errors.Is(err, tt.sentinel) {
-				t.Fatalf("err = %v, want a *FieldError wrapping %v", err, tt.sentinel)
-			}
-			if fe.Field != tt.field || fe.File != filepath.Join(dir, "config.json") {
-				t.Errorf("error names %s field %q, want config.json field %q (%v)", fe.File, fe.Field, tt.field, err)
-			}
-		})
-	}
+	})
 }
 
 // TestOpen_Gemma3Nested: the text model's tensors are found under their

@@ -2,6 +2,7 @@ package modelfile
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 )
@@ -18,6 +19,25 @@ func (f *fields) fail(field string, sentinel error, format string, args ...any) 
 	if f.err == nil {
 		f.err = &FieldError{f.file, f.prefix + field, wrapf(sentinel, format, args...)}
 	}
+}
+
+// decode decodes a family's own fields from config.json's data into v.
+func (f *fields) decode(data []byte, v any) bool {
+	if err := json.Unmarshal(data, v); err != nil {
+		f.jsonFail(err)
+		return false
+	}
+	return true
+}
+
+// jsonFail records a decoding error, naming the field of a type error.
+func (f *fields) jsonFail(err error) {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		f.fail(te.Field, ErrInvalidConfig, "JSON %s where %s was expected", te.Value, te.Type)
+		return
+	}
+	f.fail("", ErrInvalidConfig, "not valid JSON: %v", err)
 }
 
 // positive returns *v, or def when v is nil; def 0 means required.
@@ -95,18 +115,35 @@ func (f *fields) rope(c *Config, raw *rawConfig, defTheta float64) {
 	}
 }
 
+// rawRopeScaling is a rope_scaling (or rope_parameters) object as
+// written, with the fields of every kind accepted; each kind's parser
+// reads its own.
+type rawRopeScaling struct {
+	Type     *string  `json:"type"`
+	RopeType *string  `json:"rope_type"`
+	Factor   *float64 `json:"factor"`
+	Original *int     `json:"original_max_position_embeddings"` // llama3, yarn
+	// llama3
+	Low  *float64 `json:"low_freq_factor"`
+	High *float64 `json:"high_freq_factor"`
+	// phi3's longrope
+	Short []float64 `json:"short_factor"`
+	Long  []float64 `json:"long_factor"`
+	// gpt_oss's yarn
+	Fast            *float64        `json:"beta_fast"`
+	Slow            *float64        `json:"beta_slow"`
+	Truncate        *bool           `json:"truncate"`
+	Mscale          json.RawMessage `json:"mscale"`
+	MscaleAD        json.RawMessage `json:"mscale_all_dim"`
+	AttentionFactor json.RawMessage `json:"attention_factor"`
+}
+
 // ropeScaling parses a rope_scaling object the way mlx-lm's
 // initialize_rope does: "type" wins over "rope_type"; "default" means no
-// scaling; llama3 is the only other kind accepted.
+// scaling; llama3 is read here, linear and longrope by denseRopeScaling,
+// gpt_oss's yarn by yarnScaling.
 func (f *fields) ropeScaling(field string, raw json.RawMessage) *RopeScaling {
-	var rs struct {
-		Type     *string  `json:"type"`
-		RopeType *string  `json:"rope_type"`
-		Factor   *float64 `json:"factor"`
-		Low      *float64 `json:"low_freq_factor"`
-		High     *float64 `json:"high_freq_factor"`
-		Original *int     `json:"original_max_position_embeddings"`
-	}
+	var rs rawRopeScaling
 	if err := json.Unmarshal(raw, &rs); err != nil {
 		f.fail(field, ErrInvalidConfig, "%v", err)
 		return nil
@@ -122,10 +159,10 @@ func (f *fields) ropeScaling(field string, raw json.RawMessage) *RopeScaling {
 		return nil
 	case "llama3":
 	case "linear", "longrope", "su":
-		return f.denseRopeScaling(field, kind, raw)
+		return f.denseRopeScaling(field, kind, &rs)
 	case "yarn": // gpt-oss
 		if f.arch == "gpt_oss" {
-			return f.yarnScaling(field, raw)
+			return f.yarnScaling(field, &rs)
 		}
 		f.fail(field+".rope_type", ErrUnsupported, "RoPE scaling %q (only gpt_oss uses yarn)", kind)
 		return nil

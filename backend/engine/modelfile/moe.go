@@ -15,9 +15,9 @@ import (
 // mlx-lm's ModelArgs (qwen3_moe.py, mixtral.py, gpt_oss.py) with
 // transformers' defaults where mlx-lm has none.
 var moeArchitectures = map[string]archRules{
-	"qwen3_moe": {kvRequired: true, headDim: headDimRequired, qkNorm: true, windows: windowsOwn},
-	"mixtral":   {ropeTheta: 1e6, maxPos: 131072, headDim: headDimDerived, windows: windowsOwn},
-	"gpt_oss":   {ropeTheta: 150000, maxPos: 131072, headDim: headDimRequired, attnBias: true, windows: windowsOwn},
+	"qwen3_moe": {kvRequired: true, headDim: headDimRequired, qkNorm: true, windows: windowsQwen},
+	"mixtral":   {ropeTheta: 1e6, maxPos: 131072, headDim: headDimDerived, windows: windowsEvery},
+	"gpt_oss":   {ropeTheta: 150000, maxPos: 131072, headDim: headDimRequired, attnBias: true, windows: windowsAlternate},
 }
 
 func init() {
@@ -28,27 +28,24 @@ func init() {
 
 // rawMoE is the part of config.json only the MoE architectures read.
 type rawMoE struct {
-	NumExperts          *int            `json:"num_experts"`       // qwen3_moe
-	NumLocalExperts     *int            `json:"num_local_experts"` // mixtral, gpt_oss
-	NumExpertsPerTok    *int            `json:"num_experts_per_tok"`
-	ExpertsPerToken     *int            `json:"experts_per_token"` // gpt_oss's older name
-	MoEIntermediateSize *int            `json:"moe_intermediate_size"`
-	DecoderSparseStep   *int            `json:"decoder_sparse_step"`
-	MLPOnlyLayers       []int           `json:"mlp_only_layers"`
-	NormTopKProb        *bool           `json:"norm_topk_prob"`
-	SlidingWindow       json.RawMessage `json:"sliding_window"`
-	SwiGLULimit         *float64        `json:"swiglu_limit"`
-	LayerTypes          []string        `json:"layer_types"`
-	UseSlidingWindow    bool            `json:"use_sliding_window"` // qwen3_moe
+	NumExperts          *int     `json:"num_experts"`       // qwen3_moe
+	NumLocalExperts     *int     `json:"num_local_experts"` // mixtral, gpt_oss
+	NumExpertsPerTok    *int     `json:"num_experts_per_tok"`
+	ExpertsPerToken     *int     `json:"experts_per_token"` // gpt_oss's older name
+	MoEIntermediateSize *int     `json:"moe_intermediate_size"`
+	DecoderSparseStep   *int     `json:"decoder_sparse_step"`
+	MLPOnlyLayers       []int    `json:"mlp_only_layers"`
+	NormTopKProb        *bool    `json:"norm_topk_prob"`
+	SwiGLULimit         *float64 `json:"swiglu_limit"`
+	UseSlidingWindow    bool     `json:"use_sliding_window"` // qwen3_moe
 }
 
-// moeConfig fills c's MoE fields (and gpt-oss's windows and sinks) from
-// config.json.
+// moeConfig fills c's MoE fields (and gpt-oss's sinks) from config.json;
+// their sliding windows are window.go's.
 func (f *fields) moeConfig(mc *modelConfig, data []byte) {
 	c := &mc.Config
 	var raw rawMoE
-	if err := json.Unmarshal(data, &raw); err != nil {
-		f.fail("", ErrInvalidConfig, "%v", err)
+	if !f.decode(data, &raw) {
 		return
 	}
 	e := &MoE{}
@@ -77,16 +74,12 @@ func (f *fields) moeConfig(mc *modelConfig, data []byte) {
 		e.Experts = f.positive("num_local_experts", raw.NumLocalExperts, 8)
 		e.IntermediateSize = c.IntermediateSize
 		e.NormTopKProb = true
-		if w := f.window(raw.SlidingWindow); w > 0 {
-			c.LayerWindows = repeat(w, c.NumLayers)
-		}
 	case "gpt_oss":
 		e.Experts = f.positive("num_local_experts", raw.NumLocalExperts, 0)
 		e.IntermediateSize = c.IntermediateSize
 		e.NormTopKProb = true
 		e.SwiGLULimit = f.positiveFloat("swiglu_limit", raw.SwiGLULimit, 7)
 		c.AttentionSinks, mc.outputBias = true, true
-		f.gptOSSWindows(c, raw)
 	}
 	perTok := raw.NumExpertsPerTok
 	if perTok == nil {
@@ -102,67 +95,11 @@ func (f *fields) moeConfig(mc *modelConfig, data []byte) {
 	}
 }
 
-// gptOSSWindows sets the window of each "sliding_attention" layer of
-// layer_types (transformers' default alternates, sliding first).
-func (f *fields) gptOSSWindows(c *Config, raw rawMoE) {
-	w := f.window(raw.SlidingWindow)
-	if w == 0 {
-		w = 128
-	}
-	types := raw.LayerTypes
-	if types == nil {
-		for i := range c.NumLayers {
-			types = append(types, map[bool]string{true: "sliding_attention", false: "full_attention"}[i%2 == 0])
-		}
-	}
-	if len(types) != c.NumLayers {
-		f.fail("layer_types", ErrInvalidConfig, "%d entries for %d layers", len(types), c.NumLayers)
-		return
-	}
-	c.LayerWindows = make([]int, c.NumLayers)
-	for i, t := range types {
-		switch t {
-		case "sliding_attention":
-			c.LayerWindows[i] = w
-		case "full_attention":
-		default:
-			f.fail("layer_types", ErrUnsupported, "layer %d is %q", i, t)
-		}
-	}
-}
-
-// window parses an optional sliding_window (null: none).
-func (f *fields) window(raw json.RawMessage) int {
-	if isNull(raw) {
-		return 0
-	}
-	var w int
-	if err := json.Unmarshal(raw, &w); err != nil || w <= 0 {
-		f.fail("sliding_window", ErrInvalidConfig, "want a positive size or null, got %s", raw)
-		return 0
-	}
-	return w
-}
-
 // yarnScaling parses a "yarn" rope_scaling (gpt-oss) as transformers
 // reads it; mscale, mscale_all_dim and attention_factor, which change the
 // attention factor, are refused.
-func (f *fields) yarnScaling(field string, raw json.RawMessage) *RopeScaling {
-	var rs struct {
-		Factor   *float64        `json:"factor"`
-		Original *int            `json:"original_max_position_embeddings"`
-		Fast     *float64        `json:"beta_fast"`
-		Slow     *float64        `json:"beta_slow"`
-		Truncate *bool           `json:"truncate"`
-		Mscale   json.RawMessage `json:"mscale"`
-		MscaleAD json.RawMessage `json:"mscale_all_dim"`
-		Factor2  json.RawMessage `json:"attention_factor"`
-	}
-	if err := json.Unmarshal(raw, &rs); err != nil {
-		f.fail(field, ErrInvalidConfig, "%v", err)
-		return nil
-	}
-	for name, v := range map[string]json.RawMessage{"mscale": rs.Mscale, "mscale_all_dim": rs.MscaleAD, "attention_factor": rs.Factor2} {
+func (f *fields) yarnScaling(field string, rs *rawRopeScaling) *RopeScaling {
+	for name, v := range map[string]json.RawMessage{"mscale": rs.Mscale, "mscale_all_dim": rs.MscaleAD, "attention_factor": rs.AttentionFactor} {
 		if !isNull(v) {
 			f.fail(field+"."+name, ErrUnsupported, "yarn with %s", name)
 		}
@@ -183,17 +120,25 @@ type expertStack struct {
 	bias       bool // "<prefix>.bias" [n, out] (gpt-oss)
 }
 
+// MoETensors are where a sparse layer of arch keeps its router and its
+// stacked experts, relative to the layer's prefix, as mlx-lm names them:
+// the router's matrix is router+".weight", the experts'
+// experts+"gate_proj.weight" and so on.
+func MoETensors(arch string) (router, experts string) {
+	switch arch {
+	case "mixtral":
+		return "block_sparse_moe.gate", "block_sparse_moe.switch_mlp."
+	case "gpt_oss":
+		return "mlp.router", "mlp.experts."
+	}
+	return "mlp.gate", "mlp.switch_mlp." // qwen3_moe
+}
+
 // moeLayout lists the tensors of sparse layer i (prefix p) in place of
 // the dense MLP's: the router and the stacked experts.
 func moeLayout(c Config, p string) ([]matrix, []vector, []expertStack) {
 	e := c.MoE
-	router, ex := "mlp.gate", "mlp.switch_mlp."
-	switch c.Architecture {
-	case "mixtral":
-		router, ex = "block_sparse_moe.gate", "block_sparse_moe.switch_mlp."
-	case "gpt_oss":
-		router, ex = "mlp.router", "mlp.experts."
-	}
+	router, ex := MoETensors(c.Architecture)
 	gptOSS := e.SwiGLULimit > 0
 	h, in := c.HiddenSize, e.IntermediateSize
 	mats := []matrix{{p + router, e.Experts, h}}

@@ -1,7 +1,6 @@
 package modelfile_test
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -68,11 +67,7 @@ func TestReadConfig_MoE(t *testing.T) {
 
 func TestReadConfig_MoEErrors(t *testing.T) {
 	gpt := `{"model_type": "gpt_oss", "num_key_value_heads": 2, "head_dim": 16, "num_local_experts": 4, "num_experts_per_tok": 2, `
-	tests := []struct {
-		name, config string
-		sentinel     error
-		field        string
-	}{
+	testConfigErrors(t, []configError{
 		{"qwen3_moe without num_experts", `{"model_type": "qwen3_moe", "num_key_value_heads": 2, "head_dim": 32, "rope_theta": 1e6,
 			"max_position_embeddings": 4096, "num_experts_per_tok": 2, "moe_intermediate_size": 32, ` + moeFields + `}`, modelfile.ErrInvalidConfig, "num_experts"},
 		{"more experts per token than experts", `{"model_type": "mixtral", "num_local_experts": 2, "num_experts_per_tok": 3, ` + moeFields + `}`,
@@ -86,17 +81,9 @@ func TestReadConfig_MoEErrors(t *testing.T) {
 		{"qwen3_moe sliding window", `{"model_type": "qwen3_moe", "num_key_value_heads": 2, "head_dim": 32, "rope_theta": 1e6,
 			"max_position_embeddings": 4096, "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
 			"use_sliding_window": true, "sliding_window": 4096, ` + moeFields + `}`, modelfile.ErrUnsupported, "use_sliding_window"},
+		{"mixtral num_local_experts type", `{"model_type": "mixtral", "num_local_experts": "eight", ` + moeFields + `}`, modelfile.ErrInvalidConfig, "num_local_experts"},
 		{"mixtral bad sliding_window", `{"model_type": "mixtral", "sliding_window": -1, ` + moeFields + `}`, modelfile.ErrInvalidConfig, "sliding_window"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := modelfile.ReadConfig(writeFiles(t, map[string]string{"config.json": tt.config}))
-			var fe *modelfile.FieldError
-			if !errors.As(err, &fe) || !errors.Is(err, tt.sentinel) || fe.Field != tt.field {
-				t.Fatalf("err = %v, want a *FieldError on %q wrapping %v", err, tt.field, tt.sentinel)
-			}
-		})
-	}
+	})
 }
 
 // TestQuantizeMXFP4Row checks the packing and the scale choice against

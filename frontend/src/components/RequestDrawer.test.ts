@@ -60,6 +60,17 @@ describe('RequestDrawer', () => {
     expect(getAllByTestId('chain-step')[0].dataset.outcome).toBe('cancelled');
   });
 
+  it('shows the cached part of the input next to it, only when there is one', () => {
+    const cached = render(RequestDrawer, { entry: { ...failedOver, input_tokens: 6211, cached_tokens: 6000 }, onclose: () => {} });
+    expect(cached.getByTestId('drawer-input').textContent).toMatch(/6.211\s*\(6.000 cached\)/);
+    cached.unmount();
+    for (const entry of [{ ...failedOver, cached_tokens: 0 }, failedOver]) {
+      const { getByTestId, unmount } = render(RequestDrawer, { entry, onclose: () => {} });
+      expect(getByTestId('drawer-input').textContent?.trim()).toBe('7');
+      unmount();
+    }
+  });
+
   it('says when no backend was tried, and closes on Escape and on its button', async () => {
     const onclose = vi.fn();
     const { getByTestId } = render(RequestDrawer, { entry: { ...failedOver, attempts: [] }, onclose });

@@ -248,8 +248,11 @@ export interface RequestEntry {
   fallback_from: string[] | null;
   status: number;
   stream: boolean;
+  /** The whole prompt, cached_tokens included. */
   input_tokens: number;
   output_tokens: number;
+  /** The part of input_tokens the backend read from its prompt cache (the local engine's reused prefix, a provider's cache hits); 0 when none or not reported, absent from an older server. */
+  cached_tokens?: number;
   ttfb_ms: number;
   duration_ms: number;
   error?: string;

@@ -129,6 +129,17 @@ func forward(t testing.TB, m *llama.Model, c *llama.Cache, tokens []int) []float
 	return logits
 }
 
+// CheckPrefillDecode is the conformance suite's PrefillThenDecode for
+// one model already loaded, from model files say: m, which must store
+// its keys and values as float32 (SetKVDType), against the reference on
+// w, the prompt in one Forward and then the continuation a token at a
+// time, past every Spec's sliding window.
+func CheckPrefillDecode(t *testing.T, m *llama.Model, w modelfile.Weights) {
+	t.Helper()
+	want := NewReference(m.Config(), w).WithKV(modelfile.F32).Logits(append(slices.Clone(prompt), continuation...))
+	testPrefillDecode(t, m, want)
+}
+
 // testPrefillDecode prefills the prompt, then decodes the continuation one
 // token at a time; every step's logits must match the reference's.
 func testPrefillDecode(t *testing.T, m *llama.Model, want [][]float64) {
