@@ -464,8 +464,10 @@ func TestTemplateVars(t *testing.T) {
 }
 
 // Phi-4-mini's tools go on the system turn as Python's json.dumps writes
-// them, a system turn added when there is none, and earlier calls into
-// their turn's content; strings keep their commas and colons.
+// them, a system turn added when there is none, and earlier calls after
+// their turn's content (as engine text, see
+// TestRenderPrompt_Phi4CallMarkersAreSpecial); strings keep their commas
+// and colons.
 func TestFamilyInput_Phi4Tools(t *testing.T) {
 	r := userSays("m", "hi", 0)
 	r.Tools = []protocol.Tool{{Name: "f", Description: "a, b: <c>", InputSchema: json.RawMessage(`{"type":"object","properties":{"x":{"type":"string"}}}`)}}
@@ -480,9 +482,9 @@ func TestFamilyInput_Phi4Tools(t *testing.T) {
 	if len(in.Messages) != 3 || in.Messages[0].Role != "system" || in.Messages[0].ToolsJSON != want {
 		t.Errorf("messages %+v\nwant a system turn with tools %s", in.Messages, want)
 	}
-	wantCall := `Let me see.<|tool_call|>[{"name": "f", "arguments": {"x": "a, b"}}]<|/tool_call|>`
-	if got := in.Messages[2].Content; got != wantCall {
-		t.Errorf("assistant turn %q, want %q", got, wantCall)
+	wantCall := `<|tool_call|>[{"name": "f", "arguments": {"x": "a, b"}}]<|/tool_call|>`
+	if got := in.Messages[2]; got.Content != "Let me see." || got.Tail.String() != wantCall {
+		t.Errorf("assistant turn %q then %q, want %q then %q", got.Content, got.Tail, "Let me see.", wantCall)
 	}
 }
 

@@ -147,10 +147,13 @@ func familyInput(in *chattemplate.Input, syntax toolcall.Syntax) {
 	}
 }
 
-// phiCalls writes an assistant turn's tool calls into its content as
+// phiCalls writes an assistant turn's tool calls after its content as
 // Phi-4-mini writes them (<|tool_call|>[{"name", "arguments"}]<|/tool_call|>,
 // as Ollama renders them): its template renders content only, and a tool
-// loop would otherwise show the model results of calls it never made.
+// loop would otherwise show the model results of calls it never made. The
+// markers are the engine's text (chattemplate.Text), so they reach the
+// model as the special tokens it wrote; the calls' JSON is the request's
+// and stays plain text.
 func phiCalls(msgs []chattemplate.Message) {
 	type phiCall struct {
 		Name      string          `json:"name"`
@@ -173,7 +176,7 @@ func phiCalls(msgs []chattemplate.Message) {
 		if err != nil { // arguments come from a decoded request: always JSON
 			continue
 		}
-		m.Content += "<|tool_call|>" + pythonJSON(b) + "<|/tool_call|>"
+		m.Tail = m.Tail.Marker("<|tool_call|>").Plain(pythonJSON(b)).Marker("<|/tool_call|>")
 	}
 }
 

@@ -158,7 +158,7 @@ func (t *Template) Render(in Input) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	vars, raised, err := t.variables(in)
+	vars, raised, err := t.variables(in, nil)
 	if err != nil {
 		return "", err
 	}
@@ -186,8 +186,10 @@ func (t *Template) pick(tools bool) (*variant, error) {
 }
 
 // variables builds the render's variables. raised receives the message of
-// raise_exception when the template calls it.
-func (t *Template) variables(in Input) (map[string]any, *raise, error) {
+// raise_exception when the template calls it. engine, when not nil,
+// receives the provenance of the strings that hold the engine's text
+// (Message.Tail).
+func (t *Template) variables(in Input, engine *regionSet) (map[string]any, *raise, error) {
 	vars := map[string]any{}
 	for k, v := range in.Extra {
 		if strings.HasPrefix(k, "__mb_") { // this package's own names (rewrite.go, trust.go)
@@ -206,7 +208,7 @@ func (t *Template) variables(in Input) (map[string]any, *raise, error) {
 	for k, v := range t.specials {
 		vars[k] = v
 	}
-	vars["messages"] = messagesValue(in.Messages)
+	vars["messages"] = messagesValue(in.Messages, engine)
 	vars["tools"] = tools
 	vars["add_generation_prompt"] = in.AddGenerationPrompt
 	raised := &raise{}

@@ -33,6 +33,11 @@ type Message struct {
 	// Content is the text of the turn; ignored when Parts is non-nil or
 	// NullContent is set.
 	Content string
+	// Tail is text the engine writes after Content, in the same content
+	// string (Phi-4-mini's earlier tool calls, as the model writes them):
+	// its markers are trusted as the template's own text is, the rest is
+	// not (see Text). Ignored when Content is.
+	Tail Text
 	// Parts, when non-nil, makes content a list of typed parts, as
 	// multimodal templates (Gemma 3) expect.
 	Parts []Part

@@ -22,10 +22,11 @@ import (
 // literals and the special tokens the engine hands it (bos_token,
 // eos_token), may do that; every string that comes from the request
 // (messages, tool results, tool calls, tool definitions, extra variables)
-// must reach the model as the characters it is (the one exception: a
-// message's role, when it is one of the four the engine writes, is the
-// engine's text). RenderSegments therefore returns the render as segments
-// marked trusted or not.
+// must reach the model as the characters it is (the exceptions are the
+// engine's text: a message's role, when it is one of the four the engine
+// writes, and the markers of a Message's Tail, which can only be
+// constants of the engine's source, text.go). RenderSegments
+// therefore returns the render as segments marked trusted or not.
 //
 // The template sees the request's strings exactly as they are, with no
 // marker in them: Qwen3's template splits assistant content on "</think>"
@@ -76,16 +77,20 @@ func (t *Template) RenderSegments(in Input) ([]Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	vars, raised, err := t.variables(in)
+	var engine regionSet
+	vars, raised, err := t.variables(in, &engine)
 	if err != nil {
 		return nil, err
 	}
-	return v.executeSegments(t, vars, raised)
+	engine.seal()
+	return v.executeSegments(t, vars, raised, &engine)
 }
 
-func (v *variant) executeSegments(t *Template, vars map[string]any, raised *raise) (segs []Segment, err error) {
+// executeSegments runs the template; engine is the render's engine text
+// (Message.Tail), trusted where its markers are.
+func (v *variant) executeSegments(t *Template, vars map[string]any, raised *raise, engine *regionSet) (segs []Segment, err error) {
 	defer recoverPanic(v.name, &err)
-	tr := &trust{base: []*regionSet{&v.literals, &t.trusted, &trustedRoles}}
+	tr := &trust{base: []*regionSet{&v.literals, &t.trusted, &trustedRoles, engine}}
 	vars[trustName] = tr
 	w := &segmentWriter{trust: tr}
 	if err := v.tpl.Execute(w, exec.NewContext(vars)); err != nil {

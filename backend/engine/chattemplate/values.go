@@ -73,15 +73,17 @@ func dictPairs(v *exec.Value) ([]*exec.Pair, bool) {
 }
 
 // messagesValue converts messages to the list of dicts templates read.
-func messagesValue(msgs []Message) []any {
+// The content strings that hold engine text (Message.Tail) are registered
+// in engine with their provenance, when engine is not nil.
+func messagesValue(msgs []Message, engine *regionSet) []any {
 	out := make([]any, 0, len(msgs))
 	for _, m := range msgs {
-		out = append(out, messageValue(m).d)
+		out = append(out, messageValue(m, engine).d)
 	}
 	return out
 }
 
-func messageValue(m Message) dict {
+func messageValue(m Message, engine *regionSet) dict {
 	d := newDict()
 	d.set("role", roleValue(m.Role))
 	switch {
@@ -90,7 +92,11 @@ func messageValue(m Message) dict {
 	case m.NullContent:
 		d.set("content", none)
 	default:
-		d.set("content", m.Content)
+		content, runs := m.Tail.after(m.Content)
+		if runs != nil && engine != nil {
+			engine.add(content, runs)
+		}
+		d.set("content", content)
 	}
 	if m.ReasoningContent != "" {
 		d.set("reasoning_content", m.ReasoningContent)

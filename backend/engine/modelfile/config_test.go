@@ -182,6 +182,25 @@ func testConfigErrors(t *testing.T, tests []configError) {
 	}
 }
 
+// openai/gpt-oss-20b as published (testdata: its config.json) keeps MXFP4
+// in Hugging Face's layout; the error says that this is what fails and
+// which download runs, not that MXFP4 is unsupported.
+func TestReadConfig_HFMXFP4SaysToUseMLXConversion(t *testing.T) {
+	_, err := modelfile.ReadConfig(filepath.Join("testdata", "gpt-oss-20b-hf"))
+	var fe *modelfile.FieldError
+	if !errors.As(err, &fe) || !errors.Is(err, modelfile.ErrUnsupported) || fe.Field != "quantization_config.quant_method" {
+		t.Fatalf("err = %v, want ErrUnsupported for quantization_config.quant_method", err)
+	}
+	for _, want := range []string{"Hugging Face layout", "*_blocks and *_scales", "MLX conversion", "mlx-community/gpt-oss-20b-MXFP4-Q8"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "only MLX affine") {
+		t.Errorf("message %q still says MXFP4 is not supported at all", err)
+	}
+}
+
 func TestReadConfig_NoConfig(t *testing.T) {
 	_, err := modelfile.ReadConfig(t.TempDir())
 	if !errors.Is(err, modelfile.ErrNoConfig) {

@@ -3,6 +3,7 @@ package modelfile
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -199,7 +200,7 @@ func (f *fields) quantization(raw *rawConfig) (*Quantization, map[string]*Quanti
 		return nil, nil
 	}
 	if method, ok := m["quant_method"]; ok {
-		f.fail(field+".quant_method", ErrUnsupported, "%s (only MLX affine quantization)", method)
+		f.fail(field+".quant_method", ErrUnsupported, "%s", quantMethodHint(method))
 		return nil, nil
 	}
 	q := f.quantParams(field, data)
@@ -217,6 +218,20 @@ func (f *fields) quantization(raw *rawConfig) (*Quantization, map[string]*Quanti
 		}
 	}
 	return q, layers
+}
+
+// quantMethodHint says why a quantization_config with a quant_method is
+// refused. "mxfp4" there is Hugging Face's layout of MXFP4 weights, the
+// one openai/gpt-oss-20b is published in: modelbar runs MXFP4, but as MLX
+// stores it, so the user needs the MLX conversion, not another engine.
+func quantMethodHint(method json.RawMessage) string {
+	var name string
+	if json.Unmarshal(method, &name) == nil && strings.EqualFold(name, "mxfp4") {
+		return `"mxfp4" here is the Hugging Face layout (as openai/gpt-oss-20b is published: ` +
+			`*_blocks and *_scales tensors); modelbar runs MXFP4 as MLX stores it: ` +
+			`download an MLX conversion, such as mlx-community/gpt-oss-20b-MXFP4-Q8`
+	}
+	return fmt.Sprintf("%s (only MLX affine quantization, and MXFP4 as MLX stores it)", method)
 }
 
 func setLayer(m map[string]*Quantization, key string, q *Quantization, on bool) map[string]*Quantization {

@@ -160,13 +160,15 @@ func usageFrom(u usageIO) protocol.Usage {
 }
 
 // usageOut is usageFrom's inverse: prompt_tokens counts cache reads and
-// writes too; the details are written when their count is known (not 0).
+// writes too. prompt_tokens_details is always written, cached_tokens 0
+// when nothing was reused, as OpenAI always sends it: clients read
+// usage.prompt_tokens_details.cached_tokens without a guard from the
+// first turn on. The reasoning details are written when their count is
+// known (not 0).
 func usageOut(u protocol.Usage) usageIO {
 	prompt := u.InputTokens + u.CacheReadTokens + u.CacheWriteTokens
-	out := usageIO{PromptTokens: prompt, CompletionTokens: u.OutputTokens, TotalTokens: prompt + u.OutputTokens}
-	if u.CacheReadTokens > 0 {
-		out.PromptTokensDetails = &promptDetails{CachedTokens: u.CacheReadTokens}
-	}
+	out := usageIO{PromptTokens: prompt, CompletionTokens: u.OutputTokens, TotalTokens: prompt + u.OutputTokens,
+		PromptTokensDetails: &promptDetails{CachedTokens: u.CacheReadTokens}}
 	if u.ReasoningTokens > 0 {
 		out.CompletionTokensDetails = &completionDetails{ReasoningTokens: u.ReasoningTokens}
 	}

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -103,10 +104,33 @@ func TestUsage_RoundTrip(t *testing.T) {
 	if diff := cmp.Diff(u, usageFrom(out)); diff != "" {
 		t.Errorf("usageFrom (-want +got):\n%s", diff)
 	}
-	// Cache writes count in prompt_tokens but OpenAI cannot name them.
+	// Cache writes count in prompt_tokens but OpenAI cannot name them;
+	// cached_tokens is there, 0, as OpenAI always sends it.
 	w := usageOut(protocol.Usage{InputTokens: 10, CacheWriteTokens: 5, OutputTokens: 1})
-	if w.PromptTokens != 15 || w.TotalTokens != 16 || w.PromptTokensDetails != nil {
+	if w.PromptTokens != 15 || w.TotalTokens != 16 || w.PromptTokensDetails == nil || w.PromptTokensDetails.CachedTokens != 0 {
 		t.Errorf("cache writes: %+v", w)
+	}
+}
+
+// Nothing reused is reported as OpenAI reports it, prompt_tokens_details
+// {"cached_tokens": 0}, in chat completions (whole and in the usage chunk)
+// and completions: clients read the count unguarded from the first turn.
+func TestUsageOut_CachedTokensZeroIsWritten(t *testing.T) {
+	u := protocol.Usage{InputTokens: 7, OutputTokens: 2}
+	chat, err := EncodeChatResponse(protocol.Response{ID: "c", Model: "m", Created: 1, Usage: u, StopReason: protocol.StopEndTurn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := NewStreamEncoder(true, 1)
+	var stream []byte
+	for _, ev := range []protocol.Event{{Type: protocol.EventStart, ID: "c", Model: "m"}, {Type: protocol.EventStop, StopReason: protocol.StopEndTurn, Usage: u}} {
+		stream = append(stream, enc.Encode(ev)...)
+	}
+	docs := map[string][]byte{"chat": chat, "chat stream": stream, "completions usage chunk": CompletionUsageChunk("c", "m", 1, u)}
+	for name, doc := range docs {
+		if want := `"usage":{"prompt_tokens":7,"completion_tokens":2,"total_tokens":9,"prompt_tokens_details":{"cached_tokens":0}}`; !bytes.Contains(doc, []byte(want)) {
+			t.Errorf("%s: no %s in\n%s", name, want, doc)
+		}
 	}
 }
 
