@@ -64,6 +64,10 @@ type prefixes struct {
 	idle    []*sequence // guarded by mu: least recently used first
 	active  []*sequence // guarded by mu: taken by requests
 	closed  bool        // guarded by mu: the model is unloading
+
+	// freeing counts the caches dropIdle detached and is still freeing
+	// on goroutines of their own; close waits for them.
+	freeing sync.WaitGroup
 }
 
 func newPrefixes(m *llama.Model, positions int) *prefixes {
@@ -214,22 +218,28 @@ func (p *prefixes) oldestIdle() (time.Time, bool) {
 }
 
 // dropIdle frees the least recently used idle cache, reporting whether
-// there was one.
+// there was one. It does not wait for the backend: the pool calls it from
+// its goroutine, which must not stall behind a compute step (a prefill
+// chunk holds the backend for seconds on a CPU). The cache leaves the
+// idle set, and its bytes the accounting, at once; its backend memory is
+// freed by a goroutine of its own as soon as the backend is free, so for
+// up to one backend step the memory in use exceeds what bytes reports by
+// that cache. close waits for those frees.
 func (p *prefixes) dropIdle() bool {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if len(p.idle) == 0 {
-		p.mu.Unlock()
 		return false
 	}
 	s := p.idle[0]
 	p.idle = p.idle[1:]
-	p.mu.Unlock()
-	s.cache.Close()
+	p.freeing.Go(func() { s.cache.Close() })
 	return true
 }
 
-// close frees the idle caches and keeps none from now on (the model is
-// unloading; no request is using it).
+// close frees the idle caches, waits for those dropIdle is freeing and
+// keeps none from now on (the model is unloading; no request is using
+// it). The model's own Close must come after it.
 func (p *prefixes) close() error {
 	p.mu.Lock()
 	idle := p.idle
@@ -239,6 +249,7 @@ func (p *prefixes) close() error {
 	for _, s := range idle {
 		errs = append(errs, s.cache.Close())
 	}
+	p.freeing.Wait()
 	return errors.Join(errs...)
 }
 
