@@ -354,6 +354,30 @@ int mb_kv_store(mb_array *cache, mb_array x, int kv_heads, int head_dim, int off
 	return 0;
 }
 
+int mb_kv_copy(mb_array *res, mb_array cache, int n, mb_stream s) {
+	const int *shape = mb.array_shape(cache);
+	int start[4] = {0, 0, 0, 0};
+	int stop[4] = {1, shape[1], n, shape[3]};
+	int strides[4] = {1, 1, 1, 1};
+	mb_array part = mb.array_new(), zeros = mb.array_new();
+	int rc = mb.slice(&part, cache, start, 4, stop, 4, strides, 4, s);
+	/* A slice alone may share cache's buffer (MLX's slices are views);
+	 * writing it into zeros of its shape allocates a buffer of n
+	 * positions, the zeros being a broadcast scalar it cannot reuse. */
+	if (rc == 0) {
+		rc = mb.zeros(&zeros, stop, 4, mb.array_dtype(cache), s);
+	}
+	if (rc == 0) {
+		rc = mb.slice_update(res, zeros, part, start, 4, stop, 4, strides, 4, s);
+	}
+	if (rc == 0) {
+		rc = mb_eval1(*res);
+	}
+	mb_free(part);
+	mb_free(zeros);
+	return rc;
+}
+
 int mb_attention(mb_array *res, mb_array q, mb_array kcache, mb_array vcache, int heads, int head_dim, int first, int offset, float scale, mb_array mask, mb_array sinks, mb_stream s) {
 	int n = rows_of(q);
 	int kv_heads = mb.array_shape(kcache)[1];
