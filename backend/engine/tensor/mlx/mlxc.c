@@ -359,22 +359,26 @@ int mb_kv_copy(mb_array *res, mb_array cache, int n, mb_stream s) {
 	int start[4] = {0, 0, 0, 0};
 	int stop[4] = {1, shape[1], n, shape[3]};
 	int strides[4] = {1, 1, 1, 1};
-	mb_array part = mb.array_new(), zeros = mb.array_new();
+	mb_array part = mb.array_new(), one32 = mb.array_new_float(1.0f), one = mb.array_new();
+	/* A slice is a view of cache's buffer, and so is everything MLX
+	 * builds from it without computing: contiguous (when the slice is
+	 * contiguous: one head, or n = cap), astype to its own type, and a
+	 * slice_update of a whole array, which returns the update. A product
+	 * by one (exact, -0 and NaN included) is computed into a buffer of n
+	 * positions: cache, still alive, keeps the input from being donated. */
 	int rc = mb.slice(&part, cache, start, 4, stop, 4, strides, 4, s);
-	/* A slice alone may share cache's buffer (MLX's slices are views);
-	 * writing it into zeros of its shape allocates a buffer of n
-	 * positions, the zeros being a broadcast scalar it cannot reuse. */
 	if (rc == 0) {
-		rc = mb.zeros(&zeros, stop, 4, mb.array_dtype(cache), s);
+		rc = mb.astype(&one, one32, mb.array_dtype(cache), s);
 	}
 	if (rc == 0) {
-		rc = mb.slice_update(res, zeros, part, start, 4, stop, 4, strides, 4, s);
+		rc = mb.multiply(res, part, one, s);
 	}
 	if (rc == 0) {
 		rc = mb_eval1(*res);
 	}
 	mb_free(part);
-	mb_free(zeros);
+	mb_free(one32);
+	mb_free(one);
 	return rc;
 }
 
