@@ -79,8 +79,11 @@ func (l *loaded) CacheBytes() int64                  { return l.prefix.bytes() }
 func (l *loaded) OldestIdleCache() (time.Time, bool) { return l.prefix.oldestIdle() }
 func (l *loaded) DropIdleCache() bool                { return l.prefix.dropIdle() }
 
+// Close frees the caches (waiting for those the pool dropped and a
+// goroutine is still freeing), then the weights, then the files.
 func (l *loaded) Close() error {
-	return errors.Join(l.prefix.close(), l.model.Close(), l.files.Close())
+	caches := l.prefix.close()
+	return errors.Join(caches, l.model.Close(), l.files.Close())
 }
 
 // take waits for this model's turn; the returned func gives it back.

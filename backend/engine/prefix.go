@@ -15,8 +15,9 @@ import (
 // tokens), so most of a request's prompt is a sequence the model computed
 // moments ago. Each loaded model keeps the KV caches of its last few
 // sequences after their requests end, each with the tokens it holds; a
-// new request takes the idle cache that shares the longest prefix with
-// its prompt, truncates it to that prefix and forwards only the rest.
+// new request starts from the idle cache that shares the longest prefix
+// with its prompt, holding that prefix (below: the cache itself,
+// truncated, or a copy), and forwards only the rest.
 //
 // Exactness: a cache holds exactly the tokens it was given (a token is
 // recorded only once Forward has stored it, and a failed Forward leaves
@@ -30,16 +31,34 @@ import (
 // Cache.Bytes is, and the memory budget counts it (see loaded's pool
 // methods).
 //
-// Without a way to copy a cache, reuse is destructive: the part of the
-// taken cache past the shared prefix is lost. So a cache is taken only
-// when the prompt shares at least half of what it holds; a request that
-// shares less (a side request with a different system prompt, between two
-// turns of an agent) gets a fresh cache and leaves the conversation's
-// cache for its next turn.
+// Reuse must not destroy another conversation's cache: two agents (or an
+// agent and its sub-agent) that share a long system prompt would
+// otherwise cut each other's caches back to it on every turn. So the
+// shared prefix is copied into a new cache (a copy of keys and values,
+// no compute) and the cache it came from stays idle for its own
+// conversation, unless that cache holds little beyond the shared prefix
+// (see truncateTail): then it is truncated in place, as when a
+// conversation continues from its own cache. A copy counts in the memory
+// budget like any cache: when it does not fit, the pool frees the least
+// recently used idle caches, the copy's source among them, so keeping
+// the source never costs another model its place.
 
 // idleCaches bounds the idle caches a loaded model keeps; the least
 // recently used goes first (the memory budget may drop them sooner).
 const idleCaches = 4
+
+// truncateTail bounds what truncating a cache in place may lose: a taken
+// cache is truncated when it holds fewer than truncateTail tokens past
+// the prefix the prompt shares, and those are at most a quarter of that
+// prefix (the same conversation, rolled back a little or rendered
+// slightly differently at its end; a copy would mostly duplicate it).
+// Otherwise the prefix is copied. The bound is absolute because copying
+// is cheap next to computing: copying a 15k-token prefix moves memory,
+// while losing even a few dozen tokens of another conversation means
+// prefilling them again on its next turn. A relative bound alone would
+// let two agents whose own parts are small next to a 15k-token system
+// prompt truncate each other on every turn.
+const truncateTail = 64
 
 // noteEvery is how many prompt tokens a sequence forwards between two
 // reports of its cache's memory (a long prefill grows the cache by
@@ -64,6 +83,10 @@ type prefixes struct {
 	idle    []*sequence // guarded by mu: least recently used first
 	active  []*sequence // guarded by mu: taken by requests
 	closed  bool        // guarded by mu: the model is unloading
+
+	// freeing counts the caches dropIdle detached and is still freeing
+	// on goroutines of their own; close waits for them.
+	freeing sync.WaitGroup
 }
 
 func newPrefixes(m *llama.Model, positions int) *prefixes {
@@ -101,15 +124,16 @@ func (s *sequence) Forward(ctx context.Context, tokens []int) ([]float32, error)
 
 // take returns a cache for prompt and how many of its first tokens the
 // cache already holds (at most len(prompt)-1): the idle cache sharing the
-// longest prefix with prompt, truncated to it, when it shares at least
-// half of what it holds; else a new cache.
+// longest prefix with prompt, truncated to it when it holds little more
+// (truncateTail), else a copy of that prefix; a new cache when no idle
+// cache shares anything.
 func (p *prefixes) take(prompt []int) (*sequence, int, error) {
 	p.mu.Lock()
-	best, shared := -1, 0
+	best, keep := -1, 0
 	for i, s := range p.idle {
-		n := commonPrefix(s.tokens, prompt)
-		if n > 0 && 2*n >= len(s.tokens) && n >= shared { // ties: the most recent
-			best, shared = i, n
+		n := min(commonPrefix(s.tokens, prompt), len(prompt)-1)
+		if n > 0 && n >= keep { // ties: the most recent
+			best, keep = i, n
 		}
 	}
 	var s *sequence
@@ -122,13 +146,33 @@ func (p *prefixes) take(prompt []int) (*sequence, int, error) {
 	if s == nil {
 		return p.fresh()
 	}
-	keep := max(min(shared, len(prompt)-1), 0)
+	if tail := len(s.tokens) - keep; tail >= truncateTail || 4*tail > keep {
+		return p.copyOf(s, keep)
+	}
 	if err := s.cache.Truncate(keep); err != nil {
 		p.put(s, false)
 		return nil, 0, err
 	}
 	s.tokens = s.tokens[:keep]
 	return s, keep, nil
+}
+
+// copyOf makes a new cache holding the first n tokens of src, a cache
+// taken from the idle ones, and gives src back to them in its old place
+// in their order: making a copy is no use of what only src holds.
+func (p *prefixes) copyOf(src *sequence, n int) (*sequence, int, error) {
+	c, err := src.cache.CopyPrefix(n)
+	tokens := slices.Clone(src.tokens[:n])
+	p.giveBack(src, true, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	s := &sequence{p: p, cache: c, tokens: tokens, bytes: c.Bytes()}
+	p.mu.Lock()
+	p.active = append(p.active, s)
+	p.mu.Unlock()
+	p.tellGrew()
+	return s, n, nil
 }
 
 // fresh makes a cache for the model's context.
@@ -150,17 +194,19 @@ func (p *prefixes) fresh() (*sequence, int, error) {
 // anything, freed otherwise. A request gives its cache back whatever
 // happened: what the cache holds is exact even after a cancelled Forward;
 // after any other error the caller passes keep false.
-func (p *prefixes) put(s *sequence, keep bool) {
+func (p *prefixes) put(s *sequence, keep bool) { p.giveBack(s, keep, true) }
+
+// giveBack is put; used says whether the cache counts as used now (a
+// request ran on it) or keeps the place in the idle order it had.
+func (p *prefixes) giveBack(s *sequence, keep, used bool) {
 	var free []*sequence
 	p.mu.Lock()
 	p.active = slices.DeleteFunc(p.active, func(a *sequence) bool { return a == s })
 	if keep && !p.closed && len(s.tokens) > 0 && p.maxIdle > 0 {
-		s.used = p.now()
-		p.idle = append(p.idle, s)
-		if n := len(p.idle) - p.maxIdle; n > 0 {
-			free = slices.Clone(p.idle[:n])
-			p.idle = slices.Delete(p.idle, 0, n)
+		if used {
+			s.used = p.now()
 		}
+		free = p.addIdle(s)
 	} else {
 		free = append(free, s)
 	}
@@ -168,6 +214,24 @@ func (p *prefixes) put(s *sequence, keep bool) {
 	for _, f := range free {
 		f.cache.Close()
 	}
+}
+
+// addIdle puts s among the idle caches in the order of their use and
+// returns those beyond maxIdle, the least recently used, which it
+// removes. The caller holds p.mu.
+func (p *prefixes) addIdle(s *sequence) []*sequence {
+	i := len(p.idle)
+	for i > 0 && p.idle[i-1].used.After(s.used) {
+		i--
+	}
+	p.idle = slices.Insert(p.idle, i, s)
+	n := len(p.idle) - p.maxIdle
+	if n <= 0 {
+		return nil
+	}
+	free := slices.Clone(p.idle[:n])
+	p.idle = slices.Delete(p.idle, 0, n)
+	return free
 }
 
 // note records the memory of a taken cache (read by the goroutine using
@@ -214,22 +278,28 @@ func (p *prefixes) oldestIdle() (time.Time, bool) {
 }
 
 // dropIdle frees the least recently used idle cache, reporting whether
-// there was one.
+// there was one. It does not wait for the backend: the pool calls it from
+// its goroutine, which must not stall behind a compute step (a prefill
+// chunk holds the backend for seconds on a CPU). The cache leaves the
+// idle set, and its bytes the accounting, at once; its backend memory is
+// freed by a goroutine of its own as soon as the backend is free, so for
+// up to one backend step the memory in use exceeds what bytes reports by
+// that cache. close waits for those frees.
 func (p *prefixes) dropIdle() bool {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if len(p.idle) == 0 {
-		p.mu.Unlock()
 		return false
 	}
 	s := p.idle[0]
 	p.idle = p.idle[1:]
-	p.mu.Unlock()
-	s.cache.Close()
+	p.freeing.Go(func() { s.cache.Close() })
 	return true
 }
 
-// close frees the idle caches and keeps none from now on (the model is
-// unloading; no request is using it).
+// close frees the idle caches, waits for those dropIdle is freeing and
+// keeps none from now on (the model is unloading; no request is using
+// it). The model's own Close must come after it.
 func (p *prefixes) close() error {
 	p.mu.Lock()
 	idle := p.idle
@@ -239,6 +309,7 @@ func (p *prefixes) close() error {
 	for _, s := range idle {
 		errs = append(errs, s.cache.Close())
 	}
+	p.freeing.Wait()
 	return errors.Join(errs...)
 }
 

@@ -157,10 +157,12 @@ func testReuseIsExact(t *testing.T, b tensor.Backend, name string, spec testmode
 	prefix := slices.Clone(held[:100])
 	turn("strict prefix of the cache", prefix, 99)
 	turn("identical prompt", prefix, 99)
+	// The cache holds 77 tokens past the 30 shared: it is copied.
+	turn("branch off the first 30 tokens", append(slices.Clone(held[:30]), words(10)...), 30)
 	other := words(40)
 	turn("unrelated conversation", other, 0)
-	// The unrelated request took a cache of its own: the first
-	// conversation is still there to continue.
+	// The branch and the unrelated request took caches of their own: the
+	// first conversation is still there to continue.
 	turn("back to the first", append(slices.Clone(prefix), words(5)...), 100)
 }
 
@@ -172,9 +174,12 @@ func maxDiff(a, b []float32) (diff, scale float64) {
 	return diff, scale
 }
 
-// A cache is taken only when the prompt shares at least half of what it
-// holds; idle caches beyond the limit go, least recently used first; with
-// no idle caches allowed nothing is kept.
+// A prompt starts from the idle cache sharing its longest prefix (the
+// most recent among equals): that cache truncated in place when it holds
+// little more (fewer than truncateTail tokens, at most a quarter of the
+// prefix), else a copy of the prefix, the cache staying idle, whole, in
+// its place in the order of use. Idle caches beyond the limit go, least
+// recently used first; with no idle caches allowed nothing is kept.
 func TestPrefix_TakeAndKeep(t *testing.T) {
 	e := newEngine(t, 1<<30, map[string]testmodel.Spec{"llama": {Seed: 1}})
 	l := acquire(t, e, "test/llama")
@@ -197,14 +202,18 @@ func TestPrefix_TakeAndKeep(t *testing.T) {
 		}
 		return out
 	}
-	fill(seqOf(10, 40))
+	fill(seqOf(10, 200))
+	first := append(seqOf(10, 190), 3, 3)
 	for _, tt := range []struct {
-		prompt []int
-		want   int
+		prompt   []int
+		want     int
+		wantIdle int
 	}{
-		{seqOf(10, 19), 0},                             // shares 19 of 40: a new cache
-		{append(seqOf(10, 20), 3, 3), 20},              // shares 20 of 40
-		{append(seqOf(10, 20), seqOf(100, 30)...), 20}, // the 22-token one is taken: it shares 20
+		{first, 190, 1}, // 10 more of 190: truncated
+		{append(seqOf(10, 100), seqOf(250, 30)...), 100, 2}, // 92 more: copied
+		{append(seqOf(10, 20), 4), 20, 3},                   // the 130-token one, the most recent, copied
+		{append(seqOf(10, 18), 5), 18, 3},                   // the 21-token one: 3 more of 18, truncated
+		{append(seqOf(10, 1), 99, 98), 1, 4},                // 18 more of 1: copied
 	} {
 		seq, cached, err := p.take(tt.prompt)
 		if err != nil {
@@ -217,6 +226,12 @@ func TestPrefix_TakeAndKeep(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.put(seq, true)
+		if len(p.idle) != tt.wantIdle {
+			t.Errorf("prompt %v: %d idle caches, want %d", tt.prompt, len(p.idle), tt.wantIdle)
+		}
+	}
+	if src := p.idle[0]; !slices.Equal(src.tokens, first) || src.cache.Len() != len(first) {
+		t.Errorf("the least recently used cache holds %d positions, tokens %v; want the first prompt's %d, untouched by the copies", src.cache.Len(), src.tokens, len(first))
 	}
 	for i := range idleCaches + 2 {
 		fill(seqOf(150+20*i, 10))

@@ -86,6 +86,41 @@ func (c *Cache) Truncate(n int) error {
 	return nil
 }
 
+// CopyPrefix makes a new cache holding c's first n positions (n ≤ Len),
+// as if their tokens had been forwarded on it, with c's MaxLen: a
+// sequence that shares them continues from there while c keeps what it
+// holds. The backend copies keys and values (no compute); the copy's
+// memory is that of n positions. c is unchanged, and must not be used by
+// another goroutine meanwhile.
+func (c *Cache) CopyPrefix(n int) (*Cache, error) {
+	if c.kv == nil {
+		return nil, errors.New("llama: copy of a closed cache")
+	}
+	if n < 0 || n > c.len {
+		return nil, fmt.Errorf("llama: copy %d positions of a cache of %d", n, c.len)
+	}
+	out := &Cache{m: c.m, maxLen: c.maxLen, logits: make([]float32, len(c.logits))}
+	out.run = out.step
+	b := c.m.b
+	err := b.Run(func() error {
+		out.kv = make([]tensor.KVCache, len(c.kv))
+		for i, kv := range c.kv {
+			cp, err := b.CopyKVCache(kv, n)
+			if err != nil {
+				out.free()
+				return err
+			}
+			out.kv[i] = cp
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("llama: %w", err)
+	}
+	out.len = n
+	return out, nil
+}
+
 // Close frees the cache's backend storage.
 func (c *Cache) Close() error {
 	return c.m.b.Run(func() error { c.free(); return nil })

@@ -329,3 +329,65 @@ func testModelFiles(t *testing.T, models []fileModel) {
 		})
 	}
 }
+
+// TestCache_CopyPrefix copies the first positions of a cache that holds a
+// prompt of two prefill chunks: the copy continues as a cache that
+// forwarded only those positions would, the source continues as before
+// (also after the copy has been written), and the copy outlives it.
+func TestCache_CopyPrefix(t *testing.T) {
+	b := cpu.NewThreads(2)
+	defer b.Close()
+	s := spec(t, "qwen2_q4g32_tied_bias")
+	cfg, w := llamatest.Build(s)
+	m, err := llama.Load(cfg, w, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	exactKV(t, m)
+	ref := llamatest.NewReference(cfg, w).WithKV(modelfile.F32)
+	tokens := func(n, seed int) []int {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = (i*37 + seed) % cfg.VocabSize
+		}
+		return out
+	}
+	forward := func(what string, c *llama.Cache, add, all []int) {
+		t.Helper()
+		got, err := m.Forward(add, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		llamatest.CheckLogits(t, what, got, ref.Logits(all)[len(all)-1])
+	}
+	c, err := m.NewCache(400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := tokens(300, 5)
+	if _, err := m.Forward(prompt, c); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := c.CopyPrefix(200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if cp.Len() != 200 || cp.MaxLen() != 400 || cp.Bytes() <= 0 || cp.Bytes() > c.Bytes() {
+		t.Errorf("copy: %d positions of %d, %d bytes (source %d)", cp.Len(), cp.MaxLen(), cp.Bytes(), c.Bytes())
+	}
+	other := append(prompt[:200:200], tokens(20, 11)...)
+	forward("the copy, continued", cp, other[200:], other)
+	forward("the source, continued", c, []int{7}, append(prompt[:300:300], 7))
+	for _, n := range []int{-1, 302} {
+		if _, err := c.CopyPrefix(n); err == nil {
+			t.Errorf("CopyPrefix(%d) of 301 positions: no error", n)
+		}
+	}
+	c.Close()
+	if _, err := c.CopyPrefix(0); err == nil {
+		t.Error("CopyPrefix of a closed cache: no error")
+	}
+	forward("the copy, after the source closed", cp, []int{9}, append(other, 9))
+}

@@ -55,6 +55,9 @@ type Caches interface {
 	// (one no request is using) was last used; false when none is idle.
 	OldestIdleCache() (time.Time, bool)
 	// DropIdleCache frees that cache, reporting whether there was one.
+	// It must not wait for a compute step (a backend busy with a prefill
+	// would stall the pool): CacheBytes drops at once, and the memory
+	// may be released a moment later.
 	DropIdleCache() bool
 }
 

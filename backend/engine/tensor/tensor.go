@@ -115,6 +115,18 @@ type Loader interface {
 	// [rows, cols/32]) for MatMul and Embed, as gpt-oss models keep some
 	// of their linear layers.
 	LoadMXFP4(w, scales modelfile.Tensor) (Weight, error)
+
+	// Added for sequences that share a prefix (the prefix cache).
+
+	// CopyKVCache makes a new cache of src's heads, head size, MaxLen and
+	// dtype holding a copy of src's positions 0..n-1, as if they had been
+	// stored in it: its memory is that of n positions (as Bytes counts
+	// them), not src's. n may not exceed the positions src has memory
+	// for; positions src never stored copy as unspecified values. src is
+	// unchanged, and the two are independent from then on: either may be
+	// written, rolled back or freed. A copy moves memory, it computes
+	// nothing: far cheaper than storing the positions again.
+	CopyKVCache(src KVCache, n int) (KVCache, error)
 }
 
 // Ops are the operations on Arrays. They are called inside Run; failures

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -46,6 +47,29 @@ func (b *Backend) NewKVCache(kvHeads, headDim, maxLen int, dtype modelfile.DType
 		return nil, fmt.Errorf("cpu: %w", err)
 	}
 	return &kvCache{b: b, heads: kvHeads, dim: headDim, maxLen: maxLen, dtype: dtype}, nil
+}
+
+// CopyKVCache copies src's first n positions into a new cache, whose
+// storage is what storing them would allocate (a multiple of kvStep).
+func (b *Backend) CopyKVCache(src tensor.KVCache, n int) (tensor.KVCache, error) {
+	c, ok := src.(*kvCache)
+	if !ok || c.b != b || c.freed {
+		return nil, errors.New("cpu: CopyKVCache of a freed or foreign KV cache")
+	}
+	if n < 0 || n > c.cap {
+		return nil, fmt.Errorf("cpu: CopyKVCache of %d positions from a KV cache of %d", n, c.cap)
+	}
+	out := &kvCache{b: b, heads: c.heads, dim: c.dim, maxLen: c.maxLen, dtype: c.dtype}
+	out.reserve(n)
+	size := n * c.heads * c.dim
+	if c.dtype == modelfile.F32 {
+		copy(out.k32, c.k32[:size])
+		copy(out.v32, c.v32[:size])
+	} else {
+		copy(out.k16, c.k16[:size])
+		copy(out.v16, c.v16[:size])
+	}
+	return out, nil
 }
 
 // reserve grows the storage to hold positions 0..n-1 (n ≤ maxLen).

@@ -338,3 +338,56 @@ func testLoadFromFiles(t *testing.T, spec testmodel.Spec) {
 		}
 	}
 }
+
+// TestKVCacheCopy_OwnMemory copies a few positions of a long cache and
+// frees the cache: the copy must not keep the source's memory alive (an
+// MLX slice is a view of its input's buffer, contiguous when the cache
+// has one head), or the budget would count a few positions while
+// gigabytes stay held.
+func TestKVCacheCopy_OwnMemory(t *testing.T) {
+	b := newBackend(t, "cpu")
+	defer b.Close()
+	const dim, stored, copied = 64, 2048, 16
+	for _, heads := range []int{1, 4} {
+		active := func() int64 {
+			t.Helper()
+			m, err := b.Memory()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m.Active
+		}
+		base := active()
+		var src, cp tensor.KVCache
+		err := b.Run(func() (err error) {
+			if src, err = b.NewKVCache(heads, dim, 4096, modelfile.F16); err != nil {
+				return err
+			}
+			x := make([]float32, stored*heads*dim)
+			for i := range x {
+				x[i] = float32(i%97) / 97
+			}
+			kv := b.FromFloat32(stored, heads*dim, x)
+			out := b.Attention(kv, kv, kv, src, 0, tensor.AttentionOpts{Scale: 0.125})
+			return b.Eval(out)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := src.Bytes()
+		err = b.Run(func() (err error) {
+			cp, err = b.CopyKVCache(src, copied)
+			src.Free()
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := active() - base
+		t.Logf("%d heads: %d bytes active for the copy (Bytes %d) of a source of %d", heads, held, cp.Bytes(), full)
+		if held > full/4 {
+			t.Errorf("%d heads: %d bytes active after copying %d of %d positions (%d bytes) and freeing the source (%d bytes)", heads, held, copied, stored, cp.Bytes(), full)
+		}
+		b.Run(func() error { cp.Free(); return nil })
+	}
+}

@@ -354,6 +354,34 @@ int mb_kv_store(mb_array *cache, mb_array x, int kv_heads, int head_dim, int off
 	return 0;
 }
 
+int mb_kv_copy(mb_array *res, mb_array cache, int n, mb_stream s) {
+	const int *shape = mb.array_shape(cache);
+	int start[4] = {0, 0, 0, 0};
+	int stop[4] = {1, shape[1], n, shape[3]};
+	int strides[4] = {1, 1, 1, 1};
+	mb_array part = mb.array_new(), one32 = mb.array_new_float(1.0f), one = mb.array_new();
+	/* A slice is a view of cache's buffer, and so is everything MLX
+	 * builds from it without computing: contiguous (when the slice is
+	 * contiguous: one head, or n = cap), astype to its own type, and a
+	 * slice_update of a whole array, which returns the update. A product
+	 * by one (exact, -0 and NaN included) is computed into a buffer of n
+	 * positions: cache, still alive, keeps the input from being donated. */
+	int rc = mb.slice(&part, cache, start, 4, stop, 4, strides, 4, s);
+	if (rc == 0) {
+		rc = mb.astype(&one, one32, mb.array_dtype(cache), s);
+	}
+	if (rc == 0) {
+		rc = mb.multiply(res, part, one, s);
+	}
+	if (rc == 0) {
+		rc = mb_eval1(*res);
+	}
+	mb_free(part);
+	mb_free(one32);
+	mb_free(one);
+	return rc;
+}
+
 int mb_attention(mb_array *res, mb_array q, mb_array kcache, mb_array vcache, int heads, int head_dim, int first, int offset, float scale, mb_array mask, mb_array sinks, mb_stream s) {
 	int n = rows_of(q);
 	int kv_heads = mb.array_shape(kcache)[1];

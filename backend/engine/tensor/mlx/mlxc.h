@@ -229,6 +229,12 @@ int mb_rope(mb_array *res, mb_array x, int heads, int dims, mb_array freqs,
 int mb_kv_store(mb_array *cache, mb_array x, int kv_heads, int head_dim,
 		int offset, int grow_to, int dtype, mb_stream s);
 
+/* mb_kv_copy makes *res (from mb_array_new) a new [1, kv_heads, n,
+ * head_dim] array holding positions 0..n-1 (n > 0) of cache, in memory of
+ * its own (not a view of cache's), and evaluates it: from then on the two
+ * are independent and cache may be freed. */
+int mb_kv_copy(mb_array *res, mb_array cache, int n, mb_stream s);
+
 /* mb_attention computes attention of q (n × heads*head_dim, query i at
  * position offset+i) over the cached positions first..offset+n-1,
  * token-major result: causal, or as the boolean mask ([n, offset+n-first],

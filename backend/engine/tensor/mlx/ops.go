@@ -9,6 +9,7 @@ package mlx
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"unsafe"
@@ -264,6 +265,31 @@ func (b *Backend) NewKVCache(kvHeads, headDim, maxLen int, dtype modelfile.DType
 		return nil, fmt.Errorf("mlx: %w", err)
 	}
 	return &kvCache{b: b, heads: kvHeads, dim: headDim, limit: maxLen, dtype: dtype}, nil
+}
+
+// CopyKVCache copies src's first n positions into keys and values of
+// exactly n positions (they grow by kvGrowth from there as positions are
+// stored), evaluated at once: the copy refers to nothing of src's.
+func (b *Backend) CopyKVCache(src tensor.KVCache, n int) (tensor.KVCache, error) {
+	c, ok := src.(*kvCache)
+	if !ok || c.b != b || c.freed {
+		return nil, errors.New("mlx: CopyKVCache of a freed or foreign KV cache")
+	}
+	if n < 0 || n > c.cap {
+		return nil, fmt.Errorf("mlx: CopyKVCache of %d positions from a KV cache of %d", n, c.cap)
+	}
+	out := &kvCache{b: b, heads: c.heads, dim: c.dim, limit: c.limit, dtype: c.dtype}
+	if n == 0 {
+		return out, nil
+	}
+	out.k, out.v = C.mb_array_new(), C.mb_array_new()
+	if C.mb_kv_copy(&out.k, c.k, C.int(n), b.stream) != 0 || C.mb_kv_copy(&out.v, c.v, C.int(n), b.stream) != 0 {
+		C.mb_free(out.k)
+		C.mb_free(out.v)
+		return nil, b.mlxError("CopyKVCache")
+	}
+	out.cap = n
+	return out, nil
 }
 
 // FromFloat32 copies data into a new rows×cols Array.

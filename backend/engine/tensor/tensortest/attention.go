@@ -2,6 +2,7 @@ package tensortest
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
@@ -191,4 +192,88 @@ func testAttentionSinks(t *testing.T, b tensor.Backend) {
 		h.step(t, b, kv, 1, 5, 513)
 		free(t, b, kv, h.sinkW)
 	}
+}
+
+// prefix is the history of the first n positions, as a copy of a cache's
+// first n positions holds them.
+func (h *history) prefix(n int) *history {
+	width := h.kvHeads * h.dim
+	c := *h
+	c.k, c.v = slices.Clone(h.k[:n*width]), slices.Clone(h.v[:n*width])
+	return &c
+}
+
+func copyKV(t *testing.T, b tensor.Backend, src tensor.KVCache, n int) tensor.KVCache {
+	t.Helper()
+	var kv tensor.KVCache
+	run(t, b, func() (err error) {
+		kv, err = b.CopyKVCache(src, n)
+		return err
+	})
+	if kv.MaxLen() != src.MaxLen() {
+		t.Errorf("copy: MaxLen() = %d, want the source's %d", kv.MaxLen(), src.MaxLen())
+	}
+	return kv
+}
+
+// testKVCacheCopy copies the first positions of a cache that grew past a
+// growth step: attention over the copy sees exactly the copied positions
+// and those stored after them, the copy's memory is that of its
+// positions, and the source and the copy are independent (writing one,
+// or freeing it, leaves the other as it was). A copy of nothing is an
+// empty cache.
+func testKVCacheCopy(t *testing.T, b tensor.Backend) {
+	const kvHeads, dim = 2, 16
+	bytes := func(dt modelfile.DType, positions int) int64 { return 2 * int64(positions*kvHeads*dim*dt.Size()) }
+	for i, dt := range kvDTypes {
+		seed := uint64(700 + 10*i)
+		src := newKV(t, b, kvHeads, dim, 600, dt)
+		h := &history{heads: 4, kvHeads: kvHeads, dim: dim, dtype: dt}
+		h.step(t, b, src, 300, 0, seed)
+		cp := copyKV(t, b, src, 270)
+		if got := cp.Bytes(); got < bytes(dt, 270) || got > src.Bytes() {
+			t.Errorf("%s: a copy of 270 positions holds %d bytes; want at least %d, at most the source's %d", dt, got, bytes(dt, 270), src.Bytes())
+		}
+		hc := h.prefix(270)
+		hc.step(t, b, cp, 4, 270, seed+1) // overwrites what the source holds at 270..273
+		h.step(t, b, src, 1, 300, seed+2) // the source still holds its 300
+		free(t, b, src)
+		hc.step(t, b, cp, 1, 274, seed+3)
+		hc.step(t, b, cp, 300, 275, seed+4) // grows the copy
+		whole := copyKV(t, b, cp, 575)      // every position stored
+		hc.step(t, b, whole, 1, 575, seed+5)
+		free(t, b, cp, whole)
+
+		empty := newKV(t, b, kvHeads, dim, 16, dt)
+		none := copyKV(t, b, empty, 0)
+		if none.Bytes() != 0 {
+			t.Errorf("%s: a copy of 0 positions holds %d bytes", dt, none.Bytes())
+		}
+		he := &history{heads: 4, kvHeads: kvHeads, dim: dim, dtype: dt}
+		he.step(t, b, none, 5, 0, seed+6)
+		free(t, b, empty, none)
+	}
+}
+
+// testKVCacheCopyErrors asks for more positions than a cache has memory
+// for, fewer than none, and a copy of a freed cache.
+func testKVCacheCopyErrors(t *testing.T, b tensor.Backend) {
+	kv := newKV(t, b, 2, 16, 24, modelfile.F16)
+	h := &history{heads: 4, kvHeads: 2, dim: 16, dtype: modelfile.F16}
+	h.step(t, b, kv, 5, 0, 800)
+	gone := newKV(t, b, 2, 16, 24, modelfile.F16)
+	free(t, b, gone)
+	for what, c := range map[string]struct {
+		src tensor.KVCache
+		n   int
+	}{"more than MaxLen": {kv, 25}, "negative": {kv, -1}, "freed": {gone, 0}} {
+		run(t, b, func() error {
+			if cp, err := b.CopyKVCache(c.src, c.n); err == nil {
+				t.Errorf("%s: no error", what)
+				cp.Free()
+			}
+			return nil
+		})
+	}
+	free(t, b, kv)
 }

@@ -59,6 +59,9 @@ func RunConformance(t *testing.T, newBackend NewBackend) {
 		{"MoE", testMoE},
 		{"MoE_Errors", testMoEErrors},
 		{"MXFP4_MatMulEmbed", testMXFP4Matrix},
+		// Added for the prefix cache's copies.
+		{"KVCache_Copy", testKVCacheCopy},
+		{"KVCache_CopyErrors", testKVCacheCopyErrors},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
