@@ -41,6 +41,22 @@ func load(t testing.TB, b tensor.Backend, name string) *llama.Model {
 	return m
 }
 
+// loadExact loads the spec with float32 KV caches and returns it with the
+// float64 reference to compare it with under LogitTol.
+func loadExact(t testing.TB, b tensor.Backend, name string) (*llama.Model, *llamatest.Reference) {
+	t.Helper()
+	cfg, w := llamatest.Build(spec(t, name))
+	m, err := llama.Load(cfg, w, b)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := m.SetKVDType(modelfile.F32); err != nil {
+		t.Fatal(err)
+	}
+	return m, llamatest.NewReference(cfg, w).WithKV(modelfile.F32)
+}
+
 func TestLoad_ErrorsNameTheTensor(t *testing.T) {
 	testLoadErrors(t, []loadError{
 		{"llama_f32_gqa", "model.layers.1.mlp.down_proj.weight", func(_ *modelfile.Config, w tensortest.Weights) {
@@ -182,14 +198,8 @@ func decodeAll(t *testing.T, m *llama.Model, seq []int) []float32 {
 func TestForward_LongPromptInChunks(t *testing.T) {
 	b := cpu.NewThreads(2)
 	defer b.Close()
-	s := spec(t, "qwen2_q4g32_tied_bias")
-	cfg, w := llamatest.Build(s)
-	m, err := llama.Load(cfg, w, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	exactKV(t, m)
+	m, ref := loadExact(t, b, "qwen2_q4g32_tied_bias")
+	cfg := m.Config()
 	c, err := m.NewCache(320)
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +213,7 @@ func TestForward_LongPromptInChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := llamatest.NewReference(cfg, w).WithKV(modelfile.F32).Logits(tokens)
+	want := ref.Logits(tokens)
 	llamatest.CheckLogits(t, "300-token prefill", got, want[len(tokens)-1])
 }
 
@@ -337,15 +347,8 @@ func testModelFiles(t *testing.T, models []fileModel) {
 func TestCache_CopyPrefix(t *testing.T) {
 	b := cpu.NewThreads(2)
 	defer b.Close()
-	s := spec(t, "qwen2_q4g32_tied_bias")
-	cfg, w := llamatest.Build(s)
-	m, err := llama.Load(cfg, w, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	exactKV(t, m)
-	ref := llamatest.NewReference(cfg, w).WithKV(modelfile.F32)
+	m, ref := loadExact(t, b, "qwen2_q4g32_tied_bias")
+	cfg := m.Config()
 	tokens := func(n, seed int) []int {
 		out := make([]int, n)
 		for i := range out {
