@@ -127,13 +127,13 @@ func (c *counter) roll(now time.Time) {
 	if !c.winStart.IsZero() && now.Sub(c.winStart) >= Window {
 		c.winStart, c.requests = time.Time{}, 0
 	}
-	if day := midnight(now); !day.Equal(c.day) {
+	if day := DayStart(now); !day.Equal(c.day) {
 		c.day, c.tokens = day, 0
 	}
 }
 
-// midnight is the local midnight that starts t's day.
-func midnight(t time.Time) time.Time {
+// DayStart is the local midnight that starts t's day.
+func DayStart(t time.Time) time.Time {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
 }

@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/modelbar/modelbar/backend/budget"
 	"github.com/modelbar/modelbar/backend/router"
@@ -31,6 +33,23 @@ func budgetError(rt *router.Route, ex *budget.Exceeded) *apiError {
 		Message: fmt.Sprintf("route %d (%s) is over its budget of %s (%s); retry in %ds",
 			rt.ID, quoteName(rt.ModelPattern), what, ex.Limit, secs),
 		Header: http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}},
+	}
+}
+
+// seedBudget gives each route the tokens the request log holds for it
+// since local midnight, so a restart does not reset a daily budget. The
+// log records a route by its pattern: tokens a route spent under another
+// pattern earlier today are not found. Requests per minute start afresh.
+func (s *Server) seedBudget() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	byPattern, err := s.requests.RouteTokens(ctx, budget.DayStart(time.Now()))
+	if err != nil {
+		s.log.Warn("cannot read today's tokens per route from the request log; daily budgets start from zero", "err", err)
+		return
+	}
+	for _, rt := range s.cfg.Routes() {
+		s.budget.AddTokens(rt.ID, byPattern[rt.ModelPattern])
 	}
 }
 

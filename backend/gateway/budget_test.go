@@ -3,10 +3,12 @@ package gateway_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/modelbar/modelbar/backend/gateway"
 	"github.com/modelbar/modelbar/backend/router"
 )
 
@@ -173,4 +175,24 @@ func TestBudget_AdminFields(t *testing.T) {
 	if plain.MaxRequestsPerMinute != nil || plain.MaxTokensPerDay != nil {
 		t.Errorf("a route without a budget got one: %+v", plain)
 	}
+}
+
+// A restarted gateway finds the tokens its routes spent today in the
+// request log: a daily budget does not reset with the app.
+func TestBudget_TokensSurviveRestart(t *testing.T) {
+	var opts *gateway.Options
+	h := newHarness(t, func(o *gateway.Options) { opts = o })
+	h.putProvider("p", newFake(t, okChat("hi")).baseURL(), "")
+	h.addRoute(map[string]any{"model_pattern": "capped", "backend": "p", "max_tokens_per_day": 2})
+	if resp, b := h.post("/v1/chat/completions", budgetClients[0].body); resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	h.settle()
+
+	restarted := gateway.New(*opts)
+	defer restarted.Close()
+	req := h.request(http.MethodPost, "/v1/chat/completions", []byte(budgetClients[0].body))
+	rec := httptest.NewRecorder()
+	restarted.Handler().ServeHTTP(rec, req)
+	checkBudget429(t, budgetClients[0], rec.Result(), rec.Body.Bytes(), "max_tokens_per_day", 24*3600+3600)
 }

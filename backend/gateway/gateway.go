@@ -161,6 +161,7 @@ func New(opts Options) *Server {
 	s.met = s.registerMetrics(opts.Metrics)
 	s.breakers = failover.NewBreakers(nil)
 	s.budget = budget.New(nil)
+	s.seedBudget()
 	s.inflight.hub = opts.Events
 	s.watchConfig()
 	s.watchCooldowns()
