@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 
 	"github.com/modelbar/modelbar/backend/router"
@@ -20,6 +21,37 @@ type RouteInput struct {
 	Enabled      *bool     `json:"enabled"`
 	Hidden       *bool     `json:"hidden"`
 	API          *string   `json:"api"`
+	// The budget: a number sets it, null (or absent on create) is no
+	// limit, absent on update keeps it.
+	MaxRequestsPerMinute optional[int64] `json:"max_requests_per_minute"`
+	MaxTokensPerDay      optional[int64] `json:"max_tokens_per_day"`
+}
+
+// optional is a JSON field that tells absent (Set false) from null (Set
+// true, Value nil).
+type optional[T any] struct {
+	Set   bool
+	Value *T
+}
+
+func (o *optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Value = nil
+		return nil
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	o.Value = &v
+	return nil
+}
+
+func (o optional[T]) apply(dst **T) {
+	if o.Set {
+		*dst = o.Value
+	}
 }
 
 func (in RouteInput) applyTo(r *router.Route) {
@@ -30,6 +62,8 @@ func (in RouteInput) applyTo(r *router.Route) {
 	set(&r.Enabled, in.Enabled)
 	set(&r.Hidden, in.Hidden)
 	set(&r.API, in.API)
+	in.MaxRequestsPerMinute.apply(&r.MaxRequestsPerMinute)
+	in.MaxTokensPerDay.apply(&r.MaxTokensPerDay)
 	if in.Fallbacks != nil {
 		r.Fallbacks = slices.Clone(*in.Fallbacks)
 	}
@@ -155,6 +189,7 @@ func fromStoreRoute(r store.Route) router.Route {
 	return router.Route{
 		ID: r.ID, ModelPattern: r.ModelPattern, Backend: r.Backend, BackendModel: r.BackendModel,
 		Fallbacks: fb, Priority: r.Priority, Enabled: r.Enabled, Hidden: r.Hidden, API: r.API,
+		MaxRequestsPerMinute: r.MaxRequestsPerMinute, MaxTokensPerDay: r.MaxTokensPerDay,
 	}
 }
 
@@ -162,5 +197,6 @@ func toStoreRoute(r router.Route) store.Route {
 	return store.Route{
 		ID: r.ID, ModelPattern: r.ModelPattern, Backend: r.Backend, BackendModel: r.BackendModel,
 		Fallbacks: r.Fallbacks, Priority: r.Priority, Enabled: r.Enabled, Hidden: r.Hidden, API: r.API,
+		MaxRequestsPerMinute: r.MaxRequestsPerMinute, MaxTokensPerDay: r.MaxTokensPerDay,
 	}
 }

@@ -214,7 +214,7 @@ func (s *Server) testProvider(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listRoutes(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.cfg.Routes())
+	writeJSON(w, http.StatusOK, s.routesWithUsage(s.cfg.Routes()))
 }
 
 func (s *Server) getRoute(w http.ResponseWriter, r *http.Request) {
@@ -275,6 +275,7 @@ func (s *Server) deleteRoute(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.budget.Forget(id)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -41,7 +41,11 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 		return // the client left while the routes were matched
 	}
 	if plan.Route != nil {
-		info.route = plan.Route.ModelPattern
+		info.route, info.routeID = plan.Route.ModelPattern, plan.Route.ID
+		if err := s.admitBudget(plan.Route); err != nil {
+			s.fail(w, r, err)
+			return // a cap, not a failure: no failover
+		}
 	}
 	if plan.Route == nil && !s.localHas(c.model) {
 		w.Header().Set(headerBackend, router.Local)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"github.com/modelbar/modelbar/backend/budget"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -92,6 +93,7 @@ type Server struct {
 
 	pol      atomic.Pointer[failover.Policy] // the failover policy in force (settings)
 	breakers *failover.Breakers              // cooldowns of providers and their models
+	budget   *budget.Guard                   // the routes' budget counters (budget.go)
 	keyGate  keyGate                         // require_api_keys, cached (apikeys.go)
 	limits   limits                          // resource bounds (limits.go)
 	catalog  *providers.Catalog              // the providers' model lists behind /v1/models (models.go)
@@ -158,6 +160,8 @@ func New(opts Options) *Server {
 	s.requests, s.metrics = opts.Requests, opts.Metrics
 	s.met = s.registerMetrics(opts.Metrics)
 	s.breakers = failover.NewBreakers(nil)
+	s.budget = budget.New(nil)
+	s.seedBudget()
 	s.inflight.hub = opts.Events
 	s.watchConfig()
 	s.watchCooldowns()

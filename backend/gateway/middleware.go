@@ -20,6 +20,7 @@ type requestInfo struct {
 	protocol     string
 	model        string
 	route        string // the pattern of the route that matched; "" for none
+	routeID      int64  // its id; 0 for none
 	backend      string
 	fallbackFrom []string
 	stream       bool
@@ -228,6 +229,9 @@ func (s *Server) logRequest(r *http.Request, status int, start time.Time, info *
 		}
 		if ttfb >= 0 {
 			e.TTFBMS = ttfb.Milliseconds()
+		}
+		if info.routeID != 0 {
+			s.budget.AddTokens(info.routeID, e.InputTokens+e.OutputTokens)
 		}
 		s.requests.Add(e)
 		s.publishRequest(e)

@@ -152,6 +152,30 @@ func (l *Log) Totals(ctx context.Context, since time.Time) ([]Totals, error) {
 	return l.store.RequestTotals(ctx, since)
 }
 
+// RouteTokenStore is a Store that can also sum tokens per route, for the
+// routes' daily budgets to survive a restart.
+type RouteTokenStore interface {
+	// RouteTokens sums input plus output tokens of the entries since a
+	// time, per route pattern; entries of no route are left out.
+	RouteTokens(ctx context.Context, since time.Time) (map[string]int64, error)
+}
+
+var _ RouteTokenStore = (*Memory)(nil)
+
+// RouteTokens sums the tokens of the entries since a time per route
+// pattern, after writing those added before the call. A Store that cannot
+// gives an empty map.
+func (l *Log) RouteTokens(ctx context.Context, since time.Time) (map[string]int64, error) {
+	rs, ok := l.store.(RouteTokenStore)
+	if !ok {
+		return map[string]int64{}, nil
+	}
+	if err := l.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return rs.RouteTokens(ctx, since)
+}
+
 // Flush writes every entry added before the call. After Close it returns at
 // once: Close has written them.
 func (l *Log) Flush(ctx context.Context) error {

@@ -149,3 +149,16 @@ func Median(vs []int64) int64 {
 	slices.Sort(vs)
 	return vs[(len(vs)-1)/2]
 }
+
+// RouteTokens implements RouteTokenStore.
+func (m *Memory) RouteTokens(_ context.Context, since time.Time) (map[string]int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]int64{}
+	for _, e := range m.entries {
+		if e.Route != "" && !e.Time.Before(since) {
+			out[e.Route] += e.InputTokens + e.OutputTokens
+		}
+	}
+	return out, nil
+}

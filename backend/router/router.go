@@ -34,6 +34,10 @@ type Route struct {
 	// "" leaves it to the provider. It applies to the route's own backend
 	// (an OpenAI-API provider), not to its fallbacks.
 	API string `json:"api"`
+	// MaxRequestsPerMinute and MaxTokensPerDay are the route's budget
+	// (nil: no limit); the gateway enforces them.
+	MaxRequestsPerMinute *int64 `json:"max_requests_per_minute"`
+	MaxTokensPerDay      *int64 `json:"max_tokens_per_day"`
 }
 
 // Target is one step of a plan: a backend and the model name it is sent.

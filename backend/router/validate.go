@@ -56,6 +56,9 @@ func Validate(r Route, known func(name string) bool) error {
 	if err := checkModelName(r.BackendModel, true); err != nil {
 		return &FieldError{"backend_model", err.Error()}
 	}
+	if err := checkBudget(r); err != nil {
+		return err
+	}
 	if r.API != "" && r.API != "responses" {
 		return &FieldError{"api", `must be "" (the provider's setting) or "responses"`}
 	}
@@ -106,6 +109,26 @@ func checkModelName(name string, emptyOK bool) error {
 		return fmt.Errorf("must not contain control characters")
 	case len(name) > MaxModelBytes:
 		return fmt.Errorf("is longer than %d bytes", MaxModelBytes)
+	}
+	return nil
+}
+
+// MaxBudgetValue bounds a route's budget fields: far beyond any real use,
+// small enough that no counter overflows.
+const MaxBudgetValue = 1 << 40
+
+func checkBudget(r Route) error {
+	for _, f := range []struct {
+		name string
+		v    *int64
+	}{{"max_requests_per_minute", r.MaxRequestsPerMinute}, {"max_tokens_per_day", r.MaxTokensPerDay}} {
+		switch {
+		case f.v == nil:
+		case *f.v <= 0:
+			return &FieldError{f.name, fmt.Sprintf("is %d; give a positive whole number, or null for no limit", *f.v)}
+		case *f.v > MaxBudgetValue:
+			return &FieldError{f.name, fmt.Sprintf("is %d; at most %d", *f.v, int64(MaxBudgetValue))}
+		}
 	}
 	return nil
 }

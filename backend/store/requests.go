@@ -11,7 +11,10 @@ import (
 	"github.com/modelbar/modelbar/backend/reqlog"
 )
 
-var _ reqlog.Store = (*Store)(nil)
+var (
+	_ reqlog.Store           = (*Store)(nil)
+	_ reqlog.RouteTokenStore = (*Store)(nil)
+)
 
 // pruneBatch bounds the rows one pruning transaction deletes, so the first
 // prune after a long time does not hold the write lock (and every config
@@ -244,4 +247,29 @@ func (s *Store) pruneLoop(ctx context.Context, query string, arg any) (int64, er
 			return total, err
 		}
 	}
+}
+
+// RouteTokens sums input plus output tokens of the entries since a time,
+// per route pattern (entries of no route left out). It implements
+// reqlog.RouteTokenStore.
+func (s *Store) RouteTokens(ctx context.Context, since time.Time) (map[string]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT route, SUM(input_tokens + output_tokens) FROM requests
+		WHERE time >= ? AND route != '' GROUP BY route`, formatTime(since))
+	if err != nil {
+		return nil, fmt.Errorf("store: route tokens: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var route string
+		var n int64
+		if err := rows.Scan(&route, &n); err != nil {
+			return nil, fmt.Errorf("store: route tokens: %w", err)
+		}
+		out[route] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: route tokens: %w", err)
+	}
+	return out, nil
 }

@@ -21,11 +21,14 @@ type Route struct {
 	Enabled      bool
 	Hidden       bool   // left out of the model list; it still routes
 	API          string // "" or "responses": the backend's model speaks only the Responses API
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Budget: nil is no limit.
+	MaxRequestsPerMinute *int64
+	MaxTokensPerDay      *int64
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
-const routeCols = `id, model_pattern, backend, backend_model, fallbacks, priority, enabled, hidden, api, created_at, updated_at`
+const routeCols = `id, model_pattern, backend, backend_model, fallbacks, priority, enabled, hidden, api, max_requests_per_minute, max_tokens_per_day, created_at, updated_at`
 
 // ListRoutes returns all routes ordered by id; an empty store gives an
 // empty, non-nil slice.
@@ -74,9 +77,9 @@ func (s *Store) CreateRoute(ctx context.Context, r Route) (Route, error) {
 		var err error
 		t := formatTime(now())
 		row := tx.QueryRowContext(ctx, `INSERT INTO routes
-			(model_pattern, backend, backend_model, fallbacks, priority, enabled, hidden, api, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+routeCols,
-			r.ModelPattern, r.Backend, r.BackendModel, fallbacks, r.Priority, r.Enabled, r.Hidden, r.API, t, t)
+			(model_pattern, backend, backend_model, fallbacks, priority, enabled, hidden, api, max_requests_per_minute, max_tokens_per_day, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+routeCols,
+			r.ModelPattern, r.Backend, r.BackendModel, fallbacks, r.Priority, r.Enabled, r.Hidden, r.API, r.MaxRequestsPerMinute, r.MaxTokensPerDay, t, t)
 		out, err = scanRoute(row)
 		return err
 	})
@@ -97,9 +100,9 @@ func (s *Store) UpdateRoute(ctx context.Context, r Route) (Route, error) {
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		row := tx.QueryRowContext(ctx, `UPDATE routes
-			SET model_pattern = ?, backend = ?, backend_model = ?, fallbacks = ?, priority = ?, enabled = ?, hidden = ?, api = ?, updated_at = ?
+			SET model_pattern = ?, backend = ?, backend_model = ?, fallbacks = ?, priority = ?, enabled = ?, hidden = ?, api = ?, max_requests_per_minute = ?, max_tokens_per_day = ?, updated_at = ?
 			WHERE id = ? RETURNING `+routeCols,
-			r.ModelPattern, r.Backend, r.BackendModel, fallbacks, r.Priority, r.Enabled, r.Hidden, r.API, formatTime(now()), r.ID)
+			r.ModelPattern, r.Backend, r.BackendModel, fallbacks, r.Priority, r.Enabled, r.Hidden, r.API, r.MaxRequestsPerMinute, r.MaxTokensPerDay, formatTime(now()), r.ID)
 		out, err = scanRoute(row)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
@@ -148,7 +151,7 @@ func scanRoute(sc scanner) (Route, error) {
 	var r Route
 	var fallbacks, created, updated string
 	err := sc.Scan(&r.ID, &r.ModelPattern, &r.Backend, &r.BackendModel, &fallbacks,
-		&r.Priority, &r.Enabled, &r.Hidden, &r.API, &created, &updated)
+		&r.Priority, &r.Enabled, &r.Hidden, &r.API, &r.MaxRequestsPerMinute, &r.MaxTokensPerDay, &created, &updated)
 	if err != nil {
 		return Route{}, err
 	}

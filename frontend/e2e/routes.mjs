@@ -5,7 +5,8 @@
 // warns of a model that does not exist, shows a cooldown on the chain and
 // sends a real request through the fake provider; a provider test fails in
 // plain words on a dead port; a tested provider's model is routed in one
-// click, or aliased through the editor.
+// click, or aliased through the editor; a budget set in the editor caps
+// its route with a 429 and shows its use in the list.
 
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -155,6 +156,31 @@ export async function run({ page, api, mb, tid, nav, shot, step }) {
   await tid('route-save').click();
   await rdlg.waitFor({ state: 'hidden' });
   await row('tiny').waitFor();
+
+  step('routes: a budget set in the editor caps the route with a 429, and the list shows its use');
+  await row('tiny').getByTestId('route-edit').click();
+  await rdlg.waitFor();
+  assert.equal(await tid('route-max-rpm').inputValue(), '', 'no budget: empty');
+  await tid('route-max-rpm').fill('1');
+  await tid('route-save').click();
+  await rdlg.waitFor({ state: 'hidden' });
+  const tiny = (await api('GET', '/api/routes')).body.find((r) => r.model_pattern === 'tiny');
+  assert.deepEqual([tiny.max_requests_per_minute, tiny.max_tokens_per_day], [1, null]);
+  const ask = () =>
+    fetch(`http://${mb.addr}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+  assert.equal((await ask()).status, 200);
+  const capped = await ask();
+  assert.equal(capped.status, 429, 'over the budget');
+  assert.ok(Number(capped.headers.get('retry-after')) >= 1, 'with Retry-After');
+  assert.equal((await capped.json()).error.type, 'rate_limit_error');
+  await row('tiny').getByTestId('route-budget').getByText('1/1 per min').waitFor();
+  const clear = await api('PUT', `/api/routes/${tiny.id}`, { max_requests_per_minute: null });
+  assert.equal(clear.status, 200, JSON.stringify(clear.body));
+  await row('tiny').getByTestId('route-budget').waitFor({ state: 'detached' });
 
   // ---- Route editor ----
   step('routes: the fallback editor has no blank choice, suggests models, and refuses what the server would');

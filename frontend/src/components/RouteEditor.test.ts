@@ -111,6 +111,31 @@ describe('RouteEditor', () => {
     expect(onsave).toHaveBeenCalledWith({ ...initial, model_pattern: 'big', fallbacks: ['local'] });
   });
 
+  it('takes an optional budget: empty is no limit (null), a number is sent as a number', async () => {
+    const onsave = vi.fn();
+    const initial = { ...blankRoute('acme'), model_pattern: 'gpt-*', max_requests_per_minute: 60, max_tokens_per_day: null };
+    const { getByTestId, getByLabelText } = render(RouteEditor, { ...base, initial, onsave });
+    const rpm = getByLabelText('Requests per minute (at most)') as HTMLInputElement;
+    const tpd = getByLabelText('Tokens per day (at most)') as HTMLInputElement;
+    expect(rpm.value).toBe('60');
+    expect(tpd.value).toBe('');
+    expect(tpd.placeholder).toBe('no limit');
+    await fireEvent.input(tpd, { target: { value: '1000000' } });
+    await fireEvent.submit(getByTestId('route-dialog').querySelector('form')!);
+    expect(onsave).toHaveBeenLastCalledWith({ ...initial, max_requests_per_minute: 60, max_tokens_per_day: 1000000 });
+    await fireEvent.input(rpm, { target: { value: '' } });
+    await fireEvent.submit(getByTestId('route-dialog').querySelector('form')!);
+    expect(onsave).toHaveBeenLastCalledWith({ ...initial, max_requests_per_minute: null, max_tokens_per_day: 1000000 });
+  });
+
+  it("shows the server's errors at the budget fields", () => {
+    const { getByTestId } = render(RouteEditor, {
+      ...base, initial: blankRoute('acme'), errors: { max_tokens_per_day: 'is 0; give a positive whole number, or null for no limit' },
+    });
+    expect(getByTestId('error-max_tokens_per_day').textContent).toMatch(/positive whole number/);
+    expect(getByTestId('route-max-tpd').getAttribute('aria-invalid')).toBe('true');
+  });
+
   it('shows the server\'s errors at their fields', () => {
     const { getByTestId } = render(RouteEditor, { ...base, initial: blankRoute('acme'), errors: { model_pattern: 'unterminated [' } });
     expect(within(getByTestId('route-dialog')).getByTestId('error-model_pattern').textContent).toBe('unterminated [');

@@ -10,9 +10,20 @@ export interface Route {
   enabled: boolean;
   /** Left out of the model list (GET /v1/models); the route still routes. Absent from an older server: false. */
   hidden?: boolean;
+  /** The route's budget: null (or absent, from an older server) is no limit. */
+  max_requests_per_minute?: number | null;
+  max_tokens_per_day?: number | null;
+  /** Its current use, in GET /api/routes only. */
+  usage?: RouteUsage;
 }
 
-export type RouteInput = Omit<Route, 'id'>;
+/** A route's use of its budget: requests in the current minute window, tokens since local midnight. */
+export interface RouteUsage {
+  requests_this_minute: number;
+  tokens_today: number;
+}
+
+export type RouteInput = Omit<Route, 'id' | 'usage'>;
 
 export interface Target {
   backend: string;

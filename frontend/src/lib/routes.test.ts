@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RequestAttempt, Route } from './api';
-import { blankRoute, evaluationOrder, failedBefore, fallbackProblem, isWildcard, priorities, reorder, routeInput, type Ranked } from './routes';
+import { blankRoute, budgetLabel, budgetSpent, budgetValue, compact, evaluationOrder, failedBefore, fallbackProblem, isWildcard, priorities, reorder, routeInput, type Ranked } from './routes';
 
 const r = (id: number, priority: number, model_pattern = 'm' + id): Route => ({
   id, priority, model_pattern, backend: 'local', backend_model: '', fallbacks: [], enabled: true,
@@ -139,17 +139,24 @@ describe('patterns and fallbacks', () => {
 });
 
 describe('route editor', () => {
-  it('starts a new route enabled and listed', () => {
+  it('starts a new route enabled, listed and without a budget', () => {
     expect(blankRoute('openai')).toEqual({
       model_pattern: '', backend: 'openai', backend_model: '', fallbacks: [], priority: 0, enabled: true, hidden: false,
+      max_requests_per_minute: null, max_tokens_per_day: null,
     });
   });
 
-  it('copies a route with every field, hidden false when the server sent none', () => {
+  it('copies a route with every field, hidden false and no budget when the server sent none', () => {
     const old = r(7, 3, 'gpt-*');
     const input = routeInput(old);
-    expect(input).toEqual({ model_pattern: 'gpt-*', backend: 'local', backend_model: '', fallbacks: [], priority: 3, enabled: true, hidden: false });
+    expect(input).toEqual({
+      model_pattern: 'gpt-*', backend: 'local', backend_model: '', fallbacks: [], priority: 3, enabled: true, hidden: false,
+      max_requests_per_minute: null, max_tokens_per_day: null,
+    });
     expect('id' in input).toBe(false);
+    const budgeted = routeInput({ ...old, max_tokens_per_day: 5000, usage: { requests_this_minute: 1, tokens_today: 2 } });
+    expect(budgeted.max_tokens_per_day).toBe(5000);
+    expect('usage' in budgeted, 'usage is not sent back').toBe(false);
     expect(routeInput({ ...old, hidden: true, fallbacks: null }).hidden).toBe(true);
   });
 
@@ -189,5 +196,29 @@ describe('failedBefore', () => {
     ],
   ])('%s', (_name, attempts, want) => {
     expect(failedBefore(attempts as RequestAttempt[] | undefined)).toEqual(want);
+  });
+});
+
+describe('budget', () => {
+  it('reads an editor field: empty is no limit', () => {
+    expect([null, undefined, '', '  ', '60', 60, 0, 'x'].map(budgetValue)).toEqual([null, null, null, null, 60, 60, 0, null]);
+  });
+
+  it('writes counts short', () => {
+    expect([0, 950, 1000, 1500, 40_000, 123_456, 1_000_000, 2_500_000_000].map(compact)).toEqual(['0', '950', '1k', '1.5k', '40k', '123k', '1M', '2.5B']);
+  });
+
+  it('shows limits and use for the routes list', () => {
+    const usage = { requests_this_minute: 12, tokens_today: 40_000 };
+    expect(budgetLabel({ max_requests_per_minute: 60, max_tokens_per_day: 1_000_000, usage })).toBe('12/60 per min · 40k/1M tokens today');
+    expect(budgetLabel({ max_requests_per_minute: null, max_tokens_per_day: 5000, usage })).toBe('40k/5k tokens today');
+    expect(budgetLabel({ max_requests_per_minute: 10 })).toBe('0/10 per min');
+    expect(budgetLabel({ max_requests_per_minute: null, max_tokens_per_day: null, usage })).toBe('');
+  });
+
+  it('says when a limit is used up', () => {
+    expect(budgetSpent({ max_requests_per_minute: 12, usage: { requests_this_minute: 12, tokens_today: 0 } })).toBe(true);
+    expect(budgetSpent({ max_requests_per_minute: 13, max_tokens_per_day: 100, usage: { requests_this_minute: 12, tokens_today: 99 } })).toBe(false);
+    expect(budgetSpent({ max_tokens_per_day: 100 })).toBe(false);
   });
 });

@@ -102,7 +102,10 @@ export function splitFallback(entry: string): { backend: string; model: string }
 
 /** An empty route for the editor: enabled, listed, no alias or fallbacks. */
 export function blankRoute(backend = 'local'): RouteInput {
-  return { model_pattern: '', backend, backend_model: '', fallbacks: [], priority: 0, enabled: true, hidden: false };
+  return {
+    model_pattern: '', backend, backend_model: '', fallbacks: [], priority: 0, enabled: true, hidden: false,
+    max_requests_per_minute: null, max_tokens_per_day: null,
+  };
 }
 
 /** The editor's copy of a route: every field present (hidden false when the server sent none). */
@@ -115,7 +118,66 @@ export function routeInput(r: Route): RouteInput {
     priority: r.priority,
     enabled: r.enabled,
     hidden: r.hidden ?? false,
+    max_requests_per_minute: r.max_requests_per_minute ?? null,
+    max_tokens_per_day: r.max_tokens_per_day ?? null,
   };
+}
+
+/**
+ * A budget field as the server takes it: null for an empty field (no
+ * limit), else the number typed. A value the server will refuse (0, -1,
+ * 1.5) is sent as is, so its 400 names the field.
+ */
+export function budgetValue(v: number | string | null | undefined): number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') {
+    if (v.trim() === '') return null;
+    const n = Number(v);
+    return Number.isFinite(n) ? n : null;
+  }
+  return Number.isFinite(v) ? v : null;
+}
+
+/** Whether a route has a budget. */
+export function hasBudget(r: Pick<Route, 'max_requests_per_minute' | 'max_tokens_per_day'>): boolean {
+  return r.max_requests_per_minute != null || r.max_tokens_per_day != null;
+}
+
+/** A count in few characters: 950, 40k, 1.5M. */
+export function compact(n: number): string {
+  const units: [number, string][] = [[1e9, 'B'], [1e6, 'M'], [1e3, 'k']];
+  for (const [size, unit] of units) {
+    if (Math.abs(n) >= size) {
+      const v = n / size;
+      return `${v >= 100 || Number.isInteger(v) ? Math.round(v) : v.toFixed(1).replace(/\.0$/, '')}${unit}`;
+    }
+  }
+  return String(n);
+}
+
+/**
+ * A route's budget and its use for the routes list, e.g.
+ * "12/60 per min · 40k/1M tokens today"; "" without a budget.
+ */
+export function budgetLabel(r: Pick<Route, 'max_requests_per_minute' | 'max_tokens_per_day' | 'usage'>): string {
+  const parts: string[] = [];
+  if (r.max_requests_per_minute != null) {
+    parts.push(`${compact(r.usage?.requests_this_minute ?? 0)}/${compact(r.max_requests_per_minute)} per min`);
+  }
+  if (r.max_tokens_per_day != null) {
+    parts.push(`${compact(r.usage?.tokens_today ?? 0)}/${compact(r.max_tokens_per_day)} tokens today`);
+  }
+  return parts.join(' · ');
+}
+
+/** Whether a route has used all of one of its limits: its next request is refused. */
+export function budgetSpent(r: Pick<Route, 'max_requests_per_minute' | 'max_tokens_per_day' | 'usage'>): boolean {
+  const u = r.usage;
+  if (!u) return false;
+  return (
+    (r.max_requests_per_minute != null && u.requests_this_minute >= r.max_requests_per_minute) ||
+    (r.max_tokens_per_day != null && u.tokens_today >= r.max_tokens_per_day)
+  );
 }
 
 /**
