@@ -25,6 +25,9 @@ func (s *Server) admitBudget(rt *router.Route) error {
 func budgetError(rt *router.Route, ex *budget.Exceeded) *apiError {
 	secs := budget.RetryAfterSeconds(ex.RetryAfter)
 	what := fmt.Sprintf("%d requests per minute", ex.Max)
+	if ex.Max == 1 {
+		what = "1 request per minute"
+	}
 	if ex.Limit == "max_tokens_per_day" {
 		what = fmt.Sprintf("%d tokens per day (%d used since midnight)", ex.Max, ex.Used)
 	}
