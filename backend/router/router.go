@@ -38,7 +38,32 @@ type Route struct {
 	// (nil: no limit); the gateway enforces them.
 	MaxRequestsPerMinute *int64 `json:"max_requests_per_minute"`
 	MaxTokensPerDay      *int64 `json:"max_tokens_per_day"`
+	// Targets is the route's group: the backends that share its traffic
+	// as Policy says, before the fallback chain. A single backend is a
+	// group of one; Targets[0] is always Backend and BackendModel.
+	Targets []Member `json:"targets"`
+	// Policy picks the group member a request goes to first: PolicyFirst
+	// (""), PolicyWeighted or PolicyLeastBusy.
+	Policy string `json:"policy"`
+	// MaxContext is the context window, in tokens, of the route's provider
+	// backends whose model list gives none; nil: unknown.
+	MaxContext *int64 `json:"max_context"`
 }
+
+// Member is one backend of a route's group.
+type Member struct {
+	Backend string `json:"backend"`
+	Model   string `json:"model"`  // "" sends the requested model name
+	Weight  int    `json:"weight"` // its share under PolicyWeighted
+}
+
+// Group policies: which member a request goes to first. The others follow
+// in the group's order, then the fallback chain.
+const (
+	PolicyFirst     = "first"      // the first healthy member, in order
+	PolicyWeighted  = "weighted"   // smooth weighted round-robin by Weight
+	PolicyLeastBusy = "least-busy" // fewest requests in flight, ties by recent latency
+)
 
 // Target is one step of a plan: a backend and the model name it is sent.
 type Target struct {
@@ -46,6 +71,8 @@ type Target struct {
 	Model   string `json:"model"`
 	// API is the route's API setting, for its own backend; "" otherwise.
 	API string `json:"api,omitempty"`
+	// Weight is a group member's weight; 0 for a fallback.
+	Weight int `json:"weight,omitempty"`
 }
 
 // Plan is the outcome of resolving a model name. Targets is never empty:
@@ -54,6 +81,11 @@ type Plan struct {
 	Model   string   // the name the client asked for
 	Route   *Route   // the matched route, nil when none matched
 	Targets []Target // primary first
+	// Group is how many of Targets, from the first, are the route's group
+	// (1 for a single backend); the rest are the fallback chain.
+	Group int
+	// Policy is the group's policy (PolicyFirst when no route matched).
+	Policy string
 }
 
 // Table is an immutable, ordered set of routes. Build a new one on every
