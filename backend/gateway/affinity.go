@@ -212,6 +212,16 @@ func forEachItem(arr []byte, visit func(item []byte, at int) bool) {
 	}
 }
 
+// escaped reports whether the quote at b[i] is escaped: an odd run of
+// backslashes before it.
+func escaped(b []byte, i int) bool {
+	n := 0
+	for i--; i >= 0 && b[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
+}
+
 func skipWS(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
 		i++
@@ -228,13 +238,16 @@ func scanValue(b []byte, i int) int {
 	}
 	switch b[i] {
 	case '"':
-		for i++; i < len(b); i++ {
-			switch b[i] {
-			case '\\':
-				i++
-			case '"':
+		for i++; i < len(b); {
+			j := bytes.IndexByte(b[i:], '"')
+			if j < 0 {
+				return -1
+			}
+			i += j
+			if !escaped(b, i) {
 				return i + 1
 			}
+			i++
 		}
 		return -1
 	case '{', '[':

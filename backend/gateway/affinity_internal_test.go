@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/modelbar/modelbar/backend/balance"
@@ -88,4 +91,53 @@ func BenchmarkAffinityKey(b *testing.B) {
 	for b.Loop() {
 		affinityKey(c)
 	}
+}
+
+// A long conversation is scanned, not decoded: the key of a 200 KB body
+// costs a pass over its bytes.
+func BenchmarkAffinityKey_LongConversation(b *testing.B) {
+	var sb []byte
+	sb = append(sb, `{"model":"m","messages":[{"role":"system","content":"You are terse."}`...)
+	for i := range 400 {
+		sb = append(sb, fmt.Sprintf(`,{"role":"user","content":"question %d with some \"quoted\" text and a path C:\\\\tmp %s"}`, i, strings.Repeat("lorem ipsum ", 40))...)
+	}
+	sb = append(sb, `],"stream":true,"user":"alice"}`...)
+	c := &call{endpoint: chatCompletions, body: sb}
+	b.SetBytes(int64(len(sb)))
+	b.ReportAllocs()
+	for b.Loop() {
+		affinityKey(c)
+	}
+}
+
+// On any valid JSON object the scanner sees the same top-level members as
+// encoding/json; on anything else it never panics.
+func FuzzTopLevel(f *testing.F) {
+	for _, s := range []string{`{"a":1,"b":"x\"y","c":[1,{"d":"]"}],"e":{"f":null}}`, `{}`, ` { "k" : true } `, `{"s":"\\\\"}`, `[1]`, `{"a":"\\"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := map[string]string{}
+		ok := topLevel(b, func(k, v []byte) { got[string(k)] = string(v) })
+		var want map[string]json.RawMessage
+		if json.Unmarshal(b, &want) != nil || want == nil {
+			return
+		}
+		if !ok {
+			t.Fatalf("valid object %q not walked", b)
+		}
+		for k, v := range want {
+			if strings.Contains(k, `\`) || strings.ContainsAny(k, "\ufffd") {
+				continue // escaped keys are compared raw
+			}
+			if g, found := got[k]; !found || !json.Valid([]byte(g)) || !jsonEqual(g, string(v)) {
+				t.Fatalf("%q: key %q = %q, want %q", b, k, g, v)
+			}
+		}
+	})
+}
+
+func jsonEqual(a, b string) bool {
+	var x, y any
+	return json.Unmarshal([]byte(a), &x) == nil && json.Unmarshal([]byte(b), &y) == nil && fmt.Sprint(x) == fmt.Sprint(y)
 }
