@@ -86,6 +86,14 @@ func (b *Balancer) Group(id int64, policy string, members []Member) *Group {
 	return g
 }
 
+// Peek returns route id's group state as it is, or nil: for tests and
+// status, never on a request's path.
+func (b *Balancer) Peek(id int64) *Group {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.groups[id]
+}
+
 // Forget drops route id's state (the route is gone).
 func (b *Balancer) Forget(id int64) {
 	b.mu.Lock()
@@ -300,5 +308,10 @@ func (l *Load) observe(ns int64) {
 	}
 }
 
-// MemberLoad is member i's load.
-func (g *Group) MemberLoad(i int) *Load { return g.load[i] }
+// MemberLoad is member i's load; nil past the last member.
+func (g *Group) MemberLoad(i int) *Load {
+	if i < 0 || i >= len(g.load) {
+		return nil
+	}
+	return g.load[i]
+}

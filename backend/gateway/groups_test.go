@@ -244,3 +244,40 @@ func TestGroup_AffinityByAnthropicUserID(t *testing.T) {
 		t.Errorf("one user's requests went to %v, want one member", seen)
 	}
 }
+
+// Streamed answers through a least-busy group are counted in flight while
+// they stream and give each member a time to first byte; a member that
+// failed before answering gets none.
+func TestGroup_LoadIsTrackedAcrossStreams(t *testing.T) {
+	h := newHarness(t)
+	h.settings(map[string]any{"max_retries": -1})
+	a := newFake(t, sse(chunk("a"), done))
+	b := newFake(t, sse(chunk("b"), done))
+	h.putProvider("a", a.baseURL(), "")
+	h.putProvider("b", b.baseURL(), "")
+	h.putProvider("dead", deadURL(t), "")
+	rt := h.addRoute(map[string]any{"model_pattern": "m", "policy": "least-busy", "fallbacks": []string{},
+		"targets": []map[string]any{member("dead", 1), member("a", 1), member("b", 1)}})
+	for i := range 6 {
+		body := fmt.Sprintf(`{"model":"m","stream":true,"messages":[{"role":"user","content":"c%d"}]}`, i)
+		if resp, b := h.post("/v1/chat/completions", body); resp.StatusCode != http.StatusOK || resp.Header.Get("X-Modelbar-Backend") == "dead" {
+			t.Fatalf("stream %d: status %d from %s: %s", i, resp.StatusCode, resp.Header.Get("X-Modelbar-Backend"), b)
+		}
+	}
+	h.settle()
+	inFlight, latency := h.gw.GroupLoad(rt.ID)
+	if len(inFlight) != 3 {
+		t.Fatalf("loads %v", inFlight)
+	}
+	for i, n := range inFlight {
+		if n != 0 {
+			t.Errorf("member %d: %d in flight after every stream ended", i, n)
+		}
+	}
+	if latency[0] != 0 || latency[1] <= 0 || latency[2] <= 0 {
+		t.Errorf("latencies %v: want none for the dead member, some for the others", latency)
+	}
+	if len(a.requests()) == 0 || len(b.requests()) == 0 {
+		t.Errorf("least-busy used one member only: a %d, b %d", len(a.requests()), len(b.requests()))
+	}
+}
