@@ -219,7 +219,7 @@ describe('RouteEditor', () => {
       expect(getByTestId('route-policy-help').textContent).toMatch(/fewest requests in flight/);
     });
 
-    it('sends the group cut down to one backend, so the stored group is replaced', async () => {
+    it('sends the group cut down to one backend (policy first, weight 1), so the stored group is replaced', async () => {
       const onsave = vi.fn();
       const initial = {
         ...blankRoute('acme'), targets: [{ backend: 'acme', model: '', weight: 2 }, { backend: 'local', model: '', weight: 1 }], policy: 'weighted' as const,
@@ -229,7 +229,7 @@ describe('RouteEditor', () => {
       expect(queryByTestId('route-group'), 'one backend: the plain form again').toBeNull();
       expect((getByLabelText('Send to') as HTMLSelectElement).value).toBe('local');
       await submit(container);
-      expect(onsave).toHaveBeenLastCalledWith(expect.objectContaining({ backend: 'local', targets: [{ backend: 'local', model: '', weight: 1 }], policy: 'weighted' }));
+      expect(onsave).toHaveBeenLastCalledWith(expect.objectContaining({ backend: 'local', targets: [{ backend: 'local', model: '', weight: 1 }], policy: 'first' }));
     });
 
     it("shows the server's errors at the member's field", () => {
