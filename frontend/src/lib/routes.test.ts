@@ -3,7 +3,7 @@ import type { RequestAttempt, Route } from './api';
 import { ApiError } from './client';
 import {
   blankRoute, budgetLabel, budgetSpent, budgetValue, compact, evaluationOrder, failedBefore, fallbackProblem, groupLabel, isPlainGroup, isWildcard, memberName,
-  membersOf, policyLabel, policyOf, priorities, reorder, repeatsMember, routeBody, routeErrors, routeInput, weightValue, type Ranked,
+  membersOf, policyLabel, policyOf, priorities, reorder, repeatsMember, routeBody, routeErrors, routeInput, stepPrefix, weightValue, type Ranked,
 } from './routes';
 
 const r = (id: number, priority: number, model_pattern = 'm' + id): Route => ({
@@ -331,5 +331,14 @@ describe('groups', () => {
     expect(routeErrors(e('max_context', 'is 0'))).toEqual({ fields: { max_context: 'is 0' }, general: '' });
     expect(routeErrors(e('fallbacks[1]', 'is in the group'))).toEqual({ fields: { fallbacks: 'fallbacks[1]: is in the group' }, general: '' });
     expect(routeErrors(e(null, 'database is locked'))).toEqual({ fields: {}, general: 'database is locked' });
+  });
+});
+
+describe('stepPrefix', () => {
+  it.each([
+    [0, 0, ''], [1, 0, 'Fallback 1: '], [2, 1, 'Fallback 2: '],
+    [0, 3, 'Group backend 1: '], [2, 3, 'Group backend 3: '], [3, 3, 'Fallback 1: '],
+  ])('step %i with a group of %i: %j', (step, size, want) => {
+    expect(stepPrefix(step, size)).toBe(want);
   });
 });

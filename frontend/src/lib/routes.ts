@@ -355,3 +355,14 @@ export function routeErrors(err: unknown): { fields: Record<string, string>; gen
   }
   return fe;
 }
+
+/**
+ * Where a tester warning's step is in a chain whose first `groupSize`
+ * steps are the route's group: "" for a route's one backend, "Group
+ * backend 2: ", "Fallback 1: ".
+ */
+export function stepPrefix(step: number, groupSize: number): string {
+  const g = Math.max(groupSize, 1);
+  if (step < g) return groupSize > 1 ? `Group backend ${step + 1}: ` : '';
+  return `Fallback ${step - g + 1}: `;
+}
