@@ -145,8 +145,14 @@ describe('patterns and fallbacks', () => {
     const group = [{ backend: 'openai', model: '', weight: 1 }, { backend: 'backup', model: 'big', weight: 1 }, { backend: 'local', model: '', weight: 1 }];
     expect(fallbackProblem('openai', [], 'backup', 'big', group)).toBe("backup:big is already in the route's group");
     expect(fallbackProblem('openai', [], 'local', '', group)).toBe("local is already in the route's group");
-    expect(fallbackProblem('openai', [], 'backup', '', group), 'another model of a member is fine').toBe('');
-    expect(fallbackProblem('openai', [], 'backup', 'small', group)).toBe('');
+    expect(fallbackProblem('openai', [], 'backup', 'small', group), 'another model of a member is fine').toBe('');
+    expect(fallbackProblem('openai', [], 'openai', '', group)).toMatch(/already the route's backend/);
+    // A fallback without a model is sent the first member's model (or the requested name).
+    const aliased = [{ backend: 'openai', model: 'big', weight: 1 }, { backend: 'backup', model: 'big', weight: 1 }];
+    expect(fallbackProblem('openai', [], 'backup', '', aliased)).toBe("backup is already in the route's group");
+    expect(fallbackProblem('openai', [], 'openai', 'big', aliased)).toBe("openai:big is already in the route's group");
+    expect(fallbackProblem('openai', [], 'openai', 'small', aliased)).toBe('');
+    expect(fallbackProblem('openai', [], 'backup', '', group), 'backup is sent the requested name, backup:big another').toBe('');
   });
 });
 

@@ -192,16 +192,21 @@ export function budgetSpent(r: Pick<Route, 'max_requests_per_minute' | 'max_toke
 export const handoff: { route: RouteInput | null } = { route: null };
 
 /**
- * Why the fallback `backend` (with `model`, "" for the requested name)
- * cannot join a route's chain, or "" when it can: the route's own backend
- * needs another model, an entry is taken once, and a fallback may not
- * repeat a member of the route's group (`group`, beyond the first).
+ * Why the fallback `backend` (with `model`) cannot join a route's chain, or
+ * "" when it can, as the server decides (backend/router checkFallbacks): a
+ * fallback may not repeat a member of the route's `group` — the same
+ * backend sent the same model, where a fallback without a model is sent
+ * the first member's — so the route's own backend needs another model;
+ * and an entry is taken once.
  */
 export function fallbackProblem(primary: string, chain: string[], backend: string, model: string, group: Member[] = []): string {
   const entry = model ? `${backend}:${model}` : backend;
   if (!backend) return 'choose a backend';
-  if (backend === primary && !model) return `${backend} is already the route's backend: name another model to fall back to`;
-  if (group.slice(1).some((m) => m.backend === backend && m.model.trim() === model)) return `${entry} is already in the route's group`;
+  const members = group.length ? group : [{ backend: primary, model: '', weight: 1 }];
+  const sent = model || members[0].model.trim();
+  const j = members.findIndex((m) => m.backend === backend && m.model.trim() === sent);
+  if (j === 0 && !model) return `${backend} is already the route's backend: name another model to fall back to`;
+  if (j >= 0) return `${entry} is already in the route's group`;
   if (chain.includes(entry)) return `${entry} is already in the chain`;
   return '';
 }
