@@ -242,6 +242,7 @@ describe('RouteEditor', () => {
       });
       expect(getByTestId('error-targets-1-weight').textContent).toMatch(/from 1 to 1000/);
       expect(getByTestId('route-weight-1').getAttribute('aria-invalid')).toBe('true');
+      expect(getByTestId('route-weight-1').getAttribute('aria-describedby'), 'the field names its error').toBe(getByTestId('error-targets-1-weight').id);
       expect(getByTestId('route-weight-0').getAttribute('aria-invalid')).toBe('false');
       expect(queryByTestId('error-targets-0-weight')).toBeNull();
       cleanup();
@@ -250,6 +251,16 @@ describe('RouteEditor', () => {
       expect(r2.getByTestId('error-targets-0-backend').textContent).toBe('no provider "gone"');
       expect(r2.getByTestId('route-backend').getAttribute('aria-invalid')).toBe('true');
       expect(r2.getByTestId('error-policy').textContent).toBe('is "x"');
+    });
+
+    it('shows a refused weight even when the policy does not use weights', () => {
+      const initial = {
+        ...blankRoute('acme'), targets: [{ backend: 'acme', model: '', weight: 1 }, { backend: 'local', model: '', weight: 5000 }], policy: 'first' as const,
+      };
+      const { getByTestId, queryByTestId } = render(RouteEditor, { ...base, initial, errors: { 'targets[1].weight': 'is 5000' } });
+      expect((getByTestId('route-weight-1') as HTMLInputElement).value).toBe('5000');
+      expect(queryByTestId('route-weight-0')).toBeNull();
+      expect(getByTestId('error-targets-1-weight').textContent).toBe('is 5000');
     });
 
     it("shows member 0's error at the plain form's fields when the route has one backend", () => {
