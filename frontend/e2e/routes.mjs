@@ -6,7 +6,9 @@
 // sends a real request through the fake provider; a provider test fails in
 // plain words on a dead port; a tested provider's model is routed in one
 // click, or aliased through the editor; a budget set in the editor caps
-// its route with a 429 and shows its use in the list.
+// its route with a 429 and shows its use in the list; a group of backends
+// built in the editor is saved as targets and policy, its error shown at
+// the member's field, listed in a line and boxed in the tester.
 
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -181,6 +183,71 @@ export async function run({ page, api, mb, tid, nav, shot, step }) {
   const clear = await api('PUT', `/api/routes/${tiny.id}`, { max_requests_per_minute: null });
   assert.equal(clear.status, 200, JSON.stringify(clear.body));
   await row('tiny').getByTestId('route-budget').waitFor({ state: 'detached' });
+
+  step('routes: a group built in the editor: members, weighted policy, an error at its member, the list and the tester');
+  await tid('route-add').click();
+  await rdlg.waitFor();
+  await tid('route-pattern').fill('grp');
+  await tid('route-backend').selectOption('fake');
+  await tid('route-backend-model').fill('fake-small');
+  assert.equal(await tid('route-policy').count(), 0, 'one backend: no policy');
+  await tid('route-member-add').click();
+  const group = tid('route-group');
+  await group.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'rt-backend-1', 'focus on the new member');
+  await page.getByLabel('Backend 2', { exact: true }).selectOption('fake');
+  await page.getByLabel('Backend 2: send as (model)').fill('fake-large');
+  assert.equal(await tid('route-weight-0').count(), 0, 'no weights for first available');
+  await page.getByLabel('Share requests').selectOption('weighted');
+  await tid('route-affinity-note').waitFor();
+  await page.getByLabel('Backend 1: weight').fill('2');
+  await page.getByLabel('Backend 2: weight').fill('5000');
+  await tid('route-max-context').fill('32768');
+  await tid('route-save').click();
+  await tid('error-targets-1-weight').waitFor();
+  assert.equal(await tid('route-weight-1').getAttribute('aria-invalid'), 'true');
+  await shot('route-editor-group');
+  assert.deepEqual(await axeViolations(page, '[data-testid="route-dialog"]'), [], 'axe: the route editor with a group');
+  await page.getByLabel('Backend 2: weight').fill('1');
+  await tid('route-save').click();
+  await rdlg.waitFor({ state: 'hidden' });
+  const grp = (await api('GET', '/api/routes')).body.find((r) => r.model_pattern === 'grp');
+  assert.deepEqual(
+    [grp.backend, grp.backend_model, grp.policy, grp.max_context, grp.targets],
+    ['fake', 'fake-small', 'weighted', 32768, [{ backend: 'fake', model: 'fake-small', weight: 2 }, { backend: 'fake', model: 'fake-large', weight: 1 }]],
+  );
+  assert.equal(await row('grp').getByTestId('route-group-cell').getAttribute('data-label'), 'fake:fake-small ×2, fake:fake-large ×1 · weighted');
+  const groupTester = tid('route-tester-input');
+  await groupTester.fill('grp');
+  const boxed = tid('route-tester-group');
+  await boxed.waitFor();
+  assert.equal(await tid('route-tester-policy').innerText(), 'Weighted');
+  assert.deepEqual(
+    await boxed.getByTestId('route-tester-step').evaluateAll((ss) => ss.map((s) => s.textContent.replace(/\s+/g, ' ').trim())),
+    ['fake ×2 fake-small', 'fake ×1 fake-large'],
+  );
+  await tid('route-tester-try').click();
+  const groupTried = tid('route-tester-try-result');
+  await groupTried.and(page.locator('[data-ok="true"]')).waitFor({ timeout: 20000 });
+  assert.match(await groupTried.innerText(), /fake-(small|large) at fake answered in/);
+  await shot('routes-group');
+  await groupTester.fill('');
+
+  step('routes: a group cut down to one backend in the editor is one backend again');
+  await row('grp').getByTestId('route-edit').click();
+  await rdlg.waitFor();
+  assert.equal(await page.getByLabel('Backend 1: weight').inputValue(), '2');
+  await page.getByRole('button', { name: 'Remove backend fake:fake-small' }).click();
+  await group.waitFor({ state: 'detached' });
+  assert.equal(await tid('route-backend-model').inputValue(), 'fake-large');
+  await page.getByLabel('Share requests').waitFor({ state: 'detached' });
+  await tid('route-save').click();
+  await rdlg.waitFor({ state: 'hidden' });
+  const one = (await api('GET', '/api/routes')).body.find((r) => r.model_pattern === 'grp');
+  assert.deepEqual([one.backend, one.backend_model, one.targets.length], ['fake', 'fake-large', 1]);
+  await row('grp').getByTestId('route-group-cell').waitFor({ state: 'detached' });
+  assert.equal((await api('DELETE', `/api/routes/${grp.id}`)).status, 204);
+  await row('grp').waitFor({ state: 'detached' });
 
   // ---- Route editor ----
   step('routes: the fallback editor has no blank choice, suggests models, and refuses what the server would');

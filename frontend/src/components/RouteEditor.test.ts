@@ -140,4 +140,167 @@ describe('RouteEditor', () => {
     const { getByTestId } = render(RouteEditor, { ...base, initial: blankRoute('acme'), errors: { model_pattern: 'unterminated [' } });
     expect(within(getByTestId('route-dialog')).getByTestId('error-model_pattern').textContent).toBe('unterminated [');
   });
+
+  describe('groups', () => {
+    const submit = (c: HTMLElement) => fireEvent.submit(c.querySelector('#route-form')!);
+    const members = (c: HTMLElement) =>
+      [...c.querySelectorAll('[data-testid="route-member"]')].map((li) => {
+        const sel = li.querySelector('select') as HTMLSelectElement;
+        const model = li.querySelector('input:not([type="number"])') as HTMLInputElement;
+        const weight = li.querySelector('input[type="number"]') as HTMLInputElement | null;
+        return [sel.value, model.value, weight ? weight.value : null].filter((x) => x !== null).join(' ');
+      });
+
+    it('looks and saves as before with one backend: no group fields, no targets sent', async () => {
+      const onsave = vi.fn();
+      const initial = { ...blankRoute('acme'), model_pattern: 'fast', targets: [{ backend: 'acme', model: '', weight: 1 }], policy: 'first' as const };
+      const { container, getByTestId, queryByTestId, getByLabelText } = render(RouteEditor, { ...base, initial, onsave });
+      expect(queryByTestId('route-group')).toBeNull();
+      expect(queryByTestId('route-policy')).toBeNull();
+      expect(getByLabelText('Send to')).toBeTruthy();
+      await fireEvent.input(getByTestId('route-backend-model'), { target: { value: 'big' } });
+      await submit(container);
+      const { targets: _t, policy: _p, ...rest } = initial;
+      expect(onsave).toHaveBeenCalledWith({ ...rest, backend_model: 'big' });
+    });
+
+    it('adds members, names every field for a screen reader, and saves the group with backend = its first member', async () => {
+      const onsave = vi.fn();
+      const { container, getByTestId, getByLabelText, getByRole } = render(RouteEditor, {
+        ...base, backends: ['local', 'acme', 'backup'], initial: { ...blankRoute('acme'), model_pattern: 'fast' }, onsave,
+      });
+      await fireEvent.click(getByTestId('route-member-add'));
+      const group = getByTestId('route-group');
+      expect(group.tagName).toBe('FIELDSET');
+      expect(group.querySelector('legend')?.textContent).toBe('Backends');
+      // The new member takes the first backend not in the group yet, and has focus.
+      expect(members(container)).toEqual(['acme ', 'local ']);
+      expect(document.activeElement).toBe(getByLabelText('Backend 2'));
+      expect(getByLabelText('Backend 1')).toBe(getByTestId('route-backend'));
+      expect(getByLabelText('Backend 2: send as (model)')).toBe(getByTestId('route-backend-model-1'));
+      await fireEvent.change(getByLabelText('Backend 2'), { target: { value: 'backup' } });
+      await fireEvent.input(getByLabelText('Backend 2: send as (model)'), { target: { value: 'big' } });
+      await fireEvent.click(getByTestId('route-member-add'));
+      expect(members(container)).toEqual(['acme ', 'backup big', 'local ']);
+      await fireEvent.click(getByRole('button', { name: 'Move backend local earlier' }));
+      await fireEvent.click(getByRole('button', { name: 'Remove backend acme' }));
+      expect(members(container)).toEqual(['local ', 'backup big']);
+      expect((getByTestId('route-policy') as HTMLSelectElement).value).toBe('first');
+      await submit(container);
+      expect(onsave).toHaveBeenLastCalledWith(expect.objectContaining({
+        backend: 'local', backend_model: '', policy: 'first',
+        targets: [{ backend: 'local', model: '', weight: 1 }, { backend: 'backup', model: 'big', weight: 1 }],
+      }));
+    });
+
+    it('shows weights only for the weighted policy, with help and the affinity note', async () => {
+      const onsave = vi.fn();
+      const initial = {
+        ...blankRoute('acme'), model_pattern: 'fast',
+        targets: [{ backend: 'acme', model: '', weight: 1 }, { backend: 'local', model: 'qwen', weight: 1 }], policy: 'first' as const,
+      };
+      const { container, getByTestId, queryByTestId, getByLabelText } = render(RouteEditor, { ...base, initial, onsave });
+      expect(members(container)).toEqual(['acme ', 'local qwen']);
+      expect(getByTestId('route-policy-help').textContent).toMatch(/first backend in this order/);
+      expect(queryByTestId('route-affinity-note'), 'first needs no affinity').toBeNull();
+      expect(queryByTestId('route-weight-0')).toBeNull();
+      await fireEvent.change(getByLabelText('Share requests'), { target: { value: 'weighted' } });
+      expect(getByTestId('route-policy-help').textContent).toMatch(/shared by weight/);
+      expect(getByTestId('route-affinity-note').textContent).toMatch(/conversation stays on the backend/);
+      expect(members(container)).toEqual(['acme  1', 'local qwen 1']);
+      await fireEvent.input(getByLabelText('Backend 1: weight'), { target: { value: '3' } });
+      await submit(container);
+      expect(onsave).toHaveBeenLastCalledWith(expect.objectContaining({
+        backend: 'acme', policy: 'weighted', targets: [{ backend: 'acme', model: '', weight: 3 }, { backend: 'local', model: 'qwen', weight: 1 }],
+      }));
+      await fireEvent.change(getByLabelText('Share requests'), { target: { value: 'least-busy' } });
+      expect(queryByTestId('route-weight-0')).toBeNull();
+      expect(getByTestId('route-affinity-note')).toBeTruthy();
+      expect(getByTestId('route-policy-help').textContent).toMatch(/fewest requests in flight/);
+    });
+
+    it('sends the group cut down to one backend (policy first, weight 1), so the stored group is replaced', async () => {
+      const onsave = vi.fn();
+      const initial = {
+        ...blankRoute('acme'), targets: [{ backend: 'acme', model: '', weight: 2 }, { backend: 'local', model: '', weight: 1 }], policy: 'weighted' as const,
+      };
+      const { container, getByRole, queryByTestId, getByLabelText } = render(RouteEditor, { ...base, initial, onsave });
+      await fireEvent.click(getByRole('button', { name: 'Remove backend acme' }));
+      expect(queryByTestId('route-group'), 'one backend: the plain form again').toBeNull();
+      expect((getByLabelText('Send to') as HTMLSelectElement).value).toBe('local');
+      await submit(container);
+      expect(onsave).toHaveBeenLastCalledWith(expect.objectContaining({ backend: 'local', targets: [{ backend: 'local', model: '', weight: 1 }], policy: 'first' }));
+    });
+
+    it("shows the server's errors at the member's field", () => {
+      const initial = {
+        ...blankRoute('acme'), targets: [{ backend: 'acme', model: '', weight: 1 }, { backend: 'local', model: '', weight: 0 }], policy: 'weighted' as const,
+      };
+      const { getByTestId, queryByTestId } = render(RouteEditor, {
+        ...base, initial,
+        errors: { 'targets[1].weight': 'is 0; give a whole number from 1 to 1000' },
+      });
+      expect(getByTestId('error-targets-1-weight').textContent).toMatch(/from 1 to 1000/);
+      expect(getByTestId('route-weight-1').getAttribute('aria-invalid')).toBe('true');
+      expect(getByTestId('route-weight-1').getAttribute('aria-describedby'), 'the field names its error').toBe(getByTestId('error-targets-1-weight').id);
+      expect(getByTestId('route-weight-0').getAttribute('aria-invalid')).toBe('false');
+      expect(queryByTestId('error-targets-0-weight')).toBeNull();
+      cleanup();
+      const r2 = render(RouteEditor, { ...base, initial, errors: { 'targets[1]': 'repeats targets[0]', 'targets[0].backend': 'no provider "gone"', policy: 'is "x"' } });
+      expect(r2.getByTestId('error-targets-1').textContent).toBe('repeats targets[0]');
+      expect(r2.getByTestId('error-targets-0-backend').textContent).toBe('no provider "gone"');
+      expect(r2.getByTestId('route-backend').getAttribute('aria-invalid')).toBe('true');
+      expect(r2.getByTestId('error-policy').textContent).toBe('is "x"');
+    });
+
+    it('shows a refused weight even when the policy does not use weights', () => {
+      const initial = {
+        ...blankRoute('acme'), targets: [{ backend: 'acme', model: '', weight: 1 }, { backend: 'local', model: '', weight: 5000 }], policy: 'first' as const,
+      };
+      const { getByTestId, queryByTestId } = render(RouteEditor, { ...base, initial, errors: { 'targets[1].weight': 'is 5000' } });
+      expect((getByTestId('route-weight-1') as HTMLInputElement).value).toBe('5000');
+      expect(queryByTestId('route-weight-0')).toBeNull();
+      expect(getByTestId('error-targets-1-weight').textContent).toBe('is 5000');
+    });
+
+    it("shows member 0's error at the plain form's fields when the route has one backend", () => {
+      const { getByTestId } = render(RouteEditor, { ...base, initial: blankRoute('acme'), errors: { 'targets[0].model': 'is too long' } });
+      expect(getByTestId('error-backend_model').textContent).toBe('is too long');
+    });
+
+    it('warns of a repeated member and of a model its backend does not list, per member', async () => {
+      const initial = {
+        ...blankRoute('acme'), model_pattern: 'fast',
+        targets: [{ backend: 'acme', model: 'm-small', weight: 1 }, { backend: 'acme', model: 'nope', weight: 1 }, { backend: 'acme', model: 'm-small', weight: 1 }],
+      };
+      const { getByTestId, queryByTestId } = render(RouteEditor, { ...base, initial, models: { acme: ['m-small'] }, modelsKnown: { acme: true } });
+      expect(queryByTestId('route-model-unknown')).toBeNull();
+      expect(getByTestId('route-model-unknown-1').textContent).toMatch(/acme does not list a model named nope/);
+      expect(getByTestId('route-member-repeated-2').textContent).toMatch(/same backend and model as backend 1/);
+      expect(queryByTestId('route-member-repeated-1')).toBeNull();
+    });
+
+    it("refuses a fallback that repeats a group member", async () => {
+      const initial = { ...blankRoute('acme'), targets: [{ backend: 'acme', model: '', weight: 1 }, { backend: 'local', model: '', weight: 1 }] };
+      const { getByTestId } = render(RouteEditor, { ...base, initial });
+      const fb = getByTestId('route-fallback-backend') as HTMLSelectElement;
+      await fireEvent.change(fb, { target: { value: 'local' } });
+      expect((getByTestId('route-fallback-add') as HTMLButtonElement).disabled).toBe(true);
+      expect(getByTestId('route-fallback-why').textContent).toBe("local is already in the route's group");
+    });
+
+    it('takes an optional context window: empty is null', async () => {
+      const onsave = vi.fn();
+      const { container, getByLabelText } = render(RouteEditor, { ...base, initial: { ...blankRoute('acme'), max_context: 8192 }, onsave });
+      const ctx = getByLabelText('Context window (tokens)') as HTMLInputElement;
+      expect(ctx.value).toBe('8192');
+      expect(document.getElementById(ctx.getAttribute('aria-describedby')!)?.textContent).toMatch(/model list does not give a context length/);
+      await fireEvent.input(ctx, { target: { value: '' } });
+      await submit(container);
+      expect(onsave).toHaveBeenLastCalledWith(expect.objectContaining({ max_context: null }));
+      await fireEvent.input(ctx, { target: { value: '32768' } });
+      await submit(container);
+      expect(onsave).toHaveBeenLastCalledWith(expect.objectContaining({ max_context: 32768 }));
+    });
+  });
 });

@@ -13,6 +13,16 @@ export interface Route {
   /** The route's budget: null (or absent, from an older server) is no limit. */
   max_requests_per_minute?: number | null;
   max_tokens_per_day?: number | null;
+  /**
+   * The route's group: the backends that share its traffic, before the
+   * fallbacks. targets[0] is always backend and backend_model; a route
+   * with one backend is a group of one. Absent from an older server.
+   */
+  targets?: Member[];
+  /** Which member a request goes to first: "first" ("" or absent), "weighted" or "least-busy". */
+  policy?: Policy | '';
+  /** The context window, in tokens, of the route's provider members whose model list gives none; null: not known. */
+  max_context?: number | null;
   /** Its current use, in GET /api/routes only. */
   usage?: RouteUsage;
 }
@@ -25,6 +35,18 @@ export interface RouteUsage {
 
 export type RouteInput = Omit<Route, 'id' | 'usage'>;
 
+/** A backend of a route's group. */
+export interface Member {
+  backend: string;
+  /** The name it is sent; "" sends the requested name. */
+  model: string;
+  /** Its share under the weighted policy, 1..1000 (0 or absent on input: 1). */
+  weight: number;
+}
+
+/** How a route's group picks the member a request goes to first. */
+export type Policy = 'first' | 'weighted' | 'least-busy';
+
 export interface Target {
   backend: string;
   model: string;
@@ -32,6 +54,8 @@ export interface Target {
   known?: boolean;
   /** The backend's (or this model's) cooldown, when it has one. */
   cooldown?: Cooldown;
+  /** A group member's weight; absent for a fallback. */
+  weight?: number;
 }
 
 /** Something that will probably go wrong with a step of a resolved chain. */
@@ -50,6 +74,10 @@ export interface Resolution {
   backend_model: string;
   fallbacks: string[] | null;
   chain: Target[] | null;
+  /** The route's group, in route order (the first steps of chain, as a set); absent from an older server. */
+  group?: Target[] | null;
+  /** The group's policy; absent from an older server. */
+  policy?: Policy | '';
   /** Absent from an older server. */
   warnings?: ResolveWarning[];
 }

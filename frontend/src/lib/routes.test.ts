@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { RequestAttempt, Route } from './api';
-import { blankRoute, budgetLabel, budgetSpent, budgetValue, compact, evaluationOrder, failedBefore, fallbackProblem, isWildcard, priorities, reorder, routeInput, type Ranked } from './routes';
+import { ApiError } from './client';
+import {
+  blankRoute, budgetLabel, budgetSpent, budgetValue, compact, evaluationOrder, failedBefore, fallbackProblem, groupLabel, isPlainGroup, isWildcard, memberName,
+  membersOf, policyLabel, policyOf, priorities, reorder, repeatsMember, routeBody, routeErrors, routeInput, stepPrefix, weightValue, type Ranked,
+} from './routes';
 
 const r = (id: number, priority: number, model_pattern = 'm' + id): Route => ({
   id, priority, model_pattern, backend: 'local', backend_model: '', fallbacks: [], enabled: true,
@@ -136,13 +140,27 @@ describe('patterns and fallbacks', () => {
     expect(fallbackProblem('openai', [], '', '')).toBe('choose a backend');
     expect(fallbackProblem('openai', ['local'], 'backup', '')).toBe('');
   });
+
+  it("refuses a fallback that repeats a member of the route's group", () => {
+    const group = [{ backend: 'openai', model: '', weight: 1 }, { backend: 'backup', model: 'big', weight: 1 }, { backend: 'local', model: '', weight: 1 }];
+    expect(fallbackProblem('openai', [], 'backup', 'big', group)).toBe("backup:big is already in the route's group");
+    expect(fallbackProblem('openai', [], 'local', '', group)).toBe("local is already in the route's group");
+    expect(fallbackProblem('openai', [], 'backup', 'small', group), 'another model of a member is fine').toBe('');
+    expect(fallbackProblem('openai', [], 'openai', '', group)).toMatch(/already the route's backend/);
+    // A fallback without a model is sent the first member's model (or the requested name).
+    const aliased = [{ backend: 'openai', model: 'big', weight: 1 }, { backend: 'backup', model: 'big', weight: 1 }];
+    expect(fallbackProblem('openai', [], 'backup', '', aliased)).toBe("backup is already in the route's group");
+    expect(fallbackProblem('openai', [], 'openai', 'big', aliased)).toBe("openai:big is already in the route's group");
+    expect(fallbackProblem('openai', [], 'openai', 'small', aliased)).toBe('');
+    expect(fallbackProblem('openai', [], 'backup', '', group), 'backup is sent the requested name, backup:big another').toBe('');
+  });
 });
 
 describe('route editor', () => {
   it('starts a new route enabled, listed and without a budget', () => {
     expect(blankRoute('openai')).toEqual({
       model_pattern: '', backend: 'openai', backend_model: '', fallbacks: [], priority: 0, enabled: true, hidden: false,
-      max_requests_per_minute: null, max_tokens_per_day: null,
+      max_requests_per_minute: null, max_tokens_per_day: null, max_context: null,
     });
   });
 
@@ -151,13 +169,22 @@ describe('route editor', () => {
     const input = routeInput(old);
     expect(input).toEqual({
       model_pattern: 'gpt-*', backend: 'local', backend_model: '', fallbacks: [], priority: 3, enabled: true, hidden: false,
-      max_requests_per_minute: null, max_tokens_per_day: null,
+      max_requests_per_minute: null, max_tokens_per_day: null, max_context: null,
     });
     expect('id' in input).toBe(false);
     const budgeted = routeInput({ ...old, max_tokens_per_day: 5000, usage: { requests_this_minute: 1, tokens_today: 2 } });
     expect(budgeted.max_tokens_per_day).toBe(5000);
     expect('usage' in budgeted, 'usage is not sent back').toBe(false);
     expect(routeInput({ ...old, hidden: true, fallbacks: null }).hidden).toBe(true);
+  });
+
+  it("copies a route's group, policy and context window without sharing them", () => {
+    const targets = [{ backend: 'p1', model: '', weight: 2 }, { backend: 'p2', model: 'big', weight: 1 }];
+    const old = { ...r(1, 0), backend: 'p1', targets, policy: 'weighted' as const, max_context: 32768 };
+    const input = routeInput(old);
+    expect([input.targets, input.policy, input.max_context]).toEqual([targets, 'weighted', 32768]);
+    input.targets![0].weight = 5;
+    expect(old.targets[0].weight).toBe(2);
   });
 
   it('does not share the fallbacks array with the route', () => {
@@ -220,5 +247,104 @@ describe('budget', () => {
     expect(budgetSpent({ max_requests_per_minute: 12, usage: { requests_this_minute: 12, tokens_today: 0 } })).toBe(true);
     expect(budgetSpent({ max_requests_per_minute: 13, max_tokens_per_day: 100, usage: { requests_this_minute: 12, tokens_today: 99 } })).toBe(false);
     expect(budgetSpent({ max_tokens_per_day: 100 })).toBe(false);
+  });
+});
+
+describe('groups', () => {
+  const m = (backend: string, model = '', weight = 1) => ({ backend, model, weight });
+
+  it('reads a route as members: its targets, or its one backend from an older server', () => {
+    expect(membersOf({ backend: 'acme', backend_model: 'big' })).toEqual([m('acme', 'big')]);
+    expect(membersOf({ backend: 'p1', backend_model: '', targets: [m('p1', '', 0), m('p2', 'x', 3)] }), 'weight 0 reads as 1').toEqual([m('p1'), m('p2', 'x', 3)]);
+    expect(membersOf({ backend: 'acme', backend_model: '', targets: [] })).toEqual([m('acme')]);
+  });
+
+  it('names policies, reading "" and unknown values as first', () => {
+    expect(['', undefined, null, 'first', 'weighted', 'least-busy', 'random'].map(policyOf)).toEqual(['first', 'first', 'first', 'first', 'weighted', 'least-busy', 'first']);
+    expect(['first', 'weighted', 'least-busy'].map(policyLabel)).toEqual(['First available', 'Weighted', 'Least busy']);
+  });
+
+  it('tells a plain group of one from a real group', () => {
+    expect(isPlainGroup([m('a')], 'first')).toBe(true);
+    expect(isPlainGroup([m('a', '', 0)], '')).toBe(true);
+    expect(isPlainGroup([m('a', '', 2)], 'first')).toBe(false);
+    expect(isPlainGroup([m('a')], 'weighted')).toBe(false);
+    expect(isPlainGroup([m('a'), m('b')], 'first')).toBe(false);
+  });
+
+  it('reads a weight field: empty is 1, anything else is sent as typed', () => {
+    expect(['', ' ', null, undefined, '3', 3, 0, 1.5, 5000].map(weightValue)).toEqual([1, 1, 1, 1, 3, 3, 0, 1.5, 5000]);
+  });
+
+  const form = { ...blankRoute('old'), model_pattern: 'fast' };
+  const plain = { members: [m('old')], policy: 'first' };
+
+  it.each([
+    ['one backend, as before groups: no targets, no policy', [m('acme', ' big ')], 'first', plain, { backend: 'acme', backend_model: 'big' }],
+    [
+      'a group: targets and policy, backend is its first member',
+      [m('p1', '', 2), m('p2', 'x')], 'weighted', plain,
+      { backend: 'p1', backend_model: '', targets: [m('p1', '', 2), m('p2', 'x')], policy: 'weighted' },
+    ],
+    [
+      'a group cut down to one replaces the stored group',
+      [m('p2', 'x')], 'first', { members: [m('p1'), m('p2', 'x')], policy: 'least-busy' },
+      { backend: 'p2', backend_model: 'x', targets: [m('p2', 'x')], policy: 'first' },
+    ],
+    [
+      'one backend with a policy set through the API keeps it',
+      [m('p1')], 'least-busy', { members: [m('p1')], policy: 'least-busy' },
+      { backend: 'p1', backend_model: '', targets: [m('p1')], policy: 'least-busy' },
+    ],
+    [
+      'an empty weight is 1; a bad one is sent for the server to name',
+      [m('p1', '', '' as unknown as number), m('p2', '', 0)], 'weighted', plain,
+      { backend: 'p1', backend_model: '', targets: [m('p1'), m('p2', '', 0)], policy: 'weighted' },
+    ],
+  ])('%s', (_name, members, policy, before, want) => {
+    const body = routeBody({ ...form, targets: [m('stale')], policy: 'first' }, members, policy as 'first', before);
+    const { targets: _t, policy: _p, ...rest } = form as typeof form & { targets?: unknown; policy?: unknown };
+    expect(body).toEqual({ ...rest, ...want });
+  });
+
+  it('does not share the members with the body', () => {
+    const members = [m('p1'), m('p2')];
+    const body = routeBody(form, members, 'first', plain);
+    body.targets![0].weight = 9;
+    expect(members[0].weight).toBe(1);
+  });
+
+  it('labels a group for the routes list', () => {
+    expect(groupLabel({ targets: [m('p1', '', 2), m('p2')], policy: 'weighted' })).toBe('p1 ×2, p2 ×1 · weighted');
+    expect(groupLabel({ targets: [m('p1'), m('p2', 'big')], policy: 'least-busy' })).toBe('p1, p2:big · least busy');
+    expect(groupLabel({ targets: [m('p1'), m('p2')], policy: '' })).toBe('p1, p2 · first available');
+    expect(groupLabel({ targets: [m('p1')], policy: 'weighted' }), 'one backend: the list shows it as before').toBe('');
+    expect(groupLabel({}), 'an older server').toBe('');
+    expect([m('fake'), m('fake', 'big')].map(memberName)).toEqual(['fake', 'fake:big']);
+  });
+
+  it('finds a member that repeats an earlier one', () => {
+    const ms = [m('p1'), m('p2', 'x'), m('p1', ''), m('p2', ' x '), m('p2')];
+    expect(ms.map((_, i) => repeatsMember(ms, i))).toEqual([-1, -1, 0, 1, -1]);
+  });
+
+  it("places the server's errors: a member's at its path, others at their field", () => {
+    const e = (param: string | null, msg: string) => new ApiError(400, param ? `${param}: ${msg}` : msg, 'invalid_request_error', param);
+    expect(routeErrors(e('targets[1].weight', 'is 0; give 1 to 1000'))).toEqual({ fields: { 'targets[1].weight': 'is 0; give 1 to 1000' }, general: '' });
+    expect(routeErrors(e('targets[2]', 'repeats targets[0]'))).toEqual({ fields: { 'targets[2]': 'repeats targets[0]' }, general: '' });
+    expect(routeErrors(e('targets', 'has 17 members; at most 16'))).toEqual({ fields: { targets: 'has 17 members; at most 16' }, general: '' });
+    expect(routeErrors(e('policy', 'is "random"'))).toEqual({ fields: { policy: 'is "random"' }, general: '' });
+    expect(routeErrors(e('max_context', 'is 0'))).toEqual({ fields: { max_context: 'is 0' }, general: '' });
+    expect(routeErrors(e('fallbacks[1]', 'is in the group'))).toEqual({ fields: { fallbacks: 'fallbacks[1]: is in the group' }, general: '' });
+    expect(routeErrors(e(null, 'database is locked'))).toEqual({ fields: {}, general: 'database is locked' });
+  });
+});
+
+describe('stepPrefix', () => {
+  it.each([
+    [0, 0, ''], [1, 0, 'Fallback 1: '], [2, 1, 'Fallback 2: '],
+    [0, 3, 'Group backend 1: '], [2, 3, 'Group backend 3: '], [3, 3, 'Fallback 1: '],
+  ])('step %i with a group of %i: %j', (step, size, want) => {
+    expect(stepPrefix(step, size)).toBe(want);
   });
 });

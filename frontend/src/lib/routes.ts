@@ -1,4 +1,5 @@
-import type { RequestAttempt, Route, RouteInput } from './api';
+import type { Member, Policy, RequestAttempt, Route, RouteInput } from './api';
+import { formError } from './forms';
 
 /** Whether a pattern is a wildcard (the server's rule: any of `*`, `?`, `[`). */
 export function isWildcard(pattern: string): boolean {
@@ -104,7 +105,7 @@ export function splitFallback(entry: string): { backend: string; model: string }
 export function blankRoute(backend = 'local'): RouteInput {
   return {
     model_pattern: '', backend, backend_model: '', fallbacks: [], priority: 0, enabled: true, hidden: false,
-    max_requests_per_minute: null, max_tokens_per_day: null,
+    max_requests_per_minute: null, max_tokens_per_day: null, max_context: null,
   };
 }
 
@@ -120,6 +121,9 @@ export function routeInput(r: Route): RouteInput {
     hidden: r.hidden ?? false,
     max_requests_per_minute: r.max_requests_per_minute ?? null,
     max_tokens_per_day: r.max_tokens_per_day ?? null,
+    max_context: r.max_context ?? null,
+    ...(r.targets ? { targets: r.targets.map((m) => ({ ...m })) } : {}),
+    ...(r.policy !== undefined ? { policy: r.policy } : {}),
   };
 }
 
@@ -187,11 +191,22 @@ export function budgetSpent(r: Pick<Route, 'max_requests_per_minute' | 'max_toke
  */
 export const handoff: { route: RouteInput | null } = { route: null };
 
-/** The fallback entries a route's chain may still take from `backend`: plain, or with a model. */
-export function fallbackProblem(primary: string, chain: string[], backend: string, model: string): string {
+/**
+ * Why the fallback `backend` (with `model`) cannot join a route's chain, or
+ * "" when it can, as the server decides (backend/router checkFallbacks): a
+ * fallback may not repeat a member of the route's `group` — the same
+ * backend sent the same model, where a fallback without a model is sent
+ * the first member's — so the route's own backend needs another model;
+ * and an entry is taken once.
+ */
+export function fallbackProblem(primary: string, chain: string[], backend: string, model: string, group: Member[] = []): string {
   const entry = model ? `${backend}:${model}` : backend;
   if (!backend) return 'choose a backend';
-  if (backend === primary && !model) return `${backend} is already the route's backend: name another model to fall back to`;
+  const members = group.length ? group : [{ backend: primary, model: '', weight: 1 }];
+  const sent = model || members[0].model.trim();
+  const j = members.findIndex((m) => m.backend === backend && m.model.trim() === sent);
+  if (j === 0 && !model) return `${backend} is already the route's backend: name another model to fall back to`;
+  if (j >= 0) return `${entry} is already in the route's group`;
   if (chain.includes(entry)) return `${entry} is already in the chain`;
   return '';
 }
@@ -224,4 +239,135 @@ export function failedBefore(attempts: RequestAttempt[] | undefined): string[] {
 /** Who answered a test request: "fake-small at fake". */
 export function answeredBy(backend: string, model?: string): string {
   return at(backend, model);
+}
+
+// ---- groups: several backends behind one route ----
+
+/** The group policies, in the order the editor offers them, with a line of help each. */
+export const policies: { value: Policy; label: string; help: string }[] = [
+  {
+    value: 'first',
+    label: 'First available',
+    help: 'Each request goes to the first backend in this order that is not cooling down; the next ones take over when it fails.',
+  },
+  {
+    value: 'weighted',
+    label: 'Weighted',
+    help: 'Requests are shared by weight, evenly interleaved: weights 2 and 1 send two of every three requests to the first.',
+  },
+  {
+    value: 'least-busy',
+    label: 'Least busy',
+    help: 'Each request goes to the backend with the fewest requests in flight; on a tie, to the one that started answering fastest lately.',
+  },
+];
+
+/** A policy as the server may send it ("" or absent is "first"). */
+export function policyOf(p: string | null | undefined): Policy {
+  return p === 'weighted' || p === 'least-busy' ? p : 'first';
+}
+
+/** A policy's name for people: "First available", "Weighted", "Least busy". */
+export function policyLabel(p: string | null | undefined): string {
+  const v = policyOf(p);
+  return policies.find((x) => x.value === v)!.label;
+}
+
+/** A route's group as the editor edits it: its targets, or its one backend when the server sent none. */
+export function membersOf(r: Pick<RouteInput, 'backend' | 'backend_model' | 'targets'>): Member[] {
+  if (r.targets?.length) return r.targets.map((m) => ({ backend: m.backend, model: m.model ?? '', weight: m.weight || 1 }));
+  return [{ backend: r.backend, model: r.backend_model, weight: 1 }];
+}
+
+/** Whether a group is what a route without one means: one backend, weight 1, the first policy. */
+export function isPlainGroup(members: Member[], policy: string | null | undefined): boolean {
+  return members.length === 1 && (members[0].weight || 1) === 1 && policyOf(policy) === 'first';
+}
+
+/**
+ * A weight as the server takes it: empty is 1 (the default); anything else
+ * is sent as typed, so a weight the server refuses (0.5, 5000) comes back
+ * as a 400 at its field.
+ */
+export function weightValue(v: number | string | null | undefined): number {
+  const n = budgetValue(v);
+  return n === null ? 1 : n;
+}
+
+/**
+ * The body the editor saves. backend and backend_model are always the first
+ * member (old clients and the server agree on them). targets and policy are
+ * sent only when the group is more than a plain backend, or was before the
+ * edit (a group cut down to one backend must replace the stored group): a
+ * route that is and was one backend saves exactly as it did before groups.
+ */
+export function routeBody(form: RouteInput, members: Member[], policy: Policy, before: { members: Member[]; policy?: string }): RouteInput {
+  const targets = members.map((m) => ({ backend: m.backend, model: m.model.trim(), weight: weightValue(m.weight) }));
+  const body: RouteInput = { ...form, backend: targets[0].backend, backend_model: targets[0].model };
+  delete body.targets;
+  delete body.policy;
+  if (!isPlainGroup(targets, policy) || !isPlainGroup(before.members, before.policy)) {
+    body.targets = targets;
+    body.policy = policy;
+  }
+  return body;
+}
+
+/** A member as one short name: "fake", or "fake:big" when it is sent another model. */
+export function memberName(m: Pick<Member, 'backend' | 'model'>): string {
+  return m.model ? `${m.backend}:${m.model}` : m.backend;
+}
+
+/**
+ * A group in few words for the routes list: "p1 ×2, p2 ×1 · weighted",
+ * "p1, p2 · least busy"; "" for a route with one backend (the list shows
+ * it as before).
+ */
+export function groupLabel(r: Pick<Route, 'targets' | 'policy'>): string {
+  const ms = r.targets ?? [];
+  if (ms.length < 2) return '';
+  const weighted = policyOf(r.policy) === 'weighted';
+  const names = ms.map((m) => memberName(m) + (weighted ? ` ×${m.weight || 1}` : ''));
+  return `${names.join(', ')} · ${policyLabel(r.policy).toLowerCase()}`;
+}
+
+/**
+ * Whether member i repeats an earlier member (the server keeps members
+ * distinct by backend and model): the index of that member, or -1.
+ */
+export function repeatsMember(members: Member[], i: number): number {
+  const m = members[i];
+  return members.findIndex((o, k) => k < i && o.backend === m.backend && o.model.trim() === m.model.trim());
+}
+
+/** The fields of the route form the server's errors can name (targets[i].x is placed at its member). */
+const routeFields = [
+  'model_pattern', 'backend', 'backend_model', 'fallbacks', 'priority', 'enabled', 'hidden',
+  'max_requests_per_minute', 'max_tokens_per_day', 'targets', 'policy', 'max_context',
+];
+
+/**
+ * A save's error, split for the editor: by field, where a group member's
+ * error keeps its whole path ("targets[1].weight", "targets[1]") so that
+ * it is shown at that member's field; else a general message.
+ */
+export function routeErrors(err: unknown): { fields: Record<string, string>; general: string } {
+  const fe = formError(err, routeFields);
+  const param = (err as { param?: unknown } | null)?.param;
+  if (fe.fields.targets !== undefined && typeof param === 'string' && param.startsWith('targets[')) {
+    const fm = (err as { fieldMessage?: unknown }).fieldMessage;
+    return { fields: { [param]: typeof fm === 'string' ? fm : fe.fields.targets }, general: '' };
+  }
+  return fe;
+}
+
+/**
+ * Where a tester warning's step is in a chain whose first `groupSize`
+ * steps are the route's group: "" for a route's one backend, "Group
+ * backend 2: ", "Fallback 1: ".
+ */
+export function stepPrefix(step: number, groupSize: number): string {
+  const g = Math.max(groupSize, 1);
+  if (step < g) return groupSize > 1 ? `Group backend ${step + 1}: ` : '';
+  return `Fallback ${step - g + 1}: `;
 }
