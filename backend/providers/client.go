@@ -102,7 +102,7 @@ func NewClient(cfg Config) *Client {
 		rt = &headerTransport{base: rt, extra: extra}
 	}
 	if cut != nil {
-		rt = &cutTransport{base: tr, cut: cut}
+		rt = &cutTransport{base: rt, cut: cut}
 	}
 	// No client-wide timeout: a long generation may stream for minutes. The
 	// request context bounds each call.
