@@ -136,7 +136,9 @@ func (s *Service) clientConfigs(ctx context.Context) ([]providers.Config, keyErr
 	cfgs := make([]providers.Config, 0, len(rows))
 	keyErrs := keyErrors{}
 	for _, p := range rows {
-		cfg := providers.Config{Name: p.Name, Type: providers.Type(p.Type), BaseURL: p.BaseURL, DefaultMaxTokens: p.DefaultMaxTokens, Responses: providers.ResponsesMode(p.Responses), API: providers.API(p.API)}
+		cfg := providers.Config{Name: p.Name, Type: providers.Type(p.Type), BaseURL: p.BaseURL, DefaultMaxTokens: p.DefaultMaxTokens,
+			Responses: providers.ResponsesMode(p.Responses), API: providers.API(p.API), Preset: p.Preset, ExtraHeaders: p.ExtraHeaders,
+			HealthCheck: time.Duration(p.HealthCheckSeconds) * time.Second}
 		key, _, err := s.apiKey(ctx, p)
 		if err != nil {
 			// One unreadable key must not take the gateway down: the

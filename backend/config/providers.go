@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
@@ -51,9 +52,20 @@ type Provider struct {
 	// its type) or "responses": an OpenAI-API provider whose models speak
 	// only the Responses API (POST /v1/responses), which chat-completions
 	// and Anthropic clients then reach through translation.
-	API       string    `json:"api"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	API string `json:"api"`
+	// Preset is the kind of server the provider is ("" generic, "vllm",
+	// "sglang", "llamacpp", "ollama", "lmstudio", "modelbar"), whose
+	// quirks modelbar handles (providers.Presets).
+	Preset string `json:"preset"`
+	// ExtraHeaders are sent on every request to the provider (model
+	// lists, tests and health checks included), over a client header of
+	// the same name. nil (JSON null) when there are none.
+	ExtraHeaders map[string]string `json:"extra_headers"`
+	// HealthCheckSeconds is the interval of the provider's health check:
+	// 0 is none, else 5 to 3600.
+	HealthCheckSeconds int       `json:"health_check_seconds"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
 }
 
 // ProviderInput is a create-or-update request. A nil field keeps the current
@@ -69,7 +81,23 @@ type ProviderInput struct {
 	Responses *string `json:"responses"`
 	// API: see Provider.
 	API *string `json:"api"`
+	// Preset: see Provider. On create it gives the type and base URL
+	// when they are not set.
+	Preset *string `json:"preset"`
+	// ExtraHeaders replaces the provider's extra headers ({} removes
+	// them); see Provider.
+	ExtraHeaders *map[string]string `json:"extra_headers"`
+	// HealthCheckSeconds: see Provider.
+	HealthCheckSeconds *int `json:"health_check_seconds"`
 }
+
+// MinHealthCheck and MaxHealthCheck bound health_check_seconds (0 is off):
+// more often than every 5 s is load, not health; less often than hourly
+// says nothing a request would not.
+const (
+	MinHealthCheck = 5
+	MaxHealthCheck = 3600
+)
 
 // keyEnvName is what api_key_env may name: a variable that by its name
 // holds a credential. Any other (HOME, PATH, ...) would send the
@@ -105,6 +133,7 @@ func (s *Service) view(p store.Provider) Provider {
 	v := Provider{
 		Name: p.Name, Type: p.Type, BaseURL: p.BaseURL, APIKeyEnv: p.APIKeyEnv,
 		DefaultMaxTokens: p.DefaultMaxTokens, Responses: p.Responses, API: p.API, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		Preset: p.Preset, ExtraHeaders: maps.Clone(p.ExtraHeaders), HealthCheckSeconds: p.HealthCheckSeconds,
 	}
 	switch {
 	case s.envKey(p) != "":
@@ -184,26 +213,40 @@ func (s *Service) published(ctx context.Context, name string, created bool) (Pro
 func mergeProvider(cur store.Provider, exists bool, name string, in ProviderInput) (store.Provider, error) {
 	next := cur
 	next.Name = name
-	if in.Type == nil && !exists {
-		return next, &router.FieldError{Field: "type", Message: `is required: "openai" or "anthropic"`}
+	curPreset, _ := providers.LookupPreset(cur.Preset)
+	preset := curPreset
+	if in.Preset != nil {
+		p, ok := providers.LookupPreset(*in.Preset)
+		if !ok {
+			return next, &router.FieldError{Field: "preset", Message: fmt.Sprintf(`must be "" (generic) or one of %s`, quoteList(providers.PresetNames()))}
+		}
+		preset, next.Preset = p, p.Name
 	}
-	if in.Type != nil {
-		t, err := providers.ParseType(*in.Type)
+	typ := in.Type
+	if typ == nil && !exists && preset.Name != "" {
+		t := string(preset.Type)
+		typ = &t
+	}
+	if typ == nil && !exists {
+		return next, &router.FieldError{Field: "type", Message: `is required: "openai" or "anthropic" (or set a preset)`}
+	}
+	if typ != nil {
+		t, err := providers.ParseType(*typ)
 		if err != nil {
 			return next, &router.FieldError{Field: "type", Message: err.Error()}
 		}
-		// A type change moves a provider still on the old vendor default to
-		// the new vendor's default.
-		if exists && in.BaseURL == nil && cur.BaseURL == providers.DefaultBaseURL(providers.Type(cur.Type)) {
-			next.BaseURL = ""
-		}
 		next.Type = string(t)
+	}
+	// A change of type or preset moves a provider still on the old default
+	// address to the new one.
+	if exists && in.BaseURL == nil && cur.BaseURL == curPreset.DefaultBaseURL(providers.Type(cur.Type)) {
+		next.BaseURL = ""
 	}
 	if in.BaseURL != nil {
 		next.BaseURL = *in.BaseURL
 	}
 	if strings.TrimSpace(next.BaseURL) == "" {
-		next.BaseURL = providers.DefaultBaseURL(providers.Type(next.Type))
+		next.BaseURL = preset.DefaultBaseURL(providers.Type(next.Type))
 	}
 	u, err := providers.NormalizeBaseURL(next.BaseURL)
 	if err != nil {
@@ -244,7 +287,28 @@ func mergeProvider(cur store.Provider, exists bool, name string, in ProviderInpu
 			return next, &router.FieldError{Field: "api_key", Message: err.Error()}
 		}
 	}
+	if in.ExtraHeaders != nil {
+		if err := providers.CheckExtraHeaders(*in.ExtraHeaders); err != nil {
+			return next, &router.FieldError{Field: "extra_headers", Message: err.Error()}
+		}
+		next.ExtraHeaders = maps.Clone(*in.ExtraHeaders)
+	}
+	if in.HealthCheckSeconds != nil {
+		if n := *in.HealthCheckSeconds; n != 0 && (n < MinHealthCheck || n > MaxHealthCheck) {
+			return next, &router.FieldError{Field: "health_check_seconds", Message: fmt.Sprintf("must be 0 (no health check) or between %d and %d", MinHealthCheck, MaxHealthCheck)}
+		}
+		next.HealthCheckSeconds = *in.HealthCheckSeconds
+	}
 	return next, nil
+}
+
+// quoteList is names quoted and joined with commas.
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // keepKeyWithHost drops next's stored key and api_key_env binding when the

@@ -45,9 +45,19 @@ func (m listed) description() string {
 // the last good list of each provider that listed routes send to.
 type offers struct {
 	local     map[string]localModel
-	localIDs  []string // the local models' ids, in the engine's order
-	providers map[string]map[string]providers.ModelInfo
-	order     map[string][]string // each provider's model ids in its own order
+	localIDs  []string                                  // the local models' ids, in the engine's order
+	providers map[string]map[string]providers.ModelInfo // by model key (providers.Client.ModelKey)
+	order     map[string][]string                       // each provider's model ids in its own order
+	keys      map[string]func(string) string            // each listed provider's model key
+}
+
+// key is the name under which backend's list is searched for model: for
+// Ollama "llama3.2" is "llama3.2:latest".
+func (o offers) key(backend, model string) string {
+	if k := o.keys[backend]; k != nil {
+		return k(model)
+	}
+	return model
 }
 
 // WarmModelList starts fetching the provider model lists that /v1/models
@@ -133,7 +143,8 @@ func (s *Server) entry(plan router.Plan, o offers) listed {
 // offers gathers the local models and the provider lists that the routes
 // need. Asking the catalog never blocks.
 func (s *Server) offers(routes []router.Route) offers {
-	o := offers{local: map[string]localModel{}, providers: map[string]map[string]providers.ModelInfo{}, order: map[string][]string{}}
+	o := offers{local: map[string]localModel{}, providers: map[string]map[string]providers.ModelInfo{}, order: map[string][]string{},
+		keys: map[string]func(string) string{}}
 	for _, m := range s.localModels() {
 		o.local[m.ID] = m
 		o.localIDs = append(o.localIDs, m.ID)
@@ -143,13 +154,17 @@ func (s *Server) offers(routes []router.Route) offers {
 		if !ok {
 			continue
 		}
+		if cl, ok := s.cfg.Clients().Get(name); ok {
+			o.keys[name] = cl.ModelKey
+		}
 		byID := make(map[string]providers.ModelInfo, len(list))
 		ids := make([]string, 0, len(list))
 		for _, m := range list {
-			if _, dup := byID[m.ID]; !dup {
+			k := o.key(name, m.ID)
+			if _, dup := byID[k]; !dup {
 				ids = append(ids, m.ID)
 			}
-			byID[m.ID] = m
+			byID[k] = m
 		}
 		o.providers[name], o.order[name] = byID, ids
 	}
@@ -186,7 +201,7 @@ func (o offers) has(backend, model string) bool {
 	if backend == router.Local {
 		return o.local[model].Usable
 	}
-	_, ok := o.providers[backend][model]
+	_, ok := o.providers[backend][o.key(backend, model)]
 	return ok
 }
 
@@ -195,7 +210,7 @@ func (o offers) has(backend, model string) bool {
 // take no images).
 func (o offers) lookup(backend, model string) (providers.ModelInfo, bool) {
 	if backend != router.Local {
-		m, ok := o.providers[backend][model]
+		m, ok := o.providers[backend][o.key(backend, model)]
 		return m, ok
 	}
 	lm, ok := o.local[model]

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -102,7 +103,10 @@ func providerAPIError(pe *providers.Error) *apiError {
 		// A provider of the client's own API has its error body relayed
 		// (request ids, error types a client acts on); translation clears
 		// the body first.
-		e.Status, e.Code, e.Raw = pe.Status, "upstream_error", pe.Body
+		e.Status, e.Code = pe.Status, "upstream_error"
+		if errorEnvelope(pe.Body) {
+			e.Raw = pe.Body
+		} // else a flat body (SGLang's {"object":"error","message":...}, a proxy's text) no SDK could read: ours, with its message
 		switch {
 		case pe.Status == http.StatusTooManyRequests:
 			e.Type = "rate_limit_error"
@@ -125,6 +129,20 @@ func providerAPIError(pe *providers.Error) *apiError {
 		e.Header.Set("Retry-After", strconv.Itoa(int(pe.RetryAfter.Seconds()+0.5)))
 	}
 	return e
+}
+
+// errorEnvelope reports whether body is an error in the shape both APIs
+// share: a JSON object whose "error" is an object (OpenAI's
+// {"error":{...}}, Anthropic's {"type":"error","error":{...}}).
+func errorEnvelope(body []byte) bool {
+	var doc struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &doc) != nil {
+		return false
+	}
+	b := bytes.TrimSpace(doc.Error)
+	return len(b) > 0 && b[0] == '{'
 }
 
 // fail writes err as the error body of the request's protocol.

@@ -103,6 +103,7 @@ type Server struct {
 	inflight inFlight                        // attempts each backend serves now (inflight.go)
 	convs    conversationKeeper              // the chat's saved conversations (conversations.go)
 	tests    providerTests                   // each provider's last connection test (providertests.go)
+	health   *healthChecks                   // each provider's health check (health.go)
 	handler  http.Handler
 
 	// endStreams is closed by EndStreams: open event streams end
@@ -174,6 +175,8 @@ func New(opts Options) *Server {
 	s.watchLimits(opts.FileLimit)
 	s.watchResponseSettings(opts.ResponseStore)
 	s.catalog = s.newCatalog()
+	s.health = newHealthChecks(s.cfg.Clients(), s.breakers, s.policy, func() { s.events.Publish(events.Providers, nil) }, s.log)
+	s.cfg.OnChange(s.health.refresh)
 	s.handler = s.middleware(s.routes())
 	return s
 }
@@ -183,6 +186,7 @@ func New(opts Options) *Server {
 // stopped.
 func (s *Server) Close() {
 	s.catalog.Close()
+	s.health.close()
 	if s.responses != nil {
 		s.responses.Close()
 	}
@@ -214,6 +218,7 @@ func (s *Server) routes() http.Handler {
 	admin("GET", "/api/connect", s.connectClients)
 	admin("GET", "/api/events", s.streamEvents)
 	admin("GET", "/api/providers", s.listProviders)
+	admin("GET", "/api/providers/presets", s.listPresets)
 	admin("GET", "/api/providers/{name}", s.getProvider)
 	admin("PUT", "/api/providers/{name}", s.putProvider)
 	admin("DELETE", "/api/providers/{name}", s.deleteProvider)

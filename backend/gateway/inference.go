@@ -196,6 +196,15 @@ func (s *Server) passThrough(a *attempt) error {
 	if q := a.r.URL.RawQuery; q != "" {
 		path += "?" + q // ?beta=true and whatever comes next: the provider's to judge
 	}
+	var hide func([]byte) bool
+	if a.c.stream && (a.c.endpoint == chatCompletions || a.c.endpoint == completions) && a.client.AsksForUsage() {
+		// The server counts the tokens of a stream only when asked: ask,
+		// and keep the answer from a client that did not.
+		var asked bool
+		if body, asked = withUsage(body); !asked {
+			hide = usageOnlyChunk
+		}
+	}
 	resp, err := a.forward(path, relayedHeader(a.r.Header), body)
 	if err != nil {
 		return err
@@ -203,7 +212,7 @@ func (s *Server) passThrough(a *attempt) error {
 	defer resp.Body.Close()
 	switch {
 	case a.c.stream && isEventStream(resp.Header):
-		return s.relayStream(a, resp)
+		return s.relayStreamExcept(a, resp, hide)
 	case a.c.stream && a.c.endpoint.chat && dialects[a.c.endpoint.protocol].decodeResponse != nil:
 		// Asked to stream, the backend answered in one piece: SDK stream
 		// helpers fail on a JSON body, so it is sent as a stream.

@@ -28,12 +28,22 @@ type providerView struct {
 	// LastTest is the provider's latest connection test since the server
 	// started (providertests.go); absent when it has had none.
 	LastTest *lastTest `json:"last_test,omitempty"`
+	// Health is the provider's latest health check (health.go); null when
+	// it has none (health_check_seconds 0) or it has not run yet.
+	Health *providerHealth `json:"health"`
 }
 
-// viewProvider is p as the admin API shows it: with its warnings and its
-// last connection test.
+// viewProvider is p as the admin API shows it: with its warnings, its
+// last connection test and its health.
 func (s *Server) viewProvider(p config.Provider) providerView {
-	return providerView{Provider: p, Warnings: config.Warnings(p), LastTest: s.tests.get(p.Name)}
+	return providerView{Provider: p, Warnings: config.Warnings(p), LastTest: s.tests.get(p.Name), Health: s.health.get(p.Name)}
+}
+
+// listPresets serves GET /api/providers/presets: the kinds of server a
+// provider can be, with the type and base URL the editor fills in and the
+// quirks modelbar handles for each ("notes").
+func (s *Server) listPresets(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, providers.Presets())
 }
 
 // probeFailure is a failed connection test in the words a person needs:

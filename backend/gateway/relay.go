@@ -52,6 +52,13 @@ func relayBody(a *attempt, resp *http.Response) error {
 // event — is reported in-stream as the protocol's error event; the stream
 // never looks complete when it is not.
 func (s *Server) relayStream(a *attempt, resp *http.Response) error {
+	return s.relayStreamExcept(a, resp, nil)
+}
+
+// relayStreamExcept is relayStream that keeps from the client the events
+// whose data hide reports (nil: none), after noting their usage: the
+// usage chunk modelbar asked a provider for on its own account.
+func (s *Server) relayStreamExcept(a *attempt, resp *http.Response, hide func(data []byte) bool) error {
 	w, r, backend := a.w, a.r, a.t.Backend
 	events := protocol.NewEventReader(resp.Body)
 	first, err := firstDataEvent(events)
@@ -68,14 +75,17 @@ func (s *Server) relayStream(a *attempt, resp *http.Response) error {
 	wire := dialects[a.c.endpoint.protocol]
 	done, failed, finished := false, false, false
 	for ev := first; ; {
-		if _, err := w.Write(ev); err != nil {
-			return nil // the client is gone; closing resp.Body stops the upstream
+		data := protocol.EventData(ev)
+		if hide == nil || !hide(data) {
+			if _, err := w.Write(ev); err != nil {
+				return nil // the client is gone; closing resp.Body stops the upstream
+			}
+			if err := rc.Flush(); err != nil {
+				return nil
+			}
 		}
-		if err := rc.Flush(); err != nil {
-			return nil
-		}
-		infoFrom(r.Context()).noteWireUsage(protocol.EventData(ev))
-		infoFrom(r.Context()).noteWireDelta(protocol.EventData(ev))
+		infoFrom(r.Context()).noteWireUsage(data)
+		infoFrom(r.Context()).noteWireDelta(data)
 		done = done || wire.isDone(ev)
 		failed = failed || wire.isError(ev)
 		finished = finished || (wire.finishes != nil && wire.finishes(ev))

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,7 +13,6 @@ import (
 	"github.com/modelbar/modelbar/backend/config"
 	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/protocol"
-	"github.com/modelbar/modelbar/backend/providers"
 	"github.com/modelbar/modelbar/backend/reqlog"
 	"github.com/modelbar/modelbar/backend/router"
 )
@@ -111,7 +109,7 @@ func (s *Server) checkProvider(step *resolveStep, warn func(code, msg string)) {
 	if !ok {
 		return // not known yet: asked for, no warning
 	}
-	has := slices.ContainsFunc(list, func(m providers.ModelInfo) bool { return m.ID == step.Model })
+	_, has := s.catalog.Find(step.Backend, step.Model) // Ollama's "llama3.2" is its "llama3.2:latest"
 	step.Known = &has
 	if !has {
 		warn("model_not_found", fmt.Sprintf("%s does not list a model named %s (its list has %d models): the request will probably fail there", step.Backend, quoteName(step.Model), len(list)))
@@ -243,7 +241,9 @@ func tryResult(model string, rec *captureWriter, took time.Duration) tryAnswer {
 			Message struct {
 				Content   string `json:"content"`
 				Reasoning string `json:"reasoning_content"`
-				ToolCalls []any  `json:"tool_calls"`
+				// Reasoning2: the field Ollama and newer vLLM send it in.
+				Reasoning2 string `json:"reasoning"`
+				ToolCalls  []any  `json:"tool_calls"`
 			} `json:"message"`
 		} `json:"choices"`
 		Error *struct {
@@ -272,7 +272,7 @@ func tryResult(model string, rec *captureWriter, took time.Duration) tryAnswer {
 		if out.Text == "" && len(m.ToolCalls) > 0 {
 			out.Text = "(a tool call)"
 		}
-		if out.Text == "" && m.Reasoning != "" {
+		if out.Text == "" && (m.Reasoning != "" || m.Reasoning2 != "") {
 			out.Text = "(still reasoning after 16 tokens)"
 		}
 	}

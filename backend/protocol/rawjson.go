@@ -12,11 +12,17 @@ import (
 // survive, which a decode/encode round trip would not guarantee. body must be
 // a JSON object; a missing key is added at the end.
 func SetTopLevelString(body []byte, key, value string) ([]byte, error) {
-	spans, open, end, err := topLevelValueSpans(body, key)
+	encoded, err := json.Marshal(value)
 	if err != nil {
 		return nil, err
 	}
-	encoded, err := json.Marshal(value)
+	return SetTopLevelRaw(body, key, encoded)
+}
+
+// SetTopLevelRaw is SetTopLevelString with any JSON value, given encoded
+// (which must be valid JSON).
+func SetTopLevelRaw(body []byte, key string, encoded json.RawMessage) ([]byte, error) {
+	spans, open, end, err := topLevelValueSpans(body, key)
 	if err != nil {
 		return nil, err
 	}

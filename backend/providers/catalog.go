@@ -88,6 +88,28 @@ func (c *Catalog) Models(provider string) ([]ModelInfo, bool) {
 	return list, ok
 }
 
+// Find returns the entry of the provider's last good list for model, and
+// whether the list has it; a preset with tagged names (Ollama) finds
+// "llama3.2" as "llama3.2:latest" (Client.ModelKey). Like Models it never
+// blocks, and false may mean that no list has come yet.
+func (c *Catalog) Find(provider, model string) (ModelInfo, bool) {
+	list, ok := c.Models(provider)
+	if !ok {
+		return ModelInfo{}, false
+	}
+	key := func(s string) string { return s }
+	if cl, ok := c.clients.Get(provider); ok {
+		key = cl.ModelKey
+	}
+	want := key(model)
+	for _, m := range list {
+		if m.ID == model || key(m.ID) == want {
+			return m, true
+		}
+	}
+	return ModelInfo{}, false
+}
+
 // Refresh makes the catalog look at its providers again soon: a new or
 // changed provider (a new client) has its list fetched at once. It never
 // blocks.

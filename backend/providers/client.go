@@ -78,6 +78,7 @@ func RelayedHeader(in http.Header) http.Header {
 // cannot pass it on to the client.
 type Client struct {
 	cfg       Config
+	preset    Preset // cfg.Preset's; the zero Preset for an unknown name
 	transport *http.Transport
 	http      *http.Client
 	cut       *redact.Cutter // the key's forms; nil when it has none
@@ -97,12 +98,16 @@ func NewClient(cfg Config) *Client {
 	}
 	cut := redact.NewCutter(redact.Needles(cfg.APIKey.Reveal()))
 	var rt http.RoundTripper = tr
+	if extra := extraHeader(cfg.ExtraHeaders); extra != nil {
+		rt = &headerTransport{base: rt, extra: extra}
+	}
 	if cut != nil {
-		rt = &cutTransport{base: tr, cut: cut}
+		rt = &cutTransport{base: rt, cut: cut}
 	}
 	// No client-wide timeout: a long generation may stream for minutes. The
 	// request context bounds each call.
-	return &Client{cfg: cfg, transport: tr, cut: cut, http: &http.Client{Transport: rt, CheckRedirect: checkRedirect}}
+	preset, _ := LookupPreset(cfg.Preset)
+	return &Client{cfg: cfg, preset: preset, transport: tr, cut: cut, http: &http.Client{Transport: rt, CheckRedirect: checkRedirect}}
 }
 
 // DefaultConnectTimeout bounds the dial of a connection to a provider
@@ -136,6 +141,23 @@ func (c *Client) Name() string { return c.cfg.Name }
 
 // Type is the API the provider speaks.
 func (c *Client) Type() Type { return c.cfg.Type }
+
+// Preset is the kind of server the provider is; the zero Preset when
+// generic.
+func (c *Client) Preset() Preset { return c.preset }
+
+// AsksForUsage reports whether a stream relayed to the provider must ask
+// for its usage (stream_options.include_usage) to get any: the servers of
+// every preset send it only then. A generic provider's streams are relayed
+// as the client sent them.
+func (c *Client) AsksForUsage() bool { return c.cfg.Type == OpenAI && c.preset.UsageOnRequest }
+
+// ModelKey is the name under which model is matched against the
+// provider's list (Preset.ModelKey).
+func (c *Client) ModelKey(model string) string { return c.preset.ModelKey(model) }
+
+// HealthCheck is the interval of the provider's health check; 0: none.
+func (c *Client) HealthCheck() time.Duration { return c.cfg.HealthCheck }
 
 // DefaultMaxTokens is the max_tokens to send when a request has none.
 func (c *Client) DefaultMaxTokens() int {

@@ -94,7 +94,10 @@ func (c *Client) listError(err error) *Error {
 }
 
 // listEntries reads the entries of an OpenAI-style list, {"data": [...]},
-// or of a bare array, as some compatible servers (Together) answer.
+// or of a bare array, as some compatible servers (Together) answer, or,
+// when there is no "data", of an Ollama-style {"models": [...]} whose
+// entries name their model in "model" or "name" (llama.cpp's server sends
+// both lists; an entry of data is the richer, and is read when there).
 func listEntries(body []byte) ([]json.RawMessage, error) {
 	var entries []json.RawMessage
 	if b := bytes.TrimSpace(body); len(b) > 0 && b[0] == '[' {
@@ -102,10 +105,22 @@ func listEntries(body []byte) ([]json.RawMessage, error) {
 		return entries, err
 	}
 	var list struct {
-		Data []json.RawMessage `json:"data"`
+		Data   []json.RawMessage `json:"data"`
+		Models []struct {
+			Model string `json:"model"`
+			Name  string `json:"name"`
+		} `json:"models"`
 	}
-	err := json.Unmarshal(body, &list)
-	return list.Data, err
+	if err := json.Unmarshal(body, &list); err != nil || list.Data != nil {
+		return list.Data, err
+	}
+	for _, m := range list.Models {
+		if id := firstNonEmpty(m.Model, m.Name); id != "" {
+			raw, _ := json.Marshal(map[string]string{"id": id})
+			entries = append(entries, raw)
+		}
+	}
+	return entries, nil
 }
 
 // openAIEntry is a model entry of an OpenAI-compatible list, with the
@@ -122,7 +137,8 @@ type openAIEntry struct {
 	MaxModelLen      flexInt `json:"max_model_len"`      // vLLM
 	MaxInputTokens   flexInt `json:"max_input_tokens"`   // LiteLLM
 	Meta             struct {
-		NCtxTrain flexInt `json:"n_ctx_train"` // llama.cpp
+		NCtx      flexInt `json:"n_ctx"`       // llama.cpp: the window the server was started with (-c)
+		NCtxTrain flexInt `json:"n_ctx_train"` // llama.cpp: the model's trained window
 	} `json:"meta"`
 	MaxCompletionTokens flexInt `json:"max_completion_tokens"` // Groq
 	TopProvider         struct {
@@ -147,7 +163,7 @@ func parseOpenAIModel(raw json.RawMessage) (ModelInfo, bool) {
 	}
 	m := ModelInfo{ID: e.ID, DisplayName: firstNonEmpty(e.DisplayName, e.Name), Created: int64(e.Created)}
 	m.ContextLength = int(firstPositive(e.ContextLength, e.TopProvider.ContextLength, e.ContextWindow,
-		e.MaxContextLength, e.MaxModelLen, e.MaxInputTokens, e.Meta.NCtxTrain))
+		e.MaxContextLength, e.MaxModelLen, e.MaxInputTokens, e.Meta.NCtx, e.Meta.NCtxTrain))
 	m.MaxOutput = int(firstPositive(e.TopProvider.MaxCompletionTokens, e.MaxCompletionTokens))
 	switch e.Type {
 	case "vlm":

@@ -3,6 +3,9 @@ package providers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
@@ -74,4 +77,43 @@ func (c *Client) anthropicModels(ctx context.Context) ([]string, error) {
 		ids = append(ids, m.ID)
 	}
 	return ids, nil
+}
+
+// CheckHealth asks the provider whether it can serve now, with its
+// credentials and extra headers: at its preset's health endpoint when it
+// has one (HealthPath), else through its model list. It returns how long
+// the answer took. Errors are *Error, with the key cut out.
+func (c *Client) CheckHealth(ctx context.Context) (time.Duration, error) {
+	if err := c.usable(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if u := c.preset.healthURL(c.cfg.BaseURL); u != "" && c.cfg.Type == OpenAI {
+		return time.Since(start), c.getStatus(ctx, u)
+	}
+	_, err := c.ListModels(ctx)
+	return time.Since(start), err
+}
+
+// getStatus GETs rawURL and reads a 2xx answer's body (at most 64 KiB)
+// to its end; any other status is an *Error.
+func (c *Client) getStatus(ctx context.Context, rawURL string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return fmt.Errorf("provider %s: build request: %w", c.cfg.Name, err)
+	}
+	c.authorize(req.Header)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.transportError(ctx, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return c.statusError(resp)
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return c.transportError(ctx, err)
+	}
+	return nil
 }

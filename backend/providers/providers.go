@@ -10,8 +10,10 @@ package providers
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/modelbar/modelbar/backend/redact"
 )
@@ -88,11 +90,20 @@ type Config struct {
 	// secret store); while it is set no request is sent, since one
 	// without its credential could only fail, or reach the wrong account.
 	KeyError string
+	// Preset is the kind of server (presets.go): "" is generic.
+	Preset string
+	// ExtraHeaders are sent on every request to the provider, over a
+	// relayed client header of the same name (CheckExtraHeaders has
+	// accepted them). Their values are never logged.
+	ExtraHeaders map[string]string
+	// HealthCheck is the interval of the provider's health check; 0: none.
+	HealthCheck time.Duration
 }
 
 func (c Config) equal(o Config) bool {
 	return c.Name == o.Name && c.Type == o.Type && c.BaseURL == o.BaseURL &&
-		c.APIKey.Reveal() == o.APIKey.Reveal() && c.DefaultMaxTokens == o.DefaultMaxTokens && c.Responses == o.Responses && c.API == o.API && c.KeyError == o.KeyError
+		c.APIKey.Reveal() == o.APIKey.Reveal() && c.DefaultMaxTokens == o.DefaultMaxTokens && c.Responses == o.Responses && c.API == o.API && c.KeyError == o.KeyError &&
+		c.Preset == o.Preset && maps.Equal(c.ExtraHeaders, o.ExtraHeaders) && c.HealthCheck == o.HealthCheck
 }
 
 // API is the API a provider's models speak for chat, when it is not the

@@ -53,3 +53,15 @@ func (r *Registry) Close() {
 		c.Close()
 	}
 }
+
+// Clients returns the registry's clients, in no particular order: a
+// snapshot, which a later Sync does not change.
+func (r *Registry) Clients() []*Client {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*Client, 0, len(r.clients))
+	for _, c := range r.clients {
+		out = append(out, c)
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -29,12 +30,33 @@ type Provider struct {
 	Responses string
 	// API is the API the provider's models speak for chat: "" (its
 	// type's) or "responses".
-	API       string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	API string
+	// Preset is the kind of server: "" (generic) or a providers preset
+	// name.
+	Preset string
+	// ExtraHeaders are sent on every request to the provider; nil and
+	// empty are the same (none).
+	ExtraHeaders map[string]string
+	// HealthCheckSeconds is the interval of the provider's health check;
+	// 0 is none.
+	HealthCheckSeconds int
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
-const providerCols = `name, type, base_url, api_key_env, has_stored_key, key_hint, key_account, default_max_tokens, responses, api, created_at, updated_at`
+const providerCols = `name, type, base_url, api_key_env, has_stored_key, key_hint, key_account, default_max_tokens, responses, api, preset, extra_headers, health_check_seconds, created_at, updated_at`
+
+// headersJSON is a provider's extra headers as stored: a JSON object.
+func headersJSON(h map[string]string) (string, error) {
+	if len(h) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return "", fmt.Errorf("encode extra headers: %w", err)
+	}
+	return string(b), nil
+}
 
 // ListProviders returns all providers ordered by name; an empty store gives
 // an empty, non-nil slice.
@@ -116,17 +138,28 @@ func providerKeyAccount(ctx context.Context, q queryer, name string) (account st
 }
 
 func insertProvider(ctx context.Context, tx *sql.Tx, p Provider) error {
+	headers, err := headersJSON(p.ExtraHeaders)
+	if err != nil {
+		return err
+	}
 	t := formatTime(now())
-	_, err := tx.ExecContext(ctx, `INSERT INTO providers (`+providerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Name, p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, responsesOrAuto(p.Responses), p.API, t, t)
+	_, err = tx.ExecContext(ctx, `INSERT INTO providers (`+providerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Name, p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, responsesOrAuto(p.Responses), p.API,
+		p.Preset, headers, p.HealthCheckSeconds, t, t)
 	return err
 }
 
 func updateProvider(ctx context.Context, tx *sql.Tx, p Provider) error {
-	_, err := tx.ExecContext(ctx, `UPDATE providers
-		SET type = ?, base_url = ?, api_key_env = ?, has_stored_key = ?, key_hint = ?, key_account = ?, default_max_tokens = ?, responses = ?, api = ?, updated_at = ?
+	headers, err := headersJSON(p.ExtraHeaders)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE providers
+		SET type = ?, base_url = ?, api_key_env = ?, has_stored_key = ?, key_hint = ?, key_account = ?, default_max_tokens = ?, responses = ?, api = ?,
+		    preset = ?, extra_headers = ?, health_check_seconds = ?, updated_at = ?
 		WHERE name = ?`,
-		p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, responsesOrAuto(p.Responses), p.API, formatTime(now()), p.Name)
+		p.Type, p.BaseURL, p.APIKeyEnv, p.HasStoredKey, p.KeyHint, p.KeyAccount, p.DefaultMaxTokens, responsesOrAuto(p.Responses), p.API,
+		p.Preset, headers, p.HealthCheckSeconds, formatTime(now()), p.Name)
 	return err
 }
 
@@ -195,10 +228,17 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanProvider(sc scanner) (Provider, error) {
 	var p Provider
-	var created, updated string
-	err := sc.Scan(&p.Name, &p.Type, &p.BaseURL, &p.APIKeyEnv, &p.HasStoredKey, &p.KeyHint, &p.KeyAccount, &p.DefaultMaxTokens, &p.Responses, &p.API, &created, &updated)
+	var created, updated, headers string
+	err := sc.Scan(&p.Name, &p.Type, &p.BaseURL, &p.APIKeyEnv, &p.HasStoredKey, &p.KeyHint, &p.KeyAccount, &p.DefaultMaxTokens, &p.Responses, &p.API,
+		&p.Preset, &headers, &p.HealthCheckSeconds, &created, &updated)
 	if err != nil {
 		return Provider{}, err
+	}
+	if err := json.Unmarshal([]byte(headers), &p.ExtraHeaders); err != nil {
+		return Provider{}, fmt.Errorf("extra headers of %q: %w", p.Name, err)
+	}
+	if len(p.ExtraHeaders) == 0 {
+		p.ExtraHeaders = nil
 	}
 	if p.CreatedAt, err = parseTime(created); err != nil {
 		return Provider{}, err

@@ -735,6 +735,7 @@ async function main() {
   await (await import('./requests.mjs')).run(ctx); // request log, settings, models (issue 14: 7, 8)
   await (await import('./chat.mjs')).run(ctx); // the chat (issue 14: 3)
   await (await import('./discover.mjs')).run(ctx); // Discover, downloads, chat with a downloaded model (issue 15)
+  await (await import('./providers.mjs')).run(ctx); // remote engines as providers: presets, extra headers, health (issue 17: 4)
 
   // Last, after every area module, so that they check every screen: the
   // shell (narrow layouts, shortcuts), then axe-core on every screen in

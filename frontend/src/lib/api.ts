@@ -130,8 +130,37 @@ export interface Provider {
   warnings?: ProviderWarning[];
   /** The latest connection test since the server started; absent when none ran (or from an older server). */
   last_test?: ProviderLastTest;
+  /** The kind of server (a preset's name, "" generic); absent from an older server. */
+  preset?: string;
+  /** Headers sent on every request to the provider; null (or absent) when none. */
+  extra_headers?: Record<string, string> | null;
+  /** Seconds between health checks; 0: none. */
+  health_check_seconds?: number;
+  /** The latest health check; null when none (off, or not run yet). */
+  health?: ProviderHealth | null;
   created_at?: string;
   updated_at?: string;
+}
+
+/** A provider's latest health check (GET /api/providers "health"). */
+export interface ProviderHealth {
+  ok: boolean;
+  checked_at: string;
+  latency_ms: number;
+  error?: string;
+}
+
+/** A kind of server a provider can be (GET /api/providers/presets), with the quirks modelbar handles for it. */
+export interface EnginePreset {
+  name: string;
+  label: string;
+  type: 'openai' | 'anthropic';
+  base_url: string;
+  notes: string;
+  health_path?: string;
+  usage_on_request: boolean;
+  reasoning_field: string;
+  tagged_names: boolean;
 }
 
 /** A provider's last connection test as the server keeps it: the test's answer in plain words, no model list. */

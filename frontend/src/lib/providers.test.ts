@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Provider } from './api';
-import { DEFAULT_MAX_TOKENS, envPlaceholder, failureLabel, hostChanged, keyDropped, keyLabel, maxTokensBody, maxTokensField, nextBaseURL, testedAgo, untested, type KeyForm } from './providers';
+import type { EnginePreset } from './api';
+import {
+  DEFAULT_MAX_TOKENS, envPlaceholder, failureLabel, headerRows, headersBody, healthBody, healthLabel, hostChanged, keyDropped, keyLabel, maxTokensBody,
+  maxTokensField, nextBaseURL, presetDefault, presetURL, sameHeaders, testedAgo, untested, type KeyForm,
+} from './providers';
 
 const prov = (o: Partial<Provider> = {}): Provider => ({
   name: 'fake', type: 'openai', base_url: 'http://127.0.0.1:8080/v1', api_key_env: '', has_api_key: true,
@@ -145,5 +149,75 @@ describe('testedAgo', () => {
     ['2026-12-07T01:00:05Z', 'tested just now'], // a server clock slightly ahead
   ])('%s', (at, want) => {
     expect(testedAgo(at, now)).toBe(want);
+  });
+});
+
+const engine = (name: string, base_url: string): EnginePreset => ({
+  name, label: name, type: 'openai', base_url, notes: '', usage_on_request: true, reasoning_field: 'reasoning_content', tagged_names: false,
+});
+const vllm = engine('vllm', 'http://localhost:8000/v1');
+const ollama = engine('ollama', 'http://localhost:11434/v1');
+
+describe('presets', () => {
+  it('give their address in each API convention', () => {
+    expect(presetDefault(vllm, 'openai')).toBe('http://localhost:8000/v1');
+    expect(presetDefault(vllm, 'anthropic')).toBe('http://localhost:8000');
+    expect(presetDefault(undefined, 'anthropic')).toBe('https://api.anthropic.com');
+  });
+  it.each([
+    ['', vllm, ollama, 'http://localhost:11434/v1'], // empty: the new default
+    ['http://localhost:8000/v1', vllm, ollama, 'http://localhost:11434/v1'], // still the old default
+    ['https://api.openai.com/v1', undefined, vllm, 'http://localhost:8000/v1'], // generic's default
+    ['http://gpu-box:8000/v1', vllm, ollama, 'http://gpu-box:8000/v1'], // an address of one's own is kept
+    ['http://localhost:11434/v1', ollama, undefined, 'https://api.openai.com/v1'],
+  ])('move the Base URL %s from %s to %s', (field, from, to, want) => {
+    expect(presetURL(field, 'openai', from, to)).toBe(want);
+  });
+  it('count in nextBaseURL when the field is emptied', () => {
+    const cur = { type: 'openai' as const, base_url: 'http://gpu-box:8000/v1' };
+    expect(nextBaseURL(cur, { type: 'openai', base_url: '' }, (t) => presetDefault(vllm, t))).toBe('http://localhost:8000/v1');
+  });
+});
+
+describe('extra headers', () => {
+  it('become rows, sorted, one empty row for none', () => {
+    expect(headerRows(null)).toEqual([{ name: '', value: '' }]);
+    expect(headerRows({ 'X-Tenant': 'a', 'CF-Access-Client-Id': 'b' })).toEqual([
+      { name: 'CF-Access-Client-Id', value: 'b' },
+      { name: 'X-Tenant', value: 'a' },
+    ]);
+  });
+  it('are sent trimmed, without empty rows', () => {
+    expect(headersBody([{ name: ' X-Tenant ', value: ' a ' }, { name: '', value: 'ignored' }])).toEqual({ headers: { 'X-Tenant': 'a' }, problem: '' });
+  });
+  it.each([
+    [[{ name: 'Authorization', value: 'Bearer x' }], 'credentials'],
+    [[{ name: 'x-api-key', value: 'k' }], 'credentials'],
+    [[{ name: 'X-A', value: '1' }, { name: 'x-a', value: '2' }], 'twice'],
+  ])('say at once what the server refuses: %j', (rows, want) => {
+    expect(headersBody(rows).problem).toContain(want);
+  });
+  it('compare by content', () => {
+    expect(sameHeaders(null, {})).toBe(true);
+    expect(sameHeaders({ a: '1' }, { a: '1' })).toBe(true);
+    expect(sameHeaders({ a: '1' }, { a: '2' })).toBe(false);
+    expect(sameHeaders({ a: '1' }, { a: '1', b: '' })).toBe(false);
+  });
+});
+
+describe('health', () => {
+  const now = Date.parse('2026-12-07T05:00:30Z');
+  it.each([
+    [{ health_check_seconds: 0, health: null }, 'off', ''],
+    [{ health_check_seconds: 30, health: null }, 'pending', 'checking every 30 s…'],
+    [{ health_check_seconds: 30, health: { ok: true, checked_at: '2026-12-07T05:00:00Z', latency_ms: 12 } }, 'ok', '12 ms · checked 30 s ago'],
+    [{ health_check_seconds: 30, health: { ok: false, checked_at: '2026-12-07T05:00:28Z', latency_ms: 3, error: 'provider v: HTTP 503: Loading model' } }, 'down', 'provider v: HTTP 503: Loading model · checked just now'],
+  ])('%j is %s', (p, state, text) => {
+    expect(healthLabel(p, now)).toEqual({ state, text });
+  });
+  it('field sends 0 for empty', () => {
+    expect(healthBody('')).toBe(0);
+    expect(healthBody(null)).toBe(0);
+    expect(healthBody('30')).toBe(30);
   });
 });

@@ -1,7 +1,7 @@
 // The provider editor's rules, mirroring the server's (backend/config
 // providers.go): pure helpers, tested in providers.test.ts.
 
-import type { Provider } from './api';
+import type { EnginePreset, Provider, ProviderHealth } from './api';
 import { ago } from './format';
 
 /** The base URL a provider of this API type gets when none is given. */
@@ -15,11 +15,99 @@ export function vendorDefault(type: string): string {
  * API type changes while the provider is on the old type's default, which
  * then moves to the new type's default.
  */
-export function nextBaseURL(cur: Pick<Provider, 'type' | 'base_url'>, form: { type: string; base_url: string }): string {
+export function nextBaseURL(cur: Pick<Provider, 'type' | 'base_url'>, form: { type: string; base_url: string }, defaultFor: (type: string) => string = vendorDefault): string {
   const typed = form.base_url.trim();
-  if (typed !== cur.base_url) return typed || vendorDefault(form.type);
-  if (form.type !== cur.type && cur.base_url === vendorDefault(cur.type)) return vendorDefault(form.type);
+  if (typed !== cur.base_url) return typed || defaultFor(form.type);
+  if (form.type !== cur.type && cur.base_url === defaultFor(cur.type)) return defaultFor(form.type);
   return cur.base_url;
+}
+
+/**
+ * The address a preset gives a provider of API type: its own for its own
+ * type, without the trailing /v1 for the Anthropic API (the server's
+ * Preset.DefaultBaseURL); the vendor's default for no preset.
+ */
+export function presetDefault(p: Pick<EnginePreset, 'base_url'> | undefined, type: string): string {
+  if (!p) return vendorDefault(type);
+  return type === 'anthropic' ? p.base_url.replace(/\/v1$/, '') : p.base_url;
+}
+
+/**
+ * The Base URL field after the editor's preset changes from `from` to
+ * `to`: the new preset's address when the field is empty or still holds
+ * the old one's default (an address of one's own is kept), as the server
+ * does.
+ */
+export function presetURL(field: string, type: string, from: EnginePreset | undefined, to: EnginePreset | undefined): string {
+  const typed = field.trim();
+  if (!typed || typed === presetDefault(from, type)) return presetDefault(to, type);
+  return field;
+}
+
+/** One row of the extra headers editor. */
+export interface HeaderRow {
+  name: string;
+  value: string;
+}
+
+/** The editor's rows for a provider's extra headers, by name; one empty row when there are none. */
+export function headerRows(h: Record<string, string> | null | undefined): HeaderRow[] {
+  const rows = Object.keys(h ?? {})
+    .sort((a, b) => a.localeCompare(b))
+    .map((name) => ({ name, value: h![name] }));
+  return rows.length ? rows : [{ name: '', value: '' }];
+}
+
+/** The headers that credentials travel in: the server refuses them (use the API key field). */
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'x-api-key', 'api-key', 'cookie'];
+
+/**
+ * What the extra headers editor sends: its rows with a name, names and
+ * values trimmed; and the first problem the server would refuse it for,
+ * said at once ("" when none): a credential header, or one header twice.
+ */
+export function headersBody(rows: HeaderRow[]): { headers: Record<string, string>; problem: string } {
+  const headers: Record<string, string> = {};
+  const seen = new Set<string>();
+  let problem = '';
+  for (const r of rows) {
+    const name = r.name.trim();
+    if (!name) continue;
+    const lower = name.toLowerCase();
+    if (!problem && CREDENTIAL_HEADERS.includes(lower)) problem = `${name} carries credentials: enter the key in the API key field instead`;
+    if (!problem && seen.has(lower)) problem = `${name} is there twice`;
+    seen.add(lower);
+    headers[name] = r.value.trim();
+  }
+  return { headers, problem };
+}
+
+/** Whether two sets of extra headers are the same (an unchanged editor sends none). */
+export function sameHeaders(a: Record<string, string> | null | undefined, b: Record<string, string> | null | undefined): boolean {
+  const ka = Object.keys(a ?? {});
+  const kb = Object.keys(b ?? {});
+  return ka.length === kb.length && ka.every((k) => (b ?? {})[k] === (a ?? {})[k]);
+}
+
+/** What the "Health check every" field sends: empty is 0 (off). */
+export function healthBody(v: unknown): number {
+  if (v === null || v === undefined || v === '') return 0;
+  const n = Number(v);
+  return Number.isNaN(n) ? 0 : Math.round(n);
+}
+
+/**
+ * The health line of a provider in the list: "" when it has no health
+ * check; "checking…" before the first; else healthy or not, with the
+ * latency or the failure and when it was checked.
+ */
+export function healthLabel(p: Pick<Provider, 'health_check_seconds' | 'health'>, now = Date.now()): { state: 'off' | 'pending' | 'ok' | 'down'; text: string } {
+  if (!p.health_check_seconds) return { state: 'off', text: '' };
+  const h: ProviderHealth | null | undefined = p.health;
+  if (!h) return { state: 'pending', text: `checking every ${p.health_check_seconds} s…` };
+  const when = 'checked ' + ago(h.checked_at, now);
+  if (h.ok) return { state: 'ok', text: `${h.latency_ms} ms · ${when}` };
+  return { state: 'down', text: `${h.error || 'unhealthy'} · ${when}` };
 }
 
 function effectivePort(u: URL): number {
