@@ -26,7 +26,8 @@ type walk struct {
 	c       *call
 	pol     failover.Policy
 	request *failover.Deadline
-	failed  []string // backends that failed, in order
+	failed  []string   // backends that failed, in order
+	fit     contextFit // the call against context windows (contextwindow.go)
 }
 
 // dispatch resolves the model and walks the plan. The next backend is
@@ -62,9 +63,12 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 	for i, t := range plan.Targets {
 		last := i == len(plan.Targets)-1
 		info.backend = t.Backend
-		err := wk.tryBackend(t, last)
+		err := wk.overflow(plan, i)
 		if err == nil {
-			return
+			if err = wk.tryBackend(t, last); err == nil {
+				return
+			}
+			err = wk.overflowed(err, last)
 		}
 		if r.Context().Err() != nil {
 			return // the client left; nobody to answer
@@ -86,7 +90,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 	info.backend = report.Backend
 	w.Header().Set(headerBackend, report.Backend)
 	setFallbackHeader(w, slices.DeleteFunc(slices.Clone(wk.failed), func(b string) bool { return b == report.Backend }))
-	s.fail(w, r, report.Err)
+	s.fail(w, r, wk.tooLong(report.Err))
 }
 
 // tryBackend sends the call to one backend, retrying a provider whose
