@@ -337,11 +337,20 @@ func TestContextWindow_RouteMaxContext(t *testing.T) {
 	rt := h.addRoute(map[string]any{"model_pattern": "unlisted", "backend": "spare", "fallbacks": []string{"p"}})
 	h.mustAdmin(http.MethodPut, "/api/routes/"+strconv.FormatInt(rt.ID, 10), map[string]any{"max_context": 100}, http.StatusOK)
 
+	// A group: max_context is the window of each provider member whose
+	// list gives none; the fallback (third) has none.
+	third := windowFake(t, "")
+	h.putProvider("third", third.baseURL(), "")
+	h.addRoute(map[string]any{"model_pattern": "group", "max_context": 100, "policy": "first", "fallbacks": []string{"third"},
+		"targets": []map[string]any{{"backend": "p", "model": "no-window"}, {"backend": "spare", "model": "x"}, {"backend": "p", "model": "wide"}}})
+
 	long := strings.Repeat(longPrompt, longRepeats)
 	need := estimated(long) + 10
 	for _, tt := range []struct {
 		model, prompt, backend, skipped string
 	}{
+		{"group", long, "p", fmt.Sprintf("p (context 100 < %d), spare (context 100 < %d)", need, need)}, // p's "wide" lists 100000
+		{"group", shortPrompt, "p", ""},
 		{"no-window", long, "spare", fmt.Sprintf("p (context 100 < %d)", need)},
 		{"no-window", shortPrompt, "p", ""},
 		{"wide", long, "p", ""},
