@@ -216,6 +216,8 @@ func TestContextWindow_AllSkippedIs400(t *testing.T) {
 		{"Anthropic, streamed", "/v1/messages", anthropicChat("small", long, 16, true), both, wantBoth},
 		{"local alone", "/v1/chat/completions", openAIChat("only-local", long, 16, false), fmt.Sprintf("local (context %d < %d)", smallWindow, localNeed), wantLocal},
 		{"local alone, Anthropic, streamed", "/v1/messages", anthropicChat("only-local", long, 16, true), fmt.Sprintf("local (context %d < %d)", smallWindow, localNeed), wantLocal},
+		{"local alone, Responses API", "/v1/responses", fmt.Sprintf(`{"model":"only-local","input":%q,"max_output_tokens":16}`, long),
+			fmt.Sprintf("local (context %d < %d)", smallWindow, localNeed), wantLocal},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, b := h.post(tt.path, tt.body)
@@ -234,7 +236,11 @@ func TestContextWindow_AllSkippedIs400(t *testing.T) {
 				message = e.Error.Message
 			} else {
 				e := mustOpenAIError(t, b)
-				if e.Type != "invalid_request_error" || e.Code == nil || *e.Code != "context_length_exceeded" || e.Param == nil || *e.Param != "messages" {
+				param := "messages"
+				if tt.path == "/v1/responses" {
+					param = "input"
+				}
+				if e.Type != "invalid_request_error" || e.Code == nil || *e.Code != "context_length_exceeded" || e.Param == nil || *e.Param != param {
 					t.Errorf("OpenAI error %s", b)
 				}
 				message = e.Message
