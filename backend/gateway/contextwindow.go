@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/modelbar/modelbar/backend/engine"
@@ -107,6 +109,9 @@ func (wk *walk) overflow(plan router.Plan, i int) error {
 	if window <= 0 {
 		return nil
 	}
+	if t.Backend != router.Local && wk.fit.req == nil && wk.c.surelyFits(window) {
+		return nil // a relayed request is not decoded unless it may be near the window
+	}
 	prompt, estimated, ok := wk.promptTokens(t)
 	if !ok {
 		return nil
@@ -199,6 +204,36 @@ func (wk *walk) promptTokens(t router.Target) (n int, estimated, ok bool) {
 		f.estimate = protocol.EstimateTokens(*f.req)
 	}
 	return f.estimate, true, true
+}
+
+// surelyFits reports, without decoding the body, whether the estimate of
+// the call's prompt plus the output it asks for cannot exceed window: an
+// upper bound of protocol.EstimateTokens is half a token per byte of the
+// body (each text is at most one per two of its bytes, plus one its quotes
+// cover; the framing of a message, block or tool is less than half its
+// JSON) and 1,600 for every "image" in it (every image part's type says
+// so). A request continuing a stored response holds more than its body;
+// one that asks for its output in a form the scan cannot read is decoded.
+func (c *call) surelyFits(window int) bool {
+	if c.decode != nil {
+		return false
+	}
+	output, ok := 0, true
+	topLevel(c.body, func(key, value []byte) {
+		switch string(key) {
+		case "max_tokens", "max_completion_tokens", "max_output_tokens":
+			n, err := strconv.Atoi(string(value))
+			switch {
+			case string(value) == "null":
+			case err != nil || n < 0:
+				ok = false
+			default:
+				output = max(output, n)
+			}
+		}
+	})
+	bound := len(c.body)/2 + 1600*bytes.Count(c.body, []byte("image")) + max(output, 1)
+	return ok && bound <= window
 }
 
 // contextWindow is the context window of plan.Targets[i] in tokens, 0

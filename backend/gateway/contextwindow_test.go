@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -411,5 +412,58 @@ func TestContextWindow_ListsReadOnlyOnceWarmed(t *testing.T) {
 	resp, b := h.post("/v1/chat/completions", openAIChat("m", strings.Repeat(longPrompt, longRepeats), 10, false))
 	if resp.StatusCode != http.StatusOK || resp.Header.Get(headerSkip) != "" {
 		t.Fatalf("%d, skipped %q: %s", resp.StatusCode, resp.Header.Get(headerSkip), b)
+	}
+}
+
+// BenchmarkContextWindow measures what knowing a provider's window costs a
+// relayed request, next to the same request to a provider whose window is
+// unknown, in the same run: a conversation of 40 turns, about 30 KB (an
+// estimate of about 7,500 tokens). Far from the window (1,000,000) the
+// body is only scanned; near it (11,000) it is decoded and estimated.
+func BenchmarkContextWindow(b *testing.B) {
+	var msgs []string
+	for i := range 40 {
+		role := []string{"user", "assistant"}[i%2]
+		msgs = append(msgs, fmt.Sprintf(`{"role":%q,"content":%q}`, role, strings.Repeat("Some words of a long conversation. ", 20)))
+	}
+	body := `{"model":"MODEL","max_tokens":100,"messages":[` + strings.Join(msgs, ",") + `]}`
+	h := newHarness(b)
+	for _, p := range []struct{ name, list string }{
+		{"unknown", ""},
+		{"far", `{"id":"far","max_model_len":1000000},{"id":"sentinel-far-1"}`},
+		{"near", `{"id":"near","max_model_len":11000},{"id":"sentinel-near-1"}`},
+	} {
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			if r.Method == http.MethodGet && p.list != "" {
+				reply(http.StatusOK, `{"object":"list","data":[`+p.list+`]}`)(w, r)
+				return
+			}
+			okChat("hi")(w, r)
+		}))
+		b.Cleanup(up.Close)
+		h.putProvider(p.name, up.URL+"/v1", "")
+		h.route(p.name, p.name)
+	}
+	h.sentinelRoutes("far", "near")
+	h.gw.WarmModelList()
+	h.settledModels("far", "near")
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for _, model := range []string{"unknown", "far", "near"} {
+		b.Run(model, func(b *testing.B) {
+			req := strings.Replace(body, "MODEL", model, 1)
+			b.SetBytes(int64(len(req)))
+			for b.Loop() {
+				resp, err := client.Post(h.url("/v1/chat/completions"), "application/json", strings.NewReader(req))
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || resp.Header.Get(headerSkip) != "" {
+					b.Fatalf("status %d, skipped %q", resp.StatusCode, resp.Header.Get(headerSkip))
+				}
+			}
+		})
 	}
 }
