@@ -84,6 +84,7 @@ func (e *windowError) skipped() string {
 // the body is decoded only when a backend of the plan has a known window,
 // the estimate is made once, and each local model counts once.
 type contextFit struct {
+	bound    int // what surelyFits found; 0: not scanned yet, -1: unknown
 	measured bool
 	req      *protocol.Request // nil: the body does not decode; the call is not measured
 	estimate int               // 0: not made yet
@@ -109,7 +110,7 @@ func (wk *walk) overflow(plan router.Plan, i int) error {
 	if window <= 0 {
 		return nil
 	}
-	if t.Backend != router.Local && wk.fit.req == nil && wk.c.surelyFits(window) {
+	if t.Backend != router.Local && !wk.fit.measured && wk.fit.surelyFits(wk.c, window) {
 		return nil // a relayed request is not decoded unless it may be near the window
 	}
 	prompt, estimated, ok := wk.promptTokens(t)
@@ -207,16 +208,26 @@ func (wk *walk) promptTokens(t router.Target) (n int, estimated, ok bool) {
 }
 
 // surelyFits reports, without decoding the body, whether the estimate of
-// the call's prompt plus the output it asks for cannot exceed window: an
-// upper bound of protocol.EstimateTokens is half a token per byte of the
-// body (each text is at most one per two of its bytes, plus one its quotes
-// cover; the framing of a message, block or tool is less than half its
-// JSON) and 1,600 for every "image" in it (every image part's type says
-// so). A request continuing a stored response holds more than its body;
-// one that asks for its output in a form the scan cannot read is decoded.
-func (c *call) surelyFits(window int) bool {
+// the call's prompt plus the output it asks for cannot exceed window (the
+// body is scanned once for all the call's targets).
+func (f *contextFit) surelyFits(c *call, window int) bool {
+	if f.bound == 0 {
+		f.bound = c.estimateBound()
+	}
+	return f.bound > 0 && f.bound <= window
+}
+
+// estimateBound is an upper bound of protocol.EstimateTokens of the call
+// plus the output it asks for, read from its body without decoding it:
+// half a token per byte of the body (each text is at most one per two of
+// its bytes, plus one its quotes cover; the framing of a message, block or
+// tool is less than half its JSON) and 1,600 for every "image" in it
+// (every image part's type says so). -1 when the body cannot tell: a
+// request continuing a stored response holds more than its body, and an
+// output limit that is not a plain whole number is the decoder's to read.
+func (c *call) estimateBound() int {
 	if c.decode != nil {
-		return false
+		return -1
 	}
 	output, ok := 0, true
 	topLevel(c.body, func(key, value []byte) {
@@ -232,8 +243,10 @@ func (c *call) surelyFits(window int) bool {
 			}
 		}
 	})
-	bound := len(c.body)/2 + 1600*bytes.Count(c.body, []byte("image")) + max(output, 1)
-	return ok && bound <= window
+	if !ok {
+		return -1
+	}
+	return len(c.body)/2 + 1600*bytes.Count(c.body, []byte("image")) + max(output, 1)
 }
 
 // contextWindow is the context window of plan.Targets[i] in tokens, 0

@@ -8,11 +8,11 @@ import (
 	"github.com/modelbar/modelbar/backend/protocol"
 )
 
-// surelyFits never claims a fit the estimate would refuse: for every
-// request, at the window one token short of its estimate plus its output,
-// it says no; at a window far beyond, it says yes. The requests are those where the bound is tightest:
+// estimateBound never claims a fit the estimate would refuse: for every
+// request it is at least its estimate plus its output, and it is a bound
+// when it can read the output asked for. The requests are those where the bound is tightest:
 // tiny messages, short image URLs, tool calls, CJK and escaped text.
-func TestSurelyFits_BoundsTheEstimate(t *testing.T) {
+func TestEstimateBound_BoundsTheEstimate(t *testing.T) {
 	tinyMessages := make([]string, 200)
 	for i := range tinyMessages {
 		tinyMessages[i] = `{"role":"user","content":"a"}`
@@ -43,22 +43,19 @@ func TestSurelyFits_BoundsTheEstimate(t *testing.T) {
 			}
 			need := protocol.EstimateTokens(req) + max(req.MaxTokens, 1)
 			c := &call{endpoint: tt.ep, body: []byte(tt.body)}
-			if c.surelyFits(need - 1) {
-				t.Errorf("surely fits a window of %d, one short of the estimate and output (%d)", need-1, need)
-			}
-			if !c.surelyFits(need * 100) {
-				t.Errorf("a window of %d does not surely fit a request estimated at %d", need*100, need)
+			if got := c.estimateBound(); got < need {
+				t.Errorf("bound %d; the estimate and output are %d", got, need)
 			}
 		})
 	}
 	// An output the scan cannot read as a whole number (the decoder refuses
 	// 1e3; a future API might not) is left to the decoded request.
-	if c := (&call{endpoint: chatCompletions, body: []byte(`{"model":"m","max_tokens":1e3,"messages":[]}`)}); c.surelyFits(1 << 30) {
-		t.Error("max_tokens 1e3 surely fits")
+	if c := (&call{endpoint: chatCompletions, body: []byte(`{"model":"m","max_tokens":1e3,"messages":[]}`)}); c.estimateBound() != -1 {
+		t.Errorf("max_tokens 1e3: bound %d; want -1 (unknown)", c.estimateBound())
 	}
 	stored := &call{endpoint: responsesEndpoint, body: []byte(`{"model":"m","input":"hi"}`),
 		decode: func([]byte) (protocol.Request, error) { return protocol.Request{}, fmt.Errorf("unused") }}
-	if stored.surelyFits(1 << 30) {
-		t.Error("a request continuing a stored response surely fits: its body is not all of it")
+	if got := stored.estimateBound(); got != -1 {
+		t.Errorf("a request continuing a stored response: bound %d; want -1 (its body is not all of it)", got)
 	}
 }

@@ -295,6 +295,15 @@ func TestContextWindow_ProviderWindowFromModelList(t *testing.T) {
 			if got := p.requests()[len(p.requests())-1].Body; string(got) != short {
 				t.Errorf("the short prompt was not relayed untouched: %s", got)
 			}
+			// Near the window the request is decoded and estimated: it fits.
+			medium := strings.Repeat("abcd ", 48)
+			if body := openAIChat("m", medium, 10, false); len(body)/2 <= 100 || estimated(medium)+10 > 100 {
+				t.Fatalf("the medium prompt must be near the window: %d bytes, estimated %d", len(body), estimated(medium))
+			}
+			resp, b = h.post("/v1/chat/completions", openAIChat("m", medium, 10, false))
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Modelbar-Backend") != "p" || resp.Header.Get(headerSkip) != "" {
+				t.Errorf("medium prompt: %d, backend %q, skipped %q: %s", resp.StatusCode, resp.Header.Get("X-Modelbar-Backend"), resp.Header.Get(headerSkip), b)
+			}
 			long := strings.Repeat(longPrompt, longRepeats)
 			for _, stream := range []bool{false, true} {
 				resp, b = h.post("/v1/chat/completions", openAIChat("m", long, 10, stream))
@@ -304,8 +313,8 @@ func TestContextWindow_ProviderWindowFromModelList(t *testing.T) {
 						resp.Header.Get("X-Modelbar-Backend"), resp.Header.Get(headerSkip), want, b)
 				}
 			}
-			if n := chats(p); n != 1 {
-				t.Errorf("p got %d chats; want only the short one", n)
+			if n := chats(p); n != 2 {
+				t.Errorf("p got %d chats; want the short and the medium one", n)
 			}
 		})
 	}
