@@ -164,8 +164,8 @@ func TestContextWindow_LocalSkippedForFallback(t *testing.T) {
 			wantBackend, wantCalls := "big", before+1
 			if tt.skipped == "" {
 				wantBackend, wantCalls = "local", before
-			} else if !strings.Contains(string(b), fallbackText) {
-				t.Errorf("the fallback's answer is not the client's: %s", b)
+			} else if !strings.Contains(string(b), fallbackText) || resp.Header.Get("X-Modelbar-Fallback-From") != "local" {
+				t.Errorf("the fallback's answer is not the client's (fallback from %q): %s", resp.Header.Get("X-Modelbar-Fallback-From"), b)
 			}
 			if got := resp.Header.Get("X-Modelbar-Backend"); got != wantBackend {
 				t.Errorf("answered by %q; want %q", got, wantBackend)
