@@ -76,20 +76,13 @@ func (e *Engine) CountTokens(ctx context.Context, r protocol.Request) (int, erro
 
 // prompt renders r with the model's chat template and encodes it.
 func (l *loaded) prompt(r protocol.Request) (string, []int, error) {
-	if l.template == nil {
-		return "", nil, fmt.Errorf("%s: %w", l.name, ErrNoTemplate)
-	}
-	in, err := templateInput(r, l.syntax)
-	if err != nil {
-		return "", nil, err
-	}
-	return renderPrompt(l.template, l.tok, in)
+	return l.prompter.prompt(l.name, r)
 }
 
 func (l *loaded) generate(ctx context.Context, r protocol.Request, prompt string, ids []int, emit func(protocol.Event) error) error {
 	ctxLen := l.files.Config().MaxPositionEmbeddings
 	if len(ids) >= ctxLen {
-		return &protocol.RequestError{Param: "messages", Message: fmt.Sprintf("the conversation is %d tokens; %s holds %d", len(ids), l.name, ctxLen)}
+		return &ContextError{Model: l.name, Param: "messages", Tokens: len(ids), Window: ctxLen}
 	}
 	maxTokens := r.MaxTokens
 	if maxTokens <= 0 {

@@ -33,9 +33,11 @@ func (e *Engine) Complete(ctx context.Context, c Completion, emit func(string) e
 	l := m.(*loaded)
 	ids := l.tok.Encode(c.Prompt, true)
 	ctxLen := l.files.Config().MaxPositionEmbeddings
-	if len(ids) == 0 || len(ids) >= ctxLen {
-		return generate.Result{}, &protocol.RequestError{Param: "prompt",
-			Message: fmt.Sprintf("the prompt is %d tokens; %s holds %d", len(ids), l.name, ctxLen)}
+	switch {
+	case len(ids) == 0:
+		return generate.Result{}, &protocol.RequestError{Param: "prompt", Message: fmt.Sprintf("the prompt is 0 tokens; %s holds %d", l.name, ctxLen)}
+	case len(ids) >= ctxLen:
+		return generate.Result{}, &ContextError{Model: l.name, Param: "prompt", Tokens: len(ids), Window: ctxLen}
 	}
 	done, err := l.take(ctx)
 	if err != nil {

@@ -48,6 +48,8 @@ type Engine struct {
 	scanned time.Time              // guarded by mu
 	tools   map[string]toolsAnswer // guarded by mu: toolUse's answers by model directory (tools.go)
 
+	prompters prompters // tokenizers and chat templates read without the weights (window.go)
+
 	obsMu     sync.Mutex     // guards observers
 	observers []func(Change) // OnChange's (changes.go)
 
@@ -213,7 +215,11 @@ func (l loader) Load(ctx context.Context, name string) (pool.Model, error) {
 		return nil, err
 	}
 	start := time.Now()
-	m, err := open(en, l.e.opts.Backend)
+	p, err := l.e.prompters.get(en)
+	if err != nil {
+		return nil, err
+	}
+	m, err := open(en, l.e.opts.Backend, p)
 	if err != nil {
 		return nil, err
 	}

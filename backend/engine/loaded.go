@@ -9,13 +9,11 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/modelbar/modelbar/backend/engine/chattemplate"
 	"github.com/modelbar/modelbar/backend/engine/generate"
 	"github.com/modelbar/modelbar/backend/engine/llama"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/pool"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
-	"github.com/modelbar/modelbar/backend/engine/tokenizer"
 	"github.com/modelbar/modelbar/backend/engine/toolcall"
 )
 
@@ -23,20 +21,19 @@ import (
 // compute graph. One request generates at a time; the others queue in
 // arrival order (a channel's waiters are served first come, first served).
 type loaded struct {
-	name     string
-	files    *modelfile.Model
-	tok      *tokenizer.Tokenizer
-	template *chattemplate.Template // nil: the model has none (completions only)
-	model    *llama.Model
-	stops    []int // end-of-turn tokens: config, generation config, tokenizer
-	syntax   toolcall.Syntax
-	thinks   bool
-	turn     chan struct{}
-	memory   int64     // the weights' (their size on disk)
-	prefix   *prefixes // KV caches, reused across requests (prefix.go)
+	name string
+	*prompter
+	files  *modelfile.Model
+	model  *llama.Model
+	stops  []int // end-of-turn tokens: config, generation config, tokenizer
+	turn   chan struct{}
+	memory int64     // the weights' (their size on disk)
+	prefix *prefixes // KV caches, reused across requests (prefix.go)
 }
 
-func open(en modelfile.Entry, b tensor.Backend) (_ *loaded, err error) {
+// open loads en's weights; p is its tokenizer and chat template, which a
+// count may have read already (window.go).
+func open(en modelfile.Entry, b tensor.Backend, p *prompter) (_ *loaded, err error) {
 	files, err := modelfile.Open(en.Path)
 	if err != nil {
 		return nil, err
@@ -46,24 +43,13 @@ func open(en modelfile.Entry, b tensor.Backend) (_ *loaded, err error) {
 			files.Close()
 		}
 	}()
-	tok, err := tokenizer.Load(en.Path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", en.ID, err)
-	}
-	tpl, err := chattemplate.Load(en.Path)
-	if err != nil && !errors.Is(err, chattemplate.ErrNoTemplate) {
-		return nil, fmt.Errorf("%s: %w", en.ID, err)
-	}
 	model, err := llama.Load(files.Config(), files, b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", en.ID, err)
 	}
-	l := &loaded{name: en.ID, files: files, tok: tok, template: tpl, model: model, turn: make(chan struct{}, 1), memory: en.SizeOnDisk,
+	l := &loaded{name: en.ID, prompter: p, files: files, model: model, turn: make(chan struct{}, 1), memory: en.SizeOnDisk,
 		prefix: newPrefixes(model, files.Config().MaxPositionEmbeddings)}
-	l.stops = withTurnEnds(append(files.Config().EOSTokenIDs, tok.EOS()...), tok, tpl)
-	if tpl != nil {
-		l.syntax, l.thinks = toolcall.Detect(tpl.Source())
-	}
+	l.stops = withTurnEnds(append(files.Config().EOSTokenIDs, p.tok.EOS()...), p.tok, p.template)
 	return l, nil
 }
 

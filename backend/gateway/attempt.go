@@ -28,7 +28,8 @@ type walk struct {
 	request *failover.Deadline
 	failed  []string // backends that failed, in order
 	group   groupOrder
-	member  int // the group member being tried; -1 for a fallback
+	member  int        // the group member being tried; -1 for a fallback
+	fit     contextFit // the call against context windows (contextwindow.go)
 }
 
 // dispatch resolves the model and walks the plan: the route's group in
@@ -67,10 +68,13 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 		last := i == len(plan.Targets)-1
 		info.backend = t.Backend
 		wk.member = wk.group.memberAt(i, plan.Group)
-		err := wk.tryBackend(t, last)
+		err := wk.overflow(plan, i)
 		if err == nil {
-			wk.group.answered(wk.member)
-			return
+			if err = wk.tryBackend(t, last); err == nil {
+				wk.group.answered(wk.member)
+				return
+			}
+			err = wk.overflowed(err, last)
 		}
 		if r.Context().Err() != nil {
 			return // the client left; nobody to answer
@@ -92,7 +96,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 	info.backend = report.Backend
 	w.Header().Set(headerBackend, report.Backend)
 	setFallbackHeader(w, slices.DeleteFunc(slices.Clone(wk.failed), func(b string) bool { return b == report.Backend }))
-	s.fail(w, r, report.Err)
+	s.fail(w, r, wk.tooLong(report.Err))
 }
 
 // tryBackend sends the call to one backend, retrying a provider whose

@@ -61,9 +61,13 @@ func (o offers) key(backend, model string) string {
 }
 
 // WarmModelList starts fetching the provider model lists that /v1/models
-// will need, so that an editor's first look at the list finds them. It
-// returns at once; the application calls it when it starts serving.
-func (s *Server) WarmModelList() { s.offers(s.cfg.Table().Routes()) }
+// will need, so that an editor's first look at the list finds them, and
+// those that give the routes' context windows (warmWindows). It returns at
+// once; the application calls it when it starts serving.
+func (s *Server) WarmModelList() {
+	s.offers(s.cfg.Table().Routes())
+	s.warmWindows()
+}
 
 // catalogue builds the model list, and returns what the backends offer
 // with it. It never waits for a provider: a list not fetched yet is asked

@@ -99,6 +99,7 @@ type Server struct {
 	keyGate  keyGate                         // require_api_keys, cached (apikeys.go)
 	limits   limits                          // resource bounds (limits.go)
 	catalog  *providers.Catalog              // the providers' model lists behind /v1/models (models.go)
+	windows  atomic.Bool                     // provider lists give context windows: set by WarmModelList (contextwindow.go)
 	events   *events.Hub                     // the change feed (events.go)
 	inflight inFlight                        // attempts each backend serves now (inflight.go)
 	convs    conversationKeeper              // the chat's saved conversations (conversations.go)

@@ -25,6 +25,12 @@ type Local interface {
 	Chat(ctx context.Context, r protocol.Request, emit func(protocol.Event) error) error
 	// CountTokens is the prompt Chat would give the model, in tokens.
 	CountTokens(ctx context.Context, r protocol.Request) (int, error)
+	// CountPrompt is CountTokens without loading the model: its
+	// tokenizer and chat template only, read from disk when it is not
+	// loaded. It blocks for that read.
+	CountPrompt(ctx context.Context, r protocol.Request) (int, error)
+	// ContextLength is the model's context window, in tokens.
+	ContextLength(model string) (int, error)
 	Complete(ctx context.Context, c engine.Completion, emit func(string) error) (generate.Result, error)
 	Models() []engine.Model
 	Load(ctx context.Context, model string, pin bool) error
@@ -139,13 +145,20 @@ func (x *translation) local(l Local) error {
 	return nil
 }
 
-// localError sorts an engine failure before the first byte: the client's
-// mistakes (a conversation that does not fit, images) stay 400s; a model
-// that is missing, cannot load or has no room is the engine being
-// unavailable, and the chain moves on.
+// localError sorts an engine failure before the first byte: a prompt that
+// does not fit the model's context window is skipped like a backend that
+// cannot take it (the next backend may have a larger window; the walk
+// tells the client when none has); the client's other mistakes (images)
+// stay 400s; a model that is missing, cannot load or has no room is the
+// engine being unavailable, and the chain moves on.
 func localError(err error) error {
-	var re *protocol.RequestError
+	var (
+		ce *engine.ContextError
+		re *protocol.RequestError
+	)
 	switch {
+	case errors.As(err, &ce):
+		return localWindowError(ce)
 	case errors.As(err, &re), errors.Is(err, context.Canceled):
 		return err
 	case errors.Is(err, engine.ErrNotFound):

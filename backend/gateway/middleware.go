@@ -172,7 +172,7 @@ func isLoopbackOrigin(origin string) bool {
 }
 
 // exposeHeaders are the response headers a browser app may read.
-const exposeHeaders = "X-Modelbar-Backend, X-Modelbar-Backend-Model, X-Modelbar-Fallback-From, X-Modelbar-Dropped, X-Modelbar-Estimate, X-Request-Id, Retry-After"
+const exposeHeaders = "X-Modelbar-Backend, X-Modelbar-Backend-Model, X-Modelbar-Fallback-From, X-Modelbar-Dropped, X-Modelbar-Skipped, X-Modelbar-Estimate, X-Request-Id, Retry-After"
 
 const baseAllowHeaders = "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta, OpenAI-Beta"
 

@@ -191,12 +191,13 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 		Message: fmt.Sprintf("model %s not found", quoteName(id))})
 }
 
-// newCatalog starts the provider model lists behind GET /v1/models: the
-// providers that enabled, listed routes send to, refetched after every
-// configuration change that gives a provider a new client.
+// newCatalog starts the provider model lists behind GET /v1/models and
+// context-window routing: the providers that enabled routes send to (a
+// list is fetched once asked for), refetched after every configuration
+// change that gives a provider a new client.
 func (s *Server) newCatalog() *providers.Catalog {
 	c := providers.NewCatalog(s.cfg.Clients(), providers.CatalogOptions{
-		Wanted: func() []string { return listedBackends(s.cfg.Table().Routes()) },
+		Wanted: func() []string { return routedBackends(s.cfg.Table().Routes()) },
 		Log:    s.log,
 	})
 	s.cfg.OnChange(c.Refresh)
