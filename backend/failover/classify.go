@@ -110,6 +110,9 @@ func classifyProvider(pe *providers.Error) Verdict {
 	case providers.KindConfig:
 		return Verdict{NextBackend, ScopeProvider}
 	case providers.KindStatus:
+		if pe.ContextOverflow() {
+			return Verdict{NextBackend, ScopeNone} // a backend with a larger window may take it
+		}
 		if pe.Status == statusTooManyRequests || pe.Status == statusRequestTimeout || pe.Status >= 500 {
 			return Verdict{RetrySame, ScopeModel}
 		}

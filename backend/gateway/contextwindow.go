@@ -266,11 +266,8 @@ func (s *Server) contextWindow(plan router.Plan, i int) int {
 		}
 		return n
 	}
-	if list, ok := s.providerList(t.Backend); ok {
-		at := slices.IndexFunc(list, func(m providers.ModelInfo) bool { return m.ID == t.Model })
-		if at >= 0 && list[at].ContextLength > 0 {
-			return list[at].ContextLength
-		}
+	if m, ok := s.providerModel(t.Backend, t.Model); ok && m.ContextLength > 0 {
+		return m.ContextLength
 	}
 	if r := plan.Route; r != nil && r.MaxContext != nil && *r.MaxContext > 0 && i < max(plan.Group, 1) {
 		return int(*r.MaxContext)
@@ -309,13 +306,14 @@ func (s *Server) warmWindows() {
 	s.cfg.OnChange(ask)
 }
 
-// providerList is the provider's last good model list, once the lists are
-// warmed (warmWindows).
-func (s *Server) providerList(name string) ([]providers.ModelInfo, bool) {
+// providerModel is a model of the provider's last good model list, once
+// the lists are warmed (warmWindows); Ollama's "llama3.2" finds
+// "llama3.2:latest" (providers.Catalog.Find).
+func (s *Server) providerModel(provider, model string) (providers.ModelInfo, bool) {
 	if !s.windows.Load() {
-		return nil, false
+		return providers.ModelInfo{}, false
 	}
-	return s.catalog.Models(name)
+	return s.catalog.Find(provider, model)
 }
 
 // routedBackends names every provider an enabled route may send to — its

@@ -410,6 +410,40 @@ func TestContextWindow_LocalEngineRefusalIsASkip(t *testing.T) {
 	}
 }
 
+// A provider that itself refuses a prompt as too long for its window
+// (the windows it did not list) fails over to the next backend, in each
+// engine's words; any other 400 is still the client's answer.
+func TestContextWindow_ProviderRefusalFailsOver(t *testing.T) {
+	for _, tt := range []struct {
+		name, body string
+		failover   bool
+	}{
+		{"openai", `{"error":{"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}`, true},
+		{"vllm", `{"object":"error","message":"This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.","type":"BadRequestError","param":null,"code":400}`, true},
+		{"llamacpp", `{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error","n_prompt_tokens":5000,"n_ctx":4096}}`, true},
+		{"anthropic words", `{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 208000 tokens > 200000 maximum"}}`, true},
+		{"another 400", `{"error":{"message":"temperature must be at most 2","type":"invalid_request_error","param":"temperature"}}`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			small := newFake(t, reply(http.StatusBadRequest, tt.body))
+			big := newFake(t, okChat("from big"))
+			h.putProvider("small", small.baseURL(), "")
+			h.putProvider("big", big.baseURL(), "")
+			h.route("m", "small", "big")
+			resp, b := h.post("/v1/chat/completions", openAIChat("m", shortPrompt, 10, false))
+			switch {
+			case tt.failover && (resp.StatusCode != http.StatusOK || resp.Header.Get("X-Modelbar-Backend") != "big" ||
+				resp.Header.Get("X-Modelbar-Fallback-From") != "small"):
+				t.Errorf("%d, backend %q, fallback from %q: %s", resp.StatusCode, resp.Header.Get("X-Modelbar-Backend"),
+					resp.Header.Get("X-Modelbar-Fallback-From"), b)
+			case !tt.failover && (resp.StatusCode != http.StatusBadRequest || len(big.requests()) != 0):
+				t.Errorf("a 400 about the request must reach the client: %d, big got %d: %s", resp.StatusCode, len(big.requests()), b)
+			}
+		})
+	}
+}
+
 // Without WarmModelList (the application calls it when it starts
 // serving) the gateway reads no model list for a window: a request never
 // makes it fetch one.

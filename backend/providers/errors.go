@@ -178,3 +178,32 @@ func retryAfter(v string) time.Duration {
 	}
 	return 0
 }
+
+// contextOverflowWords are what engines and vendors say when a prompt
+// does not fit the model's window: OpenAI, Groq and OpenRouter
+// ("maximum context length", code context_length_exceeded), vLLM (the
+// same words), SGLang and LM Studio ("context length"), llama.cpp's
+// server ("exceeds the available context size", type
+// exceed_context_size_error), Anthropic ("prompt is too long"), Gemini's
+// OpenAI API ("maximum number of tokens allowed").
+var contextOverflowWords = []string{
+	"context_length_exceeded", "exceed_context_size_error", "maximum context length", "context length",
+	"context window", "context size", "prompt is too long", "maximum number of tokens allowed",
+}
+
+// ContextOverflow reports whether the provider refused the request because
+// the prompt (with the output asked for) does not fit the model's context
+// window: another backend with a larger window can still answer it.
+func (e *Error) ContextOverflow() bool {
+	if e.Kind != KindStatus || (e.Status != http.StatusBadRequest && e.Status != http.StatusRequestEntityTooLarge &&
+		e.Status != http.StatusUnprocessableEntity) {
+		return false
+	}
+	text := strings.ToLower(e.Message + "\n" + string(e.Body))
+	for _, w := range contextOverflowWords {
+		if strings.Contains(text, w) {
+			return true
+		}
+	}
+	return false
+}
