@@ -257,7 +257,8 @@ func TestRoutes_CreateUpdateDeleteTakeEffectAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := router.Route{ID: r.ID, ModelPattern: "gpt-*", Backend: "openai", Fallbacks: []string{}, Enabled: true}
+	want := router.Route{ID: r.ID, ModelPattern: "gpt-*", Backend: "openai", Fallbacks: []string{}, Enabled: true,
+		Targets: []router.Member{{Backend: "openai", Weight: 1}}, Policy: router.PolicyFirst}
 	if diff := cmp.Diff(want, r); diff != "" {
 		t.Errorf("created route (-want +got):\n%s", diff)
 	}

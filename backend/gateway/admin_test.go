@@ -180,11 +180,13 @@ func TestAdmin_Resolve(t *testing.T) {
 	}{
 		{"fast", config.Resolution{
 			Model: "fast", Route: &rt, Backend: "openai", BackendModel: "gpt-4o-mini", Fallbacks: []string{"local", "groq"},
-			Chain: []router.Target{{Backend: "openai", Model: "gpt-4o-mini"}, {Backend: "local", Model: "gpt-4o-mini"}, {Backend: "groq", Model: "llama-3.1-8b-instant"}},
+			Chain: []router.Target{{Backend: "openai", Model: "gpt-4o-mini", Weight: 1}, {Backend: "local", Model: "gpt-4o-mini"}, {Backend: "groq", Model: "llama-3.1-8b-instant"}},
+			Group: []router.Target{{Backend: "openai", Model: "gpt-4o-mini", Weight: 1}}, Policy: "first",
 		}},
 		{"mlx-community/Qwen3-4B", config.Resolution{
 			Model: "mlx-community/Qwen3-4B", Backend: "local", BackendModel: "mlx-community/Qwen3-4B", Fallbacks: []string{},
-			Chain: []router.Target{{Backend: "local", Model: "mlx-community/Qwen3-4B"}},
+			Chain: []router.Target{{Backend: "local", Model: "mlx-community/Qwen3-4B", Weight: 1}},
+			Group: []router.Target{{Backend: "local", Model: "mlx-community/Qwen3-4B", Weight: 1}}, Policy: "first",
 		}},
 	}
 	for _, tt := range tests {

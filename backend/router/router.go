@@ -110,6 +110,7 @@ func NewTable(routes []Route) (*Table, error) {
 			return nil, fmt.Errorf("route %d: model_pattern: %w", r.ID, err)
 		}
 		r.Fallbacks = slices.Clone(r.Fallbacks)
+		r.Targets = slices.Clone(r.Targets)
 		t.routes = append(t.routes, compiled{route: r, pattern: p})
 	}
 	slices.SortStableFunc(t.routes, evaluationOrder)
@@ -138,6 +139,7 @@ func (t *Table) Routes() []Route {
 	for i, c := range t.routes {
 		out[i] = c.route
 		out[i].Fallbacks = slices.Clone(c.route.Fallbacks)
+		out[i].Targets = slices.Clone(c.route.Targets)
 	}
 	return out
 }
@@ -160,19 +162,31 @@ func (t *Table) ResolveContext(ctx context.Context, model string) (Plan, error) 
 		if c.route.Enabled && c.pattern.Match(model) {
 			r := c.route
 			r.Fallbacks = slices.Clone(r.Fallbacks)
-			return Plan{Model: model, Route: &r, Targets: targets(r, model)}, nil
+			r.Targets = slices.Clone(r.Targets)
+			ts, group := targets(r, model)
+			return Plan{Model: model, Route: &r, Targets: ts, Group: group, Policy: cmp.Or(r.Policy, PolicyFirst)}, nil
 		}
 	}
-	return Plan{Model: model, Targets: []Target{{Backend: Local, Model: model}}}, nil
+	return Plan{Model: model, Targets: []Target{{Backend: Local, Model: model, Weight: 1}}, Group: 1, Policy: PolicyFirst}, nil
 }
 
-func targets(r Route, model string) []Target {
-	sent := model
-	if r.BackendModel != "" {
-		sent = r.BackendModel
+// targets is a route's plan for model: its group in route order (a route
+// stored before groups is a group of its backend), then its fallbacks. A
+// member or fallback without a model is sent the first member's model
+// name, which is the requested one unless the route renames it. The
+// route's API setting applies to every member of its group, never to its
+// fallbacks.
+func targets(r Route, model string) (out []Target, group int) {
+	members := r.Targets
+	if len(members) == 0 {
+		members = []Member{{Backend: r.Backend, Model: r.BackendModel, Weight: 1}}
 	}
-	out := make([]Target, 0, 1+len(r.Fallbacks))
-	out = append(out, Target{Backend: r.Backend, Model: sent, API: r.API})
+	out = make([]Target, 0, len(members)+len(r.Fallbacks))
+	for _, m := range members {
+		sent := cmp.Or(m.Model, model)
+		out = append(out, Target{Backend: m.Backend, Model: sent, API: r.API, Weight: max(m.Weight, 1)})
+	}
+	sent := out[0].Model
 	for _, f := range r.Fallbacks {
 		backend, fbModel := SplitFallback(f)
 		if fbModel == "" {
@@ -180,7 +194,7 @@ func targets(r Route, model string) []Target {
 		}
 		out = append(out, Target{Backend: backend, Model: fbModel})
 	}
-	return out
+	return out, len(members)
 }
 
 // SplitFallback splits a fallback entry "backend" or "backend:model". The

@@ -92,14 +92,14 @@ func TestTable_Resolve(t *testing.T) {
 		wantRoute int64 // 0: no route
 		want      []Target
 	}{
-		{"gpt-4o-mini", 1, []Target{{Backend: "openai", Model: "gpt-4o-mini"}}},
-		{"gpt-4o", 2, []Target{{Backend: "azure", Model: "gpt-4o"}}},
-		{"claude-3-haiku", 3, []Target{{Backend: "anthropic", Model: "claude-3-haiku"}}},
-		{"fast", 5, []Target{{Backend: "openai", Model: "gpt-4o-mini"}, {Backend: "local", Model: "gpt-4o-mini"}, {Backend: "anthropic", Model: "claude-haiku-4-5"}}},
-		{"off-1", 7, []Target{{Backend: "groq", Model: "off-1"}}}, // disabled route skipped, o* matches
-		{"o1-preview", 7, []Target{{Backend: "groq", Model: "o1-preview"}}},
-		{"mlx-community/Qwen3-4B-4bit", 9, []Target{{Backend: "local", Model: "mlx-community/Qwen3-4B-4bit"}, {Backend: "openai", Model: "mlx-community/Qwen3-4B-4bit"}}},
-		{"llama3", 0, []Target{{Backend: "local", Model: "llama3"}}},
+		{"gpt-4o-mini", 1, []Target{{Backend: "openai", Model: "gpt-4o-mini", Weight: 1}}},
+		{"gpt-4o", 2, []Target{{Backend: "azure", Model: "gpt-4o", Weight: 1}}},
+		{"claude-3-haiku", 3, []Target{{Backend: "anthropic", Model: "claude-3-haiku", Weight: 1}}},
+		{"fast", 5, []Target{{Backend: "openai", Model: "gpt-4o-mini", Weight: 1}, {Backend: "local", Model: "gpt-4o-mini"}, {Backend: "anthropic", Model: "claude-haiku-4-5"}}},
+		{"off-1", 7, []Target{{Backend: "groq", Model: "off-1", Weight: 1}}}, // disabled route skipped, o* matches
+		{"o1-preview", 7, []Target{{Backend: "groq", Model: "o1-preview", Weight: 1}}},
+		{"mlx-community/Qwen3-4B-4bit", 9, []Target{{Backend: "local", Model: "mlx-community/Qwen3-4B-4bit", Weight: 1}, {Backend: "openai", Model: "mlx-community/Qwen3-4B-4bit"}}},
+		{"llama3", 0, []Target{{Backend: "local", Model: "llama3", Weight: 1}}},
 	}
 	for _, tt := range tests {
 		plan := table.Resolve(tt.model)

@@ -3,6 +3,8 @@ package router
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -42,8 +44,18 @@ func ValidBackendName(name string) error {
 
 // Validate checks a route against the backends that exist; known reports
 // whether a provider name exists ("local" always does). It returns a
-// *FieldError for the first problem found.
+// *FieldError for the first problem found. A route without targets is
+// checked as the group of its backend, a weight of 0 as 1 (Normalize).
 func Validate(r Route, known func(name string) bool) error {
+	if len(r.Targets) == 0 {
+		r.Targets = []Member{{Backend: r.Backend, Model: r.BackendModel}}
+	}
+	r.Targets = slices.Clone(r.Targets)
+	for i := range r.Targets {
+		if r.Targets[i].Weight == 0 {
+			r.Targets[i].Weight = 1
+		}
+	}
 	if n := utf8.RuneCountInString(r.ModelPattern); n > MaxPatternChars {
 		return &FieldError{"model_pattern", fmt.Sprintf("is %d characters long; patterns are at most %d", n, MaxPatternChars)}
 	}
@@ -56,13 +68,23 @@ func Validate(r Route, known func(name string) bool) error {
 	if err := checkModelName(r.BackendModel, true); err != nil {
 		return &FieldError{"backend_model", err.Error()}
 	}
+	if err := checkGroup(r, known); err != nil {
+		return err
+	}
 	if err := checkBudget(r); err != nil {
 		return err
 	}
 	if r.API != "" && r.API != "responses" {
 		return &FieldError{"api", `must be "" (the provider's setting) or "responses"`}
 	}
-	seen := map[string]bool{r.Backend: true}
+	return checkFallbacks(r, known)
+}
+
+// checkFallbacks refuses a fallback that is unknown, repeated, or that
+// names a member of the group: the same backend sent the same model,
+// which the walk has just tried.
+func checkFallbacks(r Route, known func(string) bool) error {
+	seen := map[string]bool{}
 	for i, f := range r.Fallbacks {
 		field := fmt.Sprintf("fallbacks[%d]", i)
 		backend, model := SplitFallback(f)
@@ -74,8 +96,11 @@ func Validate(r Route, known func(name string) bool) error {
 				return &FieldError{field, "model after ':' " + err.Error()}
 			}
 		}
-		if backend == r.Backend && model == "" {
-			return &FieldError{field, fmt.Sprintf("%q is already the route's backend; a fallback must be another backend or name another model (%s:MODEL)", backend, backend)}
+		if j := memberOf(r, backend, model); j >= 0 {
+			if j == 0 && model == "" {
+				return &FieldError{field, fmt.Sprintf("%q is already the route's backend; a fallback must be another backend or name another model (%s:MODEL)", backend, backend)}
+			}
+			return &FieldError{field, fmt.Sprintf("%q is already targets[%d] of the route's group; a fallback must be another backend or name another model", f, j)}
 		}
 		if seen[f] {
 			return &FieldError{field, fmt.Sprintf("%q appears twice in the chain", f)}
@@ -83,6 +108,99 @@ func Validate(r Route, known func(name string) bool) error {
 		seen[f] = true
 	}
 	return nil
+}
+
+// memberOf is the index of the group member a fallback (backend, model)
+// repeats, or -1. A fallback without a model is sent the first member's
+// model; a member without one the requested name.
+func memberOf(r Route, backend, model string) int {
+	if model == "" {
+		model = r.BackendModel
+	}
+	for j, m := range r.Targets {
+		if m.Backend == backend && m.Model == model {
+			return j
+		}
+	}
+	return -1
+}
+
+// Bounds of a route's group and context window.
+const (
+	MaxGroupMembers = 16
+	MaxWeight       = 1000
+	MaxContext      = 10_000_000
+)
+
+// Normalize fills what a route's writer may leave out: a route without
+// targets is a group of its backend; a weight of 0 is 1; policy "" is
+// PolicyFirst; Backend and BackendModel are always the first member. It
+// does not validate (Validate does).
+func Normalize(r *Route) {
+	if len(r.Targets) == 0 {
+		r.Targets = []Member{{Backend: r.Backend, Model: r.BackendModel}}
+	}
+	r.Targets = slices.Clone(r.Targets)
+	for i := range r.Targets {
+		if r.Targets[i].Weight == 0 {
+			r.Targets[i].Weight = 1
+		}
+	}
+	r.Backend, r.BackendModel = r.Targets[0].Backend, r.Targets[0].Model
+	if r.Policy == "" {
+		r.Policy = PolicyFirst
+	}
+	if r.Fallbacks == nil {
+		r.Fallbacks = []string{}
+	}
+}
+
+// checkGroup checks the route's group, policy and context window. The
+// group must agree with Backend and BackendModel (Normalize makes it so).
+func checkGroup(r Route, known func(string) bool) error {
+	switch n := len(r.Targets); {
+	case n == 0:
+		return &FieldError{"targets", "must name at least one backend"}
+	case n > MaxGroupMembers:
+		return &FieldError{"targets", fmt.Sprintf("has %d members; a group has at most %d", n, MaxGroupMembers)}
+	}
+	for i, m := range r.Targets {
+		field := fmt.Sprintf("targets[%d]", i)
+		if err := checkBackend(m.Backend, known); err != nil {
+			return &FieldError{field + ".backend", err.Error()}
+		}
+		if err := checkModelName(m.Model, true); err != nil {
+			return &FieldError{field + ".model", err.Error()}
+		}
+		if m.Weight < 1 || m.Weight > MaxWeight {
+			return &FieldError{field + ".weight", fmt.Sprintf("is %d; give a whole number from 1 to %d", m.Weight, MaxWeight)}
+		}
+		if j := slices.IndexFunc(r.Targets[:i], func(o Member) bool { return o.Backend == m.Backend && o.Model == m.Model }); j >= 0 {
+			return &FieldError{field, fmt.Sprintf("repeats targets[%d] (%s): members are distinct by backend and model", j, memberName(m))}
+		}
+	}
+	if r.Backend != r.Targets[0].Backend || r.BackendModel != r.Targets[0].Model {
+		return &FieldError{"backend", fmt.Sprintf("backend and backend_model (%s) must be the first member of targets (%s)",
+			memberName(Member{Backend: r.Backend, Model: r.BackendModel}), memberName(r.Targets[0]))}
+	}
+	switch r.Policy {
+	case "", PolicyFirst, PolicyWeighted, PolicyLeastBusy:
+	default:
+		return &FieldError{"policy", fmt.Sprintf("is %q; use %q, %q or %q", r.Policy, PolicyFirst, PolicyWeighted, PolicyLeastBusy)}
+	}
+	if c := r.MaxContext; c != nil && (*c <= 0 || *c > MaxContext) {
+		return &FieldError{"max_context", fmt.Sprintf("is %d; give a number of tokens from 1 to %d, or null when unknown", *c, MaxContext)}
+	}
+	return nil
+}
+
+// memberName is a member as a message shows it: "backend" or
+// "backend:model".
+func memberName(m Member) string {
+	if m.Model == "" {
+		return strconv.Quote(m.Backend)
+	}
+	return strconv.Quote(m.Backend + ":" + m.Model)
 }
 
 func checkBackend(name string, known func(string) bool) error {

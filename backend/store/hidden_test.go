@@ -70,7 +70,8 @@ func TestOpen_UpgradesSchema5AddsHidden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []store.Route{{ID: 1, ModelPattern: "gpt-*", Backend: "local", BackendModel: "m", Fallbacks: []string{"local:x"}, Priority: 7}}
+	want := []store.Route{{ID: 1, ModelPattern: "gpt-*", Backend: "local", BackendModel: "m", Fallbacks: []string{"local:x"}, Priority: 7,
+		Targets: []store.Member{{Backend: "local", Model: "m", Weight: 1}}, Policy: "first"}} // 0015 made it a group of one
 	if diff := cmp.Diff(want, rs, ignoreRouteTimes); diff != "" {
 		t.Errorf("upgraded routes (-want +got):\n%s", diff)
 	}

@@ -132,8 +132,8 @@ func updateProvider(ctx context.Context, tx *sql.Tx, p Provider) error {
 
 // DeleteProvider deletes the provider called name. It returns an error
 // wrapping ErrNotFound if there is none, and a wrapped *InUseError, deleting
-// nothing, if any route names it as its backend or in its fallbacks (as
-// "name" or "name:model"). The check and the delete are one transaction, so
+// nothing, if any route names it as its backend, a member of its group or
+// in its fallbacks (as "name" or "name:model"). The check and the delete are one transaction, so
 // a route created concurrently cannot be left pointing at nothing. The
 // provider's key account, if any, is entered in secret_gc in the same
 // transaction.
@@ -165,12 +165,16 @@ func (s *Store) DeleteProvider(ctx context.Context, name string) error {
 }
 
 // routesUsing returns the ids, ascending, of the routes that name provider
-// as backend or as a fallback entry "provider" or "provider:model".
+// as backend, as a member of their group or as a fallback entry
+// "provider" or "provider:model".
 func routesUsing(ctx context.Context, q queryer, provider string) ([]int64, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id FROM routes
 		WHERE backend = :p OR EXISTS (
 			SELECT 1 FROM json_each(routes.fallbacks) AS f
 			WHERE f.value = :p OR substr(f.value, 1, length(:p) + 1) = :p || ':')
+		OR EXISTS (
+			SELECT 1 FROM json_each(routes.targets) AS t
+			WHERE json_extract(t.value, '$.backend') = :p)
 		ORDER BY id`, sql.Named("p", provider))
 	if err != nil {
 		return nil, fmt.Errorf("find routes using provider: %w", err)

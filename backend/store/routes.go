@@ -24,11 +24,24 @@ type Route struct {
 	// Budget: nil is no limit.
 	MaxRequestsPerMinute *int64
 	MaxTokensPerDay      *int64
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// Targets is the route's group in route order; never empty when read
+	// back. Written, its first member is the route's Backend and
+	// BackendModel (an empty Targets is written as the group of Backend).
+	Targets    []Member
+	Policy     string // "" is written as "first"
+	MaxContext *int64 // nil: unknown
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
-const routeCols = `id, model_pattern, backend, backend_model, fallbacks, priority, enabled, hidden, api, max_requests_per_minute, max_tokens_per_day, created_at, updated_at`
+// Member is one backend of a route's group.
+type Member struct {
+	Backend string `json:"backend"`
+	Model   string `json:"model"`
+	Weight  int    `json:"weight"`
+}
+
+const routeCols = `id, model_pattern, backend, backend_model, fallbacks, priority, enabled, hidden, api, max_requests_per_minute, max_tokens_per_day, targets, policy, max_context, created_at, updated_at`
 
 // ListRoutes returns all routes ordered by id; an empty store gives an
 // empty, non-nil slice.
@@ -68,7 +81,7 @@ func (s *Store) GetRoute(ctx context.Context, id int64) (Route, error) {
 // CreateRoute inserts r with a new id and returns the stored row. r.ID,
 // r.CreatedAt and r.UpdatedAt are ignored; ids are never reused.
 func (s *Store) CreateRoute(ctx context.Context, r Route) (Route, error) {
-	fallbacks, err := encodeFallbacks(r.Fallbacks)
+	fallbacks, targets, err := encodeRoute(&r)
 	if err != nil {
 		return Route{}, fmt.Errorf("store: create route: %w", err)
 	}
@@ -77,9 +90,10 @@ func (s *Store) CreateRoute(ctx context.Context, r Route) (Route, error) {
 		var err error
 		t := formatTime(now())
 		row := tx.QueryRowContext(ctx, `INSERT INTO routes
-			(model_pattern, backend, backend_model, fallbacks, priority, enabled, hidden, api, max_requests_per_minute, max_tokens_per_day, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+routeCols,
-			r.ModelPattern, r.Backend, r.BackendModel, fallbacks, r.Priority, r.Enabled, r.Hidden, r.API, r.MaxRequestsPerMinute, r.MaxTokensPerDay, t, t)
+			(model_pattern, backend, backend_model, fallbacks, priority, enabled, hidden, api, max_requests_per_minute, max_tokens_per_day, targets, policy, max_context, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+routeCols,
+			r.ModelPattern, r.Backend, r.BackendModel, fallbacks, r.Priority, r.Enabled, r.Hidden, r.API, r.MaxRequestsPerMinute, r.MaxTokensPerDay,
+			targets, r.Policy, r.MaxContext, t, t)
 		out, err = scanRoute(row)
 		return err
 	})
@@ -92,7 +106,7 @@ func (s *Store) CreateRoute(ctx context.Context, r Route) (Route, error) {
 // UpdateRoute replaces the route with id r.ID and returns the stored row, or
 // an error wrapping ErrNotFound. CreatedAt is kept; UpdatedAt is set to now.
 func (s *Store) UpdateRoute(ctx context.Context, r Route) (Route, error) {
-	fallbacks, err := encodeFallbacks(r.Fallbacks)
+	fallbacks, targets, err := encodeRoute(&r)
 	if err != nil {
 		return Route{}, fmt.Errorf("store: update route %d: %w", r.ID, err)
 	}
@@ -100,9 +114,11 @@ func (s *Store) UpdateRoute(ctx context.Context, r Route) (Route, error) {
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		row := tx.QueryRowContext(ctx, `UPDATE routes
-			SET model_pattern = ?, backend = ?, backend_model = ?, fallbacks = ?, priority = ?, enabled = ?, hidden = ?, api = ?, max_requests_per_minute = ?, max_tokens_per_day = ?, updated_at = ?
+			SET model_pattern = ?, backend = ?, backend_model = ?, fallbacks = ?, priority = ?, enabled = ?, hidden = ?, api = ?, max_requests_per_minute = ?, max_tokens_per_day = ?,
+			    targets = ?, policy = ?, max_context = ?, updated_at = ?
 			WHERE id = ? RETURNING `+routeCols,
-			r.ModelPattern, r.Backend, r.BackendModel, fallbacks, r.Priority, r.Enabled, r.Hidden, r.API, r.MaxRequestsPerMinute, r.MaxTokensPerDay, formatTime(now()), r.ID)
+			r.ModelPattern, r.Backend, r.BackendModel, fallbacks, r.Priority, r.Enabled, r.Hidden, r.API, r.MaxRequestsPerMinute, r.MaxTokensPerDay,
+			targets, r.Policy, r.MaxContext, formatTime(now()), r.ID)
 		out, err = scanRoute(row)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
@@ -135,6 +151,28 @@ func (s *Store) DeleteRoute(ctx context.Context, id int64) error {
 	return nil
 }
 
+// encodeRoute encodes r's lists for their columns and settles its group:
+// an empty Targets becomes the group of Backend (weight 1); otherwise
+// Backend and BackendModel are taken from the first member, so the
+// columns never disagree. An empty Policy becomes "first".
+func encodeRoute(r *Route) (fallbacks, targets string, err error) {
+	if len(r.Targets) == 0 {
+		r.Targets = []Member{{Backend: r.Backend, Model: r.BackendModel, Weight: 1}}
+	}
+	r.Backend, r.BackendModel = r.Targets[0].Backend, r.Targets[0].Model
+	if r.Policy == "" {
+		r.Policy = "first"
+	}
+	if fallbacks, err = encodeFallbacks(r.Fallbacks); err != nil {
+		return "", "", err
+	}
+	b, err := json.Marshal(r.Targets)
+	if err != nil {
+		return "", "", fmt.Errorf("encode targets: %w", err)
+	}
+	return fallbacks, string(b), nil
+}
+
 // encodeFallbacks stores fallbacks as a JSON array; nil becomes "[]".
 func encodeFallbacks(fallbacks []string) (string, error) {
 	if fallbacks == nil {
@@ -149,9 +187,10 @@ func encodeFallbacks(fallbacks []string) (string, error) {
 
 func scanRoute(sc scanner) (Route, error) {
 	var r Route
-	var fallbacks, created, updated string
+	var fallbacks, targets, created, updated string
 	err := sc.Scan(&r.ID, &r.ModelPattern, &r.Backend, &r.BackendModel, &fallbacks,
-		&r.Priority, &r.Enabled, &r.Hidden, &r.API, &r.MaxRequestsPerMinute, &r.MaxTokensPerDay, &created, &updated)
+		&r.Priority, &r.Enabled, &r.Hidden, &r.API, &r.MaxRequestsPerMinute, &r.MaxTokensPerDay,
+		&targets, &r.Policy, &r.MaxContext, &created, &updated)
 	if err != nil {
 		return Route{}, err
 	}
@@ -160,6 +199,12 @@ func scanRoute(sc scanner) (Route, error) {
 	}
 	if r.Fallbacks == nil {
 		r.Fallbacks = []string{}
+	}
+	if err := json.Unmarshal([]byte(targets), &r.Targets); err != nil {
+		return Route{}, fmt.Errorf("decode targets of route %d: %w", r.ID, err)
+	}
+	if len(r.Targets) == 0 { // written by a build that did not know groups
+		r.Targets = []Member{{Backend: r.Backend, Model: r.BackendModel, Weight: 1}}
 	}
 	if r.CreatedAt, err = parseTime(created); err != nil {
 		return Route{}, err

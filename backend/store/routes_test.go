@@ -34,6 +34,8 @@ func TestCreateRoute_RoundTrip(t *testing.T) {
 			want := in
 			want.ID = created.ID
 			want.Fallbacks = tt.wantFallbacks
+			want.Targets = []store.Member{{Backend: "acme", Model: "gpt-4o-mini", Weight: 1}} // a group of its backend
+			want.Policy = "first"
 			if diff := cmp.Diff(want, created, ignoreRouteTimes); diff != "" {
 				t.Errorf("CreateRoute result (-want +got):\n%s", diff)
 			}
@@ -79,6 +81,8 @@ func TestUpdateRoute_ReplacesFieldsKeepsCreatedAt(t *testing.T) {
 
 	want := change
 	want.Fallbacks = []string{}
+	want.Targets = []store.Member{{Backend: "acme", Model: "m", Weight: 1}}
+	want.Policy = "first"
 	if diff := cmp.Diff(want, updated, ignoreRouteTimes); diff != "" {
 		t.Errorf("UpdateRoute result (-want +got):\n%s", diff)
 	}
