@@ -42,6 +42,7 @@ func TestImports_FlowOneWay(t *testing.T) {
 		"backend/respstore": pure, // stored Responses API answers: the gateway reaches the store through its interface
 		"backend/metrics":   pure,
 		"backend/budget":    pure, // the route budget counters: the gateway maps a refusal to its 429
+		"backend/balance":   pure, // the group balancers: the gateway feeds them health and load
 		"backend/auth":      pure, // the admin token, login codes and sessions: no HTTP, the gateway maps them
 		"backend/connect":   pure, // the clients' configurations: values in, text out
 		"backend/engine":    append([]string{"net/http", "database/sql", "backend/store", "backend/secrets", "backend/providers", "backend/config", "backend/router", "backend/failover", "backend/reqlog"}, above...),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -143,8 +144,13 @@ func TestResolve_ShowsTheGroup(t *testing.T) {
 	if diff := cmp.Diff([]string{"p1", "local"}, res.Fallbacks); diff != "" {
 		t.Errorf("fallbacks (-want +got):\n%s", diff)
 	}
+	mustPut(t, f, "p2", "sk-group-test-00000002")
+	if _, err := f.svc.CreateRoute(ctx, RouteInput{ModelPattern: ptr("n"),
+		Targets: members(router.Member{Backend: "local"}, router.Member{Backend: "p2"})}); err != nil {
+		t.Fatal(err)
+	}
 	var ce *ConflictError
-	if err := f.svc.DeleteProvider(ctx, "p1"); !errors.As(err, &ce) {
-		t.Errorf("delete of a provider a group uses: %v, want a ConflictError", err)
+	if err := f.svc.DeleteProvider(ctx, "p2"); !errors.As(err, &ce) || !strings.Contains(err.Error(), `the route "n" (in its group)`) {
+		t.Errorf("delete of a provider a group uses: %v, want a ConflictError naming the route", err)
 	}
 }

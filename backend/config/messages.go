@@ -27,7 +27,11 @@ func (s *Service) routeNames(provider string, ids []int64) string {
 			continue
 		}
 		name := strconv.Quote(r.ModelPattern)
-		if r.Backend != provider {
+		switch {
+		case r.Backend == provider:
+		case slices.ContainsFunc(r.Targets, func(m router.Member) bool { return m.Backend == provider }):
+			name += " (in its group)"
+		default:
 			name += " (as a fallback)"
 		}
 		names = append(names, name)

@@ -138,6 +138,26 @@ func (b *Breakers) Admit(provider, model string, force bool) (Ticket, *Cooldown)
 	return t, nil
 }
 
+// Cooling reports whether requests for model at provider are held off
+// now: the provider's or the pair's breaker is open, or a probe of it is
+// in flight. A breaker whose cooldown has passed with no probe under way
+// is not cooling — the next request probes it — so a member that
+// recovered gets traffic again. It changes nothing.
+func (b *Breakers) Cooling(provider, model string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.state) == 0 {
+		return false
+	}
+	now := b.now()
+	for _, k := range [2]Key{{provider, ""}, {provider, model}} {
+		if st := b.state[k]; st != nil && !st.until.IsZero() && (st.probing || now.Before(st.until)) {
+			return true
+		}
+	}
+	return false
+}
+
 // Succeeded closes the pair's and the provider's breakers: the backend
 // answered (or its answer has begun).
 func (b *Breakers) Succeeded(t Ticket) {

@@ -235,3 +235,36 @@ func TestBreakers_ClosedBreakerTellsNoEnd(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+// Cooling is true while a breaker is open or probed, false below the
+// threshold and once its cooldown has passed with no probe under way.
+func TestBreakers_Cooling(t *testing.T) {
+	b, c := newBreakers()
+	if b.Cooling("p", "m") {
+		t.Error("cooling with no breaker")
+	}
+	b.Failed(admit(t, b, "p", "m"), failover.ScopeModel, "HTTP 503", 2, time.Minute)
+	if b.Cooling("p", "m") {
+		t.Error("cooling below the threshold")
+	}
+	b.Failed(admit(t, b, "p", "m"), failover.ScopeModel, "HTTP 503", 2, time.Minute)
+	if !b.Cooling("p", "m") || b.Cooling("p", "other") || b.Cooling("q", "m") {
+		t.Errorf("open pair: cooling p/m %v, p/other %v, q/m %v; want true, false, false", b.Cooling("p", "m"), b.Cooling("p", "other"), b.Cooling("q", "m"))
+	}
+	c.advance(time.Minute)
+	if b.Cooling("p", "m") {
+		t.Error("cooling after the cooldown, before any probe: the next request should probe it")
+	}
+	probe := admit(t, b, "p", "m")
+	if !b.Cooling("p", "m") {
+		t.Error("not cooling while a probe is in flight")
+	}
+	b.Succeeded(probe)
+	if b.Cooling("p", "m") {
+		t.Error("cooling after a good probe")
+	}
+	b.Failed(admit(t, b, "p", "x"), failover.ScopeProvider, "refused", 1, time.Minute)
+	if !b.Cooling("p", "m") {
+		t.Error("the provider's cooldown does not cool its models")
+	}
+}

@@ -276,6 +276,7 @@ func (s *Server) deleteRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.budget.Forget(id)
+	s.balance.Forget(id)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -27,13 +27,17 @@ type walk struct {
 	pol     failover.Policy
 	request *failover.Deadline
 	failed  []string // backends that failed, in order
+	group   groupOrder
+	member  int // the group member being tried; -1 for a fallback
 }
 
-// dispatch resolves the model and walks the plan. The next backend is
-// tried only when the failure came before anything reached the client and
-// failover.Classify says another backend may do better. A backend in
-// cooldown is skipped unless it is the chain's last candidate, which is
-// always tried.
+// dispatch resolves the model and walks the plan: the route's group in
+// the order its policy and the request's conversation give (orderGroup),
+// then the fallbacks. The next backend is tried only when the failure
+// came before anything reached the client and failover.Classify says
+// another backend may do better. A backend in cooldown is skipped unless
+// it is the chain's last candidate, which is always tried. The member
+// that answers keeps the conversation.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 	info := infoFrom(r.Context())
 	plan, err := s.cfg.Table().ResolveContext(r.Context(), c.model)
@@ -57,13 +61,15 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 	pol := s.policy()
 	ctx, request := failover.NewDeadline(r.Context(), pol.RequestTimeout, failover.ErrRequestTimeout)
 	defer request.Release()
-	wk := &walk{s: s, w: w, r: r.WithContext(ctx), c: c, pol: pol, request: request}
+	wk := &walk{s: s, w: w, r: r.WithContext(ctx), c: c, pol: pol, request: request, group: s.orderGroup(&plan, c)}
 	var report *failover.Failure // what the client hears if every backend fails
 	for i, t := range plan.Targets {
 		last := i == len(plan.Targets)-1
 		info.backend = t.Backend
+		wk.member = wk.group.memberAt(i, plan.Group)
 		err := wk.tryBackend(t, last)
 		if err == nil {
+			wk.group.answered(wk.member)
 			return
 		}
 		if r.Context().Err() != nil {
@@ -202,6 +208,9 @@ type attempt struct {
 	onCommit  func()              // tells the breakers, for a provider
 	limit     time.Duration       // the first-byte deadline, for the error message
 	dropped   []string            // what a translation left out, named at commit
+	// committedAt is when the answer began (zero until commit): a group
+	// member's time to first byte.
+	committedAt time.Time
 }
 
 // attempt sends the call to one backend once. It returns nil once the
@@ -229,6 +238,11 @@ func (wk *walk) attempt(t router.Target, ticket *failover.Ticket) error {
 	}
 	wk.c.relayed = false // until passThrough says otherwise
 	defer s.inflight.begin(t.Backend)()
+	if m := wk.member; m >= 0 {
+		start := time.Now()
+		wk.group.begin(m)
+		defer func() { wk.group.end(m, start, a.committedAt) }()
+	}
 	var err error
 	switch {
 	case t.Backend == router.Local:
@@ -291,6 +305,7 @@ func (a *attempt) commit(upstream http.Header) {
 	}
 	a.open()
 	a.state = committed
+	a.committedAt = time.Now()
 	a.request.Disarm()
 	if a.watch != nil {
 		a.watch.Arm() // from now on silence ends the stream; before, the first-byte deadline ruled

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"github.com/modelbar/modelbar/backend/balance"
 	"github.com/modelbar/modelbar/backend/budget"
 	"io/fs"
 	"log/slog"
@@ -94,6 +95,7 @@ type Server struct {
 	pol      atomic.Pointer[failover.Policy] // the failover policy in force (settings)
 	breakers *failover.Breakers              // cooldowns of providers and their models
 	budget   *budget.Guard                   // the routes' budget counters (budget.go)
+	balance  *balance.Balancer               // the groups' balancers and affinity (groups.go)
 	keyGate  keyGate                         // require_api_keys, cached (apikeys.go)
 	limits   limits                          // resource bounds (limits.go)
 	catalog  *providers.Catalog              // the providers' model lists behind /v1/models (models.go)
@@ -161,6 +163,7 @@ func New(opts Options) *Server {
 	s.met = s.registerMetrics(opts.Metrics)
 	s.breakers = failover.NewBreakers(nil)
 	s.budget = budget.New(nil)
+	s.balance = balance.New(balance.Options{})
 	s.seedBudget()
 	s.inflight.hub = opts.Events
 	s.watchConfig()
