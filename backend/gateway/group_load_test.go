@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,6 +99,21 @@ func (e *groupEngine) baseURL() string { return e.srv.URL + "/v1" }
 // member is the engine as a group member of the given weight.
 func (e *groupEngine) member(weight int) router.Member {
 	return router.Member{Backend: e.name, Model: e.model, Weight: weight}
+}
+
+// weightedRoute creates, through the admin API as a client would, a route
+// whose target is a group of members (backend, model, weight) under
+// policy, with no fallbacks, and checks that it comes back as sent.
+func weightedRoute(h *harness, pattern, policy string, members ...router.Member) {
+	h.t.Helper()
+	targets := make([]map[string]any, len(members))
+	for i, m := range members {
+		targets[i] = map[string]any{"backend": m.Backend, "model": m.Model, "weight": m.Weight}
+	}
+	rt := h.addRoute(map[string]any{"model_pattern": pattern, "targets": targets, "policy": policy, "fallbacks": []string{}})
+	if !slices.Equal(rt.Targets, members) || rt.Policy != policy {
+		h.t.Fatalf("route %s stored as targets %+v, policy %q; want %+v, %q", pattern, rt.Targets, rt.Policy, members, policy)
+	}
 }
 
 // groupEngineChat is what the engines read of a chat request.
@@ -485,7 +501,7 @@ func TestGroupLoad_Weighted(t *testing.T) {
 		engines[e.name] = e
 	}
 	weights := map[string]int{"vllm": 3, "llamacpp": 2, "ollama": 1}
-	h.groupRoute("qwen3", router.PolicyWeighted, vllm.member(3), llamacpp.member(2), ollama.member(1))
+	weightedRoute(h, "qwen3", router.PolicyWeighted, vllm.member(3), llamacpp.member(2), ollama.member(1))
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512}}
 	defer client.CloseIdleConnections()
 	g := &groupClient{http: client, url: h.url("/v1/chat/completions"), model: "qwen3", engines: engines}
@@ -596,23 +612,24 @@ func countFallbacks(convs []*groupConv, from, to int) int {
 	return n
 }
 
-// TestGroupLoad_LeastBusy sends 300 single-turn conversations at 100 a
-// second to a least-busy group of three engines of skewed speeds (1, 10 and
-// 60 ms before the first byte): every request succeeds, and the slow member
-// gets less than the fast one and less than an equal third.
+// TestGroupLoad_LeastBusy sends 300 single-turn conversations at 150 a
+// second to a least-busy group of three engines of skewed speeds (5, 20 and
+// 80 ms before the first byte; the slow one listed first): every request
+// succeeds, and the slower a member the smaller its share — the slow one's
+// below an equal third.
 func TestGroupLoad_LeastBusy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test: skipped with -short")
 	}
-	const convCount, rate = 300, 100
+	const convCount, rate = 300, 150
 	h := newHarness(t)
-	fast, medium, slow := loadVLLM(t, time.Millisecond), loadLlamaCpp(t, 10*time.Millisecond), loadOllama(t, 60*time.Millisecond)
+	fast, medium, slow := loadVLLM(t, 5*time.Millisecond), loadLlamaCpp(t, 20*time.Millisecond), loadOllama(t, 80*time.Millisecond)
 	engines := map[string]*groupEngine{}
 	for _, e := range []*groupEngine{fast, medium, slow} {
 		h.putProvider(e.name, e.baseURL(), "")
 		engines[e.name] = e
 	}
-	h.groupRoute("qwen3", router.PolicyLeastBusy, slow.member(1), medium.member(1), fast.member(1))
+	weightedRoute(h, "qwen3", router.PolicyLeastBusy, slow.member(1), medium.member(1), fast.member(1))
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
 	defer client.CloseIdleConnections()
 	g := &groupClient{http: client, url: h.url("/v1/chat/completions"), model: "qwen3", engines: engines}
@@ -624,8 +641,8 @@ func TestGroupLoad_LeastBusy(t *testing.T) {
 	share := func(name string) float64 { return float64(counts[name]) / float64(n) }
 	t.Logf("%d requests in %v: fast (vllm) %.1f%%, medium (llamacpp) %.1f%%, slow (ollama) %.1f%%",
 		n, took.Round(time.Millisecond), 100*share("vllm"), 100*share("llamacpp"), 100*share("ollama"))
-	if share("ollama") >= share("vllm") || share("ollama") >= 1.0/3 {
-		t.Errorf("least-busy: the slow member got %.1f%%, the fast one %.1f%%; want the slow one below the fast one and below a third",
-			100*share("ollama"), 100*share("vllm"))
+	if !(share("ollama") < share("llamacpp") && share("llamacpp") < share("vllm") && share("ollama") < 1.0/3) {
+		t.Errorf("least-busy: shares fast %.1f%%, medium %.1f%%, slow %.1f%%; want them falling with the latency, the slow one's below a third",
+			100*share("vllm"), 100*share("llamacpp"), 100*share("ollama"))
 	}
 }

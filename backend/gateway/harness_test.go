@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -237,23 +236,6 @@ func (h *harness) route(pattern, backend string, fallbacks ...string) router.Rou
 		fallbacks = []string{}
 	}
 	return h.addRoute(map[string]any{"model_pattern": pattern, "backend": backend, "fallbacks": fallbacks})
-}
-
-// groupRoute creates, through the admin API as a client would, a route
-// whose target is a group: members (backend, model, weight) under policy,
-// with no fallbacks. It fails the test unless the route comes back with the
-// same group and policy.
-func (h *harness) groupRoute(pattern, policy string, members ...router.Member) router.Route {
-	h.t.Helper()
-	targets := make([]map[string]any, len(members))
-	for i, m := range members {
-		targets[i] = map[string]any{"backend": m.Backend, "model": m.Model, "weight": m.Weight}
-	}
-	rt := h.addRoute(map[string]any{"model_pattern": pattern, "targets": targets, "policy": policy, "fallbacks": []string{}})
-	if !slices.Equal(rt.Targets, members) || rt.Policy != policy {
-		h.t.Fatalf("route %s stored as targets %+v, policy %q; want %+v, %q", pattern, rt.Targets, rt.Policy, members, policy)
-	}
-	return rt
 }
 
 func decode(t testing.TB, b []byte, v any) {
