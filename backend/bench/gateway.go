@@ -93,13 +93,13 @@ func Gateway(w io.Writer, o GatewayOptions) error {
 	fmt.Fprintf(w, "groups: the same fake as three providers (fake ×3, fake-2 ×2, fake-3 ×1) behind one route; requests carry one of %d users\n", benchUsers)
 	fmt.Fprintf(w, "start-up: %s from exec to a healthy /healthz; memory (RSS) at idle: %s\n\n", ms(mb.startup), mib(mb.rss()))
 
-	fmt.Fprintf(w, "concurrency 1, %d requests each (latency; added = minus direct):\n", o.Sequential)
+	fmt.Fprintf(w, "concurrency 1, %d requests each, the paths taking turns (latency; added = minus direct):\n", o.Sequential)
+	lats, err := sequential(client, paths, o.Sequential)
+	if err != nil {
+		return err
+	}
 	var seq []stats
-	for _, p := range paths {
-		lat, err := sequential(client, p, o.Sequential)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
-		}
+	for _, lat := range lats {
 		seq = append(seq, summarize(lat))
 	}
 	table(w, paths, seq)
@@ -270,20 +270,28 @@ func (m *members) take() string {
 	return strings.Join(parts, ", ")
 }
 
-func sequential(client *http.Client, p path, n int) ([]time.Duration, error) {
-	for range 20 { // warm the connections
-		if err := call(client, p); err != nil {
-			return nil, err
+// sequential sends n requests down each path at concurrency 1, the paths
+// taking turns request by request, so that the machine's drift during the
+// run (other jobs, frequency) weighs on every path alike: the differences
+// between paths, a balancer's few microseconds among them, are what is left.
+func sequential(client *http.Client, paths []path, n int) ([][]time.Duration, error) {
+	for _, p := range paths {
+		for range 20 { // warm the connections
+			if err := call(client, p); err != nil {
+				return nil, fmt.Errorf("%s: %w", p.name, err)
+			}
 		}
+		p.members.take() // count the measured requests only
 	}
-	p.members.take() // count the measured requests only
-	lat := make([]time.Duration, 0, n)
+	lat := make([][]time.Duration, len(paths))
 	for range n {
-		start := time.Now()
-		if err := call(client, p); err != nil {
-			return nil, err
+		for i, p := range paths {
+			start := time.Now()
+			if err := call(client, p); err != nil {
+				return nil, fmt.Errorf("%s: %w", p.name, err)
+			}
+			lat[i] = append(lat[i], time.Since(start))
 		}
-		lat = append(lat, time.Since(start))
 	}
 	return lat, nil
 }
