@@ -69,26 +69,49 @@ func TestGateway_Reports(t *testing.T) {
 	}
 	report := out.String()
 	for _, want := range []string{"start-up:", "memory (RSS) at idle", "direct", "null proxy", "modelbar → anthropic",
-		"the null proxy's", "open loop, 200 requests/s", "memory (RSS) under load", "TTFB p50", "added gap p99"} {
+		"the null proxy's", "open loop, 200 requests/s", "memory (RSS) under load", "TTFB p50", "added gap p99",
+		"group, weighted", "group, least-busy", "balancer (weighted): p50 ", "balancer (least-busy): p50 ", "balancer adds TTFB"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
 	}
 	// modelbar's own rows: no failed request, no stream cut.
 	for _, line := range strings.Split(report, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 7 || f[0] != "modelbar" || !strings.HasSuffix(f[1], "ms") {
+		f := modelbarRow(line)
+		if len(f) < 5 || !strings.HasSuffix(f[0], "ms") {
 			continue
 		}
 		last := f[len(f)-1]
 		if strings.Contains(line, "added TTFB") {
-			last = f[6] // the "cut" column comes before the added figures
+			last = f[5] // the "cut" column comes before the added figures
 		}
 		if last != "0" {
 			t.Errorf("modelbar row reports failures: %q", line)
 		}
 	}
+	// The weighted group spreads the requests 3:2:1 over its members.
+	for _, line := range strings.Split(report, "\n") {
+		if !strings.Contains(line, "balancer (weighted)") {
+			continue
+		}
+		var n1, n2, n3 int
+		_, after, _ := strings.Cut(line, "answered by ")
+		if _, err := fmt.Sscanf(after, "fake %d, fake-2 %d, fake-3 %d", &n1, &n2, &n3); err != nil || n1 <= n2 || n2 <= n3 || n3 == 0 {
+			t.Errorf("weighted group: %q does not show a 3:2:1 split over fake, fake-2, fake-3 (%v)", line, err)
+		}
+	}
 	t.Log(report)
+}
+
+// modelbarRow returns the figures of a row of one of modelbar's paths (nil
+// for any other line).
+func modelbarRow(line string) []string {
+	for _, name := range []string{"modelbar → anthropic", "modelbar", "group, weighted", "group, least-busy"} {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			return strings.Fields(rest)
+		}
+	}
+	return nil
 }
 
 // The agent-turn benchmark runs both turns through the engine on the small

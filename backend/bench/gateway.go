@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,7 +48,9 @@ const streamEvents = 64
 
 // Gateway measures what modelbar adds to a request, next to a direct call
 // and to Go's httputil.ReverseProxy (the null proxy: the least any proxy
-// can add), all against one fake provider on loopback, in the same run.
+// can add), all against one fake provider on loopback, in the same run;
+// and what a route's group adds over a single backend (the balancer's
+// cost: policy, affinity, health), with the fake behind three providers.
 // It writes a report with the ratios to w.
 func Gateway(w io.Writer, o GatewayOptions) error {
 	o = o.withDefaults()
@@ -76,60 +80,80 @@ func Gateway(w io.Writer, o GatewayOptions) error {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}}
 	defer client.CloseIdleConnections()
 	paths := []path{
-		{"direct", fake.URL, "bench-openai"},
-		{"null proxy", null.url, "bench-openai"},
-		{"modelbar", mb.url, "bench-openai"},
-		{"modelbar → anthropic", mb.url, "bench-anthropic"},
+		{name: "direct", base: fake.URL, model: "bench-openai", role: roleDirect},
+		{name: "null proxy", base: null.url, model: "bench-openai", role: roleNull},
+		{name: "modelbar", base: mb.url, model: "bench-openai", role: roleModelbar},
+		{name: "modelbar → anthropic", base: mb.url, model: "bench-anthropic", role: roleTranslate},
+		{name: "group, weighted", base: mb.url, model: "bench-group-weighted", role: roleGroup, members: &members{}},
+		{name: "group, least-busy", base: mb.url, model: "bench-group-least-busy", role: roleGroup, members: &members{}},
 	}
 
 	fmt.Fprintf(w, "gateway benchmark: %s/%s, %d CPUs, Go %s, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(w, "fake provider (in this process), null proxy (httputil.ReverseProxy) and modelbar (`modelbar serve`), each in a process of its own, on loopback\n")
+	fmt.Fprintf(w, "groups: the same fake as three providers (fake ×3, fake-2 ×2, fake-3 ×1) behind one route; requests carry one of %d users\n", benchUsers)
 	fmt.Fprintf(w, "start-up: %s from exec to a healthy /healthz; memory (RSS) at idle: %s\n\n", ms(mb.startup), mib(mb.rss()))
 
-	fmt.Fprintf(w, "concurrency 1, %d requests each (latency; added = minus direct):\n", o.Sequential)
+	fmt.Fprintf(w, "concurrency 1, %d requests each, the paths taking turns (latency; added = minus direct):\n", o.Sequential)
+	lats, err := sequential(client, paths, o.Sequential)
+	if err != nil {
+		return err
+	}
 	var seq []stats
-	for _, p := range paths {
-		lat, err := sequential(client, p, o.Sequential)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
-		}
+	for _, lat := range lats {
 		seq = append(seq, summarize(lat))
 	}
 	table(w, paths, seq)
 
-	fmt.Fprintf(w, "\nstreaming, %d streams of %d events sent %s apart:\n", o.Streams, streamEvents, o.EventGap)
-	fmt.Fprintf(w, "  %-22s %10s %10s %10s %10s %10s %7s\n", "", "TTFB p50", "TTFB p99", "gap p50", "gap p99", "gap max", "cut")
-	var direct streamStats
-	for i, p := range paths {
-		s, err := streams(client, p, o.Streams)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
-		}
-		if i == 0 {
-			direct = s
-		}
-		fmt.Fprintf(w, "  %-22s %10s %10s %10s %10s %10s %7d", p.name, ms(s.ttfb.p50), ms(s.ttfb.p99), ms(s.gap.p50), ms(s.gap.p99), ms(s.gap.max), s.failed)
-		if i > 0 {
-			fmt.Fprintf(w, "   added TTFB %s, added gap p99 %s", signed(s.ttfb.p50-direct.ttfb.p50), signed(s.gap.p99-direct.gap.p99))
-		}
-		fmt.Fprintln(w)
+	if err := streamSection(w, client, paths, o); err != nil {
+		return err
 	}
-	fmt.Fprintf(w, "  (an event held back shows as a gap p99 or max well above %s)\n", o.EventGap)
 	peakRSS := mb.rss()
+	loaded := slices.DeleteFunc(slices.Clone(paths), func(p path) bool { return p.role == roleTranslate })
 	for _, rate := range o.Rates {
 		fmt.Fprintf(w, "\nopen loop, %d requests/s for %s (latency from the scheduled send):\n", rate, o.Duration)
 		var st []stats
-		for _, p := range paths[:3] {
+		for _, p := range loaded {
 			lat, failed := openLoop(client, p, rate, o.Duration)
 			s := summarize(lat)
 			s.failed = failed
 			st = append(st, s)
 			peakRSS = max(peakRSS, mb.rss())
 		}
-		table(w, paths[:3], st)
+		table(w, loaded, st)
 	}
 	fmt.Fprintf(w, "\nmemory (RSS) under load: %s at most\n", mib(peakRSS))
 
+	return nil
+}
+
+// streamSection measures every path's streams: time to first event and
+// the gaps between events.
+func streamSection(w io.Writer, client *http.Client, paths []path, o GatewayOptions) error {
+	fmt.Fprintf(w, "\nstreaming, %d streams of %d events sent %s apart:\n", o.Streams, streamEvents, o.EventGap)
+	fmt.Fprintf(w, "  %-22s %10s %10s %10s %10s %10s %7s\n", "", "TTFB p50", "TTFB p99", "gap p50", "gap p99", "gap max", "cut")
+	var direct, single streamStats
+	for i, p := range paths {
+		s, err := streams(client, p, o.Streams)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		switch p.role {
+		case roleDirect:
+			direct = s
+		case roleModelbar:
+			single = s
+		}
+		fmt.Fprintf(w, "  %-22s %10s %10s %10s %10s %10s %7d", p.name, ms(s.ttfb.p50), ms(s.ttfb.p99), ms(s.gap.p50), ms(s.gap.p99), ms(s.gap.max), s.failed)
+		if i > 0 {
+			fmt.Fprintf(w, "   added TTFB %s, added gap p99 %s", signed(s.ttfb.p50-direct.ttfb.p50), signed(s.gap.p99-direct.gap.p99))
+		}
+		if p.role == roleGroup {
+			fmt.Fprintf(w, "; balancer adds TTFB %s (%s)", signed(s.ttfb.p50-single.ttfb.p50), ratio(s.ttfb.p50, single.ttfb.p50))
+		}
+		fmt.Fprintln(w)
+		p.members.take() // streams are not part of the next section's split
+	}
+	fmt.Fprintf(w, "  (an event held back shows as a gap p99 or max well above %s)\n", o.EventGap)
 	return nil
 }
 
@@ -156,17 +180,39 @@ func (o GatewayOptions) withDefaults() GatewayOptions {
 type path struct {
 	name  string
 	base  string // URL of the server the client calls
-	model string // bench-openai, or bench-anthropic (translated by modelbar)
+	model string // bench-openai, bench-anthropic (translated by modelbar), or a group's route
+	role  pathRole
+	// members counts who answered (X-Modelbar-Backend); nil: not counted.
+	members *members
 }
 
-const benchChat = `{"model":%q,"messages":[{"role":"user","content":"Say hi"}],"max_tokens":16%s}`
+// pathRole is what a path stands for in the report.
+type pathRole int
+
+const (
+	roleDirect    pathRole = iota // the client calls the fake
+	roleNull                      // through the null proxy
+	roleModelbar                  // through modelbar, a route of one backend
+	roleTranslate                 // through modelbar to an Anthropic provider
+	roleGroup                     // through modelbar, a route of a group of three
+)
+
+// benchUsers is how many users the requests take turns naming, so that a
+// group route spreads them (one conversation would stay on one member).
+const benchUsers = 256
+
+// nextUser numbers the requests, for their user.
+var nextUser atomic.Int64
+
+const benchChat = `{"model":%q,"messages":[{"role":"user","content":"Say hi"}],"max_tokens":16,"user":"bench-user-%d"%s}`
 
 func (p path) request(stream bool) *http.Request {
 	extra := ""
 	if stream {
 		extra = `,"stream":true`
 	}
-	req, _ := http.NewRequest(http.MethodPost, p.base+"/v1/chat/completions", strings.NewReader(fmt.Sprintf(benchChat, p.model, extra)))
+	user := nextUser.Add(1) % benchUsers
+	req, _ := http.NewRequest(http.MethodPost, p.base+"/v1/chat/completions", strings.NewReader(fmt.Sprintf(benchChat, p.model, user, extra)))
 	req.Header.Set("Content-Type", "application/json")
 	return req
 }
@@ -185,22 +231,67 @@ func call(client *http.Client, p path) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("status %d: %s", resp.StatusCode, body)
 	}
+	p.members.add(resp.Header.Get("X-Modelbar-Backend"))
 	return nil
 }
 
-func sequential(client *http.Client, p path, n int) ([]time.Duration, error) {
-	for range 20 { // warm the connections
-		if err := call(client, p); err != nil {
-			return nil, err
-		}
+// members counts the answers of each backend; the nil *members counts
+// nothing. Safe for concurrent use.
+type members struct {
+	mu     sync.Mutex
+	counts map[string]int // guarded by mu
+}
+
+func (m *members) add(backend string) {
+	if m == nil {
+		return
 	}
-	lat := make([]time.Duration, 0, n)
-	for range n {
-		start := time.Now()
-		if err := call(client, p); err != nil {
-			return nil, err
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.counts == nil {
+		m.counts = map[string]int{}
+	}
+	m.counts[backend]++
+}
+
+// take returns the counts so far, "fake 250, fake-2 167", and starts over.
+func (m *members) take() string {
+	if m == nil {
+		return ""
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := slices.Sorted(maps.Keys(m.counts))
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %d", n, m.counts[n])
+	}
+	m.counts = nil
+	return strings.Join(parts, ", ")
+}
+
+// sequential sends n requests down each path at concurrency 1, the paths
+// taking turns request by request, so that the machine's drift during the
+// run (other jobs, frequency) weighs on every path alike: the differences
+// between paths, a balancer's few microseconds among them, are what is left.
+func sequential(client *http.Client, paths []path, n int) ([][]time.Duration, error) {
+	for _, p := range paths {
+		for range 20 { // warm the connections
+			if err := call(client, p); err != nil {
+				return nil, fmt.Errorf("%s: %w", p.name, err)
+			}
 		}
-		lat = append(lat, time.Since(start))
+		p.members.take() // count the measured requests only
+	}
+	lat := make([][]time.Duration, len(paths))
+	for range n {
+		for i, p := range paths {
+			start := time.Now()
+			if err := call(client, p); err != nil {
+				return nil, fmt.Errorf("%s: %w", p.name, err)
+			}
+			lat[i] = append(lat[i], time.Since(start))
+		}
 	}
 	return lat, nil
 }
@@ -265,6 +356,7 @@ func streams(client *http.Client, p path, n int) (streamStats, error) {
 			failed++
 			continue
 		}
+		p.members.add(resp.Header.Get("X-Modelbar-Backend"))
 		ttfb = append(ttfb, arrivals[0].Sub(start))
 		for i := 1; i < len(arrivals); i++ {
 			gaps = append(gaps, arrivals[i].Sub(arrivals[i-1]))
@@ -291,10 +383,15 @@ func summarize(d []time.Duration) stats {
 }
 
 // table prints one row per path, with the added latency over the direct
-// call and modelbar's added latency as a multiple of the null proxy's.
+// call; then modelbar's added latency as a multiple of the null proxy's,
+// and each group's cost over the single backend: the balancer's.
 func table(w io.Writer, paths []path, st []stats) {
 	fmt.Fprintf(w, "  %-22s %10s %10s %12s %12s %8s\n", "", "p50", "p99", "added p50", "added p99", "errors")
+	at := map[pathRole]int{}
 	for i, p := range paths {
+		if _, ok := at[p.role]; !ok {
+			at[p.role] = i
+		}
 		fmt.Fprintf(w, "  %-22s %10s %10s", p.name, ms(st[i].p50), ms(st[i].p99))
 		if i > 0 {
 			fmt.Fprintf(w, " %12s %12s", signed(st[i].p50-st[0].p50), signed(st[i].p99-st[0].p99))
@@ -303,13 +400,19 @@ func table(w io.Writer, paths []path, st []stats) {
 		}
 		fmt.Fprintf(w, " %8d\n", st[i].failed)
 	}
-	if len(st) >= 3 {
-		nullAdded, mbAdded := st[1].p50-st[0].p50, st[2].p50-st[0].p50
-		fmt.Fprintf(w, "  modelbar: %s the direct call's p50; added p50 %s the null proxy's", ratio(st[2].p50, st[0].p50), ratio(mbAdded, nullAdded))
-		if len(st) >= 4 {
-			fmt.Fprintf(w, "; translation adds %s at p50", signed(st[3].p50-st[2].p50))
+	direct, null, single := st[at[roleDirect]], st[at[roleNull]], st[at[roleModelbar]]
+	fmt.Fprintf(w, "  modelbar: %s the direct call's p50; added p50 %s the null proxy's", ratio(single.p50, direct.p50), ratio(single.p50-direct.p50, null.p50-direct.p50))
+	if i, ok := at[roleTranslate]; ok {
+		fmt.Fprintf(w, "; translation adds %s at p50", signed(st[i].p50-single.p50))
+	}
+	fmt.Fprintln(w)
+	for i, p := range paths {
+		if p.role != roleGroup {
+			continue
 		}
-		fmt.Fprintln(w)
+		g := st[i]
+		fmt.Fprintf(w, "  balancer (%s): p50 %s (%s the single backend's), p99 %s (%s); answered by %s\n", strings.TrimPrefix(p.name, "group, "),
+			signed(g.p50-single.p50), ratio(g.p50, single.p50), signed(g.p99-single.p99), ratio(g.p99, single.p99), p.members.take())
 	}
 }
 
@@ -439,7 +542,9 @@ func startProcess(binary string, args ...string) (*process, error) {
 }
 
 // startModelbar starts `modelbar serve` with a fresh data dir and routes
-// bench-openai and bench-anthropic to the fake provider.
+// bench-openai and bench-anthropic to the fake provider, and
+// bench-group-weighted and bench-group-least-busy to it as a group of
+// three providers.
 func startModelbar(binary, fakeURL string) (*process, error) {
 	dir, err := os.MkdirTemp("", "modelbar-bench-gateway-")
 	if err != nil {
@@ -461,6 +566,13 @@ func startModelbar(binary, fakeURL string) (*process, error) {
 		{http.MethodPut, "/api/providers/fake-anthropic", fmt.Sprintf(`{"type":"anthropic","base_url":%q}`, fakeURL)},
 		{http.MethodPost, "/api/routes", `{"model_pattern":"bench-openai","backend":"fake"}`},
 		{http.MethodPost, "/api/routes", `{"model_pattern":"bench-anthropic","backend":"fake-anthropic"}`},
+		// The same fake as three providers, as three engines would be.
+		{http.MethodPut, "/api/providers/fake-2", fmt.Sprintf(`{"type":"openai","base_url":%q}`, fakeURL+"/v1")},
+		{http.MethodPut, "/api/providers/fake-3", fmt.Sprintf(`{"type":"openai","base_url":%q}`, fakeURL+"/v1")},
+		{http.MethodPost, "/api/routes", `{"model_pattern":"bench-group-weighted","policy":"weighted",` +
+			`"targets":[{"backend":"fake","weight":3},{"backend":"fake-2","weight":2},{"backend":"fake-3","weight":1}]}`},
+		{http.MethodPost, "/api/routes", `{"model_pattern":"bench-group-least-busy","policy":"least-busy",` +
+			`"targets":[{"backend":"fake"},{"backend":"fake-2"},{"backend":"fake-3"}]}`},
 	} {
 		req, _ := http.NewRequest(c.method, p.url+c.path, strings.NewReader(c.body))
 		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
