@@ -371,7 +371,7 @@ func chatAnswer(raw []byte) (string, error) {
 // when the client asked for usage, carry it.
 func streamAnswer(raw []byte, askedUsage bool) (string, error) {
 	var content strings.Builder
-	ended, sawUsage := false, false
+	ended, sawUsage, usageOnly := false, false, false
 	sc := bufio.NewScanner(strings.NewReader(string(raw)))
 	for sc.Scan() {
 		data, ok := strings.CutPrefix(sc.Text(), "data: ")
@@ -399,12 +399,17 @@ func streamAnswer(raw []byte, askedUsage bool) (string, error) {
 			content.WriteString(c.Delta.Content)
 		}
 		sawUsage = sawUsage || (ch.Usage != nil && ch.Usage.TotalTokens > 0)
+		usageOnly = usageOnly || (ch.Usage != nil && len(ch.Choices) == 0)
 	}
 	switch {
 	case !ended:
 		return "", fmt.Errorf("stream ended without [DONE]: %s", raw)
 	case askedUsage && !sawUsage:
 		return "", fmt.Errorf("asked for usage, the stream has none: %s", raw)
+	case !askedUsage && usageOnly:
+		// A chunk without choices breaks clients that read choices[0];
+		// usage riding on a content chunk (llama.cpp) is harmless.
+		return "", fmt.Errorf("a usage chunk the client did not ask for reached it: %s", raw)
 	}
 	return content.String(), nil
 }
@@ -497,7 +502,9 @@ func TestGroupLoad_Weighted(t *testing.T) {
 	vllm, llamacpp, ollama := loadVLLM(t, time.Millisecond), loadLlamaCpp(t, 5*time.Millisecond), loadOllama(t, 20*time.Millisecond)
 	engines := map[string]*groupEngine{}
 	for _, e := range []*groupEngine{vllm, llamacpp, ollama} {
-		h.putProvider(e.name, e.baseURL(), "")
+		// Each as its engine's preset, so its quirks are handled under
+		// load: usage asked for in streams and hidden when unasked.
+		h.mustAdmin(http.MethodPut, "/api/providers/"+e.name, map[string]any{"preset": e.name, "base_url": e.baseURL()}, http.StatusCreated)
 		engines[e.name] = e
 	}
 	weights := map[string]int{"vllm": 3, "llamacpp": 2, "ollama": 1}
