@@ -101,6 +101,10 @@ func TestValidate_Groups(t *testing.T) {
 		{ModelPattern: "m", Backend: "a", Policy: PolicyLeastBusy, MaxContext: ptr(int64(1))},
 		// A fallback may send another model to a member's backend.
 		{ModelPattern: "m", Backend: "a", BackendModel: "x", Fallbacks: []string{"a:y", "b"}},
+		// One naming the first member with its model was accepted before
+		// groups existed (it tries the model once more), so routes stored
+		// then stay editable.
+		{ModelPattern: "m", Backend: "a", BackendModel: "x", Fallbacks: []string{"a:x", "b"}},
 	}
 	for i, r := range valid {
 		if err := Validate(r, known); err != nil {
@@ -131,7 +135,6 @@ func TestValidate_Groups(t *testing.T) {
 		{"huge max_context", Route{ModelPattern: "m", Backend: "a", MaxContext: ptr(int64(MaxContext + 1))}, "max_context"},
 		{"fallback is a member", withFallbacks(group(Member{Backend: "a"}, Member{Backend: "b", Model: "x"}), "c", "b:x"), "fallbacks[1]"},
 		{"fallback without model is member 0", withFallbacks(group(Member{Backend: "a", Model: "x"}, Member{Backend: "b"}), "a"), "fallbacks[0]"},
-		{"fallback naming member 0's model", withFallbacks(group(Member{Backend: "a", Model: "x"}), "a:x"), "fallbacks[0]"},
 	}
 	for _, tt := range tests {
 		err := Validate(tt.route, known)

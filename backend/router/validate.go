@@ -81,8 +81,9 @@ func Validate(r Route, known func(name string) bool) error {
 }
 
 // checkFallbacks refuses a fallback that is unknown, repeated, or that
-// names a member of the group: the same backend sent the same model,
-// which the walk has just tried.
+// names a member of the group — the same backend sent the same model,
+// which the walk has just tried — except the first member named with its
+// model, which routes made before groups may hold.
 func checkFallbacks(r Route, known func(string) bool) error {
 	seen := map[string]bool{}
 	for i, f := range r.Fallbacks {
@@ -96,12 +97,15 @@ func checkFallbacks(r Route, known func(string) bool) error {
 				return &FieldError{field, "model after ':' " + err.Error()}
 			}
 		}
-		if j := memberOf(r, backend, model); j >= 0 {
-			if j == 0 && model == "" {
-				return &FieldError{field, fmt.Sprintf("%q is already the route's backend; a fallback must be another backend or name another model (%s:MODEL)", backend, backend)}
-			}
+		switch j := memberOf(r, backend, model); {
+		case j == 0 && model == "":
+			return &FieldError{field, fmt.Sprintf("%q is already the route's backend; a fallback must be another backend or name another model (%s:MODEL)", backend, backend)}
+		case j > 0:
 			return &FieldError{field, fmt.Sprintf("%q is already targets[%d] of the route's group; a fallback must be another backend or name another model", f, j)}
 		}
+		// A fallback "backend:model" that repeats the first member was
+		// always accepted (it tries that model once more after the
+		// group): routes stored so must stay editable.
 		if seen[f] {
 			return &FieldError{field, fmt.Sprintf("%q appears twice in the chain", f)}
 		}
