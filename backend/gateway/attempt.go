@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -64,6 +63,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 	defer request.Release()
 	wk := &walk{s: s, w: w, r: r.WithContext(ctx), c: c, pol: pol, request: request, group: s.orderGroup(&plan, c)}
 	var report *failover.Failure // what the client hears if every backend fails
+	reportStep := -1             // the step report is of
+	var failedSteps []int        // the step of each wk.failed entry
 	for i, t := range plan.Targets {
 		last := i == len(plan.Targets)-1
 		info.backend = t.Backend
@@ -74,7 +75,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 				wk.group.answered(wk.member)
 				return
 			}
-			err = wk.overflowed(err, last)
+			err = wk.overflowed(err, last, stepName(plan, i))
 		}
 		if r.Context().Err() != nil {
 			return // the client left; nobody to answer
@@ -82,7 +83,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 		if errors.Is(context.Cause(ctx), failover.ErrRequestTimeout) {
 			err = failover.ErrRequestTimeout
 		}
-		report = failover.Worse(report, failover.Failure{Backend: t.Backend, Err: err})
+		if worse := failover.Worse(report, failover.Failure{Backend: t.Backend, Err: err}); worse != report {
+			report, reportStep = worse, i
+		}
 		if last || failover.Classify(err).Action == failover.Stop {
 			wk.announce(t, err, actionGiveUp, "", 0)
 			break
@@ -90,13 +93,38 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 		wk.announce(t, err, actionFailover, plan.Targets[i+1].Backend, 0)
 		s.log.WarnContext(r.Context(), "backend failed before the first byte; failing over",
 			append([]any{"model", c.model, "backend", t.Backend, "next", plan.Targets[i+1].Backend}, failureAttrs(err)...)...)
-		wk.failed = append(wk.failed, t.Backend)
+		wk.failed = append(wk.failed, stepName(plan, i))
+		failedSteps = append(failedSteps, i)
 		info.fallbackFrom = wk.failed
 	}
 	info.backend = report.Backend
 	w.Header().Set(headerBackend, report.Backend)
-	setFallbackHeader(w, slices.DeleteFunc(slices.Clone(wk.failed), func(b string) bool { return b == report.Backend }))
+	var before []string // every failed step but the one the client hears of
+	for j, name := range wk.failed {
+		if failedSteps[j] != reportStep {
+			before = append(before, name)
+		}
+	}
+	setFallbackHeader(w, before)
 	s.fail(w, r, wk.tooLong(report.Err))
+}
+
+// stepName is how X-Modelbar-Fallback-From and X-Modelbar-Skipped name
+// plan step i: its backend, or "backend:model" when the plan has the
+// backend more than once (two members of one provider), so that a
+// failover from one to the other reads as one.
+func stepName(plan router.Plan, i int) string {
+	t := plan.Targets[i]
+	n := 0
+	for _, o := range plan.Targets {
+		if o.Backend == t.Backend {
+			n++
+		}
+	}
+	if n > 1 {
+		return t.Backend + ":" + t.Model
+	}
+	return t.Backend
 }
 
 // tryBackend sends the call to one backend, retrying a provider whose

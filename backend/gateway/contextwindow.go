@@ -43,6 +43,7 @@ const headerSkipped = "X-Modelbar-Skipped"
 // unwraps to the 400 its client hears when no backend takes the request.
 type windowError struct {
 	Backend   string
+	Step      string // how the headers name the step (stepName); "" is Backend
 	Window    int    // the backend model's context window, in tokens
 	Prompt    int    // the prompt's tokens
 	Output    int    // the output the request asks for; 0 when it sets no limit
@@ -77,7 +78,11 @@ func (e *windowError) apiError(than string) *apiError {
 
 // skipped is how the header names the skip.
 func (e *windowError) skipped() string {
-	return fmt.Sprintf("%s (context %d < %d)", e.Backend, e.Window, e.need())
+	name := e.Step
+	if name == "" {
+		name = e.Backend
+	}
+	return fmt.Sprintf("%s (context %d < %d)", name, e.Window, e.need())
 }
 
 // contextFit is a call's size against context windows, measured lazily:
@@ -117,7 +122,7 @@ func (wk *walk) overflow(plan router.Plan, i int) error {
 	if !ok {
 		return nil
 	}
-	we := &windowError{Backend: t.Backend, Window: window, Prompt: prompt, Output: wk.fit.req.MaxTokens, Estimated: estimated,
+	we := &windowError{Backend: t.Backend, Step: stepName(plan, i), Window: window, Prompt: prompt, Output: wk.fit.req.MaxTokens, Estimated: estimated,
 		Param: promptParam(wk.c.endpoint)}
 	if we.need() <= window || (i == len(plan.Targets)-1 && we.Prompt < window) {
 		return nil
@@ -130,11 +135,12 @@ func (wk *walk) overflow(plan router.Plan, i int) error {
 // call too long for its window itself (the local engine counts as it
 // renders) is named like a skipped one, and skipped unless it is the
 // last, whose refusal the client hears.
-func (wk *walk) overflowed(err error, last bool) error {
+func (wk *walk) overflowed(err error, last bool, step string) error {
 	var we *windowError
 	if !errors.As(err, &we) {
 		return err
 	}
+	we.Step = step
 	wk.noteSkipped(we)
 	if last {
 		return we

@@ -365,7 +365,9 @@ func TestContextWindow_RouteMaxContext(t *testing.T) {
 	for _, tt := range []struct {
 		model, prompt, backend, skipped string
 	}{
-		{"group", long, "p", fmt.Sprintf("p (context 100 < %d), spare (context 100 < %d)", need, need)}, // p's "wide" lists 100000
+		// p's "wide" lists 100000; p is in the group twice, so its
+		// members are named with their models.
+		{"group", long, "p", fmt.Sprintf("p:no-window (context 100 < %d), spare (context 100 < %d)", need, need)},
 		{"group", shortPrompt, "p", ""},
 		{"no-window", long, "spare", fmt.Sprintf("p (context 100 < %d)", need)},
 		{"no-window", shortPrompt, "p", ""},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -105,6 +106,40 @@ func TestGroup_FailsOverWithinTheGroupThenToFallbacks(t *testing.T) {
 			t.Errorf("%s: status %d, backend %q, fallback-from %q; want 200 from %s after %s: %s", tt.model, resp.StatusCode,
 				resp.Header.Get("X-Modelbar-Backend"), resp.Header.Get("X-Modelbar-Fallback-From"), tt.backend, tt.from, b)
 		}
+	}
+}
+
+// Two members of one provider are named with their models in
+// X-Modelbar-Fallback-From, so a failover from one to the other shows,
+// also when both fail and the client hears the second's failure.
+func TestGroup_TwoMembersOfOneProviderAreNamedApart(t *testing.T) {
+	h := newHarness(t)
+	h.settings(map[string]any{"max_retries": -1})
+	p := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		if modelIn(mustRead(r)) == "a" || r.Header.Get("X-Test-All-Fail") != "" {
+			reply(http.StatusServiceUnavailable, `{"error":{"message":"overloaded"}}`)(w, r)
+			return
+		}
+		okChat("from b")(w, r)
+	})
+	h.putProvider("p", p.baseURL(), "")
+	h.groupRoute("pair", "first", []map[string]any{{"backend": "p", "model": "a"}, {"backend": "p", "model": "b"}})
+	resp, b := h.post("/v1/chat/completions", chatFor("pair"))
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Modelbar-Backend") != "p" || resp.Header.Get("X-Modelbar-Backend-Model") != "b" ||
+		resp.Header.Get("X-Modelbar-Fallback-From") != "p:a" {
+		t.Errorf("a failed over to b: %d, backend %q model %q, fallback-from %q: %s", resp.StatusCode, resp.Header.Get("X-Modelbar-Backend"),
+			resp.Header.Get("X-Modelbar-Backend-Model"), resp.Header.Get("X-Modelbar-Fallback-From"), b)
+	}
+	req, _ := http.NewRequest(http.MethodPost, h.url("/v1/chat/completions"), strings.NewReader(chatFor("pair")))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Test-All-Fail", "1")
+	resp, err := h.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("X-Modelbar-Fallback-From") != "p:a" {
+		t.Errorf("both failed: %d, fallback-from %q; want 503 after p:a", resp.StatusCode, resp.Header.Get("X-Modelbar-Fallback-From"))
 	}
 }
 
