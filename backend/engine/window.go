@@ -122,8 +122,16 @@ const keptPrompters = 4
 // load after a count does not parse it twice. The zero value is ready;
 // safe for concurrent use.
 type prompters struct {
-	mu    sync.Mutex
-	byDir map[string]*keptPrompter // guarded by mu: by model directory
+	mu      sync.Mutex
+	byDir   map[string]*keptPrompter // guarded by mu: by model directory
+	reading map[string]*reading      // guarded by mu: reads under way, by model directory
+}
+
+// reading is one read of a prompter that callers missing at once share.
+type reading struct {
+	done chan struct{}
+	p    *prompter
+	err  error
 }
 
 // keptPrompter is a prompter, valid while its directory's size on disk is
@@ -134,8 +142,9 @@ type keptPrompter struct {
 	used time.Time
 }
 
-// get returns en's prompter, reading it when none is kept. Two callers
-// that miss at once both read it; the later one's is kept.
+// get returns en's prompter, reading it when none is kept. Callers that
+// miss at once share one read: a burst of first requests reads a large
+// tokenizer once, not once each.
 func (c *prompters) get(en modelfile.Entry) (*prompter, error) {
 	c.mu.Lock()
 	k, ok := c.byDir[en.Path]
@@ -144,13 +153,26 @@ func (c *prompters) get(en modelfile.Entry) (*prompter, error) {
 		c.mu.Unlock()
 		return k.p, nil
 	}
+	if rd, ok := c.reading[en.Path]; ok {
+		c.mu.Unlock()
+		<-rd.done
+		return rd.p, rd.err
+	}
+	rd := &reading{done: make(chan struct{})}
+	if c.reading == nil {
+		c.reading = map[string]*reading{}
+	}
+	c.reading[en.Path] = rd
 	c.mu.Unlock()
-	p, err := loadPrompter(en)
+	rd.p, rd.err = loadPrompter(en)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.reading, en.Path)
+	close(rd.done)
+	p, err := rd.p, rd.err
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.byDir == nil {
 		c.byDir = map[string]*keptPrompter{}
 	}

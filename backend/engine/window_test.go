@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/modelbar/modelbar/backend/engine/generate"
@@ -127,6 +128,34 @@ func TestPrompters_KeepTheLastFew(t *testing.T) {
 	}
 	if p, _ := e.prompters.get(first); p == nil || p != e.prompters.byDir[first.Path].p {
 		t.Error("a prompter read again is not kept")
+	}
+}
+
+// Callers that miss at once share one read: they all get the same
+// prompter, the one kept.
+func TestPrompters_ConcurrentMissesShareOneRead(t *testing.T) {
+	e := newEngine(t, 1<<30, map[string]testmodel.Spec{"m": {Architecture: "qwen2", Seed: 3}})
+	en := mustFind(t, e, "test/m")
+	const callers = 8
+	got := make([]*prompter, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			p, err := e.prompters.get(en)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = p
+		})
+	}
+	wg.Wait()
+	for i, p := range got {
+		if p == nil || p != e.prompters.byDir[en.Path].p {
+			t.Fatalf("caller %d got its own prompter (%p), not the kept one (%p): the misses read it again", i, p, e.prompters.byDir[en.Path].p)
+		}
+	}
+	if len(e.prompters.reading) != 0 {
+		t.Errorf("%d reads still recorded as under way", len(e.prompters.reading))
 	}
 }
 

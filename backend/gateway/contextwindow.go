@@ -90,6 +90,7 @@ func (e *windowError) skipped() string {
 // the estimate is made once, and each local model counts once.
 type contextFit struct {
 	bound    int // what surelyFits found; 0: not scanned yet, -1: unknown
+	output   int // the output the body asks for, at least 1, once scanned
 	measured bool
 	req      *protocol.Request // nil: the body does not decode; the call is not measured
 	estimate int               // 0: not made yet
@@ -115,8 +116,8 @@ func (wk *walk) overflow(plan router.Plan, i int) error {
 	if window <= 0 {
 		return nil
 	}
-	if t.Backend != router.Local && !wk.fit.measured && wk.fit.surelyFits(wk.c, window) {
-		return nil // a relayed request is not decoded unless it may be near the window
+	if !wk.fit.measured && wk.fit.surelyFits(wk.c, window, t.Backend == router.Local) {
+		return nil // a request is not decoded or counted unless it may be near the window
 	}
 	prompt, estimated, ok := wk.promptTokens(t)
 	if !ok {
@@ -213,15 +214,29 @@ func (wk *walk) promptTokens(t router.Target) (n int, estimated, ok bool) {
 	return f.estimate, true, true
 }
 
-// surelyFits reports, without decoding the body, whether the estimate of
-// the call's prompt plus the output it asks for cannot exceed window (the
-// body is scanned once for all the call's targets).
-func (f *contextFit) surelyFits(c *call, window int) bool {
+// surelyFits reports, without decoding the body, whether the call's
+// prompt plus the output it asks for cannot exceed window (the body is
+// scanned once for all the call's targets): the estimate's bound for a
+// provider; for a local model, a bound of what its tokenizer can make of
+// the rendered prompt — a token covers at least one byte, and a chat
+// template adds less than localTemplateBytes and at most doubles the text
+// it quotes (tool schemas indented again). Were the local bound ever
+// wrong, the engine still counts as it renders and refuses what does not
+// fit (a skip too): the count here only spares loading a model that
+// cannot take the request.
+func (f *contextFit) surelyFits(c *call, window int, local bool) bool {
 	if f.bound == 0 {
-		f.bound = c.estimateBound()
+		f.bound, f.output = c.estimateBound()
+	}
+	if local {
+		return f.bound > 0 && 2*len(c.body)+localTemplateBytes+f.output <= window
 	}
 	return f.bound > 0 && f.bound <= window
 }
+
+// localTemplateBytes bounds what a chat template adds to a conversation
+// of its own: role markers, a default system prompt, a date line.
+const localTemplateBytes = 4096
 
 // estimateBound is an upper bound of protocol.EstimateTokens of the call
 // plus the output it asks for, read from its body without decoding it:
@@ -231,11 +246,11 @@ func (f *contextFit) surelyFits(c *call, window int) bool {
 // (every image part's type says so). -1 when the body cannot tell: a
 // request continuing a stored response holds more than its body, and an
 // output limit that is not a plain whole number is the decoder's to read.
-func (c *call) estimateBound() int {
+func (c *call) estimateBound() (bound, output int) {
 	if c.decode != nil {
-		return -1
+		return -1, 0
 	}
-	output, ok := 0, true
+	ok := true
 	topLevel(c.body, func(key, value []byte) {
 		switch string(key) {
 		case "max_tokens", "max_completion_tokens", "max_output_tokens":
@@ -250,9 +265,10 @@ func (c *call) estimateBound() int {
 		}
 	})
 	if !ok {
-		return -1
+		return -1, 0
 	}
-	return len(c.body)/2 + 1600*bytes.Count(c.body, []byte("image")) + max(output, 1)
+	output = max(output, 1)
+	return len(c.body)/2 + 1600*bytes.Count(c.body, []byte("image")) + output, output
 }
 
 // contextWindow is the context window of plan.Targets[i] in tokens, 0
