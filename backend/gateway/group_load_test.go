@@ -418,25 +418,30 @@ func streamAnswer(raw []byte, askedUsage bool) (string, error) {
 type loadPhase struct {
 	name   string
 	turns  int    // how many turns of every conversation it spans
-	action func() // run when its first request is due
+	action func() // run before its first request, once the earlier phases are answered
 }
 
 // runConversations sends turn k of every conversation, k = 0, 1, ...,
-// interleaved at rate requests a second (open loop: each is sent when due,
-// unless its own conversation's previous turn is still out), running each
-// phase's action when the phase's first request is due.
+// interleaved at rate requests a second (open loop within a phase: each
+// is sent when due, unless its own conversation's previous turn is still
+// out). A phase begins once every turn of the phases before it has been
+// answered — on a loaded machine the conversations fall behind the
+// schedule, and a member must not die under turns counted as healthy —
+// with its action, and the schedule starts again from there.
 func (g *groupClient) runConversations(convs []*groupConv, rate int, phases []loadPhase) time.Duration {
 	interval := time.Second / time.Duration(rate)
 	var wg sync.WaitGroup
 	start, k0 := time.Now(), 0
 	for _, ph := range phases {
+		wg.Wait()
+		if ph.action != nil {
+			ph.action()
+		}
+		phaseStart := time.Now()
 		for k := k0; k < k0+ph.turns; k++ {
 			for _, c := range convs {
-				i := k*len(convs) + c.id
-				time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
-				if k == k0 && c.id == 0 && ph.action != nil {
-					ph.action()
-				}
+				i := (k-k0)*len(convs) + c.id
+				time.Sleep(time.Until(phaseStart.Add(time.Duration(i) * interval)))
 				wg.Go(func() { g.turn(c, k) })
 			}
 		}
