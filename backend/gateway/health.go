@@ -18,7 +18,7 @@ type providerHealth struct {
 	OK        bool      `json:"ok"`
 	CheckedAt time.Time `json:"checked_at"`
 	LatencyMS int64     `json:"latency_ms"`
-	Error     string    `json:"error,omitempty"` // why it failed, in modelbar's words (never a header value)
+	Error     *string   `json:"error"` // why it failed, in modelbar's words (never a header value); null when it passed
 }
 
 // maxHealthTimeout bounds one check: a provider that has not answered by
@@ -189,7 +189,8 @@ func (h *healthChecks) check(ctx context.Context, c *providers.Client) {
 	}
 	hl := providerHealth{OK: err == nil, CheckedAt: time.Now().UTC().Truncate(time.Millisecond), LatencyMS: took.Milliseconds()}
 	if err != nil {
-		hl.Error = healthError(err)
+		why := healthError(err)
+		hl.Error = &why
 	}
 	h.mu.Lock()
 	prev, had := h.status[c.Name()]
@@ -219,7 +220,7 @@ func (h *healthChecks) feed(name string, hl providerHealth, failedBefore bool) {
 		if p.CooldownFailures > 0 {
 			threshold = 1
 		}
-		h.breakers.Failed(t, failover.ScopeProvider, "health check: "+hl.Error, threshold, p.CooldownFor(0))
+		h.breakers.Failed(t, failover.ScopeProvider, "health check: "+*hl.Error, threshold, p.CooldownFor(0))
 		return
 	}
 	if failedBefore {

@@ -117,7 +117,7 @@ func TestHealthChecks_FeedBreakersPerInterval(t *testing.T) {
 
 	llama.down.Store(true)
 	waitFor(t, "a failed check", func() bool { hl := h.get("llama"); return hl != nil && !hl.OK })
-	if hl := h.get("llama"); !strings.Contains(hl.Error, "503") || !strings.Contains(hl.Error, "Loading model") {
+	if hl := h.get("llama"); hl.Error == nil || !strings.Contains(*hl.Error, "503") || !strings.Contains(*hl.Error, "Loading model") {
 		t.Errorf("health %+v", hl)
 	}
 	if s := providerState(breakers, "llama"); s != "cooldown" {

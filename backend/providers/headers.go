@@ -22,12 +22,28 @@ var credentialHeaders = map[string]bool{
 	"Authorization": true, "Proxy-Authorization": true, "X-Api-Key": true, "Api-Key": true, "Cookie": true,
 }
 
+// credentialWords in a header's name say it carries a credential of some
+// kind (X-Goog-Api-Key, CF-Access-Client-Secret, X-Auth-Token, a session
+// id): extra headers are kept in the database and shown by the admin API,
+// so no secret may travel in one.
+var credentialWords = []string{"key", "secret", "token", "auth", "password", "passwd", "cookie", "session", "signature", "credential"}
+
+// credentialName reports whether a header's name says it carries a
+// credential.
+func credentialName(ck string) bool {
+	if credentialHeaders[ck] {
+		return true
+	}
+	lower := strings.ToLower(ck)
+	return slices.ContainsFunc(credentialWords, func(w string) bool { return strings.Contains(lower, w) })
+}
+
 // managedHeaders describe the connection or the body; the HTTP client and
 // the gateway set them, and a fixed value would break the request.
 var managedHeaders = map[string]bool{
 	"Host": true, "Content-Length": true, "Content-Type": true, "Content-Encoding": true, "Transfer-Encoding": true,
 	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true, "Trailer": true, "Upgrade": true,
-	"Accept-Encoding": true, "Expect": true,
+	"Accept-Encoding": true, "Expect": true, "Accept": true, // Accept: the gateway asks for JSON or an event stream as the call needs
 }
 
 // HeaderError says which extra header is refused and why; its message
@@ -54,8 +70,8 @@ func CheckExtraHeaders(h map[string]string) error {
 		switch {
 		case !validHeaderName(name):
 			return &HeaderError{Name: name, Message: "is not a valid header name: letters, digits and !#$%&'*+-.^_`|~, at most 128"}
-		case credentialHeaders[ck]:
-			return &HeaderError{Name: name, Message: "carries credentials: set the key in api_key (or api_key_env), which is kept in the secret store and sent only to this provider's host"}
+		case credentialName(ck):
+			return &HeaderError{Name: name, Message: "carries credentials by its name: extra headers are stored and shown in plain text; set the key in api_key (or api_key_env), which is kept in the secret store and sent only to this provider's host"}
 		case managedHeaders[ck]:
 			return &HeaderError{Name: name, Message: "is set by modelbar's HTTP client for each request and cannot be fixed"}
 		case strings.HasPrefix(ck, "Sec-"), strings.HasPrefix(ck, "Proxy-"):

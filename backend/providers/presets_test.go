@@ -85,6 +85,13 @@ func TestCheckExtraHeaders(t *testing.T) {
 		{"api-key (Azure)", map[string]string{"api-key": "k"}, "api_key"},
 		{"cookie", map[string]string{"Cookie": "a=b"}, "api_key"},
 		{"proxy-authorization", map[string]string{"Proxy-Authorization": "Basic x"}, "api_key"},
+		// Any name that says it carries a credential: extra headers are
+		// stored and shown in plain text.
+		{"Google API key", map[string]string{"X-Goog-Api-Key": "k"}, "api_key"},
+		{"Cloudflare Access secret", map[string]string{"CF-Access-Client-Secret": "s"}, "api_key"},
+		{"auth token", map[string]string{"X-Auth-Token": "t"}, "api_key"},
+		{"session", map[string]string{"X-Session": "s"}, "api_key"},
+		{"accept", map[string]string{"Accept": "text/plain"}, "HTTP client"},
 		{"host", map[string]string{"Host": "evil"}, "HTTP client"},
 		{"content-length", map[string]string{"Content-Length": "1"}, "HTTP client"},
 		{"connection", map[string]string{"Connection": "close"}, "HTTP client"},

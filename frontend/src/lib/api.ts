@@ -147,7 +147,7 @@ export interface ProviderHealth {
   ok: boolean;
   checked_at: string;
   latency_ms: number;
-  error?: string;
+  error: string | null; // null when the check passed
 }
 
 /** A kind of server a provider can be (GET /api/providers/presets), with the quirks modelbar handles for it. */

@@ -50,6 +50,7 @@ describe('helpers', () => {
   it("counts a retry's wait down from when its event came", () => {
     const a = { client_request_id: 'x', backend: 'fake', model: 'big', status: 429, reason: 'HTTP 429', action: 'retry' as const, next: 'fake', delay_ms: 1000, received: 5000 };
     expect(attemptText(a, 5000)).toBe('retrying big at fake (429)… in 1.0 s');
+    expect(attemptText(a, 4850), "a clock tick older than the event").toBe('retrying big at fake (429)… in 1.0 s');
     expect(attemptText(a, 5400)).toBe('retrying big at fake (429)… in 0.6 s');
     expect(attemptText(a, 5950)).toBe('retrying big at fake (429)… in 0.1 s');
     expect(attemptText(a, 6000)).toBe('retrying big at fake (429) now…');

@@ -180,7 +180,9 @@ export function attemptText(a: Attempt, now?: number): string {
   switch (a.action) {
     case 'retry': {
       if (!(a.delay_ms > 0)) return `retrying ${who} (${why})…`;
-      const left = now !== undefined && a.received !== undefined ? a.delay_ms - (now - a.received) : a.delay_ms;
+      // The screen's clock ticks every 200 ms, so `now` may be a little
+      // older than the event: the wait left is never more than its delay.
+      const left = now !== undefined && a.received !== undefined ? Math.min(a.delay_ms, a.delay_ms - (now - a.received)) : a.delay_ms;
       return left > 0 ? `retrying ${who} (${why})… in ${seconds(left)}` : `retrying ${who} (${why}) now…`;
     }
     case 'failover':

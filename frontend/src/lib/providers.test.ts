@@ -189,10 +189,13 @@ describe('extra headers', () => {
   });
   it('are sent trimmed, without empty rows', () => {
     expect(headersBody([{ name: ' X-Tenant ', value: ' a ' }, { name: '', value: 'ignored' }])).toEqual({ headers: { 'X-Tenant': 'a' }, problem: '' });
+    expect(headersBody([{ name: 'CF-Access-Client-Id', value: 'id' }]).problem).toBe('');
   });
   it.each([
     [[{ name: 'Authorization', value: 'Bearer x' }], 'credentials'],
     [[{ name: 'x-api-key', value: 'k' }], 'credentials'],
+    [[{ name: 'CF-Access-Client-Secret', value: 's' }], 'credentials'],
+    [[{ name: 'X-Goog-Api-Key', value: 'k' }], 'credentials'],
     [[{ name: 'X-A', value: '1' }, { name: 'x-a', value: '2' }], 'twice'],
   ])('say at once what the server refuses: %j', (rows, want) => {
     expect(headersBody(rows).problem).toContain(want);
@@ -210,7 +213,7 @@ describe('health', () => {
   it.each([
     [{ health_check_seconds: 0, health: null }, 'off', ''],
     [{ health_check_seconds: 30, health: null }, 'pending', 'checking every 30 s…'],
-    [{ health_check_seconds: 30, health: { ok: true, checked_at: '2026-12-07T05:00:00Z', latency_ms: 12 } }, 'ok', '12 ms · checked 30 s ago'],
+    [{ health_check_seconds: 30, health: { ok: true, checked_at: '2026-12-07T05:00:00Z', latency_ms: 12, error: null } }, 'ok', '12 ms · checked 30 s ago'],
     [{ health_check_seconds: 30, health: { ok: false, checked_at: '2026-12-07T05:00:28Z', latency_ms: 3, error: 'provider v: HTTP 503: Loading model' } }, 'down', 'provider v: HTTP 503: Loading model · checked just now'],
   ])('%j is %s', (p, state, text) => {
     expect(healthLabel(p, now)).toEqual({ state, text });

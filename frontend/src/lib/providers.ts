@@ -58,8 +58,16 @@ export function headerRows(h: Record<string, string> | null | undefined): Header
   return rows.length ? rows : [{ name: '', value: '' }];
 }
 
-/** The headers that credentials travel in: the server refuses them (use the API key field). */
-const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'x-api-key', 'api-key', 'cookie'];
+/**
+ * Whether a header's name says it carries a credential, as the server
+ * decides (backend/providers credentialName): extra headers are stored and
+ * shown in plain text, so it refuses them (use the API key field).
+ */
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
+const CREDENTIAL_WORDS = ['key', 'secret', 'token', 'auth', 'password', 'passwd', 'cookie', 'session', 'signature', 'credential'];
+function credentialName(lower: string): boolean {
+  return CREDENTIAL_HEADERS.includes(lower) || CREDENTIAL_WORDS.some((w) => lower.includes(w));
+}
 
 /**
  * What the extra headers editor sends: its rows with a name, names and
@@ -74,7 +82,7 @@ export function headersBody(rows: HeaderRow[]): { headers: Record<string, string
     const name = r.name.trim();
     if (!name) continue;
     const lower = name.toLowerCase();
-    if (!problem && CREDENTIAL_HEADERS.includes(lower)) problem = `${name} carries credentials: enter the key in the API key field instead`;
+    if (!problem && credentialName(lower)) problem = `${name} carries credentials: enter the key in the API key field instead`;
     if (!problem && seen.has(lower)) problem = `${name} is there twice`;
     seen.add(lower);
     headers[name] = r.value.trim();
