@@ -95,14 +95,25 @@ describe('Markdown', () => {
   });
 
   it('renders a streaming text at most every 100 ms, and the final one at once', async () => {
-    const { container, rerender } = render(Markdown, { text: 'one', live: true });
-    await waitFor(() => expect(container.textContent?.trim()).toBe('one'));
-    await rerender({ text: 'one **two**', live: true });
-    await rerender({ text: 'one **two** three', live: true });
-    expect(container.querySelector('strong')).toBeNull(); // not yet: within 100 ms of the last render
-    await waitFor(() => expect(container.textContent?.trim()).toBe('one two three'));
-    await rerender({ text: 'one **two** three `four`', live: false });
-    expect(container.querySelector('code')?.textContent).toBe('four');
+    // The screen's clock and timers are the test's: on a loaded machine a
+    // real 100 ms passes between two steps of a test.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      await vi.advanceTimersByTimeAsync(1000);
+      const { container, rerender } = render(Markdown, { text: 'one', live: true });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(container.textContent?.trim()).toBe('one');
+      await rerender({ text: 'one **two**', live: true });
+      await rerender({ text: 'one **two** three', live: true });
+      await vi.advanceTimersByTimeAsync(99);
+      expect(container.querySelector('strong')).toBeNull(); // not yet: within 100 ms of the last render
+      await vi.advanceTimersByTimeAsync(1);
+      expect(container.textContent?.trim()).toBe('one two three');
+      await rerender({ text: 'one **two** three `four`', live: false });
+      expect(container.querySelector('code')?.textContent).toBe('four');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('shows an inline raster image, which needs no request', () => {
