@@ -92,10 +92,10 @@ func WriteGGUF(path string, files *modelfile.Model, quant GGUFQuant) (err error)
 	if quant != Q4_0 && quant != Q4_1 {
 		return fmt.Errorf("gguf: %v: want Q4_0 or Q4_1", quant)
 	}
-	cfg := files.Config()
-	if cfg.Architecture != "qwen2" {
-		return fmt.Errorf("gguf: architecture %q: only qwen2 is written (llama.cpp's llama wants its q/k rows permuted)", cfg.Architecture)
+	if err := ggufSupported(files); err != nil {
+		return err
 	}
+	cfg := files.Config()
 	vocab, err := readVocab(files.Dir(), cfg)
 	if err != nil {
 		return fmt.Errorf("gguf: %w", err)
@@ -118,6 +118,26 @@ func WriteGGUF(path string, files *modelfile.Model, quant GGUFQuant) (err error)
 		return fmt.Errorf("gguf: write %s: %w", path, err)
 	}
 	return w.Flush()
+}
+
+// ggufSupported says why WriteGGUF cannot write the model, if it cannot:
+// only qwen2 (llama.cpp's llama wants its q/k rows permuted, the other
+// families other names and keys), with no sliding window, 4-bit affine
+// matrices in groups of a multiple of 32 (or float ones).
+func ggufSupported(files *modelfile.Model) error {
+	cfg := files.Config()
+	if cfg.Architecture != "qwen2" {
+		return fmt.Errorf("gguf: architecture %q: only qwen2 is written", cfg.Architecture)
+	}
+	if q := cfg.Quantization; q != nil && (q.Bits != 4 || q.GroupSize%ggufBlock != 0 || (q.Mode != "" && q.Mode != "affine")) {
+		return fmt.Errorf("gguf: quantized with %d bits, group %d, mode %q: want 4-bit affine groups of a multiple of 32", q.Bits, q.GroupSize, q.Mode)
+	}
+	for _, win := range cfg.LayerWindows {
+		if win != 0 {
+			return fmt.Errorf("gguf: a sliding attention window is not written")
+		}
+	}
+	return nil
 }
 
 // ggufKV is one metadata pair; value is a string, uint32, int32,
