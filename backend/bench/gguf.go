@@ -35,8 +35,8 @@ const (
 	// nibbles, value = d·q + m: MLX's affine format (scale·q + bias) for
 	// any group size that is a multiple of 32, so the matrices are copied
 	// bit for bit (scales and biases are converted from bfloat16 to
-	// float16, which is exact for the magnitudes weights have; see
-	// ggufHalf).
+	// float16, which is exact for the magnitudes weights have; WriteGGUF
+	// counts any that are not in GGUFStats).
 	Q4_1 GGUFQuant = 3
 )
 
@@ -83,30 +83,38 @@ type ggufTensor struct {
 	write func(w io.Writer) error
 }
 
+// GGUFStats says how exactly WriteGGUF kept the weights.
+type GGUFStats struct {
+	// Rounded counts the Q4_1 scales and biases that float16 cannot hold
+	// exactly (bfloat16 ones below float16's normal range, 6.1e-5, or
+	// float32 ones): 0 means the Q4_1 weights are bit-identical to MLX's.
+	Rounded int
+}
+
 // WriteGGUF writes the qwen2 model files holds (MLX format, 4-bit affine
 // quantized with groups that are a multiple of 32) to path as GGUF v3,
 // with its 4-bit matrices as quant, vectors as float32, and the metadata
 // llama.cpp needs to load it: the architecture's hyperparameters and the
 // byte-level BPE tokenizer from the model's tokenizer.json.
-func WriteGGUF(path string, files *modelfile.Model, quant GGUFQuant) (err error) {
+func WriteGGUF(path string, files *modelfile.Model, quant GGUFQuant) (stats GGUFStats, err error) {
 	if quant != Q4_0 && quant != Q4_1 {
-		return fmt.Errorf("gguf: %v: want Q4_0 or Q4_1", quant)
+		return stats, fmt.Errorf("gguf: %v: want Q4_0 or Q4_1", quant)
 	}
 	if err := ggufSupported(files); err != nil {
-		return err
+		return stats, err
 	}
 	cfg := files.Config()
 	vocab, err := readVocab(files.Dir(), cfg)
 	if err != nil {
-		return fmt.Errorf("gguf: %w", err)
+		return stats, fmt.Errorf("gguf: %w", err)
 	}
-	tensors, err := ggufTensors(files, quant)
+	tensors, err := ggufTensors(files, quant, &stats)
 	if err != nil {
-		return fmt.Errorf("gguf: %w", err)
+		return stats, fmt.Errorf("gguf: %w", err)
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return err
+		return stats, err
 	}
 	defer func() {
 		if cerr := f.Close(); err == nil {
@@ -115,9 +123,9 @@ func WriteGGUF(path string, files *modelfile.Model, quant GGUFQuant) (err error)
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
 	if err := writeGGUF(w, ggufMetadata(cfg, quant, vocab), tensors); err != nil {
-		return fmt.Errorf("gguf: write %s: %w", path, err)
+		return stats, fmt.Errorf("gguf: write %s: %w", path, err)
 	}
-	return w.Flush()
+	return stats, w.Flush()
 }
 
 // ggufSupported says why WriteGGUF cannot write the model, if it cannot:

@@ -33,7 +33,7 @@ var ggufNames = []struct{ mlx, gguf string }{
 // ggufTensors lists the model's tensors in llama.cpp's names and order:
 // the embedding, each block, the final norm, and the output matrix unless
 // the embedding is tied to it.
-func ggufTensors(files *modelfile.Model, quant GGUFQuant) ([]ggufTensor, error) {
+func ggufTensors(files *modelfile.Model, quant GGUFQuant, stats *GGUFStats) ([]ggufTensor, error) {
 	cfg := files.Config()
 	type pair struct{ mlx, gguf string }
 	names := []pair{{"model.embed_tokens", "token_embd.weight"}}
@@ -48,7 +48,7 @@ func ggufTensors(files *modelfile.Model, quant GGUFQuant) ([]ggufTensor, error) 
 	}
 	out := make([]ggufTensor, 0, len(names))
 	for _, n := range names {
-		t, err := ggufTensorOf(files, n.mlx, n.gguf, quant)
+		t, err := ggufTensorOf(files, n.mlx, n.gguf, quant, stats)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.mlx, err)
 		}
@@ -59,9 +59,9 @@ func ggufTensors(files *modelfile.Model, quant GGUFQuant) ([]ggufTensor, error) 
 
 // ggufTensorOf is one tensor: a 4-bit matrix as quant, a float matrix or
 // vector as float32.
-func ggufTensorOf(files *modelfile.Model, mlxName, name string, quant GGUFQuant) (ggufTensor, error) {
+func ggufTensorOf(files *modelfile.Model, mlxName, name string, quant GGUFQuant, stats *GGUFStats) (ggufTensor, error) {
 	if q, ok := files.LayerQuantization(mlxName); ok {
-		return quantTensor(files, mlxName, name, q, quant)
+		return quantTensor(files, mlxName, name, q, quant, stats)
 	}
 	t, ok := files.Tensor(mlxName)
 	if !ok {
@@ -89,14 +89,15 @@ func ggufTensorOf(files *modelfile.Model, mlxName, name string, quant GGUFQuant)
 type mlxQuant struct {
 	weight, scales, biases modelfile.Tensor
 	rows, cols, groupSize  int
+	stats                  *GGUFStats // counts Q4_1 scales and biases rounded to float16
 }
 
 // quantTensor is an MLX 4-bit matrix written as quant, a row at a time.
-func quantTensor(files *modelfile.Model, mlxName, name string, q modelfile.Quantization, quant GGUFQuant) (ggufTensor, error) {
+func quantTensor(files *modelfile.Model, mlxName, name string, q modelfile.Quantization, quant GGUFQuant, stats *GGUFStats) (ggufTensor, error) {
 	if q.Bits != 4 || q.GroupSize%ggufBlock != 0 || (q.Mode != "" && q.Mode != "affine") {
 		return ggufTensor{}, fmt.Errorf("quantized with %d bits, group %d, mode %q: want 4-bit affine groups of a multiple of 32", q.Bits, q.GroupSize, q.Mode)
 	}
-	var m mlxQuant
+	m := mlxQuant{stats: stats}
 	var ok [3]bool
 	m.weight, ok[0] = files.Tensor(mlxName + ".weight")
 	m.scales, ok[1] = files.Tensor(mlxName + ".scales")
@@ -141,8 +142,13 @@ func (m *mlxQuant) appendBlock(dst []byte, r, b int, quant GGUFQuant) []byte {
 		q[k] = words[k/2] >> (4 * (k % 2)) & 15 // bytes of little-endian words: low nibble first
 	}
 	if quant == Q4_1 {
-		dst = binary.LittleEndian.AppendUint16(dst, modelfile.Float32ToFloat16(scale))
-		dst = binary.LittleEndian.AppendUint16(dst, modelfile.Float32ToFloat16(bias))
+		for _, v := range []float32{scale, bias} {
+			h := modelfile.Float32ToFloat16(v)
+			if m.stats != nil && modelfile.Float16ToFloat32(h) != v {
+				m.stats.Rounded++
+			}
+			dst = binary.LittleEndian.AppendUint16(dst, h)
+		}
 		return appendNibbles(dst, q)
 	}
 	var x [ggufBlock]float32

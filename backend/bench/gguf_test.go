@@ -183,7 +183,7 @@ func TestWriteGGUF_ReadsBack(t *testing.T) {
 		t.Run(q.String(), func(t *testing.T) {
 			files := openModel(t, qwen2Spec(1, 64))
 			path := filepath.Join(t.TempDir(), "m.gguf")
-			if err := WriteGGUF(path, files, q); err != nil {
+			if _, err := WriteGGUF(path, files, q); err != nil {
 				t.Fatal(err)
 			}
 			f := readGGUF(t, path)
@@ -293,10 +293,17 @@ func TestAppendBlock_Q4_1IsMLXGroup(t *testing.T) {
 	for j := range 16 {
 		want = append(want, byte(j)|byte(j)<<4)
 	}
+	m.stats = &GGUFStats{}
 	for b := range 2 {
 		if got := m.appendBlock(nil, 0, b, Q4_1); !bytes.Equal(got, want) {
 			t.Errorf("block %d = % x, want % x", b, got, want)
 		}
+	}
+	// A scale below float16's normal range is rounded, and counted.
+	m.scales.Data = bf(1e-6)
+	m.appendBlock(nil, 0, 0, Q4_1)
+	if m.stats.Rounded != 1 {
+		t.Errorf("rounded %d scales and biases, want 1 (the scale 1e-6)", m.stats.Rounded)
 	}
 }
 
@@ -333,8 +340,12 @@ func TestWriteGGUF_SameWeights(t *testing.T) {
 			s.HiddenSize, s.IntermediateSize = 128, 256 // every matrix a multiple of 128, so quantized
 			files := openModel(t, s)
 			path := filepath.Join(t.TempDir(), "m.gguf")
-			if err := WriteGGUF(path, files, tc.q); err != nil {
+			stats, err := WriteGGUF(path, files, tc.q)
+			if err != nil {
 				t.Fatal(err)
+			}
+			if stats.Rounded != 0 {
+				t.Errorf("%d scales or biases rounded, want none", stats.Rounded)
 			}
 			f := readGGUF(t, path)
 			for _, name := range []string{"model.embed_tokens", "model.layers.1.mlp.down_proj", "model.layers.0.self_attn.k_proj"} {
@@ -410,7 +421,7 @@ func TestWriteGGUF_Refuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			files := openModel(t, tc.spec)
-			err := WriteGGUF(filepath.Join(t.TempDir(), "m.gguf"), files, tc.q)
+			_, err := WriteGGUF(filepath.Join(t.TempDir(), "m.gguf"), files, tc.q)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("WriteGGUF = %v, want an error saying %q", err, tc.want)
 			}

@@ -55,7 +55,8 @@ func compareLlamaCpp(w io.Writer, files *modelfile.Model, o Options) error {
 // compareFormat writes the model as q, runs modelbar's CPU backend, then
 // llama.cpp with each thread count, and prints the rates and ratios.
 func compareFormat(ctx context.Context, w io.Writer, l *LlamaCpp, files *modelfile.Model, o Options, q GGUFQuant, path string) error {
-	if err := WriteGGUF(path, files, q); err != nil {
+	stats, err := WriteGGUF(path, files, q)
+	if err != nil {
 		return err
 	}
 	defer os.Remove(path)
@@ -64,8 +65,11 @@ func compareFormat(ctx context.Context, w io.Writer, l *LlamaCpp, files *modelfi
 		return fmt.Errorf("cpu: %w", err)
 	}
 	note := "bit-identical weights"
-	if q == Q4_0 {
+	switch {
+	case q == Q4_0:
 		note = "requantized, llama.cpp's fast path"
+	case stats.Rounded > 0:
+		note = fmt.Sprintf("the same weights but %d scales and biases rounded to float16", stats.Rounded)
 	}
 	prompt := benchPrompt(o.Prefill, files.Config().VocabSize)
 	var bestPrefill, bestDecode rate

@@ -51,7 +51,7 @@ func TestLlamaCpp_GreedyMatchesModelbar(t *testing.T) {
 	}{{3, 32}, {4, 64}, {5, 128}} {
 		files := openModel(t, qwen2Spec(tc.seed, tc.group))
 		path := filepath.Join(t.TempDir(), "m.gguf")
-		if err := WriteGGUF(path, files, Q4_1); err != nil {
+		if _, err := WriteGGUF(path, files, Q4_1); err != nil {
 			t.Fatal(err)
 		}
 		prompt := []int{12, 300, 7, 45, 260, 99, 3, 181}
@@ -110,7 +110,7 @@ func TestLlamaCpp_RunsQ4_0(t *testing.T) {
 	l := installedLlamaCpp(t)
 	files := openModel(t, qwen2Spec(1, 64))
 	path := filepath.Join(t.TempDir(), "m.gguf")
-	if err := WriteGGUF(path, files, Q4_0); err != nil {
+	if _, err := WriteGGUF(path, files, Q4_0); err != nil {
 		t.Fatal(err)
 	}
 	res, err := l.Run(context.Background(), path, []int{1, 2, 3}, 2, 1)
