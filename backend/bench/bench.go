@@ -32,6 +32,10 @@ type Options struct {
 	// Backends names the backends to measure ("cpu", "mlx"); empty: every
 	// one that is available, saying why the others are not.
 	Backends []string
+	// LlamaCpp says whether to measure llama.cpp next to modelbar's CPU
+	// backend (llamacpp.go): "auto" or "" when node-llama-cpp is installed,
+	// "install" installing it first, "off" never.
+	LlamaCpp string
 }
 
 // Engine runs the benchmark and writes its report to w.
@@ -90,7 +94,7 @@ func Engine(w io.Writer, o Options) error {
 		}
 		fmt.Fprintln(w)
 	}
-	return nil
+	return compareLlamaCpp(w, files, o)
 }
 
 // available starts the backends asked for (all when names is empty),

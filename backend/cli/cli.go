@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,7 +48,7 @@ Usage:
   modelbar ui [--addr A] [--data-dir D] [--no-open]          open the running modelbar's UI in the browser: prints
                                                              a login link that works once, within 60 s, and opens it
   modelbar rotate-token [--addr A] [--data-dir D]            replace the admin token; every browser is signed out
-  modelbar bench [engine] [--dir DIR] [--prefill 128] [--decode 32] [--backend cpu|mlx]   measure the local engine on this machine
+  modelbar bench [engine] [--dir DIR] [--prefill 128] [--decode 32] [--backend cpu|mlx] [--llamacpp auto|install|off]   measure the local engine on this machine
   modelbar bench agent [--prefix 6000] [--new 200] [--answer 32] [--shape realistic|small] [--dir DIR] [--backend cpu|mlx]
                                        time to first token of an agent's first and second turn (prefix cache)
   modelbar bench gateway [--requests 500] [--rates 500,1000,2000] [--duration 5s] [--streams 50]
@@ -221,13 +222,19 @@ func benchCmd(args []string, env Env) int {
 	prefill := fs.Int("prefill", 128, "prompt tokens")
 	decode := fs.Int("decode", 32, "generated tokens")
 	backend := fs.String("backend", "", "measure only this tensor backend: cpu or mlx (default: every one available)")
+	llamacpp := fs.String("llamacpp", "auto", "measure llama.cpp (node-llama-cpp's prebuilt CPU build) next to the cpu backend: auto (when installed), install (install it first), off")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if err := bench.Engine(env.Stdout, bench.Options{Dir: *dir, Prefill: *prefill, Decode: *decode, Backends: backends(*backend)}); err != nil {
+	if !slices.Contains(bench.LlamaCppModes, *llamacpp) {
+		fmt.Fprintf(env.Stderr, "modelbar bench: --llamacpp %q: want auto, install or off\n", *llamacpp)
+		return 2
+	}
+	o := bench.Options{Dir: *dir, Prefill: *prefill, Decode: *decode, Backends: backends(*backend), LlamaCpp: *llamacpp}
+	if err := bench.Engine(env.Stdout, o); err != nil {
 		fmt.Fprintln(env.Stderr, "modelbar bench:", err)
 		return 1
 	}
