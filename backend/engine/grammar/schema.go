@@ -1,0 +1,611 @@
+// Package grammar constrains a local model's output to JSON that follows a
+// JSON Schema, during sampling: a schema (of the subset Compile documents)
+// becomes a byte-level pushdown automaton, and a Constraint walks a byte
+// trie of the tokenizer's vocabulary with it to mask, before each token is
+// sampled, every token the automaton cannot consume. The end of the
+// answer is allowed only when the document is complete, and the number
+// of tokens left is taken into account so that an answer cut short by the
+// token budget is still complete: each token must leave a completion that
+// fits in what remains.
+package grammar
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// SchemaError says which part of a schema is outside the supported subset.
+type SchemaError struct {
+	Path    string // JSON pointer of the schema object holding Keyword ("" for the root)
+	Keyword string
+	Reason  string
+}
+
+func (e *SchemaError) Error() string {
+	at := e.Path
+	if at == "" {
+		at = "the root"
+	}
+	return fmt.Sprintf("JSON Schema keyword %q at %s is not supported by the local engine: %s", e.Keyword, at, e.Reason)
+}
+
+type kind uint8
+
+const (
+	kObject kind = iota
+	kArray
+	kString
+	kNumber
+	kInteger
+	kLiteral // enum, const, true/false/null
+	kUnion   // alternatives told apart by their first byte
+)
+
+// node is one compiled schema. Nodes are immutable after Compile and
+// shared by every Constraint made from the Grammar.
+type node struct {
+	kind kind
+	min  int // the fewest bytes of a value
+
+	// object
+	props    []prop
+	keys     []keyRef // props' encoded keys (with the closing quote), sorted
+	required uint64   // bit i: props[i] is required
+	free     *node    // no properties: any key, values of this node (nil: no key at all)
+	ordered  bool     // keys must come in props order (tool calls: name first)
+	tagged   bool     // props[1]'s node depends on props[0]'s literal (a tool call)
+	byTag    []*node  // tagged: the arguments schema of each tool, by literal index
+
+	// array
+	items              *node
+	minItems, maxItems int // maxItems < 0: unbounded
+
+	// string
+	minLen, maxLen int // maxLen < 0: unbounded
+
+	// literal: the JSON encodings of the values, sorted
+	lits [][]byte
+
+	// union
+	alts []*node
+}
+
+type prop struct {
+	name  string
+	key   []byte // `"name"` as JSON encodes it
+	value *node
+}
+
+type keyRef struct {
+	rest []byte // the encoded key after its opening quote, closing quote included
+	prop int
+}
+
+// maxProps bounds an object's properties (the seen set is a uint64).
+const maxProps = 64
+
+// Grammar is a compiled schema. Safe for concurrent use.
+type Grammar struct {
+	root   *node
+	suffix []byte // bytes that must follow the root value (a tool call's closing tag)
+}
+
+// anyNode is any JSON value (a union of the kinds; objects and arrays of
+// any values); anyObject any JSON object.
+var anyNode, anyObject = func() (*node, *node) {
+	a := &node{kind: kUnion, min: 1}
+	o := &node{kind: kObject, min: 2, free: a}
+	arr := &node{kind: kArray, min: 2, items: a, maxItems: -1}
+	lit, _ := literalsOf([][]byte{[]byte("true"), []byte("false"), []byte("null")})
+	a.alts = []*node{o, arr, plainString, {kind: kNumber, min: 1}, lit}
+	return a, o
+}()
+
+var plainString = &node{kind: kString, min: 2, maxLen: -1}
+
+// AnyObject is the grammar of any JSON object (OpenAI's json_object).
+func AnyObject() *Grammar { return &Grammar{root: anyObject} }
+
+// Compile compiles a JSON Schema. The supported subset: type (a name or
+// an array of names: object, array, string, number, integer, boolean,
+// null), properties, required, additionalProperties (false, true or a
+// schema; with properties only the declared ones are written), items,
+// minItems, maxItems, minLength, maxLength, enum, const, anyOf and oneOf
+// whose alternatives start differently (a different type, or literals),
+// and annotations (title, description, default, examples, $schema, $id,
+// $comment, strict). Anything else is a *SchemaError naming the keyword.
+func Compile(schema json.RawMessage) (*Grammar, error) {
+	if len(bytes.TrimSpace(schema)) == 0 {
+		return AnyObject(), nil
+	}
+	var v any
+	d := json.NewDecoder(bytes.NewReader(schema))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return nil, &SchemaError{Keyword: "", Reason: "the schema is not JSON: " + err.Error()}
+	}
+	n, err := compile(v, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	return &Grammar{root: n}, nil
+}
+
+// maxSchemaDepth bounds nesting in a schema.
+const maxSchemaDepth = 32
+
+var annotations = map[string]bool{"title": true, "description": true, "default": true, "examples": true,
+	"$schema": true, "$id": true, "$comment": true, "strict": true, "deprecated": true, "readOnly": true, "writeOnly": true}
+
+func compile(v any, path string, depth int) (*node, error) {
+	if depth > maxSchemaDepth {
+		return nil, &SchemaError{Path: path, Keyword: "properties", Reason: fmt.Sprintf("schemas nest deeper than %d levels", maxSchemaDepth)}
+	}
+	if b, ok := v.(bool); ok {
+		if b {
+			return anyNode, nil
+		}
+		return nil, &SchemaError{Path: path, Keyword: "false", Reason: "a schema that accepts nothing"}
+	}
+	s, ok := v.(map[string]any)
+	if !ok {
+		return nil, &SchemaError{Path: path, Keyword: "", Reason: "a schema must be an object or a boolean"}
+	}
+	known := map[string]bool{"type": true, "properties": true, "required": true, "additionalProperties": true,
+		"items": true, "minItems": true, "maxItems": true, "minLength": true, "maxLength": true,
+		"enum": true, "const": true, "anyOf": true, "oneOf": true}
+	for _, k := range slices.Sorted(mapKeys(s)) {
+		if !known[k] && !annotations[k] {
+			return nil, &SchemaError{Path: path, Keyword: k, Reason: "outside the supported subset (see README: Structured output)"}
+		}
+	}
+	if c, ok := s["const"]; ok {
+		return literals(path, "const", []any{c})
+	}
+	if e, ok := s["enum"]; ok {
+		vals, ok := e.([]any)
+		if !ok || len(vals) == 0 {
+			return nil, &SchemaError{Path: path, Keyword: "enum", Reason: "must be a non-empty array"}
+		}
+		return literals(path, "enum", vals)
+	}
+	for _, k := range []string{"anyOf", "oneOf"} {
+		if a, ok := s[k]; ok {
+			return alternatives(a, s, path, k, depth)
+		}
+	}
+	return typed(s, path, depth)
+}
+
+func mapKeys(m map[string]any) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// literals compiles enum or const: the canonical JSON of each value.
+func literals(path, kw string, vals []any) (*node, error) {
+	n := &node{kind: kLiteral}
+	for _, v := range vals {
+		b, err := encode(v)
+		if err != nil {
+			return nil, &SchemaError{Path: path, Keyword: kw, Reason: err.Error()}
+		}
+		n.lits = append(n.lits, b)
+	}
+	slices.SortFunc(n.lits, bytes.Compare)
+	n.lits = slices.CompactFunc(n.lits, bytes.Equal)
+	n.min = len(n.lits[0])
+	for _, l := range n.lits {
+		n.min = min(n.min, len(l))
+	}
+	return n, nil
+}
+
+// encode is v's JSON without HTML escaping (what a model writes).
+func encode(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	e := json.NewEncoder(&buf)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func alternatives(a any, s map[string]any, path, kw string, depth int) (*node, error) {
+	list, ok := a.([]any)
+	if !ok || len(list) == 0 {
+		return nil, &SchemaError{Path: path, Keyword: kw, Reason: "must be a non-empty array"}
+	}
+	for k := range s {
+		if k != kw && !annotations[k] {
+			return nil, &SchemaError{Path: path, Keyword: k, Reason: "only annotations may stand beside " + kw}
+		}
+	}
+	var alts []*node
+	for i, v := range list {
+		n, err := compile(v, fmt.Sprintf("%s/%s/%d", path, kw, i), depth+1)
+		if err != nil {
+			return nil, err
+		}
+		alts = append(alts, n)
+	}
+	return union(path, kw, alts)
+}
+
+// typed compiles a schema by its type (none: any value, or an object when
+// it has properties).
+func typed(s map[string]any, path string, depth int) (*node, error) {
+	var types []string
+	switch t := s["type"].(type) {
+	case nil:
+		if _, ok := s["properties"]; ok {
+			types = []string{"object"}
+		}
+	case string:
+		types = []string{t}
+	case []any:
+		for _, x := range t {
+			name, ok := x.(string)
+			if !ok {
+				return nil, &SchemaError{Path: path, Keyword: "type", Reason: "must name types"}
+			}
+			types = append(types, name)
+		}
+	default:
+		return nil, &SchemaError{Path: path, Keyword: "type", Reason: "must be a string or an array of strings"}
+	}
+	if len(types) == 0 {
+		return anyNode, nil
+	}
+	if slices.Contains(types, "number") {
+		types = slices.DeleteFunc(types, func(t string) bool { return t == "integer" })
+	}
+	var alts []*node
+	for _, t := range types {
+		n, err := ofType(t, s, path, depth)
+		if err != nil {
+			return nil, err
+		}
+		alts = append(alts, n)
+	}
+	if len(alts) == 1 {
+		return alts[0], nil
+	}
+	return union(path, "type", alts)
+}
+
+func ofType(t string, s map[string]any, path string, depth int) (*node, error) {
+	switch t {
+	case "object":
+		return object(s, path, depth)
+	case "array":
+		return array(s, path, depth)
+	case "string":
+		n := &node{kind: kString, maxLen: -1}
+		var err error
+		if n.minLen, err = count(s, path, "minLength", 0); err != nil {
+			return nil, err
+		}
+		if n.maxLen, err = count(s, path, "maxLength", -1); err != nil {
+			return nil, err
+		}
+		if n.maxLen >= 0 && n.maxLen < n.minLen {
+			return nil, &SchemaError{Path: path, Keyword: "maxLength", Reason: "below minLength"}
+		}
+		n.min = 2 + n.minLen
+		return n, nil
+	case "number":
+		return &node{kind: kNumber, min: 1}, nil
+	case "integer":
+		return &node{kind: kInteger, min: 1}, nil
+	case "boolean":
+		return literals(path, "type", []any{false, true})
+	case "null":
+		return literals(path, "type", []any{nil})
+	}
+	return nil, &SchemaError{Path: path, Keyword: "type", Reason: fmt.Sprintf("unknown type %q", t)}
+}
+
+// count reads a non-negative integer keyword; def when absent.
+func count(s map[string]any, path, kw string, def int) (int, error) {
+	v, ok := s[kw]
+	if !ok {
+		return def, nil
+	}
+	num, ok := v.(json.Number)
+	if !ok {
+		return 0, &SchemaError{Path: path, Keyword: kw, Reason: "must be a number"}
+	}
+	n, err := strconv.Atoi(num.String())
+	if err != nil || n < 0 || n > 1<<20 {
+		return 0, &SchemaError{Path: path, Keyword: kw, Reason: "must be a non-negative integer"}
+	}
+	return n, nil
+}
+
+func object(s map[string]any, path string, depth int) (*node, error) {
+	n := &node{kind: kObject}
+	props, err := properties(s, path, depth)
+	if err != nil {
+		return nil, err
+	}
+	n.props = props
+	if err := n.requiredOf(s, path); err != nil {
+		return nil, err
+	}
+	if len(props) == 0 {
+		switch ap := s["additionalProperties"].(type) {
+		case nil:
+			n.free = anyNode
+		case bool:
+			if ap {
+				n.free = anyNode
+			}
+		default:
+			if n.free, err = compile(ap, path+"/additionalProperties", depth+1); err != nil {
+				return nil, err
+			}
+		}
+	} else if ap, ok := s["additionalProperties"]; ok {
+		if _, isBool := ap.(bool); !isBool {
+			if _, err := compile(ap, path+"/additionalProperties", depth+1); err != nil {
+				return nil, err
+			}
+		}
+	}
+	n.index()
+	return n, nil
+}
+
+// properties reads properties in the schema's order.
+func properties(s map[string]any, path string, depth int) ([]prop, error) {
+	raw, ok := s["properties"]
+	if !ok {
+		return nil, nil
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return nil, &SchemaError{Path: path, Keyword: "properties", Reason: "must be an object"}
+	}
+	if len(m) > maxProps {
+		return nil, &SchemaError{Path: path, Keyword: "properties", Reason: fmt.Sprintf("more than %d properties", maxProps)}
+	}
+	var props []prop
+	for _, name := range slices.Sorted(mapKeys(m)) {
+		v, err := compile(m[name], path+"/properties/"+pointerEscape(name), depth+1)
+		if err != nil {
+			return nil, err
+		}
+		key, _ := encode(name)
+		props = append(props, prop{name: name, key: key, value: v})
+	}
+	return props, nil
+}
+
+func pointerEscape(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+func (n *node) requiredOf(s map[string]any, path string) error {
+	raw, ok := s["required"]
+	if !ok {
+		return nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return &SchemaError{Path: path, Keyword: "required", Reason: "must be an array of names"}
+	}
+	for _, x := range list {
+		name, _ := x.(string)
+		i := slices.IndexFunc(n.props, func(p prop) bool { return p.name == name })
+		if i < 0 {
+			return &SchemaError{Path: path, Keyword: "required", Reason: fmt.Sprintf("%q is not among properties", name)}
+		}
+		n.required |= 1 << i
+	}
+	return nil
+}
+
+// index sorts the keys and works out the smallest object.
+func (n *node) index() {
+	n.keys = n.keys[:0]
+	for i, p := range n.props {
+		n.keys = append(n.keys, keyRef{rest: p.key[1:], prop: i})
+	}
+	slices.SortFunc(n.keys, func(a, b keyRef) int { return bytes.Compare(a.rest, b.rest) })
+	n.min = 2 + n.reqCost(n.required, false)
+}
+
+// entry is the bytes of one member `"key":value` at its smallest.
+func (n *node) entry(i int) int { return len(n.props[i].key) + 1 + n.props[i].value.min }
+
+// reqCost is the fewest bytes that write the members in set, each after a
+// comma when comma is set (else all but the first).
+func (n *node) reqCost(set uint64, comma bool) int {
+	c, k := 0, 0
+	for s := set; s != 0; s &= s - 1 {
+		c += n.entry(bits.TrailingZeros64(s))
+		k++
+	}
+	if k > 0 {
+		c += k - 1
+		if comma {
+			c++
+		}
+	}
+	return c
+}
+
+func array(s map[string]any, path string, depth int) (*node, error) {
+	n := &node{kind: kArray, items: anyNode, maxItems: -1}
+	if it, ok := s["items"]; ok {
+		var err error
+		if n.items, err = compile(it, path+"/items", depth+1); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if n.minItems, err = count(s, path, "minItems", 0); err != nil {
+		return nil, err
+	}
+	if n.maxItems, err = count(s, path, "maxItems", -1); err != nil {
+		return nil, err
+	}
+	if n.maxItems >= 0 && n.maxItems < n.minItems {
+		return nil, &SchemaError{Path: path, Keyword: "maxItems", Reason: "below minItems"}
+	}
+	n.min = 2 + n.minItems*n.items.min + max(0, n.minItems-1)
+	return n, nil
+}
+
+// firsts is the set of bytes a value of n can start with.
+func firsts(n *node) (set [4]uint64) {
+	add := func(s string) {
+		for i := 0; i < len(s); i++ {
+			set[s[i]/64] |= 1 << (s[i] % 64)
+		}
+	}
+	switch n.kind {
+	case kObject:
+		add("{")
+	case kArray:
+		add("[")
+	case kString:
+		add(`"`)
+	case kNumber, kInteger:
+		add("-0123456789")
+	case kLiteral:
+		for _, l := range n.lits {
+			add(string(l[:1]))
+		}
+	case kUnion:
+		for _, a := range n.alts {
+			f := firsts(a)
+			for i := range set {
+				set[i] |= f[i]
+			}
+		}
+	}
+	return set
+}
+
+// union joins alternatives, which must start with different bytes (so the
+// first byte picks one); literals are merged into one.
+func union(path, kw string, alts []*node) (*node, error) {
+	var lit *node
+	var rest []*node
+	for _, a := range alts {
+		switch {
+		case a.kind == kLiteral && lit == nil:
+			lit = &node{kind: kLiteral, lits: slices.Clone(a.lits)}
+		case a.kind == kLiteral:
+			lit.lits = append(lit.lits, a.lits...)
+		case a.kind == kUnion:
+			rest = append(rest, a.alts...)
+		default:
+			rest = append(rest, a)
+		}
+	}
+	if lit != nil {
+		l, _ := literalsOf(lit.lits)
+		rest = append(rest, l)
+	}
+	if len(rest) == 1 {
+		return rest[0], nil
+	}
+	var seen [4]uint64
+	n := &node{kind: kUnion, alts: rest, min: rest[0].min}
+	for _, a := range rest {
+		f := firsts(a)
+		for i := range f {
+			if seen[i]&f[i] != 0 {
+				return nil, &SchemaError{Path: path, Keyword: kw, Reason: "alternatives must differ in type (or be literals): two of them can start alike"}
+			}
+			seen[i] |= f[i]
+		}
+		n.min = min(n.min, a.min)
+	}
+	return n, nil
+}
+
+func literalsOf(lits [][]byte) (*node, error) {
+	n := &node{kind: kLiteral, lits: lits}
+	slices.SortFunc(n.lits, bytes.Compare)
+	n.lits = slices.CompactFunc(n.lits, bytes.Equal)
+	n.min = len(n.lits[0])
+	for _, l := range n.lits {
+		n.min = min(n.min, len(l))
+	}
+	return n, nil
+}
+
+// Tool is one tool a model may call: its name and the JSON Schema of its
+// arguments (empty: any object).
+type Tool struct {
+	Name   string
+	Schema json.RawMessage
+}
+
+// ToolCall compiles the body of one Hermes-style tool call,
+// {"name": <one of tools>, "arguments": <that tool's schema>}, followed by
+// suffix (the closing tag). An error names the tool's index in Path
+// ("/tools/2/...").
+func ToolCall(tools []Tool, suffix string) (*Grammar, error) {
+	n := &node{kind: kObject, ordered: true, tagged: true, required: 3}
+	var names []any
+	for _, t := range tools {
+		names = append(names, t.Name)
+	}
+	nameNode, err := literals("", "name", names)
+	if err != nil {
+		return nil, err
+	}
+	n.byTag = make([]*node, len(nameNode.lits))
+	argsMin := 0
+	for i, t := range tools {
+		g, err := Compile(t.Schema)
+		if err != nil {
+			var se *SchemaError
+			if errorsAs(err, &se) {
+				se.Path = fmt.Sprintf("/tools/%d%s", i, se.Path)
+			}
+			return nil, err
+		}
+		if g.root == anyNode {
+			g.root = anyObject
+		}
+		if g.root.kind != kObject {
+			return nil, &SchemaError{Path: fmt.Sprintf("/tools/%d", i), Keyword: "type", Reason: "tool arguments must be an object"}
+		}
+		lit, _ := encode(t.Name)
+		at, _ := slices.BinarySearchFunc(nameNode.lits, lit, bytes.Compare)
+		n.byTag[at] = g.root
+		// The largest: before the name is written, the cost of finishing
+		// must not be under-estimated (see Matcher.Dist).
+		argsMin = max(argsMin, g.root.min)
+	}
+	nameKey, _ := encode("name")
+	argsKey, _ := encode("arguments")
+	n.props = []prop{{name: "name", key: nameKey, value: nameNode}, {name: "arguments", key: argsKey, value: &node{kind: kObject, min: argsMin}}}
+	n.index()
+	return &Grammar{root: n, suffix: []byte(suffix)}, nil
+}
+
+func errorsAs(err error, se **SchemaError) bool {
+	e, ok := err.(*SchemaError)
+	if ok {
+		*se = e
+	}
+	return ok
+}
