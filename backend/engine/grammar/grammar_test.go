@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/modelbar/modelbar/backend/engine/grammar/grammartest"
 )
 
 // schemas are the schemas of the property tests, each with documents it
@@ -70,9 +72,9 @@ func TestMatcher_AcceptReject(t *testing.T) {
 				if !matches(g, doc) {
 					t.Errorf("rejects %s", doc)
 				}
-				v, err := decode([]byte(doc))
-				if err != nil || validate(s, v, "") != nil {
-					t.Errorf("test data: %s is not valid (%v, %v)", doc, err, validate(s, v, ""))
+				v, err := grammartest.Decode([]byte(doc))
+				if err != nil || grammartest.Check(s, v, "") != nil {
+					t.Errorf("test data: %s is not valid (%v, %v)", doc, err, grammartest.Check(s, v, ""))
 				}
 			}
 			for _, doc := range tc.reject {
@@ -189,11 +191,11 @@ func TestConstraint_SampledDocumentsValidate(t *testing.T) {
 				if !ok {
 					t.Fatalf("seed %d: not complete within %d tokens: %q", seed, budget, doc)
 				}
-				val, err := decode(doc)
+				val, err := grammartest.Decode(doc)
 				if err != nil {
 					t.Fatalf("seed %d: %q does not parse: %v", seed, doc, err)
 				}
-				if err := validate(s, val, ""); err != nil {
+				if err := grammartest.Check(s, val, ""); err != nil {
 					t.Fatalf("seed %d: %q: %v", seed, doc, err)
 				}
 			}
@@ -223,11 +225,11 @@ func FuzzMatcher(f *testing.F) {
 			if !matches(c.g, doc) {
 				continue
 			}
-			v, err := decode([]byte(doc))
+			v, err := grammartest.Decode([]byte(doc))
 			if err != nil {
 				t.Fatalf("accepted %q does not parse: %v", doc, err)
 			}
-			if err := validate(c.s, v, ""); err != nil {
+			if err := grammartest.Check(c.s, v, ""); err != nil {
 				t.Fatalf("accepted %q does not validate: %v", doc, err)
 			}
 		}

@@ -161,3 +161,8 @@ func (c *Constraint) Done() bool { return c.m.Done() }
 
 // Complete reports whether the document is whole.
 func (c *Constraint) Complete() bool { return c.m.Complete() }
+
+// Feed advances past bytes the generation already holds (the rest of a
+// token that opened a tool call); false, and no change, if the grammar
+// rejects them.
+func (c *Constraint) Feed(b []byte) bool { return c.m.Feed(b) }

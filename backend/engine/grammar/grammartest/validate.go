@@ -1,4 +1,7 @@
-package grammar
+// Package grammartest checks JSON documents against the JSON Schema subset
+// the grammar package supports: the tests' oracle, written from the JSON
+// Schema specification independently of the compiler.
+package grammartest
 
 import (
 	"bytes"
@@ -9,10 +12,26 @@ import (
 	"unicode/utf8"
 )
 
-// validate checks v (decoded with UseNumber) against schema, for the
-// subset Compile supports. It is written from the JSON Schema
-// specification, independently of the compiler, as the tests' oracle.
-func validate(schema any, v any, path string) error {
+// Validate parses doc (one JSON value, nothing after it) and checks it
+// against schema (empty: any object).
+func Validate(schema, doc []byte) error {
+	var s any = map[string]any{"type": "object"}
+	if len(bytes.TrimSpace(schema)) > 0 {
+		d := json.NewDecoder(bytes.NewReader(schema))
+		d.UseNumber()
+		if err := d.Decode(&s); err != nil {
+			return fmt.Errorf("schema: %w", err)
+		}
+	}
+	v, err := Decode(doc)
+	if err != nil {
+		return err
+	}
+	return Check(s, v, "")
+}
+
+// Check checks v (decoded with UseNumber) against schema.
+func Check(schema any, v any, path string) error {
 	if b, ok := schema.(bool); ok {
 		if !b {
 			return fmt.Errorf("%s: false schema", path)
@@ -41,7 +60,7 @@ func validate(schema any, v any, path string) error {
 		}
 		n := 0
 		for _, a := range alts {
-			if validate(a, v, path) == nil {
+			if Check(a, v, path) == nil {
 				n++
 			}
 		}
@@ -77,13 +96,13 @@ func validate(schema any, v any, path string) error {
 		}
 		for k, x := range v {
 			if ps, ok := props[k]; ok {
-				if err := validate(ps, x, path+"/"+k); err != nil {
+				if err := Check(ps, x, path+"/"+k); err != nil {
 					return err
 				}
 				continue
 			}
 			if ap, ok := s["additionalProperties"]; ok {
-				if err := validate(ap, x, path+"/"+k); err != nil {
+				if err := Check(ap, x, path+"/"+k); err != nil {
 					return fmt.Errorf("additional property %q: %w", k, err)
 				}
 			}
@@ -97,7 +116,7 @@ func validate(schema any, v any, path string) error {
 		}
 		if it, ok := s["items"]; ok {
 			for i, x := range v {
-				if err := validate(it, x, fmt.Sprintf("%s/%d", path, i)); err != nil {
+				if err := Check(it, x, fmt.Sprintf("%s/%d", path, i)); err != nil {
 					return err
 				}
 			}
@@ -162,8 +181,8 @@ func normal(v any) any {
 	return out
 }
 
-// decode parses a document as the validator wants it.
-func decode(doc []byte) (any, error) {
+// Decode parses a document as the validator wants it.
+func Decode(doc []byte) (any, error) {
 	d := json.NewDecoder(bytes.NewReader(doc))
 	d.UseNumber()
 	var v any

@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+
+	"github.com/modelbar/modelbar/backend/engine/generate"
+	"github.com/modelbar/modelbar/backend/engine/grammar"
+	"github.com/modelbar/modelbar/backend/engine/tokenizer"
+	"github.com/modelbar/modelbar/backend/engine/toolcall"
+	"github.com/modelbar/modelbar/backend/protocol"
+)
+
+// vocabs builds a model's grammar vocabulary on first use (a trie of
+// 150,000 tokens takes a moment and some MB: only models asked for
+// structured output pay it).
+type vocabs struct {
+	once  sync.Once
+	vocab *grammar.Vocab
+}
+
+func (vs *vocabs) get(tok *tokenizer.Tokenizer) *grammar.Vocab {
+	vs.once.Do(func() {
+		vs.vocab = grammar.NewVocab(tok.VocabSize(), func(id int) []byte {
+			if tok.IsSpecial(id) {
+				return nil // <|im_end|> and the like are never JSON text
+			}
+			return tok.TokenBytes(id)
+		})
+	})
+	return vs.vocab
+}
+
+// constraint is the grammar r's answer is sampled under: its output
+// format (the whole answer is the JSON), or else, for a family that
+// writes Hermes-style calls (<tool_call>{"name", "arguments"}</tool_call>)
+// and a request that offers tools, each call's JSON (the text around
+// calls stays free). nil: no constraint. Other families' tool calls are
+// not constrained.
+func (l *loaded) constraint(r protocol.Request, tools map[string]bool) (generate.Constraint, error) {
+	if r.Output != nil {
+		g, err := grammar.Compile(r.Output.Schema)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrSchema, err)
+		}
+		return grammar.NewConstraint(g, l.vocabs.get(l.tok), l.stops), nil
+	}
+	if len(tools) == 0 || l.syntax != toolcall.Hermes {
+		return nil, nil
+	}
+	g, err := grammar.ToolCall(CallTools(r), "</tool_call>")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
+	}
+	return &callConstraint{g: g, v: l.vocabs.get(l.tok), tok: l.tok, open: []byte("<tool_call>")}, nil
+}
+
+// ErrSchema: the request's output or tool schema is outside the subset
+// the grammar supports (a *grammar.SchemaError says which keyword).
+var ErrSchema = fmt.Errorf("unsupported JSON Schema")
+
+// CallTools are the tools whose calls are constrained, each with the
+// schema its arguments follow: its input schema, or any object when that
+// schema is outside the supported subset (ToolSchemaErrors names those,
+// for the gateway to report; the call is then only made to be an object).
+func CallTools(r protocol.Request) []grammar.Tool {
+	var tools []grammar.Tool
+	for _, t := range r.Tools {
+		schema := t.InputSchema
+		if _, err := grammar.Compile(schema); err != nil {
+			schema = nil
+		}
+		tools = append(tools, grammar.Tool{Name: t.Name, Schema: schema})
+	}
+	return tools
+}
+
+// ToolSchemaErrors returns, by tool index, the schema errors of r's tools
+// that CallTools loosens to any object.
+func ToolSchemaErrors(r protocol.Request) map[int]*grammar.SchemaError {
+	out := map[int]*grammar.SchemaError{}
+	for i, t := range r.Tools {
+		if _, err := grammar.Compile(t.InputSchema); err != nil {
+			if se, ok := err.(*grammar.SchemaError); ok {
+				out[i] = se
+			}
+		}
+	}
+	return out
+}
+
+// callConstraint leaves text free and constrains each tool call: after
+// the opening tag, the call's JSON and the closing tag.
+type callConstraint struct {
+	g    *grammar.Grammar
+	v    *grammar.Vocab
+	tok  *tokenizer.Tokenizer
+	open []byte
+	tail []byte              // the last bytes of free text, to find the opening tag
+	in   *grammar.Constraint // non-nil inside a call
+}
+
+var _ generate.Constraint = (*callConstraint)(nil)
+
+func (c *callConstraint) Mask(logits []float32, left int) {
+	if c.in != nil {
+		c.in.Mask(logits, left)
+	}
+}
+
+func (c *callConstraint) Accept(id int) error {
+	if c.in != nil {
+		err := c.in.Accept(id)
+		if c.in.Done() {
+			c.in = nil
+		}
+		return err
+	}
+	bs := c.tok.TokenBytes(id)
+	c.tail = append(c.tail, bs...)
+	i := bytes.Index(c.tail, c.open)
+	if i < 0 {
+		if keep := len(c.open) - 1; len(c.tail) > keep {
+			c.tail = append(c.tail[:0], c.tail[len(c.tail)-keep:]...)
+		}
+		return nil
+	}
+	rest := c.tail[i+len(c.open):]
+	c.tail = c.tail[:0]
+	c.in = grammar.NewConstraint(c.g, c.v, nil)
+	if len(rest) > 0 && !c.in.Feed(rest) {
+		c.in = nil // the token ran past the tag into something that is no call: leave it free
+	}
+	return nil
+}
+
+func (c *callConstraint) Done() bool { return false }

@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/modelbar/modelbar/backend/engine/grammar"
+	"github.com/modelbar/modelbar/backend/engine/grammar/grammartest"
+	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
+	"github.com/modelbar/modelbar/backend/engine/tokenizer"
+	"github.com/modelbar/modelbar/backend/protocol"
+)
+
+// structuredSchemas are the output schemas of the property tests.
+var structuredSchemas = []string{
+	``, // json_object: any object
+	`{"type":"object","properties":{"name":{"type":"string","maxLength":12},"age":{"type":"integer"},"ok":{"type":"boolean"}},"required":["name","age","ok"],"additionalProperties":false}`,
+	`{"type":"object","properties":{"kind":{"enum":["cat","dog","bird"]},"tags":{"type":"array","items":{"type":"string"},"minItems":1,"maxItems":3},"score":{"type":["number","null"]}},"required":["kind","tags","score"],"additionalProperties":false}`,
+	`{"type":"object","properties":{"items":{"type":"array","items":{"type":"object","properties":{"id":{"type":"integer"},"v":{"anyOf":[{"type":"string"},{"type":"number"}]}},"required":["id"]}}},"required":["items"]}`,
+}
+
+// Every answer a generated model with random weights samples under an
+// output schema parses and validates: over many seeds, at temperature 1,
+// with budgets tight enough that many answers must be steered to their
+// end before the budget runs out.
+func TestChat_StructuredOutputValidates(t *testing.T) {
+	e := newEngine(t, 1<<30, map[string]testmodel.Spec{"qwen": {Architecture: "qwen2", Seed: 5}})
+	one := 1.0
+	for si, schema := range structuredSchemas {
+		for seed := int64(0); seed < 100; seed++ {
+			r := userSays("test/qwen", "Give me JSON.", 40+int(seed%5)*16)
+			r.Temperature, r.Seed = &one, &seed
+			r.Output = &protocol.OutputFormat{Schema: json.RawMessage(schema)}
+			evs, err := chat(t, e, r)
+			if err != nil {
+				t.Fatalf("schema %d seed %d: %v", si, seed, err)
+			}
+			res, err := protocol.Aggregate(evs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text strings.Builder
+			for _, b := range res.Content {
+				if b.Type != protocol.BlockText {
+					t.Fatalf("schema %d seed %d: a %s block in a structured answer", si, seed, b.Type)
+				}
+				text.WriteString(b.Text)
+			}
+			if err := grammartest.Validate([]byte(schema), []byte(text.String())); err != nil {
+				t.Fatalf("schema %d seed %d (%d tokens, %s): %q: %v", si, seed, res.Usage.OutputTokens, res.StopReason, text.String(), err)
+			}
+			if seed < 2 {
+				t.Logf("schema %d seed %d: %s", si, seed, text.String())
+			}
+			if res.StopReason != protocol.StopEndTurn {
+				t.Errorf("schema %d seed %d: stop reason %s, want end_turn (the document is finished within the budget)", si, seed, res.StopReason)
+			}
+		}
+	}
+}
+
+// A Hermes-family model offered tools writes calls whose arguments follow
+// the tool's schema: the text around calls is free, each call's JSON is
+// constrained after its opening tag.
+func TestCallConstraint_ConstrainsHermesCalls(t *testing.T) {
+	tok := newTestTokenizer(t)
+	tools := []grammar.Tool{
+		{Name: "get_weather", Schema: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"}},"required":["city","days"],"additionalProperties":false}`)},
+		{Name: "noop"},
+	}
+	g, err := grammar.ToolCall(tools, "</tool_call>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := &vocabs{}
+	c := &callConstraint{g: g, v: vs.get(tok), tok: tok, open: []byte("<tool_call>")}
+	logits := make([]float32, tok.VocabSize())
+	// Free text, then the tag: nothing is masked.
+	for _, id := range tok.Encode("Sure. <tool_call>", false) {
+		for i := range logits {
+			logits[i] = 1
+		}
+		c.Mask(logits, 100)
+		for i, l := range logits {
+			if l != 1 {
+				t.Fatalf("token %d masked in free text", i)
+			}
+		}
+		if err := c.Accept(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.in == nil {
+		t.Fatal("the opening tag did not start a constrained call")
+	}
+	good := "\n" + `{"name": "get_weather", "arguments": {"city": "Oslo", "days": 3}}` + "\n</tool_call>"
+	for _, id := range tok.Encode(good, false) {
+		if err := c.Accept(id); err != nil {
+			t.Fatalf("a valid call is refused at token %d: %v", id, err)
+		}
+	}
+	if c.in != nil {
+		t.Fatal("the closing tag did not end the call")
+	}
+	// A second call with arguments outside the schema is refused.
+	for _, id := range tok.Encode(`<tool_call>{"name": "get_weather", "arguments": {"city": 1`, false) {
+		if err := c.Accept(id); err != nil {
+			if !strings.Contains(err.Error(), "does not continue") {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatal("a call with a number for a string argument was accepted")
+}
+
+func TestConstraint_UnsupportedSchemaIsAnError(t *testing.T) {
+	e := newEngine(t, 1<<30, map[string]testmodel.Spec{"qwen": {Architecture: "qwen2", Seed: 5}})
+	r := userSays("test/qwen", "hi", 8)
+	r.Output = &protocol.OutputFormat{Schema: json.RawMessage(`{"type":"object","properties":{"d":{"type":"string","format":"date"}}}`)}
+	_, err := chat(t, e, r)
+	var se *grammar.SchemaError
+	if !errors.Is(err, ErrSchema) || !errors.As(err, &se) || se.Keyword != "format" || se.Path != "/properties/d" {
+		t.Fatalf("error %v: want ErrSchema naming format at /properties/d", err)
+	}
+}
+
+// newTestTokenizer is testmodel's byte-level tokenizer.
+func newTestTokenizer(t *testing.T) *tokenizer.Tokenizer {
+	t.Helper()
+	dir := t.TempDir()
+	if err := testmodel.Write(dir, testmodel.Spec{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
