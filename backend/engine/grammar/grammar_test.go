@@ -235,3 +235,28 @@ func FuzzMatcher(f *testing.F) {
 		}
 	})
 }
+
+// Inside a string the mask takes plain-text tokens without walking them:
+// it allows exactly what the full walk of the trie allows, budget and
+// length limits included.
+func TestConstraint_PlainStringShortcutMatchesWalk(t *testing.T) {
+	v := byteVocab()
+	g, _ := compileT(t, `{"type":"object","properties":{"a":{"type":"string","minLength":3,"maxLength":5},"b":{"type":"string"}},"required":["a","b"]}`)
+	for _, prefix := range []string{`{"a":"`, `{"a":"x`, `{"a":"xyz`, `{"a":"xyzw`, `{"b":"日`, `{"b":"`} {
+		for _, left := range []int{0, 3, 6, 12, 100} {
+			c := NewConstraint(g, v, nil)
+			if !c.Feed([]byte(prefix)) {
+				t.Fatalf("prefix %q rejected", prefix)
+			}
+			c.allowed(left)
+			fast := append([]uint64(nil), c.allow...)
+			clear(c.allow)
+			c.walk(&c.v.all, 0, left)
+			for i := range fast {
+				if fast[i] != c.allow[i] {
+					t.Fatalf("prefix %q left %d: word %d: shortcut %064b, walk %064b", prefix, left, i, fast[i], c.allow[i])
+				}
+			}
+		}
+	}
+}

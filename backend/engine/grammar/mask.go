@@ -4,23 +4,34 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unicode/utf8"
 )
 
-// Vocab is a tokenizer's vocabulary as a byte trie, for masks. Build it
+// Vocab is a tokenizer's vocabulary as byte tries, for masks. Build it
 // once per model; it is immutable and safe for concurrent use.
 type Vocab struct {
 	size  int
+	all   trie // every token
+	other trie // the tokens that are not plain string text
+	bytes [][]byte
+	// chars is, for a token that is plain string text (whole UTF-8
+	// characters, no quote, backslash or control character), its number
+	// of characters; -1 for the others. Inside a string such a token
+	// always continues it, so the mask takes them without walking.
+	chars  []int32
+	plain  []uint64 // bitset of the plain tokens
+	nplain int
+}
+
+type trie struct {
 	nodes []trieNode
 	edges []edge
 	ids   []int32 // tokens ending at a node: nodes[i].ids indexes here
-	bytes [][]byte
 }
 
 type trieNode struct {
-	edges  int32 // first edge
-	nedges int32
-	ids    int32 // first token id in Vocab.ids
-	nids   int32
+	edges, nedges int32 // its edges: edges[edges:edges+nedges], in byte order
+	ids, nids     int32
 }
 
 type edge struct {
@@ -28,24 +39,58 @@ type edge struct {
 	child int32
 }
 
-// NewVocab builds the trie of tokens, where tokenBytes gives the bytes a
+// NewVocab builds the tries of tokens, where tokenBytes gives the bytes a
 // token stands for in the middle of a text; a token for which it returns
 // nil (special tokens, unknown ids) is never allowed by a mask.
 func NewVocab(size int, tokenBytes func(id int) []byte) *Vocab {
-	type build struct {
-		kids map[byte]int
-		ids  []int32
-	}
-	tree := []build{{kids: map[byte]int{}}}
-	v := &Vocab{size: size, bytes: make([][]byte, size)}
+	v := &Vocab{size: size, bytes: make([][]byte, size), chars: make([]int32, size), plain: make([]uint64, (size+63)/64)}
+	var all, other []int
 	for id := range size {
+		v.chars[id] = -1
 		bs := tokenBytes(id)
 		if len(bs) == 0 {
 			continue
 		}
 		v.bytes[id] = bs
+		all = append(all, id)
+		if n, ok := plainText(bs); ok {
+			v.chars[id] = int32(n)
+			v.plain[id/64] |= 1 << (id % 64)
+			v.nplain++
+		} else {
+			other = append(other, id)
+		}
+	}
+	v.all = buildTrie(v.bytes, all)
+	v.other = buildTrie(v.bytes, other)
+	return v
+}
+
+// plainText reports whether bs is text a JSON string holds as it is, and
+// its number of characters.
+func plainText(bs []byte) (int, bool) {
+	if !utf8.Valid(bs) {
+		return 0, false
+	}
+	n := 0
+	for _, r := range string(bs) {
+		if r == '"' || r == '\\' || r < 0x20 || r == utf8.RuneError {
+			return 0, false
+		}
+		n++
+	}
+	return n, true
+}
+
+func buildTrie(tokens [][]byte, ids []int) trie {
+	type build struct {
+		kids map[byte]int
+		ids  []int32
+	}
+	tree := []build{{kids: map[byte]int{}}}
+	for _, id := range ids {
 		at := 0
-		for _, b := range bs {
+		for _, b := range tokens[id] {
 			next, ok := tree[at].kids[b]
 			if !ok {
 				next = len(tree)
@@ -56,23 +101,23 @@ func NewVocab(size int, tokenBytes func(id int) []byte) *Vocab {
 		}
 		tree[at].ids = append(tree[at].ids, int32(id))
 	}
-	// Flatten, children in byte order.
-	v.nodes = make([]trieNode, len(tree))
-	for i, t := range tree {
-		n := &v.nodes[i]
-		n.ids, n.nids = int32(len(v.ids)), int32(len(t.ids))
-		v.ids = append(v.ids, t.ids...)
-		n.edges, n.nedges = int32(len(v.edges)), int32(len(t.kids))
-		keys := make([]byte, 0, len(t.kids))
-		for b := range t.kids {
+	var t trie
+	t.nodes = make([]trieNode, len(tree))
+	for i, bn := range tree {
+		n := &t.nodes[i]
+		n.ids, n.nids = int32(len(t.ids)), int32(len(bn.ids))
+		t.ids = append(t.ids, bn.ids...)
+		n.edges, n.nedges = int32(len(t.edges)), int32(len(bn.kids))
+		keys := make([]byte, 0, len(bn.kids))
+		for b := range bn.kids {
 			keys = append(keys, b)
 		}
 		slices.Sort(keys)
 		for _, b := range keys {
-			v.edges = append(v.edges, edge{b, int32(t.kids[b])})
+			t.edges = append(t.edges, edge{b, int32(bn.kids[b])})
 		}
 	}
-	return v
+	return t
 }
 
 // Size is the number of token ids.
@@ -81,66 +126,90 @@ func (v *Vocab) Size() int { return v.size }
 // Constraint masks a generation's logits to the tokens the grammar
 // allows. Not safe for concurrent use: one per generation.
 type Constraint struct {
-	m       *Matcher
-	v       *Vocab
-	stops   []int // allowed when the document is complete
-	allowed []int32
-	keep    []float32
+	m     *Matcher
+	v     *Vocab
+	stops []int    // allowed when the document is complete
+	allow []uint64 // the step's allowed tokens, a bitset
+	n     int      // how many
 }
 
 // NewConstraint starts constraining a generation to g over v; stops are
 // the tokens that end it (allowed only once the document is complete).
 func NewConstraint(g *Grammar, v *Vocab, stops []int) *Constraint {
-	return &Constraint{m: g.NewMatcher(), v: v, stops: stops}
+	return &Constraint{m: g.NewMatcher(), v: v, stops: stops, allow: make([]uint64, len(v.plain))}
 }
 
 // Mask sets to -Inf the logits of the tokens that may not come next: those
 // the grammar rejects, and those after which the document could no longer
 // be finished in left more tokens. Stop tokens are allowed only when the
-// document is complete. It allocates nothing once its buffers have grown.
+// document is complete. It allocates nothing.
 func (c *Constraint) Mask(logits []float32, left int) {
-	c.allowed = c.allowed[:0]
-	c.walk(0, left)
-	if len(c.allowed) == 0 && left >= 0 { // the budget binds past what one token can do: grammar only
-		c.walk(0, math.MaxInt32)
+	c.allowed(left)
+	if c.n == 0 { // the budget binds past what one token can do: the grammar alone
+		c.allowed(math.MaxInt32)
 	}
 	if c.m.Complete() {
 		for _, s := range c.stops {
-			c.allowed = append(c.allowed, int32(s))
-		}
-	}
-	c.keep = c.keep[:0]
-	for _, id := range c.allowed {
-		if int(id) < len(logits) {
-			c.keep = append(c.keep, logits[id])
+			if s >= 0 && s < c.v.size {
+				c.allow[s/64] |= 1 << (s % 64)
+			}
 		}
 	}
 	inf := float32(math.Inf(-1))
 	for i := range logits {
-		logits[i] = inf
-	}
-	k := 0
-	for _, id := range c.allowed {
-		if int(id) < len(logits) {
-			logits[id] = c.keep[k]
-			k++
+		if i >= c.v.size || c.allow[i/64]&(1<<(i%64)) == 0 {
+			logits[i] = inf
 		}
+	}
+}
+
+// allowed fills the bitset with the tokens the grammar and the budget let
+// come next.
+func (c *Constraint) allowed(left int) {
+	clear(c.allow)
+	c.n = 0
+	if pos, minLen, maxLen, ok := c.m.plainString(); ok {
+		c.plainTokens(pos, minLen, maxLen, left)
+		c.walk(&c.v.other, 0, left)
+		return
+	}
+	c.walk(&c.v.all, 0, left)
+}
+
+// plainTokens allows, inside a string, the plain-text tokens that fit its
+// length limits and the budget.
+func (c *Constraint) plainTokens(pos, minLen, maxLen, left int) {
+	tail := c.m.Dist() - max(0, minLen-pos) - 1 // what follows the string
+	if maxLen < 0 && c.m.Dist() <= left {       // every plain token: the common case
+		copy(c.allow, c.v.plain)
+		c.n += c.v.nplain
+		return
+	}
+	for id, n := range c.v.chars {
+		if n < 0 || (maxLen >= 0 && pos+int(n) > maxLen) || tail+max(0, minLen-pos-int(n))+1 > left {
+			continue
+		}
+		c.allow[id/64] |= 1 << (id % 64)
+		c.n++
 	}
 }
 
 // walk visits the trie below node with the matcher's state, adding the
 // tokens it can consume; a rejected byte skips its whole subtree.
-func (c *Constraint) walk(node int32, left int) {
-	n := c.v.nodes[node]
-	for _, e := range c.v.edges[n.edges : n.edges+n.nedges] {
+func (c *Constraint) walk(t *trie, node int32, left int) {
+	n := t.nodes[node]
+	for _, e := range t.edges[n.edges : n.edges+n.nedges] {
 		k := c.m.mark()
 		if c.m.feed(e.b) {
-			child := c.v.nodes[e.child]
+			child := t.nodes[e.child]
 			if child.nids > 0 && c.m.Dist() <= left {
-				c.allowed = append(c.allowed, c.v.ids[child.ids:child.ids+child.nids]...)
+				for _, id := range t.ids[child.ids : child.ids+child.nids] {
+					c.allow[id/64] |= 1 << (id % 64)
+				}
+				c.n += int(child.nids)
 			}
 			if child.nedges > 0 {
-				c.walk(e.child, left)
+				c.walk(t, e.child, left)
 			}
 		}
 		c.m.restore(k)

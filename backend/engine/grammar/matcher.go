@@ -660,3 +660,14 @@ func (m *Matcher) key(f *frame, b byte) result {
 	}
 	return took
 }
+
+// plainString reports whether the matcher is inside a string, between
+// characters (where any plain text continues it), with the string's
+// characters so far and its length limits.
+func (m *Matcher) plainString() (pos, minLen, maxLen int, ok bool) {
+	f := &m.stack[m.depth-1]
+	if f.n == nil || f.n.kind != kString || f.st != sBody {
+		return 0, 0, 0, false
+	}
+	return int(f.pos), f.n.minLen, f.n.maxLen, true
+}
