@@ -120,3 +120,11 @@ func BenchmarkMask(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNewVocab is the one-time cost, per loaded model, of the tries
+// of a 151,936-token vocabulary (paid by its first structured request).
+func BenchmarkNewVocab(b *testing.B) {
+	for b.Loop() {
+		syntheticVocab(151936)
+	}
+}

@@ -260,3 +260,24 @@ func TestConstraint_PlainStringShortcutMatchesWalk(t *testing.T) {
 		}
 	}
 }
+
+// A step (mask, then accept) allocates nothing once warm.
+func TestConstraint_StepAllocatesNothing(t *testing.T) {
+	v := byteVocab()
+	g, _ := compileT(t, schemas[1].schema)
+	c := NewConstraint(g, v, []int{0})
+	if !c.Feed([]byte(`{"name":"`)) {
+		t.Fatal("prefix rejected")
+	}
+	logits := make([]float32, v.Size())
+	c.Mask(logits, 100)
+	allocs := testing.AllocsPerRun(50, func() {
+		c.Mask(logits, 100)
+		if err := c.Accept('a'); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per step", allocs)
+	}
+}
