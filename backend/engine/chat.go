@@ -94,7 +94,7 @@ func (l *loaded) generate(ctx context.Context, r protocol.Request, prompt string
 	if len(out.tools) == 0 {
 		syntax = syntax.WithoutTools() // no tools offered: a JSON answer is an answer, not a call
 	}
-	constraint, err := l.constraint(r, out.tools)
+	constraint, err := l.constraint(r, out.tools, opened)
 	if err != nil {
 		return err
 	}

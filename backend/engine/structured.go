@@ -36,9 +36,10 @@ func (vs *vocabs) get(tok *tokenizer.Tokenizer) *grammar.Vocab {
 // format (the whole answer is the JSON), or else, for a family that
 // writes Hermes-style calls (<tool_call>{"name", "arguments"}</tool_call>)
 // and a request that offers tools, each call's JSON (the text around
-// calls stays free). nil: no constraint. Other families' tool calls are
-// not constrained.
-func (l *loaded) constraint(r protocol.Request, tools map[string]bool) (generate.Constraint, error) {
+// calls stays free; with tool_choice required or a named tool, the answer
+// starts with a call, unless the template opened a reasoning block).
+// nil: no constraint. Other families' tool calls are not constrained.
+func (l *loaded) constraint(r protocol.Request, tools map[string]bool, opened bool) (generate.Constraint, error) {
 	if r.Output != nil {
 		g, err := grammar.Compile(r.Output.Schema)
 		if err != nil {
@@ -49,11 +50,47 @@ func (l *loaded) constraint(r protocol.Request, tools map[string]bool) (generate
 	if len(tools) == 0 || l.syntax != toolcall.Hermes {
 		return nil, nil
 	}
-	g, err := grammar.ToolCall(CallTools(r), "</tool_call>")
+	callTools := CallTools(r)
+	g, err := grammar.ToolCall(callTools, "", hermesClose)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 	}
-	return &callConstraint{g: g, v: l.vocabs.get(l.tok), tok: l.tok, open: []byte("<tool_call>")}, nil
+	c := &callConstraint{g: g, v: l.vocabs.get(l.tok), tok: l.tok, open: []byte(hermesOpen)}
+	if forced := forcedTools(r, callTools); forced != nil && !opened {
+		// tool_choice required or a named tool: the answer starts with a
+		// call (to that tool).
+		fg, err := grammar.ToolCall(forced, hermesOpen, hermesClose)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrSchema, err)
+		}
+		c.in = grammar.NewConstraint(fg, c.v, nil)
+	}
+	return c, nil
+}
+
+const (
+	hermesOpen  = "<tool_call>"
+	hermesClose = "</tool_call>"
+)
+
+// forcedTools are the tools the answer must start by calling: all of
+// them for tool_choice required, the named one for a named choice; nil
+// when the model may answer without a call.
+func forcedTools(r protocol.Request, tools []grammar.Tool) []grammar.Tool {
+	if r.ToolChoice == nil {
+		return nil
+	}
+	switch r.ToolChoice.Mode {
+	case protocol.ToolChoiceRequired:
+		return tools
+	case protocol.ToolChoiceTool:
+		for _, t := range tools {
+			if t.Name == r.ToolChoice.Name {
+				return []grammar.Tool{t}
+			}
+		}
+	}
+	return nil
 }
 
 // ErrSchema: the request's output or tool schema is outside the subset

@@ -3,12 +3,16 @@ package engine
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/modelbar/modelbar/backend/engine/grammar"
 	"github.com/modelbar/modelbar/backend/engine/grammar/grammartest"
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
+	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
 	"github.com/modelbar/modelbar/backend/engine/tokenizer"
 	"github.com/modelbar/modelbar/backend/protocol"
 )
@@ -70,7 +74,7 @@ func TestCallConstraint_ConstrainsHermesCalls(t *testing.T) {
 		{Name: "get_weather", Schema: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"}},"required":["city","days"],"additionalProperties":false}`)},
 		{Name: "noop"},
 	}
-	g, err := grammar.ToolCall(tools, "</tool_call>")
+	g, err := grammar.ToolCall(tools, "", "</tool_call>")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,4 +143,57 @@ func newTestTokenizer(t *testing.T) *tokenizer.Tokenizer {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// A Hermes-family model asked to call a tool (tool_choice required, or a
+// named tool) starts its answer with a call whose arguments follow that
+// tool's schema: over many seeds of a model with random weights, every
+// answer has a tool_use block that validates.
+func TestChat_ForcedToolCallsValidate(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "models", "test", "hermes")
+	if err := testmodel.Write(model, testmodel.Spec{Architecture: "qwen2", Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	tpl := `{% if tools %}<tools>{% for t in tools %}{{ t | tojson }}{% endfor %}</tools>` +
+		`Answer calls as <tool_call>{"name": ..., "arguments": ...}</tool_call>{% endif %}` + chatML
+	if err := os.WriteFile(filepath.Join(model, "chat_template.jinja"), []byte(tpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := cpu.New()
+	t.Cleanup(func() { b.Close() })
+	e := New(Options{Roots: []modelfile.Root{modelfile.ModelsRoot(dir)}, Budget: 1 << 30, Backend: b})
+	t.Cleanup(e.Close)
+
+	weather := `{"type":"object","properties":{"city":{"type":"string","maxLength":16},"days":{"type":"integer"},"unit":{"enum":["c","f"]}},"required":["city","days"],"additionalProperties":false}`
+	search := `{"type":"object","properties":{"q":{"type":"string"},"tags":{"type":"array","items":{"type":"string"},"maxItems":2}},"required":["q"]}`
+	schemas := map[string]string{"get_weather": weather, "search": search}
+	tools := []protocol.Tool{{Name: "get_weather", InputSchema: json.RawMessage(weather)}, {Name: "search", InputSchema: json.RawMessage(search)}}
+	one := 1.0
+	for seed := int64(0); seed < 100; seed++ {
+		r := userSays("test/hermes", "What is the weather in Oslo?", 120)
+		r.Temperature, r.Seed, r.Tools = &one, &seed, tools
+		r.ToolChoice = &protocol.ToolChoice{Mode: protocol.ToolChoiceRequired}
+		if seed%2 == 1 {
+			r.ToolChoice = &protocol.ToolChoice{Mode: protocol.ToolChoiceTool, Name: "search"}
+		}
+		evs, err := chat(t, e, r)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		res, err := protocol.Aggregate(evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Content) == 0 || res.Content[0].Type != protocol.BlockToolUse || res.StopReason != protocol.StopToolUse {
+			t.Fatalf("seed %d: %+v: want a tool call first", seed, res)
+		}
+		call := res.Content[0]
+		if seed%2 == 1 && call.Name != "search" {
+			t.Fatalf("seed %d: called %s, want the named search", seed, call.Name)
+		}
+		if err := grammartest.Validate([]byte(schemas[call.Name]), call.Input); err != nil {
+			t.Fatalf("seed %d: %s(%s): %v", seed, call.Name, call.Input, err)
+		}
+	}
 }

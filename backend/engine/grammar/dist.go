@@ -37,6 +37,9 @@ func (m *Matcher) Done() bool {
 // cost is the fewest bytes that finish f's own value.
 func (m *Matcher) cost(f *frame) int {
 	if f.n == nil {
+		if f.st == rPrefix {
+			return len(m.g.prefix) - int(f.pos) + m.g.root.min + len(m.g.suffix)
+		}
 		if f.st == rSuffix {
 			return len(m.g.suffix) - int(f.pos)
 		}

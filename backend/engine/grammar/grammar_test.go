@@ -281,3 +281,40 @@ func TestConstraint_StepAllocatesNothing(t *testing.T) {
 		t.Errorf("%v allocations per step", allocs)
 	}
 }
+
+// A tool call names one of the tools first, then gives arguments that
+// follow that tool's schema, then the closing tag; with a prefix, the
+// opening tag comes first.
+func TestToolCall_NameFirstThenItsArguments(t *testing.T) {
+	tools := []Tool{
+		{Name: "get_weather", Schema: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false}`)},
+		{Name: "noop"},
+	}
+	g, err := ToolCall(tools, "", "</tool_call>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forced, err := ToolCall(tools, "<tool_call>", "</tool_call>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for doc, want := range map[string]bool{
+		"\n" + `{"name": "get_weather", "arguments": {"city": "Oslo"}}` + "\n</tool_call>": true,
+		`{"name":"noop","arguments":{"anything":[1]}}</tool_call>`:                        true,
+		`{"name":"get_weather","arguments":{"town":"Oslo"}}</tool_call>`:                 false,
+		`{"arguments":{"city":"Oslo"},"name":"get_weather"}</tool_call>`:                 false,
+		`{"name":"get_weather"}</tool_call>`:                                             false,
+		`{"name":"other","arguments":{}}</tool_call>`:                                    false,
+		`{"name":"noop","arguments":{}}`:                                                 false,
+	} {
+		if got := matches(g, doc); got != want {
+			t.Errorf("%s: matches %v, want %v", doc, got, want)
+		}
+		if got := matches(forced, "<tool_call>"+doc); got != want {
+			t.Errorf("forced <tool_call>%s: matches %v, want %v", doc, got, want)
+		}
+	}
+	if _, err := ToolCall([]Tool{{Name: "x", Schema: json.RawMessage(`{"type":"string"}`)}}, "", ""); err == nil {
+		t.Error("a tool whose arguments are a string compiled")
+	}
+}

@@ -157,7 +157,9 @@ func (c *Constraint) Mask(logits []float32, left int) {
 	if c.n == 0 { // the budget binds past what one token can do: the grammar alone
 		c.allowed(math.MaxInt32)
 	}
-	if c.m.Complete() {
+	// Complete, the answer may end; at a dead end (which a grammar
+	// without bugs never reaches) it must.
+	if c.m.Complete() || c.n == 0 {
 		for _, s := range c.stops {
 			if s >= 0 && s < c.v.size {
 				c.allow[s/64] |= 1 << (s % 64)

@@ -49,6 +49,7 @@ const (
 	// literal
 	lIn
 	// root
+	rPrefix
 	rValue
 	rSuffix
 )
@@ -84,6 +85,11 @@ type Matcher struct {
 // NewMatcher starts matching a document of g.
 func (g *Grammar) NewMatcher() *Matcher {
 	m := &Matcher{g: g, stack: make([]frame, maxDepth+2)}
+	if len(g.prefix) > 0 {
+		m.stack[0] = frame{st: rPrefix}
+		m.depth = 1
+		return m
+	}
 	m.stack[0] = frame{st: rValue}
 	m.stack[1] = frame{n: g.root, tail: int32(len(g.suffix))}
 	m.depth = 2
@@ -224,6 +230,20 @@ func (m *Matcher) step(f *frame, b byte) result {
 }
 
 func (m *Matcher) root(f *frame, b byte) result {
+	if f.st == rPrefix {
+		if m.g.prefix[f.pos] != b {
+			return reject
+		}
+		if f.pos++; int(f.pos) < len(m.g.prefix) {
+			return took
+		}
+		f.st, f.pos = rValue, 0
+		m.set(m.depth-1, *f)
+		if !m.push(frame{n: m.g.root, tail: int32(len(m.g.suffix))}) {
+			return reject
+		}
+		return took
+	}
 	s := m.g.suffix
 	if f.st != rSuffix || int(f.pos) >= len(s) {
 		return reject
@@ -614,7 +634,14 @@ func allowed(f *frame, k int) bool {
 	if f.seen&(1<<k) != 0 {
 		return false
 	}
-	return !f.n.ordered || f.seen == 0 || k > 63-bits.LeadingZeros64(f.seen)
+	if !f.n.ordered {
+		return true
+	}
+	// In order: after the last written, and no required one skipped.
+	if f.seen != 0 && k <= 63-bits.LeadingZeros64(f.seen) {
+		return false
+	}
+	return f.n.required&^f.seen&(1<<k-1) == 0
 }
 
 // more reports whether another member may follow.

@@ -92,6 +92,7 @@ const maxProps = 64
 // Grammar is a compiled schema. Safe for concurrent use.
 type Grammar struct {
 	root   *node
+	prefix []byte // bytes that must come before the root value (a forced tool call's opening tag)
 	suffix []byte // bytes that must follow the root value (a tool call's closing tag)
 }
 
@@ -557,11 +558,12 @@ type Tool struct {
 	Schema json.RawMessage
 }
 
-// ToolCall compiles the body of one Hermes-style tool call,
-// {"name": <one of tools>, "arguments": <that tool's schema>}, followed by
+// ToolCall compiles one Hermes-style tool call: prefix (the opening tag,
+// when the call is forced; "" when the tag has been written already),
+// {"name": <one of tools>, "arguments": <that tool's schema>}, then
 // suffix (the closing tag). An error names the tool's index in Path
 // ("/tools/2/...").
-func ToolCall(tools []Tool, suffix string) (*Grammar, error) {
+func ToolCall(tools []Tool, prefix, suffix string) (*Grammar, error) {
 	n := &node{kind: kObject, ordered: true, tagged: true, required: 3}
 	var names []any
 	for _, t := range tools {
@@ -599,7 +601,7 @@ func ToolCall(tools []Tool, suffix string) (*Grammar, error) {
 	argsKey, _ := encode("arguments")
 	n.props = []prop{{name: "name", key: nameKey, value: nameNode}, {name: "arguments", key: argsKey, value: &node{kind: kObject, min: argsMin}}}
 	n.index()
-	return &Grammar{root: n, suffix: []byte(suffix)}, nil
+	return &Grammar{root: n, prefix: []byte(prefix), suffix: []byte(suffix)}, nil
 }
 
 func errorsAs(err error, se **SchemaError) bool {
