@@ -160,3 +160,28 @@ func TestSDK_StructuredOutputUnsupportedSchemaLocal(t *testing.T) {
 		t.Errorf("Anthropic: %v", err)
 	}
 }
+
+// The Responses API's text.format json_schema to the local engine.
+func TestResponses_StructuredOutputLocal(t *testing.T) {
+	_, opt := withLocal(t)
+	h := newHarness(t, opt)
+	schema := `{"type":"object","properties":{"n":{"type":"integer"},"s":{"enum":["a","b"]}},"required":["n","s"],"additionalProperties":false}`
+	resp, body := h.post("/v1/responses", `{"model":"`+localModel+`","input":"hi","max_output_tokens":60,"temperature":1,`+
+		`"text":{"format":{"type":"json_schema","name":"x","strict":true,"schema":`+schema+`}}}`)
+	var r struct {
+		Output []struct {
+			Content []struct{ Text string }
+		}
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &r) != nil || len(r.Output) != 1 || len(r.Output[0].Content) != 1 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if err := grammartest.Validate([]byte(schema), []byte(r.Output[0].Content[0].Text)); err != nil {
+		t.Fatalf("%q: %v", r.Output[0].Content[0].Text, err)
+	}
+	resp, body = h.post("/v1/responses", `{"model":"`+localModel+`","input":"hi",`+
+		`"text":{"format":{"type":"json_schema","name":"x","schema":{"type":"object","allOf":[]}}}}`)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"text.format"`) || !strings.Contains(string(body), "allOf") {
+		t.Errorf("unsupported schema: %d %s", resp.StatusCode, body)
+	}
+}
