@@ -300,12 +300,12 @@ func TestToolCall_NameFirstThenItsArguments(t *testing.T) {
 	}
 	for doc, want := range map[string]bool{
 		"\n" + `{"name": "get_weather", "arguments": {"city": "Oslo"}}` + "\n</tool_call>": true,
-		`{"name":"noop","arguments":{"anything":[1]}}</tool_call>`:                        true,
-		`{"name":"get_weather","arguments":{"town":"Oslo"}}</tool_call>`:                 false,
-		`{"arguments":{"city":"Oslo"},"name":"get_weather"}</tool_call>`:                 false,
-		`{"name":"get_weather"}</tool_call>`:                                             false,
-		`{"name":"other","arguments":{}}</tool_call>`:                                    false,
-		`{"name":"noop","arguments":{}}`:                                                 false,
+		`{"name":"noop","arguments":{"anything":[1]}}</tool_call>`:                         true,
+		`{"name":"get_weather","arguments":{"town":"Oslo"}}</tool_call>`:                   false,
+		`{"arguments":{"city":"Oslo"},"name":"get_weather"}</tool_call>`:                   false,
+		`{"name":"get_weather"}</tool_call>`:                                               false,
+		`{"name":"other","arguments":{}}</tool_call>`:                                      false,
+		`{"name":"noop","arguments":{}}`:                                                   false,
 	} {
 		if got := matches(g, doc); got != want {
 			t.Errorf("%s: matches %v, want %v", doc, got, want)
