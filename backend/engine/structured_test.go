@@ -23,6 +23,7 @@ var structuredSchemas = []string{
 	`{"type":"object","properties":{"name":{"type":"string","maxLength":12},"age":{"type":"integer"},"ok":{"type":"boolean"}},"required":["name","age","ok"],"additionalProperties":false}`,
 	`{"type":"object","properties":{"kind":{"enum":["cat","dog","bird"]},"tags":{"type":"array","items":{"type":"string"},"minItems":1,"maxItems":3},"score":{"type":["number","null"]}},"required":["kind","tags","score"],"additionalProperties":false}`,
 	`{"type":"object","properties":{"items":{"type":"array","items":{"type":"object","properties":{"id":{"type":"integer"},"v":{"anyOf":[{"type":"string"},{"type":"number"}]}},"required":["id"]}}},"required":["items"]}`,
+	`{"$defs":{"P":{"type":"object","properties":{"x":{"type":"number"},"y":{"type":"number"}},"required":["x","y"],"additionalProperties":false}},"type":"object","properties":{"from":{"$ref":"#/$defs/P"},"to":{"$ref":"#/$defs/P"}},"required":["from","to"],"additionalProperties":false}`,
 }
 
 // Every answer a generated model with random weights samples under an
@@ -34,7 +35,7 @@ func TestChat_StructuredOutputValidates(t *testing.T) {
 	one := 1.0
 	for si, schema := range structuredSchemas {
 		for seed := int64(0); seed < 100; seed++ {
-			r := userSays("test/qwen", "Give me JSON.", 40+int(seed%5)*16)
+			r := userSays("test/qwen", "Give me JSON.", 48+int(seed%5)*16)
 			r.Temperature, r.Seed = &one, &seed
 			r.Output = &protocol.OutputFormat{Schema: json.RawMessage(schema)}
 			evs, err := chat(t, e, r)

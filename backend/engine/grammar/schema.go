@@ -118,7 +118,7 @@ func AnyObject() *Grammar { return &Grammar{root: anyObject} }
 // schema; with properties only the declared ones are written), items,
 // minItems, maxItems, minLength, maxLength, enum, const, anyOf and oneOf
 // whose alternatives start differently (a different type, or literals),
-// and annotations (title, description, default, examples, $schema, $id,
+// $ref to the root's $defs or definitions (not recursive), and annotations (title, description, default, examples, $schema, $id,
 // $comment, strict). Anything else is a *SchemaError naming the keyword.
 func Compile(schema json.RawMessage) (*Grammar, error) {
 	if len(bytes.TrimSpace(schema)) == 0 {
@@ -130,11 +130,71 @@ func Compile(schema json.RawMessage) (*Grammar, error) {
 	if err := d.Decode(&v); err != nil {
 		return nil, &SchemaError{Keyword: "", Reason: "the schema is not JSON: " + err.Error()}
 	}
-	n, err := compile(v, "", 0)
+	c := &compiler{memo: map[string]*node{}, visiting: map[string]bool{}}
+	if root, ok := v.(map[string]any); ok {
+		for _, k := range []string{"$defs", "definitions"} {
+			if d, ok := root[k].(map[string]any); ok {
+				c.defs = append(c.defs, defs{k, d})
+			}
+		}
+	}
+	n, err := c.compile(v, "", 0)
 	if err != nil {
 		return nil, err
 	}
 	return &Grammar{root: n}, nil
+}
+
+// compiler compiles one schema: its root's definitions ($defs, or the
+// older definitions), which $ref may name, each compiled once.
+type compiler struct {
+	defs     []defs
+	memo     map[string]*node // by $ref
+	visiting map[string]bool  // refs being compiled: a ref back to one is recursion
+}
+
+type defs struct {
+	key string // "$defs" or "definitions"
+	m   map[string]any
+}
+
+// ref compiles a $ref to a definition of the root: "#/$defs/Name" or
+// "#/definitions/Name". Recursive schemas are not supported (the grammar
+// has no cycles).
+func (c *compiler) ref(s map[string]any, path string, depth int) (*node, error) {
+	ref, _ := s["$ref"].(string)
+	for k := range s {
+		root := depth == 0 && (k == "$defs" || k == "definitions")
+		if k != "$ref" && !annotations[k] && !root {
+			return nil, &SchemaError{Path: path, Keyword: k, Reason: "only annotations may stand beside $ref"}
+		}
+	}
+	if n, ok := c.memo[ref]; ok {
+		return n, nil
+	}
+	for _, d := range c.defs {
+		name, ok := strings.CutPrefix(ref, "#/"+d.key+"/")
+		if !ok || strings.Contains(name, "/") {
+			continue
+		}
+		name = strings.ReplaceAll(strings.ReplaceAll(name, "~1", "/"), "~0", "~")
+		def, ok := d.m[name]
+		if !ok {
+			break
+		}
+		if c.visiting[ref] {
+			return nil, &SchemaError{Path: path, Keyword: "$ref", Reason: fmt.Sprintf("%s refers to itself: recursive schemas are not supported", ref)}
+		}
+		c.visiting[ref] = true
+		n, err := c.compile(def, "/"+d.key+"/"+pointerEscape(name), depth+1)
+		delete(c.visiting, ref)
+		if err != nil {
+			return nil, err
+		}
+		c.memo[ref] = n
+		return n, nil
+	}
+	return nil, &SchemaError{Path: path, Keyword: "$ref", Reason: fmt.Sprintf("%q is not a definition of the schema (#/$defs/Name or #/definitions/Name)", ref)}
 }
 
 // maxSchemaDepth bounds nesting in a schema.
@@ -143,7 +203,7 @@ const maxSchemaDepth = 32
 var annotations = map[string]bool{"title": true, "description": true, "default": true, "examples": true,
 	"$schema": true, "$id": true, "$comment": true, "strict": true, "deprecated": true, "readOnly": true, "writeOnly": true}
 
-func compile(v any, path string, depth int) (*node, error) {
+func (c *compiler) compile(v any, path string, depth int) (*node, error) {
 	if depth > maxSchemaDepth {
 		return nil, &SchemaError{Path: path, Keyword: "properties", Reason: fmt.Sprintf("schemas nest deeper than %d levels", maxSchemaDepth)}
 	}
@@ -157,7 +217,10 @@ func compile(v any, path string, depth int) (*node, error) {
 	if !ok {
 		return nil, &SchemaError{Path: path, Keyword: "", Reason: "a schema must be an object or a boolean"}
 	}
-	known := map[string]bool{"type": true, "properties": true, "required": true, "additionalProperties": true,
+	if _, ok := s["$ref"]; ok {
+		return c.ref(s, path, depth)
+	}
+	known := map[string]bool{"$defs": depth == 0, "definitions": depth == 0, "type": true, "properties": true, "required": true, "additionalProperties": true,
 		"items": true, "minItems": true, "maxItems": true, "minLength": true, "maxLength": true,
 		"enum": true, "const": true, "anyOf": true, "oneOf": true}
 	for _, k := range slices.Sorted(mapKeys(s)) {
@@ -177,10 +240,10 @@ func compile(v any, path string, depth int) (*node, error) {
 	}
 	for _, k := range []string{"anyOf", "oneOf"} {
 		if a, ok := s[k]; ok {
-			return alternatives(a, s, path, k, depth)
+			return c.alternatives(a, s, path, k, depth)
 		}
 	}
-	return typed(s, path, depth)
+	return c.typed(s, path, depth)
 }
 
 func mapKeys(m map[string]any) func(func(string) bool) {
@@ -223,7 +286,7 @@ func encode(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-func alternatives(a any, s map[string]any, path, kw string, depth int) (*node, error) {
+func (c *compiler) alternatives(a any, s map[string]any, path, kw string, depth int) (*node, error) {
 	list, ok := a.([]any)
 	if !ok || len(list) == 0 {
 		return nil, &SchemaError{Path: path, Keyword: kw, Reason: "must be a non-empty array"}
@@ -235,7 +298,7 @@ func alternatives(a any, s map[string]any, path, kw string, depth int) (*node, e
 	}
 	var alts []*node
 	for i, v := range list {
-		n, err := compile(v, fmt.Sprintf("%s/%s/%d", path, kw, i), depth+1)
+		n, err := c.compile(v, fmt.Sprintf("%s/%s/%d", path, kw, i), depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -246,7 +309,7 @@ func alternatives(a any, s map[string]any, path, kw string, depth int) (*node, e
 
 // typed compiles a schema by its type (none: any value, or an object when
 // it has properties).
-func typed(s map[string]any, path string, depth int) (*node, error) {
+func (c *compiler) typed(s map[string]any, path string, depth int) (*node, error) {
 	var types []string
 	switch t := s["type"].(type) {
 	case nil:
@@ -274,7 +337,7 @@ func typed(s map[string]any, path string, depth int) (*node, error) {
 	}
 	var alts []*node
 	for _, t := range types {
-		n, err := ofType(t, s, path, depth)
+		n, err := c.ofType(t, s, path, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -286,12 +349,12 @@ func typed(s map[string]any, path string, depth int) (*node, error) {
 	return union(path, "type", alts)
 }
 
-func ofType(t string, s map[string]any, path string, depth int) (*node, error) {
+func (c *compiler) ofType(t string, s map[string]any, path string, depth int) (*node, error) {
 	switch t {
 	case "object":
-		return object(s, path, depth)
+		return c.object(s, path, depth)
 	case "array":
-		return array(s, path, depth)
+		return c.array(s, path, depth)
 	case "string":
 		n := &node{kind: kString, maxLen: -1}
 		var err error
@@ -335,9 +398,9 @@ func count(s map[string]any, path, kw string, def int) (int, error) {
 	return n, nil
 }
 
-func object(s map[string]any, path string, depth int) (*node, error) {
+func (c *compiler) object(s map[string]any, path string, depth int) (*node, error) {
 	n := &node{kind: kObject}
-	props, err := properties(s, path, depth)
+	props, err := c.properties(s, path, depth)
 	if err != nil {
 		return nil, err
 	}
@@ -354,13 +417,13 @@ func object(s map[string]any, path string, depth int) (*node, error) {
 				n.free = anyNode
 			}
 		default:
-			if n.free, err = compile(ap, path+"/additionalProperties", depth+1); err != nil {
+			if n.free, err = c.compile(ap, path+"/additionalProperties", depth+1); err != nil {
 				return nil, err
 			}
 		}
 	} else if ap, ok := s["additionalProperties"]; ok {
 		if _, isBool := ap.(bool); !isBool {
-			if _, err := compile(ap, path+"/additionalProperties", depth+1); err != nil {
+			if _, err := c.compile(ap, path+"/additionalProperties", depth+1); err != nil {
 				return nil, err
 			}
 		}
@@ -370,7 +433,7 @@ func object(s map[string]any, path string, depth int) (*node, error) {
 }
 
 // properties reads properties in the schema's order.
-func properties(s map[string]any, path string, depth int) ([]prop, error) {
+func (c *compiler) properties(s map[string]any, path string, depth int) ([]prop, error) {
 	raw, ok := s["properties"]
 	if !ok {
 		return nil, nil
@@ -384,7 +447,7 @@ func properties(s map[string]any, path string, depth int) ([]prop, error) {
 	}
 	var props []prop
 	for _, name := range slices.Sorted(mapKeys(m)) {
-		v, err := compile(m[name], path+"/properties/"+pointerEscape(name), depth+1)
+		v, err := c.compile(m[name], path+"/properties/"+pointerEscape(name), depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -448,11 +511,11 @@ func (n *node) reqCost(set uint64, comma bool) int {
 	return c
 }
 
-func array(s map[string]any, path string, depth int) (*node, error) {
+func (c *compiler) array(s map[string]any, path string, depth int) (*node, error) {
 	n := &node{kind: kArray, items: anyNode, maxItems: -1}
 	if it, ok := s["items"]; ok {
 		var err error
-		if n.items, err = compile(it, path+"/items", depth+1); err != nil {
+		if n.items, err = c.compile(it, path+"/items", depth+1); err != nil {
 			return nil, err
 		}
 	}

@@ -30,8 +30,20 @@ func Validate(schema, doc []byte) error {
 	return Check(s, v, "")
 }
 
-// Check checks v (decoded with UseNumber) against schema.
-func Check(schema any, v any, path string) error {
+// Check checks v (decoded with UseNumber) against schema, whose
+// "#/$defs/..." and "#/definitions/..." references it resolves.
+func Check(schema any, v any, path string) error { return checker{schema}.check(schema, v, path) }
+
+type checker struct{ root any }
+
+func (c checker) check(schema any, v any, path string) error {
+	if s, ok := schema.(map[string]any); ok {
+		if ref, ok := s["$ref"].(string); ok {
+			parts := strings.Split(strings.TrimPrefix(ref, "#/"), "/")
+			def := c.root.(map[string]any)[parts[0]].(map[string]any)[parts[1]]
+			return c.check(def, v, path)
+		}
+	}
 	if b, ok := schema.(bool); ok {
 		if !b {
 			return fmt.Errorf("%s: false schema", path)
@@ -60,7 +72,7 @@ func Check(schema any, v any, path string) error {
 		}
 		n := 0
 		for _, a := range alts {
-			if Check(a, v, path) == nil {
+			if c.check(a, v, path) == nil {
 				n++
 			}
 		}
@@ -96,13 +108,13 @@ func Check(schema any, v any, path string) error {
 		}
 		for k, x := range v {
 			if ps, ok := props[k]; ok {
-				if err := Check(ps, x, path+"/"+k); err != nil {
+				if err := c.check(ps, x, path+"/"+k); err != nil {
 					return err
 				}
 				continue
 			}
 			if ap, ok := s["additionalProperties"]; ok {
-				if err := Check(ap, x, path+"/"+k); err != nil {
+				if err := c.check(ap, x, path+"/"+k); err != nil {
 					return fmt.Errorf("additional property %q: %w", k, err)
 				}
 			}
@@ -116,7 +128,7 @@ func Check(schema any, v any, path string) error {
 		}
 		if it, ok := s["items"]; ok {
 			for i, x := range v {
-				if err := Check(it, x, fmt.Sprintf("%s/%d", path, i)); err != nil {
+				if err := c.check(it, x, fmt.Sprintf("%s/%d", path, i)); err != nil {
 					return err
 				}
 			}
