@@ -324,3 +324,46 @@ func TestToolCall_NameFirstThenItsArguments(t *testing.T) {
 		t.Error("a tool whose arguments are a string compiled")
 	}
 }
+
+// FuzzCompile: any schema compiles or is refused with a SchemaError
+// (never a panic), and documents sampled under one that compiles
+// validate against it.
+func FuzzCompile(f *testing.F) {
+	for _, tc := range schemas {
+		f.Add(tc.schema, uint64(1))
+	}
+	f.Add(`{"type":"array","items":{"type":"array","minItems":1000,"items":{"type":"string","minLength":1000}},"minItems":1000}`, uint64(2))
+	f.Add(`{"anyOf":[{"type":"integer"},{"enum":["a",1]}]}`, uint64(3))
+	f.Add(`{"type":["object","null"],"properties":{"a":{"const":"x"}},"required":["a"]}`, uint64(4))
+	v := byteVocab()
+	f.Fuzz(func(t *testing.T, schema string, seed uint64) {
+		g, err := Compile(json.RawMessage(schema))
+		if err != nil {
+			var se *SchemaError
+			if !errors.As(err, &se) {
+				t.Fatalf("%s: %T %v", schema, err, err)
+			}
+			return
+		}
+		var s any = map[string]any{"type": "object"}
+		if strings.TrimSpace(schema) != "" {
+			d := json.NewDecoder(strings.NewReader(schema))
+			d.UseNumber()
+			if d.Decode(&s) != nil {
+				t.Fatalf("%s compiled but does not decode", schema)
+			}
+		}
+		rng := rand.New(rand.NewPCG(seed, 1))
+		doc, ok := sample(t, g, v, rng, 200)
+		if !ok {
+			return // the schema's smallest document is larger than the budget
+		}
+		val, err := grammartest.Decode(doc)
+		if err != nil {
+			t.Fatalf("%s: %q does not parse: %v", schema, doc, err)
+		}
+		if err := grammartest.Check(s, val, ""); err != nil {
+			t.Fatalf("%s: %q: %v", schema, doc, err)
+		}
+	})
+}

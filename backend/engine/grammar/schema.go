@@ -203,7 +203,20 @@ const maxSchemaDepth = 32
 var annotations = map[string]bool{"title": true, "description": true, "default": true, "examples": true,
 	"$schema": true, "$id": true, "$comment": true, "strict": true, "deprecated": true, "readOnly": true, "writeOnly": true}
 
+// maxDocument bounds the smallest document of a schema (minItems and
+// minLength multiply): costs stay far from overflowing, and a schema
+// whose every answer is megabytes long is a mistake.
+const maxDocument = 1 << 20
+
 func (c *compiler) compile(v any, path string, depth int) (*node, error) {
+	n, err := c.compileAny(v, path, depth)
+	if err == nil && n.min > maxDocument {
+		return nil, &SchemaError{Path: path, Keyword: "minItems", Reason: fmt.Sprintf("its smallest document is over %d bytes", maxDocument)}
+	}
+	return n, err
+}
+
+func (c *compiler) compileAny(v any, path string, depth int) (*node, error) {
 	if depth > maxSchemaDepth {
 		return nil, &SchemaError{Path: path, Keyword: "properties", Reason: fmt.Sprintf("schemas nest deeper than %d levels", maxSchemaDepth)}
 	}
@@ -228,15 +241,15 @@ func (c *compiler) compile(v any, path string, depth int) (*node, error) {
 			return nil, &SchemaError{Path: path, Keyword: k, Reason: "outside the supported subset (see README: Structured output)"}
 		}
 	}
-	if c, ok := s["const"]; ok {
-		return literals(path, "const", []any{c})
+	if cv, ok := s["const"]; ok {
+		return c.enum(s, path, "const", []any{cv})
 	}
 	if e, ok := s["enum"]; ok {
 		vals, ok := e.([]any)
 		if !ok || len(vals) == 0 {
 			return nil, &SchemaError{Path: path, Keyword: "enum", Reason: "must be a non-empty array"}
 		}
-		return literals(path, "enum", vals)
+		return c.enum(s, path, "enum", vals)
 	}
 	for _, k := range []string{"anyOf", "oneOf"} {
 		if a, ok := s[k]; ok {
@@ -254,6 +267,69 @@ func mapKeys(m map[string]any) func(func(string) bool) {
 			}
 		}
 	}
+}
+
+// enum compiles enum or const: its values of the schema's type, if it
+// names one. Other keywords beside them are refused (a value would have
+// to satisfy them too).
+func (c *compiler) enum(s map[string]any, path, kw string, vals []any) (*node, error) {
+	for _, k := range slices.Sorted(mapKeys(s)) {
+		if k != kw && k != "type" && k != "enum" && k != "const" && !annotations[k] {
+			return nil, &SchemaError{Path: path, Keyword: k, Reason: "only type and annotations may stand beside " + kw}
+		}
+	}
+	if kw == "const" {
+		if _, ok := s["enum"]; ok {
+			return nil, &SchemaError{Path: path, Keyword: "enum", Reason: "enum and const together"}
+		}
+	}
+	var types []string
+	switch t := s["type"].(type) {
+	case nil:
+	case string:
+		types = []string{t}
+	case []any:
+		for _, x := range t {
+			name, _ := x.(string)
+			types = append(types, name)
+		}
+	default:
+		return nil, &SchemaError{Path: path, Keyword: "type", Reason: "must be a string or an array of strings"}
+	}
+	if types != nil {
+		var kept []any
+		for _, v := range vals {
+			if slices.ContainsFunc(types, func(t string) bool { return hasType(t, v) }) {
+				kept = append(kept, v)
+			}
+		}
+		if len(kept) == 0 {
+			return nil, &SchemaError{Path: path, Keyword: kw, Reason: "no value is of the schema's type"}
+		}
+		vals = kept
+	}
+	return literals(path, kw, vals)
+}
+
+// hasType reports whether v (decoded with UseNumber) is of JSON Schema
+// type t; an integer is a number without fraction or exponent, as the
+// grammar writes integers.
+func hasType(t string, v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		return t == "object"
+	case []any:
+		return t == "array"
+	case string:
+		return t == "string"
+	case bool:
+		return t == "boolean"
+	case nil:
+		return t == "null"
+	case json.Number:
+		return t == "number" || t == "integer" && !strings.ContainsAny(v.String(), ".eE")
+	}
+	return false
 }
 
 // literals compiles enum or const: the canonical JSON of each value.
@@ -313,8 +389,14 @@ func (c *compiler) typed(s map[string]any, path string, depth int) (*node, error
 	var types []string
 	switch t := s["type"].(type) {
 	case nil:
-		if _, ok := s["properties"]; ok {
-			types = []string{"object"}
+		// No type: the keywords' type (a value of another type would
+		// satisfy them vacuously, but writing this one is always valid).
+		for _, kt := range []struct{ kw, t string }{{"properties", "object"}, {"required", "object"}, {"additionalProperties", "object"},
+			{"items", "array"}, {"minItems", "array"}, {"maxItems", "array"}, {"minLength", "string"}, {"maxLength", "string"}} {
+			if _, ok := s[kt.kw]; ok {
+				types = []string{kt.t}
+				break
+			}
 		}
 	case string:
 		types = []string{t}
@@ -325,6 +407,9 @@ func (c *compiler) typed(s map[string]any, path string, depth int) (*node, error
 				return nil, &SchemaError{Path: path, Keyword: "type", Reason: "must name types"}
 			}
 			types = append(types, name)
+		}
+		if len(types) == 0 {
+			return nil, &SchemaError{Path: path, Keyword: "type", Reason: "must name at least one type"}
 		}
 	default:
 		return nil, &SchemaError{Path: path, Keyword: "type", Reason: "must be a string or an array of strings"}
