@@ -37,8 +37,9 @@ func (vs *vocabs) get(tok *tokenizer.Tokenizer) *grammar.Vocab {
 // writes Hermes-style calls (<tool_call>{"name", "arguments"}</tool_call>)
 // and a request that offers tools, each call's JSON (the text around
 // calls stays free; with tool_choice required or a named tool, the answer
-// starts with a call, unless the template opened a reasoning block).
-// nil: no constraint. Other families' tool calls are not constrained.
+// starts with a call, unless the template opened a reasoning block); for
+// Llama 3, a call the request forces (llamaCall). nil: no constraint.
+// Other families' tool calls are not constrained.
 func (l *loaded) constraint(r protocol.Request, tools map[string]bool, opened bool) (generate.Constraint, error) {
 	if r.Output != nil {
 		g, err := grammar.Compile(r.Output.Schema)
@@ -47,7 +48,13 @@ func (l *loaded) constraint(r protocol.Request, tools map[string]bool, opened bo
 		}
 		return grammar.NewConstraint(g, l.vocabs.get(l.tok), l.stops), nil
 	}
-	if len(tools) == 0 || l.syntax != toolcall.Hermes {
+	if len(tools) == 0 {
+		return nil, nil
+	}
+	if l.syntax == toolcall.Llama3 {
+		return l.llamaCall(r, opened)
+	}
+	if l.syntax != toolcall.Hermes {
 		return nil, nil
 	}
 	callTools := CallTools(r)
@@ -66,6 +73,23 @@ func (l *loaded) constraint(r protocol.Request, tools map[string]bool, opened bo
 		c.in = grammar.NewConstraint(fg, c.v, nil)
 	}
 	return c, nil
+}
+
+// llamaCall constrains a Llama 3 answer that must call a tool: the whole
+// answer is {"name": ..., "parameters": ...} (the family's bare JSON
+// call), and it ends there. An answer that may choose is left free: its
+// call, if any, is the whole answer, which the model decides from its
+// first token.
+func (l *loaded) llamaCall(r protocol.Request, opened bool) (generate.Constraint, error) {
+	forced := forcedTools(r, CallTools(r))
+	if forced == nil || opened {
+		return nil, nil
+	}
+	g, err := grammar.Call(forced, "", "", "parameters")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
+	}
+	return grammar.NewConstraint(g, l.vocabs.get(l.tok), l.stops), nil
 }
 
 const (

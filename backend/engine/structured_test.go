@@ -146,20 +146,27 @@ func newTestTokenizer(t *testing.T) *tokenizer.Tokenizer {
 	return tok
 }
 
-// A Hermes-family model asked to call a tool (tool_choice required, or a
-// named tool) starts its answer with a call whose arguments follow that
-// tool's schema: over many seeds of a model with random weights, every
-// answer has a tool_use block that validates.
+// A model asked to call a tool (tool_choice required, or a named tool)
+// starts its answer with a call whose arguments follow that tool's
+// schema, in its family's syntax (Hermes' <tool_call> tags, Llama 3's bare
+// JSON with "parameters"): over many seeds of a model with random
+// weights, every answer has a tool_use block that validates.
 func TestChat_ForcedToolCallsValidate(t *testing.T) {
 	dir := t.TempDir()
-	model := filepath.Join(dir, "models", "test", "hermes")
-	if err := testmodel.Write(model, smallSpec(3)); err != nil {
-		t.Fatal(err)
+	templates := map[string]string{
+		"hermes": `{% if tools %}<tools>{% for t in tools %}{{ t | tojson }}{% endfor %}</tools>` +
+			`Answer calls as <tool_call>{"name": ..., "arguments": ...}</tool_call>{% endif %}` + chatML,
+		"llama3": `{% if tools %}Call a function with JSON {"name": ..., "parameters": ...}; its result comes as ipython.` +
+			`{% for t in tools %}{{ t | tojson }}{% endfor %}{% endif %}` + chatML,
 	}
-	tpl := `{% if tools %}<tools>{% for t in tools %}{{ t | tojson }}{% endfor %}</tools>` +
-		`Answer calls as <tool_call>{"name": ..., "arguments": ...}</tool_call>{% endif %}` + chatML
-	if err := os.WriteFile(filepath.Join(model, "chat_template.jinja"), []byte(tpl), 0o644); err != nil {
-		t.Fatal(err)
+	for name, tpl := range templates {
+		model := filepath.Join(dir, "models", "test", name)
+		if err := testmodel.Write(model, smallSpec(3)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(model, "chat_template.jinja"), []byte(tpl), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b := cpu.New()
 	t.Cleanup(func() { b.Close() })
@@ -172,7 +179,11 @@ func TestChat_ForcedToolCallsValidate(t *testing.T) {
 	tools := []protocol.Tool{{Name: "get_weather", InputSchema: json.RawMessage(weather)}, {Name: "search", InputSchema: json.RawMessage(search)}}
 	one := 1.0
 	for seed := int64(0); seed < 100; seed++ {
-		r := userSays("test/hermes", "What is the weather in Oslo?", 80)
+		model := "test/hermes"
+		if seed%4 >= 2 {
+			model = "test/llama3"
+		}
+		r := userSays(model, "What is the weather in Oslo?", 80)
 		r.Temperature, r.Seed, r.Tools = &one, &seed, tools
 		r.ToolChoice = &protocol.ToolChoice{Mode: protocol.ToolChoiceRequired}
 		if seed%2 == 1 {
@@ -180,21 +191,21 @@ func TestChat_ForcedToolCallsValidate(t *testing.T) {
 		}
 		evs, err := chat(t, e, r)
 		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
+			t.Fatalf("%s seed %d: %v", model, seed, err)
 		}
 		res, err := protocol.Aggregate(evs)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(res.Content) == 0 || res.Content[0].Type != protocol.BlockToolUse || res.StopReason != protocol.StopToolUse {
-			t.Fatalf("seed %d: %+v: want a tool call first", seed, res)
+			t.Fatalf("%s seed %d: %+v: want a tool call first", model, seed, res)
 		}
 		call := res.Content[0]
 		if seed%2 == 1 && call.Name != "search" {
-			t.Fatalf("seed %d: called %s, want the named search", seed, call.Name)
+			t.Fatalf("%s seed %d: called %s, want the named search", model, seed, call.Name)
 		}
 		if err := grammartest.Validate([]byte(schemas[call.Name]), call.Input); err != nil {
-			t.Fatalf("seed %d: %s(%s): %v", seed, call.Name, call.Input, err)
+			t.Fatalf("%s seed %d: %s(%s): %v", model, seed, call.Name, call.Input, err)
 		}
 	}
 }

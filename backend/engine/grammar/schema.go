@@ -712,6 +712,12 @@ type Tool struct {
 // suffix (the closing tag). An error names the tool's index in Path
 // ("/tools/2/...").
 func ToolCall(tools []Tool, prefix, suffix string) (*Grammar, error) {
+	return Call(tools, prefix, suffix, "arguments")
+}
+
+// Call is ToolCall with the arguments under argsKey (Llama 3 writes
+// "parameters").
+func Call(tools []Tool, prefix, suffix, argsKey string) (*Grammar, error) {
 	n := &node{kind: kObject, ordered: true, tagged: true, required: 3}
 	var names []any
 	for _, t := range tools {
@@ -746,8 +752,8 @@ func ToolCall(tools []Tool, prefix, suffix string) (*Grammar, error) {
 		argsMin = max(argsMin, g.root.min)
 	}
 	nameKey, _ := encode("name")
-	argsKey, _ := encode("arguments")
-	n.props = []prop{{name: "name", key: nameKey, value: nameNode}, {name: "arguments", key: argsKey, value: &node{kind: kObject, min: argsMin}}}
+	argsEnc, _ := encode(argsKey)
+	n.props = []prop{{name: "name", key: nameKey, value: nameNode}, {name: argsKey, key: argsEnc, value: &node{kind: kObject, min: argsMin}}}
 	n.index()
 	return &Grammar{root: n, prefix: []byte(prefix), suffix: []byte(suffix)}, nil
 }
