@@ -57,7 +57,7 @@ func (l *loaded) constraint(r protocol.Request, tools map[string]bool, opened bo
 	if l.syntax != toolcall.Hermes {
 		return nil, nil
 	}
-	callTools := CallTools(r)
+	callTools := callTools(r)
 	g, err := grammar.ToolCall(callTools, "", hermesClose)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
@@ -81,7 +81,7 @@ func (l *loaded) constraint(r protocol.Request, tools map[string]bool, opened bo
 // call, if any, is the whole answer, which the model decides from its
 // first token.
 func (l *loaded) llamaCall(r protocol.Request, opened bool) (generate.Constraint, error) {
-	forced := forcedTools(r, CallTools(r))
+	forced := forcedTools(r, callTools(r))
 	if forced == nil || opened {
 		return nil, nil
 	}
@@ -121,11 +121,11 @@ func forcedTools(r protocol.Request, tools []grammar.Tool) []grammar.Tool {
 // the grammar supports (a *grammar.SchemaError says which keyword).
 var ErrSchema = fmt.Errorf("unsupported JSON Schema")
 
-// CallTools are the tools whose calls are constrained, each with the
+// callTools are the tools whose calls are constrained, each with the
 // schema its arguments follow: its input schema, or any object when that
-// schema is outside the supported subset (ToolSchemaErrors names those,
-// for the gateway to report; the call is then only made to be an object).
-func CallTools(r protocol.Request) []grammar.Tool {
+// schema is outside the supported subset (the tool is still offered: its
+// calls are then only made to be objects).
+func callTools(r protocol.Request) []grammar.Tool {
 	var tools []grammar.Tool
 	for _, t := range r.Tools {
 		schema := t.InputSchema
@@ -135,20 +135,6 @@ func CallTools(r protocol.Request) []grammar.Tool {
 		tools = append(tools, grammar.Tool{Name: t.Name, Schema: schema})
 	}
 	return tools
-}
-
-// ToolSchemaErrors returns, by tool index, the schema errors of r's tools
-// that CallTools loosens to any object.
-func ToolSchemaErrors(r protocol.Request) map[int]*grammar.SchemaError {
-	out := map[int]*grammar.SchemaError{}
-	for i, t := range r.Tools {
-		if _, err := grammar.Compile(t.InputSchema); err != nil {
-			if se, ok := err.(*grammar.SchemaError); ok {
-				out[i] = se
-			}
-		}
-	}
-	return out
 }
 
 // callConstraint leaves text free and constrains each tool call: after

@@ -12,6 +12,7 @@ package grammar
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -733,7 +734,7 @@ func Call(tools []Tool, prefix, suffix, argsKey string) (*Grammar, error) {
 		g, err := Compile(t.Schema)
 		if err != nil {
 			var se *SchemaError
-			if errorsAs(err, &se) {
+			if errors.As(err, &se) {
 				se.Path = fmt.Sprintf("/tools/%d%s", i, se.Path)
 			}
 			return nil, err
@@ -756,12 +757,4 @@ func Call(tools []Tool, prefix, suffix, argsKey string) (*Grammar, error) {
 	n.props = []prop{{name: "name", key: nameKey, value: nameNode}, {name: argsKey, key: argsEnc, value: &node{kind: kObject, min: argsMin}}}
 	n.index()
 	return &Grammar{root: n, prefix: []byte(prefix), suffix: []byte(suffix)}, nil
-}
-
-func errorsAs(err error, se **SchemaError) bool {
-	e, ok := err.(*SchemaError)
-	if ok {
-		*se = e
-	}
-	return ok
 }
