@@ -57,13 +57,13 @@ func (l *loaded) constraint(r protocol.Request, tools map[string]bool, opened bo
 	if l.syntax != toolcall.Hermes {
 		return nil, nil
 	}
-	callTools := callTools(r)
-	g, err := grammar.ToolCall(callTools, "", hermesClose)
+	offered := callTools(r)
+	g, err := grammar.ToolCall(offered, "", hermesClose)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 	}
 	c := &callConstraint{g: g, v: l.vocabs.get(l.tok), tok: l.tok, open: []byte(hermesOpen)}
-	if forced := forcedTools(r, callTools); forced != nil && !opened {
+	if forced := forcedTools(r, offered); forced != nil && !opened {
 		// tool_choice required or a named tool: the answer starts with a
 		// call (to that tool).
 		fg, err := grammar.ToolCall(forced, hermesOpen, hermesClose)
