@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -119,17 +120,17 @@ func forcedTools(r protocol.Request, tools []grammar.Tool) []grammar.Tool {
 
 // ErrSchema: the request's output or tool schema is outside the subset
 // the grammar supports (a *grammar.SchemaError says which keyword).
-var ErrSchema = fmt.Errorf("unsupported JSON Schema")
+var ErrSchema = errors.New("unsupported JSON Schema")
 
 // callTools are the tools whose calls are constrained, each with the
 // schema its arguments follow: its input schema, or any object when that
-// schema is outside the supported subset (the tool is still offered: its
-// calls are then only made to be objects).
+// schema is outside the supported subset or not an object's (the tool is
+// still offered: its calls are then only made to be objects).
 func callTools(r protocol.Request) []grammar.Tool {
 	var tools []grammar.Tool
 	for _, t := range r.Tools {
 		schema := t.InputSchema
-		if _, err := grammar.Compile(schema); err != nil {
+		if _, err := grammar.ToolCall([]grammar.Tool{{Name: t.Name, Schema: schema}}, "", ""); err != nil {
 			schema = nil
 		}
 		tools = append(tools, grammar.Tool{Name: t.Name, Schema: schema})

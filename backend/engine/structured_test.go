@@ -216,3 +216,25 @@ func TestChat_ForcedToolCallsValidate(t *testing.T) {
 func smallSpec(seed uint64) testmodel.Spec {
 	return testmodel.Spec{Architecture: "qwen2", HiddenSize: 32, IntermediateSize: 64, NumLayers: 1, NumHeads: 2, NumKVHeads: 1, Seed: seed}
 }
+
+// A tool whose schema is outside the subset, or not an object's, is still
+// offered: its calls are only made to be objects.
+func TestCallTools_LoosensUnsupportedSchemas(t *testing.T) {
+	r := protocol.Request{Tools: []protocol.Tool{
+		{Name: "ok", InputSchema: json.RawMessage(`{"type":"object","properties":{"a":{"type":"string"}}}`)},
+		{Name: "dated", InputSchema: json.RawMessage(`{"type":"object","properties":{"d":{"type":"string","format":"date"}}}`)},
+		{Name: "scalar", InputSchema: json.RawMessage(`{"type":"string"}`)},
+	}}
+	got := callTools(r)
+	if len(got) != 3 || got[0].Schema == nil || got[1].Schema != nil || got[2].Schema != nil {
+		t.Fatalf("%+v", got)
+	}
+	g, err := grammar.ToolCall(got, "", "</tool_call>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := g.NewMatcher()
+	if !m.Feed([]byte(`{"name":"dated","arguments":{"d":17}}</tool_call>`)) || !m.Done() {
+		t.Error("a call of the loosened tool with any object is refused")
+	}
+}
