@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,7 +16,12 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
 
+	"github.com/modelbar/modelbar/backend/engine"
 	"github.com/modelbar/modelbar/backend/engine/grammar/grammartest"
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
+	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
+	"github.com/modelbar/modelbar/backend/gateway"
 )
 
 // structuredSchema is what the SDK tests ask the local model for, in the
@@ -183,5 +190,48 @@ func TestResponses_StructuredOutputLocal(t *testing.T) {
 		`"text":{"format":{"type":"json_schema","name":"x","schema":{"type":"object","allOf":[]}}}}`)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"text.format"`) || !strings.Contains(string(body), "allOf") {
 		t.Errorf("unsupported schema: %d %s", resp.StatusCode, body)
+	}
+}
+
+// The OpenAI Go SDK's forced tool call (tool_choice required) against a
+// local Hermes-family model: the arguments follow the tool's parameters
+// schema on every seed.
+func TestSDK_OpenAIGoForcedToolCallLocal(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "models", "test", "hermes")
+	if err := testmodel.Write(model, testmodel.Spec{Architecture: "qwen2", Seed: 9}); err != nil {
+		t.Fatal(err)
+	}
+	tpl := `{% if tools %}<tools>{% for t in tools %}{{ t | tojson }}{% endfor %}</tools>Answer calls as <tool_call>{"name": ..., "arguments": ...}</tool_call>{% endif %}` +
+		`{% for m in messages %}<|im_start|>{{ m.role }}` + "\n" + `{{ m.content }}<|im_end|>` + "\n" + `{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant` + "\n" + `{% endif %}`
+	if err := os.WriteFile(filepath.Join(model, "chat_template.jinja"), []byte(tpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := cpu.New()
+	e := engine.New(engine.Options{Roots: []modelfile.Root{modelfile.ModelsRoot(dir)}, Budget: 1 << 30, Backend: b})
+	t.Cleanup(func() { e.Close(); b.Close() })
+	h := newHarness(t, func(o *gateway.Options) { o.Local = e })
+	c := openaigo.NewClient(option.WithBaseURL(h.url("/v1/")), option.WithAPIKey("x"), option.WithMaxRetries(0))
+	schema := `{"type":"object","properties":{"city":{"type":"string","maxLength":20},"days":{"type":"integer"}},"required":["city","days"],"additionalProperties":false}`
+	var params map[string]any
+	json.Unmarshal([]byte(schema), &params)
+	for seed := int64(0); seed < 8; seed++ {
+		resp, err := c.Chat.Completions.New(context.Background(), openaigo.ChatCompletionNewParams{
+			Model: "test/hermes", MaxCompletionTokens: openaigo.Int(80), Temperature: openaigo.Float(1), Seed: openaigo.Int(seed),
+			Messages: []openaigo.ChatCompletionMessageParamUnion{openaigo.UserMessage("Weather in Oslo?")},
+			Tools: []openaigo.ChatCompletionToolUnionParam{openaigo.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
+				Name: "get_weather", Parameters: shared.FunctionParameters(params)})},
+			ToolChoice: openaigo.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openaigo.String("required")},
+		})
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		ch := resp.Choices[0]
+		if ch.FinishReason != "tool_calls" || len(ch.Message.ToolCalls) == 0 || ch.Message.ToolCalls[0].Function.Name != "get_weather" {
+			t.Fatalf("seed %d: %+v", seed, ch)
+		}
+		if err := grammartest.Validate([]byte(schema), []byte(ch.Message.ToolCalls[0].Function.Arguments)); err != nil {
+			t.Fatalf("seed %d: %s: %v", seed, ch.Message.ToolCalls[0].Function.Arguments, err)
+		}
 	}
 }
