@@ -94,12 +94,20 @@ func (l *loaded) generate(ctx context.Context, r protocol.Request, prompt string
 	if len(out.tools) == 0 {
 		syntax = syntax.WithoutTools() // no tools offered: a JSON answer is an answer, not a call
 	}
-	parser := toolcall.NewParser(syntax, l.thinks, opened)
+	constraint, err := l.constraint(r, out.tools, opened)
+	if err != nil {
+		return err
+	}
+	think := l.thinks
+	if r.Output != nil { // the answer is the JSON, from its first token
+		syntax, think, opened = toolcall.None, false, false
+	}
+	parser := toolcall.NewParser(syntax, think, opened)
 	start := func(cached int) error {
 		return emit(protocol.Event{Type: protocol.EventStart, ID: "msg_" + randomID(), Model: r.Model,
 			Usage: protocol.Usage{InputTokens: len(ids) - cached, CacheReadTokens: cached}})
 	}
-	res, err := l.run(ctx, generate.Request{Prompt: ids, MaxTokens: maxTokens, StopTokens: l.stops, Stop: r.StopSequences, Sampling: sampling(r)},
+	res, err := l.run(ctx, generate.Request{Prompt: ids, MaxTokens: maxTokens, StopTokens: l.stops, Stop: r.StopSequences, Sampling: sampling(r), Constraint: constraint},
 		start, func(text string) error { return out.parts(parser.Add(text)) })
 	if err != nil {
 		return err

@@ -29,6 +29,7 @@ type loaded struct {
 	turn   chan struct{}
 	memory int64     // the weights' (their size on disk)
 	prefix *prefixes // KV caches, reused across requests (prefix.go)
+	vocabs vocabs    // the grammar's view of the vocabulary, built on first use (structured.go)
 }
 
 // open loads en's weights; p is its tokenizer and chat template, which a

@@ -10,6 +10,7 @@ import (
 
 	"github.com/modelbar/modelbar/backend/engine"
 	"github.com/modelbar/modelbar/backend/engine/generate"
+	"github.com/modelbar/modelbar/backend/engine/grammar"
 	"github.com/modelbar/modelbar/backend/engine/pool"
 	"github.com/modelbar/modelbar/backend/failover"
 	"github.com/modelbar/modelbar/backend/protocol"
@@ -170,7 +171,8 @@ func localError(err error) error {
 }
 
 // localRefuses is what the local engine cannot give and the client would
-// miss: JSON constrained to a format, several choices, token
+// miss: JSON constrained to a schema outside the subset its grammar
+// supports (the error names the keyword and where it is), several choices, token
 // probabilities, token biases, and what no backend of another API can
 // carry. The error names the client's field.
 func localRefuses(r protocol.Request, d *dialect) error {
@@ -178,8 +180,9 @@ func localRefuses(r protocol.Request, d *dialect) error {
 		return &protocol.RequestError{Param: field, Message: fmt.Sprintf("the local engine %s: leave %s out, or route this model to a provider", what, field)}
 	}
 	switch {
-	case r.Output != nil:
-		return no(d.outputField, "cannot constrain its answer to JSON yet")
+	case r.Output != nil && outputSchemaError(r.Output) != nil:
+		return &protocol.RequestError{Param: d.outputField, Message: outputSchemaError(r.Output).Error() +
+			": simplify the schema, or route this model to a provider"}
 	case len(r.Untranslatable) > 0:
 		return no(r.Untranslatable[0], "has no counterpart of it")
 	case r.N != nil && *r.N > 1:
@@ -190,6 +193,13 @@ func localRefuses(r protocol.Request, d *dialect) error {
 		return no("logit_bias", "cannot bias token probabilities")
 	}
 	return nil
+}
+
+// outputSchemaError is why the engine cannot constrain its answer to o's
+// schema (a *grammar.SchemaError), or nil.
+func outputSchemaError(o *protocol.OutputFormat) error {
+	_, err := grammar.Compile(o.Schema)
+	return err
 }
 
 // localDrops names what the local engine leaves out: the request's hints,

@@ -259,7 +259,8 @@ func TestSettings_AdminAPI(t *testing.T) {
 
 // The local engine takes Claude Code's default request (a system message
 // inside the conversation, adaptive thinking, hints), names what it leaves
-// out, and refuses only what it cannot give: JSON constrained to a format.
+// out, and refuses only what it cannot give: JSON constrained to a schema
+// outside its grammar's subset.
 func TestLocal_ToleratesWhatChangesNothing(t *testing.T) {
 	_, opt := withLocal(t)
 	h := newHarness(t, opt)
@@ -270,9 +271,10 @@ func TestLocal_ToleratesWhatChangesNothing(t *testing.T) {
 		t.Errorf("status %d, dropped %q: %s", resp.StatusCode, resp.Header.Get("X-Modelbar-Dropped"), body)
 	}
 	for path, body := range map[string]string{
-		"/v1/chat/completions": `{"model":"` + localModel + `","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}`,
+		"/v1/chat/completions": `{"model":"` + localModel + `","messages":[{"role":"user","content":"hi"}],` +
+			`"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"string","pattern":"^a"}}}}`,
 		"/v1/messages": `{"model":"` + localModel + `","max_tokens":4,"messages":[{"role":"user","content":"hi"}],` +
-			`"output_config":{"format":{"type":"json_schema","schema":{"type":"object"}}}}`,
+			`"output_config":{"format":{"type":"json_schema","schema":{"type":"object","not":{}}}}}`,
 	} {
 		resp, got := h.post(path, body)
 		param := map[string]string{"/v1/chat/completions": `"param":"response_format"`, "/v1/messages": "output_config.format"}[path]

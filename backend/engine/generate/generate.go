@@ -37,6 +37,27 @@ type Request struct {
 	StopTokens []int
 	Stop       []string // stop sequences: the text ends before the first one
 	Sampling   Sampling
+	// Constraint, if set, restricts the tokens sampled (structured
+	// output); nil: any token.
+	Constraint Constraint
+}
+
+// Constraint restricts which tokens may be sampled, step by step (a
+// grammar). Run calls Done, then Mask on the step's logits, then Accept
+// with the token picked unless it is a stop token. Used by one generation
+// at a time.
+type Constraint interface {
+	// Mask sets the logits of the tokens that may not come next to -Inf,
+	// stop tokens included while the output is incomplete; left is how
+	// many tokens may follow this one within the budget. At least one
+	// logit stays finite.
+	Mask(logits []float32, left int)
+	// Accept advances past the token picked; an error means the token
+	// was not allowed.
+	Accept(id int) error
+	// Done reports that the output is complete and nothing may follow:
+	// generation ends as at a stop token.
+	Done() bool
 }
 
 // FinishReason is why generation ended.
@@ -92,10 +113,18 @@ func Run(ctx context.Context, m Model, d Detokenizer, vocab int, req Request, em
 		if err != nil {
 			return res, err
 		}
+		if c := req.Constraint; c != nil {
+			c.Mask(logits, budget-res.CompletionTokens-1)
+		}
 		id := smp.pick(logits)
 		if slices.Contains(req.StopTokens, id) {
 			res.Finish = FinishStop
 			return res, out.finish(d.Flush())
+		}
+		if c := req.Constraint; c != nil {
+			if err := c.Accept(id); err != nil {
+				return res, fmt.Errorf("generate: %w", err)
+			}
 		}
 		res.CompletionTokens++
 		smp.seen(id)
@@ -103,6 +132,10 @@ func Run(ctx context.Context, m Model, d Detokenizer, vocab int, req Request, em
 		if err != nil || stop != "" {
 			res.Finish, res.StopSequence = FinishStopSequence, stop
 			return res, err
+		}
+		if c := req.Constraint; c != nil && c.Done() { // complete, and nothing may follow: as at a stop token
+			res.Finish = FinishStop
+			return res, out.finish(d.Flush())
 		}
 		input = append(input[:0:0], id)
 	}

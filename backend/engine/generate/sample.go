@@ -175,13 +175,17 @@ func (sm *sampler) draw() int {
 		total += c.p
 	}
 	r := sm.rng.Float64() * total
+	last := sm.cands[len(sm.cands)-1].id
 	for _, c := range sm.cands {
 		if r < c.p {
 			return c.id
 		}
 		r -= c.p
+		if c.p > 0 {
+			last = c.id // rounding left r over: the last token with any chance, never a masked one
+		}
 	}
-	return sm.cands[len(sm.cands)-1].id
+	return last
 }
 
 func argmax(xs []float32) int {
