@@ -93,13 +93,16 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 		wk.announce(t, err, actionFailover, plan.Targets[i+1].Backend, 0)
 		s.log.WarnContext(r.Context(), "backend failed before the first byte; failing over",
 			append([]any{"model", c.model, "backend", t.Backend, "next", plan.Targets[i+1].Backend}, failureAttrs(err)...)...)
-		wk.failed = append(wk.failed, stepName(plan, i))
+		wk.failed = append(wk.failed, t.Backend)
 		failedSteps = append(failedSteps, i)
 		info.fallbackFrom = wk.failed
 	}
 	info.backend = report.Backend
 	w.Header().Set(headerBackend, report.Backend)
-	var before []string // every failed step but the one the client hears of
+	// Every failed step but the one the client hears of: another step of
+	// the same backend (a second member or model of one provider) stays
+	// named, so a failover always shows.
+	var before []string
 	for j, name := range wk.failed {
 		if failedSteps[j] != reportStep {
 			before = append(before, name)
@@ -109,10 +112,11 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, c *call) {
 	s.fail(w, r, wk.tooLong(report.Err))
 }
 
-// stepName is how X-Modelbar-Fallback-From and X-Modelbar-Skipped name
-// plan step i: its backend, or "backend:model" when the plan has the
-// backend more than once (two members of one provider), so that a
-// failover from one to the other reads as one.
+// stepName is how X-Modelbar-Skipped names plan step i: its backend, or
+// "backend:model" when the plan has the backend more than once (two
+// members of one provider), so that each skip names what it skipped.
+// X-Modelbar-Fallback-From keeps naming backends alone, as it always has
+// (X-Modelbar-Backend-Model says which model answered).
 func stepName(plan router.Plan, i int) string {
 	t := plan.Targets[i]
 	n := 0

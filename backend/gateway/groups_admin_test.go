@@ -50,7 +50,8 @@ func TestAdmin_RouteGroups(t *testing.T) {
 		{"backend disagrees with targets", map[string]any{"backend": "p1", "targets": []map[string]any{{"backend": "p2"}}}, "backend"},
 		{"bad weight", map[string]any{"targets": []map[string]any{{"backend": "p1"}, {"backend": "p2", "weight": 0}, {"backend": "local", "weight": 5000}}}, "targets[2].weight"},
 		{"unknown member", map[string]any{"targets": []map[string]any{{"backend": "p1"}, {"backend": "nope"}}}, "targets[1].backend"},
-		{"fallback is a member", map[string]any{"fallbacks": []string{"p2:small"}}, "fallbacks[0]"},
+		{"fallback is a later member", map[string]any{"targets": []map[string]any{{"backend": "p1"}, {"backend": "p2", "model": "x"}}, "fallbacks": []string{"p2:x"}}, "fallbacks[0]"},
+		{"fallback is the first member's backend", map[string]any{"fallbacks": []string{"p2"}}, "fallbacks[0]"},
 		{"policy", map[string]any{"policy": "fastest"}, "policy"},
 		{"max_context", map[string]any{"max_context": -1}, "max_context"},
 	}
