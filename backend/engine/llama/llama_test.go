@@ -15,6 +15,13 @@ import (
 	"github.com/modelbar/modelbar/backend/engine/tensor/tensortest"
 )
 
+// exactCPU is a CPU backend on float32 activations, for tests that
+// compare with the float64 reference under LogitTol (the conformance
+// suite checks 8-bit activations under their own tolerance).
+func exactCPU(threads int) *cpu.Backend {
+	return cpu.NewWithOptions(cpu.Options{Threads: threads, Activations: cpu.ActivationsF32})
+}
+
 func TestConformance_CPU(t *testing.T) {
 	llamatest.RunConformance(t, func(testing.TB) tensor.Backend { return cpu.NewThreads(2) })
 }
@@ -196,7 +203,7 @@ func decodeAll(t *testing.T, m *llama.Model, seq []int) []float32 {
 // TestForward_LongPromptInChunks prefills more tokens than one backend
 // step takes (256): the chunks must join up exactly as the reference.
 func TestForward_LongPromptInChunks(t *testing.T) {
-	b := cpu.NewThreads(2)
+	b := exactCPU(2)
 	defer b.Close()
 	m, ref := loadExact(t, b, "qwen2_q4g32_tied_bias")
 	cfg := m.Config()
@@ -327,7 +334,7 @@ func testModelFiles(t *testing.T, models []fileModel) {
 			if cfg := mf.Config(); tt.check != nil && !tt.check(cfg) {
 				t.Errorf("config %+v", cfg)
 			}
-			b := cpu.NewThreads(2)
+			b := exactCPU(2)
 			defer b.Close()
 			m, err := llama.Load(mf.Config(), mf, b)
 			if err != nil {
@@ -345,7 +352,7 @@ func testModelFiles(t *testing.T, models []fileModel) {
 // forwarded only those positions would, the source continues as before
 // (also after the copy has been written), and the copy outlives it.
 func TestCache_CopyPrefix(t *testing.T) {
-	b := cpu.NewThreads(2)
+	b := exactCPU(2)
 	defer b.Close()
 	m, ref := loadExact(t, b, "qwen2_q4g32_tied_bias")
 	cfg := m.Config()

@@ -21,15 +21,28 @@ func BenchmarkQuantMatMul(b *testing.B) {
 		qz := tensortest.Quantize("w.weight", tensortest.Random(tensortest.NewRand(1), out*in, 0.05), out, in, 64, 4, modelfile.BF16)
 		wbytes := len(qz.W.Data) + len(qz.Scales.Data) + len(qz.Biases.Data)
 		for _, rows := range []int{1, 64} {
-			b.Run(fmt.Sprintf("%dto%d/rows=%d", in, out, rows), func(b *testing.B) {
-				benchMatMul(b, qz, rows, in, wbytes, 2*float64(rows*in*out))
-			})
+			for _, k := range kernelOptions {
+				b.Run(fmt.Sprintf("%dto%d/rows=%d/%s", in, out, rows, k.name), func(b *testing.B) {
+					benchMatMul(b, cpu.NewWithOptions(k.o), qz, rows, in, wbytes, 2*float64(rows*in*out))
+				})
+			}
 		}
 	}
 }
 
-func benchMatMul(b *testing.B, qz tensortest.Quantized, rows, in, wbytes int, flops float64) {
-	be := cpu.New()
+// kernelOptions are the backend configurations the benchmarks compare:
+// float32 activations (the exact path), 8-bit activations on the portable
+// kernels and on the SIMD ones.
+var kernelOptions = []struct {
+	name string
+	o    cpu.Options
+}{
+	{"f32act", cpu.Options{Activations: cpu.ActivationsF32}},
+	{"q8act-portable", cpu.Options{Activations: cpu.ActivationsQ8, Portable: true}},
+	{"q8act-simd", cpu.Options{Activations: cpu.ActivationsQ8}},
+}
+
+func benchMatMul(b *testing.B, be *cpu.Backend, qz tensortest.Quantized, rows, in, wbytes int, flops float64) {
 	defer be.Close()
 	var w tensor.Weight
 	x := tensortest.Random(tensortest.NewRand(2), rows*in, 1)

@@ -17,7 +17,14 @@ type matmulJob struct {
 	x    *array
 	out  *array
 	sums []float32 // quantized decode: per x row, the sum of each group of x
+	q8   []q8Row   // quantized decode on 8-bit activations: x's rows rounded
+	simd bool      // use the SIMD kernels
 }
+
+// q8Grain is the number of weight rows a worker takes at a time in a
+// product on 8-bit activations: it converts their scales and biases in
+// one pass.
+const q8Grain = 16
 
 // MatMul is x·wᵀ.
 func (b *Backend) MatMul(xa tensor.Array, wt tensor.Weight) tensor.Array {
@@ -33,7 +40,14 @@ func (b *Backend) MatMul(xa tensor.Array, wt tensor.Weight) tensor.Array {
 		return b.fail("MatMul: x is %d×%d, weight is %d×%d", x.rows, x.cols, w.rows, w.cols)
 	}
 	out := b.arena.alloc(b, x.rows, w.rows)
-	b.mm = matmulJob{w: w, x: x, out: out}
+	b.mm = matmulJob{w: w, x: x, out: out, simd: !b.portable}
+	if w.quantized() && w.fp4 == nil && !b.exact && w.cols%q8Block == 0 {
+		b.mm.q8 = b.q8.quantize(b.pool, x, w.bits, w.group)
+		b.scratchFor(2 * q8Grain * w.groups)
+		b.pool.parallel(&b.mm, w.rows, q8Grain)
+		b.mm = matmulJob{}
+		return out
+	}
 	if x.rows < blockRows && w.fp4 == nil { // mxfp4 rows are converted (blocked) at any size
 		if w.quantized() {
 			b.mm.sums = b.groupSums(x, w.group)
@@ -75,6 +89,10 @@ func (b *Backend) sumsBuf(n int) []float32 {
 }
 
 func (j *matmulJob) run(lo, hi, worker int) {
+	if j.q8 != nil {
+		j.fusedQ8(lo, hi, j.x.b.scratch[worker])
+		return
+	}
 	if j.x.rows < blockRows && j.w.fp4 == nil {
 		j.fused(lo, hi, j.x.b.scratch[worker])
 		return
@@ -146,4 +164,45 @@ func (w *weight) dotQuant(o int, x, sums, scratch []float32) float32 {
 		return dotQ4(q, sc, bi, x, sums, w.group)
 	}
 	return dotQ8(q, sc, bi, x, sums, w.group)
+}
+
+// fusedQ8 computes outputs lo..hi-1 of every x row from the stored
+// weight rows and x rounded to 8 bits, q8Grain rows at a time (the pool
+// hands out larger ranges when it runs a job on the caller alone). The
+// weight rows of a grain stay in cache while every x row passes.
+func (j *matmulJob) fusedQ8(lo, hi int, scratch []float32) {
+	for ; hi-lo > q8Grain; lo += q8Grain {
+		j.fusedQ8(lo, lo+q8Grain, scratch)
+	}
+	w, out := j.w, j.out.data()
+	m, g := w.rows, w.groups
+	n := (hi - lo) * g
+	sc := w.scales.convert(scratch[:n], lo*g, j.simd)
+	bi := w.biases.convert(scratch[n:2*n], lo*g, j.simd)
+	q := w.q[lo*w.words : hi*w.words]
+	for r, x := range j.q8 {
+		w.dotQ8Rows(q, x, sc, bi, out[r*m+lo:r*m+hi], j.simd)
+	}
+}
+
+// dotQ8Rows writes into out the products of len(out) consecutive
+// quantized weight rows (words q, converted scales and biases) with a row
+// of x rounded to 8 bits.
+func (w *weight) dotQ8Rows(q []uint32, x q8Row, sc, bi, out []float32, simd bool) {
+	g := w.groups
+	if w.bits == 4 {
+		if simd && dotQ4Q8SIMD(q, x, sc, bi, w.group, out) {
+			return
+		}
+		for i := range out {
+			out[i] = dotQ4Q8Go(q[i*w.words:(i+1)*w.words], x, sc[i*g:(i+1)*g], bi[i*g:(i+1)*g], w.group)
+		}
+		return
+	}
+	if simd && dotQ8Q8SIMD(q, x, sc, bi, w.group, out) {
+		return
+	}
+	for i := range out {
+		out[i] = dotQ8Q8Go(q[i*w.words:(i+1)*w.words], x, sc[i*g:(i+1)*g], bi[i*g:(i+1)*g], w.group)
+	}
 }

@@ -1,0 +1,13 @@
+//go:build !amd64
+
+package cpu
+
+// Without SIMD kernels for this architecture, the portable ones run.
+
+func simdName() string { return "" }
+
+func dotQ4Q8SIMD(q []uint32, r q8Row, sc, bi []float32, group int, out []float32) bool { return false }
+
+func dotQ8Q8SIMD(q []uint32, r q8Row, sc, bi []float32, group int, out []float32) bool { return false }
+
+func cvtHalfSIMD(dst []float32, src []uint16, bf bool) int { return 0 }
