@@ -111,7 +111,7 @@ func (j *matmulJob) fused(lo, hi int, scratch []float32) {
 			if w.quantized() {
 				s = w.dotQuant(o, x.row(r), j.sums[r*w.groups:(r+1)*w.groups], scratch)
 			} else {
-				s = w.dotDense(o, x.row(r))
+				s = w.dotDense(o, x.row(r), j.simd)
 			}
 			out[r*m+o] = s
 		}
@@ -133,16 +133,36 @@ func (j *matmulJob) blocked(lo, hi int, scratch []float32) {
 		}
 		w0, w1, w2, w3 := scratch[:k], scratch[k:2*k], scratch[2*k:3*k], scratch[3*k:4*k]
 		for r := range x.rows {
-			s := dot4(x.row(r), w0, w1, w2, w3)
+			s, ok := [4]float32{}, false
+			if j.simd {
+				s, ok = dot4SIMD(x.row(r), scratch[:blockRows*k], k)
+			}
+			if !ok {
+				s = dot4(x.row(r), w0, w1, w2, w3)
+			}
 			copy(out[r*m+o:r*m+o+n], s[:n])
 		}
 	}
 }
 
-// dotDense is the dot product of dense weight row o with x.
-func (w *weight) dotDense(o int, x []float32) float32 {
+// dotDense is the dot product of dense weight row o with x, with SIMD
+// when simd is set and the CPU has it.
+func (w *weight) dotDense(o int, x []float32, simd bool) float32 {
 	k := w.cols
 	v := w.vals
+	if simd {
+		var s float32
+		ok := false
+		switch v.dt {
+		case modelfile.F16, modelfile.BF16:
+			s, ok = dotHalfSIMD(v.h[o*k:(o+1)*k], x, v.dt == modelfile.BF16)
+		default:
+			s, ok = dotF32SIMD(v.f[o*k:(o+1)*k], x)
+		}
+		if ok {
+			return s
+		}
+	}
 	switch v.dt {
 	case modelfile.F16:
 		return dotF16(v.h[o*k:(o+1)*k], x)
