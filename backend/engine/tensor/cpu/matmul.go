@@ -19,12 +19,14 @@ type matmulJob struct {
 	sums []float32 // quantized decode: per x row, the sum of each group of x
 	q8   []q8Row   // quantized decode on 8-bit activations: x's rows rounded
 	simd bool      // use the SIMD kernels
+	grain int      // weight rows per chunk of fusedQ8
 }
 
 // q8Grain is the number of weight rows a worker takes at a time in a
 // product on 8-bit activations: it converts their scales and biases in
-// one pass.
-const q8Grain = 16
+// one pass, and the rows stay in the core's first-level cache (16 KiB of
+// them, at least 4 and at most 16 rows) while every row of x passes.
+func (w *weight) q8Grain() int { return max(4, min(16, 16384/(4*w.words))) }
 
 // MatMul is x·wᵀ.
 func (b *Backend) MatMul(xa tensor.Array, wt tensor.Weight) tensor.Array {
@@ -43,8 +45,9 @@ func (b *Backend) MatMul(xa tensor.Array, wt tensor.Weight) tensor.Array {
 	b.mm = matmulJob{w: w, x: x, out: out, simd: !b.portable}
 	if w.quantized() && w.fp4 == nil && !b.exact && w.cols%q8Block == 0 {
 		b.mm.q8 = b.q8.quantize(b.pool, x, w.bits, w.group)
-		b.scratchFor(2 * q8Grain * w.groups)
-		b.pool.parallel(&b.mm, w.rows, q8Grain)
+		b.mm.grain = w.q8Grain()
+		b.scratchFor(2 * b.mm.grain * w.groups)
+		b.pool.parallel(&b.mm, w.rows, b.mm.grain)
 		b.mm = matmulJob{}
 		return out
 	}
@@ -187,12 +190,12 @@ func (w *weight) dotQuant(o int, x, sums, scratch []float32) float32 {
 }
 
 // fusedQ8 computes outputs lo..hi-1 of every x row from the stored
-// weight rows and x rounded to 8 bits, q8Grain rows at a time (the pool
+// weight rows and x rounded to 8 bits, j.grain rows at a time (the pool
 // hands out larger ranges when it runs a job on the caller alone). The
 // weight rows of a grain stay in cache while every x row passes.
 func (j *matmulJob) fusedQ8(lo, hi int, scratch []float32) {
-	for ; hi-lo > q8Grain; lo += q8Grain {
-		j.fusedQ8(lo, lo+q8Grain, scratch)
+	for ; hi-lo > j.grain; lo += j.grain {
+		j.fusedQ8(lo, lo+j.grain, scratch)
 	}
 	w, out := j.w, j.out.data()
 	m, g := w.rows, w.groups

@@ -27,6 +27,9 @@ func dotQ4Q8AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs 
 func dotQ4Q8G32AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs *float32, chunks int, rows int, out *float32)
 
 //go:noescape
+func dotQ4Q8G64AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs *float32, groups int, rows int, out *float32)
+
+//go:noescape
 func dotQ8Q8AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs *float32, groups int, per int, rows int, out *float32)
 
 //go:noescape
@@ -52,9 +55,12 @@ func dotQ4Q8SIMD(q []uint32, r q8Row, sc, bi []float32, group int, out []float32
 	groups := cols / group
 	// The bounds the kernel relies on, checked here once.
 	_, _, _, _, _ = r.q[cols-1], r.d4[cols/8-1], sc[rows*groups-1], bi[rows*groups-1], r.xs[groups-1]
-	if group == 32 {
+	switch group {
+	case 32:
 		dotQ4Q8G32AVX2(&q[0], &r.q[0], &r.d4[0], &sc[0], &bi[0], &r.xs[0], cols/64, rows, &out[0])
-	} else {
+	case 64:
+		dotQ4Q8G64AVX2(&q[0], &r.q[0], &r.d4[0], &sc[0], &bi[0], &r.xs[0], groups, rows, &out[0])
+	default:
 		dotQ4Q8AVX2(&q[0], &r.q[0], &r.d4[0], &sc[0], &bi[0], &r.xs[0], groups, group/64, rows, &out[0])
 	}
 	return true

@@ -245,3 +245,75 @@ TEXT ·cpuidECX1(SB), NOSPLIT, $0-4
 	CPUID
 	MOVL  CX, ret+0(FP)
 	RET
+
+// G64STEP is one 64-value group of 4-bit weights (its scale at R8+off,
+// bias at R9+off, activation sum at R10+off, d at DX+2*off·4) into the
+// vector accumulator ACC and the scalar one X7.
+#define G64STEP(off, doff, qoff, xoff, ACC) \
+	VMOVDQU      qoff(SI), Y1; \
+	VPSRLW       $4, Y1, Y2; \
+	VPAND        Y15, Y1, Y1; \
+	VPAND        Y15, Y2, Y2; \
+	VPMADDUBSW   xoff(DI), Y1, Y1; \
+	VPMADDUBSW   xoff+32(DI), Y2, Y2; \
+	VPADDW       Y2, Y1, Y1; \
+	VPMADDWD     Y14, Y1, Y1; \
+	VCVTDQ2PS    Y1, Y1; \
+	VMULPS       doff(DX), Y1, Y1; \
+	VBROADCASTSS off(R8), Y5; \
+	VFMADD231PS  Y5, Y1, ACC; \
+	VMOVSS       off(R9), X6; \
+	VFMADD231SS  off(R10), X6, X7
+
+// func dotQ4Q8G64AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs *float32, groups int, rows int, out *float32)
+// dotQ4Q8AVX2 for groups of 64 (one chunk each), two groups per step into
+// two accumulators: one FMA chain per group would wait on its latency.
+TEXT ·dotQ4Q8G64AVX2(SB), NOSPLIT, $0-72
+	MOVQ q+0(FP), SI
+	MOVQ sc+24(FP), R8
+	MOVQ bi+32(FP), R9
+	MOVQ rows+56(FP), R12
+	MOVQ out+64(FP), R13
+	VMOVDQU nibbles<>(SB), Y15
+	VMOVDQU ones16<>(SB), Y14
+
+g64row:
+	MOVQ   xq+8(FP), DI
+	MOVQ   d4+16(FP), DX
+	MOVQ   xs+40(FP), R10
+	MOVQ   groups+48(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y8, Y8, Y8
+	VXORPS Y7, Y7, Y7
+
+g64pair:
+	CMPQ CX, $2
+	JL   g64last
+	G64STEP(0, 0, 0, 0, Y0)
+	G64STEP(4, 32, 32, 64, Y8)
+	ADDQ $64, SI
+	ADDQ $128, DI
+	ADDQ $64, DX
+	ADDQ $8, R8
+	ADDQ $8, R9
+	ADDQ $8, R10
+	SUBQ $2, CX
+	JMP  g64pair
+
+g64last:
+	TESTQ CX, CX
+	JZ    g64sum
+	G64STEP(0, 0, 0, 0, Y0)
+	ADDQ  $32, SI
+	ADDQ  $4, R8
+	ADDQ  $4, R9
+
+g64sum:
+	VADDPS Y8, Y0, Y0
+	HSUM
+	VMOVSS X0, (R13)
+	ADDQ   $4, R13
+	DECQ   R12
+	JNZ    g64row
+	VZEROUPPER
+	RET
