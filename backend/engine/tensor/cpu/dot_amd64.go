@@ -58,3 +58,36 @@ func dot4SIMD(x, w []float32, stride int) ([4]float32, bool) {
 	}
 	return out, true
 }
+
+//go:noescape
+func axpyF32AVX2(y *float32, x *float32, a float32, n int)
+
+//go:noescape
+func axpyBF16AVX2(y *float32, x *uint16, a float32, n int)
+
+//go:noescape
+func axpyF16F16C(y *float32, x *uint16, a float32, n int)
+
+// axpySIMD is y += a·x over the longest prefix of y that is a multiple of
+// 8 values, x being float32 (f), bfloat16 or IEEE half (h, bf); it
+// returns that prefix's length.
+func axpySIMD(y, f []float32, h []uint16, bf bool, a float32) int {
+	n := len(y) &^ 7
+	if !hasAVX2 || n == 0 {
+		return 0
+	}
+	switch {
+	case f != nil:
+		_ = f[n-1]
+		axpyF32AVX2(&y[0], &f[0], a, n)
+	case bf:
+		_ = h[n-1]
+		axpyBF16AVX2(&y[0], &h[0], a, n)
+	case hasF16C:
+		_ = h[n-1]
+		axpyF16F16C(&y[0], &h[0], a, n)
+	default:
+		return 0
+	}
+	return n
+}

@@ -192,3 +192,73 @@ d4done:
 	VMOVUPS      X0, (DI)
 	VZEROUPPER
 	RET
+
+// Attention's y += a·x over a cached value row, eight lanes at a time (n a
+// multiple of 8).
+
+// func axpyF32AVX2(y *float32, x *float32, a float32, n int)
+TEXT ·axpyF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	VBROADCASTSS a+16(FP), Y3
+	MOVQ n+24(FP), CX
+
+f32axpy:
+	CMPQ CX, $8
+	JL   f32axpydone
+	VMOVUPS (SI), Y0
+	VFMADD213PS (DI), Y3, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  f32axpy
+
+f32axpydone:
+	VZEROUPPER
+	RET
+
+// func axpyBF16AVX2(y *float32, x *uint16, a float32, n int)
+TEXT ·axpyBF16AVX2(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	VBROADCASTSS a+16(FP), Y3
+	MOVQ n+24(FP), CX
+
+bf16axpy:
+	CMPQ CX, $8
+	JL   bf16axpydone
+	VPMOVZXWD (SI), Y0
+	VPSLLD $16, Y0, Y0
+	VFMADD213PS (DI), Y3, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  bf16axpy
+
+bf16axpydone:
+	VZEROUPPER
+	RET
+
+// func axpyF16F16C(y *float32, x *uint16, a float32, n int)
+TEXT ·axpyF16F16C(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	VBROADCASTSS a+16(FP), Y3
+	MOVQ n+24(FP), CX
+
+f16axpy:
+	CMPQ CX, $8
+	JL   f16axpydone
+	VCVTPH2PS (SI), Y0
+	VFMADD213PS (DI), Y3, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  f16axpy
+
+f16axpydone:
+	VZEROUPPER
+	RET

@@ -70,3 +70,47 @@ func TestDenseDotSIMD(t *testing.T) {
 		}
 	}
 }
+
+// TestAxpySIMD compares attention's y += a·x on float32, bfloat16 and
+// IEEE half values with the portable loops: one product and one addition
+// per element, so the two agree to the last bit but for FMA's single
+// rounding (within an epsilon of |y| + |a·x|).
+func TestAxpySIMD(t *testing.T) {
+	if simdName() == "" {
+		t.Skip("no SIMD kernels on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{8, 16, 64, 72, 128} {
+		f, h, bh, y := make([]float32, n), make([]uint16, n), make([]uint16, n), make([]float32, n)
+		for i := range f {
+			f[i], y[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		encodeF16(h, f)
+		encodeBF16(bh, f)
+		const a = 0.37
+		for _, c := range []struct {
+			name string
+			f    []float32
+			h    []uint16
+			bf   bool
+			ref  func([]float32)
+			dec  func(int) float32
+		}{
+			{"f32", f, nil, false, func(y []float32) { axpy(y, f, a) }, func(i int) float32 { return f[i] }},
+			{"bf16", nil, bh, true, func(y []float32) { axpyBF16(y, bh, a) }, func(i int) float32 { return bf16(bh[i]) }},
+			{"f16", nil, h, false, func(y []float32) { axpyF16(y, h, a) }, func(i int) float32 { return f16(h[i]) }},
+		} {
+			got, want := append([]float32(nil), y...), append([]float32(nil), y...)
+			if axpySIMD(got, c.f, c.h, c.bf, a) != n {
+				t.Fatalf("%s n=%d: declined", c.name, n)
+			}
+			c.ref(want)
+			for i := range n {
+				tol := 0x1p-23 * (math.Abs(float64(y[i])) + math.Abs(float64(a*c.dec(i))))
+				if d := math.Abs(float64(got[i] - want[i])); d > tol {
+					t.Fatalf("%s n=%d [%d]: SIMD %v, portable %v", c.name, n, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

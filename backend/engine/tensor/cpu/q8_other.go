@@ -17,3 +17,5 @@ func dotF32SIMD(w, x []float32) (float32, bool) { return 0, false }
 func dotHalfSIMD(w []uint16, x []float32, bf bool) (float32, bool) { return 0, false }
 
 func dot4SIMD(x, w []float32, stride int) ([4]float32, bool) { return [4]float32{}, false }
+
+func axpySIMD(y, f []float32, h []uint16, bf bool, a float32) int { return 0 }
