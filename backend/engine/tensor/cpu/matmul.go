@@ -17,7 +17,8 @@ type matmulJob struct {
 	x    *array
 	out  *array
 	sums []float32 // quantized decode: per x row, the sum of each group of x
-	q8   []q8Row   // quantized decode on 8-bit activations: x's rows rounded
+	q8   []q8Row   // products on 8-bit activations: x's rows rounded
+	xs4  []float32 // and their activation sums, four rows side by side
 	simd bool      // use the SIMD kernels
 	grain int      // weight rows per chunk of fusedQ8
 }
@@ -45,8 +46,9 @@ func (b *Backend) MatMul(xa tensor.Array, wt tensor.Weight) tensor.Array {
 	b.mm = matmulJob{w: w, x: x, out: out, simd: !b.portable}
 	if w.quantized() && w.fp4 == nil && !b.exact && w.cols%q8Block == 0 {
 		b.mm.q8 = b.q8.quantize(b.pool, x, w.bits, w.group)
+		b.mm.xs4 = b.q8.xs4
 		b.mm.grain = w.q8Grain()
-		b.scratchFor(2 * b.mm.grain * w.groups)
+		b.scratchFor(2*b.mm.grain*w.groups + 4*b.mm.grain)
 		b.pool.parallel(&b.mm, w.rows, b.mm.grain)
 		b.mm = matmulJob{}
 		return out
@@ -203,8 +205,23 @@ func (j *matmulJob) fusedQ8(lo, hi int, scratch []float32) {
 	sc := w.scales.convert(scratch[:n], lo*g, j.simd)
 	bi := w.biases.convert(scratch[n:2*n], lo*g, j.simd)
 	q := w.q[lo*w.words : hi*w.words]
-	for r, x := range j.q8 {
-		w.dotQ8Rows(q, x, sc, bi, out[r*m+lo:r*m+hi], j.simd)
+	r := 0
+	if j.simd && w.bits == 4 && w.group == 64 {
+		// Four rows of x at a time (prefill): each weight chunk is
+		// unpacked once for the four.
+		tmp := scratch[2*n : 2*n+4*(hi-lo)]
+		for ; r+4 <= len(j.q8); r += 4 {
+			if !dotQ4Q8x4SIMD(q, j.q8[r], j.xs4[r/4*4*g:(r/4+1)*4*g], sc, bi, w.group, tmp) {
+				break
+			}
+			for i := range hi - lo {
+				t := tmp[4*i : 4*i+4 : 4*i+4]
+				out[r*m+lo+i], out[(r+1)*m+lo+i], out[(r+2)*m+lo+i], out[(r+3)*m+lo+i] = t[0], t[1], t[2], t[3]
+			}
+		}
+	}
+	for ; r < len(j.q8); r++ {
+		w.dotQ8Rows(q, j.q8[r], sc, bi, out[r*m+lo:r*m+hi], j.simd)
 	}
 }
 

@@ -190,6 +190,7 @@ type q8Buffers struct {
 	q    []int8
 	d4   []float32
 	xs   []float32
+	xs4  []float32 // per four rows, per group, the four rows' xs side by side (for four-row kernels)
 
 	src         *array // the x of rows, while it is live in this Run
 	bits, group int
@@ -220,6 +221,15 @@ func (qb *q8Buffers) quantize(p *pool, x *array, bits, group int) []q8Row {
 	qb.job = q8Job{x: x, rows: qb.rows, bits: bits, group: group}
 	p.parallel(&qb.job, x.rows, 8)
 	qb.job = q8Job{}
+	groups := cols / group
+	if n := x.rows / 4 * 4 * groups; cap(qb.xs4) < n {
+		qb.xs4 = make([]float32, n)
+	}
+	for r := range x.rows / 4 * 4 {
+		for g, v := range qb.rows[r].xs {
+			qb.xs4[(r/4*groups+g)*4+r%4] = v
+		}
+	}
 	qb.src, qb.bits, qb.group = x, bits, group
 	return qb.rows
 }

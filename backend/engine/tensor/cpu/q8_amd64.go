@@ -30,6 +30,9 @@ func dotQ4Q8G32AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, 
 func dotQ4Q8G64AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs *float32, groups int, rows int, out *float32)
 
 //go:noescape
+func dotQ4Q8G64x4AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs4 *float32, groups int, cols int, rows int, out *float32)
+
+//go:noescape
 func dotQ8Q8AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs *float32, groups int, per int, rows int, out *float32)
 
 //go:noescape
@@ -63,6 +66,26 @@ func dotQ4Q8SIMD(q []uint32, r q8Row, sc, bi []float32, group int, out []float32
 	default:
 		dotQ4Q8AVX2(&q[0], &r.q[0], &r.d4[0], &sc[0], &bi[0], &r.xs[0], groups, group/64, rows, &out[0])
 	}
+	return true
+}
+
+// dotQ4Q8x4SIMD is dotQ4Q8SIMD for four rows of x at once (prefill), for
+// 4-bit weights in groups of 64: x is the first of four consecutive
+// rounded rows, xs4 their activation sums per group side by side
+// (q8Buffers.xs4); out[4i+r] is weight row i times x row r.
+func dotQ4Q8x4SIMD(q []uint32, x q8Row, xs4, sc, bi []float32, group int, out []float32) bool {
+	rows := len(out) / 4
+	if !hasAVX2 || group != 64 || rows == 0 || len(q)%rows != 0 {
+		return false
+	}
+	cols := 8 * len(q) / rows
+	if cols == 0 || cols%64 != 0 {
+		return false
+	}
+	groups := cols / group
+	xq, d4 := x.q[:4*cols], x.d4[:4*cols/8] // the four rows follow the first in the buffers
+	_, _, _, _, _ = xq[4*cols-1], d4[4*cols/8-1], sc[rows*groups-1], bi[rows*groups-1], xs4[4*groups-1]
+	dotQ4Q8G64x4AVX2(&q[0], &xq[0], &d4[0], &sc[0], &bi[0], &xs4[0], groups, cols, rows, &out[0])
 	return true
 }
 

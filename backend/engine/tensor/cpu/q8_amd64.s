@@ -317,3 +317,90 @@ g64sum:
 	JNZ    g64row
 	VZEROUPPER
 	RET
+
+// X4ROW is one row of x's share of a 64-value group in dotQ4Q8G64x4AVX2:
+// the weights' nibbles in Y12 (low) and Y13 (high), the row's
+// activations at XQ, its scales at D, into the accumulator ACC.
+#define X4ROW(XQ, XQ32, D, ACC) \
+	VPMADDUBSW XQ, Y12, Y0; \
+	VPMADDUBSW XQ32, Y13, Y1; \
+	VPADDW     Y1, Y0, Y0; \
+	VPMADDWD   Y14, Y0, Y0; \
+	VCVTDQ2PS  Y0, Y0; \
+	VMULPS     D, Y0, Y0; \
+	VFMADD231PS Y5, Y0, ACC
+
+// func dotQ4Q8G64x4AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs4 *float32, groups int, cols int, rows int, out *float32)
+// The product of rows ≥ 1 consecutive weight rows (4-bit, groups ≥ 1
+// groups of 64) with four rows of x at once (prefill): xq and d4 hold the
+// four rows cols bytes and cols/8 floats apart, xs4 the four rows'
+// activation sums of each group side by side; out[4i+r] is weight row i
+// times x row r. Each weight chunk is unpacked once for the four rows,
+// and the four accumulators make independent FMA chains.
+TEXT ·dotQ4Q8G64x4AVX2(SB), NOSPLIT, $0-80
+	MOVQ q+0(FP), SI
+	MOVQ sc+24(FP), R8
+	MOVQ bi+32(FP), R9
+	MOVQ cols+56(FP), BX
+	MOVQ BX, AX
+	SHRQ $1, AX
+	MOVQ rows+64(FP), R12
+	MOVQ out+72(FP), R13
+	VMOVDQU nibbles<>(SB), Y15
+	VMOVDQU ones16<>(SB), Y14
+
+x4row:
+	MOVQ   xq+8(FP), DI
+	LEAQ   (DI)(BX*2), R11
+	MOVQ   d4+16(FP), DX
+	LEAQ   (DX)(AX*2), R14
+	MOVQ   xs4+40(FP), R10
+	MOVQ   groups+48(FP), CX
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y7, Y7, Y7
+
+x4group:
+	VMOVDQU      (SI), Y12
+	VPSRLW       $4, Y12, Y13
+	VPAND        Y15, Y12, Y12
+	VPAND        Y15, Y13, Y13
+	VBROADCASTSS (R8), Y5
+	X4ROW((DI), 32(DI), (DX), Y8)
+	X4ROW((DI)(BX*1), 32(DI)(BX*1), (DX)(AX*1), Y9)
+	X4ROW((R11), 32(R11), (R14), Y10)
+	X4ROW((R11)(BX*1), 32(R11)(BX*1), (R14)(AX*1), Y11)
+	VBROADCASTSS (R9), X6
+	VFMADD231PS  (R10), X6, X7
+	ADDQ         $32, SI
+	ADDQ         $64, DI
+	ADDQ         $64, R11
+	ADDQ         $32, DX
+	ADDQ         $32, R14
+	ADDQ         $4, R8
+	ADDQ         $4, R9
+	ADDQ         $16, R10
+	DECQ         CX
+	JNZ          x4group
+
+	// The four rows' sums side by side, plus their bias terms.
+	VEXTRACTF128 $1, Y8, X0
+	VADDPS       X0, X8, X8
+	VEXTRACTF128 $1, Y9, X1
+	VADDPS       X1, X9, X9
+	VEXTRACTF128 $1, Y10, X2
+	VADDPS       X2, X10, X10
+	VEXTRACTF128 $1, Y11, X3
+	VADDPS       X3, X11, X11
+	VHADDPS      X9, X8, X8
+	VHADDPS      X11, X10, X10
+	VHADDPS      X10, X8, X8
+	VADDPS       X7, X8, X8
+	VMOVUPS      X8, (R13)
+	ADDQ         $16, R13
+	DECQ         R12
+	JNZ          x4row
+	VZEROUPPER
+	RET

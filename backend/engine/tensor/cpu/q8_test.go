@@ -275,3 +275,56 @@ func TestCvtHalfSIMD(t *testing.T) {
 		t.Logf("bf16 %v: %d values converted by SIMD", bf, n)
 	}
 }
+
+// TestQ8KernelX4 checks the four-rows-of-x kernel (prefill, 4-bit, groups
+// of 64) against the portable kernel row by row: exactly on unit scales,
+// within float reassociation otherwise.
+func TestQ8KernelX4(t *testing.T) {
+	if simdName() == "" {
+		t.Skip("no SIMD kernels on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, unit := range []bool{true, false} {
+		for _, groups := range []int{1, 2, 3, 14, 76} {
+			const wrows = 3
+			cols := 64 * groups
+			// Four rows of x in consecutive buffers, as q8Buffers keeps them.
+			xs := make([]q8Case, 4)
+			xq, d4 := make([]int8, 0, 4*cols), make([]float32, 0, 4*cols/8)
+			xs4 := make([]float32, 4*groups)
+			for r := range xs {
+				xs[r] = newQ8Case(rng, 4, 64, cols, unit)
+				xq, d4 = append(xq, xs[r].r.q...), append(d4, xs[r].r.d4...)
+				for g := range groups {
+					xs4[4*g+r] = xs[r].r.xs[g]
+				}
+			}
+			for r := range xs {
+				xs[r].r.q, xs[r].r.d4 = xq[r*cols:(r+1)*cols], d4[r*cols/8:(r+1)*cols/8]
+			}
+			// Weight rows: those of the first case's shape, three of them.
+			var q []uint32
+			var sc, bi []float32
+			ws := make([]q8Case, wrows)
+			for i := range ws {
+				ws[i] = newQ8Case(rng, 4, 64, cols, unit)
+				q, sc, bi = append(q, ws[i].q...), append(sc, ws[i].sc...), append(bi, ws[i].bi...)
+			}
+			out := make([]float32, 4*wrows)
+			if !dotQ4Q8x4SIMD(q, xs[0].r, xs4, sc, bi, 64, out) {
+				t.Fatal("declined")
+			}
+			for i, w := range ws {
+				for r := range xs {
+					c := w
+					c.r = xs[r].r
+					checkQ8Case(t, c, unit) // the portable kernel against the definition
+					p := c.portable()
+					if got := out[4*i+r]; unit && got != p || !unit && math.Abs(float64(got-p)) > 64*0x1p-24*c.terms() {
+						t.Fatalf("unit %v groups %d: weight row %d · x row %d = %v, portable %v", unit, groups, i, r, got, p)
+					}
+				}
+			}
+		}
+	}
+}
