@@ -13,14 +13,14 @@ const blockRows = 4
 
 // matmulJob is x·wᵀ over a range of weight rows.
 type matmulJob struct {
-	w    *weight
-	x    *array
-	out  *array
-	sums []float32 // quantized decode: per x row, the sum of each group of x
-	q8   []q8Row   // products on 8-bit activations: x's rows rounded
-	xs4  []float32 // and their activation sums, four rows side by side
-	simd bool      // use the SIMD kernels
-	grain int      // weight rows per chunk of fusedQ8
+	w     *weight
+	x     *array
+	out   *array
+	sums  []float32 // quantized decode: per x row, the sum of each group of x
+	q8    []q8Row   // products on 8-bit activations: x's rows rounded
+	xs4   []float32 // and their activation sums, four rows side by side
+	simd  bool      // use the SIMD kernels
+	grain int       // weight rows per chunk of fusedQ8
 }
 
 // q8Grain is the number of weight rows a worker takes at a time in a
