@@ -2,6 +2,7 @@ package llama_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -133,9 +134,16 @@ func TestForward_RefusesBadInput(t *testing.T) {
 }
 
 // TestForward_DecodeAllocatesNothing checks the hot path once warm: no
-// heap allocation per decoded token on the CPU backend.
+// heap allocation per decoded token on the CPU backend, on 8-bit
+// activations (SIMD and portable kernels) and float32 ones.
 func TestForward_DecodeAllocatesNothing(t *testing.T) {
-	b := cpu.NewThreads(2)
+	for _, o := range []cpu.Options{{Threads: 2, Activations: cpu.ActivationsQ8}, {Threads: 2, Activations: cpu.ActivationsQ8, Portable: true},
+		{Threads: 2, Activations: cpu.ActivationsF32}} {
+		t.Run(fmt.Sprintf("%+v", o), func(t *testing.T) { testDecodeAllocatesNothing(t, cpu.NewWithOptions(o)) })
+	}
+}
+
+func testDecodeAllocatesNothing(t *testing.T, b *cpu.Backend) {
 	defer b.Close()
 	for _, name := range []string{"llama_f32_gqa", "qwen2_q4g32_tied_bias", "qwen3_q8g64_qknorm", "llama_bf16_tied_llama3rope", "qwen2_f16_bias",
 		"gemma3_bf16_softcap_linearrope", "gemma3_q4g32_tied_window", "phi3_q4g64_partial_longrope", "phi3_f32_partial_longrope_window", "smollm3_f32_nope"} {
