@@ -49,7 +49,15 @@ func (b *Backend) MatMul(xa tensor.Array, wt tensor.Weight) tensor.Array {
 		b.mm.xs4 = b.q8.xs4
 		b.mm.grain = w.q8Grain()
 		b.scratchFor(2*b.mm.grain*w.groups + 4*b.mm.grain)
-		b.pool.parallel(&b.mm, w.rows, b.mm.grain)
+		// Decode streams each weight once: workers claim long runs of
+		// rows (about eight per worker per product) so that each reads
+		// long sequential stretches the hardware prefetcher follows,
+		// converting scales grain rows at a time within them.
+		claim := b.mm.grain
+		if x.rows < blockRows {
+			claim = max(claim, w.rows/(8*b.threads)/claim*claim)
+		}
+		b.pool.parallel(&b.mm, w.rows, claim)
 		b.mm = matmulJob{}
 		return out
 	}
