@@ -5,10 +5,13 @@ import (
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 )
 
-// Below blockRows rows of x, MatMul computes each output with a fused
-// kernel that reads the stored weight row once per x row (decode). From
-// blockRows on, it converts blocks of four weight rows into scratch once
-// and multiplies them with every row of x (prefill).
+// Quantized weights on 8-bit activations (q8.go) take fusedQ8 at any
+// number of rows: integer kernels on the stored rows, a grain of weight
+// rows at a time for every row of x. Otherwise, below blockRows rows of x,
+// MatMul computes each output with a fused kernel that reads the stored
+// weight row once per x row (decode); from blockRows on, it converts
+// blocks of four weight rows into scratch once and multiplies them with
+// every row of x (prefill).
 const blockRows = 4
 
 // matmulJob is x·wᵀ over a range of weight rows.
