@@ -15,10 +15,12 @@ import (
 // (random weights, built in memory) on the CPU backend: decode tokens/s
 // with the weight bytes a step reads per second, next to this machine's
 // memory bandwidth measured in the same run (the ceiling of decode), and
-// prefill tokens/s for a 128-token prompt. It runs three configurations
-// of the backend in the same run: float32 activations (the exact path,
-// as the engine computed before 8-bit activations), 8-bit activations on
-// the portable kernels, and on the SIMD kernels (where the CPU has them).
+// prefill tokens/s for a 128-token prompt. It runs four configurations
+// of the backend in the same run: float32 activations (the exact path) on
+// the portable kernels (what the backend ran before its SIMD kernels) and
+// on the SIMD float kernels, and 8-bit activations on the portable
+// integer kernels and on the SIMD ones (the default where the CPU has
+// them).
 func BenchmarkQwen25_05B(b *testing.B) {
 	cfg := llamatest.Qwen25_05B()
 	w, stepBytes := llamatest.RandomQuantized(cfg, 1)
@@ -27,7 +29,8 @@ func BenchmarkQwen25_05B(b *testing.B) {
 		name string
 		o    cpu.Options
 	}{
-		{"f32act", cpu.Options{Activations: cpu.ActivationsF32}},
+		{"f32act-portable", cpu.Options{Portable: true, Activations: cpu.ActivationsF32}},
+		{"f32act-simd", cpu.Options{Activations: cpu.ActivationsF32}},
 		{"q8act-portable", cpu.Options{Portable: true, Activations: cpu.ActivationsQ8}},
 		{"q8act-simd", cpu.Options{}},
 	} {
