@@ -67,7 +67,7 @@ func Agent(w io.Writer, o AgentOptions) error {
 	defer cleanup()
 	fmt.Fprintf(w, "agent turns on %s; first turn %d prompt tokens, answer %d tokens, second turn +%d tokens; "+
 		"time to first token = a request for one token (prefill and first sample)\n", about, o.Prefix, o.Answer, o.New)
-	backends, err := available(w, o.Backends)
+	backends, err := available(w, o.Backends, []string{"cpu", "mlx"})
 	if err != nil {
 		return err
 	}

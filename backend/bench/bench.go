@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,8 +30,11 @@ type Options struct {
 	Spec    testmodel.Spec // zero: testmodel.Realistic() (Qwen2.5-0.5B-Instruct-4bit's shape)
 	Prefill int            // prompt tokens; 0: 128
 	Decode  int            // generated tokens; 0: 32
-	// Backends names the backends to measure ("cpu", "mlx"); empty: every
-	// one that is available, saying why the others are not.
+	// Backends names the backends to measure ("cpu", "cpu-portable",
+	// "mlx"); empty: every one that is available, saying why the others
+	// are not. cpu-portable is the CPU backend on its portable Go kernels
+	// and float32 activations (what it runs without SIMD kernels, and what
+	// it ran before them): the baseline of the SIMD kernels' speed-up.
 	Backends []string
 	// LlamaCpp says whether to measure llama.cpp next to modelbar's CPU
 	// backend (llamacpp.go): "auto" or "" when node-llama-cpp is installed,
@@ -70,24 +74,32 @@ func Engine(w io.Writer, o Options) error {
 		cfg.Architecture, cfg.NumLayers, cfg.HiddenSize, cfg.VocabSize, quant, float64(size)/1e6)
 	fmt.Fprintf(w, "machine: %s/%s, %d threads; memory bandwidth (same run): %.1f GB/s\n",
 		runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), bw/1e9)
-	backends, err := available(w, o.Backends)
+	backends, err := available(w, o.Backends, []string{"cpu-portable", "cpu", "mlx"})
 	if err != nil {
 		return err
 	}
-	var baseline float64
+	var baseline, portable result
+	baseName := ""
 	for _, b := range backends {
-		r, err := run(files, b, o)
+		r, err := run(files, b.Backend, o)
 		b.Close()
 		if err != nil {
-			return fmt.Errorf("%s: %w", b.Name(), err)
+			return fmt.Errorf("%s: %w", b.name, err)
 		}
 		weightRate := float64(size) * r.decodeRate()
 		fmt.Fprintf(w, "%s: prefill %d tokens = %.1f tokens/s; decode %d tokens = %.1f tokens/s, reading %.2f GB/s of weights = %.1f%% of the bandwidth",
-			b.Name(), o.Prefill, float64(o.Prefill)/r.prefill.Seconds(), o.Decode, r.decodeRate(), weightRate/1e9, 100*weightRate/bw)
-		if baseline == 0 {
-			baseline = r.decodeRate()
-		} else {
-			fmt.Fprintf(w, ", %.2f× the decode rate of %s", r.decodeRate()/baseline, backends[0].Name())
+			b.name, o.Prefill, r.prefillRate(o.Prefill), o.Decode, r.decodeRate(), weightRate/1e9, 100*weightRate/bw)
+		switch {
+		case b.portable:
+			portable = r
+		case baseName == "":
+			baseline, baseName = r, b.name
+			if portable.tokens != 0 {
+				fmt.Fprintf(w, "; %.2f× the portable kernels' decode rate, %.2f× their prefill rate",
+					r.decodeRate()/portable.decodeRate(), r.prefillRate(o.Prefill)/portable.prefillRate(o.Prefill))
+			}
+		default:
+			fmt.Fprintf(w, ", %.2f× the decode rate of %s", r.decodeRate()/baseline.decodeRate(), baseName)
 		}
 		if r.timed {
 			fmt.Fprintf(w, "; %.1f%% of each decode step outside MLX's evaluation (Go, cgo, graph building)", 100*r.outside())
@@ -97,19 +109,32 @@ func Engine(w io.Writer, o Options) error {
 	return compareLlamaCpp(w, files, o)
 }
 
+// measured is a backend to measure and the name it is reported under.
+type measured struct {
+	tensor.Backend
+	name     string
+	portable bool // the CPU backend's portable baseline
+}
+
 // available starts the backends asked for (all when names is empty),
 // reporting those that cannot run; a backend named explicitly that cannot
-// run is an error.
-func available(w io.Writer, names []string) ([]tensor.Backend, error) {
+// run is an error. The portable CPU baseline, when in defaults, comes
+// first, so that the CPU backend's line can give its speed-up.
+func available(w io.Writer, names, defaults []string) ([]measured, error) {
 	all := len(names) == 0
 	if all {
-		names = []string{"cpu", "mlx"}
+		names = defaults
 	}
-	var out []tensor.Backend
+	var out []measured
 	for _, n := range names {
 		switch n {
 		case "cpu":
-			out = append(out, cpu.New())
+			b := cpu.New()
+			out = append(out, measured{Backend: b, name: b.Name()})
+		case "cpu-portable":
+			b := cpu.NewWithOptions(cpu.Options{Portable: true, Activations: cpu.ActivationsF32})
+			name := strings.TrimSuffix(b.Name(), ")") + ", portable kernels, float32 activations)"
+			out = append(out, measured{Backend: b, name: name, portable: true})
 		case "mlx":
 			bs, err := mlxBackends()
 			if err != nil && !all {
@@ -118,9 +143,11 @@ func available(w io.Writer, names []string) ([]tensor.Backend, error) {
 			if err != nil {
 				fmt.Fprintf(w, "mlx: not measured: %v\n", err)
 			}
-			out = append(out, bs...)
+			for _, b := range bs {
+				out = append(out, measured{Backend: b, name: b.Name()})
+			}
 		default:
-			return nil, fmt.Errorf("unknown backend %q: use cpu or mlx", n)
+			return nil, fmt.Errorf("unknown backend %q: use cpu, cpu-portable or mlx", n)
 		}
 	}
 	return out, nil
@@ -176,8 +203,9 @@ type result struct {
 	timed           bool          // compute was measured
 }
 
-func (r result) decodeRate() float64 { return float64(r.tokens) / r.decode.Seconds() }
-func (r result) outside() float64    { return 1 - r.compute.Seconds()/r.decode.Seconds() }
+func (r result) decodeRate() float64            { return float64(r.tokens) / r.decode.Seconds() }
+func (r result) prefillRate(tokens int) float64 { return float64(tokens) / r.prefill.Seconds() }
+func (r result) outside() float64               { return 1 - r.compute.Seconds()/r.decode.Seconds() }
 
 // timer is implemented by backends that account for their compute time
 // (MLX).

@@ -18,7 +18,8 @@ func TestEngine_Reports(t *testing.T) {
 	if err := Engine(&out, Options{Dir: t.TempDir() + "/m", Spec: testmodel.Spec{Seed: 1}, Prefill: 8, Decode: 4}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"model: llama", "memory bandwidth (same run):", "cpu (", "prefill 8 tokens", "decode 4 tokens", "% of the bandwidth"} {
+	for _, want := range []string{"model: llama", "memory bandwidth (same run):", "cpu (", "prefill 8 tokens", "decode 4 tokens", "% of the bandwidth",
+		"portable kernels, float32 activations): prefill", "× the portable kernels' decode rate"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/modelbar/modelbar/backend/engine/llama"
 	"github.com/modelbar/modelbar/backend/engine/llama/llamatest"
+	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
 	"github.com/modelbar/modelbar/backend/engine/tensor/tensortest"
 )
@@ -14,18 +15,36 @@ import (
 // (random weights, built in memory) on the CPU backend: decode tokens/s
 // with the weight bytes a step reads per second, next to this machine's
 // memory bandwidth measured in the same run (the ceiling of decode), and
-// prefill tokens/s for a 128-token prompt.
+// prefill tokens/s for a 128-token prompt. It runs four configurations
+// of the backend in the same run: float32 activations (the exact path) on
+// the portable kernels (what the backend ran before its SIMD kernels) and
+// on the SIMD float kernels, and 8-bit activations on the portable
+// integer kernels and on the SIMD ones (the default where the CPU has
+// them).
 func BenchmarkQwen25_05B(b *testing.B) {
 	cfg := llamatest.Qwen25_05B()
 	w, stepBytes := llamatest.RandomQuantized(cfg, 1)
-	be := cpu.New()
+	bandwidth := tensortest.MemoryBandwidth(512<<20, runtime.GOMAXPROCS(0), 3)
+	for _, c := range []struct {
+		name string
+		o    cpu.Options
+	}{
+		{"f32act-portable", cpu.Options{Portable: true, Activations: cpu.ActivationsF32}},
+		{"f32act-simd", cpu.Options{Activations: cpu.ActivationsF32}},
+		{"q8act-portable", cpu.Options{Portable: true, Activations: cpu.ActivationsQ8}},
+		{"q8act-simd", cpu.Options{}},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchModel(b, cpu.NewWithOptions(c.o), cfg, w, stepBytes, bandwidth) })
+	}
+}
+
+func benchModel(b *testing.B, be *cpu.Backend, cfg modelfile.Config, w modelfile.Weights, stepBytes int, bandwidth float64) {
 	defer be.Close()
 	m, err := llama.Load(cfg, w, be)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	bandwidth := tensortest.MemoryBandwidth(512<<20, runtime.GOMAXPROCS(0), 3)
 	c, err := m.NewCache(2048)
 	if err != nil {
 		b.Fatal(err)

@@ -2,6 +2,7 @@ package llama_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,13 @@ import (
 	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
 	"github.com/modelbar/modelbar/backend/engine/tensor/tensortest"
 )
+
+// exactCPU is a CPU backend on float32 activations, for tests that
+// compare with the float64 reference under LogitTol (the conformance
+// suite checks 8-bit activations under their own tolerance).
+func exactCPU(threads int) *cpu.Backend {
+	return cpu.NewWithOptions(cpu.Options{Threads: threads, Activations: cpu.ActivationsF32})
+}
 
 func TestConformance_CPU(t *testing.T) {
 	llamatest.RunConformance(t, func(testing.TB) tensor.Backend { return cpu.NewThreads(2) })
@@ -126,9 +134,16 @@ func TestForward_RefusesBadInput(t *testing.T) {
 }
 
 // TestForward_DecodeAllocatesNothing checks the hot path once warm: no
-// heap allocation per decoded token on the CPU backend.
+// heap allocation per decoded token on the CPU backend, on 8-bit
+// activations (SIMD and portable kernels) and float32 ones.
 func TestForward_DecodeAllocatesNothing(t *testing.T) {
-	b := cpu.NewThreads(2)
+	for _, o := range []cpu.Options{{Threads: 2, Activations: cpu.ActivationsQ8}, {Threads: 2, Activations: cpu.ActivationsQ8, Portable: true},
+		{Threads: 2, Activations: cpu.ActivationsF32}} {
+		t.Run(fmt.Sprintf("%+v", o), func(t *testing.T) { testDecodeAllocatesNothing(t, cpu.NewWithOptions(o)) })
+	}
+}
+
+func testDecodeAllocatesNothing(t *testing.T, b *cpu.Backend) {
 	defer b.Close()
 	for _, name := range []string{"llama_f32_gqa", "qwen2_q4g32_tied_bias", "qwen3_q8g64_qknorm", "llama_bf16_tied_llama3rope", "qwen2_f16_bias",
 		"gemma3_bf16_softcap_linearrope", "gemma3_q4g32_tied_window", "phi3_q4g64_partial_longrope", "phi3_f32_partial_longrope_window", "smollm3_f32_nope"} {
@@ -196,7 +211,7 @@ func decodeAll(t *testing.T, m *llama.Model, seq []int) []float32 {
 // TestForward_LongPromptInChunks prefills more tokens than one backend
 // step takes (256): the chunks must join up exactly as the reference.
 func TestForward_LongPromptInChunks(t *testing.T) {
-	b := cpu.NewThreads(2)
+	b := exactCPU(2)
 	defer b.Close()
 	m, ref := loadExact(t, b, "qwen2_q4g32_tied_bias")
 	cfg := m.Config()
@@ -327,7 +342,7 @@ func testModelFiles(t *testing.T, models []fileModel) {
 			if cfg := mf.Config(); tt.check != nil && !tt.check(cfg) {
 				t.Errorf("config %+v", cfg)
 			}
-			b := cpu.NewThreads(2)
+			b := exactCPU(2)
 			defer b.Close()
 			m, err := llama.Load(mf.Config(), mf, b)
 			if err != nil {
@@ -345,7 +360,7 @@ func testModelFiles(t *testing.T, models []fileModel) {
 // forwarded only those positions would, the source continues as before
 // (also after the copy has been written), and the copy outlives it.
 func TestCache_CopyPrefix(t *testing.T) {
-	b := cpu.NewThreads(2)
+	b := exactCPU(2)
 	defer b.Close()
 	m, ref := loadExact(t, b, "qwen2_q4g32_tied_bias")
 	cfg := m.Config()

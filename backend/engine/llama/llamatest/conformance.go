@@ -24,6 +24,29 @@ var (
 	continuation = []int{8, 64, 8, 21}
 )
 
+// ActivationRounding is implemented by backends that round activations
+// to 8 bits for quantized matrix products by default, for speed (the CPU
+// backend; see its SetExactActivations). The conformance suite checks
+// them on exact activations under LogitTol, and on rounded ones under
+// Q8LogitTol.
+type ActivationRounding interface {
+	SetExactActivations(exact bool)
+}
+
+// Q8LogitTol is LogitTol for backends that round the activations of
+// quantized products to 8 bits per 32 values (llama.cpp's q8_0): each
+// activation moves by up to half a step, 1/254 of its block's largest
+// magnitude, so each product moves by up to 1/254 of Σ|w|·max|x| per
+// block. Typically the error of a value is uniform in ±d/2 with d about
+// 2.5/127 of the block's root mean square (the largest of 32 normal
+// values is about 2.5 of it), so a product moves by about
+// 2.5/(127·√12) ≈ 0.6% of its own scale; from the embedding to the logits
+// a test model rounds about fifteen products' inputs, and their errors add
+// in quadrature to 2–3%, on hidden states of random weights. Measured:
+// at most 1.6e-2 of the logit scale on every Spec (qwen2 q4 g32, phi3
+// q4 g64). A wrong scale, group or layout is off by whole units.
+const Q8LogitTol = 4e-2
+
 // RunConformance runs the forward-pass tests of every Spec on backends
 // made by newBackend.
 func RunConformance(t *testing.T, newBackend tensortest.NewBackend) {
@@ -31,6 +54,10 @@ func RunConformance(t *testing.T, newBackend tensortest.NewBackend) {
 		t.Run(s.Name, func(t *testing.T) {
 			b := newBackend(t)
 			defer b.Close()
+			rounding, rounds := b.(ActivationRounding)
+			if rounds {
+				rounding.SetExactActivations(true)
+			}
 			cfg, w := Build(s)
 			m, err := llama.Load(cfg, w, b)
 			if err != nil {
@@ -51,7 +78,36 @@ func RunConformance(t *testing.T, newBackend tensortest.NewBackend) {
 			t.Run("DecodeEqualsReprefill", func(t *testing.T) { testReprefill(t, m) })
 			t.Run("Truncate", func(t *testing.T) { testTruncate(t, m, want) })
 			t.Run("GreedyDeterministic", func(t *testing.T) { testGreedy(t, m, w) })
+			if rounds {
+				t.Run("Q8Activations", func(t *testing.T) {
+					rounding.SetExactActivations(false)
+					defer rounding.SetExactActivations(true)
+					testQ8(t, m, want)
+				})
+			}
 		})
+	}
+}
+
+// testQ8 is PrefillThenDecode on rounded activations, under Q8LogitTol.
+func testQ8(t *testing.T, m *llama.Model, want [][]float64) {
+	c := newCache(t, m)
+	check := func(what string, got []float32, want []float64) {
+		t.Helper()
+		var worst, scale float64
+		for i, g := range got {
+			worst = max(worst, math.Abs(float64(g)-want[i]))
+			scale = max(scale, math.Abs(want[i]))
+		}
+		if allow := Q8LogitTol * (1 + scale); !(worst <= allow) {
+			t.Errorf("%s: max |logit diff| %.3g > %.3g (logit scale %.3g)", what, worst, allow, scale)
+		}
+		t.Logf("%s: max |logit diff| %.2g of the logit scale", what, worst/(1+scale))
+	}
+	check("prefill", forward(t, m, c, prompt), want[len(prompt)-1])
+	for i, tok := range continuation {
+		pos := len(prompt) + i
+		check(name("decode at %d", pos), forward(t, m, c, []int{tok}), want[pos])
 	}
 }
 

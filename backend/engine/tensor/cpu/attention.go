@@ -98,6 +98,18 @@ func (c *kvCache) off(h, p int) int { return (p*c.heads + h) * c.dim }
 // dotK is q·key(h, p).
 func (c *kvCache) dotK(q []float32, h, p int) float32 {
 	i := c.off(h, p)
+	if !c.b.portable {
+		var s float32
+		ok := false
+		if c.dtype == modelfile.F16 || c.dtype == modelfile.BF16 {
+			s, ok = dotHalfSIMD(c.k16[i:i+c.dim:i+c.dim], q, c.dtype == modelfile.BF16)
+		} else {
+			s, ok = dotF32SIMD(c.k32[i:i+c.dim:i+c.dim], q)
+		}
+		if ok {
+			return s
+		}
+	}
 	switch c.dtype {
 	case modelfile.F16:
 		return dotF16Table(c.k16[i:i+c.dim:i+c.dim], q)
@@ -110,13 +122,22 @@ func (c *kvCache) dotK(q []float32, h, p int) float32 {
 // axpyV is out += a·value(h, p).
 func (c *kvCache) axpyV(out []float32, h, p int, a float32) {
 	i := c.off(h, p)
+	done := 0
+	if !c.b.portable {
+		if c.dtype == modelfile.F16 || c.dtype == modelfile.BF16 {
+			done = axpySIMD(out, nil, c.v16[i:i+c.dim:i+c.dim], c.dtype == modelfile.BF16, a)
+		} else {
+			done = axpySIMD(out, c.v32[i:i+c.dim:i+c.dim], nil, false, a)
+		}
+	}
+	out, i = out[done:], i+done
 	switch c.dtype {
 	case modelfile.F16:
-		axpyF16(out, c.v16[i:i+c.dim:i+c.dim], a)
+		axpyF16(out, c.v16[i:i+c.dim-done:i+c.dim-done], a)
 	case modelfile.BF16:
-		axpyBF16(out, c.v16[i:i+c.dim:i+c.dim], a)
+		axpyBF16(out, c.v16[i:i+c.dim-done:i+c.dim-done], a)
 	default:
-		axpy(out, c.v32[i:i+c.dim:i+c.dim], a)
+		axpy(out, c.v32[i:i+c.dim-done:i+c.dim-done], a)
 	}
 }
 

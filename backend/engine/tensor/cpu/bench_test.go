@@ -11,25 +11,42 @@ import (
 	"github.com/modelbar/modelbar/backend/engine/tensor/tensortest"
 )
 
-// BenchmarkQuantMatMul multiplies activations by the 4-bit (group 64,
-// BF16 scales) MLP projections of Qwen2.5-0.5B, 896→4864 (up/gate) and
+// BenchmarkQuantMatMul multiplies activations by the MLP projections of
+// Qwen2.5-0.5B quantized to 4 bits (groups of 64, as the model ships, and
+// of 32) and 8 bits (BF16 scales), 896→4864 (up/gate) and
 // 4864→896 (down), for one row (decode) and 64 rows (prefill). It reports
 // GFLOP/s (2·rows·in·out) and the weight bytes streamed per second.
 func BenchmarkQuantMatMul(b *testing.B) {
 	for _, shape := range [][2]int{{4864, 896}, {896, 4864}} {
-		out, in := shape[0], shape[1]
-		qz := tensortest.Quantize("w.weight", tensortest.Random(tensortest.NewRand(1), out*in, 0.05), out, in, 64, 4, modelfile.BF16)
-		wbytes := len(qz.W.Data) + len(qz.Scales.Data) + len(qz.Biases.Data)
-		for _, rows := range []int{1, 64} {
-			b.Run(fmt.Sprintf("%dto%d/rows=%d", in, out, rows), func(b *testing.B) {
-				benchMatMul(b, qz, rows, in, wbytes, 2*float64(rows*in*out))
-			})
+		for _, q := range [][2]int{{4, 64}, {4, 32}, {8, 64}} {
+			out, in := shape[0], shape[1]
+			bits, group := q[0], q[1]
+			qz := tensortest.Quantize("w.weight", tensortest.Random(tensortest.NewRand(1), out*in, 0.05), out, in, group, bits, modelfile.BF16)
+			wbytes := len(qz.W.Data) + len(qz.Scales.Data) + len(qz.Biases.Data)
+			for _, rows := range []int{1, 64} {
+				for _, k := range kernelOptions {
+					b.Run(fmt.Sprintf("%dto%d/q%dg%d/rows=%d/%s", in, out, bits, group, rows, k.name), func(b *testing.B) {
+						benchMatMul(b, cpu.NewWithOptions(k.o), qz, rows, in, wbytes, 2*float64(rows*in*out))
+					})
+				}
+			}
 		}
 	}
 }
 
-func benchMatMul(b *testing.B, qz tensortest.Quantized, rows, in, wbytes int, flops float64) {
-	be := cpu.New()
+// kernelOptions are the backend configurations the benchmarks compare:
+// float32 activations (the exact path), 8-bit activations on the portable
+// kernels and on the SIMD ones.
+var kernelOptions = []struct {
+	name string
+	o    cpu.Options
+}{
+	{"f32act", cpu.Options{Activations: cpu.ActivationsF32}},
+	{"q8act-portable", cpu.Options{Activations: cpu.ActivationsQ8, Portable: true}},
+	{"q8act-simd", cpu.Options{Activations: cpu.ActivationsQ8}},
+}
+
+func benchMatMul(b *testing.B, be *cpu.Backend, qz tensortest.Quantized, rows, in, wbytes int, flops float64) {
 	defer be.Close()
 	var w tensor.Weight
 	x := tensortest.Random(tensortest.NewRand(2), rows*in, 1)

@@ -121,6 +121,20 @@ func (v vec) into(dst []float32, lo int) {
 	}
 }
 
+// convert returns elements lo..lo+len(dst)-1 as float32: F32 values in
+// place, F16 and BF16 converted into dst (with SIMD when simd is set).
+func (v vec) convert(dst []float32, lo int, simd bool) []float32 {
+	if v.dt != modelfile.F16 && v.dt != modelfile.BF16 {
+		return v.f[lo : lo+len(dst) : lo+len(dst)]
+	}
+	done := 0
+	if simd {
+		done = cvtHalfSIMD(dst, v.h[lo:lo+len(dst)], v.dt == modelfile.BF16)
+	}
+	v.into(dst[done:], lo+done)
+	return dst
+}
+
 // toBF16 rounds x to the nearest bfloat16 (ties to even); NaNs stay NaN.
 func toBF16(x float32) uint16 {
 	b := math.Float32bits(x)

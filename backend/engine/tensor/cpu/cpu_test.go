@@ -2,6 +2,7 @@ package cpu_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 
@@ -12,10 +13,14 @@ import (
 	"github.com/modelbar/modelbar/backend/engine/tensor/tensortest"
 )
 
+// TestConformance runs the backend suite on float32 activations (the
+// exact path; 8-bit activations are checked against their own bound by
+// TestMatMulQ8Activations), with the SIMD kernels and the portable ones.
 func TestConformance(t *testing.T) {
-	for _, threads := range []int{1, 3} {
-		t.Run(map[int]string{1: "1thread", 3: "3threads"}[threads], func(t *testing.T) {
-			tensortest.RunConformance(t, func(testing.TB) tensor.Backend { return cpu.NewThreads(threads) })
+	for _, o := range []cpu.Options{{Threads: 1}, {Threads: 3}, {Threads: 2, Portable: true}} {
+		o.Activations = cpu.ActivationsF32
+		t.Run(fmt.Sprintf("%dthreads,portable=%v", o.Threads, o.Portable), func(t *testing.T) {
+			tensortest.RunConformance(t, func(testing.TB) tensor.Backend { return cpu.NewWithOptions(o) })
 		})
 	}
 }

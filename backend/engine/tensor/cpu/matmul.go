@@ -5,19 +5,32 @@ import (
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 )
 
-// Below blockRows rows of x, MatMul computes each output with a fused
-// kernel that reads the stored weight row once per x row (decode). From
-// blockRows on, it converts blocks of four weight rows into scratch once
-// and multiplies them with every row of x (prefill).
+// Quantized weights on 8-bit activations (q8.go) take fusedQ8 at any
+// number of rows: integer kernels on the stored rows, a grain of weight
+// rows at a time for every row of x. Otherwise, below blockRows rows of x,
+// MatMul computes each output with a fused kernel that reads the stored
+// weight row once per x row (decode); from blockRows on, it converts
+// blocks of four weight rows into scratch once and multiplies them with
+// every row of x (prefill).
 const blockRows = 4
 
 // matmulJob is x·wᵀ over a range of weight rows.
 type matmulJob struct {
-	w    *weight
-	x    *array
-	out  *array
-	sums []float32 // quantized decode: per x row, the sum of each group of x
+	w     *weight
+	x     *array
+	out   *array
+	sums  []float32 // quantized decode: per x row, the sum of each group of x
+	q8    []q8Row   // products on 8-bit activations: x's rows rounded
+	xs4   []float32 // and their activation sums, four rows side by side
+	simd  bool      // use the SIMD kernels
+	grain int       // weight rows per chunk of fusedQ8
 }
+
+// q8Grain is the number of weight rows a worker takes at a time in a
+// product on 8-bit activations: it converts their scales and biases in
+// one pass, and the rows stay in the core's first-level cache (16 KiB of
+// them, at least 4 and at most 16 rows) while every row of x passes.
+func (w *weight) q8Grain() int { return max(4, min(16, 16384/(4*w.words))) }
 
 // MatMul is x·wᵀ.
 func (b *Backend) MatMul(xa tensor.Array, wt tensor.Weight) tensor.Array {
@@ -33,7 +46,24 @@ func (b *Backend) MatMul(xa tensor.Array, wt tensor.Weight) tensor.Array {
 		return b.fail("MatMul: x is %d×%d, weight is %d×%d", x.rows, x.cols, w.rows, w.cols)
 	}
 	out := b.arena.alloc(b, x.rows, w.rows)
-	b.mm = matmulJob{w: w, x: x, out: out}
+	b.mm = matmulJob{w: w, x: x, out: out, simd: !b.portable}
+	if w.quantized() && w.fp4 == nil && !b.exact && w.cols%q8Block == 0 {
+		b.mm.q8 = b.q8.quantize(b.pool, x, w.bits, w.group)
+		b.mm.xs4 = b.q8.xs4
+		b.mm.grain = w.q8Grain()
+		b.scratchFor(2*b.mm.grain*w.groups + 4*b.mm.grain)
+		// Decode streams each weight once: workers claim long runs of
+		// rows (about eight per worker per product) so that each reads
+		// long sequential stretches the hardware prefetcher follows,
+		// converting scales grain rows at a time within them.
+		claim := b.mm.grain
+		if x.rows < blockRows {
+			claim = max(claim, w.rows/(8*b.threads)/claim*claim)
+		}
+		b.pool.parallel(&b.mm, w.rows, claim)
+		b.mm = matmulJob{}
+		return out
+	}
 	if x.rows < blockRows && w.fp4 == nil { // mxfp4 rows are converted (blocked) at any size
 		if w.quantized() {
 			b.mm.sums = b.groupSums(x, w.group)
@@ -75,6 +105,10 @@ func (b *Backend) sumsBuf(n int) []float32 {
 }
 
 func (j *matmulJob) run(lo, hi, worker int) {
+	if j.q8 != nil {
+		j.fusedQ8(lo, hi, j.x.b.scratch[worker])
+		return
+	}
 	if j.x.rows < blockRows && j.w.fp4 == nil {
 		j.fused(lo, hi, j.x.b.scratch[worker])
 		return
@@ -93,7 +127,7 @@ func (j *matmulJob) fused(lo, hi int, scratch []float32) {
 			if w.quantized() {
 				s = w.dotQuant(o, x.row(r), j.sums[r*w.groups:(r+1)*w.groups], scratch)
 			} else {
-				s = w.dotDense(o, x.row(r))
+				s = w.dotDense(o, x.row(r), j.simd)
 			}
 			out[r*m+o] = s
 		}
@@ -115,16 +149,36 @@ func (j *matmulJob) blocked(lo, hi int, scratch []float32) {
 		}
 		w0, w1, w2, w3 := scratch[:k], scratch[k:2*k], scratch[2*k:3*k], scratch[3*k:4*k]
 		for r := range x.rows {
-			s := dot4(x.row(r), w0, w1, w2, w3)
+			s, ok := [4]float32{}, false
+			if j.simd {
+				s, ok = dot4SIMD(x.row(r), scratch[:blockRows*k], k)
+			}
+			if !ok {
+				s = dot4(x.row(r), w0, w1, w2, w3)
+			}
 			copy(out[r*m+o:r*m+o+n], s[:n])
 		}
 	}
 }
 
-// dotDense is the dot product of dense weight row o with x.
-func (w *weight) dotDense(o int, x []float32) float32 {
+// dotDense is the dot product of dense weight row o with x, with SIMD
+// when simd is set and the CPU has it.
+func (w *weight) dotDense(o int, x []float32, simd bool) float32 {
 	k := w.cols
 	v := w.vals
+	if simd {
+		var s float32
+		ok := false
+		switch v.dt {
+		case modelfile.F16, modelfile.BF16:
+			s, ok = dotHalfSIMD(v.h[o*k:(o+1)*k], x, v.dt == modelfile.BF16)
+		default:
+			s, ok = dotF32SIMD(v.f[o*k:(o+1)*k], x)
+		}
+		if ok {
+			return s
+		}
+	}
 	switch v.dt {
 	case modelfile.F16:
 		return dotF16(v.h[o*k:(o+1)*k], x)
@@ -146,4 +200,60 @@ func (w *weight) dotQuant(o int, x, sums, scratch []float32) float32 {
 		return dotQ4(q, sc, bi, x, sums, w.group)
 	}
 	return dotQ8(q, sc, bi, x, sums, w.group)
+}
+
+// fusedQ8 computes outputs lo..hi-1 of every x row from the stored
+// weight rows and x rounded to 8 bits, j.grain rows at a time (the pool
+// hands out larger ranges when it runs a job on the caller alone). The
+// weight rows of a grain stay in cache while every x row passes.
+func (j *matmulJob) fusedQ8(lo, hi int, scratch []float32) {
+	for ; hi-lo > j.grain; lo += j.grain {
+		j.fusedQ8(lo, lo+j.grain, scratch)
+	}
+	w, out := j.w, j.out.data()
+	m, g := w.rows, w.groups
+	n := (hi - lo) * g
+	sc := w.scales.convert(scratch[:n], lo*g, j.simd)
+	bi := w.biases.convert(scratch[n:2*n], lo*g, j.simd)
+	q := w.q[lo*w.words : hi*w.words]
+	r := 0
+	if j.simd && w.bits == 4 && w.group == 64 {
+		// Four rows of x at a time (prefill): each weight chunk is
+		// unpacked once for the four.
+		tmp := scratch[2*n : 2*n+4*(hi-lo)]
+		for ; r+4 <= len(j.q8); r += 4 {
+			if !dotQ4Q8x4SIMD(q, j.q8[r], j.xs4[r/4*4*g:(r/4+1)*4*g], sc, bi, w.group, tmp) {
+				break
+			}
+			for i := range hi - lo {
+				t := tmp[4*i : 4*i+4 : 4*i+4]
+				out[r*m+lo+i], out[(r+1)*m+lo+i], out[(r+2)*m+lo+i], out[(r+3)*m+lo+i] = t[0], t[1], t[2], t[3]
+			}
+		}
+	}
+	for ; r < len(j.q8); r++ {
+		w.dotQ8Rows(q, j.q8[r], sc, bi, out[r*m+lo:r*m+hi], j.simd)
+	}
+}
+
+// dotQ8Rows writes into out the products of len(out) consecutive
+// quantized weight rows (words q, converted scales and biases) with a row
+// of x rounded to 8 bits.
+func (w *weight) dotQ8Rows(q []uint32, x q8Row, sc, bi, out []float32, simd bool) {
+	g := w.groups
+	if w.bits == 4 {
+		if simd && dotQ4Q8SIMD(q, x, sc, bi, w.group, out) {
+			return
+		}
+		for i := range out {
+			out[i] = dotQ4Q8Go(q[i*w.words:(i+1)*w.words], x, sc[i*g:(i+1)*g], bi[i*g:(i+1)*g], w.group)
+		}
+		return
+	}
+	if simd && dotQ8Q8SIMD(q, x, sc, bi, w.group, out) {
+		return
+	}
+	for i := range out {
+		out[i] = dotQ8Q8Go(q[i*w.words:(i+1)*w.words], x, sc[i*g:(i+1)*g], bi[i*g:(i+1)*g], w.group)
+	}
 }

@@ -320,7 +320,7 @@ func (j *expertJob) run(lo, hi, worker int) {
 				if w.quantized() {
 					j.out[i*j.rows+o] = w.dotQuant(o, xr, j.sums[i*w.groups:(i+1)*w.groups], buf)
 				} else {
-					j.out[i*j.rows+o] = w.dotDense(o, xr)
+					j.out[i*j.rows+o] = w.dotDense(o, xr, false)
 				}
 			}
 		}
