@@ -221,7 +221,7 @@ func benchCmd(args []string, env Env) int {
 	dir := fs.String("dir", "", "where to write (and keep) the generated model; default a temporary dir")
 	prefill := fs.Int("prefill", 128, "prompt tokens")
 	decode := fs.Int("decode", 32, "generated tokens")
-	backend := fs.String("backend", "", "measure only this tensor backend: cpu or mlx (default: every one available)")
+	backend := fs.String("backend", "", "measure only these tensor backends, comma-separated: cpu, cpu-portable (the portable kernels on float32 activations, the baseline) or mlx (default: every one available)")
 	llamacpp := fs.String("llamacpp", "auto", "measure llama.cpp (node-llama-cpp's prebuilt CPU build) next to the cpu backend: auto (when installed), install (install it first), off")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -251,7 +251,7 @@ func agentBenchCmd(args []string, env Env) int {
 	more := fs.Int("new", 200, "tokens the second turn adds after the answer")
 	shape := fs.String("shape", "realistic", "the generated model: realistic (Qwen2.5-0.5B-Instruct-4bit's shape) or small (a tiny shape, for CPUs)")
 	dir := fs.String("dir", "", "where to write (and keep) the generated model; default a temporary dir")
-	backend := fs.String("backend", "", "measure only this tensor backend: cpu or mlx (default: every one available)")
+	backend := fs.String("backend", "", "measure only these tensor backends, comma-separated: cpu or mlx (default: every one available)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -322,5 +322,11 @@ func backends(flag string) []string {
 	if flag == "" {
 		return nil
 	}
-	return []string{flag}
+	var out []string
+	for _, name := range strings.Split(flag, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
 }
