@@ -184,3 +184,6 @@ func (c *callConstraint) Accept(id int) error {
 }
 
 func (c *callConstraint) Done() bool { return false }
+
+// Complete: free text is; a call is not until it is closed.
+func (c *callConstraint) Complete() bool { return c.in == nil }

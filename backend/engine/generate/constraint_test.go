@@ -73,3 +73,23 @@ type refuseAll struct{}
 func (refuseAll) Mask([]float32, int) {}
 func (refuseAll) Accept(int) error    { return errors.New("refused") }
 func (refuseAll) Done() bool          { return false }
+
+func (a *allowOnly) Complete() bool { return a.Done() }
+
+func (refuseAll) Complete() bool { return false }
+
+// A stop sequence that the constrained document holds before it is
+// complete (a "\n" between JSON tokens) does not cut it: the document is
+// finished; one after it is complete ends the text as usual.
+func TestRun_ConstraintIgnoresStopSequencesUntilComplete(t *testing.T) {
+	words := pieces{1: "{", 3: "\n", 4: `"a":1`, 2: "}"}
+	m := &scripted{vocab: 100, ctxLen: 100, next: []int{5, 5, 5, 5}}
+	c := &allowOnly{seq: []int{1, 3, 4, 2}}
+	got, res, err := collect(t, m, words, Request{Prompt: []int{7}, MaxTokens: 10, Constraint: c, Stop: []string{"\n", "}", "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "{\n\"a\":1}" || res.Finish != FinishStop {
+		t.Errorf("got %q finish %v, want the whole document ended as stopped", got, res.Finish)
+	}
+}

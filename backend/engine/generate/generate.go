@@ -58,6 +58,11 @@ type Constraint interface {
 	// Done reports that the output is complete and nothing may follow:
 	// generation ends as at a stop token.
 	Done() bool
+	// Complete reports that the output so far is whole (more may still
+	// follow). Stop sequences are looked for only in the text of tokens
+	// sampled once it is, so that one cannot cut the output short (a
+	// "\n" between JSON tokens).
+	Complete() bool
 }
 
 // FinishReason is why generation ended.
@@ -103,7 +108,7 @@ func Run(ctx context.Context, m Model, d Detokenizer, vocab int, req Request, em
 		budget = min(budget, req.MaxTokens)
 	}
 	smp := newSampler(req.Sampling, vocab, req.Prompt)
-	out := &holdback{stops: req.Stop, emit: emit}
+	out := &holdback{stops: req.Stop, emit: emit, look: true}
 	input := req.Prompt[req.Cached:]
 	for res.CompletionTokens < budget {
 		if err := ctx.Err(); err != nil {
@@ -122,6 +127,10 @@ func Run(ctx context.Context, m Model, d Detokenizer, vocab int, req Request, em
 			return res, out.finish(d.Flush())
 		}
 		if c := req.Constraint; c != nil {
+			// No stop sequence ends a document that this token still
+			// continues: stop sequences are looked for in text that
+			// follows a complete one.
+			out.look = c.Complete()
 			if err := c.Accept(id); err != nil {
 				return res, fmt.Errorf("generate: %w", err)
 			}
@@ -149,11 +158,18 @@ type holdback struct {
 	stops   []string
 	pending string
 	emit    func(string) error
+	look    bool // whether stop sequences are looked for in the text added
 }
 
-// add appends text; it returns the stop sequence if one completed.
+// add appends text; it returns the stop sequence if one completed. While
+// look is false it releases all it holds and finds no stop sequence.
 func (h *holdback) add(text string) (string, error) {
 	h.pending += text
+	if !h.look {
+		all := h.pending
+		h.pending = ""
+		return "", h.send(all)
+	}
 	if at, stop := firstStop(h.pending, h.stops); stop != "" {
 		return stop, h.send(h.pending[:at])
 	}
