@@ -3,6 +3,7 @@ package grammar
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -135,8 +136,15 @@ func firsts(n *node) (set [4]uint64) {
 }
 
 // union joins alternatives, which must start with different bytes (so the
-// first byte picks one); literals are merged into one.
+// first byte picks one); literals are merged into one. Under oneOf a value
+// must match exactly one alternative: a literal two of them hold (an
+// enum value and a const, true and a boolean) is refused.
 func union(path, kw string, alts []*node) (*node, error) {
+	if kw == "oneOf" {
+		if err := disjointLiterals(path, alts); err != nil {
+			return nil, err
+		}
+	}
 	var lit *node
 	var rest []*node
 	for _, a := range alts {
@@ -171,6 +179,25 @@ func union(path, kw string, alts []*node) (*node, error) {
 		n.min = min(n.min, a.min)
 	}
 	return n, nil
+}
+
+// disjointLiterals refuses oneOf alternatives that hold the same literal
+// value. (Other alternatives cannot overlap: union refuses those that
+// start alike.)
+func disjointLiterals(path string, alts []*node) error {
+	owner := map[string]int{}
+	for i, a := range alts {
+		if a.kind != kLiteral {
+			continue
+		}
+		for _, l := range a.lits {
+			if j, ok := owner[string(l)]; ok && j != i {
+				return &SchemaError{Path: path, Keyword: "oneOf", Reason: fmt.Sprintf("alternatives %d and %d both match %s: a value must match exactly one", j, i, l)}
+			}
+			owner[string(l)] = i
+		}
+	}
+	return nil
 }
 
 func literalsOf(lits [][]byte) (*node, error) {

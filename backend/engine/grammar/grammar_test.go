@@ -128,6 +128,9 @@ func TestCompile_Unsupported(t *testing.T) {
 		{`{"anyOf":[{"type":"string"},{"enum":["a"]}]}`, "anyOf", ""},
 		{`{"type":"object","properties":{"a":{"type":"array","items":{"not":{}}}}}`, "not", "/properties/a/items"},
 		{`{"type":"thing"}`, "type", ""},
+		{`{"oneOf":[{"const":"a"},{"enum":["a","b"]}]}`, "oneOf", ""},
+		{`{"oneOf":[{"type":"boolean"},{"const":true}]}`, "oneOf", ""},
+		{`{"type":"object","properties":{"x":{"oneOf":[{"type":"null"},{"enum":[null,1]}]}}}`, "oneOf", "/properties/x"},
 	}
 	for _, c := range cases {
 		_, err := Compile(json.RawMessage(c.schema))
@@ -334,6 +337,8 @@ func FuzzCompile(f *testing.F) {
 	}
 	f.Add(`{"type":"array","items":{"type":"array","minItems":1000,"items":{"type":"string","minLength":1000}},"minItems":1000}`, uint64(2))
 	f.Add(`{"anyOf":[{"type":"integer"},{"enum":["a",1]}]}`, uint64(3))
+	f.Add(`{"oneOf":[{"const":1},{"enum":[1,2]}]}`, uint64(5))
+	f.Add(`{"oneOf":[{"const":"a"},{"enum":["b","c"]},{"type":"integer"}]}`, uint64(6))
 	f.Add(`{"type":["object","null"],"properties":{"a":{"const":"x"}},"required":["a"]}`, uint64(4))
 	v := byteVocab()
 	f.Fuzz(func(t *testing.T, schema string, seed uint64) {
@@ -366,4 +371,25 @@ func FuzzCompile(f *testing.F) {
 			t.Fatalf("%s: %q: %v", schema, doc, err)
 		}
 	})
+}
+
+// oneOf alternatives that hold disjoint literals, or differ in type,
+// compile and keep their values; under anyOf overlapping literals are
+// merged (a value may match several alternatives).
+func TestCompile_OneOfDisjointAndAnyOfOverlap(t *testing.T) {
+	for _, c := range []struct{ schema, doc string }{
+		{`{"oneOf":[{"const":"a"},{"enum":["b","c"]},{"type":"integer"}]}`, `"c"`},
+		{`{"oneOf":[{"type":"boolean"},{"type":"null"}]}`, `null`},
+		{`{"anyOf":[{"const":"a"},{"enum":["a","b"]}]}`, `"a"`},
+		{`{"anyOf":[{"type":"boolean"},{"const":true}]}`, `true`},
+	} {
+		g, err := Compile(json.RawMessage(c.schema))
+		if err != nil {
+			t.Errorf("%s: %v", c.schema, err)
+			continue
+		}
+		if !matches(g, c.doc) {
+			t.Errorf("%s does not take %s", c.schema, c.doc)
+		}
+	}
 }
