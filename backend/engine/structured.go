@@ -151,10 +151,11 @@ type callConstraint struct {
 
 var _ generate.Constraint = (*callConstraint)(nil)
 
-func (c *callConstraint) Mask(logits []float32, left int) {
+func (c *callConstraint) Mask(logits []float32, left int) error {
 	if c.in != nil {
-		c.in.Mask(logits, left)
+		return c.in.Mask(logits, left)
 	}
+	return nil
 }
 
 func (c *callConstraint) Accept(id int) error {

@@ -50,8 +50,9 @@ type Constraint interface {
 	// Mask sets the logits of the tokens that may not come next to -Inf,
 	// stop tokens included while the output is incomplete; left is how
 	// many tokens may follow this one within the budget. At least one
-	// logit stays finite.
-	Mask(logits []float32, left int)
+	// logit stays finite; when none may (no token continues the output),
+	// it returns an error instead, and generation fails with it.
+	Mask(logits []float32, left int) error
 	// Accept advances past the token picked; an error means the token
 	// was not allowed.
 	Accept(id int) error
@@ -119,7 +120,9 @@ func Run(ctx context.Context, m Model, d Detokenizer, vocab int, req Request, em
 			return res, err
 		}
 		if c := req.Constraint; c != nil {
-			c.Mask(logits, budget-res.CompletionTokens-1)
+			if err := c.Mask(logits, budget-res.CompletionTokens-1); err != nil {
+				return res, fmt.Errorf("generate: %w", err)
+			}
 		}
 		id := smp.pick(logits)
 		if slices.Contains(req.StopTokens, id) {

@@ -393,3 +393,33 @@ func TestCompile_OneOfDisjointAndAnyOfOverlap(t *testing.T) {
 		}
 	}
 }
+
+// A dead end (no token of the vocabulary continues the document: here the
+// vocabulary has no "b" for a required key) is an error, not a document
+// that may end: the stop token stays masked, as when there are no stops.
+func TestConstraint_DeadEndIsAnError(t *testing.T) {
+	toks := []string{"<eos>", "{", "}", `"`, ":", "a", "1"} // no 'b'
+	v := NewVocab(len(toks), func(id int) []byte {
+		if id == 0 {
+			return nil
+		}
+		return []byte(toks[id])
+	})
+	g, err := Compile(json.RawMessage(`{"type":"object","properties":{"b":{"type":"integer"}},"required":["b"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stops := range [][]int{{0}, nil} {
+		c := NewConstraint(g, v, stops)
+		if err := c.Accept(1); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Accept(3); err != nil { // {"
+			t.Fatal(err)
+		}
+		logits := make([]float32, len(toks))
+		if err := c.Mask(logits, math.MaxInt32); !errors.Is(err, ErrDeadEnd) {
+			t.Errorf("stops %v: Mask at a dead end: %v, logits %v; want ErrDeadEnd", stops, err, logits)
+		}
+	}
+}
