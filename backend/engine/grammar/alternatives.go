@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -78,6 +79,9 @@ func hasType(t string, v any) bool {
 func literals(path, kw string, vals []any) (*node, error) {
 	n := &node{kind: kLiteral}
 	for _, v := range vals {
+		if num := tooLarge(v); num != "" {
+			return nil, &SchemaError{Path: path, Keyword: kw, Reason: "the number " + num + " does not fit a float64 (JSON parsers refuse it)"}
+		}
 		b, err := encode(v)
 		if err != nil {
 			return nil, &SchemaError{Path: path, Keyword: kw, Reason: err.Error()}
@@ -91,6 +95,31 @@ func literals(path, kw string, vals []any) (*node, error) {
 		n.min = min(n.min, len(l))
 	}
 	return n, nil
+}
+
+// tooLarge is the first number in v that float64 cannot hold
+// (strconv.ParseFloat reports it out of range, as encoding/json refuses
+// it), or "".
+func tooLarge(v any) string {
+	switch v := v.(type) {
+	case json.Number:
+		if _, err := strconv.ParseFloat(v.String(), 64); err != nil {
+			return v.String()
+		}
+	case []any:
+		for _, e := range v {
+			if n := tooLarge(e); n != "" {
+				return n
+			}
+		}
+	case map[string]any:
+		for _, e := range v {
+			if n := tooLarge(e); n != "" {
+				return n
+			}
+		}
+	}
+	return ""
 }
 
 // encode is v's JSON without HTML escaping (what a model writes).

@@ -129,6 +129,8 @@ func TestCompile_Unsupported(t *testing.T) {
 		{`{"type":"object","properties":{"a":{"type":"array","items":{"not":{}}}}}`, "not", "/properties/a/items"},
 		{`{"type":"thing"}`, "type", ""},
 		{`{"oneOf":[{"const":"a"},{"enum":["a","b"]}]}`, "oneOf", ""},
+		{`{"enum":[1,1e400]}`, "enum", ""},
+		{`{"type":"object","properties":{"a":{"const":{"x":[-1e999]}}}}`, "const", "/properties/a"},
 		{`{"oneOf":[{"type":"boolean"},{"const":true}]}`, "oneOf", ""},
 		{`{"type":"object","properties":{"x":{"oneOf":[{"type":"null"},{"enum":[null,1]}]}}}`, "oneOf", "/properties/x"},
 	}
