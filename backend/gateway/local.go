@@ -180,13 +180,17 @@ func localRefuses(r protocol.Request, d *dialect) error {
 	no := func(field, what string) error {
 		return &protocol.RequestError{Param: field, Message: fmt.Sprintf("the local engine %s: leave %s out, or route this model to a provider", what, field)}
 	}
+	field := d.outputField
+	if r.Output != nil && r.Output.Field != "" {
+		field = r.Output.Field
+	}
 	switch {
 	case r.Output != nil && outputSchemaError(r.Output) != nil:
-		return &protocol.RequestError{Param: d.outputField, Message: outputSchemaError(r.Output).Error() +
+		return &protocol.RequestError{Param: field, Message: outputSchemaError(r.Output).Error() +
 			": simplify the schema, or route this model to a provider"}
 	case r.Output != nil && forcesCall(r):
-		return &protocol.RequestError{Param: d.outputField, Message: "the local engine cannot force a tool call (tool_choice) and constrain the answer to a JSON format at once: " +
-			"leave " + d.outputField + " out of a turn that must call a tool, or route this model to a provider"}
+		return &protocol.RequestError{Param: field, Message: "the local engine cannot force a tool call (tool_choice) and constrain the answer to a JSON format at once: " +
+			"leave " + field + " out of a turn that must call a tool, or route this model to a provider"}
 	case len(r.Untranslatable) > 0:
 		return no(r.Untranslatable[0], "has no counterpart of it")
 	case r.N != nil && *r.N > 1:

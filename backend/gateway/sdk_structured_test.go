@@ -166,6 +166,12 @@ func TestSDK_StructuredOutputUnsupportedSchemaLocal(t *testing.T) {
 		!strings.Contains(ae.RawJSON(), "output_config.format") || !strings.Contains(ae.RawJSON(), `\"format\"`) || !strings.Contains(ae.RawJSON(), "/properties/when") {
 		t.Errorf("Anthropic: %v", err)
 	}
+	// The beta's older top-level field is the one named when the client used it.
+	resp, body := h.post("/v1/messages", `{"model":"`+localModel+`","max_tokens":10,"messages":[{"role":"user","content":"hi"}],`+
+		`"output_format":{"type":"json_schema","schema":{"type":"object","not":{}}}}`, "anthropic-beta", "structured-outputs-2025-11-13")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "output_format") || strings.Contains(string(body), "output_config") {
+		t.Errorf("output_format: %d %s, want a 400 naming output_format", resp.StatusCode, body)
+	}
 }
 
 // The Responses API's text.format json_schema to the local engine.
