@@ -425,3 +425,33 @@ func TestConstraint_DeadEndIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// Free keys (an object without properties) are written at most once per
+// object; the same key in another object, nested or a sibling, is fine.
+func TestMatcher_FreeKeysDoNotRepeat(t *testing.T) {
+	for _, c := range []struct {
+		schema, doc string
+		want        bool
+	}{
+		{`{"type":"object","additionalProperties":{"type":"integer"}}`, `{"a":1,"a":2}`, false},
+		{`{"type":"object","additionalProperties":{"type":"integer"}}`, `{"a":1,"b":2,"ab":3}`, true},
+		{``, `{"a":{"a":1},"b":[{"a":1},{"a":2,"b":{}}],"c":1}`, true},
+		{``, `{"a":{"a":1},"b":2,"a":3}`, false},
+		{``, `[{"x":1},{"x":1,"y":{"x":1,"x":2}}]`, false},
+	} {
+		schema := c.schema
+		if schema == "" {
+			schema = `{"type":"array","items":{"type":"object"}}`
+			if c.doc[0] == '{' {
+				schema = `{"type":"object"}`
+			}
+		}
+		g, err := Compile(json.RawMessage(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := matches(g, c.doc); got != c.want {
+			t.Errorf("%s takes %s: %v, want %v", schema, c.doc, got, c.want)
+		}
+	}
+}
