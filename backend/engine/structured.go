@@ -151,10 +151,11 @@ type callConstraint struct {
 
 var _ generate.Constraint = (*callConstraint)(nil)
 
-func (c *callConstraint) Mask(logits []float32, left int) {
+func (c *callConstraint) Mask(logits []float32, left int) error {
 	if c.in != nil {
-		c.in.Mask(logits, left)
+		return c.in.Mask(logits, left)
 	}
+	return nil
 }
 
 func (c *callConstraint) Accept(id int) error {
@@ -184,3 +185,6 @@ func (c *callConstraint) Accept(id int) error {
 }
 
 func (c *callConstraint) Done() bool { return false }
+
+// Complete: free text is; a call is not until it is closed.
+func (c *callConstraint) Complete() bool { return c.in == nil }

@@ -172,17 +172,25 @@ func localError(err error) error {
 
 // localRefuses is what the local engine cannot give and the client would
 // miss: JSON constrained to a schema outside the subset its grammar
-// supports (the error names the keyword and where it is), several choices, token
+// supports (the error names the keyword and where it is), or together
+// with a forced tool call (the answer cannot be both), several choices, token
 // probabilities, token biases, and what no backend of another API can
 // carry. The error names the client's field.
 func localRefuses(r protocol.Request, d *dialect) error {
 	no := func(field, what string) error {
 		return &protocol.RequestError{Param: field, Message: fmt.Sprintf("the local engine %s: leave %s out, or route this model to a provider", what, field)}
 	}
+	field := d.outputField
+	if r.Output != nil && r.Output.Field != "" {
+		field = r.Output.Field
+	}
 	switch {
 	case r.Output != nil && outputSchemaError(r.Output) != nil:
-		return &protocol.RequestError{Param: d.outputField, Message: outputSchemaError(r.Output).Error() +
+		return &protocol.RequestError{Param: field, Message: outputSchemaError(r.Output).Error() +
 			": simplify the schema, or route this model to a provider"}
+	case r.Output != nil && forcesCall(r):
+		return &protocol.RequestError{Param: field, Message: "the local engine cannot force a tool call (tool_choice) and constrain the answer to a JSON format at once: " +
+			"leave " + field + " out of a turn that must call a tool, or route this model to a provider"}
 	case len(r.Untranslatable) > 0:
 		return no(r.Untranslatable[0], "has no counterpart of it")
 	case r.N != nil && *r.N > 1:
@@ -195,6 +203,13 @@ func localRefuses(r protocol.Request, d *dialect) error {
 	return nil
 }
 
+// forcesCall reports whether r makes its answer call a tool (tool_choice
+// required or a named tool, with tools offered).
+func forcesCall(r protocol.Request) bool {
+	return len(r.Tools) > 0 && r.ToolChoice != nil &&
+		(r.ToolChoice.Mode == protocol.ToolChoiceRequired || r.ToolChoice.Mode == protocol.ToolChoiceTool)
+}
+
 // outputSchemaError is why the engine cannot constrain its answer to o's
 // schema (a *grammar.SchemaError), or nil.
 func outputSchemaError(o *protocol.OutputFormat) error {
@@ -203,7 +218,9 @@ func outputSchemaError(o *protocol.OutputFormat) error {
 }
 
 // localDrops names what the local engine leaves out: the request's hints,
-// and the sampling controls it does not have.
+// the sampling controls it does not have, and the tools of a request with
+// an output format (the answer is the JSON; a call the model may choose
+// cannot be made).
 func localDrops(r protocol.Request) []string {
 	dropped := slices.Clone(r.Dropped)
 	if r.PresencePenalty != nil {
@@ -214,6 +231,9 @@ func localDrops(r protocol.Request) []string {
 	}
 	if r.Effort != "" {
 		dropped = append(dropped, "effort")
+	}
+	if r.Output != nil && len(r.Tools) > 0 && (r.ToolChoice == nil || r.ToolChoice.Mode != protocol.ToolChoiceNone) {
+		dropped = append(dropped, "tools") // the answer is the JSON: no call can be made
 	}
 	slices.Sort(dropped)
 	return dropped

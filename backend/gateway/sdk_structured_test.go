@@ -166,6 +166,12 @@ func TestSDK_StructuredOutputUnsupportedSchemaLocal(t *testing.T) {
 		!strings.Contains(ae.RawJSON(), "output_config.format") || !strings.Contains(ae.RawJSON(), `\"format\"`) || !strings.Contains(ae.RawJSON(), "/properties/when") {
 		t.Errorf("Anthropic: %v", err)
 	}
+	// The beta's older top-level field is the one named when the client used it.
+	resp, body := h.post("/v1/messages", `{"model":"`+localModel+`","max_tokens":10,"messages":[{"role":"user","content":"hi"}],`+
+		`"output_format":{"type":"json_schema","schema":{"type":"object","not":{}}}}`, "anthropic-beta", "structured-outputs-2025-11-13")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "output_format") || strings.Contains(string(body), "output_config") {
+		t.Errorf("output_format: %d %s, want a 400 naming output_format", resp.StatusCode, body)
+	}
 }
 
 // The Responses API's text.format json_schema to the local engine.
@@ -233,5 +239,34 @@ func TestSDK_OpenAIGoForcedToolCallLocal(t *testing.T) {
 		if err := grammartest.Validate([]byte(schema), []byte(ch.Message.ToolCalls[0].Function.Arguments)); err != nil {
 			t.Fatalf("seed %d: %s: %v", seed, ch.Message.ToolCalls[0].Function.Arguments, err)
 		}
+	}
+}
+
+// An output format together with a forced tool call (tool_choice
+// required, a named tool, Anthropic's any) is a 400 naming the output
+// field in the client's format: the answer cannot be both. With the
+// choice left to the model the answer is the JSON, and the tools, which
+// cannot be called, are named as dropped.
+func TestLocal_StructuredOutputWithForcedToolCall(t *testing.T) {
+	_, opt := withLocal(t)
+	h := newHarness(t, opt)
+	const tool = `{"type":"function","function":{"name":"get","parameters":{"type":"object"}}}`
+	const format = `"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]}}}`
+	const atool = `{"name":"get","input_schema":{"type":"object"}}`
+	const aformat = `"output_config":{"format":{"type":"json_schema","schema":{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]}}}`
+	for _, c := range []struct{ path, body, param string }{
+		{"/v1/chat/completions", `{"model":"` + localModel + `","max_tokens":8,"messages":[{"role":"user","content":"hi"}],"tools":[` + tool + `],"tool_choice":"required",` + format + `}`, `"param":"response_format"`},
+		{"/v1/chat/completions", `{"model":"` + localModel + `","max_tokens":8,"messages":[{"role":"user","content":"hi"}],"tools":[` + tool + `],"tool_choice":{"type":"function","function":{"name":"get"}},` + format + `}`, `"param":"response_format"`},
+		{"/v1/messages", `{"model":"` + localModel + `","max_tokens":8,"messages":[{"role":"user","content":"hi"}],"tools":[` + atool + `],"tool_choice":{"type":"any"},` + aformat + `}`, "output_config.format"},
+	} {
+		resp, got := h.post(c.path, c.body)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(got), "invalid_request_error") || !strings.Contains(string(got), c.param) ||
+			!strings.Contains(string(got), "tool_choice") {
+			t.Errorf("%s: %d %s, want a 400 naming %s and tool_choice", c.body, resp.StatusCode, got, c.param)
+		}
+	}
+	resp, got := h.post("/v1/chat/completions", `{"model":"`+localModel+`","max_tokens":8,"messages":[{"role":"user","content":"hi"}],"tools":[`+tool+`],`+format+`}`)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Modelbar-Dropped") != "tools" {
+		t.Errorf("tool_choice auto: %d, dropped %q: %s", resp.StatusCode, resp.Header.Get("X-Modelbar-Dropped"), got)
 	}
 }

@@ -101,6 +101,10 @@ type OutputFormat struct {
 	Name        string // OpenAI json_schema.name; "" when the client gave none
 	Description string // OpenAI json_schema.description
 	Strict      *bool  // OpenAI json_schema.strict, as given
+	// Field is the request field that asked for it when it is not the
+	// API's usual one (Anthropic's older top-level output_format), for
+	// errors to name; "" otherwise.
+	Field string `json:",omitempty"`
 }
 
 // Message is one turn. Tool results are blocks of a user message, as in

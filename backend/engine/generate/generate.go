@@ -50,14 +50,20 @@ type Constraint interface {
 	// Mask sets the logits of the tokens that may not come next to -Inf,
 	// stop tokens included while the output is incomplete; left is how
 	// many tokens may follow this one within the budget. At least one
-	// logit stays finite.
-	Mask(logits []float32, left int)
+	// logit stays finite; when none may (no token continues the output),
+	// it returns an error instead, and generation fails with it.
+	Mask(logits []float32, left int) error
 	// Accept advances past the token picked; an error means the token
 	// was not allowed.
 	Accept(id int) error
 	// Done reports that the output is complete and nothing may follow:
 	// generation ends as at a stop token.
 	Done() bool
+	// Complete reports that the output so far is whole (more may still
+	// follow). Stop sequences are looked for only in the text of tokens
+	// sampled once it is, so that one cannot cut the output short (a
+	// "\n" between JSON tokens).
+	Complete() bool
 }
 
 // FinishReason is why generation ended.
@@ -103,7 +109,7 @@ func Run(ctx context.Context, m Model, d Detokenizer, vocab int, req Request, em
 		budget = min(budget, req.MaxTokens)
 	}
 	smp := newSampler(req.Sampling, vocab, req.Prompt)
-	out := &holdback{stops: req.Stop, emit: emit}
+	out := &holdback{stops: req.Stop, emit: emit, look: true}
 	input := req.Prompt[req.Cached:]
 	for res.CompletionTokens < budget {
 		if err := ctx.Err(); err != nil {
@@ -114,7 +120,9 @@ func Run(ctx context.Context, m Model, d Detokenizer, vocab int, req Request, em
 			return res, err
 		}
 		if c := req.Constraint; c != nil {
-			c.Mask(logits, budget-res.CompletionTokens-1)
+			if err := c.Mask(logits, budget-res.CompletionTokens-1); err != nil {
+				return res, fmt.Errorf("generate: %w", err)
+			}
 		}
 		id := smp.pick(logits)
 		if slices.Contains(req.StopTokens, id) {
@@ -122,6 +130,10 @@ func Run(ctx context.Context, m Model, d Detokenizer, vocab int, req Request, em
 			return res, out.finish(d.Flush())
 		}
 		if c := req.Constraint; c != nil {
+			// No stop sequence ends a document that this token still
+			// continues: stop sequences are looked for in text that
+			// follows a complete one.
+			out.look = c.Complete()
 			if err := c.Accept(id); err != nil {
 				return res, fmt.Errorf("generate: %w", err)
 			}
@@ -149,11 +161,18 @@ type holdback struct {
 	stops   []string
 	pending string
 	emit    func(string) error
+	look    bool // whether stop sequences are looked for in the text added
 }
 
-// add appends text; it returns the stop sequence if one completed.
+// add appends text; it returns the stop sequence if one completed. While
+// look is false it releases all it holds and finds no stop sequence.
 func (h *holdback) add(text string) (string, error) {
 	h.pending += text
+	if !h.look {
+		all := h.pending
+		h.pending = ""
+		return "", h.send(all)
+	}
 	if at, stop := firstStop(h.pending, h.stops); stop != "" {
 		return stop, h.send(h.pending[:at])
 	}

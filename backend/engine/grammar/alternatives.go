@@ -3,7 +3,9 @@ package grammar
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -77,6 +79,9 @@ func hasType(t string, v any) bool {
 func literals(path, kw string, vals []any) (*node, error) {
 	n := &node{kind: kLiteral}
 	for _, v := range vals {
+		if num := tooLarge(v); num != "" {
+			return nil, &SchemaError{Path: path, Keyword: kw, Reason: "the number " + num + " does not fit a float64 (JSON parsers refuse it)"}
+		}
 		b, err := encode(v)
 		if err != nil {
 			return nil, &SchemaError{Path: path, Keyword: kw, Reason: err.Error()}
@@ -90,6 +95,31 @@ func literals(path, kw string, vals []any) (*node, error) {
 		n.min = min(n.min, len(l))
 	}
 	return n, nil
+}
+
+// tooLarge is the first number in v that float64 cannot hold
+// (strconv.ParseFloat reports it out of range, as encoding/json refuses
+// it), or "".
+func tooLarge(v any) string {
+	switch v := v.(type) {
+	case json.Number:
+		if _, err := strconv.ParseFloat(v.String(), 64); err != nil {
+			return v.String()
+		}
+	case []any:
+		for _, e := range v {
+			if n := tooLarge(e); n != "" {
+				return n
+			}
+		}
+	case map[string]any:
+		for _, e := range v {
+			if n := tooLarge(e); n != "" {
+				return n
+			}
+		}
+	}
+	return ""
 }
 
 // encode is v's JSON without HTML escaping (what a model writes).
@@ -135,8 +165,15 @@ func firsts(n *node) (set [4]uint64) {
 }
 
 // union joins alternatives, which must start with different bytes (so the
-// first byte picks one); literals are merged into one.
+// first byte picks one); literals are merged into one. Under oneOf a value
+// must match exactly one alternative: a literal two of them hold (an
+// enum value and a const, true and a boolean) is refused.
 func union(path, kw string, alts []*node) (*node, error) {
+	if kw == "oneOf" {
+		if err := disjointLiterals(path, alts); err != nil {
+			return nil, err
+		}
+	}
 	var lit *node
 	var rest []*node
 	for _, a := range alts {
@@ -171,6 +208,25 @@ func union(path, kw string, alts []*node) (*node, error) {
 		n.min = min(n.min, a.min)
 	}
 	return n, nil
+}
+
+// disjointLiterals refuses oneOf alternatives that hold the same literal
+// value. (Other alternatives cannot overlap: union refuses those that
+// start alike.)
+func disjointLiterals(path string, alts []*node) error {
+	owner := map[string]int{}
+	for i, a := range alts {
+		if a.kind != kLiteral {
+			continue
+		}
+		for _, l := range a.lits {
+			if j, ok := owner[string(l)]; ok && j != i {
+				return &SchemaError{Path: path, Keyword: "oneOf", Reason: fmt.Sprintf("alternatives %d and %d both match %s: a value must match exactly one", j, i, l)}
+			}
+			owner[string(l)] = i
+		}
+	}
+	return nil
 }
 
 func literalsOf(lits [][]byte) (*node, error) {

@@ -128,6 +128,11 @@ func TestCompile_Unsupported(t *testing.T) {
 		{`{"anyOf":[{"type":"string"},{"enum":["a"]}]}`, "anyOf", ""},
 		{`{"type":"object","properties":{"a":{"type":"array","items":{"not":{}}}}}`, "not", "/properties/a/items"},
 		{`{"type":"thing"}`, "type", ""},
+		{`{"oneOf":[{"const":"a"},{"enum":["a","b"]}]}`, "oneOf", ""},
+		{`{"enum":[1,1e400]}`, "enum", ""},
+		{`{"type":"object","properties":{"a":{"const":{"x":[-1e999]}}}}`, "const", "/properties/a"},
+		{`{"oneOf":[{"type":"boolean"},{"const":true}]}`, "oneOf", ""},
+		{`{"type":"object","properties":{"x":{"oneOf":[{"type":"null"},{"enum":[null,1]}]}}}`, "oneOf", "/properties/x"},
 	}
 	for _, c := range cases {
 		_, err := Compile(json.RawMessage(c.schema))
@@ -334,6 +339,8 @@ func FuzzCompile(f *testing.F) {
 	}
 	f.Add(`{"type":"array","items":{"type":"array","minItems":1000,"items":{"type":"string","minLength":1000}},"minItems":1000}`, uint64(2))
 	f.Add(`{"anyOf":[{"type":"integer"},{"enum":["a",1]}]}`, uint64(3))
+	f.Add(`{"oneOf":[{"const":1},{"enum":[1,2]}]}`, uint64(5))
+	f.Add(`{"oneOf":[{"const":"a"},{"enum":["b","c"]},{"type":"integer"}]}`, uint64(6))
 	f.Add(`{"type":["object","null"],"properties":{"a":{"const":"x"}},"required":["a"]}`, uint64(4))
 	v := byteVocab()
 	f.Fuzz(func(t *testing.T, schema string, seed uint64) {
@@ -366,4 +373,85 @@ func FuzzCompile(f *testing.F) {
 			t.Fatalf("%s: %q: %v", schema, doc, err)
 		}
 	})
+}
+
+// oneOf alternatives that hold disjoint literals, or differ in type,
+// compile and keep their values; under anyOf overlapping literals are
+// merged (a value may match several alternatives).
+func TestCompile_OneOfDisjointAndAnyOfOverlap(t *testing.T) {
+	for _, c := range []struct{ schema, doc string }{
+		{`{"oneOf":[{"const":"a"},{"enum":["b","c"]},{"type":"integer"}]}`, `"c"`},
+		{`{"oneOf":[{"type":"boolean"},{"type":"null"}]}`, `null`},
+		{`{"anyOf":[{"const":"a"},{"enum":["a","b"]}]}`, `"a"`},
+		{`{"anyOf":[{"type":"boolean"},{"const":true}]}`, `true`},
+	} {
+		g, err := Compile(json.RawMessage(c.schema))
+		if err != nil {
+			t.Errorf("%s: %v", c.schema, err)
+			continue
+		}
+		if !matches(g, c.doc) {
+			t.Errorf("%s does not take %s", c.schema, c.doc)
+		}
+	}
+}
+
+// A dead end (no token of the vocabulary continues the document: here the
+// vocabulary has no "b" for a required key) is an error, not a document
+// that may end: the stop token stays masked, as when there are no stops.
+func TestConstraint_DeadEndIsAnError(t *testing.T) {
+	toks := []string{"<eos>", "{", "}", `"`, ":", "a", "1"} // no 'b'
+	v := NewVocab(len(toks), func(id int) []byte {
+		if id == 0 {
+			return nil
+		}
+		return []byte(toks[id])
+	})
+	g, err := Compile(json.RawMessage(`{"type":"object","properties":{"b":{"type":"integer"}},"required":["b"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stops := range [][]int{{0}, nil} {
+		c := NewConstraint(g, v, stops)
+		if err := c.Accept(1); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Accept(3); err != nil { // {"
+			t.Fatal(err)
+		}
+		logits := make([]float32, len(toks))
+		if err := c.Mask(logits, math.MaxInt32); !errors.Is(err, ErrDeadEnd) {
+			t.Errorf("stops %v: Mask at a dead end: %v, logits %v; want ErrDeadEnd", stops, err, logits)
+		}
+	}
+}
+
+// Free keys (an object without properties) are written at most once per
+// object; the same key in another object, nested or a sibling, is fine.
+func TestMatcher_FreeKeysDoNotRepeat(t *testing.T) {
+	for _, c := range []struct {
+		schema, doc string
+		want        bool
+	}{
+		{`{"type":"object","additionalProperties":{"type":"integer"}}`, `{"a":1,"a":2}`, false},
+		{`{"type":"object","additionalProperties":{"type":"integer"}}`, `{"a":1,"b":2,"ab":3}`, true},
+		{``, `{"a":{"a":1},"b":[{"a":1},{"a":2,"b":{}}],"c":1}`, true},
+		{``, `{"a":{"a":1},"b":2,"a":3}`, false},
+		{``, `[{"x":1},{"x":1,"y":{"x":1,"x":2}}]`, false},
+	} {
+		schema := c.schema
+		if schema == "" {
+			schema = `{"type":"array","items":{"type":"object"}}`
+			if c.doc[0] == '{' {
+				schema = `{"type":"object"}`
+			}
+		}
+		g, err := Compile(json.RawMessage(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := matches(g, c.doc); got != c.want {
+			t.Errorf("%s takes %s: %v, want %v", schema, c.doc, got, c.want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package grammar
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -151,20 +152,26 @@ func NewConstraint(g *Grammar, v *Vocab, stops []int) *Constraint {
 // Mask sets to -Inf the logits of the tokens that may not come next: those
 // the grammar rejects, and those after which the document could no longer
 // be finished in left more tokens. Stop tokens are allowed only when the
-// document is complete. It allocates nothing.
-func (c *Constraint) Mask(logits []float32, left int) {
+// document is complete (without stops, a complete document that nothing
+// may continue leaves every logit at -Inf: the caller ends there). It
+// allocates nothing. At a dead end, when the document is incomplete and no
+// token may come next (a vocabulary without a byte the document needs, or
+// a grammar bug), it returns ErrDeadEnd and leaves the logits as they are.
+func (c *Constraint) Mask(logits []float32, left int) error {
 	c.allowed(left)
 	if c.n == 0 { // the budget binds past what one token can do: the grammar alone
 		c.allowed(math.MaxInt32)
 	}
-	// Complete, the answer may end; at a dead end (which a grammar
-	// without bugs never reaches) it must.
-	if c.m.Complete() || c.n == 0 {
+	if c.m.Complete() { // the answer may end
 		for _, s := range c.stops {
-			if s >= 0 && s < c.v.size {
+			if s >= 0 && s < c.v.size && c.allow[s/64]&(1<<(s%64)) == 0 {
 				c.allow[s/64] |= 1 << (s % 64)
+				c.n++
 			}
 		}
+	}
+	if c.n == 0 && !c.m.Complete() {
+		return ErrDeadEnd
 	}
 	inf := float32(math.Inf(-1))
 	for i := range logits {
@@ -172,7 +179,12 @@ func (c *Constraint) Mask(logits []float32, left int) {
 			logits[i] = inf
 		}
 	}
+	return nil
 }
+
+// ErrDeadEnd: no token of the vocabulary continues the document, and it is
+// not complete.
+var ErrDeadEnd = errors.New("grammar: dead end: no token of the model's vocabulary continues the constrained JSON")
 
 // allowed fills the bitset with the tokens the grammar and the budget let
 // come next.

@@ -6,6 +6,8 @@ package grammar
 // the trie walk of a mask can try a byte and take it back in constant
 // time (mark, feed, restore) without copying the stack.
 
+import "slices"
+
 const (
 	maxDepth = 64 // nesting of values being written
 	maxWS    = 16 // consecutive whitespace bytes between tokens
@@ -65,6 +67,8 @@ type frame struct {
 	tag        int32  // tagged object: the name literal's index
 	seen       uint64 // object: properties written
 	tail       int32  // fewest bytes after this value to finish the document
+	obj        int32  // object with free keys: its number in the document (0: none yet)
+	h          uint64 // free key: FNV-1a hash of its bytes so far
 }
 
 type undo struct {
@@ -78,6 +82,16 @@ type Matcher struct {
 	stack []frame
 	depth int
 	log   []undo
+	// keys are the free keys written, by object number and hash: a key
+	// may not repeat in its object. Kept for the whole document (a few
+	// bytes a key); the undo of a mark truncates it.
+	keys []freeKey
+	objs int32 // object numbers given out
+}
+
+type freeKey struct {
+	obj int32
+	h   uint64
 }
 
 // NewMatcher starts matching a document of g.
@@ -94,15 +108,15 @@ func (g *Grammar) NewMatcher() *Matcher {
 	return m
 }
 
-type mark struct{ log, depth int }
+type mark struct{ log, depth, keys int }
 
-func (m *Matcher) mark() mark { return mark{len(m.log), m.depth} }
+func (m *Matcher) mark() mark { return mark{len(m.log), m.depth, len(m.keys)} }
 
 func (m *Matcher) restore(k mark) {
 	for i := len(m.log) - 1; i >= k.log; i-- {
 		m.stack[m.log[i].i] = m.log[i].f
 	}
-	m.log, m.depth = m.log[:k.log], k.depth
+	m.log, m.depth, m.keys = m.log[:k.log], k.depth, m.keys[:k.keys]
 }
 
 func (m *Matcher) set(i int, f frame) {
@@ -155,29 +169,44 @@ func (m *Matcher) feed(b byte) bool {
 		case reject:
 			return false
 		case took:
+			if i > 0 && m.stack[i-1].st == oFreeKey { // a free key's byte
+				f.h = (f.h ^ uint64(b)) * fnvPrime
+			}
 			m.set(i, f)
 			return true
 		case pushed:
 			continue
 		case popped:
 			m.depth--
-			m.childDone(f)
-			return true
+			return m.childDone(f)
 		case pass:
 			m.depth--
-			m.childDone(f)
+			if !m.childDone(f) {
+				return false
+			}
 		}
 	}
 }
 
-// childDone tells the frame below a finished value.
-func (m *Matcher) childDone(child frame) {
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// childDone tells the frame below a finished value; false if it refuses
+// it (a free key its object already has).
+func (m *Matcher) childDone(child frame) bool {
 	i := m.depth - 1
 	f := m.stack[i]
 	switch f.st {
 	case rValue:
 		f.st, f.pos, f.ws = rSuffix, 0, 0
 	case oFreeKey:
+		k := freeKey{f.obj, child.h}
+		if slices.Contains(m.keys, k) {
+			return false
+		}
+		m.keys = append(m.keys, k)
 		f.st, f.ws = oColon, 0
 	case oValue:
 		if f.key >= 0 {
@@ -192,6 +221,7 @@ func (m *Matcher) childDone(child frame) {
 		f.st, f.ws = aAfter, 0
 	}
 	m.set(i, f)
+	return true
 }
 
 func isWS(b byte) bool { return b == ' ' || b == '\n' || b == '\t' || b == '\r' }

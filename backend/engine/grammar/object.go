@@ -19,9 +19,13 @@ func (m *Matcher) object(f *frame, b byte) result {
 		case b != '"':
 			return reject
 		case n.free != nil:
+			if f.obj == 0 {
+				m.objs++
+				f.obj = m.objs
+			}
 			f.st, f.ws, f.key = oFreeKey, 0, -1
 			m.set(m.depth-1, *f)
-			if !m.push(frame{n: plainString, st: sBody, tail: f.tail + 2 + int32(n.free.min)}) {
+			if !m.push(frame{n: plainString, st: sBody, tail: f.tail + 2 + int32(n.free.min), h: fnvOffset}) {
 				return reject
 			}
 			return took

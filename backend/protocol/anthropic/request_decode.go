@@ -449,6 +449,9 @@ func (d requestDecoder) outputFormat(path string, raw json.RawMessage, r *protoc
 		return err
 	}
 	r.Output = &protocol.OutputFormat{Schema: schema}
+	if path != "output_config.format" {
+		r.Output.Field = path
+	}
 	return nil
 }
 
