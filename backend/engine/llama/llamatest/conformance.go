@@ -94,15 +94,7 @@ func testQ8(t *testing.T, m *llama.Model, want [][]float64) {
 	c := newCache(t, m)
 	check := func(what string, got []float32, want []float64) {
 		t.Helper()
-		var worst, scale float64
-		for i, g := range got {
-			worst = max(worst, math.Abs(float64(g)-want[i]))
-			scale = max(scale, math.Abs(want[i]))
-		}
-		if allow := Q8LogitTol * (1 + scale); !(worst <= allow) {
-			t.Errorf("%s: max |logit diff| %.3g > %.3g (logit scale %.3g)", what, worst, allow, scale)
-		}
-		t.Logf("%s: max |logit diff| %.2g of the logit scale", what, worst/(1+scale))
+		checkLogitsWithin(t, what, got, want, Q8LogitTol)
 	}
 	check("prefill", forward(t, m, c, prompt), want[len(prompt)-1])
 	for i, tok := range continuation {
@@ -115,6 +107,13 @@ func testQ8(t *testing.T, m *llama.Model, want [][]float64) {
 // logs the observed error.
 func CheckLogits(t testing.TB, what string, got []float32, want []float64) {
 	t.Helper()
+	checkLogitsWithin(t, what, got, want, LogitTol)
+}
+
+// checkLogitsWithin compares logits with the reference's: the largest
+// difference may be tol of the logit scale (1 + the largest |logit|).
+func checkLogitsWithin(t testing.TB, what string, got []float32, want []float64, tol float64) {
+	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d logits, want %d", what, len(got), len(want))
 	}
@@ -123,8 +122,7 @@ func CheckLogits(t testing.TB, what string, got []float32, want []float64) {
 		worst = max(worst, math.Abs(float64(g)-want[i]))
 		scale = max(scale, math.Abs(want[i]))
 	}
-	allow := LogitTol * (1 + scale)
-	if !(worst <= allow) {
+	if allow := tol * (1 + scale); !(worst <= allow) {
 		t.Errorf("%s: max |logit diff| %.3g > %.3g (logit scale %.3g)", what, worst, allow, scale)
 	}
 	t.Logf("%s: max |logit diff| %.2g, %.2g of the logit scale", what, worst, worst/(1+scale))
@@ -151,14 +149,7 @@ func testHalfKV(t *testing.T, m *llama.Model, w modelfile.Weights) {
 	c := newCache(t, m)
 	check := func(what string, got []float32, want []float64) {
 		t.Helper()
-		var worst, scale float64
-		for i, g := range got {
-			worst = max(worst, math.Abs(float64(g)-want[i]))
-			scale = max(scale, math.Abs(want[i]))
-		}
-		if allow := HalfKVTol * (1 + scale); !(worst <= allow) {
-			t.Errorf("%s: max |logit diff| %.3g > %.3g (logit scale %.3g)", what, worst, allow, scale)
-		}
+		checkLogitsWithin(t, what, got, want, HalfKVTol)
 	}
 	check("prefill", forward(t, m, c, prompt), want[len(prompt)-1])
 	for i, tok := range continuation {
