@@ -43,7 +43,7 @@ func (e *EventReader) Next() ([]byte, error) {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		case err == io.EOF:
-			if len(bytes.TrimSpace(e.buf)) == 0 {
+			if onlyASCIISpace(e.buf) {
 				return nil, io.EOF
 			}
 			return nil, io.ErrUnexpectedEOF
@@ -51,7 +51,7 @@ func (e *EventReader) Next() ([]byte, error) {
 			return nil, err
 		}
 		if isBlankLine(line) {
-			if len(bytes.TrimSpace(e.buf)) == 0 { // stray blank lines between events
+			if onlyASCIISpace(e.buf) { // stray blank lines between events
 				e.buf = e.buf[:0]
 				continue
 			}
@@ -59,6 +59,15 @@ func (e *EventReader) Next() ([]byte, error) {
 		}
 	}
 }
+
+// onlyASCIISpace reports whether b holds nothing but ASCII whitespace. Not
+// bytes.TrimSpace: its Unicode spaces (U+3000, U+0085) are field bytes to an
+// SSE parser, so a block holding one is an event, not padding.
+func onlyASCIISpace(b []byte) bool {
+	return len(bytes.Trim(b, asciiSpace)) == 0
+}
+
+const asciiSpace = " \t\r\n\v\f"
 
 func isBlankLine(line []byte) bool {
 	return len(line) == 1 || (len(line) == 2 && line[0] == '\r')

@@ -81,10 +81,10 @@ func checkTiling(t *testing.T, in []byte, events [][]byte, end error) {
 		if at < 0 {
 			t.Fatalf("event %d %q is not next in the input (rest %q)", i, ev, rest)
 		}
-		if gap := rest[:at]; len(bytes.TrimSpace(gap)) != 0 {
+		if gap := rest[:at]; len(bytes.Trim(gap, " \t\r\n\v\f")) != 0 {
 			t.Fatalf("before event %d %q, non-blank bytes were dropped: %q", i, ev, gap)
 		}
-		if len(bytes.TrimSpace(ev)) == 0 {
+		if len(bytes.Trim(ev, " \t\r\n\v\f")) == 0 {
 			t.Fatalf("event %d is blank: %q", i, ev)
 		}
 		lines := bytes.SplitAfter(ev, []byte("\n"))
@@ -97,9 +97,9 @@ func checkTiling(t *testing.T, in []byte, events [][]byte, end error) {
 		rest = rest[at+len(ev):]
 	}
 	switch {
-	case end == io.EOF && len(bytes.TrimSpace(rest)) != 0:
+	case end == io.EOF && len(bytes.Trim(rest, " \t\r\n\v\f")) != 0:
 		t.Fatalf("io.EOF with unread non-blank bytes %q", rest)
-	case errors.Is(end, io.ErrUnexpectedEOF) && len(bytes.TrimSpace(rest)) == 0:
+	case errors.Is(end, io.ErrUnexpectedEOF) && len(bytes.Trim(rest, " \t\r\n\v\f")) == 0:
 		t.Fatalf("io.ErrUnexpectedEOF with only %q left", rest)
 	case end != io.EOF && !errors.Is(end, io.ErrUnexpectedEOF):
 		t.Fatalf("the stream ends with %v", end)
