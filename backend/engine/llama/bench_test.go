@@ -7,6 +7,7 @@ import (
 	"github.com/modelbar/modelbar/backend/engine/llama"
 	"github.com/modelbar/modelbar/backend/engine/llama/llamatest"
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
+	"github.com/modelbar/modelbar/backend/engine/tensor"
 	"github.com/modelbar/modelbar/backend/engine/tensor/cpu"
 	"github.com/modelbar/modelbar/backend/engine/tensor/tensortest"
 )
@@ -20,26 +21,37 @@ import (
 // the portable kernels (what the backend ran before its SIMD kernels) and
 // on the SIMD float kernels, and 8-bit activations on the portable
 // integer kernels and on the SIMD ones (the default where the CPU has
-// them).
+// them), and that default again with each projection a dispatch of its
+// own (q, k and v, gate and up not computed as one job: the baseline of
+// tensor.MatMuls).
 func BenchmarkQwen25_05B(b *testing.B) {
 	cfg := llamatest.Qwen25_05B()
 	w, stepBytes := llamatest.RandomQuantized(cfg, 1)
-	bandwidth := tensortest.MemoryBandwidth(512<<20, runtime.GOMAXPROCS(0), 3)
+	bandwidth := cpu.MemoryBandwidth(512<<20, runtime.GOMAXPROCS(0), 3)
 	for _, c := range []struct {
-		name string
-		o    cpu.Options
+		name    string
+		o       cpu.Options
+		unfused bool
 	}{
-		{"f32act-portable", cpu.Options{Portable: true, Activations: cpu.ActivationsF32}},
-		{"f32act-simd", cpu.Options{Activations: cpu.ActivationsF32}},
-		{"q8act-portable", cpu.Options{Portable: true, Activations: cpu.ActivationsQ8}},
-		{"q8act-simd", cpu.Options{}},
+		{"f32act-portable", cpu.Options{Portable: true, Activations: cpu.ActivationsF32}, false},
+		{"f32act-simd", cpu.Options{Activations: cpu.ActivationsF32}, false},
+		{"q8act-portable", cpu.Options{Portable: true, Activations: cpu.ActivationsQ8}, false},
+		{"q8act-simd-unfused", cpu.Options{}, true},
+		{"q8act-simd", cpu.Options{}, false},
 	} {
-		b.Run(c.name, func(b *testing.B) { benchModel(b, cpu.NewWithOptions(c.o), cfg, w, stepBytes, bandwidth) })
+		b.Run(c.name, func(b *testing.B) {
+			be := cpu.NewWithOptions(c.o)
+			defer be.Close()
+			var tb tensor.Backend = be
+			if c.unfused {
+				tb = struct{ tensor.Backend }{be} // hides MatMuls (tensor.MultiMatMul)
+			}
+			benchModel(b, tb, cfg, w, stepBytes, bandwidth)
+		})
 	}
 }
 
-func benchModel(b *testing.B, be *cpu.Backend, cfg modelfile.Config, w modelfile.Weights, stepBytes int, bandwidth float64) {
-	defer be.Close()
+func benchModel(b *testing.B, be tensor.Backend, cfg modelfile.Config, w modelfile.Weights, stepBytes int, bandwidth float64) {
 	m, err := llama.Load(cfg, w, be)
 	if err != nil {
 		b.Fatal(err)

@@ -235,7 +235,7 @@ func (m *Model) block(l *layer, x tensor.Array, kv tensor.KVCache, offset int) t
 // rotates them, attends over the cache and projects back.
 func (m *Model) attention(l *layer, h tensor.Array, kv tensor.KVCache, offset int) tensor.Array {
 	b := m.b
-	q, k, v := m.linear(h, l.q), m.linear(h, l.k), m.linear(h, l.v)
+	q, k, v := m.linear3(h, &l.q, &l.k, &l.v)
 	if l.qNorm != nil {
 		q, k = m.headNorm(q, l.qNorm), m.headNorm(k, l.kNorm)
 	}
@@ -259,7 +259,7 @@ func (m *Model) mlp(l *layer, h tensor.Array) tensor.Array {
 	if l.moe != nil {
 		return m.sparseMLP(l.moe, h)
 	}
-	g, u := m.linear(h, l.gate), m.linear(h, l.up)
+	g, u, _ := m.linear3(h, &l.gate, &l.up, nil)
 	s := m.act(g)
 	p := b.Mul(s, u)
 	out := m.linear(p, l.down)
@@ -276,6 +276,29 @@ func (m *Model) linear(x tensor.Array, l linear) tensor.Array {
 	yb := m.b.AddBias(y, l.bias)
 	m.b.Release(y)
 	return yb
+}
+
+// linear3 is linear for two or three projections of the same x (c may be
+// nil), computed in one dispatch where the backend can (tensor.MatMuls).
+func (m *Model) linear3(x tensor.Array, a, b, c *linear) (ya, yb, yc tensor.Array) {
+	ls := [3]*linear{a, b, c}
+	n := 2
+	m.fusedW[0], m.fusedW[1] = a.w, b.w
+	if c != nil {
+		n = 3
+		m.fusedW[2] = c.w
+	}
+	tensor.MatMuls(m.b, x, m.fusedW[:n], m.fusedOut[:n])
+	for i, l := range ls[:n] {
+		if l.bias != nil {
+			y := m.fusedOut[i]
+			m.fusedOut[i] = m.b.AddBias(y, l.bias)
+			m.b.Release(y)
+		}
+	}
+	ya, yb, yc = m.fusedOut[0], m.fusedOut[1], m.fusedOut[2]
+	m.fusedW, m.fusedOut = [3]tensor.Weight{}, [3]tensor.Array{}
+	return ya, yb, yc
 }
 
 // headNorm applies RMSNorm to each head_dim-wide head of x (qwen3's q_norm

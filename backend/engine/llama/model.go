@@ -41,6 +41,11 @@ type Model struct {
 	act        func(tensor.Array) tensor.Array // the MLP's gate activation: SiLU, or gemma3's GELU-tanh
 	embedScale float32                         // 0, or gemma3's sqrt(hidden_size) in the embedding's dtype
 	softcap    float32                         // 0, or gemma3's final logit soft-capping
+
+	// Argument buffers of linears, so a forward pass allocates nothing
+	// (used inside the backend's Run, which serializes them).
+	fusedW   [3]tensor.Weight
+	fusedOut [3]tensor.Array
 }
 
 // layer is one transformer block.

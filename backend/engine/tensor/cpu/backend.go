@@ -42,11 +42,12 @@ type Backend struct {
 	q8      q8Buffers   // activations rounded to 8 bits for quantized products
 	poison  *array      // returned by operations once err is set
 
-	mm   matmulJob
-	att  attentionJob
-	rows rowJob
-	elem elemJob  // Scale, Tanh, GELUTanh (dense.go)
-	moe  moeState // Added for mixture-of-experts (issue 16).
+	mm    matmulJob
+	multi multiMatmul // MatMuls, and MatMul on 8-bit activations
+	att   attentionJob
+	rows  rowJob
+	elem  elemJob  // Scale, Tanh, GELUTanh (dense.go)
+	moe   moeState // Added for mixture-of-experts (issue 16).
 }
 
 // New returns a backend that uses GOMAXPROCS goroutines for its kernels.

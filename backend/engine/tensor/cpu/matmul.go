@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"cmp"
+
 	"github.com/modelbar/modelbar/backend/engine/modelfile"
 	"github.com/modelbar/modelbar/backend/engine/tensor"
 )
@@ -45,25 +47,15 @@ func (b *Backend) MatMul(xa tensor.Array, wt tensor.Weight) tensor.Array {
 	if x.cols != w.cols {
 		return b.fail("MatMul: x is %d×%d, weight is %d×%d", x.rows, x.cols, w.rows, w.cols)
 	}
-	out := b.arena.alloc(b, x.rows, w.rows)
-	b.mm = matmulJob{w: w, x: x, out: out, simd: !b.portable}
-	if w.quantized() && w.fp4 == nil && !b.exact && w.cols%q8Block == 0 {
-		b.mm.q8 = b.q8.quantize(b.pool, x, w.bits, w.group)
-		b.mm.xs4 = b.q8.xs4
-		b.mm.grain = w.q8Grain()
-		b.scratchFor(2*b.mm.grain*w.groups + 4*b.mm.grain)
-		// Decode streams each weight once: workers claim long runs of
-		// rows (about eight per worker per product) so that each reads
-		// long sequential stretches the hardware prefetcher follows,
-		// converting scales grain rows at a time within them.
-		claim := b.mm.grain
-		if x.rows < blockRows {
-			claim = max(claim, w.rows/(8*b.threads)/claim*claim)
-		}
-		b.pool.parallel(&b.mm, w.rows, claim)
-		b.mm = matmulJob{}
+	if b.onQ8(x, w, w) {
+		b.multi.ws[0] = w
+		b.productsQ8(x, b.multi.ws[:1], b.multi.out[:1])
+		out := b.multi.out[0]
+		b.multi.ws[0], b.multi.out[0] = nil, nil
 		return out
 	}
+	out := b.arena.alloc(b, x.rows, w.rows)
+	b.mm = matmulJob{w: w, x: x, out: out, simd: !b.portable}
 	if x.rows < blockRows && w.fp4 == nil { // mxfp4 rows are converted (blocked) at any size
 		if w.quantized() {
 			b.mm.sums = b.groupSums(x, w.group)
@@ -76,6 +68,116 @@ func (b *Backend) MatMul(xa tensor.Array, wt tensor.Weight) tensor.Array {
 	}
 	b.mm = matmulJob{}
 	return out
+}
+
+// maxFused is the most products MatMuls computes as one job (q, k and v).
+const maxFused = 3
+
+// multiMatmul is the state of a dispatch of several products on 8-bit
+// activations (productsQ8): one matmulJob per weight, their rows laid end
+// to end in the pool's index range.
+type multiMatmul struct {
+	parts [maxFused]matmulJob
+	ends  [maxFused]int // the index after each part's last row
+	n     int
+	ws    [maxFused]*weight // argument buffers, so that a call allocates nothing
+	out   [maxFused]*array
+}
+
+func (j *multiMatmul) run(lo, hi, worker int) {
+	start := 0
+	for i := range j.n {
+		if a, e := max(lo, start), min(hi, j.ends[i]); a < e {
+			p := &j.parts[i]
+			p.fusedQ8(a-start, e-start, p.x.b.scratch[worker])
+		}
+		start = j.ends[i]
+	}
+}
+
+// MatMuls computes x·ws[i]ᵀ into out[i] for each i (tensor.MultiMatMul).
+// Products on 8-bit activations with weights of one quantization run as
+// one job: x is rounded once, and the workers go through the rows of
+// every weight without waiting for each other between products. Others
+// are MatMul one at a time.
+func (b *Backend) MatMuls(xa tensor.Array, ws []tensor.Weight, out []tensor.Array) {
+	if len(out) != len(ws) {
+		b.fail("MatMuls: %d outputs for %d weights", len(out), len(ws))
+	}
+	if x, ok := b.fusable(xa, ws); ok {
+		n := len(ws)
+		b.productsQ8(x, b.multi.ws[:n], b.multi.out[:n])
+		for i := range out {
+			out[i] = b.multi.out[i]
+		}
+		clear(b.multi.ws[:])
+		clear(b.multi.out[:])
+		return
+	}
+	for i := range out {
+		out[i] = b.poison
+		if i < len(ws) {
+			out[i] = b.MatMul(xa, ws[i]) // the poison too once an error is recorded
+		}
+	}
+}
+
+// fusable reports whether the products of x with ws can run as one job on
+// 8-bit activations, with the weights in b.multi.ws.
+func (b *Backend) fusable(xa tensor.Array, ws []tensor.Weight) (*array, bool) {
+	if b.err != nil || len(ws) == 0 || len(ws) > maxFused {
+		return nil, false
+	}
+	x, ok := b.arr(xa)
+	if !ok {
+		return nil, false
+	}
+	for i, wt := range ws {
+		w, ok := b.weightArg(wt)
+		if !ok || !b.onQ8(x, w, cmp.Or(b.multi.ws[0], w)) {
+			clear(b.multi.ws[:])
+			return nil, false
+		}
+		b.multi.ws[i] = w
+	}
+	return x, true
+}
+
+// onQ8 reports whether x·wᵀ is computed on 8-bit activations, the same way
+// as a product with like (w itself, or the first weight of a MatMuls): a
+// quantized (not mxfp4) weight of x's width, of like's bits and group.
+func (b *Backend) onQ8(x *array, w, like *weight) bool {
+	return x.cols == w.cols && w.quantized() && w.fp4 == nil && !b.exact && w.cols%q8Block == 0 &&
+		w.bits == like.bits && w.group == like.group
+}
+
+// productsQ8 sets out[i] to x·ws[i]ᵀ on x rounded to 8 bits, in one
+// dispatch; every weight passes onQ8 with ws[0].
+func (b *Backend) productsQ8(x *array, ws []*weight, out []*array) {
+	j := &b.multi
+	w0 := ws[0]
+	q8 := b.q8.quantize(b.pool, x, w0.bits, w0.group)
+	grain := w0.q8Grain() // the same for every weight: one width, bits and group
+	b.scratchFor(2*grain*w0.groups + 4*grain)
+	total := 0
+	for i, w := range ws {
+		out[i] = b.arena.alloc(b, x.rows, w.rows)
+		j.parts[i] = matmulJob{w: w, x: x, out: out[i], simd: !b.portable, q8: q8, xs4: b.q8.xs4, grain: grain}
+		total += w.rows
+		j.ends[i] = total
+	}
+	j.n = len(ws)
+	// Decode streams each weight once: workers claim long runs of rows
+	// (about eight per worker per dispatch) so that each reads long
+	// sequential stretches the hardware prefetcher follows, converting
+	// scales grain rows at a time within them.
+	claim := grain
+	if x.rows < blockRows {
+		claim = max(claim, total/(8*b.threads)/grain*grain)
+	}
+	b.pool.parallel(j, total, claim)
+	j.parts = [maxFused]matmulJob{}
+	j.n = 0
 }
 
 // groupSums returns, for each row of x, the sum of each group of x's

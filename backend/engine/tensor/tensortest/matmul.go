@@ -190,3 +190,39 @@ func testEmbedHalfSpecials(t *testing.T, b tensor.Backend) {
 		free(t, b, w)
 	}
 }
+
+// testMatMuls checks tensor.MatMuls (one dispatch where the backend
+// offers it, else MatMul after MatMul) on q/k/v-shaped weights of
+// different heights: each output is x times its own weight.
+func testMatMuls(t *testing.T, b tensor.Backend) {
+	rng := NewRand(4)
+	const k = 256
+	var qzs []Quantized
+	var ws []tensor.Weight
+	for _, m := range []int{96, 32, 32} {
+		qz := Quantize("w.weight", Random(rng, m*k, 1), m, k, 64, 4, modelfile.BF16)
+		qzs = append(qzs, qz)
+		ws = append(ws, loadQuantized(t, b, qz))
+	}
+	for _, n := range rowCounts {
+		x := Random(rng, n*k, 2)
+		got := make([][]float32, len(ws))
+		run(t, b, func() error {
+			out := make([]tensor.Array, len(ws))
+			tensor.MatMuls(b, b.FromFloat32(n, k, x), ws, out)
+			for i, y := range out {
+				var err error
+				if got[i], err = read(b, y); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for i, qz := range qzs {
+			m, _ := ws[i].Shape()
+			want, mag := MatMulT(F64(x), qz.Values, n, k, m)
+			within(t, name("product %d of 3, %dx%d·%dx%d", i, n, k, m, k), got[i], want, mag, matRel, matAbs)
+		}
+	}
+	free(t, b, ws[0], ws[1], ws[2])
+}

@@ -30,6 +30,7 @@ func RunConformance(t *testing.T, newBackend NewBackend) {
 		{"MatMul_Dense", testMatMulDense},
 		{"MatMul_Quantized", testMatMulQuantized},
 		{"MatMul_QuantizedEqualsDequantized", testQuantizedEqualsDequantized},
+		{"MatMuls", testMatMuls}, // Added for fused projections (issue 18).
 		{"Embed_Dense", testEmbedDense},
 		{"Embed_Quantized", testEmbedQuantized},
 		{"Embed_HalfSpecialValues", testEmbedHalfSpecials},
