@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/modelbar/modelbar/backend/engine/llama"
@@ -69,7 +68,7 @@ func Engine(w io.Writer, o Options) error {
 		quant = fmt.Sprintf("%d-bit g%d", q.Bits, q.GroupSize)
 	}
 	size := files.SizeOnDisk()
-	bw := Bandwidth(512<<20, runtime.GOMAXPROCS(0))
+	bw := cpu.MemoryBandwidth(512<<20, runtime.GOMAXPROCS(0), 3)
 	fmt.Fprintf(w, "model: %s, %d layers, hidden %d, vocab %d, %s, %.0f MB on disk\n",
 		cfg.Architecture, cfg.NumLayers, cfg.HiddenSize, cfg.VocabSize, quant, float64(size)/1e6)
 	fmt.Fprintf(w, "machine: %s/%s, %d threads; memory bandwidth (same run): %.1f GB/s\n",
@@ -253,34 +252,6 @@ func run(files *modelfile.Model, b tensor.Backend, o Options) (result, error) {
 		r.compute, r.timed = t.Timing()-before, true
 	}
 	return r, nil
-}
-
-// Bandwidth measures memory read bandwidth in bytes/s: threads goroutines
-// sum disjoint parts of a buffer of size bytes, best of three passes.
-func Bandwidth(size, threads int) float64 {
-	buf := make([]uint32, size/4)
-	for i := range buf {
-		buf[i] = uint32(i)
-	}
-	best := 0.0
-	for range 3 {
-		start := time.Now()
-		var wg sync.WaitGroup
-		part := len(buf) / threads
-		sums := make([]uint32, threads)
-		for t := range threads {
-			wg.Go(func() {
-				var s uint32
-				for _, v := range buf[t*part : (t+1)*part] {
-					s += v
-				}
-				sums[t] = s
-			})
-		}
-		wg.Wait()
-		best = max(best, float64(part*threads*4)/time.Since(start).Seconds())
-	}
-	return best
 }
 
 func argmax(xs []float32) int {

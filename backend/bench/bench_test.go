@@ -47,12 +47,6 @@ func TestEngine_UnknownBackend(t *testing.T) {
 	}
 }
 
-func TestBandwidth_Positive(t *testing.T) {
-	if bw := Bandwidth(8<<20, 2); bw <= 0 {
-		t.Errorf("bandwidth %v", bw)
-	}
-}
-
 // The gateway benchmark runs end to end (the real binary as modelbar and as
 // the null proxy) on a short schedule and reports every figure.
 func TestGateway_Reports(t *testing.T) {

@@ -74,13 +74,13 @@ func benchMatMul(b *testing.B, be *cpu.Backend, qz tensortest.Quantized, rows, i
 }
 
 // BenchmarkMemoryBandwidth is the baseline for the numbers above: summing
-// a 512 MiB []uint32 on one goroutine and on GOMAXPROCS.
+// a 512 MiB buffer on one goroutine and on GOMAXPROCS.
 func BenchmarkMemoryBandwidth(b *testing.B) {
 	for _, threads := range []int{1, runtime.GOMAXPROCS(0)} {
 		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
 			var bw float64
 			for b.Loop() {
-				bw = tensortest.MemoryBandwidth(512<<20, threads, 3)
+				bw = cpu.MemoryBandwidth(512<<20, threads, 3)
 			}
 			b.ReportMetric(bw/1e9, "GB/s")
 		})

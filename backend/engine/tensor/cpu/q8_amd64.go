@@ -120,3 +120,23 @@ func cvtHalfSIMD(dst []float32, src []uint16, bf bool) int {
 	}
 	return n
 }
+
+//go:noescape
+func sumStreamAVX2(p *uint64, n int) uint64
+
+// sumWordsSIMD is sumWords with AVX2 loads and the weight kernels'
+// prefetch; false without AVX2.
+func sumWordsSIMD(v []uint64) (uint64, bool) {
+	if !hasAVX2 {
+		return 0, false
+	}
+	n := len(v) / 16 * 16
+	var s uint64
+	if n > 0 {
+		s = sumStreamAVX2(&v[0], n)
+	}
+	for _, w := range v[n:] {
+		s += w
+	}
+	return s, true
+}

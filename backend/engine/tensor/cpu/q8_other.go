@@ -23,3 +23,5 @@ func axpySIMD(y, f []float32, h []uint16, bf bool, a float32) int { return 0 }
 func dotQ4Q8x4SIMD(q []uint32, x q8Row, xs4, sc, bi []float32, group int, out []float32) bool {
 	return false
 }
+
+func sumWordsSIMD(v []uint64) (uint64, bool) { return 0, false }
