@@ -9,7 +9,7 @@ import (
 // cores, in bytes per second: the best of rounds passes in which threads
 // goroutines each sum a disjoint part of a buffer of size bytes (far
 // larger than the caches). Where the CPU has the SIMD kernels it reads as
-// they read weights (256-bit loads, prefetching 1 KiB ahead), so the
+// they read weights (256-bit loads, prefetching as they do), so the
 // figure is the ceiling of a decode step, which reads every weight once;
 // a plain Go loop is bound by its additions well below that ceiling.
 func MemoryBandwidth(size, threads, rounds int) float64 {

@@ -15,13 +15,14 @@ DATA ones16<>+16(SB)/8, $0x0001000100010001
 DATA ones16<>+24(SB)/8, $0x0001000100010001
 GLOBL ones16<>(SB), RODATA|NOPTR, $32
 
-// AHEAD asks for the weight bytes 1 KiB ahead of the ones a kernel reads:
+// AHEAD asks for the weight bytes 3 KiB ahead of the ones a kernel reads:
 // weights stream from memory once per product, and the hardware
-// prefetcher alone left a decode step at 9.7 GB/s on the project's x86
-// machine where 1 KiB ahead gives 13 (2 KiB and 4 KiB the same;
-// BenchmarkQwen25_05B). A prefetch past the end of the weights is
-// harmless: it never faults.
-#define AHEAD PREFETCHT0 1024(SI)
+// prefetcher alone left a decode step at 9.7 GB/s of weights on the
+// project's x86 machine (two threads) where prefetching 1 KiB ahead gives
+// 12.7 and 2 to 4 KiB 12.9 to 13.5 (one thread: 8.9 at 1 KiB, 10.0 to
+// 10.5 at 2 to 4 KiB; BenchmarkQwen25_05B). A prefetch past the end of
+// the weights is harmless: it never faults.
+#define AHEAD PREFETCHT0 3072(SI)
 
 // HSUM adds the eight floats of Y0 and the scalar X7 into X0.
 #define HSUM \
@@ -433,7 +434,7 @@ TEXT ·sumStreamAVX2(SB), NOSPLIT, $0-24
 
 sumstep:
 	AHEAD
-	PREFETCHT0 1088(SI)
+	PREFETCHT0 3136(SI)
 	VPADDQ (SI), Y0, Y0
 	VPADDQ 32(SI), Y1, Y1
 	VPADDQ 64(SI), Y2, Y2
