@@ -10,11 +10,18 @@ import "golang.org/x/sys/cpu"
 var (
 	hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	hasF16C = hasAVX2 && cpuidECX1()&(1<<29) != 0
+	// VPDPBUSD on 256-bit registers (the four-row prefill kernel): AVX-512
+	// VNNI with AVX512VL (Ice Lake and later Xeons, Zen 4), which
+	// golang.org/x/sys/cpu reports only where the OS saves the registers.
+	hasVNNI = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
 )
 
 // simdName names the SIMD kernels this CPU runs ("" for none).
 func simdName() string {
-	if hasAVX2 {
+	switch {
+	case hasVNNI:
+		return "avx2, avx512-vnni"
+	case hasAVX2:
 		return "avx2"
 	}
 	return ""
@@ -31,6 +38,12 @@ func dotQ4Q8G64AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, 
 
 //go:noescape
 func dotQ4Q8G64x4AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs4 *float32, groups int, cols int, rows int, out *float32)
+
+//go:noescape
+func dotQ4Q8G64VNNI(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs *float32, groups int, rows int, out *float32)
+
+//go:noescape
+func dotQ4Q8G64x4VNNI(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs4 *float32, groups int, cols int, rows int, out *float32)
 
 //go:noescape
 func dotQ8Q8AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs *float32, groups int, per int, rows int, out *float32)
@@ -62,12 +75,20 @@ func dotQ4Q8SIMD(q []uint32, r q8Row, sc, bi []float32, group int, out []float32
 	case 32:
 		dotQ4Q8G32AVX2(&q[0], &r.q[0], &r.d4[0], &sc[0], &bi[0], &r.xs[0], cols/64, rows, &out[0])
 	case 64:
-		dotQ4Q8G64AVX2(&q[0], &r.q[0], &r.d4[0], &sc[0], &bi[0], &r.xs[0], groups, rows, &out[0])
+		if hasVNNI && !avx2Only {
+			dotQ4Q8G64VNNI(&q[0], &r.q[0], &r.d4[0], &sc[0], &bi[0], &r.xs[0], groups, rows, &out[0])
+		} else {
+			dotQ4Q8G64AVX2(&q[0], &r.q[0], &r.d4[0], &sc[0], &bi[0], &r.xs[0], groups, rows, &out[0])
+		}
 	default:
 		dotQ4Q8AVX2(&q[0], &r.q[0], &r.d4[0], &sc[0], &bi[0], &r.xs[0], groups, group/64, rows, &out[0])
 	}
 	return true
 }
+
+// avx2Only makes the four-row kernel the AVX2 one where VNNI is present
+// too, so that the tests check both.
+var avx2Only = false
 
 // dotQ4Q8x4SIMD is dotQ4Q8SIMD for four rows of x at once (prefill), for
 // 4-bit weights in groups of 64: x is the first of four consecutive
@@ -85,7 +106,11 @@ func dotQ4Q8x4SIMD(q []uint32, x q8Row, xs4, sc, bi []float32, group int, out []
 	groups := cols / group
 	xq, d4 := x.q[:4*cols], x.d4[:4*cols/8] // the four rows follow the first in the buffers
 	_, _, _, _, _ = xq[4*cols-1], d4[4*cols/8-1], sc[rows*groups-1], bi[rows*groups-1], xs4[4*groups-1]
-	dotQ4Q8G64x4AVX2(&q[0], &xq[0], &d4[0], &sc[0], &bi[0], &xs4[0], groups, cols, rows, &out[0])
+	if hasVNNI && !avx2Only {
+		dotQ4Q8G64x4VNNI(&q[0], &xq[0], &d4[0], &sc[0], &bi[0], &xs4[0], groups, cols, rows, &out[0])
+	} else {
+		dotQ4Q8G64x4AVX2(&q[0], &xq[0], &d4[0], &sc[0], &bi[0], &xs4[0], groups, cols, rows, &out[0])
+	}
 	return true
 }
 

@@ -125,12 +125,32 @@ func checkQ8Case(t *testing.T, c q8Case, unit bool) {
 	}
 }
 
+// eachKernelSet runs test with the AVX2 kernels alone and, where the CPU
+// has AVX-512 VNNI, with the VPDPBUSD kernels that then replace some of
+// them. Not for parallel tests: it sets avx2Only.
+func eachKernelSet(t *testing.T, test func(t *testing.T)) {
+	t.Run("avx2", func(t *testing.T) {
+		avx2Only = true
+		defer func() { avx2Only = false }()
+		test(t)
+	})
+	if !hasVNNI {
+		t.Log("no AVX-512 VNNI on this CPU: its kernels are not tested")
+		return
+	}
+	t.Run("vnni", test)
+}
+
 // TestQ8Kernels covers every bit width and group size, rows of one
 // group to thousands of values, with extreme weights and activations.
 func TestQ8Kernels(t *testing.T) {
 	if simdName() == "" {
 		t.Log("no SIMD kernels on this CPU: checking the portable kernels only")
 	}
+	eachKernelSet(t, testQ8Kernels)
+}
+
+func testQ8Kernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, bits := range []int{4, 8} {
 		for _, group := range []int{32, 64, 128} {
@@ -163,6 +183,10 @@ func TestQ8KernelsManyRows(t *testing.T) {
 	if simdName() == "" {
 		t.Skip("no SIMD kernels on this CPU")
 	}
+	eachKernelSet(t, testQ8KernelsManyRows)
+}
+
+func testQ8KernelsManyRows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, bits := range []int{4, 8} {
 		for _, group := range []int{32, 64, 128} {
@@ -204,6 +228,11 @@ func FuzzQ8Kernels(f *testing.F) {
 		group := []int{32, 64, 128}[shape/2%3]
 		c := newQ8Case(rand.New(rand.NewPCG(seed, 3)), bits, group, group*(1+int(groups)%40), unit)
 		checkQ8Case(t, c, unit)
+		if hasVNNI { // and the AVX2 kernels the VNNI ones replace
+			avx2Only = true
+			defer func() { avx2Only = false }()
+			checkQ8Case(t, c, unit)
+		}
 	})
 }
 
@@ -276,13 +305,17 @@ func TestCvtHalfSIMD(t *testing.T) {
 	}
 }
 
-// TestQ8KernelX4 checks the four-rows-of-x kernel (prefill, 4-bit, groups
-// of 64) against the portable kernel row by row: exactly on unit scales,
+// TestQ8KernelX4 checks the four-rows-of-x kernels (prefill, 4-bit,
+// groups of 64; AVX2, and AVX-512 VNNI where the CPU has it) against the portable kernel row by row: exactly on unit scales,
 // within float reassociation otherwise.
 func TestQ8KernelX4(t *testing.T) {
 	if simdName() == "" {
 		t.Skip("no SIMD kernels on this CPU")
 	}
+	eachKernelSet(t, testQ8KernelX4)
+}
+
+func testQ8KernelX4(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, unit := range []bool{true, false} {
 		for _, groups := range []int{1, 2, 3, 14, 76} {
