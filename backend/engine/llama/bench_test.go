@@ -21,6 +21,7 @@ import (
 // the portable kernels (what the backend ran before its SIMD kernels) and
 // on the SIMD float kernels, and 8-bit activations on the portable
 // integer kernels and on the SIMD ones (the default where the CPU has
+// them; "q8act-avx2" without the AVX-512 VNNI ones where the CPU has
 // them), and that default again with each projection a dispatch of its
 // own (q, k and v, gate and up not computed as one job: the baseline of
 // tensor.MatMuls).
@@ -36,6 +37,7 @@ func BenchmarkQwen25_05B(b *testing.B) {
 		{"f32act-portable", cpu.Options{Portable: true, Activations: cpu.ActivationsF32}, false},
 		{"f32act-simd", cpu.Options{Activations: cpu.ActivationsF32}, false},
 		{"q8act-portable", cpu.Options{Portable: true, Activations: cpu.ActivationsQ8}, false},
+		{"q8act-avx2", cpu.Options{NoVNNI: true}, false},
 		{"q8act-simd-unfused", cpu.Options{}, true},
 		{"q8act-simd", cpu.Options{}, false},
 	} {

@@ -30,6 +30,7 @@ type Backend struct {
 	closed   bool       // guarded by mu
 	threads  int
 	portable bool // the portable kernels even where SIMD ones exist
+	vnni     bool // the VPDPBUSD kernels where the CPU has them (not Options.NoVNNI)
 	exact    bool // guarded by mu: quantized products on float32 activations (SetExactActivations)
 
 	// Below: owned by the goroutine inside Run.
@@ -66,6 +67,10 @@ type Options struct {
 	// (AVX2 on amd64): the oracle the SIMD kernels are tested against,
 	// and the baseline benchmarks compare them with.
 	Portable bool
+	// NoVNNI runs the AVX2 kernels where the CPU also has the AVX-512
+	// VNNI ones that replace some of them: the baseline benchmarks
+	// compare those with.
+	NoVNNI bool
 	// Activations chooses how quantized weights multiply activations (see
 	// SetExactActivations); the zero value rounds them to 8 bits where
 	// this CPU has SIMD kernels for it and Portable is not set (the
@@ -90,7 +95,8 @@ func NewWithOptions(o Options) *Backend {
 	}
 	exact := o.Activations == ActivationsF32 ||
 		o.Activations == ActivationsAuto && (o.Portable || simdName() == "")
-	b := &Backend{threads: n, pool: newPool(n), scratch: make([][]float32, n), portable: o.Portable, exact: exact}
+	b := &Backend{threads: n, pool: newPool(n), scratch: make([][]float32, n), portable: o.Portable, exact: exact,
+		vnni: !o.Portable && !o.NoVNNI && vnniName() != ""}
 	b.poison = &array{buf: &buffer{}, b: b}
 	return b
 }
@@ -113,6 +119,9 @@ func (b *Backend) SetExactActivations(exact bool) {
 // Name reports "cpu", the number of threads and the SIMD kernels used.
 func (b *Backend) Name() string {
 	if k := simdName(); k != "" && !b.portable {
+		if b.vnni {
+			k += ", " + vnniName()
+		}
 		return fmt.Sprintf("cpu (%d threads, %s)", b.threads, k)
 	}
 	return fmt.Sprintf("cpu (%d threads)", b.threads)

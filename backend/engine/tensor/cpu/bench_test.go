@@ -36,13 +36,15 @@ func BenchmarkQuantMatMul(b *testing.B) {
 
 // kernelOptions are the backend configurations the benchmarks compare:
 // float32 activations (the exact path), 8-bit activations on the portable
-// kernels and on the SIMD ones.
+// kernels and on the SIMD ones (without the AVX-512 VNNI ones, and with
+// them where the CPU has them).
 var kernelOptions = []struct {
 	name string
 	o    cpu.Options
 }{
 	{"f32act", cpu.Options{Activations: cpu.ActivationsF32}},
 	{"q8act-portable", cpu.Options{Activations: cpu.ActivationsQ8, Portable: true}},
+	{"q8act-avx2", cpu.Options{Activations: cpu.ActivationsQ8, NoVNNI: true}},
 	{"q8act-simd", cpu.Options{Activations: cpu.ActivationsQ8}},
 }
 

@@ -25,6 +25,7 @@ type matmulJob struct {
 	q8    []q8Row   // products on 8-bit activations: x's rows rounded
 	xs4   []float32 // and their activation sums, four rows side by side
 	simd  bool      // use the SIMD kernels
+	vnni  bool      // and the VPDPBUSD ones where the CPU has them
 	grain int       // weight rows per chunk of fusedQ8
 }
 
@@ -162,7 +163,7 @@ func (b *Backend) productsQ8(x *array, ws []*weight, out []*array) {
 	total := 0
 	for i, w := range ws {
 		out[i] = b.arena.alloc(b, x.rows, w.rows)
-		j.parts[i] = matmulJob{w: w, x: x, out: out[i], simd: !b.portable, q8: q8, xs4: b.q8.xs4, grain: grain}
+		j.parts[i] = matmulJob{w: w, x: x, out: out[i], simd: !b.portable, vnni: b.vnni, q8: q8, xs4: b.q8.xs4, grain: grain}
 		total += w.rows
 		j.ends[i] = total
 	}
@@ -324,7 +325,7 @@ func (j *matmulJob) fusedQ8(lo, hi int, scratch []float32) {
 		// unpacked once for the four.
 		tmp := scratch[2*n : 2*n+4*(hi-lo)]
 		for ; r+4 <= len(j.q8); r += 4 {
-			if !dotQ4Q8x4SIMD(q, j.q8[r], j.xs4[r/4*4*g:(r/4+1)*4*g], sc, bi, w.group, tmp) {
+			if !dotQ4Q8x4SIMD(q, j.q8[r], j.xs4[r/4*4*g:(r/4+1)*4*g], sc, bi, w.group, tmp, j.vnni) {
 				break
 			}
 			for i := range hi - lo {
@@ -334,17 +335,17 @@ func (j *matmulJob) fusedQ8(lo, hi int, scratch []float32) {
 		}
 	}
 	for ; r < len(j.q8); r++ {
-		w.dotQ8Rows(q, j.q8[r], sc, bi, out[r*m+lo:r*m+hi], j.simd)
+		w.dotQ8Rows(q, j.q8[r], sc, bi, out[r*m+lo:r*m+hi], j.simd, j.vnni)
 	}
 }
 
 // dotQ8Rows writes into out the products of len(out) consecutive
 // quantized weight rows (words q, converted scales and biases) with a row
 // of x rounded to 8 bits.
-func (w *weight) dotQ8Rows(q []uint32, x q8Row, sc, bi, out []float32, simd bool) {
+func (w *weight) dotQ8Rows(q []uint32, x q8Row, sc, bi, out []float32, simd, vnni bool) {
 	g := w.groups
 	if w.bits == 4 {
-		if simd && dotQ4Q8SIMD(q, x, sc, bi, w.group, out) {
+		if simd && dotQ4Q8SIMD(q, x, sc, bi, w.group, out, vnni) {
 			return
 		}
 		for i := range out {

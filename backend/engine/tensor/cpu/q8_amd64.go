@@ -16,13 +16,19 @@ var (
 	hasVNNI = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
 )
 
-// simdName names the SIMD kernels this CPU runs ("" for none).
+// simdName names the SIMD kernels this CPU runs ("" for none); the
+// VPDPBUSD ones are named apart (vnniName).
 func simdName() string {
-	switch {
-	case hasVNNI:
-		return "avx2, avx512-vnni"
-	case hasAVX2:
+	if hasAVX2 {
 		return "avx2"
+	}
+	return ""
+}
+
+// vnniName names the VPDPBUSD kernels ("" where the CPU lacks them).
+func vnniName() string {
+	if hasVNNI {
+		return "avx512-vnni"
 	}
 	return ""
 }
@@ -57,9 +63,10 @@ func cvtF16F16C(dst *float32, src *uint16, n int)
 func cpuidECX1() uint32
 
 // dotQ4Q8SIMD is dotQ4Q8Go on AVX2 for len(out) consecutive weight rows
-// (q, sc and bi hold them all), for rows of whole 64-value chunks; it
-// returns false where it does not apply.
-func dotQ4Q8SIMD(q []uint32, r q8Row, sc, bi []float32, group int, out []float32) bool {
+// (q, sc and bi hold them all), for rows of whole 64-value chunks, with
+// the VPDPBUSD kernel where vnni is set and the CPU has it; it returns
+// false where it does not apply.
+func dotQ4Q8SIMD(q []uint32, r q8Row, sc, bi []float32, group int, out []float32, vnni bool) bool {
 	rows := len(out)
 	if !hasAVX2 || rows == 0 || len(q)%rows != 0 {
 		return false
@@ -75,7 +82,7 @@ func dotQ4Q8SIMD(q []uint32, r q8Row, sc, bi []float32, group int, out []float32
 	case 32:
 		dotQ4Q8G32AVX2(&q[0], &r.q[0], &r.d4[0], &sc[0], &bi[0], &r.xs[0], cols/64, rows, &out[0])
 	case 64:
-		if hasVNNI && !avx2Only {
+		if vnni && hasVNNI {
 			dotQ4Q8G64VNNI(&q[0], &r.q[0], &r.d4[0], &sc[0], &bi[0], &r.xs[0], groups, rows, &out[0])
 		} else {
 			dotQ4Q8G64AVX2(&q[0], &r.q[0], &r.d4[0], &sc[0], &bi[0], &r.xs[0], groups, rows, &out[0])
@@ -86,15 +93,11 @@ func dotQ4Q8SIMD(q []uint32, r q8Row, sc, bi []float32, group int, out []float32
 	return true
 }
 
-// avx2Only makes the four-row kernel the AVX2 one where VNNI is present
-// too, so that the tests check both.
-var avx2Only = false
-
 // dotQ4Q8x4SIMD is dotQ4Q8SIMD for four rows of x at once (prefill), for
 // 4-bit weights in groups of 64: x is the first of four consecutive
 // rounded rows, xs4 their activation sums per group side by side
 // (q8Buffers.xs4); out[4i+r] is weight row i times x row r.
-func dotQ4Q8x4SIMD(q []uint32, x q8Row, xs4, sc, bi []float32, group int, out []float32) bool {
+func dotQ4Q8x4SIMD(q []uint32, x q8Row, xs4, sc, bi []float32, group int, out []float32, vnni bool) bool {
 	rows := len(out) / 4
 	if !hasAVX2 || group != 64 || rows == 0 || len(q)%rows != 0 {
 		return false
@@ -106,7 +109,7 @@ func dotQ4Q8x4SIMD(q []uint32, x q8Row, xs4, sc, bi []float32, group int, out []
 	groups := cols / group
 	xq, d4 := x.q[:4*cols], x.d4[:4*cols/8] // the four rows follow the first in the buffers
 	_, _, _, _, _ = xq[4*cols-1], d4[4*cols/8-1], sc[rows*groups-1], bi[rows*groups-1], xs4[4*groups-1]
-	if hasVNNI && !avx2Only {
+	if vnni && hasVNNI {
 		dotQ4Q8G64x4VNNI(&q[0], &xq[0], &d4[0], &sc[0], &bi[0], &xs4[0], groups, cols, rows, &out[0])
 	} else {
 		dotQ4Q8G64x4AVX2(&q[0], &xq[0], &d4[0], &sc[0], &bi[0], &xs4[0], groups, cols, rows, &out[0])

@@ -6,7 +6,11 @@ package cpu
 
 func simdName() string { return "" }
 
-func dotQ4Q8SIMD(q []uint32, r q8Row, sc, bi []float32, group int, out []float32) bool { return false }
+func vnniName() string { return "" }
+
+func dotQ4Q8SIMD(q []uint32, r q8Row, sc, bi []float32, group int, out []float32, vnni bool) bool {
+	return false
+}
 
 func dotQ8Q8SIMD(q []uint32, r q8Row, sc, bi []float32, group int, out []float32) bool { return false }
 
@@ -20,7 +24,7 @@ func dot4SIMD(x, w []float32, stride int) ([4]float32, bool) { return [4]float32
 
 func axpySIMD(y, f []float32, h []uint16, bf bool, a float32) int { return 0 }
 
-func dotQ4Q8x4SIMD(q []uint32, x q8Row, xs4, sc, bi []float32, group int, out []float32) bool {
+func dotQ4Q8x4SIMD(q []uint32, x q8Row, xs4, sc, bi []float32, group int, out []float32, vnni bool) bool {
 	return false
 }
 

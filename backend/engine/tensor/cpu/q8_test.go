@@ -13,6 +13,7 @@ type q8Case struct {
 	q                 []uint32
 	r                 q8Row
 	sc, bi            []float32
+	vnni              bool // simd takes the VPDPBUSD kernels where the CPU has them
 }
 
 // newQ8Case makes random weights and activations. unit makes every scale
@@ -56,7 +57,7 @@ func (c q8Case) simd() (float32, bool) {
 	out := make([]float32, 1)
 	var ok bool
 	if c.bits == 4 {
-		ok = dotQ4Q8SIMD(c.q, c.r, c.sc, c.bi, c.group, out)
+		ok = dotQ4Q8SIMD(c.q, c.r, c.sc, c.bi, c.group, out, c.vnni)
 	} else {
 		ok = dotQ8Q8SIMD(c.q, c.r, c.sc, c.bi, c.group, out)
 	}
@@ -125,20 +126,16 @@ func checkQ8Case(t *testing.T, c q8Case, unit bool) {
 	}
 }
 
-// eachKernelSet runs test with the AVX2 kernels alone and, where the CPU
-// has AVX-512 VNNI, with the VPDPBUSD kernels that then replace some of
-// them. Not for parallel tests: it sets avx2Only.
-func eachKernelSet(t *testing.T, test func(t *testing.T)) {
-	t.Run("avx2", func(t *testing.T) {
-		avx2Only = true
-		defer func() { avx2Only = false }()
-		test(t)
-	})
-	if !hasVNNI {
+// eachKernelSet runs test with the AVX2 kernels alone (vnni false) and,
+// where the CPU has AVX-512 VNNI, with the VPDPBUSD kernels that then
+// replace some of them.
+func eachKernelSet(t *testing.T, test func(t *testing.T, vnni bool)) {
+	t.Run("avx2", func(t *testing.T) { test(t, false) })
+	if vnniName() == "" {
 		t.Log("no AVX-512 VNNI on this CPU: its kernels are not tested")
 		return
 	}
-	t.Run("vnni", test)
+	t.Run("vnni", func(t *testing.T) { test(t, true) })
 }
 
 // TestQ8Kernels covers every bit width and group size, rows of one
@@ -150,20 +147,23 @@ func TestQ8Kernels(t *testing.T) {
 	eachKernelSet(t, testQ8Kernels)
 }
 
-func testQ8Kernels(t *testing.T) {
+func testQ8Kernels(t *testing.T, vnni bool) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, bits := range []int{4, 8} {
 		for _, group := range []int{32, 64, 128} {
 			for _, groups := range []int{1, 2, 3, 7, 14, 76} {
 				cols := group * groups
 				for _, unit := range []bool{true, false} {
-					checkQ8Case(t, newQ8Case(rng, bits, group, cols, unit), unit)
+					c := newQ8Case(rng, bits, group, cols, unit)
+					c.vnni = vnni
+					checkQ8Case(t, c, unit)
 				}
 			}
 			// Saturation: every weight at its maximum, every activation
 			// at ±127 (VPMADDUBSW would saturate on 8-bit weights).
 			for _, sign := range []int8{127, -127} {
 				c := newQ8Case(rng, bits, group, 4*group, true)
+				c.vnni = vnni
 				for i := range c.q {
 					c.q[i] = math.MaxUint32
 				}
@@ -186,7 +186,7 @@ func TestQ8KernelsManyRows(t *testing.T) {
 	eachKernelSet(t, testQ8KernelsManyRows)
 }
 
-func testQ8KernelsManyRows(t *testing.T) {
+func testQ8KernelsManyRows(t *testing.T, vnni bool) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, bits := range []int{4, 8} {
 		for _, group := range []int{32, 64, 128} {
@@ -196,13 +196,14 @@ func testQ8KernelsManyRows(t *testing.T) {
 			var sc, bi []float32
 			for i := range cases {
 				cases[i] = newQ8Case(rng, bits, group, 3*128, false)
+				cases[i].vnni = vnni
 				cases[i].r = cases[0].r // one row of activations
 				q, sc, bi = append(q, cases[i].q...), append(sc, cases[i].sc...), append(bi, cases[i].bi...)
 			}
 			out := make([]float32, rows)
 			var ok bool
 			if bits == 4 {
-				ok = dotQ4Q8SIMD(q, cases[0].r, sc, bi, group, out)
+				ok = dotQ4Q8SIMD(q, cases[0].r, sc, bi, group, out, vnni)
 			} else {
 				ok = dotQ8Q8SIMD(q, cases[0].r, sc, bi, group, out)
 			}
@@ -228,11 +229,8 @@ func FuzzQ8Kernels(f *testing.F) {
 		group := []int{32, 64, 128}[shape/2%3]
 		c := newQ8Case(rand.New(rand.NewPCG(seed, 3)), bits, group, group*(1+int(groups)%40), unit)
 		checkQ8Case(t, c, unit)
-		if hasVNNI { // and the AVX2 kernels the VNNI ones replace
-			avx2Only = true
-			defer func() { avx2Only = false }()
-			checkQ8Case(t, c, unit)
-		}
+		c.vnni = vnniName() != ""
+		checkQ8Case(t, c, unit)
 	})
 }
 
@@ -315,7 +313,7 @@ func TestQ8KernelX4(t *testing.T) {
 	eachKernelSet(t, testQ8KernelX4)
 }
 
-func testQ8KernelX4(t *testing.T) {
+func testQ8KernelX4(t *testing.T, vnni bool) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, unit := range []bool{true, false} {
 		for _, groups := range []int{1, 2, 3, 14, 76} {
@@ -341,10 +339,11 @@ func testQ8KernelX4(t *testing.T) {
 			ws := make([]q8Case, wrows)
 			for i := range ws {
 				ws[i] = newQ8Case(rng, 4, 64, cols, unit)
+				ws[i].vnni = vnni
 				q, sc, bi = append(q, ws[i].q...), append(sc, ws[i].sc...), append(bi, ws[i].bi...)
 			}
 			out := make([]float32, 4*wrows)
-			if !dotQ4Q8x4SIMD(q, xs[0].r, xs4, sc, bi, 64, out) {
+			if !dotQ4Q8x4SIMD(q, xs[0].r, xs4, sc, bi, 64, out, vnni) {
 				t.Fatal("declined")
 			}
 			for i, w := range ws {
