@@ -320,12 +320,16 @@ func (j *matmulJob) fusedQ8(lo, hi int, scratch []float32) {
 	bi := w.biases.convert(scratch[n:2*n], lo*g, j.simd)
 	q := w.q[lo*w.words : hi*w.words]
 	r := 0
-	if j.simd && w.bits == 4 && w.group == 64 {
+	if j.simd && (w.bits == 4 && w.group == 64 || w.bits == 8 && j.vnni) {
 		// Four rows of x at a time (prefill): each weight chunk is
-		// unpacked once for the four.
+		// loaded (and unpacked) once for the four.
+		x4 := dotQ4Q8x4SIMD
+		if w.bits == 8 {
+			x4 = dotQ8Q8x4SIMD
+		}
 		tmp := scratch[2*n : 2*n+4*(hi-lo)]
 		for ; r+4 <= len(j.q8); r += 4 {
-			if !dotQ4Q8x4SIMD(q, j.q8[r], j.xs4[r/4*4*g:(r/4+1)*4*g], sc, bi, w.group, tmp, j.vnni) {
+			if !x4(q, j.q8[r], j.xs4[r/4*4*g:(r/4+1)*4*g], sc, bi, w.group, tmp, j.vnni) {
 				break
 			}
 			for i := range hi - lo {

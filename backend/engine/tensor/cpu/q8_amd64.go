@@ -52,6 +52,9 @@ func dotQ4Q8G64VNNI(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, 
 func dotQ4Q8G64x4VNNI(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs4 *float32, groups int, cols int, rows int, out *float32)
 
 //go:noescape
+func dotQ8Q8x4VNNI(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs4 *float32, groups int, per int, cols int, rows int, out *float32)
+
+//go:noescape
 func dotQ8Q8AVX2(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs *float32, groups int, per int, rows int, out *float32)
 
 //go:noescape
@@ -114,6 +117,25 @@ func dotQ4Q8x4SIMD(q []uint32, x q8Row, xs4, sc, bi []float32, group int, out []
 	} else {
 		dotQ4Q8G64x4AVX2(&q[0], &xq[0], &d4[0], &sc[0], &bi[0], &xs4[0], groups, cols, rows, &out[0])
 	}
+	return true
+}
+
+// dotQ8Q8x4SIMD is dotQ4Q8x4SIMD for 8-bit weights in groups of any
+// multiple of 32, where vnni is set and the CPU has VPDPBUSD (AVX2 has no
+// four-row 8-bit kernel: VPMADDUBSW would saturate on 8-bit weights).
+func dotQ8Q8x4SIMD(q []uint32, x q8Row, xs4, sc, bi []float32, group int, out []float32, vnni bool) bool {
+	rows := len(out) / 4
+	if !vnni || !hasVNNI || group%q8Block != 0 || rows == 0 || len(q)%rows != 0 {
+		return false
+	}
+	cols := 4 * len(q) / rows
+	if cols == 0 || cols%group != 0 {
+		return false
+	}
+	groups := cols / group
+	xq, d4 := x.q[:4*cols], x.d4[:4*cols/8] // the four rows follow the first in the buffers
+	_, _, _, _, _ = xq[4*cols-1], d4[4*cols/8-1], sc[rows*groups-1], bi[rows*groups-1], xs4[4*groups-1]
+	dotQ8Q8x4VNNI(&q[0], &xq[0], &d4[0], &sc[0], &bi[0], &xs4[0], groups, group/q8Block, cols, rows, &out[0])
 	return true
 }
 

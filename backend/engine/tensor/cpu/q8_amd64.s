@@ -606,3 +606,87 @@ sumstep:
 	MOVQ   AX, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// X8VNNI is one row of x's share of a 32-value block of 8-bit weights in
+// dotQ8Q8x4VNNI: the weights in Y12, the row's activations at XQ, its
+// block scale d at D, the group's scale in Y5, into ACC.
+#define X8VNNI(XQ, D, ACC) \
+	VPXOR        Y0, Y0, Y0; \
+	VPDPBUSD     XQ, Y12, Y0; \
+	VCVTDQ2PS    Y0, Y0; \
+	VBROADCASTSS D, Y1; \
+	VMULPS       Y1, Y0, Y0; \
+	VFMADD231PS  Y5, Y0, ACC
+
+// func dotQ8Q8x4VNNI(q *uint32, xq *int8, d4 *float32, sc *float32, bi *float32, xs4 *float32, groups int, per int, cols int, rows int, out *float32)
+// The four-row product (prefill) for 8-bit weights, groups ≥ 1 groups of
+// per ≥ 1 blocks of 32, with VPDPBUSD: the weights (0..255) are its
+// unsigned operand as they are, with no widening (VPMADDUBSW would
+// saturate on them, so AVX2 has no four-row 8-bit kernel). The layout of
+// xq, d4, xs4 and out is dotQ4Q8G64x4AVX2's.
+TEXT ·dotQ8Q8x4VNNI(SB), NOSPLIT, $0-88
+	MOVQ    q+0(FP), SI
+	MOVQ    sc+24(FP), R8
+	MOVQ    bi+32(FP), R9
+	MOVQ    cols+64(FP), BX
+	MOVQ    BX, AX
+	SHRQ    $1, AX
+	MOVQ    out+80(FP), R13
+
+w8row:
+	MOVQ   xq+8(FP), DI
+	LEAQ   (DI)(BX*2), R11
+	MOVQ   d4+16(FP), DX
+	LEAQ   (DX)(AX*2), R14
+	MOVQ   xs4+40(FP), R10
+	MOVQ   groups+48(FP), CX
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y7, Y7, Y7
+
+w8group:
+	VBROADCASTSS (R8), Y5
+	MOVQ         per+56(FP), R12
+
+w8block:
+	AHEAD
+	VMOVDQU (SI), Y12
+	X8VNNI((DI), (DX), Y8)
+	X8VNNI((DI)(BX*1), (DX)(AX*1), Y9)
+	X8VNNI((R11), (R14), Y10)
+	X8VNNI((R11)(BX*1), (R14)(AX*1), Y11)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	ADDQ    $32, R11
+	ADDQ    $16, DX
+	ADDQ    $16, R14
+	DECQ    R12
+	JNZ     w8block
+	VBROADCASTSS (R9), X6
+	VFMADD231PS  (R10), X6, X7
+	ADDQ         $4, R8
+	ADDQ         $4, R9
+	ADDQ         $16, R10
+	DECQ         CX
+	JNZ          w8group
+
+	VEXTRACTF128 $1, Y8, X0
+	VADDPS       X0, X8, X8
+	VEXTRACTF128 $1, Y9, X1
+	VADDPS       X1, X9, X9
+	VEXTRACTF128 $1, Y10, X2
+	VADDPS       X2, X10, X10
+	VEXTRACTF128 $1, Y11, X3
+	VADDPS       X3, X11, X11
+	VHADDPS      X9, X8, X8
+	VHADDPS      X11, X10, X10
+	VHADDPS      X10, X8, X8
+	VADDPS       X7, X8, X8
+	VMOVUPS      X8, (R13)
+	ADDQ         $16, R13
+	DECQ         rows+72(FP) // the argument slot is the row counter: every register is taken
+	JNZ          w8row
+	VZEROUPPER
+	RET

@@ -24,6 +24,10 @@ func dot4SIMD(x, w []float32, stride int) ([4]float32, bool) { return [4]float32
 
 func axpySIMD(y, f []float32, h []uint16, bf bool, a float32) int { return 0 }
 
+func dotQ8Q8x4SIMD(q []uint32, x q8Row, xs4, sc, bi []float32, group int, out []float32, vnni bool) bool {
+	return false
+}
+
 func dotQ4Q8x4SIMD(q []uint32, x q8Row, xs4, sc, bi []float32, group int, out []float32, vnni bool) bool {
 	return false
 }

@@ -303,8 +303,9 @@ func TestCvtHalfSIMD(t *testing.T) {
 	}
 }
 
-// TestQ8KernelX4 checks the four-rows-of-x kernels (prefill, 4-bit,
-// groups of 64; AVX2, and AVX-512 VNNI where the CPU has it) against the portable kernel row by row: exactly on unit scales,
+// TestQ8KernelX4 checks the four-rows-of-x kernels (prefill: 4-bit
+// weights in groups of 64 on AVX2 and AVX-512 VNNI, 8-bit ones in groups
+// of 32 to 128 on AVX-512 VNNI, where the CPU has it) against the portable kernel row by row: exactly on unit scales,
 // within float reassociation otherwise.
 func TestQ8KernelX4(t *testing.T) {
 	if simdName() == "" {
@@ -315,45 +316,56 @@ func TestQ8KernelX4(t *testing.T) {
 
 func testQ8KernelX4(t *testing.T, vnni bool) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	for _, unit := range []bool{true, false} {
-		for _, groups := range []int{1, 2, 3, 14, 76} {
-			const wrows = 3
-			cols := 64 * groups
-			// Four rows of x in consecutive buffers, as q8Buffers keeps them.
-			xs := make([]q8Case, 4)
-			xq, d4 := make([]int8, 0, 4*cols), make([]float32, 0, 4*cols/8)
-			xs4 := make([]float32, 4*groups)
-			for r := range xs {
-				xs[r] = newQ8Case(rng, 4, 64, cols, unit)
-				xq, d4 = append(xq, xs[r].r.q...), append(d4, xs[r].r.d4...)
-				for g := range groups {
-					xs4[4*g+r] = xs[r].r.xs[g]
-				}
+	for _, shape := range []struct{ bits, group int }{{4, 64}, {8, 32}, {8, 64}, {8, 128}} {
+		bits, group := shape.bits, shape.group
+		x4 := dotQ4Q8x4SIMD
+		if bits == 8 {
+			if !vnni {
+				continue // AVX2 has no four-row 8-bit kernel
 			}
-			for r := range xs {
-				xs[r].r.q, xs[r].r.d4 = xq[r*cols:(r+1)*cols], d4[r*cols/8:(r+1)*cols/8]
-			}
-			// Weight rows: those of the first case's shape, three of them.
-			var q []uint32
-			var sc, bi []float32
-			ws := make([]q8Case, wrows)
-			for i := range ws {
-				ws[i] = newQ8Case(rng, 4, 64, cols, unit)
-				ws[i].vnni = vnni
-				q, sc, bi = append(q, ws[i].q...), append(sc, ws[i].sc...), append(bi, ws[i].bi...)
-			}
-			out := make([]float32, 4*wrows)
-			if !dotQ4Q8x4SIMD(q, xs[0].r, xs4, sc, bi, 64, out, vnni) {
-				t.Fatal("declined")
-			}
-			for i, w := range ws {
+			x4 = dotQ8Q8x4SIMD
+		}
+		for _, unit := range []bool{true, false} {
+			for _, groups := range []int{1, 2, 3, 14, 76} {
+				const wrows = 3
+				cols := group * groups
+				what := fmt.Sprintf("q%d g%d, unit %v, %d groups", bits, group, unit, groups)
+				// Four rows of x in consecutive buffers, as q8Buffers keeps them.
+				xs := make([]q8Case, 4)
+				xq, d4 := make([]int8, 0, 4*cols), make([]float32, 0, 4*cols/8)
+				xs4 := make([]float32, 4*groups)
 				for r := range xs {
-					c := w
-					c.r = xs[r].r
-					checkQ8Case(t, c, unit) // the portable kernel against the definition
-					p := c.portable()
-					if got := out[4*i+r]; unit && got != p || !unit && math.Abs(float64(got-p)) > 64*0x1p-24*c.terms() {
-						t.Fatalf("unit %v groups %d: weight row %d · x row %d = %v, portable %v", unit, groups, i, r, got, p)
+					xs[r] = newQ8Case(rng, bits, group, cols, unit)
+					xq, d4 = append(xq, xs[r].r.q...), append(d4, xs[r].r.d4...)
+					for g := range groups {
+						xs4[4*g+r] = xs[r].r.xs[g]
+					}
+				}
+				for r := range xs {
+					xs[r].r.q, xs[r].r.d4 = xq[r*cols:(r+1)*cols], d4[r*cols/8:(r+1)*cols/8]
+				}
+				// Weight rows: those of the first case's shape, three of them.
+				var q []uint32
+				var sc, bi []float32
+				ws := make([]q8Case, wrows)
+				for i := range ws {
+					ws[i] = newQ8Case(rng, bits, group, cols, unit)
+					ws[i].vnni = vnni
+					q, sc, bi = append(q, ws[i].q...), append(sc, ws[i].sc...), append(bi, ws[i].bi...)
+				}
+				out := make([]float32, 4*wrows)
+				if !x4(q, xs[0].r, xs4, sc, bi, group, out, vnni) {
+					t.Fatalf("%s: declined", what)
+				}
+				for i, w := range ws {
+					for r := range xs {
+						c := w
+						c.r = xs[r].r
+						checkQ8Case(t, c, unit) // the portable kernel against the definition
+						p := c.portable()
+						if got := out[4*i+r]; unit && got != p || !unit && math.Abs(float64(got-p)) > 64*0x1p-24*c.terms() {
+							t.Fatalf("%s: weight row %d · x row %d = %v, portable %v", what, i, r, got, p)
+						}
 					}
 				}
 			}
