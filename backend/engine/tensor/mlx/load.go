@@ -163,8 +163,9 @@ func libName() string {
 }
 
 // candidates lists where Open looks, in order, given the value of EnvLib and
-// the executable's path (either may be empty). A set EnvLib is the only
-// candidate. The last entry is a bare name for dlopen's own search.
+// the executable's path (either may be empty; Open passes it with symlinks
+// resolved). A set EnvLib is the only candidate. The last entry is a bare
+// name for dlopen's own search.
 func candidates(env, exe string) []string {
 	if env != "" {
 		return []string{env}
@@ -172,8 +173,16 @@ func candidates(env, exe string) []string {
 	name := libName()
 	var c []string
 	if exe != "" {
-		// macOS app bundle: Contents/MacOS/<exe> next to Contents/Frameworks.
-		c = append(c, filepath.Join(filepath.Dir(exe), "..", "Frameworks", name))
+		dir := filepath.Dir(exe)
+		c = append(c,
+			// A release tarball: <dir>/modelbar beside <dir>/lib holding
+			// libmlxc and the libmlx it finds through its $ORIGIN run path.
+			// First, so an unpacked release uses what it shipped with even
+			// where another MLX is installed system-wide.
+			filepath.Join(dir, "lib", name),
+			// macOS app bundle: Contents/MacOS/<exe> next to Contents/Frameworks.
+			filepath.Join(dir, "..", "Frameworks", name),
+		)
 	}
 	c = append(c,
 		filepath.Join("/opt/homebrew/lib", name),
@@ -184,19 +193,27 @@ func candidates(env, exe string) []string {
 }
 
 // Open finds and loads libmlxc: the file named by MODELBAR_MLX_LIB if that is
-// set (and nothing else), otherwise the app bundle's Contents/Frameworks next
-// to the executable, /opt/homebrew/lib, /usr/local/lib and finally the system
-// library path. A library that is found but has the wrong version or lacks a
-// symbol does not stop the search; if nothing loads, the first such error is
-// returned, else a *NotFoundError listing every place tried.
+// set (and nothing else), otherwise lib/ beside the executable (symlinks
+// resolved, so a link in a bin directory finds the release it points into),
+// the app bundle's Contents/Frameworks next to the executable,
+// /opt/homebrew/lib, /usr/local/lib and finally the system library path. A
+// library that is found but has the wrong version or lacks a symbol does not
+// stop the search; if nothing loads, the first such error is returned, else a
+// *NotFoundError listing every place tried.
 func Open() (*Lib, error) {
 	exe, _ := os.Executable()
+	return openFrom(os.Getenv(EnvLib), exe)
+}
+
+// openFrom is Open for a given EnvLib value and executable path, which is
+// resolved through symlinks first (left as it is when that fails).
+func openFrom(env, exe string) (*Lib, error) {
 	if exe != "" {
 		if r, err := filepath.EvalSymlinks(exe); err == nil {
 			exe = r
 		}
 	}
-	return openFirst(candidates(os.Getenv(EnvLib), exe))
+	return openFirst(candidates(env, exe))
 }
 
 // OpenPath loads the libmlxc file at path. A path without a slash is handed
