@@ -46,7 +46,7 @@ linux() {
   local version=$1 arch=$2 binary=$3 libdir=$4 out=$5
   need patchelf "apt-get install patchelf"
   need readelf "apt-get install binutils"
-  [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]] || die "version $version is not like 1.2.3"
+  [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "version $version is not like 1.2.3"
   [ -x "$binary" ] || die "$binary is not an executable file"
   local lib
   for lib in libmlxc.so libmlx.so; do
