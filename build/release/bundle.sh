@@ -9,8 +9,10 @@
 #     OUT_DIR/modelbar-VERSION-linux-ARCH.tar.gz and its .sha256.
 #
 #   bundle.sh darwin APP MLX_LIB_DIR
-#     copies libmlxc.dylib, libmlx.dylib and mlx.metallib (MLX loads it from
-#     beside libmlx) into APP/Contents/Frameworks, gives the dylibs @rpath
+#     copies libmlxc.dylib and libmlx.dylib into APP/Contents/Frameworks and
+#     mlx.metallib into Contents/Resources with a relative symlink to it in
+#     Frameworks (MLX loads it from beside libmlx; codesign wants only code
+#     in Frameworks, data in Resources), gives the dylibs @rpath
 #     install names and an @loader_path run path, and checks with otool that
 #     no Mach-O in the app refers to a path outside the bundle and the OS
 #     (/opt/homebrew, /usr/local, a build directory). macOS only; the app is
@@ -111,9 +113,11 @@ darwin() {
   done
 
   local fw="$app/Contents/Frameworks"
-  mkdir -p "$fw"
-  cp -L "$libdir/libmlxc.dylib" "$libdir/libmlx.dylib" "$libdir/mlx.metallib" "$fw/"
-  chmod 0644 "$fw/"*
+  mkdir -p "$fw" "$app/Contents/Resources"
+  cp -L "$libdir/libmlxc.dylib" "$libdir/libmlx.dylib" "$fw/"
+  chmod 0644 "$fw/"*.dylib
+  cp -L "$libdir/mlx.metallib" "$app/Contents/Resources/"
+  ln -sfn ../Resources/mlx.metallib "$fw/mlx.metallib"
 
   local lib dep rp
   for lib in libmlxc.dylib libmlx.dylib; do
