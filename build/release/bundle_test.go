@@ -1,8 +1,9 @@
-// Package release holds the scripts that lay out, sign and package a
-// modelbar release (bundle.sh, sign-darwin.sh, package-darwin.sh,
-// set-version.sh, cask.sh), run by .github/workflows/release.yml. Its tests
-// run what can run on Linux: the Linux tarball against fake MLX libraries,
-// the version and Info.plist rendering, and the Homebrew cask.
+// Package release holds the scripts that build, lay out, check, sign and
+// package a modelbar release, run by .github/workflows/release.yml and
+// macos.yml (see README.md here). Its tests run what can run on Linux: the
+// Linux tarball against fake MLX libraries, the version and Info.plist
+// rendering, and the Homebrew cask; the macOS-only scripts run on the
+// hosted runners alone.
 package release
 
 import (
@@ -173,6 +174,19 @@ func TestBundleLinux(t *testing.T) {
 		if !strings.Contains(reason, s) {
 			t.Errorf("local.backend_reason %q does not contain %q", reason, s)
 		}
+	}
+
+	// check-bundle.sh, the workflows' version of this check, reads the
+	// same reason from the start-up log; with the fake refused it must
+	// fail and say why (a real library passes it on the hosted runners).
+	cmd := exec.Command("bash", "check-bundle.sh", link, filepath.Join(dir, "lib", "libmlxc.so"))
+	cmd.Env = cleanEnv(t)
+	b, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "did not load") || !strings.Contains(string(b), "0.0.0-from-bundled-libmlx") {
+		t.Errorf("check-bundle.sh with the refused fake: err %v, output:\n%s\nwant a failure quoting the reason", err, b)
+	}
+	if !strings.Contains(string(b), "backend: cpu") {
+		t.Errorf("check-bundle.sh did not report the CPU backend:\n%s", b)
 	}
 }
 
