@@ -71,9 +71,11 @@ linux() {
   for lib in libmlxc.so libmlx.so; do
     # $ORIGIN is the directory of the library itself: lib/. patchelf
     # writes RUNPATH (searched by dlopen for the library's own NEEDED).
+    # shellcheck disable=SC2016 # $ORIGIN is for the dynamic loader, not the shell
     patchelf --set-rpath '$ORIGIN' "$dest/lib/$lib"
     local rp
     rp=$(elf_field "$dest/lib/$lib" 'RUNPATH|RPATH')
+    # shellcheck disable=SC2016
     [ "$rp" = '$ORIGIN' ] || die "$lib: run path is '$rp' after patchelf, want \$ORIGIN"
   done
   elf_field "$dest/lib/libmlxc.so" NEEDED | grep -qx 'libmlx\.so' ||

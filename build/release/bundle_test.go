@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -352,5 +353,26 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDarwinScripts_RefuseOffMac: the macOS-only steps stop with a message
+// naming what they need instead of failing halfway on another OS.
+func TestDarwinScripts_RefuseOffMac(t *testing.T) {
+	if runtime.GOOS == "darwin" {
+		t.Skip("on macOS these scripts run for real (release workflow)")
+	}
+	app := t.TempDir()
+	for _, args := range [][]string{
+		{"bundle.sh", "darwin", app, app},
+		{"sign-darwin.sh", app},
+		{"notarize-darwin.sh", app},
+		{"package-darwin.sh", "1.2.3", app, app},
+		{"keychain-darwin.sh", filepath.Join(app, "k.keychain-db")},
+	} {
+		out, err := exec.Command("bash", args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "needs macOS") {
+			t.Errorf("%v on %s: err %v, output %q; want a refusal saying it needs macOS", args, runtime.GOOS, err, out)
+		}
 	}
 }

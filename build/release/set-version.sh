@@ -8,7 +8,7 @@ set -euo pipefail
 
 die() { echo "set-version.sh: $*" >&2; exit 1; }
 
-[ $# -ge 1 ] && [ $# -le 2 ] || die "usage: set-version.sh TAG [WAILS_JSON]"
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then die "usage: set-version.sh TAG [WAILS_JSON]"; fi
 tag=$1
 file=${2:-wails.json}
 [[ $tag =~ ^v([0-9]+\.[0-9]+\.[0-9]+)$ ]] ||

@@ -32,6 +32,7 @@ fi
 for lib in "$app/Contents/Frameworks/"*.dylib; do
   codesign "${opts[@]}" "$lib"
 done
-codesign "${opts[@]}" "${app_opts[@]}" "$app"
+# ${a[@]+...}: an empty array is "unbound" to macOS's bash 3.2 under set -u.
+codesign "${opts[@]}" ${app_opts[@]+"${app_opts[@]}"} "$app"
 codesign --verify --strict --deep --verbose=2 "$app"
 codesign --display --verbose=2 "$app" 2>&1 | grep -E '^(Identifier|Authority|Signature|Runtime|TeamIdentifier)' || true
