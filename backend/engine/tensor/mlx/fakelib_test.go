@@ -82,6 +82,13 @@ func TestOpenFirstKeepsSearching(t *testing.T) {
 	if lib.Path() != good {
 		t.Errorf("loaded %s, want %s", lib.Path(), good)
 	}
+	// The bad library is reported as skipped (the missing file is not: it
+	// was never found), without the CPU fallback, which did not happen.
+	skipped := lib.Skipped()
+	if len(skipped) != 1 || skipped[0].Path != bad || !strings.Contains(skipped[0].Reason, `"0.30.0"`) ||
+		strings.Contains(skipped[0].Reason, "CPU backend") {
+		t.Errorf("Skipped() = %+v, want only %s with its version", skipped, bad)
+	}
 	_, err = mlx.OpenFirst([]string{bad, filepath.Join(t.TempDir(), "missing.so")})
 	var ve *mlx.VersionError
 	if !errors.As(err, &ve) {
@@ -143,8 +150,8 @@ func TestOpenFrom_LibBesideExecutable(t *testing.T) {
 		if err != nil {
 			t.Fatalf("OpenFrom(%s): %v", path, err)
 		}
-		if lib.Path() != want {
-			t.Errorf("OpenFrom(%s) loaded %s, want %s", path, lib.Path(), want)
+		if lib.Path() != want || len(lib.Skipped()) != 0 {
+			t.Errorf("OpenFrom(%s) loaded %s, skipping %v; want %s, the first place", path, lib.Path(), lib.Skipped(), want)
 		}
 		lib.Close()
 	}

@@ -119,6 +119,7 @@ func (e *SymbolError) Error() string {
 type Lib struct {
 	path    string
 	version string
+	skipped []Attempt // libraries found earlier in the search that did not load
 
 	mu     sync.RWMutex // guards h and closed: calls hold it shared, Close exclusively
 	h      handle
@@ -130,6 +131,13 @@ func (l *Lib) Path() string { return l.path }
 
 // Version returns the MLX core version the library reported, e.g. "0.31.1".
 func (l *Lib) Version() string { return l.version }
+
+// Skipped lists the files found before this one in Open's search that did
+// not load (a wrong version, a missing symbol, dlopen's error), in order;
+// places where nothing was found are left out. A release's own library
+// (lib/, Contents/Frameworks) that is broken shows here when another, such
+// as Homebrew's, loaded instead, so the status can say so.
+func (l *Lib) Skipped() []Attempt { return l.skipped }
 
 // MetalAvailable reports mlx_metal_is_available: whether the Metal GPU
 // device can be used (false on Linux builds of MLX).
@@ -226,6 +234,7 @@ func OpenPath(path string) (*Lib, error) {
 func openFirst(paths []string) (*Lib, error) {
 	nf := &NotFoundError{}
 	var firstBad error
+	var found []Attempt // candidates that exist but did not load
 	for _, p := range paths {
 		if !cgoAvailable {
 			nf.Tried = append(nf.Tried, Attempt{Path: p, Reason: "built without cgo (CGO_ENABLED=0 or an unsupported OS), so libmlxc cannot be loaded"})
@@ -243,8 +252,11 @@ func openFirst(paths []string) (*Lib, error) {
 		}
 		lib, err := load(p)
 		if err == nil {
+			lib.skipped = found
 			return lib, nil
 		}
+		// Kept for Skipped, where a later library did load: no fallback.
+		found = append(found, Attempt{Path: p, Reason: strings.TrimSuffix(err.Error(), "; "+fallback)})
 		var ve *VersionError
 		var se *SymbolError
 		if errors.As(err, &ve) || errors.As(err, &se) {
