@@ -78,15 +78,20 @@ linux() {
     # shellcheck disable=SC2016
     [ "$rp" = '$ORIGIN' ] || die "$lib: run path is '$rp' after patchelf, want \$ORIGIN"
   done
-  elf_field "$dest/lib/libmlxc.so" NEEDED | grep -qx 'libmlx\.so' ||
-    die "libmlxc.so does not name libmlx.so among its NEEDED libraries: $(elf_field "$dest/lib/libmlxc.so" NEEDED | tr '\n' ' ')"
+  # (Outputs are captured before grep -q reads them: grep -q ending a pipe
+  # early would fail it under pipefail.)
+  local needed resolved
+  needed=$(elf_field "$dest/lib/libmlxc.so" NEEDED)
+  grep -qx 'libmlx\.so' <<<"$needed" ||
+    die "libmlxc.so does not name libmlx.so among its NEEDED libraries: $(tr '\n' ' ' <<<"$needed")"
   # Every library it needs resolves from the layout alone (no
   # LD_LIBRARY_PATH): libmlx from lib/, the rest from the system.
-  local missing
-  missing=$(env -u LD_LIBRARY_PATH ldd "$dest/lib/libmlxc.so" | grep 'not found' || true)
-  [ -z "$missing" ] || die "libmlxc.so has unresolved libraries in the bundle: $missing"
-  env -u LD_LIBRARY_PATH ldd "$dest/lib/libmlxc.so" | grep -qF "libmlx.so => $dest/lib/libmlx.so" ||
-    die "libmlxc.so does not resolve libmlx.so to $dest/lib/libmlx.so"
+  resolved=$(env -u LD_LIBRARY_PATH ldd "$dest/lib/libmlxc.so")
+  if grep -q 'not found' <<<"$resolved"; then
+    die "libmlxc.so has unresolved libraries in the bundle:"$'\n'"$resolved"
+  fi
+  grep -qF "libmlx.so => $dest/lib/libmlx.so" <<<"$resolved" ||
+    die "libmlxc.so does not resolve libmlx.so to $dest/lib/libmlx.so:"$'\n'"$resolved"
 
   tar -C "$out" --owner=0 --group=0 --numeric-owner --sort=name -czf "$dest.tar.gz" "$name"
   sha256 "$dest.tar.gz"
@@ -143,7 +148,7 @@ darwin() {
   # bundle (@rpath, @loader_path, @executable_path) or the OS's.
   local bad=""
   while IFS= read -r f; do
-    file -b "$f" | grep -q Mach-O || continue
+    [[ $(file -b "$f") == *Mach-O* ]] || continue
     while IFS= read -r dep; do
       case "$dep" in
         @rpath/* | @loader_path/* | @executable_path/* | /usr/lib/* | /System/Library/*) ;;

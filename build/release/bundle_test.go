@@ -79,7 +79,8 @@ int mlx_version(mlx_string *s) {
 
 // buildFakeMLX compiles libmlx.so and a libmlxc.so linked against it into
 // dir, each with a run path naming dir, as a cmake build leaves them.
-func buildFakeMLX(t *testing.T, dir string) {
+// Unlinked leaves libmlxc without its NEEDED libmlx (a broken build).
+func buildFakeMLX(t *testing.T, dir string, unlinked ...bool) {
 	t.Helper()
 	gcc := func(args ...string) {
 		t.Helper()
@@ -94,7 +95,11 @@ func buildFakeMLX(t *testing.T, dir string) {
 	}
 	rpath := "-Wl,-rpath," + dir
 	gcc("-shared", "-fPIC", rpath, "-o", filepath.Join(dir, "libmlx.so"), filepath.Join(dir, "mlx.c"))
-	gcc("-shared", "-fPIC", rpath, "-o", filepath.Join(dir, "libmlxc.so"), filepath.Join(dir, "mlxc.c"), "-L"+dir, "-lmlx")
+	link := []string{"-L" + dir, "-lmlx"}
+	if len(unlinked) > 0 && unlinked[0] {
+		link = nil
+	}
+	gcc(append([]string{"-shared", "-fPIC", rpath, "-o", filepath.Join(dir, "libmlxc.so"), filepath.Join(dir, "mlxc.c")}, link...)...)
 }
 
 // buildModelbar builds the real binary (package main embeds frontend/dist,
@@ -215,6 +220,24 @@ func TestBundleLinux_Refuses(t *testing.T) {
 				t.Errorf("bundle.sh %v: err %v, output %q; want a failure saying %q", c.args, err, out, c.msg)
 			}
 		})
+	}
+}
+
+// TestBundleLinux_RefusesUnlinkedLibmlxc: a libmlxc that does not name
+// libmlx among its NEEDED libraries would fail at dlopen on a user's
+// machine; the script stops the release instead.
+func TestBundleLinux_RefusesUnlinkedLibmlxc(t *testing.T) {
+	need(t, "gcc", "patchelf", "readelf", "ldd")
+	tmp := t.TempDir()
+	buildFakeMLX(t, tmp, true)
+	bin := filepath.Join(tmp, "modelbar")
+	must(t, os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755))
+	out, err := exec.Command("bash", "bundle.sh", "linux", "1.2.3", "amd64", bin, tmp, filepath.Join(tmp, "dist")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "does not name libmlx.so among its NEEDED") {
+		t.Errorf("bundle.sh with an unlinked libmlxc: err %v, output %q; want a refusal", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "dist", "modelbar-1.2.3-linux-amd64.tar.gz")); err == nil {
+		t.Error("a tarball was written anyway")
 	}
 }
 
