@@ -65,7 +65,7 @@ func runDesktop(ctx context.Context, args []string, stderr io.Writer, ui fs.FS) 
 	gw := desktop.NewGateway()
 	sh := &shell{log: log}
 	var login tray.LoginItem
-	if li, err := desktop.UserLoginItem(goruntime.GOOS); err != nil {
+	if li, err := desktop.UserLoginSetting(goruntime.GOOS); err != nil {
 		log.Warn("launch at login unavailable", "err", err)
 	} else {
 		login = li

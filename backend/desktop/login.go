@@ -44,12 +44,9 @@ func NewLoginItem(goos, home, configDir, exe string) (LoginItem, error) {
 
 // UserLoginItem is NewLoginItem for this user and the running program.
 func UserLoginItem(goos string) (LoginItem, error) {
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
-		return LoginItem{}, fmt.Errorf("launch at login: %w", err)
-	}
-	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = resolved
+		return LoginItem{}, err
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
@@ -60,6 +57,18 @@ func UserLoginItem(goos string) (LoginItem, error) {
 		configDir = filepath.Join(home, ".config")
 	}
 	return NewLoginItem(goos, home, configDir, exe)
+}
+
+// executable is the running program's path, symlinks resolved.
+func executable() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("launch at login: %w", err)
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	return exe, nil
 }
 
 // Enabled reports whether the login item is installed (any content: a

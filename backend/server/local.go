@@ -144,7 +144,19 @@ func mlxBackend(budget int64) (tensor.Backend, string, error) {
 		lib.Close()
 		return nil, "", fmt.Errorf("libmlxc %s at %s loaded, but the MLX backend did not start: %w", lib.Version(), lib.Path(), err)
 	}
-	return b, fmt.Sprintf("libmlxc (MLX %s) loaded from %s", lib.Version(), lib.Path()), nil
+	return b, loadedReason(lib.Version(), lib.Path(), lib.Skipped()), nil
+}
+
+// loadedReason is the status's reason when MLX runs: which library, and any
+// found earlier in the search that did not load — a release whose own
+// libmlxc (Contents/Frameworks, lib/) is broken says so even when a
+// Homebrew one loads instead.
+func loadedReason(version, path string, skipped []mlx.Attempt) string {
+	why := fmt.Sprintf("libmlxc (MLX %s) loaded from %s", version, path)
+	for _, a := range skipped {
+		why += fmt.Sprintf("; skipped %s: %s", a.Path, a.Reason)
+	}
+	return why
 }
 
 func memoryBudget() (int64, error) {

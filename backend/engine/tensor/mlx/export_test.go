@@ -2,6 +2,8 @@ package mlx
 
 // Internals for the external tests.
 var (
-	OpenFirst = openFirst
-	LibName   = libName
+	OpenFirst  = openFirst
+	OpenFrom   = openFrom
+	Candidates = candidates
+	LibName    = libName
 )

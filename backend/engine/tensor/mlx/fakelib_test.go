@@ -82,6 +82,13 @@ func TestOpenFirstKeepsSearching(t *testing.T) {
 	if lib.Path() != good {
 		t.Errorf("loaded %s, want %s", lib.Path(), good)
 	}
+	// The bad library is reported as skipped (the missing file is not: it
+	// was never found), without the CPU fallback, which did not happen.
+	skipped := lib.Skipped()
+	if len(skipped) != 1 || skipped[0].Path != bad || !strings.Contains(skipped[0].Reason, `"0.30.0"`) ||
+		strings.Contains(skipped[0].Reason, "CPU backend") {
+		t.Errorf("Skipped() = %+v, want only %s with its version", skipped, bad)
+	}
 	_, err = mlx.OpenFirst([]string{bad, filepath.Join(t.TempDir(), "missing.so")})
 	var ve *mlx.VersionError
 	if !errors.As(err, &ve) {
@@ -99,5 +106,124 @@ func TestOpenPathNotALibrary(t *testing.T) {
 	_, err := mlx.OpenPath(p)
 	if !errors.Is(err, mlx.ErrNotFound) || !strings.Contains(err.Error(), p) {
 		t.Fatalf("mlx.OpenPath(garbage) = %v, want mlx.ErrNotFound naming the path", err)
+	}
+}
+
+// release lays out a release directory in a temp dir: an "executable" file
+// (never run: the loader only looks beside it) and, if libVersion is set, a
+// fake libmlxc reporting that version in lib/. It returns the executable's
+// path and the lib/ library's path.
+func release(t *testing.T, libVersion string) (exe, lib string) {
+	t.Helper()
+	dir := t.TempDir()
+	exe = filepath.Join(dir, "modelbar")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lib = filepath.Join(dir, "lib", mlx.LibName())
+	if libVersion == "" {
+		return exe, lib
+	}
+	if err := os.Mkdir(filepath.Dir(lib), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(mlxfake.Build(t, libVersion, false, ""), lib); err != nil {
+		t.Fatal(err)
+	}
+	return exe, lib
+}
+
+// TestOpenFrom_LibBesideExecutable: an unpacked release's lib/ is found,
+// also when the executable is reached through a symlink elsewhere (a link
+// in ~/bin or /usr/local/bin).
+func TestOpenFrom_LibBesideExecutable(t *testing.T) {
+	exe, want := release(t, "0.31.1")
+	link := filepath.Join(t.TempDir(), "bin", "modelbar")
+	if err := os.Mkdir(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(exe, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{exe, link} {
+		lib, err := mlx.OpenFrom("", path)
+		if err != nil {
+			t.Fatalf("OpenFrom(%s): %v", path, err)
+		}
+		if lib.Path() != want || len(lib.Skipped()) != 0 {
+			t.Errorf("OpenFrom(%s) loaded %s, skipping %v; want %s, the first place", path, lib.Path(), lib.Skipped(), want)
+		}
+		lib.Close()
+	}
+}
+
+// TestOpenFrom_EnvWins: MODELBAR_MLX_LIB is used even when lib/ beside the
+// executable holds a library, and when it points nowhere nothing else is
+// tried (the user asked for that file).
+func TestOpenFrom_EnvWins(t *testing.T) {
+	exe, _ := release(t, "0.31.1")
+	env := mlxfake.Build(t, "0.31.2", false, "")
+	lib, err := mlx.OpenFrom(env, exe)
+	if err != nil {
+		t.Fatalf("OpenFrom: %v", err)
+	}
+	defer lib.Close()
+	if lib.Path() != env || lib.Version() != "0.31.2" {
+		t.Errorf("loaded %s (MLX %s), want %s (MLX 0.31.2)", lib.Path(), lib.Version(), env)
+	}
+
+	missing := filepath.Join(t.TempDir(), mlx.LibName())
+	_, err = mlx.OpenFrom(missing, exe)
+	var nf *mlx.NotFoundError
+	if !errors.As(err, &nf) || len(nf.Tried) != 1 || nf.Tried[0].Path != missing {
+		t.Fatalf("OpenFrom(missing env) = %v, want a *NotFoundError that tried only %s", err, missing)
+	}
+}
+
+// TestOpenFrom_WrongLibBesideExecutable: a wrong library in lib/ does not
+// stop the search, and is what the error reports when nothing else loads.
+func TestOpenFrom_WrongLibBesideExecutable(t *testing.T) {
+	exe, lib := release(t, "0.30.0")
+	_, err := mlx.OpenFrom("", exe)
+	var ve *mlx.VersionError
+	if !errors.As(err, &ve) {
+		if err == nil {
+			t.Skip("a libmlxc installed on this machine loaded: the search cannot end empty here")
+		}
+		t.Fatalf("OpenFrom = %v, want the *VersionError of %s", err, lib)
+	}
+	if ve.Path != lib || ve.Found != "0.30.0" {
+		t.Errorf("VersionError = %+v, want the one of %s", ve, lib)
+	}
+}
+
+// TestOpenFrom_NotFoundListsEveryPlace: with nothing to load, the error
+// names every place looked, in the search order.
+func TestOpenFrom_NotFoundListsEveryPlace(t *testing.T) {
+	exe, _ := release(t, "")
+	lib, err := mlx.OpenFrom("", exe)
+	if err == nil {
+		lib.Close()
+		t.Skipf("a libmlxc installed on this machine loaded (%s): the search cannot end empty here", lib.Path())
+	}
+	var nf *mlx.NotFoundError
+	if !errors.As(err, &nf) {
+		t.Fatalf("OpenFrom = %v, want a *NotFoundError", err)
+	}
+	want := mlx.Candidates("", exe)
+	if want[0] != filepath.Join(filepath.Dir(exe), "lib", mlx.LibName()) {
+		t.Fatalf("first candidate %s is not lib/ beside %s", want[0], exe)
+	}
+	var got []string
+	for _, a := range nf.Tried {
+		got = append(got, a.Path)
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("tried %v, want %v", got, want)
+	}
+	for _, p := range want {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("message %q does not name %s", err, p)
+		}
 	}
 }

@@ -119,6 +119,7 @@ func (e *SymbolError) Error() string {
 type Lib struct {
 	path    string
 	version string
+	skipped []Attempt // libraries found earlier in the search that did not load
 
 	mu     sync.RWMutex // guards h and closed: calls hold it shared, Close exclusively
 	h      handle
@@ -130,6 +131,13 @@ func (l *Lib) Path() string { return l.path }
 
 // Version returns the MLX core version the library reported, e.g. "0.31.1".
 func (l *Lib) Version() string { return l.version }
+
+// Skipped lists the files found before this one in Open's search that did
+// not load (a wrong version, a missing symbol, dlopen's error), in order;
+// places where nothing was found are left out. A release's own library
+// (lib/, Contents/Frameworks) that is broken shows here when another, such
+// as Homebrew's, loaded instead, so the status can say so.
+func (l *Lib) Skipped() []Attempt { return l.skipped }
 
 // MetalAvailable reports mlx_metal_is_available: whether the Metal GPU
 // device can be used (false on Linux builds of MLX).
@@ -163,8 +171,9 @@ func libName() string {
 }
 
 // candidates lists where Open looks, in order, given the value of EnvLib and
-// the executable's path (either may be empty). A set EnvLib is the only
-// candidate. The last entry is a bare name for dlopen's own search.
+// the executable's path (either may be empty; Open passes it with symlinks
+// resolved). A set EnvLib is the only candidate. The last entry is a bare
+// name for dlopen's own search.
 func candidates(env, exe string) []string {
 	if env != "" {
 		return []string{env}
@@ -172,8 +181,16 @@ func candidates(env, exe string) []string {
 	name := libName()
 	var c []string
 	if exe != "" {
-		// macOS app bundle: Contents/MacOS/<exe> next to Contents/Frameworks.
-		c = append(c, filepath.Join(filepath.Dir(exe), "..", "Frameworks", name))
+		dir := filepath.Dir(exe)
+		c = append(c,
+			// A release tarball: <dir>/modelbar beside <dir>/lib holding
+			// libmlxc and the libmlx it finds through its $ORIGIN run path.
+			// First, so an unpacked release uses what it shipped with even
+			// where another MLX is installed system-wide.
+			filepath.Join(dir, "lib", name),
+			// macOS app bundle: Contents/MacOS/<exe> next to Contents/Frameworks.
+			filepath.Join(dir, "..", "Frameworks", name),
+		)
 	}
 	c = append(c,
 		filepath.Join("/opt/homebrew/lib", name),
@@ -184,19 +201,27 @@ func candidates(env, exe string) []string {
 }
 
 // Open finds and loads libmlxc: the file named by MODELBAR_MLX_LIB if that is
-// set (and nothing else), otherwise the app bundle's Contents/Frameworks next
-// to the executable, /opt/homebrew/lib, /usr/local/lib and finally the system
-// library path. A library that is found but has the wrong version or lacks a
-// symbol does not stop the search; if nothing loads, the first such error is
-// returned, else a *NotFoundError listing every place tried.
+// set (and nothing else), otherwise lib/ beside the executable (symlinks
+// resolved, so a link in a bin directory finds the release it points into),
+// the app bundle's Contents/Frameworks next to the executable,
+// /opt/homebrew/lib, /usr/local/lib and finally the system library path. A
+// library that is found but has the wrong version or lacks a symbol does not
+// stop the search; if nothing loads, the first such error is returned, else a
+// *NotFoundError listing every place tried.
 func Open() (*Lib, error) {
 	exe, _ := os.Executable()
+	return openFrom(os.Getenv(EnvLib), exe)
+}
+
+// openFrom is Open for a given EnvLib value and executable path, which is
+// resolved through symlinks first (left as it is when that fails).
+func openFrom(env, exe string) (*Lib, error) {
 	if exe != "" {
 		if r, err := filepath.EvalSymlinks(exe); err == nil {
 			exe = r
 		}
 	}
-	return openFirst(candidates(os.Getenv(EnvLib), exe))
+	return openFirst(candidates(env, exe))
 }
 
 // OpenPath loads the libmlxc file at path. A path without a slash is handed
@@ -209,6 +234,7 @@ func OpenPath(path string) (*Lib, error) {
 func openFirst(paths []string) (*Lib, error) {
 	nf := &NotFoundError{}
 	var firstBad error
+	var found []Attempt // candidates that exist but did not load
 	for _, p := range paths {
 		if !cgoAvailable {
 			nf.Tried = append(nf.Tried, Attempt{Path: p, Reason: "built without cgo (CGO_ENABLED=0 or an unsupported OS), so libmlxc cannot be loaded"})
@@ -226,8 +252,11 @@ func openFirst(paths []string) (*Lib, error) {
 		}
 		lib, err := load(p)
 		if err == nil {
+			lib.skipped = found
 			return lib, nil
 		}
+		// Kept for Skipped, where a later library did load: no fallback.
+		found = append(found, Attempt{Path: p, Reason: strings.TrimSuffix(err.Error(), "; "+fallback)})
 		var ve *VersionError
 		var se *SymbolError
 		if errors.As(err, &ve) || errors.As(err, &se) {

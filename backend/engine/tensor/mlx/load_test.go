@@ -26,6 +26,7 @@ func TestCandidates(t *testing.T) {
 	got := candidates("", "/app/Contents/MacOS/modelbar")
 	name := libName()
 	want := []string{
+		filepath.Join("/app/Contents/MacOS/lib", name),
 		filepath.Join("/app/Contents/Frameworks", name),
 		"/opt/homebrew/lib/" + name,
 		"/usr/local/lib/" + name,
@@ -33,6 +34,9 @@ func TestCandidates(t *testing.T) {
 	}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("candidates = %v, want %v", got, want)
+	}
+	if got := candidates("", ""); strings.Join(got, "|") != strings.Join(want[2:], "|") {
+		t.Fatalf("no executable: candidates = %v, want %v", got, want[2:])
 	}
 }
 

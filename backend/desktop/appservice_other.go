@@ -1,0 +1,6 @@
+//go:build !darwin || !cgo
+
+package desktop
+
+// appService is unavailable here: SMAppService is macOS's (and needs cgo).
+func appService(LoginItem) (LoginSetting, bool) { return nil, false }
