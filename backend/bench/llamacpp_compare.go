@@ -21,10 +21,8 @@ var LlamaCppModes = []string{"auto", "install", "off"}
 // GGUF Q4_0 (llama.cpp's fast path, requantized) and Q4_1 (bit-identical
 // to modelbar's weights), each right after modelbar's CPU backend on the
 // same prompt, and prints modelbar's rates as a multiple of llama.cpp's.
-// llama.cpp runs with as many threads as modelbar and with one: its
-// threads meet at a spinning barrier after every operation, which stalls
-// when another process holds a core (a shared machine), so modelbar is
-// compared with the faster of the two. In mode "auto" a missing
+// Each engine runs with all threads and with one, and each ratio compares
+// two runs made back to back (see compareFormat). In mode "auto" a missing
 // node-llama-cpp, or a model GGUF cannot hold, is reported, not an error.
 func compareLlamaCpp(w io.Writer, files *modelfile.Model, o Options) error {
 	ctx := context.Background()
@@ -52,18 +50,19 @@ func compareLlamaCpp(w io.Writer, files *modelfile.Model, o Options) error {
 	return nil
 }
 
-// compareFormat writes the model as q, runs modelbar's CPU backend, then
-// llama.cpp with each thread count, and prints the rates and ratios.
+// compareFormat writes the model as q, then for each thread count runs
+// modelbar's CPU backend and llama.cpp back to back, and prints the rates,
+// the ratio at each thread count, and the ratio of each engine's best
+// run. Both engines get one thread as well as all of them: a thread that
+// another process keeps off its core stalls the others at every
+// operation (llama.cpp's spinning barrier, modelbar's end of each
+// parallel product), so on a shared machine either may be faster alone.
 func compareFormat(ctx context.Context, w io.Writer, l *LlamaCpp, files *modelfile.Model, o Options, q GGUFQuant, path string) error {
 	stats, err := WriteGGUF(path, files, q)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(path)
-	ours, err := run(files, cpu.New(), o)
-	if err != nil {
-		return fmt.Errorf("cpu: %w", err)
-	}
 	note := "bit-identical weights"
 	switch {
 	case q == Q4_0:
@@ -72,21 +71,28 @@ func compareFormat(ctx context.Context, w io.Writer, l *LlamaCpp, files *modelfi
 		note = fmt.Sprintf("the same weights but %d scales and biases rounded to float16", stats.Rounded)
 	}
 	prompt := benchPrompt(o.Prefill, files.Config().VocabSize)
-	var bestPrefill, bestDecode rate
+	var best [2]struct{ ours, theirs rate } // prefill, decode
 	for _, threads := range slices.Compact([]int{runtime.GOMAXPROCS(0), 1}) {
+		ours, err := run(files, cpu.NewThreads(threads), o)
+		if err != nil {
+			return fmt.Errorf("cpu: %w", err)
+		}
 		theirs, err := l.Run(ctx, path, prompt, o.Decode, threads)
 		if err != nil {
 			return err
 		}
-		p := rate{float64(o.Prefill) / theirs.Prefill.Seconds(), threads}
-		d := rate{float64(o.Decode) / theirs.Decode.Seconds(), threads}
-		bestPrefill, bestDecode = bestPrefill.max(p), bestDecode.max(d)
+		op, od := rate{float64(o.Prefill) / ours.prefill.Seconds(), threads}, rate{ours.decodeRate(), threads}
+		tp, td := rate{float64(o.Prefill) / theirs.Prefill.Seconds(), threads}, rate{float64(o.Decode) / theirs.Decode.Seconds(), threads}
+		best[0].ours, best[0].theirs = best[0].ours.max(op), best[0].theirs.max(tp)
+		best[1].ours, best[1].theirs = best[1].ours.max(od), best[1].theirs.max(td)
 		fmt.Fprintf(w, "llama.cpp %s (%s; node-llama-cpp %s, %s build), threads=%d: prefill %d tokens = %.1f tokens/s; decode %d tokens = %.1f tokens/s\n",
-			q, note, NodeLlamaCppVersion, theirs.Build, threads, o.Prefill, p.perSecond, o.Decode, d.perSecond)
+			q, note, NodeLlamaCppVersion, theirs.Build, threads, o.Prefill, tp.perSecond, o.Decode, td.perSecond)
+		fmt.Fprintf(w, "  cpu (threads=%d) right before it: prefill %.1f tokens/s = %.2f×; decode %.1f tokens/s = %.2f×\n",
+			threads, op.perSecond, op.perSecond/tp.perSecond, od.perSecond, od.perSecond/td.perSecond)
 	}
-	mPrefill, mDecode := float64(o.Prefill)/ours.prefill.Seconds(), ours.decodeRate()
-	fmt.Fprintf(w, "  cpu (%d threads) next to it: prefill %.1f tokens/s = %.2f× llama.cpp %s's best (threads=%d); decode %.1f tokens/s = %.2f× llama.cpp %s's best (threads=%d)\n",
-		runtime.GOMAXPROCS(0), mPrefill, mPrefill/bestPrefill.perSecond, q, bestPrefill.threads, mDecode, mDecode/bestDecode.perSecond, q, bestDecode.threads)
+	p, d := best[0], best[1]
+	fmt.Fprintf(w, "  modelbar ÷ llama.cpp %s, each at its best: prefill %.2f× (cpu threads=%d, llama.cpp threads=%d); decode %.2f× (cpu threads=%d, llama.cpp threads=%d)\n",
+		q, p.ours.perSecond/p.theirs.perSecond, p.ours.threads, p.theirs.threads, d.ours.perSecond/d.theirs.perSecond, d.ours.threads, d.theirs.threads)
 	return nil
 }
 

@@ -128,7 +128,7 @@ func TestEngine_ComparesLlamaCpp(t *testing.T) {
 	if err := Engine(&out, o); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"llama.cpp Q4_0 (requantized", "llama.cpp Q4_1 (bit-identical", "threads=2: prefill 8 tokens", "threads=1: prefill 8 tokens", "× llama.cpp Q4_0's best (threads=", "× llama.cpp Q4_1's best (threads="} {
+	for _, want := range []string{"llama.cpp Q4_0 (requantized", "llama.cpp Q4_1 (bit-identical", "threads=2: prefill 8 tokens", "threads=1: prefill 8 tokens", "cpu (threads=2) right before it: prefill ", "cpu (threads=1) right before it: prefill ", "modelbar ÷ llama.cpp Q4_0, each at its best: prefill ", "modelbar ÷ llama.cpp Q4_1, each at its best: prefill "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
