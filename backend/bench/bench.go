@@ -152,8 +152,13 @@ func available(w io.Writer, names, defaults []string) ([]measured, error) {
 	return out, nil
 }
 
-// mlxBackends starts MLX on its CPU device and, with Metal, on the GPU.
+// mlxBackends starts MLX on its CPU device and, with Metal, on the GPU;
+// on the one device MODELBAR_MLX_DEVICE names when it is set.
 func mlxBackends() ([]tensor.Backend, error) {
+	only, err := mlx.DeviceFromEnv()
+	if err != nil {
+		return nil, err
+	}
 	lib, err := mlx.Open()
 	if err != nil {
 		return nil, err
@@ -161,6 +166,9 @@ func mlxBackends() ([]tensor.Backend, error) {
 	devices := []string{"cpu"}
 	if metal, err := lib.MetalAvailable(); err == nil && metal {
 		devices = append(devices, "gpu")
+	}
+	if only != "" {
+		devices = []string{only}
 	}
 	var out []tensor.Backend
 	for _, d := range devices {

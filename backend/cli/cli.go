@@ -60,7 +60,10 @@ Usage:
   modelbar help                                              this text
 
 Environment: MODELBAR_ADDR and MODELBAR_DATA_DIR set the same as the flags
-(flags win). The admin API token is in <data-dir>/admin-token; a browser
+(flags win). The local engine: MODELBAR_BACKEND=cpu|mlx forces a backend,
+MODELBAR_MLX_LIB names the libmlxc file to load, MODELBAR_MLX_DEVICE=cpu|gpu
+picks MLX's device (unset: the GPU when Metal is available),
+MODELBAR_MEMORY_BUDGET_MB sets the default model memory budget. The admin API token is in <data-dir>/admin-token; a browser
 signs in with a login link from ` + "`modelbar ui`" + `, never with the token.
 `
 

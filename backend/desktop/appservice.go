@@ -3,12 +3,14 @@ package desktop
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
 // LoginSetting is the launch-at-login setting the menu shows and toggles
-// (tray.LoginItem): a LoginItem file, or on macOS 13 and later the app's
-// SMAppService login item. Enabled and SetEnabled do not block for long
+// (tray.LoginItem): a LoginItem file, or on macOS 13 and later the app
+// bundle's LaunchAgent registered through SMAppService. Enabled and SetEnabled do not block for long
 // (a file, or one ServiceManagement call).
 type LoginSetting interface {
 	Enabled() bool
@@ -33,44 +35,78 @@ const (
 	smNotFound         = 3
 )
 
-// appServiceItem is launch at login through SMAppService.mainAppService:
-// the system's own login item for the app bundle, which the user sees and
-// can remove in System Settings, instead of a LaunchAgent file the system
-// shows as a background item of unknown origin. The functions are the
-// ServiceManagement calls (darwin, cgo), replaceable in tests.
+// appServiceItem is launch at login through SMAppService: the LaunchAgent
+// that ships inside the app bundle (Contents/Library/LaunchAgents, see
+// BundledAgentPlist), registered with agentServiceWithPlistName so that it
+// starts the app with --hidden — mainAppService would start it without
+// arguments, opening the window at every login. The user sees it and can
+// remove it in System Settings → Login Items, instead of a LaunchAgent file
+// the system shows as a background item of unknown origin. The functions
+// are the ServiceManagement calls (darwin, cgo), replaceable in tests.
 type appServiceItem struct {
 	status       func() int          // SMAppService status
 	set          func(on bool) error // register or unregister
 	openSettings func()              // System Settings → Login Items
-	// legacy is the LaunchAgent plist an older modelbar (or the fallback)
-	// wrote: it counts as enabled until the setting next changes, when it
-	// is removed so the app does not start twice.
+	// legacy is the LaunchAgent plist in ~/Library/LaunchAgents that an
+	// older modelbar wrote, or this item's fallback when registering
+	// fails: it counts as enabled, and is removed once the login item is
+	// registered so the app does not start twice.
 	legacy LoginItem
 }
 
 // Enabled reports whether the app is registered to open at login (also
 // while waiting for the user's approval), or the old LaunchAgent is there.
 func (a appServiceItem) Enabled() bool {
-	s := a.status()
-	return s == smEnabled || s == smRequiresApproval || a.legacy.Enabled()
+	return a.registered() || a.legacy.Enabled()
 }
 
-// SetEnabled registers or unregisters the app's login item and removes the
-// old LaunchAgent. When macOS wants the user's approval it opens the Login
-// Items settings and returns ErrNeedsApproval.
+// registered reports whether the login item is registered (enabled, or
+// waiting for the user's approval).
+func (a appServiceItem) registered() bool {
+	s := a.status()
+	return s == smEnabled || s == smRequiresApproval
+}
+
+// SetEnabled registers or unregisters the app's login item. Turning it on
+// registers first and removes the old LaunchAgent only once that worked;
+// when registering fails it writes the LaunchAgent instead, so launch at
+// login still works. When macOS wants the user's approval it opens the
+// Login Items settings and returns ErrNeedsApproval. Turning it off
+// unregisters and removes the LaunchAgent.
 func (a appServiceItem) SetEnabled(on bool) error {
+	if !on {
+		return a.disable()
+	}
+	// Registering what is registered is left alone: only changes reach
+	// ServiceManagement.
+	if !a.registered() {
+		if err := a.set(true); err != nil {
+			if lerr := a.legacy.SetEnabled(true); lerr != nil {
+				return fmt.Errorf("launch at login: %w (and the LaunchAgent fallback: %v)", err, lerr)
+			}
+			return nil
+		}
+	}
 	if err := a.legacy.SetEnabled(false); err != nil {
 		return err
 	}
-	// Unregistering what is not registered is an error to ServiceManagement:
-	// call it only for a change.
-	s := a.status()
-	if registered := s == smEnabled || s == smRequiresApproval; on != registered {
-		if err := a.set(on); err != nil {
-			return fmt.Errorf("launch at login: %w", err)
+	return a.approval(on)
+}
+
+// disable unregisters the login item if it is registered (unregistering
+// what is not registered is an error to ServiceManagement) and removes the
+// LaunchAgent, reporting what failed.
+func (a appServiceItem) disable() error {
+	var errs []error
+	if a.registered() {
+		if err := a.set(false); err != nil {
+			errs = append(errs, fmt.Errorf("launch at login: %w", err))
 		}
 	}
-	return a.approval(on)
+	if err := a.legacy.SetEnabled(false); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // approval is ErrNeedsApproval (with the settings opened) when the login
@@ -84,27 +120,62 @@ func (a appServiceItem) approval(on bool) error {
 }
 
 // inAppBundle reports whether exe is an app bundle's main executable
-// (X.app/Contents/MacOS/x): SMAppService.mainAppService describes the
-// bundle, so a bare binary keeps the LaunchAgent.
+// (X.app/Contents/MacOS/x): SMAppService describes the bundle, so a bare
+// binary keeps the LaunchAgent.
 func inAppBundle(exe string) bool {
-	dir, _, ok := strings.Cut(exe, ".app/Contents/MacOS/")
-	return ok && dir != "" && !strings.Contains(exe[len(dir)+len(".app/Contents/MacOS/"):], "/")
+	_, ok := bundleDir(exe)
+	return ok
+}
+
+// bundleDir is the X.app directory whose main executable is exe.
+func bundleDir(exe string) (string, bool) {
+	dir, rest, ok := strings.Cut(exe, ".app/Contents/MacOS/")
+	if !ok || dir == "" || rest == "" || strings.Contains(rest, "/") {
+		return "", false
+	}
+	return dir + ".app", true
+}
+
+// BundleID is the app's CFBundleIdentifier (build/darwin/Info.plist).
+const BundleID = "dev.modelbar.modelbar"
+
+// BundledAgentPlist is the file name of the LaunchAgent that
+// build/release/bundle.sh writes into the app bundle's
+// Contents/Library/LaunchAgents and that SMAppService registers.
+const BundledAgentPlist = BundleID + ".plist"
+
+// bundledAgentPath is where the bundle holding exe keeps its LaunchAgent.
+func bundledAgentPath(exe string) (string, bool) {
+	app, ok := bundleDir(exe)
+	if !ok {
+		return "", false
+	}
+	return filepath.Join(app, "Contents", "Library", "LaunchAgents", BundledAgentPlist), true
 }
 
 // UserLoginSetting is the launch-at-login setting for this user and the
-// running program: the app's SMAppService login item on macOS 13 and later
-// when running from an app bundle, else UserLoginItem's file (a LaunchAgent
-// on older macOS, an autostart entry on Linux).
+// running program: on macOS 13 and later, when running from an app bundle
+// that holds its LaunchAgent (a release; see BundledAgentPlist), that
+// agent registered through SMAppService; else UserLoginItem's file (a
+// LaunchAgent in ~/Library/LaunchAgents on macOS 12 or for a bare binary
+// or a bundle without it, an autostart entry on Linux).
 func UserLoginSetting(goos string) (LoginSetting, error) {
 	li, err := UserLoginItem(goos)
 	if err != nil {
 		return nil, err
 	}
 	exe, err := executable()
-	if err != nil || goos != "darwin" || !inAppBundle(exe) {
+	if err != nil || goos != "darwin" {
 		return li, nil
 	}
-	if s, ok := appService(li); ok {
+	agent, ok := bundledAgentPath(exe)
+	if !ok {
+		return li, nil
+	}
+	if _, err := os.Stat(agent); err != nil {
+		return li, nil
+	}
+	if s, ok := appService(li, BundledAgentPlist); ok {
 		return s, nil
 	}
 	return li, nil

@@ -3,4 +3,4 @@
 package desktop
 
 // appService is unavailable here: SMAppService is macOS's (and needs cgo).
-func appService(LoginItem) (LoginSetting, bool) { return nil, false }
+func appService(LoginItem, string) (LoginSetting, bool) { return nil, false }

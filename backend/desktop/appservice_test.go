@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -109,11 +110,75 @@ func TestAppServiceItem_ReplacesLaunchAgent(t *testing.T) {
 	}
 }
 
+// TestAppServiceItem_FailureKeepsTheLaunchAgent: when ServiceManagement
+// refuses, the old LaunchAgent stays (it was removed before registering,
+// leaving the user with nothing), or is written when there was none, so
+// the app still starts at login; a later success replaces it.
+func TestAppServiceItem_FailureKeepsTheLaunchAgent(t *testing.T) {
+	for _, had := range []bool{true, false} {
+		legacy := legacyAgent(t)
+		if had {
+			if err := legacy.SetEnabled(true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f := &fakeAppService{status: smNotRegistered, afterOn: smEnabled, err: errors.New("Operation not permitted")}
+		a := f.item(legacy)
+		if err := a.SetEnabled(true); err != nil {
+			t.Fatalf("had a LaunchAgent %v: SetEnabled(true) = %v, want the LaunchAgent fallback", had, err)
+		}
+		if !legacy.Enabled() || !a.Enabled() {
+			t.Fatalf("had a LaunchAgent %v: after a refused registration the LaunchAgent is %v, Enabled() %v; want both on", had, legacy.Enabled(), a.Enabled())
+		}
+		f.err = nil
+		if err := a.SetEnabled(true); err != nil {
+			t.Fatal(err)
+		}
+		if legacy.Enabled() || f.status != smEnabled {
+			t.Errorf("had a LaunchAgent %v: after registering, LaunchAgent %v, status %d; want it replaced by the login item", had, legacy.Enabled(), f.status)
+		}
+	}
+}
+
+// TestAppServiceItem_ErrorSaysWhat: when the fallback cannot be written
+// either, both reasons reach the menu.
 func TestAppServiceItem_ErrorSaysWhat(t *testing.T) {
+	legacy := legacyAgent(t)
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	legacy.Path = filepath.Join(blocker, "LaunchAgents", LaunchAgentLabel+".plist") // its directory cannot be made
 	f := &fakeAppService{status: smNotRegistered, err: errors.New("Operation not permitted")}
-	err := f.item(legacyAgent(t)).SetEnabled(true)
-	if err == nil || err.Error() != "launch at login: Operation not permitted" {
-		t.Errorf("SetEnabled(true) = %v, want the ServiceManagement error, prefixed", err)
+	err := f.item(legacy).SetEnabled(true)
+	if err == nil || !strings.HasPrefix(err.Error(), "launch at login: Operation not permitted (and the LaunchAgent fallback: ") {
+		t.Errorf("SetEnabled(true) = %v, want the ServiceManagement error, prefixed, and the fallback's", err)
+	}
+}
+
+// TestAppServiceItem_DisableRemovesBoth: turning it off unregisters the
+// login item and removes a LaunchAgent (the fallback's or an old one's).
+func TestAppServiceItem_DisableRemovesBoth(t *testing.T) {
+	legacy := legacyAgent(t)
+	if err := legacy.SetEnabled(true); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeAppService{status: smEnabled}
+	a := f.item(legacy)
+	if err := a.SetEnabled(false); err != nil || a.Enabled() || legacy.Enabled() {
+		t.Errorf("SetEnabled(false) = %v; Enabled() %v, LaunchAgent %v; want both off", err, a.Enabled(), legacy.Enabled())
+	}
+}
+
+func TestBundledAgentPath(t *testing.T) {
+	for exe, want := range map[string]string{
+		"/Applications/modelbar.app/Contents/MacOS/modelbar": "/Applications/modelbar.app/Contents/Library/LaunchAgents/dev.modelbar.modelbar.plist",
+		"/usr/local/bin/modelbar":                            "",
+	} {
+		got, ok := bundledAgentPath(exe)
+		if got != want || ok != (want != "") {
+			t.Errorf("bundledAgentPath(%q) = %q, %v; want %q", exe, got, ok, want)
+		}
 	}
 }
 

@@ -113,14 +113,20 @@ func deviceLimit(budget int64) int64 { return budget + budget/4 }
 
 // tensorBackend picks the compute backend and says why: MODELBAR_BACKEND=cpu
 // forces the pure-Go CPU backend and =mlx requires MLX; otherwise MLX runs
-// when libmlxc loads (on the Metal GPU when there is one) and the CPU
-// backend when it does not, the reason naming what was missing.
+// when libmlxc loads (on the device MODELBAR_MLX_DEVICE names, else on the
+// Metal GPU when there is one) and the CPU backend when it does not, the
+// reason naming what was missing. A MODELBAR_MLX_DEVICE other than cpu or
+// gpu is an error.
 func tensorBackend(force string, budget int64) (tensor.Backend, string, error) {
+	device, err := mlx.DeviceFromEnv()
+	if err != nil {
+		return nil, "", err
+	}
 	switch force {
 	case "cpu":
 		return cpu.New(), envBackend + "=cpu", nil
 	case "", "mlx":
-		b, why, err := mlxBackend(budget)
+		b, why, err := mlxBackend(budget, device)
 		if err == nil {
 			return b, why, nil
 		}
@@ -133,18 +139,26 @@ func tensorBackend(force string, budget int64) (tensor.Backend, string, error) {
 	}
 }
 
-// mlxBackend loads libmlxc and starts the MLX backend on its best device.
-func mlxBackend(budget int64) (tensor.Backend, string, error) {
+// mlxBackend loads libmlxc and starts the MLX backend on device (from
+// MODELBAR_MLX_DEVICE), or on its best device when that is "".
+func mlxBackend(budget int64, device string) (tensor.Backend, string, error) {
 	lib, err := mlx.Open()
 	if err != nil {
 		return nil, "", err
 	}
-	b, err := mlx.NewBackend(lib, mlx.Options{MemoryLimit: deviceLimit(budget)})
+	b, err := mlx.NewBackend(lib, mlx.Options{Device: device, MemoryLimit: deviceLimit(budget)})
 	if err != nil {
 		lib.Close()
+		if device != "" {
+			err = fmt.Errorf("%s=%s: %w", mlx.EnvDevice, device, err)
+		}
 		return nil, "", fmt.Errorf("libmlxc %s at %s loaded, but the MLX backend did not start: %w", lib.Version(), lib.Path(), err)
 	}
-	return b, loadedReason(lib.Version(), lib.Path(), lib.Skipped()), nil
+	why := loadedReason(lib.Version(), lib.Path(), lib.Skipped())
+	if device != "" {
+		why += fmt.Sprintf("; device %s from %s", device, mlx.EnvDevice)
+	}
+	return b, why, nil
 }
 
 // loadedReason is the status's reason when MLX runs: which library, and any

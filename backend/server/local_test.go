@@ -17,6 +17,7 @@ import (
 func TestTensorBackend_FallsBackToCPU(t *testing.T) {
 	cases := []struct {
 		name, force, lib string
+		device           string   // MODELBAR_MLX_DEVICE
 		reason           []string // substrings of the reason (or of the error when forced)
 		wantErr          bool
 	}{
@@ -27,10 +28,15 @@ func TestTensorBackend_FallsBackToCPU(t *testing.T) {
 		{name: "forced mlx, not found", force: "mlx", lib: filepath.Join(t.TempDir(), "libmlxc.so"), reason: []string{"MODELBAR_BACKEND=mlx", "not found"}, wantErr: true},
 		{name: "forced mlx, wrong version", force: "mlx", lib: mlxfake.Build(t, "0.32.0", false, ""), reason: []string{"0.32.0"}, wantErr: true},
 		{name: "unknown", force: "tpu", reason: []string{`"tpu"`}, wantErr: true},
+		{name: "gpu asked, no Metal", device: "gpu", lib: mlxfake.Build(t, "0.31.1", false, ""), reason: []string{"MODELBAR_MLX_DEVICE=gpu", "Metal GPU device is not available"}},
+		{name: "forced mlx, gpu asked, no Metal", force: "mlx", device: "gpu", lib: mlxfake.Build(t, "0.31.1", false, ""), reason: []string{"MODELBAR_MLX_DEVICE=gpu", "not available"}, wantErr: true},
+		{name: "unknown device", device: "metal", lib: mlxfake.Build(t, "0.31.1", true, ""), reason: []string{`MODELBAR_MLX_DEVICE="metal"`, "use cpu or gpu"}, wantErr: true},
+		{name: "unknown device, forced cpu", force: "cpu", device: "npu", reason: []string{`MODELBAR_MLX_DEVICE="npu"`}, wantErr: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv(mlx.EnvLib, c.lib)
+			t.Setenv(mlx.EnvDevice, c.device)
 			b, reason, err := tensorBackend(c.force, 1<<30)
 			if c.wantErr {
 				if err == nil {

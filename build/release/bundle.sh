@@ -17,6 +17,14 @@
 #     no Mach-O in the app refers to a path outside the bundle and the OS
 #     (/opt/homebrew, /usr/local, a build directory). macOS only; the app is
 #     signed afterwards (sign-darwin.sh): install_name_tool breaks signatures.
+#     It also writes the app's login item, a LaunchAgent that starts
+#     Contents/MacOS/<exe> --hidden, to
+#     APP/Contents/Library/LaunchAgents/<bundle id>.plist, where
+#     SMAppService agentServiceWithPlistName: finds it (see
+#     backend/desktop/appservice.go).
+#
+#   bundle.sh launch-agent BUNDLE_ID EXECUTABLE
+#     prints that LaunchAgent plist (any OS; what the tests check).
 #
 # MLX_LIB_DIR is the lib directory of an MLX + mlx-c install (cmake
 # --install), e.g. $prefix/lib.
@@ -109,6 +117,44 @@ macho_rpaths() {
   otool -l "$1" | awk '/cmd LC_RPATH/ {r=1} r && /path / {print $2; r=0}'
 }
 
+# launch_agent prints the LaunchAgent the app bundle ships for
+# SMAppService: BundleProgram is relative to the bundle; ProgramArguments
+# are its argv, with --hidden so that a login opens the menu-bar icon and
+# not the window. Its Label is not the bundle id, which is the label of the
+# LaunchAgent older modelbars wrote to ~/Library/LaunchAgents: launchd may
+# still have that one loaded when this one is registered.
+launch_agent() {
+  [ $# -eq 2 ] || die "usage: bundle.sh launch-agent BUNDLE_ID EXECUTABLE"
+  local id=$1 exe=$2
+  [[ $id =~ ^[A-Za-z0-9][A-Za-z0-9.-]*$ ]] || die "bundle id '$id' is not like dev.modelbar.modelbar"
+  [[ $exe =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "executable name '$exe' is not a plain file name"
+  cat <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>Label</key>
+	<string>$id.login</string>
+	<key>BundleProgram</key>
+	<string>Contents/MacOS/$exe</string>
+	<key>ProgramArguments</key>
+	<array>
+		<string>Contents/MacOS/$exe</string>
+		<string>--hidden</string>
+	</array>
+	<key>AssociatedBundleIdentifiers</key>
+	<array>
+		<string>$id</string>
+	</array>
+	<key>RunAtLoad</key>
+	<true/>
+	<key>ProcessType</key>
+	<string>Interactive</string>
+</dict>
+</plist>
+EOF
+}
+
 darwin() {
   [ $# -eq 2 ] || die "usage: bundle.sh darwin APP MLX_LIB_DIR"
   local app=$1 libdir=$2
@@ -166,13 +212,22 @@ darwin() {
   if otool -L "$app/Contents/MacOS/modelbar" "$fw"/*.dylib | grep -E '/opt/homebrew|/usr/local'; then
     die "a Homebrew path remains (above)"
   fi
-  echo "$app: Frameworks bundled, install names checked"
+
+  local id exe agents
+  id=$(/usr/libexec/PlistBuddy -c 'Print :CFBundleIdentifier' "$app/Contents/Info.plist")
+  exe=$(/usr/libexec/PlistBuddy -c 'Print :CFBundleExecutable' "$app/Contents/Info.plist")
+  agents="$app/Contents/Library/LaunchAgents"
+  mkdir -p "$agents"
+  launch_agent "$id" "$exe" >"$agents/$id.plist"
+  plutil -lint "$agents/$id.plist"
+  echo "$app: Frameworks bundled, install names checked, login item in $agents/$id.plist"
 }
 
-[ $# -ge 1 ] || die "usage: bundle.sh linux|darwin ..."
+[ $# -ge 1 ] || die "usage: bundle.sh linux|darwin|launch-agent ..."
 cmd=$1; shift
 case "$cmd" in
   linux) linux "$@" ;;
   darwin) darwin "$@" ;;
-  *) die "unknown target $cmd: want linux or darwin" ;;
+  launch-agent) launch_agent "$@" ;;
+  *) die "unknown target $cmd: want linux, darwin or launch-agent" ;;
 esac

@@ -77,10 +77,24 @@ int mlx_version(mlx_string *s) {
 }
 `
 
+// fakeInstall says how buildFakeMLX links the fake libraries.
+type fakeInstall struct {
+	// runpath is the libraries' run path: "$ORIGIN", as
+	// .github/actions/build-mlx installs them (CMAKE_INSTALL_RPATH), or
+	// none, as `cmake --install` leaves them without INSTALL_RPATH (CMake
+	// drops the build tree's run paths on install).
+	runpath string
+	// unlinked leaves libmlxc without its NEEDED libmlx (a broken build).
+	unlinked bool
+}
+
+// installedByAction is what build-mlx's `cmake --install` leaves in
+// PREFIX/lib: each library with the run path $ORIGIN.
+var installedByAction = fakeInstall{runpath: "$ORIGIN"}
+
 // buildFakeMLX compiles libmlx.so and a libmlxc.so linked against it into
-// dir, each with a run path naming dir, as a cmake build leaves them.
-// Unlinked leaves libmlxc without its NEEDED libmlx (a broken build).
-func buildFakeMLX(t *testing.T, dir string, unlinked ...bool) {
+// dir, as an MLX + mlx-c install leaves them in PREFIX/lib (see fakeInstall).
+func buildFakeMLX(t *testing.T, dir string, how fakeInstall) {
 	t.Helper()
 	gcc := func(args ...string) {
 		t.Helper()
@@ -93,13 +107,16 @@ func buildFakeMLX(t *testing.T, dir string, unlinked ...bool) {
 			t.Fatal(err)
 		}
 	}
-	rpath := "-Wl,-rpath," + dir
-	gcc("-shared", "-fPIC", rpath, "-o", filepath.Join(dir, "libmlx.so"), filepath.Join(dir, "mlx.c"))
-	link := []string{"-L" + dir, "-lmlx"}
-	if len(unlinked) > 0 && unlinked[0] {
-		link = nil
+	var flags []string
+	if how.runpath != "" {
+		// No shell in between: $ORIGIN reaches the linker as written.
+		flags = append(flags, "-Wl,-rpath,"+how.runpath)
 	}
-	gcc(append([]string{"-shared", "-fPIC", rpath, "-o", filepath.Join(dir, "libmlxc.so"), filepath.Join(dir, "mlxc.c")}, link...)...)
+	gcc(append([]string{"-shared", "-fPIC", "-o", filepath.Join(dir, "libmlx.so"), filepath.Join(dir, "mlx.c")}, flags...)...)
+	if !how.unlinked {
+		flags = append(flags, "-L"+dir, "-lmlx")
+	}
+	gcc(append([]string{"-shared", "-fPIC", "-o", filepath.Join(dir, "libmlxc.so"), filepath.Join(dir, "mlxc.c")}, flags...)...)
 }
 
 // buildModelbar builds the real binary (package main embeds frontend/dist,
@@ -120,16 +137,30 @@ func buildModelbar(t *testing.T, out string) {
 // TestBundleLinux lays out the Linux tarball from the real modelbar binary
 // and fake MLX libraries, then checks what a user gets: the files, the
 // checksum, the run paths, and that the unpacked binary, started through a
-// symlink with the libraries' build directory gone, loads lib/libmlxc.so
-// and through it lib/libmlx.so.
+// symlink with the libraries' install directory gone, loads lib/libmlxc.so
+// and through it lib/libmlx.so. It does so with the libraries as
+// build-mlx installs them ($ORIGIN already) and without any run path, so
+// that bundle.sh's own setting of $ORIGIN is what the second case tests.
 func TestBundleLinux(t *testing.T) {
 	need(t, "gcc", "patchelf", "readelf", "ldd", "tar")
-	tmp := t.TempDir()
-	mlxBuild := filepath.Join(tmp, "mlx-build")
-	must(t, os.Mkdir(mlxBuild, 0o755))
-	buildFakeMLX(t, mlxBuild)
-	bin := filepath.Join(tmp, "modelbar")
+	bin := filepath.Join(t.TempDir(), "modelbar")
 	buildModelbar(t, bin)
+	for _, c := range []struct {
+		name string
+		how  fakeInstall
+	}{
+		{"installed by build-mlx", installedByAction},
+		{"installed without a run path", fakeInstall{}},
+	} {
+		t.Run(c.name, func(t *testing.T) { testBundleLinux(t, bin, c.how) })
+	}
+}
+
+func testBundleLinux(t *testing.T, bin string, how fakeInstall) {
+	tmp := t.TempDir()
+	mlxBuild := filepath.Join(tmp, "prefix", "lib")
+	must(t, os.MkdirAll(mlxBuild, 0o755))
+	buildFakeMLX(t, mlxBuild, how)
 
 	out := filepath.Join(tmp, "dist")
 	run(t, "bash", "bundle.sh", "linux", "1.2.3", "amd64", bin, mlxBuild, out)
@@ -229,7 +260,7 @@ func TestBundleLinux_Refuses(t *testing.T) {
 func TestBundleLinux_RefusesUnlinkedLibmlxc(t *testing.T) {
 	need(t, "gcc", "patchelf", "readelf", "ldd")
 	tmp := t.TempDir()
-	buildFakeMLX(t, tmp, true)
+	buildFakeMLX(t, tmp, fakeInstall{runpath: "$ORIGIN", unlinked: true})
 	bin := filepath.Join(tmp, "modelbar")
 	must(t, os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755))
 	out, err := exec.Command("bash", "bundle.sh", "linux", "1.2.3", "amd64", bin, tmp, filepath.Join(tmp, "dist")).CombinedOutput()
@@ -241,14 +272,43 @@ func TestBundleLinux_RefusesUnlinkedLibmlxc(t *testing.T) {
 	}
 }
 
+// TestInstalledMLX_LoadsFromItsPrefix is the macOS workflow's case on
+// Linux: MODELBAR_MLX_LIB names libmlxc in the install prefix itself, and
+// libmlxc must find libmlx beside it by its own run path. With the run
+// path build-mlx gives the libraries it does; without one (a plain cmake
+// install) dlopen cannot resolve libmlx, which is why the action sets it.
+func TestInstalledMLX_LoadsFromItsPrefix(t *testing.T) {
+	need(t, "gcc")
+	bin := filepath.Join(t.TempDir(), "modelbar")
+	buildModelbar(t, bin)
+	for _, c := range []struct {
+		name string
+		how  fakeInstall
+		want string
+	}{
+		{"installed by build-mlx", installedByAction, "0.0.0-from-bundled-libmlx"},
+		{"installed without a run path", fakeInstall{}, "libmlx.so: cannot open shared object file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			lib := filepath.Join(t.TempDir(), "lib")
+			must(t, os.Mkdir(lib, 0o755))
+			buildFakeMLX(t, lib, c.how)
+			reason := serveBackendReason(t, bin, "MODELBAR_MLX_LIB="+filepath.Join(lib, "libmlxc.so"))
+			if !strings.Contains(reason, c.want) {
+				t.Errorf("local.backend_reason %q does not contain %q", reason, c.want)
+			}
+		})
+	}
+}
+
 // serveBackendReason starts `modelbar serve` on a free loopback port with a
-// fresh data dir and no MLX settings in its environment, and returns
-// /api/status' local.backend_reason.
-func serveBackendReason(t *testing.T, bin string) string {
+// fresh data dir and no MLX settings in its environment but env, and
+// returns /api/status' local.backend_reason.
+func serveBackendReason(t *testing.T, bin string, env ...string) string {
 	t.Helper()
 	data := t.TempDir()
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", data, "--log-json")
-	cmd.Env = cleanEnv(t)
+	cmd.Env = append(cleanEnv(t), env...)
 	stderr, err := cmd.StderrPipe()
 	must(t, err)
 	must(t, cmd.Start())

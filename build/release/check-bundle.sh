@@ -5,7 +5,8 @@
 # /api/status shows as local.backend_reason), then prints the backend it
 # runs on ("mlx gpu" or "mlx cpu"): the release's proof that the bundled
 # library loads, and the macOS workflow's record of the device.
-# MODELBAR_MLX_LIB and MODELBAR_BACKEND pass through when set.
+# MODELBAR_MLX_LIB, MODELBAR_BACKEND and MODELBAR_MLX_DEVICE pass through
+# when set.
 set -euo pipefail
 
 die() { echo "check-bundle.sh: $*" >&2; exit 1; }

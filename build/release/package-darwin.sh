@@ -26,7 +26,14 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 ditto "$app" "$stage/$(basename "$app")"
 ln -s /Applications "$stage/Applications"
-hdiutil create -volname "modelbar $version" -srcfolder "$stage" -fs HFS+ -format UDZO -ov "$base.dmg"
+# hdiutil create fails now and then on hosted runners ("Resource busy"):
+# up to three tries.
+for try in 1 2 3; do
+  hdiutil create -volname "modelbar $version" -srcfolder "$stage" -fs HFS+ -format UDZO -ov "$base.dmg" && break
+  [ "$try" -lt 3 ] || die "hdiutil create failed 3 times"
+  echo "hdiutil create failed (try $try of 3); again in 10 s" >&2
+  sleep 10
+done
 
 if [ -n "${MACOS_SIGN_IDENTITY:-}" ]; then
   codesign --force --sign "$MACOS_SIGN_IDENTITY" --timestamp "$base.dmg"

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelbar/modelbar/backend/desktop"
 	"github.com/wailsapp/wails/v2/pkg/buildassets"
 )
 
@@ -303,4 +304,52 @@ func copyFile(t *testing.T, from, to string) {
 	must(t, err)
 	must(t, os.MkdirAll(filepath.Dir(to), 0o755))
 	must(t, os.WriteFile(to, b, 0o644))
+}
+
+// TestLaunchAgentPlist checks the LaunchAgent bundle.sh darwin writes into
+// the app for SMAppService, for the bundle id and executable of the
+// release's rendered Info.plist: well-formed, in the file name the app
+// registers (desktop.BundledAgentPlist), starting the bundle's executable
+// with --hidden at login, and labelled apart from the LaunchAgent older
+// versions wrote to ~/Library/LaunchAgents.
+func TestLaunchAgentPlist(t *testing.T) {
+	v, err := parsePlist(strings.NewReader(string(renderInfoPlist(t, "v1.2.3"))))
+	must(t, err)
+	info, _ := v.(map[string]any)
+	id, _ := info["CFBundleIdentifier"].(string)
+	exe, _ := info["CFBundleExecutable"].(string)
+	if id+".plist" != desktop.BundledAgentPlist || id != desktop.BundleID {
+		t.Errorf("Info.plist's bundle id %q: the app registers %s", id, desktop.BundledAgentPlist)
+	}
+	out, err := exec.Command("bash", "bundle.sh", "launch-agent", id, exe).Output()
+	if err != nil {
+		t.Fatalf("bundle.sh launch-agent %s %s: %v", id, exe, err)
+	}
+	if !strings.Contains(string(out), `<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN"`) {
+		t.Error("no plist DOCTYPE")
+	}
+	v, err = parsePlist(strings.NewReader(string(out)))
+	if err != nil {
+		t.Fatalf("LaunchAgent: %v\n%s", err, out)
+	}
+	want := map[string]any{
+		"Label":                       id + ".login",
+		"BundleProgram":               "Contents/MacOS/" + exe,
+		"ProgramArguments":            []any{"Contents/MacOS/" + exe, "--hidden"},
+		"AssociatedBundleIdentifiers": []any{id},
+		"RunAtLoad":                   true,
+		"ProcessType":                 "Interactive",
+	}
+	if !reflect.DeepEqual(v, want) {
+		t.Errorf("LaunchAgent = %#v\nwant %#v", v, want)
+	}
+	if want["Label"] == desktop.LaunchAgentLabel {
+		t.Errorf("the bundled agent's label is the old LaunchAgent's, %s", desktop.LaunchAgentLabel)
+	}
+
+	for _, args := range [][]string{{"launch-agent", "dev modelbar", exe}, {"launch-agent", id, "../modelbar"}, {"launch-agent", id}} {
+		if out, err := exec.Command("bash", append([]string{"bundle.sh"}, args...)...).CombinedOutput(); err == nil {
+			t.Errorf("bundle.sh %q = %s, want a refusal", args, out)
+		}
+	}
 }

@@ -59,20 +59,9 @@ func New(lib *Lib, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	device := opts.Device
-	switch device {
-	case "":
-		device = "cpu"
-		if metal {
-			device = "gpu"
-		}
-	case "gpu":
-		if !metal {
-			return nil, errors.New("mlx: the Metal GPU device is not available")
-		}
-	case "cpu":
-	default:
-		return nil, fmt.Errorf("mlx: device %q: want gpu or cpu", device)
+	device, err := chooseDevice(opts.Device, metal)
+	if err != nil {
+		return nil, err
 	}
 	if err := bindLib(lib); err != nil {
 		return nil, err

@@ -39,9 +39,15 @@ func openLib(t testing.TB) *mlx.Lib {
 }
 
 // devices are the MLX devices the tests run on: the CPU device always,
-// the GPU where Metal is available.
+// the GPU where Metal is available; only the one MODELBAR_MLX_DEVICE names
+// when it is set (the macOS workflow gates on cpu and tries gpu apart).
 func devices(t *testing.T) []string {
 	l := openLib(t)
+	if d, err := mlx.DeviceFromEnv(); err != nil {
+		t.Fatal(err)
+	} else if d != "" {
+		return []string{d}
+	}
 	d := []string{"cpu"}
 	if metal, err := l.MetalAvailable(); err == nil && metal {
 		d = append(d, "gpu")

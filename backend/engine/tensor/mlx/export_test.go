@@ -2,8 +2,9 @@ package mlx
 
 // Internals for the external tests.
 var (
-	OpenFirst  = openFirst
-	OpenFrom   = openFrom
-	Candidates = candidates
-	LibName    = libName
+	OpenFirst    = openFirst
+	OpenFrom     = openFrom
+	Candidates   = candidates
+	LibName      = libName
+	ChooseDevice = chooseDevice
 )
