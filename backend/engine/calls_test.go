@@ -596,3 +596,129 @@ func TestChat_MistralCallsValidate(t *testing.T) {
 func TestChat_Phi4CallsValidate(t *testing.T) {
 	markedCallsProperty(t, "phi4_mini", phiOpen, 100)
 }
+
+// script returns a bias that raises the tokens of text one per step from
+// step 0, then then's token from the step after it on.
+func script(ids []int, then int) func(int, []float32) {
+	return func(step int, logits []float32) {
+		switch {
+		case step < len(ids):
+			raise(ids[step], 30, 0)(step, logits)
+		case step > len(ids)+1:
+			raise(then, 9, 0)(step, logits)
+		}
+	}
+}
+
+// gpt-oss's harmony calls, on its tokenizer and template: the model is
+// scripted into a call header (straight away, after an analysis message,
+// or toward a recipient that is not offered) and what it writes from
+// there — the recipient, the rest of the header, the arguments — is
+// sampled under the constraint; every call parses and validates, and
+// names an offered tool. Unscripted answers stay free, and forced calls
+// start the answer.
+func TestChat_HarmonyCallsValidate(t *testing.T) {
+	e := familyModels(t, "gpt_oss")
+	model := "test/gpt_oss"
+	m, release, err := e.pool.Acquire(context.Background(), model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := m.(*loaded).tok
+	release()
+	message, _ := tok.TokenID("<|message|>")
+	scripts := [][]int{
+		tok.Encode("<|channel|>commentary to=functions.", false),
+		tok.Encode("<|channel|>analysis<|message|>Need a tool.<|end|><|start|>assistant to=functions.", false),
+		tok.Encode("<|channel|>commentary to=browser.search", false),
+	}
+	calls := 0
+	for seed := int64(0); seed < 100; seed++ {
+		what := seedName("gpt_oss", seed)
+		if seed%4 == 3 {
+			forcedFirstCall(t, what, chatResponse(t, e, callRequest(model, seed, 80, choiceFor(seed)), what), seed)
+			continue
+		}
+		var bias func(int, []float32)
+		budget := 30
+		if seed%4 != 2 {
+			bias, budget = script(scripts[seed%3], message), 70+int(seed%3)*10
+		}
+		parts, raw := sampleParts(t, e, callRequest(model, seed, budget, nil), bias)
+		if seed < 3 {
+			t.Logf("%s: %q", what, raw)
+		}
+		n := checkCalls(t, what, parts, raw)
+		if bias != nil && n != 1 {
+			t.Fatalf("%s: %d calls in %q: %+v", what, n, raw, parts)
+		}
+		calls += n
+	}
+	if calls < 40 {
+		t.Errorf("%d calls: the test does not exercise them", calls)
+	}
+}
+
+// harmonyMarkers are gpt-oss's special tokens, added to testmodel's
+// tokenizer for the unit test.
+var harmonyMarkers = []string{"<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|constrain|>", "<|call|>", "<|return|>"}
+
+// The harmony constraint: headers are free until "to=", whose recipient
+// must be an offered tool; the body is that tool's arguments, then
+// <|call|>; a forced call starts with its header.
+func TestHarmonyConstraint_RecipientAndArguments(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.Write(dir, testmodel.Spec{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	addTokens(t, dir, harmonyMarkers)
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := func(s string) int { return testmodel.TokenizerSize + slices.Index(harmonyMarkers, s) }
+	ids := harmonyIDs{start: id("<|start|>"), end: id("<|end|>"), message: id("<|message|>"), channel: id("<|channel|>"), constrain: id("<|constrain|>"), call: id("<|call|>")}
+	vs := &vocabs{}
+	b := func(s string) int { return tok.Encode(s, false)[0] }
+	text := func(c generate.Constraint, s string) {
+		t.Helper()
+		for _, id := range tok.Encode(s, false) {
+			if err := c.Accept(id); err != nil {
+				t.Fatalf("%q: %v", s, err)
+			}
+		}
+	}
+	size := tok.VocabSize()
+	c, err := newHarmony(vs, tok, ids, unitTool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text(c, "<|channel|>analysis<|message|>Hmm {x}<|end|><|start|>assistant")
+	wantMask(t, "a free header", maskOf(t, c, size, 100), []int{b("x"), b("{"), ids.message}, nil)
+	text(c, " to")
+	wantMask(t, "no room for a call", maskOf(t, c, size, 10), []int{b("x")}, []int{b("=")})
+	text(c, "=")
+	wantMask(t, "the recipient", maskOf(t, c, size, 100), []int{b("f")}, []int{b("b"), ids.message, ids.constrain})
+	text(c, "functions.f")
+	wantMask(t, "a whole recipient", maskOf(t, c, size, 100), []int{b(" "), ids.message, ids.constrain, ids.channel}, []int{b("x"), b("\n"), ids.call})
+	text(c, "<|channel|>commentary ")
+	wantMask(t, "the call's header", maskOf(t, c, size, 100), []int{b("j"), ids.constrain, ids.message}, []int{b("\n"), b("{"), ids.start, ids.end, ids.call})
+	text(c, "<|constrain|>json<|message|>")
+	wantMask(t, "the arguments", maskOf(t, c, size, 100), []int{b("{")}, []int{b("x"), b(" "), ids.call})
+	text(c, `{"x": 4}`)
+	wantMask(t, "whole arguments", maskOf(t, c, size, 100), []int{ids.call}, []int{b(" "), ids.end, ids.message})
+
+	forced, err := newHarmony(vs, tok, ids, unitTool, unitTool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMask(t, "a forced call", maskOf(t, forced, size, 100), []int{ids.channel}, []int{b("x"), ids.message, ids.start})
+	text(forced, "<|channel|>")
+	wantMask(t, "a forced call's header", maskOf(t, forced, size, 100), []int{b("c")}, []int{b("x"), ids.message, ids.constrain})
+	text(forced, "commentary to=functions.f")
+	wantMask(t, "a forced call's whole header", maskOf(t, forced, size, 100), []int{ids.message}, []int{b(" "), ids.constrain, b("x")})
+	text(forced, `<|message|>{"x":1}`)
+	if forced.phase != hpClose {
+		t.Error("the forced call's arguments did not end it")
+	}
+}

@@ -90,6 +90,8 @@ func (l *loaded) constraint(r protocol.Request, tools map[string]bool, opened bo
 		c, err = l.markedCalls(offered, forced, opened, mistralOpen, "")
 	case toolcall.Phi4:
 		c, err = l.markedCalls(offered, forced, opened, phiOpen, phiClose)
+	case toolcall.Harmony:
+		c, err = l.harmonyCalls(offered, forced)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
