@@ -196,8 +196,12 @@ func (c *callConstraint) maskFirst(logits []float32, left int) {
 		c.probe = c.newCall(c.g)
 	}
 	for id := range min(len(logits), c.v.Size()) {
-		bs := bytes.TrimLeft(c.v.Bytes(id), " \n\t")
-		if len(bs) > 0 && bs[0] == '{' && !c.probe.Allows(bs, left) {
+		bs := c.v.Bytes(id)
+		i := 0
+		for i < len(bs) && (bs[i] == ' ' || bs[i] == '\n' || bs[i] == '\t') {
+			i++
+		}
+		if i < len(bs) && bs[i] == '{' && !c.probe.Allows(bs[i:], left) {
 			logits[id] = negInf
 		}
 	}

@@ -722,3 +722,61 @@ func TestHarmonyConstraint_RecipientAndArguments(t *testing.T) {
 		t.Error("the forced call's arguments did not end it")
 	}
 }
+
+// BenchmarkCallMasks measures the masks that visit the whole vocabulary
+// — a harmony recipient and call header, Llama 3's first token — on
+// gpt-oss's 201,088-token vocabulary (a decode step of even a small
+// model takes tens of milliseconds).
+func BenchmarkCallMasks(b *testing.B) {
+	f := families["gpt_oss"]
+	if why := missingFiles(f); why != "" {
+		b.Skip(why)
+	}
+	tok, err := tokenizer.Load(filepath.Join(refgen, f.tokenizer))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ids harmonyIDs
+	for s, p := range map[string]*int{"<|start|>": &ids.start, "<|end|>": &ids.end, "<|message|>": &ids.message, "<|channel|>": &ids.channel, "<|constrain|>": &ids.constrain, "<|call|>": &ids.call} {
+		*p, _ = tok.TokenID(s)
+	}
+	vs := &vocabs{}
+	tools := callTools(protocol.Request{Tools: callTestTools})
+	logits := make([]float32, tok.VocabSize())
+	for _, tt := range []struct{ name, text string }{
+		{"harmony recipient", "<|channel|>commentary to=functions.get_"},
+		{"harmony call header", "<|channel|>commentary to=functions.get_weather "},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			c, err := newHarmony(vs, tok, ids, tools, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, id := range tok.Encode(tt.text, false) {
+				if err := c.Accept(id); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.Mask(logits, 100); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("llama first token", func(b *testing.B) {
+		g, err := grammar.Call(tools, "", "", "parameters")
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := newCallConstraint(g, vs.get(tok), tok)
+		c.bare, c.ends = true, []int{ids.call}
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := c.Mask(logits, 100); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

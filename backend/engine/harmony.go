@@ -166,6 +166,14 @@ func (c *harmonyConstraint) maskTo(logits []float32, left int) {
 // (a few steps per call) and allocates nothing.
 func (c *harmonyConstraint) maskLiteral(logits []float32, lits [][]byte, spaced bool) {
 	whole := c.literal(lits, c.got) >= 0
+	// The bytes that may come next: most tokens fail on their first.
+	var next [256]bool
+	for _, lit := range lits {
+		if len(lit) > len(c.got) && bytes.HasPrefix(lit, c.got) {
+			next[lit[len(c.got)]] = true
+		}
+	}
+	next[' '] = next[' '] || (spaced && whole)
 	for id := range logits {
 		bs := c.v.Bytes(id)
 		if bs == nil {
@@ -174,7 +182,7 @@ func (c *harmonyConstraint) maskLiteral(logits []float32, lits [][]byte, spaced 
 			}
 			continue
 		}
-		if !c.continues(lits, c.got, bs, spaced) || !c.fits(width(bs)) {
+		if !next[bs[0]] || !c.continues(lits, c.got, bs, spaced) || !c.fits(width(bs)) {
 			logits[id] = negInf
 		}
 	}
