@@ -24,7 +24,7 @@ func (l *loaded) hermesCalls(offered, forced []grammar.Tool, opened bool) (gener
 		return nil, err
 	}
 	c := l.newCalls(g)
-	c.open = []byte(hermesOpen)
+	c.open, c.tagEnds = []byte(hermesOpen), l.vocabs.holding(c.v, hermesOpen[len(hermesOpen)-1])
 	if forced == nil {
 		return c, nil
 	}
@@ -143,6 +143,7 @@ type callConstraint struct {
 	closing bool                // the call's JSON is whole: closeID must come next
 	force   int                 // the token that must come next (a forced call's opening marker); -1: none
 	need    int                 // the most tokens a call takes once opened (0: not yet known)
+	tagEnds []int32             // the tokens holding open's last byte (they may complete it)
 }
 
 var _ generate.Constraint = (*callConstraint)(nil)
@@ -169,11 +170,12 @@ func (c *callConstraint) Mask(logits []float32, left int) error {
 	return nil
 }
 
-// maskOpen keeps the opening token out when the tokens left could not
+// maskOpen keeps the opening marker out when the tokens left could not
 // finish the call it would open (its shortest JSON, and the closing
-// token).
+// token): the opening token, or a token that would complete the tag
+// written as text.
 func (c *callConstraint) maskOpen(logits []float32, left int) {
-	if c.openID < 0 || c.openID >= len(logits) {
+	if c.openID < 0 && c.open == nil {
 		return
 	}
 	if c.need == 0 {
@@ -182,8 +184,18 @@ func (c *callConstraint) maskOpen(logits []float32, left int) {
 			c.need++
 		}
 	}
-	if left < c.need {
+	if left >= c.need {
+		return
+	}
+	if c.openID >= 0 && c.openID < len(logits) {
 		logits[c.openID] = negInf
+	}
+	for _, id := range c.tagEnds {
+		if int(id) < len(logits) {
+			if _, ok := completes(c.tail, c.v.Bytes(int(id)), c.open); ok {
+				logits[id] = negInf
+			}
+		}
 	}
 }
 

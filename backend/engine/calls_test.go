@@ -780,3 +780,20 @@ func BenchmarkCallMasks(b *testing.B) {
 		}
 	})
 }
+
+// A Hermes tag written as text is not completed when the tokens left
+// could not finish the call it opens.
+func TestCallConstraint_HermesTagNeedsRoom(t *testing.T) {
+	v := unitVocab()
+	g, err := grammar.ToolCall(unitTool, "", hermesClose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := &vocabs{}
+	c := newCallConstraint(g, v, nil)
+	c.open, c.tagEnds = []byte(hermesOpen), vs.holding(v, '>')
+	acceptText(t, c, "Sure. <tool_call")
+	need := len(`{"name":"f","arguments":{"x":0}}</tool_call>`)
+	wantMask(t, "room for the call", maskOf(t, c, v.Size(), need), []int{'>', 'a'}, nil)
+	wantMask(t, "no room", maskOf(t, c, v.Size(), need-1), []int{'a'}, []int{'>', uGoesOn})
+}
