@@ -61,7 +61,7 @@ func (l *loaded) llamaCalls(offered, forced []grammar.Tool, opened bool) (genera
 		return nil, err
 	}
 	c := l.newCalls(g)
-	c.ends, c.bare = l.stops, true
+	c.last, c.ends, c.bare = true, l.stops, true
 	c.openID = l.tokenID(pythonTag)
 	return c, nil
 }
@@ -90,7 +90,7 @@ func (l *loaded) markedCalls(offered, forced []grammar.Tool, opened bool, open, 
 	c := l.newCalls(g)
 	c.openID, c.closeID = openID, closeID
 	if closing == "" {
-		c.ends = l.stops
+		c.last, c.ends = true, l.stops
 	}
 	if forced != nil {
 		fg, err := grammar.Calls(forced, "arguments")
@@ -128,13 +128,14 @@ type callConstraint struct {
 	v   *grammar.Vocab
 	tok *tokenizer.Tokenizer
 
-	open    []byte // an opening tag written as text (Hermes' <tool_call>); nil: none
-	openID  int    // an opening special token ([TOOL_CALLS], <|tool_call|>, <|python_tag|>); -1: none
-	closeID int    // the special token that closes a call after its JSON (<|/tool_call|>); -1: none
-	ends    []int  // non-nil: a call is the rest of the answer, ended by these stop tokens
-	bare    bool   // a call may also be the answer's first non-space text, a JSON object (Llama 3)
-	first   *grammar.Grammar
-	gate    *gate // non-nil: a forced call waits for the reasoning block to close
+	open    []byte           // an opening tag written as text (Hermes' <tool_call>); nil: none
+	openID  int              // an opening special token ([TOOL_CALLS], <|tool_call|>, <|python_tag|>); -1: none
+	closeID int              // the special token that closes a call after its JSON (<|/tool_call|>); -1: none
+	last    bool             // a call is the rest of the answer (Llama 3, Mistral): it ends it
+	ends    []int            // last: the stop tokens allowed once the call is whole
+	bare    bool             // a call may also be the answer's first non-space text, a JSON object (Llama 3)
+	first   *grammar.Grammar // a forced call's grammar, after the forced opening token
+	gate    *gate            // non-nil: a forced call waits for the reasoning block to close
 
 	started bool                // bare: the answer's first non-space byte is written
 	tail    []byte              // the last bytes of free text, to find the opening tag
@@ -238,7 +239,7 @@ func (c *callConstraint) Accept(id int) error {
 		if err := c.in.Accept(id); err != nil {
 			return err
 		}
-		if c.in.Done() && c.ends == nil {
+		if c.in.Done() && !c.last {
 			c.in, c.closing = nil, c.closeID >= 0
 		}
 		return nil
@@ -310,11 +311,11 @@ func (c *callConstraint) tokenBytes(id int) []byte {
 }
 
 // Done: a call that is the rest of the answer is whole.
-func (c *callConstraint) Done() bool { return c.in != nil && c.ends != nil && c.in.Done() }
+func (c *callConstraint) Done() bool { return c.in != nil && c.last && c.in.Done() }
 
 // Complete: free text is; a call is not until it is closed.
 func (c *callConstraint) Complete() bool {
-	return c.force < 0 && !c.closing && c.gate == nil && (c.in == nil || (c.ends != nil && c.in.Complete()))
+	return c.force < 0 && !c.closing && c.gate == nil && (c.in == nil || (c.last && c.in.Complete()))
 }
 
 // only masks every token but id.

@@ -440,7 +440,7 @@ func TestCallConstraint_LlamaCallsOnItsOwn(t *testing.T) {
 	}
 	newC := func() *callConstraint {
 		c := newCallConstraint(g, v, nil)
-		c.ends, c.bare, c.openID = []int{uStop}, true, uOpen
+		c.last, c.ends, c.bare, c.openID = true, []int{uStop}, true, uOpen
 		return c
 	}
 	size := v.Size()
@@ -487,7 +487,7 @@ func TestCallConstraint_MarkedCalls(t *testing.T) {
 	wantMask(t, "text after the call", maskOf(t, phi, size, 100), []int{'a', uStop, uOpen}, nil)
 
 	mistral := newCallConstraint(g, v, nil)
-	mistral.openID, mistral.ends = uOpen, []int{uStop}
+	mistral.openID, mistral.last, mistral.ends = uOpen, true, []int{uStop}
 	wantMask(t, "no room for a call", maskOf(t, mistral, size, len(`[{"name":"f","arguments":{"x":0}}]`)-1), []int{'a', uStop}, []int{uOpen})
 	acceptText(t, mistral, "Let me check.")
 	if err := mistral.Accept(uOpen); err != nil {
@@ -771,7 +771,7 @@ func BenchmarkCallMasks(b *testing.B) {
 			b.Fatal(err)
 		}
 		c := newCallConstraint(g, vs.get(tok), tok)
-		c.bare, c.ends = true, []int{ids.call}
+		c.bare, c.last, c.ends = true, true, []int{ids.call}
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := c.Mask(logits, 100); err != nil {
