@@ -19,6 +19,30 @@ import (
 type vocabs struct {
 	once  sync.Once
 	vocab *grammar.Vocab
+
+	mu   sync.Mutex
+	with map[byte][]int32 // holding's answers
+}
+
+// holding lists the tokens of v whose bytes hold b (those that can end a
+// marker written as text), computed once per byte.
+func (vs *vocabs) holding(v *grammar.Vocab, b byte) []int32 {
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	if ids, ok := vs.with[b]; ok {
+		return ids
+	}
+	var ids []int32
+	for id := range v.Size() {
+		if bytes.IndexByte(v.Bytes(id), b) >= 0 {
+			ids = append(ids, int32(id))
+		}
+	}
+	if vs.with == nil {
+		vs.with = map[byte][]int32{}
+	}
+	vs.with[b] = ids
+	return ids
 }
 
 func (vs *vocabs) get(tok *tokenizer.Tokenizer) *grammar.Vocab {
@@ -34,13 +58,12 @@ func (vs *vocabs) get(tok *tokenizer.Tokenizer) *grammar.Vocab {
 }
 
 // constraint is the grammar r's answer is sampled under: its output
-// format (the whole answer is the JSON), or else, for a family that
-// writes Hermes-style calls (<tool_call>{"name", "arguments"}</tool_call>)
-// and a request that offers tools, each call's JSON (the text around
-// calls stays free; with tool_choice required or a named tool, the answer
-// starts with a call, unless the template opened a reasoning block); for
-// Llama 3, a call the request forces (llamaCall). nil: no constraint.
-// Other families' tool calls are not constrained.
+// format (the whole answer is the JSON), or else, for a request that
+// offers tools, each tool call in the family's syntax (calls.go): the
+// text around calls stays free, a call's JSON names an offered tool and
+// its arguments follow that tool's schema. With tool_choice required or
+// a named tool, the answer starts with a call where the family allows
+// it. nil: no constraint.
 func (l *loaded) constraint(r protocol.Request, tools map[string]bool, opened bool) (generate.Constraint, error) {
 	if r.Output != nil {
 		g, err := grammar.Compile(r.Output.Schema)
@@ -52,50 +75,39 @@ func (l *loaded) constraint(r protocol.Request, tools map[string]bool, opened bo
 	if len(tools) == 0 {
 		return nil, nil
 	}
-	if l.syntax == toolcall.Llama3 {
-		return l.llamaCall(r, opened)
-	}
-	if l.syntax != toolcall.Hermes {
-		return nil, nil
-	}
 	offered := callTools(r)
-	g, err := grammar.ToolCall(offered, "", hermesClose)
+	forced := forcedTools(r, offered)
+	var (
+		c   generate.Constraint
+		err error
+	)
+	switch l.syntax {
+	case toolcall.Hermes:
+		c, err = l.hermesCalls(offered, forced, opened)
+	case toolcall.Llama3:
+		c, err = l.llamaCalls(offered, forced, opened)
+	case toolcall.Mistral:
+		c, err = l.markedCalls(offered, forced, opened, mistralOpen, "")
+	case toolcall.Phi4:
+		c, err = l.markedCalls(offered, forced, opened, phiOpen, phiClose)
+	case toolcall.Harmony:
+		c, err = l.harmonyCalls(offered, forced)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
-	}
-	c := &callConstraint{g: g, v: l.vocabs.get(l.tok), tok: l.tok, open: []byte(hermesOpen)}
-	if forced := forcedTools(r, offered); forced != nil && !opened {
-		// tool_choice required or a named tool: the answer starts with a
-		// call (to that tool).
-		fg, err := grammar.ToolCall(forced, hermesOpen, hermesClose)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrSchema, err)
-		}
-		c.in = grammar.NewConstraint(fg, c.v, nil)
 	}
 	return c, nil
 }
 
-// llamaCall constrains a Llama 3 answer that must call a tool: the whole
-// answer is {"name": ..., "parameters": ...} (the family's bare JSON
-// call), and it ends there. An answer that may choose is left free: its
-// call, if any, is the whole answer, which the model decides from its
-// first token.
-func (l *loaded) llamaCall(r protocol.Request, opened bool) (generate.Constraint, error) {
-	forced := forcedTools(r, callTools(r))
-	if forced == nil || opened {
-		return nil, nil
-	}
-	g, err := grammar.Call(forced, "", "", "parameters")
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
-	}
-	return grammar.NewConstraint(g, l.vocabs.get(l.tok), l.stops), nil
-}
-
+// The markers of the families' calls (package toolcall reads them).
 const (
 	hermesOpen  = "<tool_call>"
 	hermesClose = "</tool_call>"
+	thinkClose  = "</think>"
+	pythonTag   = "<|python_tag|>" // Llama 3
+	mistralOpen = "[TOOL_CALLS]"
+	phiOpen     = "<|tool_call|>"
+	phiClose    = "<|/tool_call|>"
 )
 
 // forcedTools are the tools the answer must start by calling: all of
@@ -137,54 +149,3 @@ func callTools(r protocol.Request) []grammar.Tool {
 	}
 	return tools
 }
-
-// callConstraint leaves text free and constrains each tool call: after
-// the opening tag, the call's JSON and the closing tag.
-type callConstraint struct {
-	g    *grammar.Grammar
-	v    *grammar.Vocab
-	tok  *tokenizer.Tokenizer
-	open []byte
-	tail []byte              // the last bytes of free text, to find the opening tag
-	in   *grammar.Constraint // non-nil inside a call
-}
-
-var _ generate.Constraint = (*callConstraint)(nil)
-
-func (c *callConstraint) Mask(logits []float32, left int) error {
-	if c.in != nil {
-		return c.in.Mask(logits, left)
-	}
-	return nil
-}
-
-func (c *callConstraint) Accept(id int) error {
-	if c.in != nil {
-		err := c.in.Accept(id)
-		if c.in.Done() {
-			c.in = nil
-		}
-		return err
-	}
-	bs := c.tok.TokenBytes(id)
-	c.tail = append(c.tail, bs...)
-	i := bytes.Index(c.tail, c.open)
-	if i < 0 {
-		if keep := len(c.open) - 1; len(c.tail) > keep {
-			c.tail = append(c.tail[:0], c.tail[len(c.tail)-keep:]...)
-		}
-		return nil
-	}
-	rest := c.tail[i+len(c.open):]
-	c.tail = c.tail[:0]
-	c.in = grammar.NewConstraint(c.g, c.v, nil)
-	if len(rest) > 0 && !c.in.Feed(rest) {
-		c.in = nil // the token ran past the tag into something that is no call: leave it free
-	}
-	return nil
-}
-
-func (c *callConstraint) Done() bool { return false }
-
-// Complete: free text is; a call is not until it is closed.
-func (c *callConstraint) Complete() bool { return c.in == nil }

@@ -80,7 +80,8 @@ func TestCallConstraint_ConstrainsHermesCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	vs := &vocabs{}
-	c := &callConstraint{g: g, v: vs.get(tok), tok: tok, open: []byte("<tool_call>")}
+	c := newCallConstraint(g, vs.get(tok), tok)
+	c.open = []byte("<tool_call>")
 	logits := make([]float32, tok.VocabSize())
 	// Free text, then the tag: nothing is masked.
 	for _, id := range tok.Encode("Sure. <tool_call>", false) {

@@ -258,3 +258,35 @@ func (c *Constraint) Complete() bool { return c.m.Complete() }
 // token that opened a tool call); false, and no change, if the grammar
 // rejects them.
 func (c *Constraint) Feed(b []byte) bool { return c.m.Feed(b) }
+
+// Allows reports whether bs may come next with the document still
+// finishable in left more tokens, without advancing: a token whose bytes
+// the caller checks itself (one that opens a call and runs on into it).
+// It allocates nothing.
+func (c *Constraint) Allows(bs []byte, left int) bool {
+	k := c.m.mark()
+	ok := true
+	for _, b := range bs {
+		if !c.m.feed(b) {
+			ok = false
+			break
+		}
+	}
+	ok = ok && c.m.Dist() <= left
+	c.m.restore(k)
+	return ok
+}
+
+// Dist is the fewest bytes that finish the document (an upper bound on
+// the tokens it needs: the vocabulary has a token per byte).
+func (c *Constraint) Dist() int { return c.m.Dist() }
+
+// Bytes are the bytes token id stands for in the middle of a text, nil
+// for a token a mask never allows (special tokens, unknown ids). The slice
+// is the Vocab's: not to be modified.
+func (v *Vocab) Bytes(id int) []byte {
+	if id < 0 || id >= len(v.bytes) {
+		return nil
+	}
+	return v.bytes[id]
+}

@@ -259,6 +259,9 @@ func (m *Matcher) step(f *frame, b byte) result {
 
 func (m *Matcher) root(f *frame, b byte) result {
 	if f.st == rPrefix {
+		if f.pos == 0 && m.g.lead && b == '\n' {
+			return space(f, b)
+		}
 		if m.g.prefix[f.pos] != b {
 			return reject
 		}

@@ -94,6 +94,7 @@ type Grammar struct {
 	root   *node
 	prefix []byte // bytes that must come before the root value (a forced tool call's opening tag)
 	suffix []byte // bytes that must follow the root value (a tool call's closing tag)
+	lead   bool   // newlines may come before the prefix (a forced call after </think>)
 }
 
 // anyNode is any JSON value (a union of the kinds; objects and arrays of

@@ -69,3 +69,43 @@ func Call(tools []Tool, prefix, suffix, argsKey string) (*Grammar, error) {
 	n.index()
 	return &Grammar{root: n, prefix: []byte(prefix), suffix: []byte(suffix)}, nil
 }
+
+// Calls compiles a JSON array of one or more calls, each
+// {"name": <one of tools>, argsKey: <that tool's schema>}: Mistral's
+// [TOOL_CALLS] and Phi-4-mini's <|tool_call|> bodies.
+func Calls(tools []Tool, argsKey string) (*Grammar, error) {
+	one, err := Call(tools, "", "", argsKey)
+	if err != nil {
+		return nil, err
+	}
+	n := &node{kind: kArray, items: one.root, minItems: 1, maxItems: -1}
+	n.min = 2 + one.root.min
+	return &Grammar{root: n}, nil
+}
+
+// Arguments compiles one tool's arguments alone (harmony's call body,
+// whose tool is named in its header): its schema, any object when it has
+// none; an error when that schema is not an object's.
+func Arguments(t Tool) (*Grammar, error) {
+	g, err := Compile(t.Schema)
+	if err != nil {
+		return nil, err
+	}
+	if g.root == anyNode {
+		g.root = anyObject
+	}
+	if g.root.kind != kObject {
+		return nil, &SchemaError{Keyword: "type", Reason: "tool arguments must be an object"}
+	}
+	return g, nil
+}
+
+// AfterNewlines is g with newlines allowed before its prefix: a call
+// forced after a reasoning block, which models close with "</think>\n\n".
+// Only newlines: the parsers drop those after </think>, and other
+// whitespace would come out as a text block before the call.
+func (g *Grammar) AfterNewlines() *Grammar {
+	c := *g
+	c.lead = true
+	return &c
+}
