@@ -102,7 +102,7 @@ func (p *Parser) step() ([]Part, bool) {
 		return p.until(thinkClose, Reasoning, inText)
 	case inCall:
 		closer := p.callClose()
-		i := strings.Index(p.held, closer)
+		i := callEnd(p.held, closer)
 		if i < 0 {
 			return nil, false
 		}
@@ -116,6 +116,42 @@ func (p *Parser) step() ([]Part, bool) {
 		return nil, false // the whole rest is read at Finish
 	}
 	return p.text()
+}
+
+// callEnd is where the call that held begins ends: the first closer
+// outside a JSON string, or -1 while there is none yet. A call's JSON may
+// hold the closer inside a string value ({"q": "a</tool_call>"} is valid,
+// and the grammar that constrains calls allows it), which must not cut the
+// call short.
+func callEnd(held, closer string) int {
+	for off := 0; ; {
+		i := strings.Index(held[off:], closer)
+		if i < 0 {
+			return -1
+		}
+		i += off
+		if !inJSONString(held[:i]) {
+			return i
+		}
+		off = i + len(closer)
+	}
+}
+
+// inJSONString reports whether s ends inside a JSON string: an odd number
+// of unescaped quotes.
+func inJSONString(s string) bool {
+	in, esc := false, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case esc:
+			esc = false
+		case in && c == '\\':
+			esc = true
+		case c == '"':
+			in = !in
+		}
+	}
+	return in
 }
 
 // text handles plain output: it looks for the markers that change state and
