@@ -25,6 +25,16 @@ func (l *loaded) hermesCalls(offered, forced []grammar.Tool, opened bool) (gener
 	}
 	c := l.newCalls(g)
 	c.open, c.tagEnds = []byte(hermesOpen), l.vocabs.holding(c.v, hermesOpen[len(hermesOpen)-1])
+	// A <tool_call> inside a reasoning block is reasoning (the parser reads
+	// no call there): the constraint follows the blocks as the parser does.
+	c.think, c.thinking = l.thinks, opened
+	if id := l.tokenID(hermesOpen); id >= 0 && c.v.Bytes(id) == nil {
+		// <tool_call> is one special token here (some SmolLM3 tokenizers):
+		// the grammar's vocabulary has no bytes for it, so it is watched
+		// by id, and masked like the other families' markers when the
+		// tokens left cannot finish a call.
+		c.openID = id
+	}
 	if forced == nil {
 		return c, nil
 	}
@@ -129,6 +139,7 @@ type callConstraint struct {
 	tok *tokenizer.Tokenizer
 
 	open    []byte           // an opening tag written as text (Hermes' <tool_call>); nil: none
+	think   bool             // open: the family reasons in <think> blocks, where the tag is no call
 	openID  int              // an opening special token ([TOOL_CALLS], <|tool_call|>, <|python_tag|>); -1: none
 	closeID int              // the special token that closes a call after its JSON (<|/tool_call|>); -1: none
 	last    bool             // a call is the rest of the answer (Llama 3, Mistral): it ends it
@@ -137,14 +148,15 @@ type callConstraint struct {
 	first   *grammar.Grammar // a forced call's grammar, after the forced opening token
 	gate    *gate            // non-nil: a forced call waits for the reasoning block to close
 
-	started bool                // bare: the answer's first non-space byte is written
-	tail    []byte              // the last bytes of free text, to find the opening tag
-	in      *grammar.Constraint // non-nil inside a call
-	probe   *grammar.Constraint // bare: a call not begun, to try the answer's first tokens on
-	closing bool                // the call's JSON is whole: closeID must come next
-	force   int                 // the token that must come next (a forced call's opening marker); -1: none
-	need    int                 // the most tokens a call takes once opened (0: not yet known)
-	tagEnds []int32             // the tokens holding open's last byte (they may complete it)
+	started  bool                // bare: the answer's first non-space byte is written
+	thinking bool                // think: inside a <think> block now
+	tail     []byte              // the last bytes of free text, to find the opening tag
+	in       *grammar.Constraint // non-nil inside a call
+	probe    *grammar.Constraint // bare: a call not begun, to try the answer's first tokens on
+	closing  bool                // the call's JSON is whole: closeID must come next
+	force    int                 // the token that must come next (a forced call's opening marker); -1: none
+	need     int                 // the most tokens a call takes once opened (0: not yet known)
+	tagEnds  []int32             // the tokens holding open's last byte (they may complete it)
 }
 
 var _ generate.Constraint = (*callConstraint)(nil)
@@ -165,6 +177,7 @@ func (c *callConstraint) Mask(logits []float32, left int) error {
 	case c.bare && !c.started:
 		c.maskFirst(logits, left)
 		c.maskOpen(logits, left)
+	case c.thinking: // reasoning is free, a tag in it included
 	default:
 		c.maskOpen(logits, left)
 	}
@@ -250,7 +263,7 @@ func (c *callConstraint) Accept(id int) error {
 		}
 		return err
 	}
-	if id == c.openID {
+	if id == c.openID && !c.thinking {
 		c.in = c.newCall(c.g)
 		return nil
 	}
@@ -279,21 +292,54 @@ func (c *callConstraint) Accept(id int) error {
 }
 
 // findOpen looks for the opening tag in free text; the bytes of the
-// token after it begin the call.
+// token after it begin the call. Where the family reasons in <think>
+// blocks it follows them as the parser does: a <think> before the tag
+// opens a block, and inside one only </think> is looked for.
 func (c *callConstraint) findOpen(bs []byte) {
 	c.tail = append(c.tail, bs...)
-	i := bytes.Index(c.tail, c.open)
-	if i < 0 {
-		if keep := len(c.open) - 1; len(c.tail) > keep {
-			c.tail = append(c.tail[:0], c.tail[len(c.tail)-keep:]...)
+	for {
+		if c.thinking {
+			i := bytes.Index(c.tail, thinkCloseBytes)
+			if i < 0 {
+				c.keepTail()
+				return
+			}
+			c.thinking = false
+			c.tail = append(c.tail[:0], c.tail[i+len(thinkCloseBytes):]...)
+			continue
+		}
+		i := bytes.Index(c.tail, c.open)
+		if c.think {
+			if j := bytes.Index(c.tail, thinkOpenBytes); j >= 0 && (i < 0 || j < i) {
+				c.thinking = true
+				c.tail = append(c.tail[:0], c.tail[j+len(thinkOpenBytes):]...)
+				continue
+			}
+		}
+		if i < 0 {
+			c.keepTail()
+			return
+		}
+		rest := c.tail[i+len(c.open):]
+		c.tail = c.tail[:0]
+		c.in = c.newCall(c.g)
+		if len(rest) > 0 && !c.in.Feed(rest) {
+			c.in = nil // the token ran past the tag into something that is no call: leave it free
 		}
 		return
 	}
-	rest := c.tail[i+len(c.open):]
-	c.tail = c.tail[:0]
-	c.in = c.newCall(c.g)
-	if len(rest) > 0 && !c.in.Feed(rest) {
-		c.in = nil // the token ran past the tag into something that is no call: leave it free
+}
+
+var thinkOpenBytes, thinkCloseBytes = []byte("<think>"), []byte(thinkClose)
+
+// keepTail keeps of the free text only what may be the start of a marker.
+func (c *callConstraint) keepTail() {
+	keep := len(c.open) - 1
+	if c.think {
+		keep = max(keep, len(thinkCloseBytes)-1)
+	}
+	if len(c.tail) > keep {
+		c.tail = append(c.tail[:0], c.tail[len(c.tail)-keep:]...)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/modelbar/modelbar/backend/engine/grammar"
 	"github.com/modelbar/modelbar/backend/engine/modelfile/testmodel"
 	"github.com/modelbar/modelbar/backend/engine/tokenizer"
+	"github.com/modelbar/modelbar/backend/engine/toolcall"
 	"github.com/modelbar/modelbar/backend/protocol"
 )
 
@@ -208,6 +209,73 @@ func TestCallConstraint_HermesTagNeedsRoom(t *testing.T) {
 	need := len(`{"name":"f","arguments":{"x":0}}</tool_call>`)
 	wantMask(t, "room for the call", maskOf(t, c, v.Size(), need), []int{'>', 'a'}, nil)
 	wantMask(t, "no room", maskOf(t, c, v.Size(), need-1), []int{'a'}, []int{'>', uGoesOn})
+}
+
+// A Hermes family that reasons in <think> blocks: a <tool_call> the model
+// writes inside its own block is reasoning (the parser reads no call
+// there), so it opens no call and its text stays free; after </think> a
+// tag opens a call as usual. The same holds from the start when the
+// template opened the block.
+func TestCallConstraint_HermesTagInsideThinking(t *testing.T) {
+	v := unitVocab()
+	g, err := grammar.ToolCall(unitTool, "", hermesClose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := &vocabs{}
+	for _, opened := range []bool{false, true} {
+		c := newCallConstraint(g, v, nil)
+		c.open, c.tagEnds = []byte(hermesOpen), vs.holding(v, '>')
+		c.think, c.thinking = true, opened
+		if !opened {
+			acceptText(t, c, "<think>")
+		}
+		acceptText(t, c, "\nI could answer with a <tool_call> block naming f")
+		if c.in != nil {
+			t.Fatalf("opened %v: a tag inside the reasoning block opened a call", opened)
+		}
+		wantMask(t, "inside the block, with no room for a call", maskOf(t, c, v.Size(), 1), []int{'>', 'a', uGoesOn}, nil)
+		acceptText(t, c, ".</think>\n\nCalling: <tool_call>")
+		if c.in == nil {
+			t.Fatalf("opened %v: a tag after the block opened no call", opened)
+		}
+		wantMask(t, "inside the call", maskOf(t, c, v.Size(), 100), []int{'{'}, []int{'a'})
+	}
+}
+
+// Where <tool_call> is one special token (some SmolLM3 tokenizers add it
+// so), the Hermes constraint watches it by id: masked when the tokens left
+// cannot finish a call, allowed when they can, and it opens a call.
+func TestCallConstraint_HermesSpecialTag(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.Write(dir, testmodel.Spec{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	addTokens(t, dir, []string{"<tool_call>", "</tool_call>"})
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &loaded{prompter: &prompter{tok: tok, syntax: toolcall.Hermes}}
+	r := protocol.Request{Tools: []protocol.Tool{{Name: "f", InputSchema: unitTool[0].Schema}}}
+	c, err := l.constraint(r, toolNames(r), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := testmodel.TokenizerSize
+	if id, _ := tok.TokenID("<tool_call>"); id != open || !tok.IsSpecial(open) {
+		t.Fatalf("<tool_call> is %d (special %v), want the special token %d", id, tok.IsSpecial(id), open)
+	}
+	size := tok.VocabSize()
+	need := len(`{"name":"f","arguments":{"x":0}}</tool_call>`) // at most one token a byte
+	wantMask(t, "room for a call", maskOf(t, c, size, need), []int{open}, nil)
+	wantMask(t, "no room", maskOf(t, c, size, 2), nil, []int{open})
+	if err := c.Accept(open); err != nil {
+		t.Fatal(err)
+	}
+	if cc := c.(*callConstraint); cc.in == nil {
+		t.Fatal("the special <tool_call> token opened no call")
+	}
 }
 
 // harmonyMarkers are gpt-oss's special tokens, added to testmodel's
