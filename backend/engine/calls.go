@@ -157,6 +157,7 @@ type callConstraint struct {
 	force    int                 // the token that must come next (a forced call's opening marker); -1: none
 	need     int                 // the most tokens a call takes once opened (0: not yet known)
 	tagEnds  []int32             // the tokens holding open's last byte (they may complete it)
+	fresh    *grammar.Constraint // open: a call not begun, to try the bytes after a completed tag on
 }
 
 var _ generate.Constraint = (*callConstraint)(nil)
@@ -187,7 +188,9 @@ func (c *callConstraint) Mask(logits []float32, left int) error {
 // maskOpen keeps the opening marker out when the tokens left could not
 // finish the call it would open (its shortest JSON, and the closing
 // token): the opening token, or a token that would complete the tag
-// written as text.
+// written as text. A token that completes the tag and runs on past it
+// must also run on into a call (">\n{" may, ">(" may not): a call begun
+// with bytes that are no call would be left free.
 func (c *callConstraint) maskOpen(logits []float32, left int) {
 	if c.openID < 0 && c.open == nil {
 		return
@@ -197,18 +200,21 @@ func (c *callConstraint) maskOpen(logits []float32, left int) {
 		if c.closeID >= 0 {
 			c.need++
 		}
+		if c.open != nil {
+			c.fresh = c.newCall(c.g)
+		}
 	}
-	if left >= c.need {
-		return
-	}
-	if c.openID >= 0 && c.openID < len(logits) {
+	short := left < c.need
+	if short && c.openID >= 0 && c.openID < len(logits) {
 		logits[c.openID] = negInf
 	}
 	for _, id := range c.tagEnds {
-		if int(id) < len(logits) {
-			if _, ok := completes(c.tail, c.v.Bytes(int(id)), c.open); ok {
-				logits[id] = negInf
-			}
+		if int(id) >= len(logits) {
+			continue
+		}
+		rest, ok := completes(c.tail, c.v.Bytes(int(id)), c.open)
+		if ok && (short || len(rest) > 0 && !c.fresh.Allows(rest, left-1)) {
+			logits[id] = negInf
 		}
 	}
 }

@@ -207,7 +207,9 @@ func TestCallConstraint_HermesTagNeedsRoom(t *testing.T) {
 	c.open, c.tagEnds = []byte(hermesOpen), vs.holding(v, '>')
 	acceptText(t, c, "Sure. <tool_call")
 	need := len(`{"name":"f","arguments":{"x":0}}</tool_call>`)
-	wantMask(t, "room for the call", maskOf(t, c, v.Size(), need), []int{'>', 'a'}, nil)
+	// With room, the tag may complete, but not run on into bytes that are
+	// no call (">x"; ">\n\n<tool_call>" goes on into a second tag).
+	wantMask(t, "room for the call", maskOf(t, c, v.Size(), need), []int{'>', 'a'}, []int{uBadRest, uGoesOn})
 	wantMask(t, "no room", maskOf(t, c, v.Size(), need-1), []int{'a'}, []int{'>', uGoesOn})
 }
 
